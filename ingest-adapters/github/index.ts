@@ -1,0 +1,222 @@
+// GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
+import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_WEBHOOK_SECRET');
+
+interface Classification {
+  kind: EventKind;
+  category: string[];
+  type: string[];
+}
+
+const CONFIG: Classification = { kind: 'config.change', category: ['configuration'], type: ['change'] };
+const IAM: Classification = { kind: 'permission.change', category: ['iam'], type: ['change'] };
+const DEPLOY: Classification = { kind: 'deploy', category: ['process'], type: ['start'] };
+const BUILD: Classification = { kind: 'build', category: ['process'], type: ['info'] };
+const PUSH: Classification = { kind: 'code.push', category: ['configuration'], type: ['change'] };
+const ALERT: Classification = { kind: 'security.alert', category: ['vulnerability'], type: ['info'] };
+const PUBLISH: Classification = { kind: 'artifact.publish', category: ['package'], type: ['creation'] };
+const OTHER: Classification = { kind: 'other', category: ['web'], type: ['info'] };
+
+// Webhook event name → kind. Everything not listed is kept in the audit trail as "other".
+const BY_EVENT: Record<string, Classification> = {
+  branch_protection_rule: CONFIG,
+  branch_protection_configuration: CONFIG,
+  repository_ruleset: CONFIG,
+  repository: CONFIG,
+  public: CONFIG,
+  meta: CONFIG,
+  repository_advisory: ALERT,
+  member: IAM,
+  membership: IAM,
+  organization: IAM,
+  team: IAM,
+  team_add: IAM,
+  deploy_key: IAM,
+  installation: IAM,
+  installation_repositories: IAM,
+  installation_target: IAM,
+  github_app_authorization: IAM,
+  org_block: IAM,
+  personal_access_token_request: IAM,
+  deployment: DEPLOY,
+  deployment_status: DEPLOY,
+  deployment_review: DEPLOY,
+  deployment_protection_rule: DEPLOY,
+  workflow_run: BUILD,
+  workflow_job: BUILD,
+  workflow_dispatch: BUILD,
+  check_run: BUILD,
+  check_suite: BUILD,
+  status: BUILD,
+  push: PUSH,
+  create: PUSH,
+  delete: PUSH,
+  secret_scanning_alert: ALERT,
+  secret_scanning_alert_location: ALERT,
+  code_scanning_alert: ALERT,
+  dependabot_alert: ALERT,
+  repository_vulnerability_alert: ALERT,
+  security_advisory: ALERT,
+  package: PUBLISH,
+  registry_package: PUBLISH,
+  enterprise: CONFIG,
+};
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const idStr = (v: unknown): string | undefined => (typeof v === 'number' ? String(v) : str(v));
+
+function classify(name: string, action: string | undefined, body: Json): Classification {
+  const base = BY_EVENT[name] ?? OTHER;
+  if (base === CONFIG || base === IAM) {
+    if (action === 'created' || action === 'added' || action === 'member_added')
+      return { ...base, type: ['creation'] };
+    if (action === 'deleted' || action === 'removed' || action === 'member_removed')
+      return { ...base, type: ['deletion'] };
+  }
+  if (name === 'deployment_status') return { ...DEPLOY, type: ['end'] };
+  if (name === 'push' && body.deleted === true) return { ...PUSH, type: ['deletion'] };
+  return base;
+}
+
+function outcome(name: string, body: Json): PipewardenEvent['event']['outcome'] {
+  const state =
+    str(obj(body.deployment_status)?.state) ??
+    str(obj(body.workflow_run)?.conclusion) ??
+    str(obj(body.workflow_job)?.conclusion) ??
+    (name === 'status' ? str(body.state) : undefined);
+  if (!state) return 'unknown';
+  if (state === 'success') return 'success';
+  if (['failure', 'error', 'cancelled', 'timed_out', 'startup_failure'].includes(state)) return 'failure';
+  return 'unknown';
+}
+
+function eventTime(body: Json, receivedAt: Date): string {
+  const candidates = [
+    obj(body.deployment_status)?.updated_at,
+    obj(body.deployment)?.updated_at,
+    obj(body.workflow_job)?.completed_at,
+    obj(body.workflow_job)?.started_at,
+    obj(body.workflow_run)?.updated_at,
+    body.updated_at,
+  ];
+  for (const c of candidates) {
+    if (typeof c === 'string' && !Number.isNaN(Date.parse(c))) return new Date(c).toISOString();
+  }
+  return receivedAt.toISOString();
+}
+
+function sentence(
+  actor: string | undefined,
+  action: string,
+  repository: string | undefined,
+  org: string | undefined,
+) {
+  const where = repository ?? org;
+  return `${actor ?? 'someone'} ${action.replace(/[._]/g, ' ')}${where ? ` on ${where}` : ''}`;
+}
+
+export const github: IngestAdapter<typeof configSchema._output> = {
+  id: 'github',
+  title: 'GitHub webhooks',
+  configSchema,
+  // GitHub lets a hook be set to form encoding; we ask users for JSON and refuse the rest with a clear 415.
+  contentTypes: ['application/json'],
+
+  verify(rawBody, headers, config) {
+    const sent = header(headers, 'x-hub-signature-256');
+    if (!sent)
+      return { ok: false, reason: 'missing X-Hub-Signature-256 header (set a secret on the webhook)' };
+    if (!sent.startsWith('sha256='))
+      return { ok: false, reason: 'X-Hub-Signature-256 must start with "sha256="' };
+    const key = config.secret?.reveal();
+    if (!key || !hmacHexEquals('sha256', key, rawBody, sent.slice(7))) {
+      return { ok: false, reason: 'X-Hub-Signature-256 does not match the body' };
+    }
+    return { ok: true };
+  },
+
+  deliveryId(headers) {
+    return header(headers, 'x-github-delivery');
+  },
+
+  toEvents(body, headers, receivedAt) {
+    const name = header(headers, 'x-github-event');
+    if (!name) throw new AdapterInputError('missing X-GitHub-Event header');
+    const payload = obj(body);
+    if (!payload) throw new AdapterInputError('GitHub webhook body must be a JSON object');
+    const action = str(payload.action);
+    const delivery = header(headers, 'x-github-delivery');
+    const repo = obj(payload.repository);
+    const org = obj(payload.organization) ?? obj(payload.enterprise);
+    const sender = obj(payload.sender);
+    const cls = classify(name, action, payload);
+    const fullAction = action ? `${name}.${action}` : name;
+    const repository = str(repo?.full_name);
+    const actor = str(sender?.login);
+    const deployment = obj(payload.deployment);
+    const run = obj(payload.workflow_run);
+    const job = obj(payload.workflow_job);
+    const ref = str(payload.ref) ?? str(deployment?.ref) ?? str(run?.head_branch) ?? str(job?.head_branch);
+
+    const pw: PipewardenEvent['pipewarden'] = {
+      kind: cls.kind,
+      source: 'github',
+      raw: redactPayload(payload),
+    };
+    if (delivery) pw.delivery_id = delivery;
+    if (repository) pw.repository = repository;
+    if (ref) pw.branch = ref.replace(/^refs\/(heads|tags)\//, '');
+    const environment =
+      str(deployment?.environment) ??
+      str(obj(payload.deployment_status)?.environment) ??
+      str(payload.environment);
+    if (environment) pw.environment = environment;
+    const pipeline = str(run?.name) ?? str(obj(payload.workflow)?.name) ?? str(job?.workflow_name);
+    if (pipeline) pw.pipeline = pipeline;
+    if (job) pw.job = str(job.name) ?? idStr(job.id) ?? '';
+    const buildUrl =
+      str(run?.html_url) ?? str(job?.html_url) ?? str(obj(payload.deployment_status)?.target_url);
+    if (buildUrl) pw.build_url = buildUrl;
+    const commit = str(payload.after) ?? str(deployment?.sha) ?? str(run?.head_sha) ?? str(job?.head_sha);
+    if (commit) pw.commit = commit;
+    const visibility = str(repo?.visibility);
+    if (visibility) pw.visibility = visibility;
+
+    const event: PipewardenEvent = {
+      '@timestamp': eventTime(payload, receivedAt),
+      message: sentence(actor, fullAction, repository, str(org?.login) ?? str(org?.slug)),
+      event: {
+        id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
+        kind: 'event',
+        category: cls.category,
+        type: cls.type,
+        action: fullAction,
+        outcome: outcome(name, payload),
+        dataset: 'github.webhook',
+        provider: 'github',
+        ingested: receivedAt.toISOString(),
+      },
+      pipewarden: pw,
+    };
+    if (actor)
+      event.user = {
+        name: actor,
+        ...(idStr(sender?.id) ? { id: idStr(sender?.id) } : {}),
+        ...(str(sender?.type) ? { type: str(sender?.type) } : {}),
+      };
+    const orgName = str(org?.login) ?? str(org?.slug);
+    if (orgName) event.organization = { name: orgName };
+    const url = str(repo?.html_url);
+    if (url) event.url = { original: url };
+
+    const reply = name === 'ping' ? { pong: true, zen: str(payload.zen) ?? '' } : undefined;
+    return reply ? { events: [event], reply } : { events: [event] };
+  },
+};

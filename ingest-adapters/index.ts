@@ -1,0 +1,5 @@
+// The registry of ingest adapters: an explicit typed array. A test fails when a folder is missing from it.
+import type { IngestAdapter } from '../src/ingest/types.ts';
+import { github } from './github/index.ts';
+
+export const adapters: IngestAdapter<any>[] = [github];

@@ -1,0 +1,196 @@
+// Slack sink: a pure Block Kit renderer and a thin chat.postMessage sender (falcosidekick's shape).
+import {
+  LogLevel,
+  WebAPIHTTPError,
+  WebAPIPlatformError,
+  WebAPIRateLimitedError,
+  WebAPIRequestError,
+  WebClient,
+} from '@slack/web-api';
+import { z } from 'zod';
+import { secretRef } from '../../config/secrets.ts';
+import { type Hit, SEVERITIES, type Severity, type Sink, SinkError } from '../types.ts';
+
+export const SLACK_TOKEN_ENV = 'PIPEWARDEN_SLACK_TOKEN';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+export const slackSinkConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Channel id (C0123...) or name (#alerts); the bot must be a member. */
+    channel: z.string().min(1).optional(),
+    tokenEnv: secretRef(SLACK_TOKEN_ENV),
+    minSeverity: z.enum(SEVERITIES).default('medium'),
+    /** Web API base, for tests and proxies; passed to the client as slackApiUrl. */
+    apiUrl: httpUrl.refine((u) => u.endsWith('/'), "must end with '/' (e.g. https://slack.com/api/)").optional(),
+    /** pipewarden's API or console, linked from each message. */
+    consoleUrl: httpUrl.optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.enabled !== true) return;
+    if (!config.channel) {
+      ctx.addIssue({ code: 'custom', path: ['channel'], message: 'required when slack is enabled' });
+    }
+    if (config.tokenEnv === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenEnv'],
+        // The parsed value no longer knows which name was configured: name the default and the field.
+        message: `slack is enabled but no bot token was found: set $${SLACK_TOKEN_ENV} (or the variable named by tokenEnv, or its _FILE twin)`,
+      });
+    }
+  });
+
+export type SlackSinkConfig = z.output<typeof slackSinkConfigSchema>;
+
+type PlainText = { type: 'plain_text'; text: string; emoji?: boolean };
+type Mrkdwn = { type: 'mrkdwn'; text: string; verbatim?: boolean };
+export type SlackBlock =
+  | { type: 'header'; text: PlainText }
+  | { type: 'section'; text?: Mrkdwn; fields?: Mrkdwn[] }
+  | { type: 'context'; elements: Mrkdwn[] };
+
+/** What chat.postMessage receives (a subset of ChatPostMessageArguments). */
+export interface SlackMessage {
+  channel: string;
+  text: string;
+  blocks: SlackBlock[];
+}
+
+// Block Kit limits: header text 150, section text 3000, field text 2000, at most 10 fields.
+const HEADER_MAX = 150;
+const SECTION_MAX = 3000;
+const FIELD_MAX = 2000;
+const FALLBACK_MAX = 500;
+
+const SEVERITY_EMOJI: Record<Severity, string> = {
+  info: ':information_source:',
+  low: ':large_blue_circle:',
+  medium: ':large_yellow_circle:',
+  high: ':large_orange_circle:',
+  critical: ':red_circle:',
+};
+
+/** Slack's escaping: only &, < and > are control characters; escaped, a name cannot become a link or mention. */
+export function escapeSlack(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Cuts to `max` characters with an ellipsis, never inside an entity made by escapeSlack. */
+function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  // a trailing "&", "&am", "&lt" etc. is a cut entity
+  return `${s.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`;
+}
+
+/** Untrusted text on one line: control characters (newlines included) become spaces. */
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/** A link for mrkdwn: only http(s) URLs become links; `|` and `>` would end the link markup. */
+function link(url: string, label: string): string {
+  if (!/^https?:\/\//i.test(url)) return `\`${escapeSlack(oneLine(url)).replace(/`/g, "'")}\``;
+  const safe = escapeSlack(url).replace(/\|/g, '%7C');
+  return `<${safe}|${escapeSlack(label)}>`;
+}
+
+/** Slack's date token shows the time in each reader's zone; the fallback is the ISO string. */
+function slackDate(iso: string): string {
+  const ms = Date.parse(iso);
+  const fallback = escapeSlack(oneLine(iso));
+  if (Number.isNaN(ms)) return fallback;
+  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${fallback}>`;
+}
+
+function field(label: string, value: string): Mrkdwn {
+  return { type: 'mrkdwn', text: truncate(`*${label}*\n${value}`, FIELD_MAX), verbatim: true };
+}
+
+/** Pure: the message for one hit. Every value that comes from an event is escaped. */
+export function renderSlackMessage(hit: Hit, options: { channel: string; consoleUrl?: string }): SlackMessage {
+  const sev = hit.severity.toUpperCase();
+  const title = oneLine(hit.title);
+  const summary = escapeSlack(hit.summary);
+  const fields: Mrkdwn[] = [
+    field('Severity', `${SEVERITY_EMOJI[hit.severity]} ${sev}`),
+    field('Detector', `\`${escapeSlack(oneLine(hit.detector))}\``),
+    field('Source', escapeSlack(oneLine(hit.source))),
+  ];
+  if (hit.actor) fields.push(field('Actor', escapeSlack(oneLine(hit.actor))));
+  if (hit.repository) fields.push(field('Repository', escapeSlack(oneLine(hit.repository))));
+  if (hit.source_ip) fields.push(field('Source IP', escapeSlack(oneLine(hit.source_ip))));
+  fields.push(field('Time', slackDate(hit['@timestamp'])));
+
+  const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
+  if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
+  context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
+  if (options.consoleUrl) context.push(link(options.consoleUrl, 'pipewarden'));
+
+  return {
+    channel: options.channel,
+    text: truncate(`[${sev}] ${escapeSlack(title)}: ${escapeSlack(oneLine(hit.summary))}`, FALLBACK_MAX),
+    blocks: [
+      // plain_text is never parsed for links or mentions, so the header is not escaped
+      { type: 'header', text: { type: 'plain_text', text: truncate(`[${sev}] ${title}`, HEADER_MAX), emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: truncate(summary, SECTION_MAX), verbatim: true } },
+      { type: 'section', fields },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('  ·  '), SECTION_MAX) }] },
+    ],
+  };
+}
+
+// Platform errors that say "try again later" rather than "this will never work".
+const RETRYABLE_SLACK_ERRORS = new Set([
+  'ratelimited',
+  'rate_limited',
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+]);
+
+/** Maps what @slack/web-api throws to a SinkError naming the Slack error code. */
+export function toSinkError(err: unknown): SinkError {
+  if (err instanceof WebAPIRateLimitedError) {
+    return new SinkError(`slack: ratelimited (retry after ${err.retryAfter}s)`, true, { cause: err });
+  }
+  if (err instanceof WebAPIPlatformError) {
+    const code = err.data.error;
+    return new SinkError(`slack: ${code}`, RETRYABLE_SLACK_ERRORS.has(code), { cause: err });
+  }
+  if (err instanceof WebAPIHTTPError) {
+    const retryable = err.statusCode >= 500 || err.statusCode === 408;
+    return new SinkError(`slack: http_${err.statusCode} ${err.statusMessage}`.trim(), retryable, { cause: err });
+  }
+  if (err instanceof WebAPIRequestError) {
+    // network failures and our own timeout: the next attempt may get through
+    return new SinkError(`slack: request_error: ${err.original.message}`, true, { cause: err });
+  }
+  return new SinkError(`slack: ${err instanceof Error ? err.message : String(err)}`, false, { cause: err });
+}
+
+export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
+  const { channel, tokenEnv: token } = config;
+  if (!channel || !token) throw new Error(`slack sink needs a channel and a bot token ($${SLACK_TOKEN_ENV})`);
+  const client = new WebClient(token.reveal(), {
+    ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
+    retryConfig: { retries: 0 }, // the alerter retries, with its own backoff and bookkeeping
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+    logLevel: LogLevel.ERROR,
+  });
+  return {
+    name: 'slack',
+    minSeverity: config.minSeverity,
+    render: (hit) => renderSlackMessage(hit, { channel, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
+    async send(payload) {
+      try {
+        await client.chat.postMessage({ ...payload, unfurl_links: false, unfurl_media: false });
+      } catch (err) {
+        throw toSinkError(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Hits (what a detector found) and alerts (a hit with its delivery status per sink).
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s);
+}
+
+export interface Hit {
+  id: string; // content-derived from detector id and the triggering event ids: redelivery is harmless
+  '@timestamp': string; // when the triggering event happened
+  detected_at: string;
+  detector: string;
+  title: string;
+  severity: Severity;
+  summary: string; // one sentence for the person on call; redacted context only
+  description: string;
+  runbook: string; // URL or repo path of the detector's README runbook
+  reference?: string;
+  key: string; // what the detector grouped on (actor, IP, repository)
+  event_ids: string[];
+  source: string; // adapter id of the triggering event
+  actor?: string;
+  repository?: string;
+  source_ip?: string;
+  context: Record<string, string | number | boolean | null>; // redacted, flat, small
+}
+
+export type DeliveryStatus = 'sent' | 'failed' | 'skipped';
+
+export interface Delivery {
+  status: DeliveryStatus;
+  attempts: number;
+  at: string; // time of the last attempt
+  error?: string; // last error, for failed deliveries
+  reason?: string; // for skipped: below the sink's minimum severity, ...
+}
+
+export interface AlertRecord extends Hit {
+  /** delivered: every enabled sink sent or skipped; partial: some failed; failed: all failed; pending: not tried yet. */
+  status: 'pending' | 'delivered' | 'partial' | 'failed';
+  deliveries: Record<string, Delivery>;
+}
+
+/** What a sink's sender reports. `retryable` tells the alerter whether another attempt can help. */
+export class SinkError extends Error {
+  override name = 'SinkError';
+  readonly retryable: boolean;
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.retryable = retryable;
+  }
+}
+
+/**
+ * An alert sink: `render` is pure and tested by value; `send` only moves bytes.
+ * Built by a factory from its validated config, so a missing option fails at load time, not at 3 a.m.
+ */
+export interface Sink<P = unknown> {
+  readonly name: string; // "slack", "email"
+  readonly minSeverity: Severity;
+  render(hit: Hit): P;
+  /** Resolves when delivered; rejects with SinkError. */
+  send(payload: P): Promise<void>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+// Health, readiness and the responders' query API (/api/events, /api/alerts, bearer token required).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { SEVERITIES } from '../alerting/types.ts';
+import type { Bus } from '../bus/types.ts';
+import { EVENT_KINDS } from '../event.ts';
+import type { Counters } from '../ingest/metrics.ts';
+import type { Store } from '../store/types.ts';
+import type { TokenVerifier } from './tokens.ts';
+
+const isoTime = z.iso.datetime({ offset: true });
+const size = z.coerce.number().int().min(1).max(500).default(50);
+
+const eventQuerySchema = z.strictObject({
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  source: z.string().min(1).max(100).optional(),
+  kind: z.enum(EVENT_KINDS).optional(),
+  actor: z.string().min(1).max(300).optional(),
+  repository: z.string().min(1).max(300).optional(),
+  q: z.string().min(1).max(500).optional(),
+  size,
+  cursor: z.string().min(1).max(1000).optional(),
+});
+
+const alertQuerySchema = z.strictObject({
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  detector: z.string().min(1).max(100).optional(),
+  severity: z.enum(SEVERITIES).optional(),
+  status: z.enum(['pending', 'delivered', 'partial', 'failed']).optional(),
+  size,
+  cursor: z.string().min(1).max(1000).optional(),
+});
+
+export interface ApiOptions {
+  bus: Bus;
+  store: Store;
+  tokens: TokenVerifier;
+  metrics: Counters;
+}
+
+async function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function badQuery(reply: FastifyReply, error: z.ZodError) {
+  const problems = error.issues.map((i) =>
+    i.code === 'unrecognized_keys'
+      ? `unknown parameter(s): ${i.keys.join(', ')}`
+      : `${i.path.join('.')}: ${i.message}`,
+  );
+  return reply.status(400).send({ error: 'bad_request', message: `invalid query: ${problems.join('; ')}` });
+}
+
+export async function healthRoutes(
+  app: FastifyInstance,
+  opts: { bus?: Bus; store?: Store; metrics: Counters },
+): Promise<void> {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks: Record<string, string> = {};
+    for (const [name, dep] of [
+      ['bus', opts.bus],
+      ['store', opts.store],
+    ] as const) {
+      if (!dep) continue;
+      try {
+        await within(3000, dep.ping());
+        checks[name] = 'ok';
+      } catch (err) {
+        checks[name] = `unreachable: ${(err as Error).message}`;
+      }
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(opts.metrics.render()),
+  );
+}
+
+export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const auth = req.headers.authorization;
+    if (!auth)
+      return reply
+        .status(401)
+        .send({ error: 'unauthorized', message: 'missing Authorization: Bearer <token> header' });
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!m)
+      return reply
+        .status(401)
+        .send({ error: 'unauthorized', message: 'Authorization header must be "Bearer <token>"' });
+    const verdict = await opts.tokens.verify(m[1]!);
+    if (!verdict.ok) {
+      opts.metrics.inc('pipewarden_api_auth_failures_total');
+      req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Rejected an API request.');
+      return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
+    }
+  });
+
+  app.get('/api/events', async (req, reply) => {
+    const parsed = eventQuerySchema.safeParse(req.query);
+    if (!parsed.success) return badQuery(reply, parsed.error);
+    return opts.store.searchEvents(parsed.data);
+  });
+
+  app.get('/api/alerts', async (req, reply) => {
+    const parsed = alertQuerySchema.safeParse(req.query);
+    if (!parsed.success) return badQuery(reply, parsed.error);
+    return opts.store.searchAlerts(parsed.data);
+  });
+}

@@ -1,0 +1,236 @@
+// Wires the roles together over the bus and the store. `serve` runs all four; `--role` runs one.
+import { mkdirSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { join } from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { detectors as allDetectors } from '../detectors/index.ts';
+import { adapters as allAdapters } from '../ingest-adapters/index.ts';
+import { Alerter } from './alerting/alerter.ts';
+import { createEmailSink } from './alerting/sinks/email.ts';
+import { createSlackSink } from './alerting/sinks/slack.ts';
+import type { Hit, Sink } from './alerting/types.ts';
+import { apiRoutes, healthRoutes } from './api/routes.ts';
+import { TokenVerifier } from './api/tokens.ts';
+import { KafkaBus } from './bus/kafka.ts';
+import { SqliteBus } from './bus/sqlite.ts';
+import type { Bus, ConsumedMessage, Subscription } from './bus/types.ts';
+import type { Config, Role } from './config/schema.ts';
+import { ROLES } from './config/schema.ts';
+import { DetectionEngine } from './detect/engine.ts';
+import type { PipewardenEvent } from './event.ts';
+import { Counters } from './ingest/metrics.ts';
+import { ingestPlugin } from './ingest/plugin.ts';
+import { createLogger, type Logger } from './log.ts';
+import { ElasticsearchStore } from './store/elasticsearch.ts';
+import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
+
+export interface AppOptions {
+  roles?: readonly Role[];
+  log?: Logger;
+  now?: () => Date;
+  /** Listen on this port instead of the configured one (0: any free port; tests). */
+  port?: number;
+}
+
+export interface RunningApp {
+  config: Config;
+  roles: readonly Role[];
+  bus: Bus;
+  store: Store;
+  server: FastifyInstance;
+  url: string;
+  metrics: Counters;
+  engine?: DetectionEngine;
+  alerter?: Alerter;
+  stop(): Promise<void>;
+}
+
+export function createBus(config: Config, log?: Logger): Bus {
+  if (config.mode === 'distributed') return new KafkaBus(config.kafka!, log ? { log } : {});
+  mkdirSync(config.embedded.dataDir, { recursive: true });
+  return new SqliteBus({
+    path: join(config.embedded.dataDir, 'bus.sqlite'),
+    retentionMs: config.embedded.retentionHours * 3_600_000,
+    ...(log ? { log } : {}),
+  });
+}
+
+export function createStore(config: Config, log?: Logger): Store {
+  if (config.mode === 'distributed') return new ElasticsearchStore(config.elasticsearch!, log ? { log } : {});
+  mkdirSync(config.embedded.dataDir, { recursive: true });
+  return new SqliteStore({ path: join(config.embedded.dataDir, 'store.sqlite'), ...(log ? { log } : {}) });
+}
+
+export function createSinks(config: Config): Sink[] {
+  const sinks: Sink[] = [];
+  if (config.alerting.slack.enabled) sinks.push(createSlackSink(config.alerting.slack) as Sink);
+  if (config.alerting.email.enabled) sinks.push(createEmailSink(config.alerting.email) as Sink);
+  return sinks;
+}
+
+/** Parses each message, logging and skipping any that is not JSON so one poison message cannot block a group. */
+function parseAll<T>(batch: ConsumedMessage[], log: Logger, what: string): T[] {
+  const out: T[] = [];
+  for (const m of batch) {
+    try {
+      out.push(JSON.parse(m.value) as T);
+    } catch {
+      log.error(
+        { topic: m.topic, partition: m.partition, offset: m.offset },
+        `Skipped a ${what} message that is not JSON.`,
+      );
+    }
+  }
+  return out;
+}
+
+export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
+  const roles = options.roles ?? ROLES;
+  const log = options.log ?? createLogger({ level: config.log.level });
+  const now = options.now ?? (() => new Date());
+  const metrics = new Counters();
+  const bus = createBus(config, log);
+  const store = createStore(config, log);
+  const subscriptions: Subscription[] = [];
+  const sinks: Sink[] = [];
+
+  await bus.ensureTopics([config.topics.events, config.topics.hits, config.topics.buildLogs]);
+  await store.init();
+
+  const server: FastifyInstance = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    trustProxy: config.server.trustProxy,
+    bodyLimit: config.server.bodyLimitBytes,
+  });
+  server.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'Request failed.');
+    const message =
+      status === 413
+        ? `request body exceeds the limit of ${config.server.bodyLimitBytes} bytes`
+        : status >= 500
+          ? 'internal error; see the collector log'
+          : err.message;
+    return reply.status(status).send({ error: STATUS_CODES[status] ?? 'error', message });
+  });
+  server.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .send({ error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
+  );
+  await server.register(healthRoutes, { bus, store, metrics });
+
+  if (roles.includes('ingest')) {
+    await server.register(ingestPlugin, {
+      adapters: allAdapters,
+      sourceConfigs: config.sources as Record<string, { enabled: boolean }>,
+      bus,
+      topic: config.topics.events,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      metrics,
+      now,
+    });
+    await server.register(apiRoutes, { bus, store, tokens: new TokenVerifier(store), metrics });
+  }
+
+  let engine: DetectionEngine | undefined;
+  if (roles.includes('detect')) {
+    const detectorConfigs = config.detectors as Record<string, { enabled: boolean }>;
+    engine = new DetectionEngine(
+      allDetectors.map((detector) => ({
+        detector,
+        config: detectorConfigs[detector.id] ?? { enabled: false },
+      })),
+      log,
+    );
+    const e = engine;
+    subscriptions.push(
+      await bus.subscribe({
+        topic: config.topics.events,
+        group: 'pipewarden-detect',
+        handler: async (batch) => {
+          const hits = parseAll<PipewardenEvent>(batch, log, 'event').flatMap((ev) => e.evaluate(ev, now()));
+          if (hits.length)
+            await bus.publish(
+              config.topics.hits,
+              hits.map((h) => ({ key: h.key, value: JSON.stringify(h) })),
+            );
+        },
+      }),
+    );
+  }
+
+  let alerter: Alerter | undefined;
+  if (roles.includes('alert')) {
+    sinks.push(...createSinks(config));
+    alerter = new Alerter(sinks, store, {
+      attempts: config.alerting.attempts,
+      backoffMs: config.alerting.backoffMs,
+      log,
+      now,
+    });
+    const a = alerter;
+    subscriptions.push(
+      await bus.subscribe({
+        topic: config.topics.hits,
+        group: 'pipewarden-alert',
+        maxBatch: 50,
+        handler: async (batch) => {
+          for (const hit of parseAll<Hit>(batch, log, 'hit')) await a.handle(hit);
+        },
+      }),
+    );
+  }
+
+  if (roles.includes('index')) {
+    subscriptions.push(
+      await bus.subscribe({
+        topic: config.topics.events,
+        group: 'pipewarden-index',
+        maxBatch: 1000,
+        handler: async (batch) => {
+          const events = parseAll<PipewardenEvent>(batch, log, 'event');
+          if (events.length) await store.indexEvents(events);
+        },
+      }),
+    );
+  }
+
+  const address = await server.listen({ host: config.server.host, port: options.port ?? config.server.port });
+  log.info(
+    {
+      roles,
+      mode: config.mode,
+      address,
+      sources: enabledIds(config.sources),
+      sinks: sinks.map((s) => s.name),
+    },
+    'pipewarden is running.',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // Stop accepting first, then drain and commit what consumers hold, then close the engines.
+      await server.close();
+      await Promise.allSettled(subscriptions.map((s) => s.stop()));
+      await Promise.allSettled(sinks.map((s) => s.close?.()));
+      await bus.close();
+      await store.close();
+      log.info('pipewarden stopped.');
+    })();
+    return stopping;
+  };
+
+  const result: RunningApp = { config, roles, bus, store, server, url: address, metrics, stop };
+  if (engine) result.engine = engine;
+  if (alerter) result.alerter = alerter;
+  return result;
+}
+
+function enabledIds(section: Record<string, unknown>): string[] {
+  return Object.entries(section)
+    .filter(([, v]) => (v as { enabled?: boolean }).enabled)
+    .map(([k]) => k);
+}

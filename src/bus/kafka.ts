@@ -1,0 +1,355 @@
+// The distributed bus: Kafka through kafkajs. Idempotent producer, manual offset commits after the handler.
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  Kafka,
+  type KafkaMessage,
+  type logCreator,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import { z } from 'zod';
+import { secretRef } from '../config/secrets.ts';
+import { createLogger, type Logger } from '../log.ts';
+import {
+  type Bus,
+  BusUnavailableError,
+  type ConsumedMessage,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+} from './types.ts';
+
+export const kafkaConfigSchema = z.strictObject({
+  brokers: z.array(z.string().min(1)).min(1),
+  clientId: z.string().min(1).default('pipewarden'),
+  partitions: z.number().int().min(1).default(3),
+  replicationFactor: z.number().int().min(1).default(1),
+  ssl: z.boolean().default(false),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      passwordEnv: secretRef('PIPEWARDEN_KAFKA_PASSWORD'),
+    })
+    .refine((sasl) => sasl.passwordEnv !== undefined, {
+      path: ['passwordEnv'],
+      message: 'SASL needs a password: set the environment variable named here (or its _FILE twin)',
+    })
+    .optional(),
+});
+export type KafkaConfig = z.output<typeof kafkaConfigSchema>;
+
+const DEFAULT_MAX_BATCH = 500;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+const PING_TIMEOUT_MS = 5_000;
+// Short timeouts and few retries: a dead broker must fail a publish in seconds (a 503 to the sender),
+// not after kafkajs's default minutes of retrying.
+const CLIENT_RETRY = { retries: 3, initialRetryTime: 250, maxRetryTime: 2_000 };
+const SEND_TIMEOUT_MS = 10_000; // how long the leader may wait for all in-sync replicas
+
+// Protocol errors that retrying cannot fix: the messages themselves are refused.
+const REFUSED_MESSAGES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+]);
+
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka' as const;
+  readonly #config: KafkaConfig;
+  readonly #log: Logger;
+  readonly #kafka: Kafka;
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  #producer: Promise<Producer> | undefined;
+  #admin: Promise<Admin> | undefined;
+  #closed = false;
+
+  constructor(config: KafkaConfig, options: { log?: Logger } = {}) {
+    this.#config = config;
+    this.#log = (options.log ?? createLogger()).child({ component: 'bus', bus: 'kafka' });
+    const { sasl } = config;
+    this.#kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      ssl: config.ssl,
+      ...(sasl && {
+        // The cast only joins kafkajs's per-mechanism union; our enum is the same three names.
+        sasl: {
+          mechanism: sasl.mechanism,
+          username: sasl.username,
+          password: sasl.passwordEnv!.reveal(),
+        } as SASLOptions,
+      }),
+      connectionTimeout: 3_000,
+      requestTimeout: 10_000,
+      retry: CLIENT_RETRY,
+      logLevel: logLevel.WARN,
+      logCreator: pinoLogCreator(this.#log),
+    });
+  }
+
+  async ensureTopics(topics: string[]): Promise<void> {
+    const admin = await this.#connectedAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    // createTopics returns false (no throw) when another process created them first.
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: this.#config.partitions,
+        replicationFactor: this.#config.replicationFactor,
+      })),
+    });
+    this.#log.info({ topics: missing }, 'Created topics.');
+  }
+
+  async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
+    if (messages.length === 0) return;
+    try {
+      const producer = await this.#connectedProducer();
+      await producer.send({
+        topic,
+        acks: -1, // all in-sync replicas
+        timeout: SEND_TIMEOUT_MS,
+        messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
+      });
+    } catch (err) {
+      throw publishError(err, topic);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
+    const { topic, group } = options;
+    const consumer = this.#kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
+    const subscription = new KafkaSubscription(consumer, options, this.#log.child({ topic, group }), () =>
+      this.#subscriptions.delete(subscription),
+    );
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => subscription.eachBatch(payload),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => {});
+      throw new BusUnavailableError(
+        `Kafka consumer for "${topic}" could not start: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.#connectedAdmin().then((admin) => admin.describeCluster()), timeout]);
+    } catch (err) {
+      throw new BusUnavailableError(`Kafka unreachable: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+    const clients = [this.#producer, this.#admin].filter((c) => c !== undefined);
+    await Promise.allSettled(clients.map(async (c) => (await c).disconnect()));
+  }
+
+  /** Connects once and reuses the connection; a failed connect is retried by the next caller. */
+  #connectedProducer(): Promise<Producer> {
+    this.#producer ??= connectOnce(
+      this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false, // topics get our partitions and replication, never broker defaults
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: CLIENT_RETRY,
+      }),
+      () => {
+        this.#producer = undefined;
+      },
+    );
+    return this.#producer;
+  }
+
+  #connectedAdmin(): Promise<Admin> {
+    if (this.#closed) return Promise.reject(new BusUnavailableError('Kafka bus is closed'));
+    this.#admin ??= connectOnce(this.#kafka.admin({ retry: CLIENT_RETRY }), () => {
+      this.#admin = undefined;
+    });
+    return this.#admin;
+  }
+}
+
+async function connectOnce<T extends { connect(): Promise<void> }>(
+  client: T,
+  forget: () => void,
+): Promise<T> {
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    forget();
+    throw err;
+  }
+}
+
+/** One consumer in its group: hands the handler chunks of a fetched batch, commits each after it succeeds. */
+class KafkaSubscription implements Subscription {
+  readonly #consumer: Consumer;
+  readonly #options: SubscribeOptions;
+  readonly #log: Logger;
+  readonly #onStopped: () => void;
+  #stopping: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(consumer: Consumer, options: SubscribeOptions, log: Logger, onStopped: () => void) {
+    this.#consumer = consumer;
+    this.#options = options;
+    this.#log = log;
+    this.#onStopped = onStopped;
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#wake?.(); // cut a redelivery backoff short
+      // disconnect() waits for the eachBatch in flight (and the commit inside it) before leaving the group.
+      await this.#consumer.disconnect();
+      this.#onStopped();
+    })();
+    return this.#stopping;
+  }
+
+  async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const { handler, maxBatch = DEFAULT_MAX_BATCH } = this.#options;
+    const active = () => this.#stopping === undefined && isRunning() && !isStale();
+    for (let i = 0; i < batch.messages.length; i += maxBatch) {
+      if (!active()) return;
+      const chunk = batch.messages
+        .slice(i, i + maxBatch)
+        .map((m) => toConsumed(batch.topic, batch.partition, m));
+      let backoff = BACKOFF_MIN_MS;
+      for (;;) {
+        try {
+          await handler(chunk);
+          break;
+        } catch (err) {
+          this.#log.warn(
+            {
+              err,
+              partition: batch.partition,
+              offset: chunk[0]!.offset,
+              count: chunk.length,
+              backoffMs: backoff,
+            },
+            'Handler failed; redelivering.',
+          );
+          await this.#sleep(backoff);
+          // Uncommitted, so whoever owns the partition next gets these messages again.
+          if (!active()) return;
+          backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+          await heartbeat();
+        }
+      }
+      const last = chunk.at(-1)!.offset;
+      for (const m of chunk) resolveOffset(m.offset);
+      // Kafka's committed offset is the next one to read: last processed + 1.
+      const next = (BigInt(last) + 1n).toString();
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
+      });
+      await heartbeat();
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+}
+
+function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key?.toString('utf8') ?? '',
+    value: m.value?.toString('utf8') ?? '',
+    headers: headersToStrings(m.headers),
+    timestamp: Number(m.timestamp),
+  };
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    // A repeated header (never written by us) is joined, so nothing is silently dropped.
+    out[name] = Array.isArray(value)
+      ? value.map((v) => v.toString('utf8')).join(', ')
+      : value.toString('utf8');
+  }
+  return out;
+}
+
+/** Maps a kafkajs send failure: the caller's mistake stays a plain Error, anything else means "retry later". */
+function publishError(err: unknown, topic: string): Error {
+  const types = new Set<string>();
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string') types.add(type);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (types.has('UNKNOWN_TOPIC_OR_PARTITION')) {
+    return new Error(`unknown topic "${topic}": create it with ensureTopics first`, { cause: err });
+  }
+  if ([...types].some((t) => REFUSED_MESSAGES.has(t))) {
+    return new Error(`Kafka refused the messages for "${topic}": ${message}`, { cause: err });
+  }
+  return new BusUnavailableError(`Kafka could not take the messages for "${topic}": ${message}`, {
+    cause: err,
+  });
+}
+
+/** Sends kafkajs's own warnings and errors to our pino logger. */
+function pinoLogCreator(log: Logger): logCreator {
+  return () =>
+    ({ namespace, level, log: entry }) => {
+      const { message, timestamp: _, ...fields } = entry;
+      // Expected: we bound retries on purpose and rely on consumer-side dedup, not exactly-once.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
+      const target = level === logLevel.ERROR ? log.error.bind(log) : log.warn.bind(log);
+      target({ kafkajs: namespace, ...fields }, message);
+    };
+}

@@ -1,0 +1,59 @@
+// The bus: an ordered, durable, keyed log of messages with consumer groups. Kafka in production, SQLite embedded.
+
+export interface OutgoingMessage {
+  key: string;
+  value: string; // JSON text
+  headers?: Record<string, string>;
+}
+
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: string; // decimal string: Kafka offsets exceed 2^53 in theory
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+  timestamp: number; // ms since epoch, when the bus stored it
+}
+
+/**
+ * Called with a batch of messages in order. The batch's offsets are committed only after the returned
+ * promise resolves; if it rejects, the same messages are delivered again after a backoff. Handlers must
+ * therefore be idempotent (content-derived ids make redelivery harmless).
+ */
+export type BatchHandler = (batch: ConsumedMessage[]) => Promise<void>;
+
+export interface SubscribeOptions {
+  topic: string;
+  group: string;
+  handler: BatchHandler;
+  /** Upper bound of messages per batch handed to the handler. */
+  maxBatch?: number;
+  /** Start from the oldest retained message when the group has no committed offset (default true). */
+  fromBeginning?: boolean;
+}
+
+export interface Subscription {
+  /** Stop fetching, wait for the batch in flight to finish and commit, then return. */
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: 'kafka' | 'sqlite';
+  /** Create the topics that are missing. Idempotent. */
+  ensureTopics(topics: string[]): Promise<void>;
+  /**
+   * Resolves only once every message is durable (Kafka: acknowledged by all in-sync replicas;
+   * SQLite: committed to disk). Rejects with BusUnavailableError when it cannot take them, in which case
+   * none of them should be assumed stored (the sender is told to retry; redelivery is deduplicated).
+   */
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** Throws when the bus cannot be reached. Used by /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// pipewarden command line: serve, token create, config check.
+import { parseArgs } from 'node:util';
+import { createToken } from './api/tokens.ts';
+import { createStore, startApp } from './app.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { ROLES, type Role } from './config/schema.ts';
+import { createLogger } from './log.ts';
+
+const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly alerter
+
+Usage:
+  pipewarden serve [--config FILE] [--role ROLE[,ROLE]] [--port N]
+      Run the collector. Without --role: every role (${ROLES.join(', ')}) in one process.
+      Without a config file: embedded mode (SQLite under ./data), listening on 127.0.0.1:8080.
+  pipewarden token create --name NAME [--config FILE]
+      Create an API token for /api/*. It is printed once; only its hash is stored.
+  pipewarden config check [--config FILE]
+      Validate the configuration and list every problem with its path.
+
+The config file may also be given by PIPEWARDEN_CONFIG. Secrets come from environment variables
+(or VAR_FILE paths), never from the file: see pipewarden.example.yaml.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`pipewarden: ${message}\n`);
+  process.exit(code);
+}
+
+function parseRoles(value: string | undefined): Role[] | undefined {
+  if (!value) return undefined;
+  const roles = value.split(',').map((r) => r.trim());
+  const bad = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+  if (bad.length) fail(`unknown role(s) ${bad.join(', ')}; roles are ${ROLES.join(', ')}`);
+  return roles as Role[];
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      role: { type: 'string' },
+      port: { type: 'string' },
+      name: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub] = positionals;
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const configFile = values.config ?? process.env.PIPEWARDEN_CONFIG;
+  const config = loadConfig(configFile);
+
+  if (command === 'serve') {
+    const roles = parseRoles(values.role);
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+      fail(`--port must be 0..65535, got ${values.port}`);
+    const log = createLogger({ level: config.log.level });
+    const app = await startApp(config, {
+      log,
+      ...(roles ? { roles } : {}),
+      ...(port !== undefined ? { port } : {}),
+    });
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'Shutting down: no new requests, draining consumers.');
+      app.stop().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'Shutdown failed.');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    return;
+  }
+
+  if (command === 'token' && sub === 'create') {
+    if (!values.name) fail('token create needs --name NAME (who or what the token is for)');
+    const store = createStore(config);
+    await store.init();
+    const { token, record } = await createToken(store, values.name);
+    await store.close();
+    process.stderr.write(
+      `Created token ${record.id} for "${record.name}". It is shown once; store it now.\n`,
+    );
+    process.stdout.write(`${token}\n`);
+    return;
+  }
+
+  if (command === 'config' && sub === 'check') {
+    process.stdout.write(`configuration OK (${configFile ?? 'defaults'}): mode ${config.mode}\n`);
+    return;
+  }
+
+  fail(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(err.message, 78); // EX_CONFIG
+  if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+    fail(err.message);
+  process.stderr.write(`pipewarden: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

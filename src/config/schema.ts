@@ -1,0 +1,101 @@
+// One root schema composed of every unit's own schema; strict (unknown keys are errors); parsed once.
+import { z } from 'zod';
+import { detectors } from '../../detectors/index.ts';
+import { adapters } from '../../ingest-adapters/index.ts';
+import { emailSinkConfigSchema } from '../alerting/sinks/email.ts';
+import { slackSinkConfigSchema } from '../alerting/sinks/slack.ts';
+import { kafkaConfigSchema } from '../bus/kafka.ts';
+import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
+import { secretRef } from './secrets.ts';
+
+const sourcesSchema = z
+  .strictObject(Object.fromEntries(adapters.map((a) => [a.id, a.configSchema])))
+  .prefault({});
+const detectorsSchema = z
+  .strictObject(Object.fromEntries(detectors.map((d) => [d.id, d.configSchema])))
+  .prefault({});
+
+export const ROLES = ['ingest', 'detect', 'alert', 'index'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const configSchema = z
+  .strictObject({
+    /** embedded: one process, SQLite for bus and store. distributed: Kafka and Elasticsearch. */
+    mode: z.enum(['embedded', 'distributed']).default('embedded'),
+    server: z
+      .strictObject({
+        // Loopback by default: exposing the collector is a decision, made in the file.
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Largest accepted request body; GitHub caps webhook payloads at 25 MB. */
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(100 * 1024 * 1024)
+          .default(25 * 1024 * 1024),
+        /** Trust X-Forwarded-For from a reverse proxy (only behind one you run). */
+        trustProxy: z.boolean().default(false),
+      })
+      .prefault({}),
+    embedded: z
+      .strictObject({
+        dataDir: z.string().min(1).default('./data'),
+        /** How long messages stay on the embedded bus after they were written. */
+        retentionHours: z
+          .number()
+          .positive()
+          .default(24 * 7),
+      })
+      .prefault({}),
+    kafka: kafkaConfigSchema.optional(),
+    elasticsearch: elasticsearchConfigSchema.optional(),
+    topics: z
+      .strictObject({
+        events: z.string().min(1).default('pipewarden.events'),
+        hits: z.string().min(1).default('pipewarden.hits'),
+        buildLogs: z.string().min(1).default('pipewarden.build-logs'),
+      })
+      .prefault({}),
+    sources: sourcesSchema,
+    detectors: detectorsSchema,
+    alerting: z
+      .strictObject({
+        slack: slackSinkConfigSchema.prefault({}),
+        email: emailSinkConfigSchema.prefault({}),
+        /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
+        attempts: z.number().int().min(1).max(10).default(3),
+        backoffMs: z.number().int().min(0).default(500),
+      })
+      .prefault({}),
+    api: z
+      .strictObject({
+        /** Key for the HMAC fingerprints of secrets found in logs; required in distributed mode. */
+        fingerprintKeyEnv: secretRef('PIPEWARDEN_FINGERPRINT_KEY'),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.mode === 'distributed') {
+      if (!c.kafka)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kafka'],
+          message: 'required in distributed mode (brokers: [host:port])',
+        });
+      if (!c.elasticsearch) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['elasticsearch'],
+          message: 'required in distributed mode (node: http://host:9200)',
+        });
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;

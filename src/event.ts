@@ -1,0 +1,102 @@
+// The normalised event: Elastic Common Schema field names, with `pipewarden.*` for what ECS lacks.
+import { createHash } from 'node:crypto';
+
+/**
+ * The small fixed vocabulary detectors match on. Adapters map every vendor event to exactly one kind,
+ * so one rule (for example "failed login") covers every source.
+ */
+export const EVENT_KINDS = [
+  'login.failure', // a sign-in attempt that failed (bad password, blocked user, denied token)
+  'login.success', // a successful sign-in
+  'logout',
+  'access.anonymous', // something was read or written without authentication
+  'access.denied', // an authenticated or anonymous request refused for lack of permission
+  'deploy', // a deployment started, finished or was requested
+  'config.change', // a setting of a repository, organisation, pipeline or server changed
+  'permission.change', // members, teams, roles, keys, tokens, apps granted or revoked
+  'code.push', // commits or tags pushed, branches created or deleted
+  'build', // a pipeline, workflow, job or build changed state
+  'build.log', // console text of a build (travels on its own topic)
+  'artifact.publish',
+  'artifact.download',
+  'artifact.delete',
+  'security.alert', // a finding raised by the source itself (secret scanning, code scanning, dependabot)
+  'other', // kept in the audit trail, matched by no kind-based rule
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export type Outcome = 'success' | 'failure' | 'unknown';
+
+export interface PipewardenEvent {
+  '@timestamp': string; // when it happened at the source (ISO 8601); received time when the source gives none
+  message?: string; // one human sentence
+  event: {
+    id: string; // content-derived: the same delivery always yields the same id
+    kind: 'event';
+    category: string[]; // ECS categories: authentication, configuration, iam, process, web, file, ...
+    type: string[]; // ECS types: start, end, change, creation, deletion, access, info, ...
+    action: string; // the vendor's own name, e.g. "repository.publicized"
+    outcome: Outcome;
+    dataset: string; // e.g. "github.webhook", "jenkins.audit"
+    provider: string; // the source system, e.g. "github"
+    ingested: string; // when pipewarden received it
+    original?: never; // raw payload lives in pipewarden.raw (not indexed), never here
+  };
+  user?: { name?: string; id?: string; type?: string };
+  source?: { ip?: string };
+  user_agent?: { original?: string };
+  url?: { original?: string };
+  organization?: { name?: string; id?: string };
+  pipewarden: {
+    kind: EventKind;
+    source: string; // the adapter id that produced it
+    delivery_id?: string;
+    repository?: string; // owner/name
+    branch?: string;
+    environment?: string;
+    pipeline?: string;
+    job?: string;
+    build_url?: string;
+    artifact?: string;
+    commit?: string;
+    visibility?: string;
+    /** The vendor payload, secrets redacted. Stored for the audit trail, not indexed for search. */
+    raw?: unknown;
+  };
+}
+
+/** Stable event id from the parts that identify one occurrence at its source. */
+export function eventId(...parts: Array<string | number | undefined>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(`${p ?? ''}\u0000`);
+  return h.digest('base64url').slice(0, 32);
+}
+
+/** The key an event travels under on the bus: who did it, else from where, else what it touched. */
+export function partitionKey(e: PipewardenEvent): string {
+  return e.user?.name ?? e.source?.ip ?? e.pipewarden.repository ?? e.event.id;
+}
+
+const SECRET_KEY =
+  /(secret|token|password|passwd|authorization|api[_-]?key|private[_-]?key|credential|signature)/i;
+
+/**
+ * Deep copy of a vendor payload with the values of credential-looking keys replaced, so the raw payload
+ * kept for the audit trail never carries a secret the vendor chose to echo.
+ */
+export function redactPayload(value: unknown, depth = 0): unknown {
+  if (depth > 32) return '[depth limit]';
+  if (Array.isArray(value)) return value.map((v) => redactPayload(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      // Keys such as "token_scopes" or "secret_scanning" describe, they do not carry: keep non-strings.
+      out[k] =
+        SECRET_KEY.test(k) && typeof v === 'string' && v.length > 0
+          ? '[REDACTED]'
+          : redactPayload(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}

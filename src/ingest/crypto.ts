@@ -1,0 +1,23 @@
+// Constant-time comparisons for webhook signatures and shared tokens.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** Compares a hex digest sent by a source with the one we compute, in constant time. */
+export function hmacHexEquals(
+  algorithm: 'sha1' | 'sha256',
+  key: string,
+  body: Buffer,
+  sentHex: string,
+): boolean {
+  const expected = createHmac(algorithm, key).update(body).digest();
+  // Reject non-hex or wrong-length input before comparing: Buffer.from(hex) silently drops bad digits.
+  if (!/^[0-9a-fA-F]+$/.test(sentHex) || sentHex.length !== expected.length * 2) return false;
+  return timingSafeEqual(expected, Buffer.from(sentHex, 'hex'));
+}
+
+/** Compares a token sent in clear with the configured one, in constant time whatever the lengths. */
+export function tokenEquals(expected: string, sent: string): boolean {
+  // Hashing both sides first gives equal lengths, so the length of the secret does not leak either.
+  const a = createHmac('sha256', 'pipewarden-token-compare').update(expected).digest();
+  const b = createHmac('sha256', 'pipewarden-token-compare').update(sent).digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,360 @@
+// The production store: events in a data stream, alerts and tokens in plain indices, ECS field names.
+import { Client, type ClientOptions, errors, type estypes } from '@elastic/elasticsearch';
+import { z } from 'zod';
+import type { AlertRecord } from '../alerting/types.ts';
+import { secretRef } from '../config/secrets.ts';
+import type { PipewardenEvent } from '../event.ts';
+import type { Logger } from '../log.ts';
+import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
+
+export const elasticsearchConfigSchema = z
+  .strictObject({
+    node: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).username === '' && new URL(u).password === '', {
+        message: 'must not carry credentials: name them with apiKeyEnv or usernameEnv/passwordEnv',
+      }),
+    // Index names must be lowercase and may not start with -, _ or +.
+    indexPrefix: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lowercase letters, digits, - and _')
+      .default('pipewarden'),
+    apiKeyEnv: secretRef('PIPEWARDEN_ELASTICSEARCH_API_KEY'),
+    usernameEnv: secretRef('PIPEWARDEN_ELASTICSEARCH_USERNAME'),
+    passwordEnv: secretRef('PIPEWARDEN_ELASTICSEARCH_PASSWORD'),
+    requestTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.usernameEnv === undefined) !== (c.passwordEnv === undefined)) {
+      const path = [c.usernameEnv ? 'passwordEnv' : 'usernameEnv'];
+      ctx.addIssue({ code: 'custom', path, message: 'username and password must be set together' });
+    }
+    if (c.apiKeyEnv && c.usernameEnv) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiKeyEnv'],
+        message: 'set an API key or a username, not both',
+      });
+    }
+  });
+export type ElasticsearchConfig = z.output<typeof elasticsearchConfigSchema>;
+
+/** Where free text is searched: every searchable field is copied here (one analysed field, like one FTS table). */
+const TEXT = 'pipewarden.text';
+const keyword = { type: 'keyword', ignore_above: 1024 } as const;
+const searchable = { ...keyword, copy_to: TEXT } as const;
+const date = { type: 'date' } as const;
+
+// dynamic: false keeps an unmapped field an adapter adds later in _source without indexing it; 'strict'
+// would reject the whole event and stall the index consumer over a harmless new field.
+const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    message: { type: 'text', copy_to: TEXT },
+    event: {
+      properties: {
+        id: keyword,
+        kind: keyword,
+        category: keyword,
+        type: keyword,
+        action: searchable,
+        outcome: keyword,
+        dataset: searchable,
+        provider: searchable,
+        ingested: date,
+      },
+    },
+    user: { properties: { name: searchable, id: searchable, type: keyword } },
+    // ignore_malformed: a vendor's "unknown" or hostname in the IP slot must not make the bulk item fail.
+    source: { properties: { ip: { type: 'ip', ignore_malformed: true, copy_to: TEXT } } },
+    user_agent: { properties: { original: searchable } },
+    url: { properties: { original: searchable } },
+    organization: { properties: { name: searchable, id: keyword } },
+    pipewarden: {
+      properties: {
+        kind: searchable,
+        source: searchable,
+        delivery_id: keyword,
+        repository: searchable,
+        branch: searchable,
+        environment: searchable,
+        pipeline: searchable,
+        job: searchable,
+        build_url: searchable,
+        artifact: searchable,
+        commit: searchable,
+        visibility: keyword,
+        // Kept for the audit trail, never parsed: vendor payloads would explode the mapping.
+        raw: { type: 'object', enabled: false },
+        text: { type: 'text' }, // TEXT: the copy_to target, not in _source
+      },
+    },
+  },
+};
+
+const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: {
+    id: keyword,
+    '@timestamp': date,
+    detected_at: date,
+    detector: keyword,
+    title: { type: 'text' },
+    severity: keyword,
+    status: keyword,
+    summary: { type: 'text' },
+    description: { type: 'text', index: false },
+    runbook: { type: 'keyword', index: false },
+    reference: { type: 'keyword', index: false },
+    key: keyword,
+    event_ids: keyword,
+    source: keyword,
+    actor: keyword,
+    repository: keyword,
+    source_ip: { type: 'ip', ignore_malformed: true },
+    // Flattened: sink names and context keys are open-ended; one field each, no mapping growth.
+    context: { type: 'flattened' },
+    deliveries: { type: 'flattened' },
+  },
+};
+
+// Strict: tokens are written only by our own code, so an unknown field is a bug worth failing on.
+const TOKEN_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: { id: keyword, name: keyword, hash: { type: 'keyword', index: false }, createdAt: date },
+};
+
+export class ElasticsearchStore implements Store {
+  readonly kind = 'elasticsearch';
+  readonly #client: Client;
+  readonly #log: Logger | undefined;
+  readonly #prefix: string;
+  readonly #events: string;
+  readonly #alerts: string;
+  readonly #tokens: string;
+
+  constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
+    const auth: ClientOptions['auth'] = config.apiKeyEnv
+      ? { apiKey: config.apiKeyEnv.reveal() }
+      : config.usernameEnv && config.passwordEnv
+        ? { username: config.usernameEnv.reveal(), password: config.passwordEnv.reveal() }
+        : undefined;
+    this.#client = new Client({
+      node: config.node,
+      requestTimeout: config.requestTimeoutMs,
+      ...(auth ? { auth } : {}),
+    });
+    this.#log = options.log;
+    this.#prefix = config.indexPrefix;
+    this.#events = `${config.indexPrefix}-events`;
+    this.#alerts = `${config.indexPrefix}-alerts`;
+    this.#tokens = `${config.indexPrefix}-tokens`;
+  }
+
+  async init(): Promise<void> {
+    const c = this.#client;
+    await c.cluster.putComponentTemplate({
+      name: `${this.#prefix}-events-mappings`,
+      template: { mappings: EVENT_MAPPINGS },
+    });
+    // Templates apply to new backing indices only: a mapping change here takes effect at the next rollover.
+    await c.indices.putIndexTemplate({
+      name: this.#events,
+      index_patterns: [this.#events],
+      data_stream: {},
+      composed_of: [`${this.#prefix}-events-mappings`],
+      priority: 200,
+      _meta: { managed_by: 'pipewarden' },
+    });
+    await ignoreExists(c.indices.createDataStream({ name: this.#events }));
+    await this.#ensureIndex(this.#alerts, ALERT_MAPPINGS);
+    await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
+    this.#log?.info({ events: this.#events, alerts: this.#alerts, tokens: this.#tokens }, 'Store ready.');
+  }
+
+  async indexEvents(events: PipewardenEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
+    const operations = events.flatMap((e) => [{ create: { _index: this.#events, _id: e.event.id } }, e]);
+    const res = await this.#client.bulk({ operations, refresh: false });
+    if (!res.errors) return;
+    const failures: string[] = [];
+    for (const item of res.items) {
+      const r = item.create;
+      if (!r?.error || r.status === 409) continue;
+      failures.push(`${r._id}: ${r.error.type}: ${r.error.reason ?? ''}`);
+    }
+    if (failures.length > 0) {
+      throw new Error(
+        `Elasticsearch rejected ${failures.length} of ${events.length} events: ${failures.slice(0, 5).join('; ')}`,
+      );
+    }
+  }
+
+  async searchEvents(query: EventQuery): Promise<Page<PipewardenEvent>> {
+    const filter = [
+      ...timeRange(query),
+      ...term('pipewarden.source', query.source),
+      ...term('pipewarden.kind', query.kind),
+      ...term('user.name', query.actor),
+      ...term('pipewarden.repository', query.repository),
+      ...textTerms(query.q).map((t) => ({ match_phrase: { [TEXT]: t } })),
+    ];
+    return this.#page<PipewardenEvent>(this.#events, filter, 'event.id', query);
+  }
+
+  async getEvent(id: string): Promise<PipewardenEvent | undefined> {
+    // A data stream has no GET by id (the id lives in one of its backing indices): search by ids instead.
+    const res = await this.#client.search<PipewardenEvent>({
+      index: this.#events,
+      size: 1,
+      query: { ids: { values: [id] } },
+    });
+    return res.hits.hits[0]?._source;
+  }
+
+  async putAlert(alert: AlertRecord): Promise<void> {
+    await this.#client.index({ index: this.#alerts, id: alert.id, document: alert, refresh: false });
+  }
+
+  async getAlert(id: string): Promise<AlertRecord | undefined> {
+    const res = await this.#client.get<AlertRecord>({ index: this.#alerts, id }, { ignore: [404] });
+    return res.found ? res._source : undefined;
+  }
+
+  async searchAlerts(query: AlertQuery): Promise<Page<AlertRecord>> {
+    const filter = [
+      ...timeRange(query),
+      ...term('detector', query.detector),
+      ...term('severity', query.severity),
+      ...term('status', query.status),
+    ];
+    return this.#page<AlertRecord>(this.#alerts, filter, 'id', query);
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    await this.#client.index({ index: this.#tokens, id: token.id, document: token, refresh: false });
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const res = await this.#client.get<TokenRecord>({ index: this.#tokens, id }, { ignore: [404] });
+    return res.found ? res._source : undefined;
+  }
+
+  async refresh(): Promise<void> {
+    await this.#client.indices.refresh({ index: [this.#events, this.#alerts, this.#tokens] });
+  }
+
+  async ping(): Promise<void> {
+    const health = await this.#client.cluster.health();
+    if (health.status === 'red') throw new Error(`Elasticsearch cluster ${health.cluster_name} is red`);
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+
+  /** search_after on (@timestamp desc, id desc); the total counts the filter regardless of the cursor. */
+  async #page<T>(
+    index: string,
+    filter: estypes.QueryDslQueryContainer[],
+    idField: string,
+    query: { size?: number; cursor?: string },
+  ): Promise<Page<T>> {
+    const size = pageSize(query.size);
+    const res = await this.#client.search<T>({
+      index,
+      size: size + 1, // one more than the page tells whether a next page exists
+      query: { bool: { filter } },
+      sort: [{ '@timestamp': 'desc' }, { [idField]: 'desc' }],
+      track_total_hits: true,
+      ...(query.cursor !== undefined ? { search_after: decodeCursor(query.cursor) } : {}),
+    });
+    const hits = res.hits.hits.slice(0, size);
+    const sort = hits.at(-1)?.sort;
+    const total = res.hits.total;
+    return {
+      total: typeof total === 'number' ? total : (total?.value ?? 0),
+      items: hits.map((h) => h._source as T),
+      ...(res.hits.hits.length > size && sort
+        ? { next: encodeCursor([sort[0] as number, sort[1] as string]) }
+        : {}),
+    };
+  }
+
+  async #ensureIndex(index: string, mappings: estypes.MappingTypeMapping): Promise<void> {
+    const created = await ignoreExists(
+      this.#client.indices.create({ index, settings: { number_of_shards: 1 }, mappings }),
+    );
+    // Already there: add fields mapped since it was created (additive changes only).
+    if (!created) await this.#client.indices.putMapping({ index, ...mappings });
+  }
+}
+
+/** Resolves true when created, false when it already existed. */
+async function ignoreExists(request: Promise<unknown>): Promise<boolean> {
+  try {
+    await request;
+    return true;
+  } catch (err) {
+    if (
+      err instanceof errors.ResponseError &&
+      err.body?.error?.type === 'resource_already_exists_exception'
+    ) {
+      return false;
+    }
+    throw err;
+  }
+}
+
+function term(field: string, value: string | undefined): estypes.QueryDslQueryContainer[] {
+  return value === undefined ? [] : [{ term: { [field]: value } }];
+}
+
+function timeRange(query: { from?: string; to?: string }): estypes.QueryDslQueryContainer[] {
+  if (query.from === undefined && query.to === undefined) return [];
+  const range: estypes.QueryDslDateRangeQuery = { format: 'epoch_millis' };
+  if (query.from !== undefined) range.gte = String(parseTime(query.from, 'from'));
+  if (query.to !== undefined) range.lt = String(parseTime(query.to, 'to'));
+  return [{ range: { '@timestamp': range } }];
+}
+
+/**
+ * User text to literal phrases, one per whitespace-separated term, all required. Phrases go through the
+ * analyser, never a query parser, so `"`, `*`, `-`, `:` or `AND` cannot raise a syntax error.
+ */
+function textTerms(q: string | undefined): string[] {
+  return (q ?? '')
+    .replace(/\p{Cc}/gu, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+function parseTime(value: string, what: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new RangeError(`${what} is not a valid time: ${JSON.stringify(value)}`);
+  return ms;
+}
+
+function pageSize(size: number | undefined): number {
+  return Math.min(500, Math.max(1, Math.trunc(size ?? 50)));
+}
+
+type SortValues = [number, string];
+
+function encodeCursor(values: SortValues): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): SortValues {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string') {
+      return [v[0], v[1]];
+    }
+  } catch {
+    // Falls through to the error below: a cursor is opaque, so any damage reads the same.
+  }
+  throw new RangeError('invalid cursor');
+}

@@ -1,0 +1,307 @@
+// The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { AlertRecord } from '../alerting/types.ts';
+import type { PipewardenEvent } from '../event.ts';
+import type { Logger } from '../log.ts';
+import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
+
+const SCHEMA = `
+  -- ts is epoch milliseconds: ISO strings with offsets or other precisions would not sort as text.
+  CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT,
+    repository TEXT,
+    action TEXT,
+    outcome TEXT,
+    source_ip TEXT,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS events_ts ON events (ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS events_source ON events (source, ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS events_kind ON events (kind, ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS events_actor ON events (actor, ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS events_repository ON events (repository, ts DESC, id DESC);
+  -- Contentless: the text already lives in events.doc; rows join on rowid and are written once (insert-only).
+  CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
+    message, action, actor, repository, dataset, other,
+    content = '', tokenize = 'unicode61 remove_diacritics 2'
+  );
+  CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    detector TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS alerts_detector ON alerts (detector, ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS alerts_severity ON alerts (severity, ts DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, ts DESC, id DESC);
+  CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+`;
+
+type Where = { sql: string[]; params: SQLInputValue[] };
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #db: DatabaseSync;
+  readonly #log: Logger | undefined;
+
+  constructor(options: { path: string; log?: Logger }) {
+    this.#db = new DatabaseSync(options.path);
+    this.#log = options.log;
+  }
+
+  async init(): Promise<void> {
+    // WAL lets the API read while the index consumer writes; synchronous stays FULL so a commit survives power loss.
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+    this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
+  }
+
+  async indexEvents(events: PipewardenEvent[]): Promise<void> {
+    // Validate the whole batch first so a bad event leaves nothing half-written.
+    const rows = events.map((e) => ({ e, ts: parseTime(e['@timestamp'], `event ${e.event.id} @timestamp`) }));
+    const insert = this.#db.prepare(
+      `INSERT INTO events (id, ts, source, kind, actor, repository, action, outcome, source_ip, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    );
+    const insertText = this.#db.prepare(
+      'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#transaction(() => {
+      for (const { e, ts } of rows) {
+        const p = e.pipewarden;
+        const r = insert.run(
+          e.event.id,
+          ts,
+          p.source,
+          p.kind,
+          e.user?.name ?? null,
+          p.repository ?? null,
+          e.event.action,
+          e.event.outcome,
+          e.source?.ip ?? null,
+          JSON.stringify(e),
+        );
+        // Only a new row gets its text indexed: a redelivered event must not add a second FTS row.
+        if (r.changes === 1) {
+          insertText.run(
+            r.lastInsertRowid,
+            e.message ?? '',
+            e.event.action,
+            e.user?.name ?? '',
+            p.repository ?? '',
+            e.event.dataset,
+            otherText(e),
+          );
+        }
+      }
+    });
+  }
+
+  async searchEvents(query: EventQuery): Promise<Page<PipewardenEvent>> {
+    const where: Where = { sql: [], params: [] };
+    addTimeRange(where, query);
+    addEquals(where, 'source', query.source);
+    addEquals(where, 'kind', query.kind);
+    addEquals(where, 'actor', query.actor);
+    addEquals(where, 'repository', query.repository);
+    const match = ftsQuery(query.q);
+    if (match !== undefined) {
+      where.sql.push('rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)');
+      where.params.push(match);
+    }
+    return this.#page<PipewardenEvent>('events', where, query);
+  }
+
+  async getEvent(id: string): Promise<PipewardenEvent | undefined> {
+    const row = this.#db.prepare('SELECT doc FROM events WHERE id = ?').get(id);
+    return row ? (JSON.parse(row.doc as string) as PipewardenEvent) : undefined;
+  }
+
+  async putAlert(alert: AlertRecord): Promise<void> {
+    const ts = parseTime(alert['@timestamp'], `alert ${alert.id} @timestamp`);
+    this.#db
+      .prepare(
+        `INSERT INTO alerts (id, ts, detector, severity, status, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET ts = excluded.ts, detector = excluded.detector,
+           severity = excluded.severity, status = excluded.status, doc = excluded.doc`,
+      )
+      .run(alert.id, ts, alert.detector, alert.severity, alert.status, JSON.stringify(alert));
+  }
+
+  async getAlert(id: string): Promise<AlertRecord | undefined> {
+    const row = this.#db.prepare('SELECT doc FROM alerts WHERE id = ?').get(id);
+    return row ? (JSON.parse(row.doc as string) as AlertRecord) : undefined;
+  }
+
+  async searchAlerts(query: AlertQuery): Promise<Page<AlertRecord>> {
+    const where: Where = { sql: [], params: [] };
+    addTimeRange(where, query);
+    addEquals(where, 'detector', query.detector);
+    addEquals(where, 'severity', query.severity);
+    addEquals(where, 'status', query.status);
+    return this.#page<AlertRecord>('alerts', where, query);
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at`,
+      )
+      .run(token.id, token.name, token.hash, token.createdAt);
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const row = this.#db.prepare('SELECT id, name, hash, created_at FROM tokens WHERE id = ?').get(id);
+    if (!row) return undefined;
+    return {
+      id: row.id as string,
+      name: row.name as string,
+      hash: row.hash as string,
+      createdAt: row.created_at as string,
+    };
+  }
+
+  async refresh(): Promise<void> {
+    // A committed write is already visible to every reader.
+  }
+
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Keyset pagination on (ts desc, id desc); `total` counts the filter without the cursor. */
+  #page<T>(table: 'events' | 'alerts', where: Where, query: { size?: number; cursor?: string }): Page<T> {
+    const size = pageSize(query.size);
+    const filter = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
+    const count = this.#db.prepare(`SELECT count(*) AS n FROM ${table} ${filter}`).get(...where.params);
+    const page: Where = { sql: [...where.sql], params: [...where.params] };
+    if (query.cursor !== undefined) {
+      const [ts, id] = decodeCursor(query.cursor);
+      page.sql.push('(ts, id) < (?, ?)');
+      page.params.push(ts, id);
+    }
+    const pageFilter = page.sql.length > 0 ? `WHERE ${page.sql.join(' AND ')}` : '';
+    // One row more than the page tells whether a next page exists without a second query.
+    const rows = this.#db
+      .prepare(`SELECT id, ts, doc FROM ${table} ${pageFilter} ORDER BY ts DESC, id DESC LIMIT ?`)
+      .all(...page.params, size + 1);
+    const items = rows.slice(0, size);
+    const last = items.at(-1);
+    return {
+      total: Number(count?.n ?? 0),
+      items: items.map((r) => JSON.parse(r.doc as string) as T),
+      ...(rows.length > size && last ? { next: encodeCursor([last.ts as number, last.id as string]) } : {}),
+    };
+  }
+
+  #transaction(fn: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      fn();
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
+
+/** The pipewarden text fields that have no FTS column of their own, searched as one. */
+function otherText(e: PipewardenEvent): string {
+  const p = e.pipewarden;
+  return [
+    e.event.provider,
+    p.source,
+    p.kind,
+    e.user?.id,
+    e.organization?.name,
+    e.source?.ip,
+    e.user_agent?.original,
+    e.url?.original,
+    p.branch,
+    p.environment,
+    p.pipeline,
+    p.job,
+    p.artifact,
+    p.commit,
+    p.build_url,
+  ]
+    .filter((v) => v !== undefined && v !== '')
+    .join('\n');
+}
+
+/**
+ * User text to an FTS5 query that cannot be a syntax error: each whitespace-separated term becomes a quoted
+ * phrase (inner quotes doubled), so `*`, `-`, `:`, `(`, `NEAR` or `AND` are literal; terms are ANDed.
+ */
+export function ftsQuery(q: string | undefined): string | undefined {
+  // Control characters (NUL ends FTS5's string parsing) become separators.
+  const terms = (q ?? '')
+    .replace(/\p{Cc}/gu, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+  if (terms.length === 0) return undefined;
+  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' ');
+}
+
+function addTimeRange(where: Where, query: { from?: string; to?: string }): void {
+  if (query.from !== undefined) {
+    where.sql.push('ts >= ?');
+    where.params.push(parseTime(query.from, 'from'));
+  }
+  if (query.to !== undefined) {
+    where.sql.push('ts < ?');
+    where.params.push(parseTime(query.to, 'to'));
+  }
+}
+
+function addEquals(where: Where, column: string, value: string | undefined): void {
+  if (value === undefined) return;
+  where.sql.push(`${column} = ?`);
+  where.params.push(value);
+}
+
+function parseTime(value: string, what: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new RangeError(`${what} is not a valid time: ${JSON.stringify(value)}`);
+  return ms;
+}
+
+function pageSize(size: number | undefined): number {
+  return Math.min(500, Math.max(1, Math.trunc(size ?? 50)));
+}
+
+type SortValues = [number, string];
+
+function encodeCursor(values: SortValues): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): SortValues {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string') {
+      return [v[0], v[1]];
+    }
+  } catch {
+    // Falls through to the error below: a cursor is opaque, so any damage reads the same.
+  }
+  throw new RangeError('invalid cursor');
+}

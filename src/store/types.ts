@@ -1,0 +1,60 @@
+// The store: the searchable audit trail, the hits with their delivery status, and API tokens.
+// Elasticsearch in production, SQLite with FTS5 embedded.
+import type { EventKind, PipewardenEvent } from '../event.ts';
+import type { AlertRecord } from '../alerting/types.ts';
+
+export interface EventQuery {
+  from?: string; // ISO time, inclusive, on @timestamp
+  to?: string; // ISO time, exclusive
+  source?: string; // pipewarden.source (adapter id)
+  kind?: EventKind;
+  actor?: string; // user.name, exact
+  repository?: string; // pipewarden.repository, exact
+  q?: string; // free text over message, action, actor, repository and the other text fields
+  size?: number; // page size, 1..500 (default 50)
+  cursor?: string; // opaque, from the previous page's `next`
+}
+
+export interface AlertQuery {
+  from?: string;
+  to?: string;
+  detector?: string;
+  severity?: string;
+  status?: AlertRecord['status'];
+  size?: number;
+  cursor?: string;
+}
+
+/** Newest first. `next` is set when more results exist; pass it back as `cursor`. */
+export interface Page<T> {
+  total: number;
+  items: T[];
+  next?: string;
+}
+
+export interface TokenRecord {
+  id: string; // public part of the token, used for lookup
+  name: string;
+  hash: string; // hex SHA-256 of the whole token; the token itself is never stored
+  createdAt: string;
+}
+
+export interface Store {
+  readonly kind: 'elasticsearch' | 'sqlite';
+  /** Create indices, templates, tables. Idempotent. */
+  init(): Promise<void>;
+  /** Idempotent by event.id: indexing the same event twice leaves one document. */
+  indexEvents(events: PipewardenEvent[]): Promise<void>;
+  searchEvents(query: EventQuery): Promise<Page<PipewardenEvent>>;
+  getEvent(id: string): Promise<PipewardenEvent | undefined>;
+  /** Insert or replace the alert by id (hit id). */
+  putAlert(alert: AlertRecord): Promise<void>;
+  getAlert(id: string): Promise<AlertRecord | undefined>;
+  searchAlerts(query: AlertQuery): Promise<Page<AlertRecord>>;
+  putToken(token: TokenRecord): Promise<void>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  /** Make writes visible to search now (Elasticsearch refresh). For tests and the CLI. */
+  refresh(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
