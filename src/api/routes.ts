@@ -61,6 +61,16 @@ function badQuery(reply: FastifyReply, error: z.ZodError) {
   return reply.status(400).send({ error: 'bad_request', message: `invalid query: ${problems.join('; ')}` });
 }
 
+/** Stores throw RangeError for a cursor or time they cannot use: that is the caller's mistake, a 400. */
+async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T | FastifyReply> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof RangeError) return reply.status(400).send({ error: 'bad_request', message: err.message });
+    throw err;
+  }
+}
+
 export async function healthRoutes(
   app: FastifyInstance,
   opts: { bus?: Bus; store?: Store; metrics: Counters },
@@ -111,12 +121,12 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
   app.get('/api/events', async (req, reply) => {
     const parsed = eventQuerySchema.safeParse(req.query);
     if (!parsed.success) return badQuery(reply, parsed.error);
-    return opts.store.searchEvents(parsed.data);
+    return answer(reply, () => opts.store.searchEvents(parsed.data));
   });
 
   app.get('/api/alerts', async (req, reply) => {
     const parsed = alertQuerySchema.safeParse(req.query);
     if (!parsed.success) return badQuery(reply, parsed.error);
-    return opts.store.searchAlerts(parsed.data);
+    return answer(reply, () => opts.store.searchAlerts(parsed.data));
   });
 }

@@ -41,6 +41,8 @@ export type ElasticsearchConfig = z.output<typeof elasticsearchConfigSchema>;
 
 /** Where free text is searched: every searchable field is copied here (one analysed field, like one FTS table). */
 const TEXT = 'pipewarden.text';
+// One replica once a second node exists, none on a single node (which could never place it, staying yellow).
+const SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-1' } as const;
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
 const searchable = { ...keyword, copy_to: TEXT } as const;
 const date = { type: 'date' } as const;
@@ -156,7 +158,7 @@ export class ElasticsearchStore implements Store {
     const c = this.#client;
     await c.cluster.putComponentTemplate({
       name: `${this.#prefix}-events-mappings`,
-      template: { mappings: EVENT_MAPPINGS },
+      template: { settings: SETTINGS, mappings: EVENT_MAPPINGS },
     });
     // Templates apply to new backing indices only: a mapping change here takes effect at the next rollover.
     await c.indices.putIndexTemplate({
@@ -284,9 +286,7 @@ export class ElasticsearchStore implements Store {
   }
 
   async #ensureIndex(index: string, mappings: estypes.MappingTypeMapping): Promise<void> {
-    const created = await ignoreExists(
-      this.#client.indices.create({ index, settings: { number_of_shards: 1 }, mappings }),
-    );
+    const created = await ignoreExists(this.#client.indices.create({ index, settings: SETTINGS, mappings }));
     // Already there: add fields mapped since it was created (additive changes only).
     if (!created) await this.#client.indices.putMapping({ index, ...mappings });
   }

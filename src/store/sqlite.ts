@@ -251,7 +251,7 @@ function otherText(e: PipewardenEvent): string {
  * User text to an FTS5 query that cannot be a syntax error: each whitespace-separated term becomes a quoted
  * phrase (inner quotes doubled), so `*`, `-`, `:`, `(`, `NEAR` or `AND` are literal; terms are ANDed.
  */
-export function ftsQuery(q: string | undefined): string | undefined {
+function ftsQuery(q: string | undefined): string | undefined {
   // Control characters (NUL ends FTS5's string parsing) become separators.
   const terms = (q ?? '')
     .replace(/\p{Cc}/gu, ' ')

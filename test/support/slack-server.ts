@@ -3,7 +3,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type SlackFailMode = 'ratelimit' | 'server_error' | 'invalid_auth' | 'channel_not_found' | 'not_in_channel';
+export type SlackFailMode =
+  | 'ratelimit'
+  | 'server_error'
+  | 'invalid_auth'
+  | 'channel_not_found'
+  | 'not_in_channel';
 
 /** A chat.postMessage body as the client sent it, with JSON-encoded fields (blocks, ...) decoded. */
 export interface SlackPostedMessage {
@@ -54,7 +59,12 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     });
   });
 
-  function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  function reply(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
     res.end(JSON.stringify(body));
   }
@@ -62,7 +72,11 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = path.startsWith('/api/') ? path.slice('/api/'.length) : path;
-    const answer = (status: number, body: { ok: boolean; error?: string } & Record<string, unknown>, headers = {}) => {
+    const answer = (
+      status: number,
+      body: { ok: boolean; error?: string } & Record<string, unknown>,
+      headers = {},
+    ) => {
       requests.push({ method, status, ...(body.error ? { error: body.error } : {}) });
       reply(res, status, body, headers);
     };
@@ -111,7 +125,8 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
         if (options.channels && !options.channels.includes(channel)) {
           return answer(200, { ok: false, error: 'channel_not_found' });
         }
-        if (!args.text && !args.blocks && !args.attachments) return answer(200, { ok: false, error: 'no_text' });
+        if (!args.text && !args.blocks && !args.attachments)
+          return answer(200, { ok: false, error: 'no_text' });
         seq += 1;
         const ts = `${1_700_000_000 + seq}.${String(seq).padStart(6, '0')}`;
         const { token: _token, ...message } = args;
@@ -120,7 +135,14 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
           ok: true,
           channel,
           ts,
-          message: { type: 'message', user: 'U0PIPEWARD', bot_id: 'B0PIPEWARD', ts, text: args.text, blocks: args.blocks },
+          message: {
+            type: 'message',
+            user: 'U0PIPEWARD',
+            bot_id: 'B0PIPEWARD',
+            ts,
+            text: args.text,
+            blocks: args.blocks,
+          },
         });
       }
       default:
@@ -166,7 +188,8 @@ async function readArgs(req: IncomingMessage): Promise<Record<string, unknown>> 
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type === 'application/json') {
     const parsed: unknown = JSON.parse(body);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('JSON body must be an object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('JSON body must be an object');
     return parsed as Record<string, unknown>;
   }
   if (type === 'application/x-www-form-urlencoded') {

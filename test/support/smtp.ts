@@ -1,7 +1,8 @@
 // A real SMTP peer for tests (the smtp-server package, plain SMTP on loopback, STARTTLS off), which parses
 // what it receives with mailparser and can refuse the next messages with a chosen SMTP reply code.
-import { type AddressObject, simpleParser } from 'mailparser';
+
 import type { AddressInfo } from 'node:net';
+import { type AddressObject, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedMail {
@@ -49,7 +50,9 @@ const REPLY_TEXT: Record<number, string> = {
 };
 
 function smtpError(code: number): Error & { responseCode: number } {
-  return Object.assign(new Error(REPLY_TEXT[code] ?? `Refused by the test server (${code})`), { responseCode: code });
+  return Object.assign(new Error(REPLY_TEXT[code] ?? `Refused by the test server (${code})`), {
+    responseCode: code,
+  });
 }
 
 function addresses(value: AddressObject | AddressObject[] | undefined): string[] {

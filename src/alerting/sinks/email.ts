@@ -80,7 +80,9 @@ function hitFields(hit: Hit): Array<[string, string]> {
     ['Time', hit['@timestamp']],
     ['Hit', hit.id],
   ];
-  return fields.filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '').map(([k, v]) => [k, oneLine(v)]);
+  return fields
+    .filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '')
+    .map(([k, v]) => [k, oneLine(v)]);
 }
 
 function htmlLink(url: string): string {
@@ -94,7 +96,10 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
   const prefix = `[pipewarden][${sev}] ${oneLine(hit.title)}`;
   const subject = truncate(`${prefix} — ${oneLine(hit.summary)}`, SUBJECT_MAX);
   const fields = hitFields(hit);
-  const context = Object.entries(hit.context).map(([k, v]): [string, string] => [oneLine(k), oneLine(String(v))]);
+  const context = Object.entries(hit.context).map(([k, v]): [string, string] => [
+    oneLine(k),
+    oneLine(String(v)),
+  ]);
 
   const text = [
     `${sev}: ${oneLine(hit.title)}`,
@@ -159,10 +164,14 @@ export function toSinkError(err: unknown): SinkError {
   const message = err instanceof Error ? err.message : String(err);
   if (typeof e.responseCode === 'number') {
     const where = e.command ? ` at ${e.command}` : '';
-    return new SinkError(`email: SMTP ${e.responseCode}${where}: ${message}`, e.responseCode < 500, { cause: err });
+    return new SinkError(`email: SMTP ${e.responseCode}${where}: ${message}`, e.responseCode < 500, {
+      cause: err,
+    });
   }
   const code = e.originalCode ?? e.code;
-  const retryable = (code !== undefined && RETRYABLE_CODES.has(code)) || (e.code !== undefined && RETRYABLE_CODES.has(e.code));
+  const retryable =
+    (code !== undefined && RETRYABLE_CODES.has(code)) ||
+    (e.code !== undefined && RETRYABLE_CODES.has(e.code));
   return new SinkError(`email: ${code ?? 'error'}: ${message}`, retryable, { cause: err });
 }
 

@@ -23,7 +23,9 @@ export const slackSinkConfigSchema = z
     tokenEnv: secretRef(SLACK_TOKEN_ENV),
     minSeverity: z.enum(SEVERITIES).default('medium'),
     /** Web API base, for tests and proxies; passed to the client as slackApiUrl. */
-    apiUrl: httpUrl.refine((u) => u.endsWith('/'), "must end with '/' (e.g. https://slack.com/api/)").optional(),
+    apiUrl: httpUrl
+      .refine((u) => u.endsWith('/'), "must end with '/' (e.g. https://slack.com/api/)")
+      .optional(),
     /** pipewarden's API or console, linked from each message. */
     consoleUrl: httpUrl.optional(),
   })
@@ -109,7 +111,10 @@ function field(label: string, value: string): Mrkdwn {
 }
 
 /** Pure: the message for one hit. Every value that comes from an event is escaped. */
-export function renderSlackMessage(hit: Hit, options: { channel: string; consoleUrl?: string }): SlackMessage {
+export function renderSlackMessage(
+  hit: Hit,
+  options: { channel: string; consoleUrl?: string },
+): SlackMessage {
   const sev = hit.severity.toUpperCase();
   const title = oneLine(hit.title);
   const summary = escapeSlack(hit.summary);
@@ -133,7 +138,10 @@ export function renderSlackMessage(hit: Hit, options: { channel: string; console
     text: truncate(`[${sev}] ${escapeSlack(title)}: ${escapeSlack(oneLine(hit.summary))}`, FALLBACK_MAX),
     blocks: [
       // plain_text is never parsed for links or mentions, so the header is not escaped
-      { type: 'header', text: { type: 'plain_text', text: truncate(`[${sev}] ${title}`, HEADER_MAX), emoji: true } },
+      {
+        type: 'header',
+        text: { type: 'plain_text', text: truncate(`[${sev}] ${title}`, HEADER_MAX), emoji: true },
+      },
       { type: 'section', text: { type: 'mrkdwn', text: truncate(summary, SECTION_MAX), verbatim: true } },
       { type: 'section', fields },
       { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('  ·  '), SECTION_MAX) }] },
@@ -162,11 +170,15 @@ export function toSinkError(err: unknown): SinkError {
   }
   if (err instanceof WebAPIHTTPError) {
     const retryable = err.statusCode >= 500 || err.statusCode === 408;
-    return new SinkError(`slack: http_${err.statusCode} ${err.statusMessage}`.trim(), retryable, { cause: err });
+    return new SinkError(`slack: http_${err.statusCode} ${err.statusMessage}`.trim(), retryable, {
+      cause: err,
+    });
   }
   if (err instanceof WebAPIRequestError) {
     // network failures and our own timeout: the next attempt may get through
-    return new SinkError(`slack: request_error: ${err.original.message}`, true, { cause: err });
+    const code = (err.original.cause as { code?: unknown } | undefined)?.code;
+    const detail = typeof code === 'string' ? `${err.original.message} (${code})` : err.original.message;
+    return new SinkError(`slack: request_error: ${detail}`, true, { cause: err });
   }
   return new SinkError(`slack: ${err instanceof Error ? err.message : String(err)}`, false, { cause: err });
 }
@@ -184,7 +196,8 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
   return {
     name: 'slack',
     minSeverity: config.minSeverity,
-    render: (hit) => renderSlackMessage(hit, { channel, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
+    render: (hit) =>
+      renderSlackMessage(hit, { channel, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
     async send(payload) {
       try {
         await client.chat.postMessage({ ...payload, unfurl_links: false, unfurl_media: false });

@@ -1,0 +1,138 @@
+// The spine, end to end, over real HTTP: a real signed GitHub sample → 202 → searchable in /api/events
+// → the detector's hit → Slack (real @slack/web-api client, local Slack API peer) and email (real SMTP)
+// → the alert listed by /api/alerts with both deliveries recorded. Run once per mode.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createToken } from '../../src/api/tokens.ts';
+import { type RunningApp, startApp } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
+import { eventually } from '../support/app.ts';
+import { loadSample, rawBody, signGithub } from '../support/samples.ts';
+import { type SlackServer, startSlackServer } from '../support/slack-server.ts';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
+
+const SECRET = 'e2e-webhook-secret';
+const SLACK_TOKEN = 'xoxb-e2e-token';
+
+export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>): void {
+  describe(`end to end (${mode})`, () => {
+    let app: RunningApp;
+    let slack: SlackServer;
+    let smtp: TestSmtpServer;
+    let token: string;
+    const run = Date.now().toString(36);
+
+    beforeAll(async () => {
+      slack = await startSlackServer({ token: SLACK_TOKEN });
+      smtp = await startSmtpServer();
+      const config = parseConfig(
+        {
+          ...modeConfig(),
+          log: { level: 'warn' },
+          alerting: {
+            attempts: 2,
+            backoffMs: 50,
+            slack: { enabled: true, channel: '#sec-alerts', apiUrl: slack.url, minSeverity: 'low' },
+            email: {
+              enabled: true,
+              host: '127.0.0.1',
+              port: smtp.port,
+              requireTls: false,
+              from: 'pipewarden@example.test',
+              to: ['soc@example.test'],
+              minSeverity: 'medium',
+            },
+          },
+        },
+        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: SECRET, PIPEWARDEN_SLACK_TOKEN: SLACK_TOKEN },
+      );
+      app = await startApp(config, { port: 0, log: createLogger({ level: 'warn' }) });
+      ({ token } = await createToken(app.store, 'e2e'));
+    });
+
+    afterAll(async () => {
+      await app?.stop();
+      await slack?.close();
+      await smtp?.close();
+    });
+
+    async function send(file: string, delivery: string): Promise<Response> {
+      const sample = loadSample('github', file);
+      const raw = rawBody(sample);
+      return fetch(`${app.url}/ingest/github`, { method: 'POST', body: raw, headers: signGithub(sample, raw, SECRET, delivery) });
+    }
+
+    async function api(path: string): Promise<any> {
+      const res = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, path).toBe(200);
+      return res.json();
+    }
+
+    it('carries a signed webhook to the audit trail, Slack, email and the alert index', async () => {
+      const res = await send('branch_protection_rule__deleted.json', `e2e-${run}-1`);
+      expect(res.status).toBe(202);
+      const { ids } = (await res.json()) as { ids: string[] };
+
+      const events = await eventually(async () => {
+        const page = await api('/api/events?source=github&kind=config.change&repository=octo-org%2Focto-repo&q=protection');
+        return page.items.some((e: any) => e.event.id === ids[0]) ? page : undefined;
+      }, 30_000, 'the event in /api/events');
+      const event = events.items.find((e: any) => e.event.id === ids[0]);
+      expect(event.event.action).toBe('branch_protection_rule.deleted');
+      expect(event.user.name).toBeTruthy();
+
+      const alert = await eventually(async () => {
+        const page = await api('/api/alerts?detector=pipeline-weakening');
+        return page.items.find((a: any) => a.event_ids.includes(ids[0]) && a.status === 'delivered');
+      }, 30_000, 'the delivered alert in /api/alerts');
+      expect(alert.deliveries.slack).toMatchObject({ status: 'sent', attempts: 1 });
+      expect(alert.deliveries.email).toMatchObject({ status: 'sent', attempts: 1 });
+      expect(alert.severity).toBe('high');
+
+      expect(slack.messages).toHaveLength(1);
+      const msg = slack.messages[0]!;
+      expect(msg.channel).toBe('#sec-alerts');
+      expect(msg.text).toContain('deleted a branch protection rule');
+      expect(JSON.stringify(msg.blocks)).toContain('octo-org/octo-repo');
+
+      const [mail] = await smtp.waitFor(1, 10_000);
+      expect(mail!.to).toEqual(['soc@example.test']);
+      expect(mail!.subject).toMatch(/HIGH/i);
+      expect(mail!.text).toContain('deleted a branch protection rule');
+      expect(mail!.html).toContain('octo-org/octo-repo');
+    });
+
+    it('does not alert twice for a redelivered webhook', async () => {
+      const again = await send('branch_protection_rule__deleted.json', `e2e-${run}-1`);
+      expect(again.status).toBe(200);
+      expect(await again.json()).toMatchObject({ duplicate: true });
+      // Same event under a new delivery id is a new event: proves the pipeline is live while we wait.
+      await send('push__default.json', `e2e-${run}-2`);
+      await eventually(async () => (await api('/api/events?kind=code.push')).total > 0, 30_000, 'the push event');
+      expect(slack.messages).toHaveLength(1);
+      expect(smtp.messages).toHaveLength(1);
+    });
+
+    it('delivers by email when Slack refuses, and records the Slack failure', async () => {
+      slack.failNext(5, 'invalid_auth');
+      const res = await send('meta__deleted.json', `e2e-${run}-3`);
+      expect(res.status).toBe(202);
+      const { ids } = (await res.json()) as { ids: string[] };
+      const alert = await eventually(async () => {
+        const page = await api('/api/alerts?status=partial');
+        return page.items.find((a: any) => a.event_ids.includes(ids[0]));
+      }, 30_000, 'the partial alert');
+      expect(alert.deliveries.slack.status).toBe('failed');
+      expect(alert.deliveries.slack.error).toMatch(/invalid_auth/);
+      expect(alert.deliveries.email.status).toBe('sent');
+      await smtp.waitFor(2, 10_000);
+    });
+  });
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'pipewarden-e2e-'));
+}
