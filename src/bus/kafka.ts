@@ -53,12 +53,15 @@ const PING_TIMEOUT_MS = 5_000;
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 250, maxRetryTime: 2_000 };
 const SEND_TIMEOUT_MS = 10_000; // how long the leader may wait for all in-sync replicas
 
-// Protocol errors that retrying cannot fix: the messages themselves are refused.
-const REFUSED_MESSAGES = new Set([
+// Protocol errors that retrying cannot fix: the request itself (messages, topic settings) is refused.
+const CALLER_ERRORS = new Set([
   'MESSAGE_TOO_LARGE',
   'RECORD_LIST_TOO_LARGE',
   'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'INVALID_PARTITIONS',
+  'INVALID_REPLICATION_FACTOR',
+  'INVALID_CONFIG',
 ]);
 
 export class KafkaBus implements Bus {
@@ -96,20 +99,25 @@ export class KafkaBus implements Bus {
   }
 
   async ensureTopics(topics: string[]): Promise<void> {
-    const admin = await this.#connectedAdmin();
-    const existing = new Set(await admin.listTopics());
-    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    // createTopics returns false (no throw) when another process created them first.
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: this.#config.partitions,
-        replicationFactor: this.#config.replicationFactor,
-      })),
-    });
-    this.#log.info({ topics: missing }, 'Created topics.');
+    try {
+      const admin = await this.#connectedAdmin();
+      const existing = new Set(await admin.listTopics());
+      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      // createTopics returns false (no throw) when another process created them first.
+      const created = await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: this.#config.partitions,
+          replicationFactor: this.#config.replicationFactor,
+          configEntries: this.#topicConfig(),
+        })),
+      });
+      if (created) this.#log.info({ topics: missing }, 'Created topics.');
+    } catch (err) {
+      throw toBusError(err, topics.join(', '), 'create the topics');
+    }
   }
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
@@ -124,7 +132,7 @@ export class KafkaBus implements Bus {
         messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
       });
     } catch (err) {
-      throw publishError(err, topic);
+      throw toBusError(err, topic, 'take the messages for');
     }
   }
 
@@ -145,12 +153,7 @@ export class KafkaBus implements Bus {
       });
     } catch (err) {
       await consumer.disconnect().catch(() => {});
-      throw new BusUnavailableError(
-        `Kafka consumer for "${topic}" could not start: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
+      throw toBusError(err, topic, 'start a consumer on');
     }
     this.#subscriptions.add(subscription);
     return subscription;
@@ -177,6 +180,15 @@ export class KafkaBus implements Bus {
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
     const clients = [this.#producer, this.#admin].filter((c) => c !== undefined);
     await Promise.allSettled(clients.map(async (c) => (await c).disconnect()));
+  }
+
+  #topicConfig(): { name: string; value: string }[] {
+    return [
+      // The contract's timestamp is when the bus stored the message, not the producer's clock.
+      { name: 'message.timestamp.type', value: 'LogAppendTime' },
+      // With replicas, acks=-1 must mean at least two copies, or "all in-sync" may be the leader alone.
+      ...(this.#config.replicationFactor > 1 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
+    ];
   }
 
   /** Connects once and reuses the connection; a failed connect is retried by the next caller. */
@@ -323,23 +335,25 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
   return out;
 }
 
-/** Maps a kafkajs send failure: the caller's mistake stays a plain Error, anything else means "retry later". */
-function publishError(err: unknown, topic: string): Error {
+/** Maps a kafkajs failure: the caller's mistake stays a plain Error, anything else means "retry later". */
+function toBusError(err: unknown, topic: string, action: string): Error {
+  if (err instanceof BusUnavailableError) return err;
   const types = new Set<string>();
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const type = (e as { type?: unknown }).type;
+  const pending: unknown[] = [err];
+  for (let e = pending.pop(); e instanceof Error; e = pending.pop()) {
+    const { type, errors } = e as { type?: unknown; errors?: unknown };
     if (typeof type === 'string') types.add(type);
+    if (e.cause !== undefined) pending.push(e.cause);
+    if (Array.isArray(errors)) pending.push(...errors); // createTopics reports one error per topic
   }
   const message = err instanceof Error ? err.message : String(err);
   if (types.has('UNKNOWN_TOPIC_OR_PARTITION')) {
     return new Error(`unknown topic "${topic}": create it with ensureTopics first`, { cause: err });
   }
-  if ([...types].some((t) => REFUSED_MESSAGES.has(t))) {
-    return new Error(`Kafka refused the messages for "${topic}": ${message}`, { cause: err });
-  }
-  return new BusUnavailableError(`Kafka could not take the messages for "${topic}": ${message}`, {
-    cause: err,
-  });
+  const refused = [...types].find((t) => CALLER_ERRORS.has(t));
+  if (refused)
+    return new Error(`Kafka refused to ${action} "${topic}" (${refused}): ${message}`, { cause: err });
+  return new BusUnavailableError(`Kafka could not ${action} "${topic}": ${message}`, { cause: err });
 }
 
 /** Sends kafkajs's own warnings and errors to our pino logger. */

@@ -79,6 +79,7 @@ export class SqliteBus implements Bus {
   #queue: PendingPublish[] = [];
   #flushScheduled = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #sql: {
     insertTopic: StatementSync;
     topicExists: StatementSync;
@@ -137,8 +138,16 @@ export class SqliteBus implements Bus {
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) return Promise.reject(new BusUnavailableError('SQLite bus is closed'));
+    let known: boolean;
+    try {
+      known = this.#topicExists(topic);
+    } catch (err) {
+      return Promise.reject(
+        new BusUnavailableError('SQLite bus could not look up the topic', { cause: err }),
+      );
+    }
     // Checked before queueing so that one caller's mistake cannot fail the others' batch.
-    if (!this.#topicExists(topic)) {
+    if (!known) {
       return Promise.reject(new Error(`unknown topic "${topic}": create it with ensureTopics first`));
     }
     if (messages.length === 0) return Promise.resolve();
@@ -155,8 +164,9 @@ export class SqliteBus implements Bus {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.#assertOpen();
     const { topic, group } = options;
-    if (!this.#topicExists(topic))
+    if (!this.#topicExists(topic)) {
       throw new Error(`unknown topic "${topic}": create it with ensureTopics first`);
+    }
     const id = `${group}\u0000${topic}`;
     if (this.#consumers.has(id)) {
       throw new Error(`group "${group}" already has a consumer on topic "${topic}" in this process`);
@@ -199,8 +209,12 @@ export class SqliteBus implements Bus {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     await Promise.all([...this.#consumers.values()].map((c) => c.stop()));
     this.#flush(); // publishes already accepted are written, not dropped
     this.#closed = true;

@@ -165,6 +165,36 @@ function busContract(name: string, makeBus: () => Bus): void {
       expect(ids(second.got).sort()).toEqual(['late-0', 'late-1', 'late-2', 'late-3', 'late-4', 'late-5']);
     });
 
+    it('stop() waits for the batch in flight and commits it', async () => {
+      const b = bus();
+      const { topic, group } = await topicWith(b);
+      await b.publish(topic, messages('inflight', 3, 1));
+      let release!: () => void;
+      let started = false;
+      const s = await subscribe(b, topic, group, () => {
+        started = true;
+        return new Promise<void>((r) => {
+          release = r;
+        });
+      });
+      await waitFor(() => started, 'the handler to start');
+      let stopped = false;
+      const stopping = s.stop().then(() => {
+        stopped = true;
+      });
+      await sleep(300);
+      expect(stopped).toBe(false);
+      release();
+      await stopping;
+
+      await b.publish(topic, messages('after', 1, 1));
+      const c = collector();
+      await subscribe(bus(), topic, group, c.handler);
+      await waitFor(() => c.got.length >= 1, 'the message published after stop');
+      await sleep(500);
+      expect(ids(c.got)).toEqual(['after-0']);
+    });
+
     it('gives every group every message', async () => {
       const b = bus();
       const { topic, group } = await topicWith(b);

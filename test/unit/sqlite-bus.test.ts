@@ -185,43 +185,6 @@ describe('sqlite-bus', () => {
     await sub.stop();
   });
 
-  it('stop() waits for the batch in flight and commits it', async () => {
-    const b = bus();
-    await b.ensureTopics(['events']);
-    await b.publish('events', msgs(2));
-    let release!: () => void;
-    let started = false;
-    const sub = await b.subscribe({
-      topic: 'events',
-      group: 'g',
-      handler: () => {
-        started = true;
-        return new Promise<void>((r) => {
-          release = r;
-        });
-      },
-    });
-    await waitFor(() => started, 'the handler to start');
-    let stopped = false;
-    const stopping = sub.stop().then(() => {
-      stopped = true;
-    });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(stopped).toBe(false);
-    release();
-    await stopping;
-    await b.publish('events', msgs(1, 'next'));
-    const got: ConsumedMessage[] = [];
-    const sub2 = await b.subscribe({
-      topic: 'events',
-      group: 'g',
-      handler: async (batch) => void got.push(...batch),
-    });
-    await waitFor(() => got.length === 1, 'only the new message');
-    await sub2.stop();
-    expect(ids(got)).toEqual(['next0']);
-  });
-
   it('starts a new group at the end when fromBeginning is false', async () => {
     const b = bus();
     await b.ensureTopics(['events']);

@@ -1,0 +1,41 @@
+// A server under load for bench/ingest.ts, in its own process so the load generator does not share
+// its event loop. Prints its URL on stdout, then serves until killed.
+//   node bench/ingest-target.ts baseline|embedded|distributed
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { startApp } from '../src/app.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/log.ts';
+
+const kind = process.argv[2];
+const env = { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'bench-secret' };
+const log = createLogger({ level: 'silent' });
+
+if (kind === 'baseline') {
+  // The floor: Fastify parsing a JSON body and answering 202, nothing else.
+  const app = Fastify({ bodyLimit: 25 * 1024 * 1024 });
+  app.post('/ingest/github', async (req, reply) => reply.status(202).send({ accepted: 1, keys: Object.keys(req.body as object).length }));
+  process.stdout.write(`${await app.listen({ host: '127.0.0.1', port: 0 })}\n`);
+} else if (kind === 'embedded') {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
+  const app = await startApp(parseConfig({ mode: 'embedded', embedded: { dataDir } }, env), { port: 0, log });
+  process.stdout.write(`${app.url}\n`);
+} else if (kind === 'distributed') {
+  const run = `bench${Date.now().toString(36)}`;
+  const config = parseConfig(
+    {
+      mode: 'distributed',
+      kafka: { brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',') },
+      elasticsearch: { node: process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:19200', indexPrefix: `pw-${run}` },
+      topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.logs` },
+    },
+    env,
+  );
+  const app = await startApp(config, { port: 0, log, roles: ['ingest'] });
+  process.stdout.write(`${app.url}\n`);
+} else {
+  process.stderr.write('usage: node bench/ingest-target.ts baseline|embedded|distributed\n');
+  process.exit(2);
+}
