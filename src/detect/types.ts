@@ -1,20 +1,133 @@
 // The shape of a detector (see STYLE.md): metadata, a zod config with defaults, and pure functions.
-// Windows, thresholds and dedup are declared here and run by the engine, never by the detector itself.
+// Windows, thresholds, distinct counts, sequences and dedup are DECLARED here and RUN by the engine
+// (src/detect/engine.ts, design in src/detect/README.md); a detector never keeps state or reads a clock.
 import type { z } from 'zod';
 import type { Severity } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 
 export interface DetectorContext<C> {
   config: C;
+  /** Processing time (replay: the event's own time). Windows never use it: they run on event time. */
   now: Date;
 }
 
 /** One finding. Context values must already be redacted: they travel to Slack, email and the index. */
 export interface Match {
   summary: string;
-  severity?: Severity; // overrides the detector's default for this match
+  severity?: Severity; // overrides the detector's (or rule's) default for this match
   context?: Record<string, string | number | boolean | null>;
 }
+
+/**
+ * The fields a stateful rule may key its state on. A fixed vocabulary because each one is a way of
+ * partitioning the bus: in distributed mode the detect role re-publishes the events a rule needs to
+ * `<events topic>.by-<field>` keyed by that field, so one consumer sees every event of a key.
+ * `user.name` is the events topic's own key (src/event.ts partitionKey), so it needs no re-keying.
+ */
+export const KEY_FIELDS = [
+  'user.name',
+  'source.ip',
+  'pipewarden.repository',
+  'organization.name',
+  'pipewarden.source',
+  'pipewarden.environment',
+] as const;
+export type KeyField = (typeof KEY_FIELDS)[number];
+
+/** The value of a key field on an event; undefined (or empty) means the rule does not see the event. */
+export function keyValue(event: PipewardenEvent, field: KeyField): string | undefined {
+  let v: string | undefined;
+  switch (field) {
+    case 'user.name':
+      v = event.user?.name;
+      break;
+    case 'source.ip':
+      v = event.source?.ip;
+      break;
+    case 'pipewarden.repository':
+      v = event.pipewarden.repository;
+      break;
+    case 'organization.name':
+      v = event.organization?.name;
+      break;
+    case 'pipewarden.source':
+      v = event.pipewarden.source;
+      break;
+    case 'pipewarden.environment':
+      v = event.pipewarden.environment;
+      break;
+  }
+  return v === '' ? undefined : v;
+}
+
+/** What the engine hands a rule's `describe` when the rule fires for one key. */
+export interface Firing {
+  rule: string;
+  keyBy: KeyField;
+  key: string;
+  /**
+   * threshold: matching events in the window (never more than the threshold is retained, so this is
+   * at least the threshold); distinct: distinct values in the window; sequence: first-step events
+   * in the window before the `then` event.
+   */
+  count: number;
+  /** distinct: the distinct values in the window, newest first (at most 2 × threshold kept). */
+  values?: string[];
+  /** Event time of the oldest and newest event counted (ISO 8601). */
+  firstAt: string;
+  lastAt: string;
+  windowMs: number;
+  /** The event that completed the rule; the hit carries its id, actor, IP and repository. */
+  event: PipewardenEvent;
+}
+
+interface RuleCommon<C> {
+  /** Kebab-case, unique within the detector. Part of the hit id, the state key and `context.rule`. */
+  id: string;
+  /** What state is grouped on. Events with no value for the field are not seen by the rule. */
+  keyBy: KeyField;
+  /** Which events (of those the detector `appliesTo`) the rule counts. Pure. Default: all of them. */
+  when?(event: PipewardenEvent, config: C): boolean;
+  /** Sliding window on event time (`@timestamp`), in ms. 1 s .. 7 days. */
+  windowMs: number;
+  /** After a hit for a key, further hits of this rule for that key are suppressed this long (event
+   * time). Default: `windowMs`. 0: no suppression. */
+  dedupMs?: number;
+  severity?: Severity; // default: the detector's
+  /** The finding, from the aggregate. Pure. May return its own severity and redacted context. */
+  describe(firing: Firing, ctx: DetectorContext<C>): Match;
+}
+
+/** Fires when at least `threshold` matching events for one key fall within `windowMs`. */
+export interface ThresholdRule<C> extends RuleCommon<C> {
+  type: 'threshold';
+  /** 1 .. 1000. The engine keeps at most this many timestamps per key (exact edges, bounded memory). */
+  threshold: number;
+}
+
+/** Fires when at least `threshold` distinct values of `field` for one key fall within `windowMs`. */
+export interface DistinctRule<C> extends RuleCommon<C> {
+  type: 'distinct';
+  /** 1 .. 1000. At most 2 × threshold values are kept per key (the most recently seen). */
+  threshold: number;
+  /** The value counted, e.g. the user name for "distinct users per IP". Undefined: not counted. */
+  field(event: PipewardenEvent): string | undefined;
+}
+
+/**
+ * Fires on a `then` event when at least `minFirst` `first` events for the same key happened within
+ * `windowMs` before it (e.g. failures then a success). The first-step state of the key is cleared
+ * when it fires, so one run fires once.
+ */
+export interface SequenceRule<C> extends RuleCommon<C> {
+  type: 'sequence';
+  first(event: PipewardenEvent, config: C): boolean;
+  then(event: PipewardenEvent, config: C): boolean;
+  /** 1 .. 1000 (default 1). */
+  minFirst?: number;
+}
+
+export type Rule<C> = ThresholdRule<C> | DistinctRule<C> | SequenceRule<C>;
 
 export interface Detector<C extends { enabled: boolean } = { enabled: boolean }> {
   id: string; // kebab-case, equal to the folder name
@@ -24,23 +137,37 @@ export interface Detector<C extends { enabled: boolean } = { enabled: boolean }>
   runbook: string; // repo path of the README section the person on call reads
   reference?: string;
   configSchema: z.ZodType<C, any>;
+  /** Gate for both `match` and every rule. Pure. */
   appliesTo(event: PipewardenEvent, config: C): boolean;
-  /** What the engine groups on for state and dedup (default: actor, else source IP, else repository). */
+  /** What the engine groups `match` hits on for dedup (default: actor, else source IP, else repository). */
   key?(event: PipewardenEvent): string;
-  /** Pure: no clock, no environment, no globals. */
-  match(event: PipewardenEvent, ctx: DetectorContext<C>): Match | Match[] | null;
-  /** Suppress repeated hits for the same key and summary within this many ms (run by the engine). */
+  /** Stateless: a finding per event. Pure: no clock, no environment, no globals. Optional when `rules` is given. */
+  match?(event: PipewardenEvent, ctx: DetectorContext<C>): Match | Match[] | null;
+  /** Suppress repeated `match` hits for the same key and summary within this many ms (run by the engine). */
   dedupMs?: number;
+  /**
+   * Stateful rules, declared from the parsed config (so thresholds and windows are configurable).
+   * Called once when the engine starts. Pure.
+   */
+  rules?(config: C): Rule<C>[];
 }
 
-/** A positive or negative example beside each detector, run by one generic test. */
+/**
+ * A positive or negative example beside each detector, run by one generic test through the real engine.
+ * Give `event` (one event) or `events` (a sequence, evaluated in order by one engine).
+ */
 export interface DetectorCase {
   name: string;
-  event: PipewardenEvent;
+  event?: PipewardenEvent;
+  events?: PipewardenEvent[];
   config?: Record<string, unknown>; // raw config, parsed by the detector's schema
+  /** Processing time. Default: `events` cases use each event's `@timestamp` (like replay); an `event`
+   * case uses 2024-06-01T12:00:00Z. */
   now?: string;
-  /** Number of matches expected; 0 for a negative case. */
+  /** Number of hits expected over the whole case (all rules and `match`); 0 for a negative case. */
   expect: number;
-  /** Substring the first match's summary must contain, when given. */
+  /** Hits expected per rule id (`match` for the stateless path), when given. */
+  expectByRule?: Record<string, number>;
+  /** Substring the first hit's summary must contain, when given. */
   summaryIncludes?: string;
 }

@@ -50,95 +50,102 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     done(null, body);
   });
 
+  const handle = async (source: string, req: FastifyRequest, reply: FastifyReply) => {
+    const count = (result: string) => metrics.inc('pipewarden_ingest_requests_total', { source, result });
+    const fail = (status: number, message: string, result: string) => {
+      count(result);
+      return reply.status(status).send({ error: result, message });
+    };
+
+    const adapter = byId.get(source);
+    if (!adapter)
+      return fail(
+        404,
+        `unknown source '${source}'; known sources: ${[...byId.keys()].join(', ')}`,
+        'unknown_source',
+      );
+    const config = opts.sourceConfigs[source];
+    if (!config?.enabled) {
+      return fail(
+        404,
+        `source '${source}' is not enabled: configure sources.${source} and its secret`,
+        'disabled_source',
+      );
+    }
+    const raw = req.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0) return fail(400, 'request body is empty', 'bad_request');
+    const type = mediaType(req);
+    const accepted = adapter.contentTypes ?? ['application/json'];
+    if (accepted !== '*' && !accepted.includes(type)) {
+      return fail(
+        415,
+        `content type '${type || '(none)'}' is not accepted for ${source}; send ${accepted.join(' or ')}`,
+        'unsupported_type',
+      );
+    }
+
+    // Authenticate before parsing: untrusted bytes are not even read as JSON.
+    const verdict = adapter.verify(raw, req.headers, config, now());
+    if (!verdict.ok) {
+      req.log.warn(
+        { source, ip: req.ip, reason: verdict.reason },
+        'Rejected an unauthenticated ingest request.',
+      );
+      return fail(401, verdict.reason, 'unauthorized');
+    }
+
+    let body: unknown;
+    try {
+      body = adapter.parse ? adapter.parse(raw, req.headers) : JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
+      return fail(400, `malformed JSON: ${(err as Error).message}`, 'bad_request');
+    }
+
+    const delivery = adapter.deliveryId(req.headers, body);
+    const dedupKey = delivery ? `${source}\u0000${delivery}` : undefined;
+    if (dedupKey && recent.has(dedupKey)) {
+      count('duplicate');
+      return reply.status(200).send({ duplicate: true, delivery });
+    }
+
+    let output: ReturnType<typeof adapter.toEvents>;
+    try {
+      output = adapter.toEvents(body, req.headers, now());
+    } catch (err) {
+      if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
+      req.log.error({ source, err }, 'Adapter threw on a verified request.');
+      return fail(500, `the ${source} adapter could not read this payload`, 'adapter_error');
+    }
+
+    try {
+      await opts.bus.publish(
+        opts.topic,
+        output.events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
+      );
+    } catch (err) {
+      req.log.error({ source, err }, 'Bus refused the events; the sender is told to retry.');
+      reply.header('retry-after', '5');
+      const why = err instanceof BusUnavailableError ? err.message : 'bus error';
+      return fail(503, `events could not be stored durably (${why}); retry later`, 'unavailable');
+    }
+
+    if (dedupKey) recent.add(dedupKey);
+    count('accepted');
+    metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
+    const ids = output.events.map((e) => e.event.id);
+    if (output.reply) return reply.status(200).send({ ...output.reply, accepted: ids.length, ids });
+    return reply.status(202).send({ accepted: ids.length, ids });
+  };
+
   app.post<{ Params: { source: string } }>(
     '/ingest/:source',
     { bodyLimit: opts.bodyLimitBytes },
-    async (req: FastifyRequest<{ Params: { source: string } }>, reply: FastifyReply) => {
-      const { source } = req.params;
-      const count = (result: string) => metrics.inc('pipewarden_ingest_requests_total', { source, result });
-      const fail = (status: number, message: string, result: string) => {
-        count(result);
-        return reply.status(status).send({ error: result, message });
-      };
-
-      const adapter = byId.get(source);
-      if (!adapter)
-        return fail(
-          404,
-          `unknown source '${source}'; known sources: ${[...byId.keys()].join(', ')}`,
-          'unknown_source',
-        );
-      const config = opts.sourceConfigs[source];
-      if (!config?.enabled) {
-        return fail(
-          404,
-          `source '${source}' is not enabled: configure sources.${source} and its secret`,
-          'disabled_source',
-        );
-      }
-      const raw = req.body;
-      if (!Buffer.isBuffer(raw) || raw.length === 0) return fail(400, 'request body is empty', 'bad_request');
-      const type = mediaType(req);
-      const accepted = adapter.contentTypes ?? ['application/json'];
-      if (!accepted.includes(type)) {
-        return fail(
-          415,
-          `content type '${type || '(none)'}' is not accepted for ${source}; send ${accepted.join(' or ')}`,
-          'unsupported_type',
-        );
-      }
-
-      // Authenticate before parsing: untrusted bytes are not even read as JSON.
-      const verdict = adapter.verify(raw, req.headers, config);
-      if (!verdict.ok) {
-        req.log.warn(
-          { source, ip: req.ip, reason: verdict.reason },
-          'Rejected an unauthenticated ingest request.',
-        );
-        return fail(401, verdict.reason, 'unauthorized');
-      }
-
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch (err) {
-        return fail(400, `malformed JSON: ${(err as Error).message}`, 'bad_request');
-      }
-
-      const delivery = adapter.deliveryId(req.headers, body);
-      const dedupKey = delivery ? `${source}\u0000${delivery}` : undefined;
-      if (dedupKey && recent.has(dedupKey)) {
-        count('duplicate');
-        return reply.status(200).send({ duplicate: true, delivery });
-      }
-
-      let output: ReturnType<typeof adapter.toEvents>;
-      try {
-        output = adapter.toEvents(body, req.headers, now());
-      } catch (err) {
-        if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
-        req.log.error({ source, err }, 'Adapter threw on a verified request.');
-        return fail(500, `the ${source} adapter could not read this payload`, 'adapter_error');
-      }
-
-      try {
-        await opts.bus.publish(
-          opts.topic,
-          output.events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
-        );
-      } catch (err) {
-        req.log.error({ source, err }, 'Bus refused the events; the sender is told to retry.');
-        reply.header('retry-after', '5');
-        const why = err instanceof BusUnavailableError ? err.message : 'bus error';
-        return fail(503, `events could not be stored durably (${why}); retry later`, 'unavailable');
-      }
-
-      if (dedupKey) recent.add(dedupKey);
-      count('accepted');
-      metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
-      const ids = output.events.map((e) => e.event.id);
-      if (output.reply) return reply.status(200).send({ ...output.reply, accepted: ids.length, ids });
-      return reply.status(202).send({ accepted: ids.length, ids });
-    },
+    (req, reply) => handle(req.params.source, req, reply),
   );
+  for (const adapter of opts.adapters) {
+    for (const path of adapter.paths ?? []) {
+      app.post(path, { bodyLimit: opts.bodyLimitBytes }, (req, reply) => handle(adapter.id, req, reply));
+    }
+  }
 }

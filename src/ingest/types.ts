@@ -18,18 +18,35 @@ export class AdapterInputError extends Error {
   override name = 'AdapterInputError';
 }
 
+/** A line-oriented log format an adapter owns (access logs, audit-trail lines), for syslog and text bodies. */
+export interface LineFormat {
+  /** Cheap test: does this line (syslog MSG part, or a line of a text body) belong to this format? */
+  matches(line: string): boolean;
+  /** Pure: one line to at most one event; null for a line of this format that carries nothing we keep. */
+  toEvent(line: string, receivedAt: Date, meta: { host?: string; app?: string; transport: string }): PipewardenEvent | null;
+}
+
 export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boolean }> {
-  id: string; // kebab-case, equal to the folder name; the route is POST /ingest/<id>
+  id: string; // kebab-case, equal to the folder name; the default route is POST /ingest/<id>
   title: string;
   configSchema: z.ZodType<C, any>;
-  /** Content types accepted besides application/json (the body is still parsed as JSON). */
-  contentTypes?: string[];
-  /** Constant-time check of the request's signature or token against the configured secret. */
-  verify(rawBody: Buffer, headers: Headers, config: C): VerifyResult;
+  /** Extra routes served by this adapter besides /ingest/<id> (e.g. Splunk HEC paths). POST only. */
+  paths?: string[];
+  /** Media types accepted (default ['application/json']); '*' accepts any. */
+  contentTypes?: string[] | '*';
+  /**
+   * Constant-time check of the request's signature or token against the configured secret. `now` is
+   * given for sources that sign a timestamp, so stale or replayed deliveries can be refused.
+   */
+  verify(rawBody: Buffer, headers: Headers, config: C, now: Date): VerifyResult;
+  /** Turns the verified raw body into what toEvents reads. Default: JSON.parse. Throw AdapterInputError. */
+  parse?(rawBody: Buffer, headers: Headers): unknown;
   /** The delivery id the source reuses on redelivery, for deduplication. */
   deliveryId(headers: Headers, body: unknown): string | undefined;
   /** Pure: vendor payload in, normalised events out. Throws AdapterInputError on a payload it cannot read. */
   toEvents(body: unknown, headers: Headers, receivedAt: Date): AdapterOutput;
+  /** Line formats this adapter owns, for the syslog listener and text bodies. */
+  lines?: LineFormat[];
 }
 
 export function header(headers: Headers, name: string): string | undefined {

@@ -127,6 +127,12 @@ const TOKEN_MAPPINGS: estypes.MappingTypeMapping = {
   properties: { id: keyword, name: keyword, hash: { type: 'keyword', index: false }, createdAt: date },
 };
 
+// Opaque JSON text: stored, never searched.
+const STATE_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: { value: { type: 'keyword', index: false, doc_values: false }, updatedAt: date },
+};
+
 export class ElasticsearchStore implements Store {
   readonly kind = 'elasticsearch';
   readonly #client: Client;
@@ -135,6 +141,7 @@ export class ElasticsearchStore implements Store {
   readonly #events: string;
   readonly #alerts: string;
   readonly #tokens: string;
+  readonly #state: string;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
     const auth: ClientOptions['auth'] = config.apiKeyEnv
@@ -152,6 +159,7 @@ export class ElasticsearchStore implements Store {
     this.#events = `${config.indexPrefix}-events`;
     this.#alerts = `${config.indexPrefix}-alerts`;
     this.#tokens = `${config.indexPrefix}-tokens`;
+    this.#state = `${config.indexPrefix}-state`;
   }
 
   async init(): Promise<void> {
@@ -172,6 +180,7 @@ export class ElasticsearchStore implements Store {
     await ignoreExists(c.indices.createDataStream({ name: this.#events }));
     await this.#ensureIndex(this.#alerts, ALERT_MAPPINGS);
     await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
+    await this.#ensureIndex(this.#state, STATE_MAPPINGS);
     this.#log?.info({ events: this.#events, alerts: this.#alerts, tokens: this.#tokens }, 'Store ready.');
   }
 
@@ -244,8 +253,18 @@ export class ElasticsearchStore implements Store {
     return res.found ? res._source : undefined;
   }
 
+  async putState(key: string, value: string): Promise<void> {
+    await this.#client.index({ index: this.#state, id: key, document: { value, updatedAt: new Date().toISOString() }, refresh: false });
+  }
+
+  async getState(key: string): Promise<string | undefined> {
+    // A get by id is real-time in Elasticsearch: it sees the last write without a refresh.
+    const res = await this.#client.get<{ value: string }>({ index: this.#state, id: key }, { ignore: [404] });
+    return res.found ? res._source?.value : undefined;
+  }
+
   async refresh(): Promise<void> {
-    await this.#client.indices.refresh({ index: [this.#events, this.#alerts, this.#tokens] });
+    await this.#client.indices.refresh({ index: [this.#events, this.#alerts, this.#tokens, this.#state] });
   }
 
   async ping(): Promise<void> {

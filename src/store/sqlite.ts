@@ -47,6 +47,11 @@ const SCHEMA = `
     hash TEXT NOT NULL,
     created_at TEXT NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
 `;
 
 type Where = { sql: string[]; params: SQLInputValue[] };
@@ -172,6 +177,20 @@ export class SqliteStore implements Store {
       hash: row.hash as string,
       createdAt: row.created_at as string,
     };
+  }
+
+  async putState(key: string, value: string): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .run(key, value, Date.now());
+  }
+
+  async getState(key: string): Promise<string | undefined> {
+    const row = this.#db.prepare('SELECT value FROM state WHERE key = ?').get(key);
+    return row ? (row.value as string) : undefined;
   }
 
   async refresh(): Promise<void> {

@@ -53,6 +53,12 @@ export interface Store {
   searchAlerts(query: AlertQuery): Promise<Page<AlertRecord>>;
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
+  /**
+   * Small named state documents (poller cursors, detector state snapshots), JSON text. Last write wins;
+   * get is read-your-writes (no refresh needed).
+   */
+  putState(key: string, value: string): Promise<void>;
+  getState(key: string): Promise<string | undefined>;
   /** Make writes visible to search now (Elasticsearch refresh). For tests and the CLI. */
   refresh(): Promise<void>;
   ping(): Promise<void>;

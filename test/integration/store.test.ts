@@ -415,6 +415,15 @@ function storeContract(name: string, makeStore: () => Promise<Store>): void {
       expect(await store.getToken('pw_tok_1')).toEqual(token);
       expect(await store.getToken('pw_tok_2')).toBeUndefined();
     });
+
+    it('keeps named state: last write wins, readable at once without a refresh', async () => {
+      expect(await store.getState('poller:github-audit')).toBeUndefined();
+      await store.putState('poller:github-audit', '{"after":"c1"}');
+      await store.putState('poller:github-audit', '{"after":"c2"}');
+      await store.putState('detect:snapshot:0', 'x'.repeat(10_000));
+      expect(await store.getState('poller:github-audit')).toBe('{"after":"c2"}');
+      expect((await store.getState('detect:snapshot:0'))?.length).toBe(10_000);
+    });
   });
 }
 

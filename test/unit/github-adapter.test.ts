@@ -16,13 +16,13 @@ describe('github', () => {
       const body = Buffer.from('Hello, World!');
       const sig = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
       const cfg = { enabled: true, secret: new Secret("It's a Secret to Everybody", 'test') };
-      expect(github.verify(body, { 'x-hub-signature-256': sig }, cfg)).toEqual({ ok: true });
+      expect(github.verify(body, { 'x-hub-signature-256': sig }, cfg, at)).toEqual({ ok: true });
     });
 
     it('accepts every real sample as signed by the corpus secret', () => {
       for (const file of listSamples('github')) {
         const s = loadSample('github', file);
-        expect(github.verify(Buffer.from(rawBody(s)), lowerHeaders(s.headers), config), file).toEqual({
+        expect(github.verify(Buffer.from(rawBody(s)), lowerHeaders(s.headers), config, at), file).toEqual({
           ok: true,
         });
       }
@@ -31,7 +31,7 @@ describe('github', () => {
     it('rejects a missing, malformed, truncated or wrong signature, and a tampered body', () => {
       const body = Buffer.from('{"a":1}');
       const good = `sha256=${createHmac('sha256', SAMPLE_SECRET).update(body).digest('hex')}`;
-      expect(github.verify(body, { 'x-hub-signature-256': good }, config).ok).toBe(true);
+      expect(github.verify(body, { 'x-hub-signature-256': good }, config, at).ok).toBe(true);
       for (const bad of [
         undefined,
         '',
@@ -42,11 +42,11 @@ describe('github', () => {
         'sha256=zz',
       ]) {
         const headers = bad === undefined ? {} : { 'x-hub-signature-256': bad };
-        expect(github.verify(body, headers, config).ok, String(bad)).toBe(false);
+        expect(github.verify(body, headers, config, at).ok, String(bad)).toBe(false);
       }
-      expect(github.verify(Buffer.from('{"a":2}'), { 'x-hub-signature-256': good }, config).ok).toBe(false);
+      expect(github.verify(Buffer.from('{"a":2}'), { 'x-hub-signature-256': good }, config, at).ok).toBe(false);
       expect(
-        github.verify(body, { 'x-hub-signature-256': good }, { enabled: true, secret: undefined }).ok,
+        github.verify(body, { 'x-hub-signature-256': good }, { enabled: true, secret: undefined }, at).ok,
       ).toBe(false);
     });
   });

@@ -1,0 +1,12 @@
+// How each source signs or authenticates a delivery, for tests that send bodies of their own making.
+// One entry per registered adapter id: given the raw body and a secret, the headers that authenticate it.
+import { createHmac } from 'node:crypto';
+
+export type Signer = (raw: string, secret: string, now: Date) => Record<string, string>;
+
+const hex = (alg: 'sha1' | 'sha256', secret: string, raw: string) => createHmac(alg, secret).update(raw).digest('hex');
+
+export const signers: Record<string, Signer> = {
+  github: (raw, secret) => ({ 'x-hub-signature-256': `sha256=${hex('sha256', secret, raw)}` }),
+  // Adapters add their entry here.
+};
