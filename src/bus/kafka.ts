@@ -73,6 +73,8 @@ export class KafkaBus implements Bus {
   #producer: Promise<Producer> | undefined;
   #admin: Promise<Admin> | undefined;
   #closed = false;
+  #sending = false;
+  readonly #pending: Array<{ topic: string; messages: OutgoingMessage[]; resolve: () => void; reject: (e: Error) => void }> = [];
 
   constructor(config: KafkaConfig, options: { log?: Logger } = {}) {
     this.#config = config;
@@ -123,16 +125,43 @@ export class KafkaBus implements Bus {
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
     if (messages.length === 0) return;
+    // Batching while a send is in flight: the idempotent producer allows one request at a time, so
+    // publishes that arrive meanwhile go out together in the next request (like SQLite group commit).
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ topic, messages, resolve, reject });
+      if (!this.#sending) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#sending = true;
     try {
-      const producer = await this.#connectedProducer();
-      await producer.send({
-        topic,
-        acks: -1, // all in-sync replicas
-        timeout: SEND_TIMEOUT_MS,
-        messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
-      });
-    } catch (err) {
-      throw toBusError(err, topic, 'take the messages for');
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, this.#pending.length);
+        const byTopic = new Map<string, OutgoingMessage[]>();
+        for (const p of batch) {
+          const list = byTopic.get(p.topic) ?? [];
+          list.push(...p.messages);
+          byTopic.set(p.topic, list);
+        }
+        try {
+          const producer = await this.#connectedProducer();
+          await producer.sendBatch({
+            acks: -1, // all in-sync replicas
+            timeout: SEND_TIMEOUT_MS,
+            topicMessages: [...byTopic].map(([topic, msgs]) => ({
+              topic,
+              messages: msgs.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
+            })),
+          });
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          // Every caller of the batch is told: none may assume its messages are stored.
+          for (const p of batch) p.reject(toBusError(err, p.topic, 'take the messages for'));
+        }
+      }
+    } finally {
+      this.#sending = false;
     }
   }
 

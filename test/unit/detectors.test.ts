@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { detectors } from '../../detectors/index.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 
 const root = new URL('../../detectors/', import.meta.url);
@@ -32,15 +33,33 @@ for (const detector of detectors) {
       expect(cases.some((c) => c.expect === 0)).toBe(true);
     });
 
+    it('gives every case exactly one of event or events', () => {
+      for (const c of cases) expect(Boolean(c.event) !== Boolean(c.events?.length), c.name).toBe(true);
+    });
+
     for (const c of cases) {
+      // Through the real engine: one engine per case, events in order; the same path as replay.
       it(c.name, () => {
         const config = detector.configSchema.parse(c.config ?? {});
-        const now = new Date(c.now ?? '2024-06-01T12:00:00Z');
-        const applies = detector.appliesTo(c.event, config);
-        const raw = applies ? detector.match(c.event, { config, now }) : null;
-        const matches = raw === null ? [] : Array.isArray(raw) ? raw : [raw];
-        expect(matches).toHaveLength(c.expect);
-        if (c.summaryIncludes) expect(matches[0]?.summary).toContain(c.summaryIncludes);
+        const engine = new DetectionEngine([{ detector, config }]);
+        const events = c.events ?? (c.event ? [c.event] : []);
+        const hits = events.flatMap((e) =>
+          engine.evaluate(
+            e,
+            new Date(c.now ?? (c.events ? e['@timestamp'] : '2024-06-01T12:00:00Z')),
+          ),
+        );
+        expect(engine.stats.errors).toEqual({});
+        expect(hits.map((h) => `${h.context.rule ?? 'match'}: ${h.summary}`)).toHaveLength(c.expect);
+        if (c.expectByRule) {
+          const byRule: Record<string, number> = {};
+          for (const h of hits) {
+            const r = String(h.context.rule ?? 'match');
+            byRule[r] = (byRule[r] ?? 0) + 1;
+          }
+          for (const [rule, n] of Object.entries(c.expectByRule)) expect(byRule[rule] ?? 0, rule).toBe(n);
+        }
+        if (c.summaryIncludes) expect(hits[0]?.summary).toContain(c.summaryIncludes);
       });
     }
   });

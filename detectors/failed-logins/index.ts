@@ -1,0 +1,240 @@
+// Failed logins correlated across every source that reports them (matched on kind, not vendor):
+// brute force per user, password spraying per source IP, failures then a success, built-in accounts.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { Detector, Rule } from '../../src/detect/types.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
+
+const MINUTE = 60_000;
+
+const minutes = (d: number) => z.number().positive().max(7 * 24 * 60).default(d);
+const count = (d: number) => z.number().int().min(1).max(1000).default(d);
+
+/** An IP address or CIDR block, IPv4 or IPv6. */
+const ipOrCidr = z.string().refine((s) => parseCidr(s) !== undefined, {
+  message: 'must be an IP address or CIDR block, e.g. 10.0.0.0/8 or 2001:db8::/32',
+});
+
+const configSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** N failures for one user within the window. */
+    bruteForce: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        threshold: count(10),
+        windowMinutes: minutes(10),
+        dedupMinutes: minutes(30),
+      })
+      .prefault({}),
+    /** M distinct users failing from one source IP within the window. */
+    spraying: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        threshold: count(5),
+        windowMinutes: minutes(30),
+        dedupMinutes: minutes(60),
+      })
+      .prefault({}),
+    /** At least minFailures failures, then a success, for the same user within the window. */
+    failureThenSuccess: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        minFailures: count(3),
+        windowMinutes: minutes(30),
+        dedupMinutes: minutes(60),
+      })
+      .prefault({}),
+    /** Any failed attempt on a default or built-in account (compared case-insensitively, domain stripped). */
+    defaultAccounts: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        accounts: z
+          .array(z.string().min(1))
+          .default([
+            'admin',
+            'administrator',
+            'root',
+            'jenkins',
+            'anonymous',
+            'guest',
+            'test',
+            'ci',
+            'deploy',
+            'gitlab',
+            'git',
+            'nexus',
+            'artifactory',
+            'access-admin',
+            'sonar',
+            'user',
+            'default',
+          ]),
+        dedupMinutes: minutes(60),
+      })
+      .prefault({}),
+    /** Source IPs or CIDR blocks whose login events are ignored (e.g. your own login health checks). */
+    allowIps: z.array(ipOrCidr).default([]),
+  })
+  .prefault({});
+
+type Config = z.output<typeof configSchema>;
+
+const isFailure = (e: PipewardenEvent) => e.pipewarden.kind === 'login.failure';
+const isSuccess = (e: PipewardenEvent) => e.pipewarden.kind === 'login.success';
+
+/** `CORP\Administrator` and `Administrator` are the same built-in account. */
+function accountName(user: string): string {
+  return (user.split('\\').at(-1) ?? user).trim().toLowerCase();
+}
+
+function from(e: PipewardenEvent): string {
+  return e.source?.ip ? ` from ${e.source.ip}` : '';
+}
+
+function mins(ms: number): string {
+  return `${Math.round((ms / MINUTE) * 10) / 10} min`;
+}
+
+export const failedLogins: Detector<Config> = {
+  id: 'failed-logins',
+  title: 'Failed logins',
+  severity: 'medium',
+  description:
+    'Repeated or suspicious failed sign-ins to a pipeline tool: brute force on one account, password spraying from one address, a success after failures, or attempts on built-in accounts.',
+  runbook: 'detectors/failed-logins/README.md#runbook',
+  reference: 'https://attack.mitre.org/techniques/T1110/',
+  configSchema,
+  dedupMs: 60 * MINUTE, // `match` (built-in accounts); the rules declare their own
+
+  appliesTo(event) {
+    return isFailure(event) || isSuccess(event);
+  },
+
+  // Stateless: a failed attempt on a built-in account is worth a look on its own.
+  match(event, { config }) {
+    const d = config.defaultAccounts;
+    const user = event.user?.name;
+    if (!d.enabled || !isFailure(event) || !user) return null;
+    if (!d.accounts.some((a) => a.toLowerCase() === accountName(user))) return null;
+    if (allowedBy(config.allowIps)(event)) return null;
+    return {
+      summary: `Failed login on built-in account "${user}"${from(event)} (${event.event.provider})`,
+      context: { user, provider: event.event.provider, dataset: event.event.dataset },
+    };
+  },
+
+  key(event) {
+    return event.user?.name ?? event.source?.ip ?? 'unknown';
+  },
+
+  rules(config) {
+    const allowed = allowedBy(config.allowIps);
+    const counted = (e: PipewardenEvent) => !allowed(e);
+    const rules: Rule<Config>[] = [];
+    const { bruteForce: b, spraying: s, failureThenSuccess: f } = config;
+    if (b.enabled)
+      rules.push({
+        id: 'brute-force',
+        type: 'threshold',
+        keyBy: 'user.name',
+        threshold: b.threshold,
+        windowMs: Math.round(b.windowMinutes * MINUTE),
+        dedupMs: Math.round(b.dedupMinutes * MINUTE),
+        when: (e) => isFailure(e) && counted(e),
+        describe: (x) => ({
+          summary: `${x.count} failed logins for "${x.key}" within ${mins(x.windowMs)} (brute force?)`,
+          context: { user: x.key, provider: x.event.event.provider },
+        }),
+      });
+    if (s.enabled)
+      rules.push({
+        id: 'password-spraying',
+        type: 'distinct',
+        keyBy: 'source.ip',
+        threshold: s.threshold,
+        windowMs: Math.round(s.windowMinutes * MINUTE),
+        dedupMs: Math.round(s.dedupMinutes * MINUTE),
+        severity: 'high',
+        field: (e) => e.user?.name?.toLowerCase(),
+        when: (e) => isFailure(e) && counted(e),
+        describe: (x) => ({
+          summary: `${x.count} different users failed to log in from ${x.key} within ${mins(x.windowMs)} (password spraying?)`,
+          context: { source_ip: x.key, users: (x.values ?? []).slice(0, 10).join(', ') },
+        }),
+      });
+    if (f.enabled)
+      rules.push({
+        id: 'failure-then-success',
+        type: 'sequence',
+        keyBy: 'user.name',
+        minFirst: f.minFailures,
+        windowMs: Math.round(f.windowMinutes * MINUTE),
+        dedupMs: Math.round(f.dedupMinutes * MINUTE),
+        severity: 'high',
+        first: (e) => isFailure(e) && counted(e),
+        then: (e) => isSuccess(e) && counted(e),
+        describe: (x) => ({
+          summary: `"${x.key}" logged in${from(x.event)} after ${x.count} failed attempts within ${mins(x.windowMs)} (possible compromise)`,
+          context: { user: x.key, provider: x.event.event.provider },
+        }),
+      });
+    return rules;
+  },
+};
+
+interface Cidr {
+  v6: boolean;
+  net: bigint;
+  bits: number;
+}
+
+/** A predicate: does the event come from an allowlisted address? Events without an IP never are. */
+function allowedBy(list: string[]): (e: PipewardenEvent) => boolean {
+  const blocks = list.map(parseCidr).filter((c): c is Cidr => c !== undefined);
+  if (blocks.length === 0) return () => false;
+  return (e) => {
+    const ip = e.source?.ip;
+    const addr = ip ? parseCidr(ip) : undefined;
+    if (!addr) return false;
+    return blocks.some((b) => {
+      if (b.v6 !== addr.v6) return false;
+      const width = b.v6 ? 128 : 32;
+      const shift = BigInt(width - b.bits);
+      return addr.net >> shift === b.net >> shift;
+    });
+  };
+}
+
+/** `a.b.c.d`, `a.b.c.d/n`, IPv6 and IPv6/n; IPv4-mapped IPv6 (::ffff:a.b.c.d) is read as IPv4. */
+function parseCidr(text: string): Cidr | undefined {
+  const [addr = '', len, ...rest] = text.trim().split('/');
+  if (rest.length) return undefined;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  const a = mapped ? mapped[1]! : addr;
+  const kind = isIP(a);
+  if (kind === 0) return undefined;
+  const v6 = kind === 6;
+  const width = v6 ? 128 : 32;
+  const bits = len === undefined ? width : /^\d{1,3}$/.test(len) ? Number(len) : Number.NaN;
+  if (!(bits >= 0 && bits <= width)) return undefined;
+  return { v6, net: v6 ? v6ToBigInt(a) : v4ToBigInt(a), bits };
+}
+
+function v4ToBigInt(a: string): bigint {
+  return a.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
+}
+
+function v6ToBigInt(a: string): bigint {
+  let s = a.replace(/%.*$/, ''); // zone index
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const n = Number(v4ToBigInt(v4[1]!));
+    s = `${s.slice(0, -v4[1]!.length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const [head = '', tail] = s.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((acc: bigint, g: string) => (acc << 16n) | BigInt(Number.parseInt(g || '0', 16)), 0n);
+}

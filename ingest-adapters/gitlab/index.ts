@@ -1,0 +1,259 @@
+// GitLab project and group webhooks and instance system hooks (X-Gitlab-Token, or the Standard-Webhooks signature).
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type EventKind, eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_WEBHOOK_TOKEN');
+
+/** Standard-Webhooks signatures older or newer than this are refused as replays (the spec's tolerance). */
+const SIGNATURE_TOLERANCE_S = 300;
+
+interface Classification {
+  kind: EventKind;
+  category: string[];
+  type: string[];
+}
+
+const c = (kind: EventKind, category: string, type: string): Classification => ({
+  kind,
+  category: [category],
+  type: [type],
+});
+
+// object_kind (webhooks, and push/tag_push/merge_request from system hooks) → kind.
+const BY_OBJECT_KIND: Record<string, Classification> = {
+  push: c('code.push', 'configuration', 'change'),
+  tag_push: c('code.push', 'configuration', 'change'),
+  pipeline: c('build', 'process', 'info'),
+  build: c('build', 'process', 'info'),
+  deployment: c('deploy', 'process', 'start'),
+  feature_flag: c('config.change', 'configuration', 'change'),
+  merge_request: c('other', 'web', 'info'),
+  issue: c('other', 'web', 'info'),
+  note: c('other', 'web', 'info'),
+  wiki_page: c('other', 'web', 'info'),
+  release: c('other', 'web', 'info'),
+  emoji: c('other', 'web', 'info'),
+  access_token: c('other', 'iam', 'info'),
+};
+
+// event_name (system hooks, member and subgroup hooks) → kind.
+function byEventName(name: string): Classification | undefined {
+  if (name === 'user_failed_login') return c('login.failure', 'authentication', 'start');
+  if (name === 'repository_update') return c('code.push', 'configuration', 'change');
+  const type = /_(create|add_to_\w+)$/.test(name)
+    ? 'creation'
+    : /_(destroy|remove_from_\w+|deny)$/.test(name)
+      ? 'deletion'
+      : 'change';
+  // Users, memberships, access requests and SSH keys: who can do what.
+  if (/^(user_|key_|group_member|project_member)/.test(name)) return c('permission.change', 'iam', type);
+  if (/^(project_|group_|subgroup_)/.test(name)) return c('config.change', 'configuration', type);
+  return undefined;
+}
+
+/** Where a job ran. Not yet in src/event.ts: kept in _source (the index mapping is dynamic: false). */
+type WithRunner = PipewardenEvent['pipewarden'] & {
+  runner?: { name?: string; id?: string; type?: string; tags?: string[]; self_hosted?: boolean };
+};
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const idStr = (v: unknown): string | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
+
+/** GitLab writes times as ISO 8601 or as "2021-02-25 21:23:34 UTC". */
+export function gitlabTime(v: unknown): string | undefined {
+  const s = str(v);
+  if (!s) return undefined;
+  // "YYYY-MM-DD HH:MM:SS UTC" (older hooks) → ISO
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC$/.exec(s);
+  const t = Date.parse(m ? `${m[1]}T${m[2]}Z` : s);
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
+
+function outcomeOf(status: string | undefined): Outcome {
+  if (!status) return 'unknown';
+  if (status === 'success') return 'success';
+  if (['failed', 'canceled', 'cancelled'].includes(status)) return 'failure';
+  return 'unknown';
+}
+
+/** Standard-Webhooks check (GitLab's `webhook_signing_token`, `whsec_` keys): HMAC over "id.timestamp.body". */
+function verifySigned(rawBody: Buffer, headers: Parameters<IngestAdapter['verify']>[1], key: string, now: Date) {
+  const id = header(headers, 'webhook-id');
+  const ts = header(headers, 'webhook-timestamp');
+  const sig = header(headers, 'webhook-signature');
+  if (!id || !ts || !sig) return { ok: false as const, reason: 'missing webhook-id, webhook-timestamp or webhook-signature' };
+  if (!/^\d{1,12}$/.test(ts)) return { ok: false as const, reason: 'webhook-timestamp must be unix seconds' };
+  if (Math.abs(now.getTime() / 1000 - Number(ts)) > SIGNATURE_TOLERANCE_S) {
+    return { ok: false as const, reason: `webhook-timestamp is more than ${SIGNATURE_TOLERANCE_S} s from now (stale or replayed)` };
+  }
+  const expected = createHmac('sha256', Buffer.from(key.slice('whsec_'.length), 'base64'))
+    .update(`${id}.${ts}.`)
+    .update(rawBody)
+    .digest();
+  // The header lists space-separated "v1,<base64>" entries (several during key rotation).
+  for (const part of sig.split(' ')) {
+    const [version, value] = part.split(',', 2);
+    if (version !== 'v1' || !value) continue;
+    const sent = Buffer.from(value, 'base64');
+    if (sent.length === expected.length && timingSafeEqual(sent, expected)) return { ok: true as const };
+  }
+  return { ok: false as const, reason: 'webhook-signature does not match the body' };
+}
+
+export const gitlab: IngestAdapter<typeof configSchema._output> = {
+  id: 'gitlab',
+  title: 'GitLab webhooks and system hooks',
+  configSchema,
+  contentTypes: ['application/json'],
+
+  verify(rawBody, headers, config, now) {
+    const key = config.secret?.reveal();
+    if (!key) return { ok: false, reason: 'no GitLab webhook token is configured' };
+    if (key.startsWith('whsec_')) return verifySigned(rawBody, headers, key, now);
+    const sent = header(headers, 'x-gitlab-token');
+    if (!sent) return { ok: false, reason: 'missing X-Gitlab-Token header (set a secret token on the hook)' };
+    if (!tokenEquals(key, sent)) return { ok: false, reason: 'X-Gitlab-Token does not match' };
+    return { ok: true };
+  },
+
+  // Idempotency-Key is stable across retries (17.4+); X-Gitlab-Event-UUID before that.
+  deliveryId(headers) {
+    return header(headers, 'idempotency-key') ?? header(headers, 'webhook-id') ?? header(headers, 'x-gitlab-event-uuid');
+  },
+
+  toEvents(body, headers, receivedAt) {
+    const hook = header(headers, 'x-gitlab-event');
+    if (!hook) throw new AdapterInputError('missing X-Gitlab-Event header');
+    const p = obj(body);
+    if (!p) throw new AdapterInputError('GitLab hook body must be a JSON object');
+    const objectKind = str(p.object_kind);
+    const eventName = str(p.event_name);
+    const system = hook === 'System Hook';
+    let cls = (objectKind ? BY_OBJECT_KIND[objectKind] : undefined) ?? (eventName ? byEventName(eventName) : undefined);
+    if (!objectKind && !eventName) {
+      throw new AdapterInputError(`GitLab ${hook} body has neither object_kind nor event_name`);
+    }
+    cls ??= c('other', 'web', 'info');
+
+    const attrs = obj(p.object_attributes);
+    const user = obj(p.user);
+    const project = obj(p.project);
+    const delivery = gitlab.deliveryId(headers, p);
+
+    // The action: the vendor's name, with the sub-action where the hook carries one.
+    const baseName = objectKind === 'build' ? 'job' : (objectKind ?? eventName!);
+    const sub =
+      str(attrs?.action) ??
+      str(p.action) ??
+      (objectKind === 'build' ? str(p.build_status) : undefined) ??
+      (objectKind === 'pipeline' ? str(attrs?.status) : undefined) ??
+      (objectKind === 'deployment' ? str(p.status) : undefined) ??
+      (objectKind && eventName && eventName !== objectKind ? eventName : undefined);
+    const action = sub ? `${baseName}.${sub}` : baseName;
+
+    const actor =
+      str(p.user_username) ??
+      str(user?.username) ??
+      (eventName?.startsWith('user_') || eventName?.startsWith('key_') ? str(p.username) : undefined) ??
+      str(p.user_name);
+    const actorId = idStr(p.user_id) ?? idStr(user?.id);
+    const repository =
+      str(project?.path_with_namespace) ??
+      str(p.path_with_namespace) ??
+      str(p.project_path_with_namespace) ??
+      str(p.full_path) ??
+      (objectKind === 'build' ? str(p.project_name)?.replace(/\s/g, '') : undefined);
+    const ref = str(p.ref) ?? str(attrs?.ref) ?? str(attrs?.target_branch);
+
+    let outcome: Outcome = 'unknown';
+    let type = cls.type;
+    if (objectKind === 'pipeline') outcome = outcomeOf(str(attrs?.status));
+    if (objectKind === 'build') outcome = outcomeOf(str(p.build_status));
+    if (objectKind === 'deployment') {
+      const status = str(p.status);
+      outcome = outcomeOf(status);
+      if (status && status !== 'running' && status !== 'created') type = ['end'];
+    }
+    if (eventName === 'user_failed_login') outcome = 'failure';
+    const zero = /^0+$/;
+    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.after) ?? '')) type = ['deletion'];
+    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.before) ?? '')) type = ['creation'];
+
+    const pw: WithRunner = { kind: cls.kind, source: 'gitlab', raw: redactPayload(p) };
+    if (delivery) pw.delivery_id = delivery;
+    if (repository) pw.repository = repository;
+    if (ref) pw.branch = ref.replace(/^refs\/(heads|tags)\//, '');
+    const environment = str(p.environment) ?? str(obj(p.environment)?.name) ?? str(attrs?.environment);
+    if (environment) pw.environment = environment;
+    if (objectKind === 'pipeline' && attrs) pw.pipeline = idStr(attrs.id) ?? '';
+    if (objectKind === 'build') {
+      pw.job = str(p.build_name) ?? idStr(p.build_id) ?? '';
+      const pipelineId = idStr(p.pipeline_id);
+      if (pipelineId) pw.pipeline = pipelineId;
+      const runner = obj(p.runner);
+      if (runner) {
+        const tags = Array.isArray(runner.tags) ? runner.tags.filter((t): t is string => typeof t === 'string') : [];
+        // instance_type runners are GitLab's (or the admin's) shared fleet; group and project runners are self-managed.
+        pw.runner = {
+          ...(str(runner.description) ? { name: str(runner.description) } : {}),
+          ...(idStr(runner.id) ? { id: idStr(runner.id) } : {}),
+          ...(str(runner.runner_type) ? { type: str(runner.runner_type) } : {}),
+          tags,
+          self_hosted: runner.is_shared !== true && str(runner.runner_type) !== 'instance_type',
+        };
+      }
+    }
+    const commit = str(p.checkout_sha) ?? str(p.after) ?? str(p.sha) ?? str(attrs?.sha) ?? str(obj(p.commit)?.id);
+    if (commit && !zero.test(commit)) pw.commit = commit;
+    const visibility = str(p.project_visibility)?.replace(/^visibilitylevel\|/, '') ?? str(project?.visibility);
+    if (visibility) pw.visibility = visibility;
+    const buildUrl = str(attrs?.url) ?? str(p.deployable_url);
+    if (buildUrl && (objectKind === 'pipeline' || objectKind === 'deployment')) pw.build_url = buildUrl;
+
+    // Event time: the status time the hook carries; otherwise (system hooks, whose created_at is the
+    // record's age, e.g. the blocked user's creation) the time we received it.
+    const when =
+      gitlabTime(p.status_changed_at) ??
+      gitlabTime(p.build_finished_at) ??
+      gitlabTime(p.build_started_at) ??
+      (objectKind === 'pipeline' ? (gitlabTime(attrs?.finished_at) ?? gitlabTime(attrs?.created_at)) : undefined) ??
+      (objectKind && !system && attrs ? gitlabTime(attrs.updated_at) : undefined) ??
+      receivedAt.toISOString();
+
+    const where = repository ?? str(p.group_path) ?? str(p.path);
+    const message =
+      eventName === 'user_failed_login'
+        ? `blocked GitLab user ${actor ?? 'unknown'} (state ${str(p.state) ?? 'unknown'}) tried to sign in`
+        : `${actor ?? 'someone'} ${action.replace(/[._]/g, ' ')}${where ? ` on ${where}` : ''}`;
+
+    const event: PipewardenEvent = {
+      '@timestamp': when,
+      message,
+      event: {
+        id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
+        kind: 'event',
+        category: cls.category,
+        type,
+        action,
+        outcome,
+        dataset: system ? 'gitlab.system_hook' : 'gitlab.webhook',
+        provider: 'gitlab',
+        ingested: receivedAt.toISOString(),
+      },
+      pipewarden: pw,
+    };
+    if (actor) event.user = { name: actor, ...(actorId ? { id: actorId } : {}) };
+    const group = str(p.group_path) ?? str(project?.namespace);
+    if (group) event.organization = { name: group };
+    const url = str(project?.web_url) ?? str(obj(p.repository)?.homepage);
+    if (url) event.url = { original: url };
+    return { events: [event] };
+  },
+};

@@ -1,0 +1,1171 @@
+// The secret rules. Two tiers: `high` for self-identifying tokens (a fixed vendor prefix or an
+// unmistakable structure) and `generic` for `password = …` style assignments, which are weaker evidence.
+//
+// Regex discipline (checked by test/unit/secrets-regex-safety.test.ts): every regex is global, has no
+// nested unbounded quantifiers, bounds every repetition, and puts the secret in a named group `secret`
+// (the whole match when absent). Rules are ordered most specific first: when two matches overlap the
+// earlier rule wins, and any `high` match beats any `generic` one.
+import type { Severity } from '../alerting/types.ts';
+
+export type Tier = 'high' | 'generic';
+
+export interface SecretRule {
+  readonly id: string;
+  readonly title: string;
+  readonly severity: Severity;
+  readonly tier: Tier;
+  /** Lowercase ASCII; the rule's regex runs only on lines where one occurs. Empty: always runs. */
+  readonly keywords: readonly string[];
+  readonly regex: RegExp;
+  /** Minimum Shannon entropy (bits per character) of the secret. */
+  readonly entropy?: number;
+  /** How many leading characters of the secret the masked preview shows (the vendor prefix). */
+  readonly prefix?: number;
+  /** Extra check on the secret (checksum-free structure, decodability, ...). */
+  readonly validate?: (secret: string) => boolean;
+  /** Custom preview (private keys show their BEGIN line only). Never more than the usual prefix + 4. */
+  readonly preview?: (match: string) => string;
+}
+
+const g = (source: string, flags = ''): RegExp => new RegExp(source, `g${flags}`);
+// Left and right token boundaries: the token is not glued to more token characters.
+const L = String.raw`(?<![A-Za-z0-9_\-])`;
+const R = String.raw`(?![A-Za-z0-9_\-])`;
+const L62 = String.raw`(?<![A-Za-z0-9])`;
+const R62 = String.raw`(?![A-Za-z0-9])`;
+// `name = value`, `name: value`, `"name": "value"`, `name => value`, `name := value`, with optional quotes.
+const ASSIGN = String.raw`["']?\s{0,4}(?:=>|:=|[:=])\s{0,4}["'\x60]?`;
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+function base64Text(s: string): string | undefined {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/');
+  if (!/^[A-Za-z0-9+/]{4,}={0,2}$/.test(b64)) return undefined;
+  const text = Buffer.from(b64, 'base64').toString('utf8');
+  return /^[\x20-\x7e]+$/.test(text) ? text : undefined;
+}
+
+/** A JWT's header decodes to a JSON object naming an algorithm other than `none`. */
+function isJwt(token: string): boolean {
+  const header = base64Text(token.slice(0, token.indexOf('.')));
+  if (header === undefined) return false;
+  try {
+    const h = JSON.parse(header) as { alg?: unknown };
+    return typeof h.alg === 'string' && h.alg.toLowerCase() !== 'none';
+  } catch {
+    return false;
+  }
+}
+
+/** `user:password` once base64-decoded (HTTP Basic, docker config auth). */
+function isBasicPair(b64: string): boolean {
+  const text = base64Text(b64);
+  if (text === undefined) return false;
+  const i = text.indexOf(':');
+  return i > 0 && i < text.length - 1;
+}
+
+const PEM_PREVIEW = (m: string): string => /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----/.exec(m)![0];
+
+// Database and broker schemes whose URLs carry credentials.
+const DB_SCHEMES =
+  'postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|jdbc:[a-z]{2,12}|clickhouse|cockroachdb|couchdbs?|neo4j(?:\\+s)?|bolt|nats|cassandra|influxdb|elasticsearch|memcached|ldaps?|ftps?|sftp|smtps?|imaps?';
+const DB_KEYWORDS = [
+  'postgres',
+  'mysql',
+  'mariadb',
+  'mongodb',
+  'redis',
+  'amqp',
+  'mssql',
+  'sqlserver',
+  'jdbc:',
+  'clickhouse',
+  'cockroach',
+  'couchdb',
+  'neo4j',
+  'bolt://',
+  'nats://',
+  'cassandra',
+  'influxdb',
+  'elasticsearch://',
+  'memcached',
+  'ldap',
+  'ftp://',
+  'ftps://',
+  'sftp://',
+  'smtp',
+  'imap',
+];
+
+type R = SecretRule;
+const high = (r: Omit<R, 'tier'>): R => ({ ...r, tier: 'high' });
+
+export const RULES: readonly SecretRule[] = [
+  // ── Private keys (PEM / OpenSSH / PGP armour). Multi-line blocks are assembled by the scanner; this
+  // regex catches a block written on one line (JSON `\n` escapes, `echo "$KEY"` without quotes).
+  high({
+    id: 'private-key',
+    title: 'Private key',
+    severity: 'critical',
+    keywords: ['private key'],
+    regex: g(
+      String.raw`-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?<secret>[A-Za-z0-9+/=\\\s:,.]{64,4000})`,
+    ),
+    entropy: 4,
+    preview: PEM_PREVIEW,
+  }),
+  high({
+    id: 'age-secret-key',
+    title: 'age secret key',
+    severity: 'critical',
+    keywords: ['age-secret-key-1'],
+    regex: g(String.raw`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}${R62}`),
+    prefix: 16,
+  }),
+  // ── AWS
+  high({
+    id: 'aws-access-key-id',
+    title: 'AWS access key id',
+    severity: 'high',
+    keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'],
+    regex: g(String.raw`${L62}(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  high({
+    id: 'aws-secret-access-key',
+    title: 'AWS secret access key',
+    severity: 'critical',
+    keywords: ['secretaccesskey', 'secret_access_key', 'secret-access-key', 'aws_secret', 'secret_key', 'secretkey'],
+    regex: g(
+      String.raw`(?:aws)?[_.\-]?secret[_.\-]?(?:access)?[_.\-]?key${ASSIGN}(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
+      'i',
+    ),
+    entropy: 4,
+  }),
+  high({
+    id: 'aws-session-token',
+    title: 'AWS session token',
+    severity: 'high',
+    keywords: ['sessiontoken', 'session_token', 'session-token'],
+    regex: g(
+      String.raw`(?:aws)?[_.\-]?session[_.\-]?token${ASSIGN}(?<secret>[A-Za-z0-9/+=]{100,2000})(?![A-Za-z0-9/+=])`,
+      'i',
+    ),
+    entropy: 4.5,
+  }),
+  // ── Google Cloud
+  high({
+    id: 'gcp-api-key',
+    title: 'Google API key',
+    severity: 'high',
+    keywords: ['aiza'],
+    regex: g(String.raw`${L}AIza[0-9A-Za-z_\-]{35}${R}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'gcp-service-account-key-id',
+    title: 'GCP service-account key (private_key_id)',
+    severity: 'high',
+    keywords: ['private_key_id'],
+    regex: g(String.raw`"private_key_id"\s{0,4}:\s{0,4}"(?<secret>[0-9a-f]{40})"`),
+    entropy: 3,
+  }),
+  high({
+    id: 'gcp-oauth-client-secret',
+    title: 'Google OAuth client secret',
+    severity: 'high',
+    keywords: ['gocspx-'],
+    regex: g(String.raw`${L}GOCSPX-[A-Za-z0-9_\-]{28}${R}`),
+    entropy: 3.5,
+    prefix: 7,
+  }),
+  high({
+    id: 'gcp-oauth-access-token',
+    title: 'Google OAuth access token',
+    severity: 'high',
+    keywords: ['ya29.'],
+    regex: g(String.raw`${L}ya29\.[0-9A-Za-z_\-]{30,400}${R}`),
+    entropy: 4,
+    prefix: 5,
+  }),
+  high({
+    id: 'gcp-oauth-refresh-token',
+    title: 'Google OAuth refresh token',
+    severity: 'high',
+    keywords: ['1//0'],
+    regex: g(String.raw`(?<![A-Za-z0-9/])1//0[0-9A-Za-z_\-]{40,200}${R}`),
+    entropy: 4,
+    prefix: 4,
+  }),
+  // ── Azure
+  high({
+    id: 'azure-storage-key',
+    title: 'Azure storage account key (connection string)',
+    severity: 'critical',
+    keywords: ['accountkey'],
+    regex: g(String.raw`AccountKey=(?<secret>[A-Za-z0-9+/]{86}==)`, 'i'),
+    entropy: 4.5,
+  }),
+  high({
+    id: 'azure-shared-access-key',
+    title: 'Azure Service Bus / Event Hubs shared access key',
+    severity: 'critical',
+    keywords: ['sharedaccesskey='],
+    regex: g(String.raw`SharedAccessKey=(?<secret>[A-Za-z0-9+/]{42,43}=)`, 'i'),
+    entropy: 4.5,
+  }),
+  high({
+    id: 'azure-sas-token',
+    title: 'Azure shared access signature',
+    severity: 'high',
+    keywords: ['sig='],
+    regex: g(
+      String.raw`sv=\d{4}-\d\d-\d\d&[^\s"'<>]{0,400}?(?<![A-Za-z0-9])sig=(?<secret>[A-Za-z0-9%+/]{30,120})(?![A-Za-z0-9%+/])`,
+    ),
+    entropy: 3.5,
+  }),
+  high({
+    id: 'azure-ad-client-secret',
+    title: 'Azure AD (Entra ID) client secret',
+    severity: 'high',
+    keywords: ['q~'],
+    regex: g(String.raw`(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])`),
+    entropy: 3.5,
+  }),
+  high({
+    id: 'azure-annotated-key',
+    title: 'Azure identifiable key (annotated format)',
+    severity: 'high',
+    keywords: ['jqqj9'],
+    regex: g(String.raw`${L62}[A-Za-z0-9]{52}JQQJ9[9A-D][A-Za-z0-9]{14,40}${R62}`),
+    entropy: 4,
+  }),
+  // ── GitHub
+  high({
+    id: 'github-pat',
+    title: 'GitHub personal access token (classic)',
+    severity: 'critical',
+    keywords: ['ghp_'],
+    regex: g(String.raw`${L62}ghp_[A-Za-z0-9]{36}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'github-fine-grained-pat',
+    title: 'GitHub fine-grained personal access token',
+    severity: 'critical',
+    keywords: ['github_pat_'],
+    regex: g(String.raw`${L62}github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}${R62}`),
+    entropy: 3.5,
+    prefix: 11,
+  }),
+  high({
+    id: 'github-oauth-token',
+    title: 'GitHub OAuth access token',
+    severity: 'critical',
+    keywords: ['gho_'],
+    regex: g(String.raw`${L62}gho_[A-Za-z0-9]{36}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'github-user-to-server-token',
+    title: 'GitHub App user-to-server token',
+    severity: 'critical',
+    keywords: ['ghu_'],
+    regex: g(String.raw`${L62}ghu_[A-Za-z0-9]{36}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'github-app-token',
+    title: 'GitHub App installation token (incl. GITHUB_TOKEN)',
+    severity: 'high',
+    keywords: ['ghs_'],
+    regex: g(String.raw`${L62}ghs_[A-Za-z0-9]{36}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'github-refresh-token',
+    title: 'GitHub refresh token',
+    severity: 'critical',
+    keywords: ['ghr_'],
+    regex: g(String.raw`${L62}ghr_[A-Za-z0-9]{36,76}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  // ── GitLab
+  high({
+    id: 'gitlab-pat',
+    title: 'GitLab personal / project / group access token',
+    severity: 'critical',
+    keywords: ['glpat-'],
+    regex: g(String.raw`${L}glpat-[A-Za-z0-9_\-]{20,60}(?:\.[0-9a-z]{2}\.[0-9a-z]{9})?${R}`),
+    entropy: 3.5,
+    prefix: 6,
+  }),
+  high({
+    id: 'gitlab-pipeline-trigger-token',
+    title: 'GitLab pipeline trigger token',
+    severity: 'high',
+    keywords: ['glptt-'],
+    regex: g(String.raw`${L}glptt-[0-9a-f]{40}${R}`),
+    entropy: 3,
+    prefix: 6,
+  }),
+  high({
+    id: 'gitlab-deploy-token',
+    title: 'GitLab deploy token',
+    severity: 'high',
+    keywords: ['gldt-'],
+    regex: g(String.raw`${L}gldt-[A-Za-z0-9_\-]{20,60}${R}`),
+    entropy: 3.5,
+    prefix: 5,
+  }),
+  high({
+    id: 'gitlab-runner-auth-token',
+    title: 'GitLab runner authentication token',
+    severity: 'critical',
+    keywords: ['glrt-'],
+    regex: g(String.raw`${L}glrt-[A-Za-z0-9_\-]{20,60}(?:\.[0-9a-z]{2}\.[0-9a-z]{9})?${R}`),
+    entropy: 3.5,
+    prefix: 5,
+  }),
+  high({
+    id: 'gitlab-runner-registration-token',
+    title: 'GitLab runner registration token',
+    severity: 'high',
+    keywords: ['gr1348941'],
+    regex: g(String.raw`${L}GR1348941[A-Za-z0-9_\-]{20,40}${R}`),
+    entropy: 3.5,
+    prefix: 9,
+  }),
+  high({
+    id: 'gitlab-other-token',
+    title: 'GitLab token (CI job, feed, OAuth app, agent, SCIM, incoming mail)',
+    severity: 'high',
+    keywords: ['glcbt-', 'glft-', 'gloas-', 'glagent-', 'glimt-', 'glsoat-', 'glffct-'],
+    regex: g(String.raw`${L}(?:glcbt-[0-9a-z_]{1,8}_|glft-|gloas-|glagent-|glimt-|glsoat-|glffct-)[A-Za-z0-9_\-]{20,80}${R}`),
+    entropy: 3.5,
+    prefix: 5,
+  }),
+  // ── Slack
+  high({
+    id: 'slack-bot-token',
+    title: 'Slack bot token',
+    severity: 'high',
+    keywords: ['xoxb-'],
+    regex: g(String.raw`${L}xoxb-[0-9]{8,14}-(?:[0-9]{8,14}-)?[A-Za-z0-9]{20,40}${R}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  high({
+    id: 'slack-user-token',
+    title: 'Slack user / workspace token',
+    severity: 'high',
+    keywords: ['xoxp-', 'xoxa-', 'xoxo-', 'xoxs-'],
+    regex: g(String.raw`${L}xox[paos]-[0-9]{1,14}-[0-9]{8,14}-(?:[0-9]{8,14}-)?[A-Za-z0-9]{20,64}${R}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  high({
+    id: 'slack-refresh-token',
+    title: 'Slack refresh / configuration token',
+    severity: 'high',
+    keywords: ['xoxr-', 'xoxe-', 'xoxe.'],
+    regex: g(String.raw`${L}(?:xoxr-|xoxe-1-|xoxe\.xox[bp]-1-)[A-Za-z0-9\-]{60,260}${R}`),
+    entropy: 3.5,
+    prefix: 5,
+  }),
+  high({
+    id: 'slack-app-token',
+    title: 'Slack app-level token',
+    severity: 'high',
+    keywords: ['xapp-'],
+    regex: g(String.raw`${L}xapp-\d-[A-Z0-9]{9,12}-\d{10,14}-[a-f0-9]{64}${R}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  high({
+    id: 'slack-webhook-url',
+    title: 'Slack incoming webhook URL',
+    severity: 'high',
+    keywords: ['hooks.slack.com'],
+    regex: g(
+      String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/(?<secret>[A-Za-z0-9]{8,12}/[A-Za-z0-9]{8,12}/[A-Za-z0-9]{20,32}|[A-Za-z0-9]{8,12}/[0-9]{8,20}/[a-f0-9]{32,64})${R}`,
+    ),
+    entropy: 3.5,
+  }),
+  // ── Chat / collaboration webhooks
+  high({
+    id: 'discord-webhook-url',
+    title: 'Discord webhook URL',
+    severity: 'medium',
+    keywords: ['discord.com/api/webhooks', 'discordapp.com/api/webhooks'],
+    regex: g(String.raw`discord(?:app)?\.com/api/webhooks/\d{17,20}/(?<secret>[A-Za-z0-9_\-]{60,72})${R}`),
+    entropy: 4,
+  }),
+  high({
+    id: 'teams-webhook-url',
+    title: 'Microsoft Teams incoming webhook URL',
+    severity: 'medium',
+    keywords: ['webhook.office.com'],
+    regex: g(
+      String.raw`\.webhook\.office\.com/webhookb2/${UUID}@${UUID}/IncomingWebhook/(?<secret>[a-f0-9]{32}/${UUID})`,
+    ),
+    entropy: 3,
+  }),
+  high({
+    id: 'telegram-bot-token',
+    title: 'Telegram bot token',
+    severity: 'medium',
+    keywords: [':aa'],
+    regex: g(String.raw`(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}${R}`),
+    entropy: 3.5,
+  }),
+  // ── Package registries and build tooling
+  high({
+    id: 'npm-access-token',
+    title: 'npm access token',
+    severity: 'critical',
+    keywords: ['npm_'],
+    regex: g(String.raw`${L62}npm_[A-Za-z0-9]{36}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'npmrc-auth-token',
+    title: 'npm registry auth token (.npmrc _authToken / _auth / _password)',
+    severity: 'high',
+    keywords: ['_authtoken', '_auth=', '_password='],
+    regex: g(String.raw`:_(?:authToken|auth|password)\s{0,2}=\s{0,2}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,400})`),
+    entropy: 3.5,
+  }),
+  high({
+    id: 'pypi-token',
+    title: 'PyPI upload token',
+    severity: 'critical',
+    keywords: ['pypi-ageicHlwaS5vcmc', 'pypi-agendgvzdc5wexbplm9yzw'],
+    regex: g(String.raw`${L}pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_\-]{50,400}${R}`),
+    entropy: 4,
+    prefix: 5,
+  }),
+  high({
+    id: 'rubygems-api-key',
+    title: 'RubyGems API key',
+    severity: 'high',
+    keywords: ['rubygems_'],
+    regex: g(String.raw`${L62}rubygems_[a-f0-9]{48}${R62}`),
+    entropy: 3,
+    prefix: 9,
+  }),
+  high({
+    id: 'clojars-token',
+    title: 'Clojars deploy token',
+    severity: 'high',
+    keywords: ['clojars_'],
+    regex: g(String.raw`${L62}CLOJARS_[a-z0-9]{60}${R62}`),
+    entropy: 3,
+    prefix: 8,
+  }),
+  high({
+    id: 'dockerhub-pat',
+    title: 'Docker Hub access token',
+    severity: 'critical',
+    keywords: ['dckr_pat_', 'dckr_oat_'],
+    regex: g(String.raw`${L}dckr_(?:pat|oat)_[A-Za-z0-9_\-]{27,32}${R}`),
+    entropy: 3.5,
+    prefix: 9,
+  }),
+  high({
+    id: 'docker-config-auth',
+    title: 'Docker registry credentials (config.json "auth")',
+    severity: 'high',
+    keywords: ['"auth"'],
+    regex: g(String.raw`"auth"\s{0,4}:\s{0,4}"(?<secret>[A-Za-z0-9+/]{8,400}={0,2})"`),
+    entropy: 3,
+    validate: isBasicPair,
+  }),
+  high({
+    id: 'jfrog-api-key',
+    title: 'JFrog Artifactory API key',
+    severity: 'high',
+    keywords: ['akcp'],
+    regex: g(String.raw`${L62}AKCp[A-Za-z0-9]{69}${R62}`),
+    entropy: 4,
+    prefix: 4,
+  }),
+  high({
+    id: 'jfrog-identity-token',
+    title: 'JFrog identity / reference token',
+    severity: 'high',
+    keywords: ['cmvmdgtuojaxoj'],
+    regex: g(String.raw`${L62}cmVmdGtuOjAxOj[A-Za-z0-9]{40,120}${R62}`),
+    entropy: 4,
+    prefix: 5,
+  }),
+  high({
+    id: 'sonarqube-token',
+    title: 'SonarQube / SonarCloud token',
+    severity: 'medium',
+    keywords: ['squ_', 'sqp_', 'sqa_'],
+    regex: g(String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  high({
+    id: 'buildkite-token',
+    title: 'Buildkite API access token',
+    severity: 'high',
+    keywords: ['bkua_'],
+    regex: g(String.raw`${L62}bkua_[a-f0-9]{40}${R62}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  high({
+    id: 'octopus-deploy-api-key',
+    title: 'Octopus Deploy API key',
+    severity: 'high',
+    keywords: ['api-'],
+    regex: g(String.raw`${L}API-[A-Z0-9]{26}${R}`),
+    entropy: 3.5,
+    prefix: 4,
+    validate: (s) => /\d/.test(s.slice(4)) && /[A-Z]/.test(s.slice(4)),
+  }),
+  high({
+    id: 'harness-pat',
+    title: 'Harness access token',
+    severity: 'high',
+    keywords: ['pat.', 'sat.'],
+    regex: g(String.raw`${L}(?:pat|sat)\.[A-Za-z0-9_\-]{22}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'pulumi-token',
+    title: 'Pulumi access token',
+    severity: 'high',
+    keywords: ['pul-'],
+    regex: g(String.raw`${L}pul-[a-f0-9]{40}${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  high({
+    id: 'infracost-api-key',
+    title: 'Infracost API key',
+    severity: 'medium',
+    keywords: ['ico-'],
+    regex: g(String.raw`${L}ico-[A-Za-z0-9]{32}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  // ── Secrets managers and infrastructure
+  high({
+    id: 'vault-token',
+    title: 'HashiCorp Vault token',
+    severity: 'critical',
+    keywords: ['hvs.', 'hvb.', 'hvr.'],
+    regex: g(String.raw`${L}hv[sbr]\.[A-Za-z0-9_\-]{24,300}${R}`),
+    entropy: 4,
+    prefix: 4,
+  }),
+  high({
+    id: 'terraform-cloud-token',
+    title: 'Terraform Cloud / Enterprise API token',
+    severity: 'critical',
+    keywords: ['atlasv1'],
+    regex: g(String.raw`${L62}[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,80}${R}`),
+    entropy: 4,
+  }),
+  high({
+    id: 'doppler-token',
+    title: 'Doppler token',
+    severity: 'critical',
+    keywords: ['dp.pt.', 'dp.st.', 'dp.sa.', 'dp.ct.', 'dp.scim.', 'dp.audit.'],
+    regex: g(String.raw`${L}dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_\-]{1,32}\.)?[A-Za-z0-9]{40,44}${R62}`),
+    entropy: 3.5,
+    prefix: 6,
+  }),
+  high({
+    id: 'onepassword-service-account-token',
+    title: '1Password service account token',
+    severity: 'critical',
+    keywords: ['ops_eyj'],
+    regex: g(String.raw`${L62}ops_eyJ[A-Za-z0-9+/=_\-]{200,1200}`),
+    entropy: 4,
+    prefix: 4,
+  }),
+  high({
+    id: 'databricks-token',
+    title: 'Databricks access token',
+    severity: 'high',
+    keywords: ['dapi'],
+    regex: g(String.raw`${L62}dapi[a-f0-9]{32}(?:-\d)?${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  high({
+    id: 'digitalocean-token',
+    title: 'DigitalOcean token',
+    severity: 'critical',
+    keywords: ['dop_v1_', 'doo_v1_', 'dor_v1_'],
+    regex: g(String.raw`${L62}do[opr]_v1_[a-f0-9]{64}${R62}`),
+    entropy: 3,
+    prefix: 7,
+  }),
+  high({
+    id: 'heroku-api-key',
+    title: 'Heroku API key',
+    severity: 'high',
+    keywords: ['heroku', 'hrku-'],
+    regex: g(
+      String.raw`(?:heroku[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>${UUID})${R62}|${L}(?<secret2>HRKU-[A-Za-z0-9_\-]{58,66})${R})`,
+      'i',
+    ),
+    entropy: 3,
+  }),
+  high({
+    id: 'snyk-token',
+    title: 'Snyk API token',
+    severity: 'medium',
+    keywords: ['snyk'],
+    regex: g(String.raw`snyk[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>${UUID})${R62}`, 'i'),
+    entropy: 3,
+  }),
+  high({
+    id: 'cloudflare-origin-ca-key',
+    title: 'Cloudflare Origin CA key',
+    severity: 'high',
+    keywords: ['v1.0-'],
+    regex: g(String.raw`${L62}v1\.0-[a-f0-9]{24}-[a-f0-9]{146}${R62}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  high({
+    id: 'fly-io-token',
+    title: 'Fly.io access token',
+    severity: 'high',
+    keywords: ['fo1_', 'fm1r_', 'fm2_', 'fm1a_'],
+    regex: g(String.raw`${L62}(?:fo1_[A-Za-z0-9_\-]{43}|fm(?:1[ar]|2)_[A-Za-z0-9+/=]{100,800})${R62}`),
+    entropy: 4,
+    prefix: 4,
+  }),
+  high({
+    id: 'planetscale-token',
+    title: 'PlanetScale token or password',
+    severity: 'high',
+    keywords: ['pscale_'],
+    regex: g(String.raw`${L62}pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.=\-]{32,64}${R}`),
+    entropy: 3.5,
+    prefix: 7,
+  }),
+  high({
+    id: 'supabase-token',
+    title: 'Supabase access token',
+    severity: 'high',
+    keywords: ['sbp_'],
+    regex: g(String.raw`${L62}sbp_[a-f0-9]{40}${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  // ── Observability
+  high({
+    id: 'grafana-token',
+    title: 'Grafana API key / cloud token / service account token',
+    severity: 'high',
+    keywords: ['eyjrijoi', 'glc_', 'glsa_'],
+    regex: g(
+      String.raw`${L62}(?:eyJrIjoi[A-Za-z0-9]{70,400}={0,2}|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})${R62}`,
+    ),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'new-relic-key',
+    title: 'New Relic API / ingest key',
+    severity: 'high',
+    keywords: ['nrak-', 'nrii-'],
+    regex: g(String.raw`${L62}(?:NRAK-[A-Z0-9]{27}|NRII-[A-Za-z0-9_\-]{32})${R}`),
+    entropy: 3.5,
+    prefix: 5,
+  }),
+  high({
+    id: 'dynatrace-token',
+    title: 'Dynatrace API token',
+    severity: 'high',
+    keywords: ['dt0c01.'],
+    regex: g(String.raw`${L62}dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}${R62}`),
+    entropy: 3.5,
+    prefix: 7,
+  }),
+  high({
+    id: 'sentry-token',
+    title: 'Sentry auth token',
+    severity: 'high',
+    keywords: ['sntrys_', 'sntryu_'],
+    regex: g(String.raw`${L62}(?:sntrys_eyJ[A-Za-z0-9+/=_\-]{80,600}|sntryu_[a-f0-9]{64})${R62}`),
+    entropy: 3.5,
+    prefix: 7,
+  }),
+  // ── Payments and commerce
+  high({
+    id: 'stripe-secret-key',
+    title: 'Stripe secret / restricted key',
+    severity: 'critical',
+    keywords: ['sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'],
+    regex: g(String.raw`${L62}[sr]k_(?:live|test)_[A-Za-z0-9]{24,99}${R62}`),
+    entropy: 3.5,
+    prefix: 8,
+  }),
+  high({
+    id: 'stripe-webhook-secret',
+    title: 'Stripe webhook signing secret',
+    severity: 'high',
+    keywords: ['whsec_'],
+    regex: g(String.raw`${L62}whsec_[A-Za-z0-9]{32,64}${R62}`),
+    entropy: 3.5,
+    prefix: 6,
+  }),
+  high({
+    id: 'square-token',
+    title: 'Square access token / OAuth secret',
+    severity: 'high',
+    keywords: ['sq0atp-', 'sq0csp-', 'eaaa'],
+    regex: g(String.raw`${L}(?:sq0atp-[A-Za-z0-9_\-]{22}|sq0csp-[A-Za-z0-9_\-]{43}|EAAA[A-Za-z0-9_\-]{60})${R}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'shopify-token',
+    title: 'Shopify access token / shared secret',
+    severity: 'high',
+    keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'],
+    regex: g(String.raw`${L62}shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}${R62}`),
+    entropy: 3,
+    prefix: 6,
+  }),
+  high({
+    id: 'flutterwave-key',
+    title: 'Flutterwave secret key',
+    severity: 'high',
+    keywords: ['flwseck'],
+    regex: g(String.raw`FLWSECK(?:_TEST)?-[a-hA-H0-9]{32}-X`),
+    entropy: 3,
+    prefix: 8,
+  }),
+  high({
+    id: 'easypost-api-key',
+    title: 'EasyPost API key',
+    severity: 'medium',
+    keywords: ['ezak', 'eztk'],
+    regex: g(String.raw`${L62}EZ[AT]K[A-Za-z0-9]{54}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'shippo-token',
+    title: 'Shippo API token',
+    severity: 'medium',
+    keywords: ['shippo_'],
+    regex: g(String.raw`${L62}shippo_(?:live|test)_[a-f0-9]{40}${R62}`),
+    entropy: 3,
+    prefix: 12,
+  }),
+  high({
+    id: 'duffel-token',
+    title: 'Duffel API token',
+    severity: 'medium',
+    keywords: ['duffel_'],
+    regex: g(String.raw`${L62}duffel_(?:test|live)_[A-Za-z0-9_=\-]{43}${R}`),
+    entropy: 3.5,
+    prefix: 12,
+  }),
+  // ── Messaging and email
+  high({
+    id: 'twilio-api-key',
+    title: 'Twilio API key',
+    severity: 'high',
+    keywords: ['sk'],
+    regex: g(String.raw`${L62}SK[0-9a-fA-F]{32}${R62}`),
+    entropy: 3,
+    prefix: 2,
+  }),
+  high({
+    id: 'sendgrid-api-key',
+    title: 'SendGrid API key',
+    severity: 'high',
+    keywords: ['sg.'],
+    regex: g(String.raw`${L62}SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}${R}`),
+    entropy: 3.5,
+    prefix: 3,
+  }),
+  high({
+    id: 'mailgun-api-key',
+    title: 'Mailgun API key',
+    severity: 'high',
+    keywords: ['key-'],
+    regex: g(String.raw`${L}key-[0-9a-f]{32}${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  high({
+    id: 'mailchimp-api-key',
+    title: 'Mailchimp API key',
+    severity: 'medium',
+    keywords: ['-us'],
+    regex: g(String.raw`${L62}[0-9a-f]{32}-us[0-9]{1,2}${R62}`),
+    entropy: 3,
+  }),
+  high({
+    id: 'brevo-api-key',
+    title: 'Brevo (Sendinblue) API key',
+    severity: 'medium',
+    keywords: ['xkeysib-', 'xsmtpsib-'],
+    regex: g(String.raw`${L62}x(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}${R62}`),
+    entropy: 3,
+    prefix: 8,
+  }),
+  high({
+    id: 'postman-api-key',
+    title: 'Postman API key',
+    severity: 'medium',
+    keywords: ['pmak-'],
+    regex: g(String.raw`${L62}PMAK-[a-f0-9]{24}-[a-f0-9]{34}${R62}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  // ── Atlassian and developer SaaS
+  high({
+    id: 'atlassian-api-token',
+    title: 'Atlassian API token',
+    severity: 'high',
+    keywords: ['atatt3'],
+    regex: g(String.raw`${L62}ATATT3[A-Za-z0-9_=\-]{150,300}${R}`),
+    entropy: 4,
+    prefix: 6,
+  }),
+  high({
+    id: 'bitbucket-app-password',
+    title: 'Bitbucket app password',
+    severity: 'high',
+    keywords: ['atbb'],
+    regex: g(String.raw`${L62}ATBB[A-Za-z0-9]{32}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'linear-api-key',
+    title: 'Linear API key',
+    severity: 'medium',
+    keywords: ['lin_api_'],
+    regex: g(String.raw`${L62}lin_api_[A-Za-z0-9]{40}${R62}`),
+    entropy: 3.5,
+    prefix: 8,
+  }),
+  high({
+    id: 'notion-token',
+    title: 'Notion integration token',
+    severity: 'medium',
+    keywords: ['ntn_', 'secret_'],
+    regex: g(String.raw`${L62}(?:ntn_[0-9]{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'airtable-pat',
+    title: 'Airtable personal access token',
+    severity: 'medium',
+    keywords: ['pat'],
+    regex: g(String.raw`${L62}pat[A-Za-z0-9]{14}\.[a-f0-9]{64}${R62}`),
+    entropy: 3.5,
+    prefix: 3,
+  }),
+  high({
+    id: 'typeform-token',
+    title: 'Typeform personal access token',
+    severity: 'medium',
+    keywords: ['tfp_'],
+    regex: g(String.raw`${L62}tfp_[A-Za-z0-9_.=\-]{59}${R}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'prefect-api-key',
+    title: 'Prefect API key',
+    severity: 'medium',
+    keywords: ['pnu_'],
+    regex: g(String.raw`${L62}pnu_[A-Za-z0-9]{36}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'readme-api-key',
+    title: 'ReadMe API key',
+    severity: 'medium',
+    keywords: ['rdme_'],
+    regex: g(String.raw`${L62}rdme_[a-z0-9]{70}${R62}`),
+    entropy: 3,
+    prefix: 5,
+  }),
+  high({
+    id: 'adobe-client-secret',
+    title: 'Adobe client secret',
+    severity: 'medium',
+    keywords: ['p8e-'],
+    regex: g(String.raw`${L62}p8e-[A-Za-z0-9]{32}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'frameio-token',
+    title: 'Frame.io API token',
+    severity: 'medium',
+    keywords: ['fio-u-'],
+    regex: g(String.raw`${L62}fio-u-[A-Za-z0-9_=\-]{64}${R}`),
+    entropy: 3.5,
+    prefix: 6,
+  }),
+  high({
+    id: 'mapbox-secret-token',
+    title: 'Mapbox secret token',
+    severity: 'medium',
+    keywords: ['sk.eyj'],
+    regex: g(String.raw`${L62}sk\.eyJ[A-Za-z0-9_\-]{20,300}\.[A-Za-z0-9_\-]{20,40}${R}`),
+    entropy: 3.5,
+    prefix: 3,
+  }),
+  high({
+    id: 'alibaba-access-key-id',
+    title: 'Alibaba Cloud AccessKey id',
+    severity: 'high',
+    keywords: ['ltai'],
+    regex: g(String.raw`${L62}LTAI[A-Za-z0-9]{20}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'scalingo-token',
+    title: 'Scalingo API token',
+    severity: 'medium',
+    keywords: ['tk-us-'],
+    regex: g(String.raw`${L62}tk-us-[A-Za-z0-9_\-]{48}${R}`),
+    entropy: 3.5,
+    prefix: 6,
+  }),
+  // ── AI providers
+  high({
+    id: 'anthropic-api-key',
+    title: 'Anthropic API key',
+    severity: 'critical',
+    keywords: ['sk-ant-'],
+    regex: g(String.raw`${L62}sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_\-]{80,120}${R}`),
+    entropy: 4,
+    prefix: 7,
+  }),
+  high({
+    id: 'openai-api-key',
+    title: 'OpenAI API key',
+    severity: 'critical',
+    keywords: ['sk-proj-', 'sk-svcacct-', 'sk-admin-', 't3blbkfj'],
+    regex: g(
+      String.raw`${L62}sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,250}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})${R}`,
+    ),
+    entropy: 4,
+    prefix: 3,
+  }),
+  high({
+    id: 'huggingface-token',
+    title: 'Hugging Face access token',
+    severity: 'high',
+    keywords: ['hf_', 'api_org_'],
+    regex: g(String.raw`${L62}(?:hf_|api_org_)[A-Za-z]{34}${R62}`),
+    entropy: 3.5,
+    prefix: 3,
+  }),
+  high({
+    id: 'groq-api-key',
+    title: 'Groq API key',
+    severity: 'high',
+    keywords: ['gsk_'],
+    regex: g(String.raw`${L62}gsk_[A-Za-z0-9]{52}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  high({
+    id: 'perplexity-api-key',
+    title: 'Perplexity API key',
+    severity: 'medium',
+    keywords: ['pplx-'],
+    regex: g(String.raw`${L62}pplx-[A-Za-z0-9]{48}${R62}`),
+    entropy: 3.5,
+    prefix: 5,
+  }),
+  high({
+    id: 'replicate-api-token',
+    title: 'Replicate API token',
+    severity: 'medium',
+    keywords: ['r8_'],
+    regex: g(String.raw`${L62}r8_[A-Za-z0-9]{37}${R62}`),
+    entropy: 3.5,
+    prefix: 3,
+  }),
+  high({
+    id: 'xai-api-key',
+    title: 'xAI API key',
+    severity: 'high',
+    keywords: ['xai-'],
+    regex: g(String.raw`${L62}xai-[A-Za-z0-9]{80}${R62}`),
+    entropy: 3.5,
+    prefix: 4,
+  }),
+  // ── Structural: JWTs, URLs with credentials, HTTP auth headers
+  high({
+    id: 'jwt',
+    title: 'JSON Web Token',
+    severity: 'medium',
+    keywords: ['eyj'],
+    regex: g(String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.[A-Za-z0-9_\-]{16,1000}${R}`),
+    entropy: 4,
+    prefix: 3,
+    validate: isJwt,
+  }),
+  high({
+    id: 'database-url-password',
+    title: 'Database / broker URL with password',
+    severity: 'high',
+    keywords: DB_KEYWORDS,
+    regex: g(
+      String.raw`(?<![A-Za-z0-9+.])(?:${DB_SCHEMES})://[^\s:/@'"\x60<>]{0,128}:(?<secret>[^\s/@'"\x60<>]{3,256})@[^\s/@'"\x60<>]`,
+      'i',
+    ),
+  }),
+  high({
+    id: 'url-basic-auth',
+    title: 'Credentials in URL (user:password@host)',
+    severity: 'high',
+    keywords: ['://'],
+    regex: g(
+      String.raw`(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@'"\x60<>]{1,128}:(?<secret>[^\s/@'"\x60<>]{3,256})@[^\s/@'"\x60<>]`,
+    ),
+  }),
+  high({
+    id: 'auth-header-basic',
+    title: 'HTTP Basic Authorization header',
+    severity: 'high',
+    keywords: ['basic '],
+    regex: g(String.raw`Authorization["']?\s{0,4}[:=]\s{0,4}["']?Basic\s{1,4}(?<secret>[A-Za-z0-9+/]{8,1000}={0,2})`, 'i'),
+    validate: isBasicPair,
+  }),
+  high({
+    id: 'auth-header-bearer',
+    title: 'HTTP Bearer / token Authorization header',
+    severity: 'high',
+    keywords: ['bearer', 'authorization'],
+    regex: g(
+      String.raw`(?:Bearer|Authorization["']?\s{0,4}[:=]\s{0,4}["']?(?:token|Bearer))\s{1,4}(?<secret>[A-Za-z0-9._~+/\-]{16,4000}={0,2})`,
+      'i',
+    ),
+    entropy: 3.5,
+  }),
+  high({
+    id: 'auth-header-api-key',
+    title: 'API-key request header (PRIVATE-TOKEN, X-API-Key, X-Vault-Token, ...)',
+    severity: 'high',
+    keywords: ['private-token', 'api-key', 'apikey', 'auth-token', 'vault-token', 'art-api', 'circle-token'],
+    regex: g(
+      String.raw`(?:PRIVATE-TOKEN|JOB-TOKEN|X-API-Key|Api-Key|X-Auth-Token|X-Vault-Token|X-JFrog-Art-Api|Circle-Token|X-Gitlab-Token)["']?\s{0,2}:\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,512})`,
+      'i',
+    ),
+    entropy: 3.5,
+  }),
+
+  // ── Generic tier: assignments whose name says "secret". Weaker evidence, lower severity.
+  {
+    id: 'generic-cli-password',
+    title: 'Password or token passed on a command line',
+    severity: 'medium',
+    tier: 'generic',
+    keywords: ['--password', '--passwd', '--token', '--api-key', '--apikey', '--secret', '--client-secret', ' -p'],
+    regex: g(
+      String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)["']?(?<secret>[^\s"'\x60;|&]{8,200})`,
+      'i',
+    ),
+    entropy: 3,
+  },
+  {
+    id: 'generic-curl-user',
+    title: 'Credentials passed to curl -u',
+    severity: 'medium',
+    tier: 'generic',
+    keywords: ['curl'],
+    regex: g(String.raw`curl\b[^\r\n]{0,300}?\s(?:-u|--user)\s{1,4}["']?[^\s:"']{1,64}:(?<secret>[^\s"']{6,200})`),
+    entropy: 2.5,
+  },
+  {
+    id: 'generic-secret-assignment',
+    title: 'Secret-looking value assigned to a password / secret / token / key variable',
+    severity: 'low',
+    tier: 'generic',
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'auth'],
+    regex: g(
+      String.raw`(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|credentials?|auth)[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[^\s"'\x60,;<>(){}\[\]]{8,200})`,
+      'i',
+    ),
+    entropy: 3,
+  },
+];
+
+/** Placeholders, CI masks, variable references and documentation examples: never a live secret. */
+const MASKED = /\*{3,}|\[(?:masked|redacted|secure|secret|hidden|filtered)\]|<[a-z_\- ]{0,30}>|redacted|x{5,}|•{3,}/i;
+const STOPWORDS =
+  /changeme|change_me|example|dummy|placeholder|sample|your[_\-]?(?:token|key|secret|password|api)|notreal|not_real|fake|insert|replace[_\-]?me|todo|lorem|foobar/i;
+const REFERENCE = /^(?:\$|%[A-Za-z_]|\{\{|<%|#\{|@\{|\$\{|&lt;)|\$\{\{|\$\(|\$[A-Z_]{2,}/;
+
+export function isPlaceholder(secret: string): boolean {
+  return MASKED.test(secret) || STOPWORDS.test(secret) || REFERENCE.test(secret);
+}
+
+// Values that look random but are known not to be secrets: hashes, digests, ids, versions, paths.
+const GENERIC_FP_SHAPES: readonly RegExp[] = [
+  /^[0-9a-f]{7,12}$/i, // abbreviated commit SHA
+  /^[0-9a-f]{40}$/i, // git commit / SHA-1
+  /^(?:sha(?:1|224|256|384|512)|md5)[-:=]/i, // sha512-… integrity, sha256:… digests
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, // UUID
+  /^v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.\-]{1,40})?$/, // version number
+  /^(?:true|false|null|none|nil|undefined|required|optional|string|boolean|number)$/i,
+  /^[A-Z][A-Z0-9_]{2,}$/, // another variable's NAME (`token: GITHUB_TOKEN`)
+  /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\))?$/, // property path `secrets.NPM_TOKEN`
+  /^(?:\.{0,2}\/|~\/|[A-Za-z]:\\)/, // file path
+  /^[A-Za-z0-9_\-./]+\.(?:json|ya?ml|pem|key|crt|cer|p12|pfx|txt|env|cfg|conf|ini|properties|xml|jks|gpg|asc|toml)$/i,
+  /:\/\//, // a URL (credentials in URLs have their own rules)
+];
+
+export function isGenericFalsePositive(secret: string): boolean {
+  for (const re of GENERIC_FP_SHAPES) if (re.test(secret)) return true;
+  // A password-like value mixes at least two kinds of characters.
+  let kinds = 0;
+  if (/[a-z]/.test(secret)) kinds++;
+  if (/[A-Z]/.test(secret)) kinds++;
+  if (/[0-9]/.test(secret)) kinds++;
+  if (/[^A-Za-z0-9]/.test(secret)) kinds++;
+  return kinds < 2;
+}
+
+/** Shannon entropy in bits per character. */
+export function shannonEntropy(s: string): number {
+  if (s.length === 0) return 0;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
