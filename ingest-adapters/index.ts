@@ -1,5 +1,6 @@
 // The registry of ingest adapters: an explicit typed array. A test fails when a folder is missing from it.
 import type { IngestAdapter } from '../src/ingest/types.ts';
 import { github } from './github/index.ts';
+import { gitlab } from './gitlab/index.ts';
 
-export const adapters: IngestAdapter<any>[] = [github];
+export const adapters: IngestAdapter<any>[] = [github, gitlab];

@@ -16,7 +16,9 @@ import { SqliteBus } from './bus/sqlite.ts';
 import type { Bus, ConsumedMessage, Subscription } from './bus/types.ts';
 import type { Config, Role } from './config/schema.ts';
 import { ROLES } from './config/schema.ts';
-import { DetectionEngine } from './detect/engine.ts';
+import { DetectionEngine, type Lane, rekeyedTopic } from './detect/engine.ts';
+import { detectBatch } from './detect/runner.ts';
+import { createStateStore } from './detect/state-store.ts';
 import type { PipewardenEvent } from './event.ts';
 import { Counters } from './ingest/metrics.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
@@ -142,23 +144,61 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         detector,
         config: detectorConfigs[detector.id] ?? { enabled: false },
       })),
-      log,
+      { log, trackChanges: true },
     );
     const e = engine;
-    subscriptions.push(
-      await bus.subscribe({
-        topic: config.topics.events,
-        group: 'pipewarden-detect',
-        handler: async (batch) => {
-          const hits = parseAll<PipewardenEvent>(batch, log, 'event').flatMap((ev) => e.evaluate(ev, now()));
-          if (hits.length)
-            await bus.publish(
-              config.topics.hits,
-              hits.map((h) => ({ key: h.key, value: JSON.stringify(h) })),
-            );
-        },
-      }),
-    );
+    // Key state survives restarts as snapshots written before each commit (src/detect/README.md).
+    const state = createStateStore(config);
+    await state.init();
+    // Embedded: one partition, one consumer sees everything. Distributed: rules keyed by something
+    // other than the events topic's key run on a re-keyed topic each (`<events>.by-<field>`).
+    const distributed = config.mode === 'distributed';
+    const lanes: Array<{ lane: Lane; topic: string; group: string }> = distributed
+      ? [
+          { lane: 'events', topic: config.topics.events, group: 'pipewarden-detect' },
+          ...e.rekeyedFields().map((f) => ({
+            lane: f,
+            topic: rekeyedTopic(config.topics.events, f),
+            group: `pipewarden-detect-${rekeyedTopic('', f).slice(1)}`,
+          })),
+        ]
+      : [{ lane: 'all', topic: config.topics.events, group: 'pipewarden-detect' }];
+    await bus.ensureTopics(lanes.map((l) => l.topic));
+    const detectSubs: Subscription[] = [];
+    for (const { lane, topic, group } of lanes) {
+      const rekeyFrom = distributed && lane === 'events' ? config.topics.events : undefined;
+      detectSubs.push(
+        await bus.subscribe({
+          topic,
+          group,
+          handler: async (batch) => {
+            const step = { engine: e, lane, state, now, log, ...(rekeyFrom ? { rekeyFrom } : {}) };
+            try {
+              const { hits, rekeyed } = await detectBatch(step, batch);
+              await Promise.all([
+                hits.length
+                  ? bus.publish(
+                      config.topics.hits,
+                      hits.map((h) => ({ key: h.key, value: JSON.stringify(h) })),
+                    )
+                  : undefined,
+                ...[...rekeyed].map(([t, messages]) => bus.publish(t, messages)),
+              ]);
+              await state.save(e.drainChanges(lane));
+            } catch (err) {
+              e.discardChanges(lane); // redelivered from the last snapshot, not counted twice
+              throw err;
+            }
+          },
+        }),
+      );
+    }
+    subscriptions.push({
+      stop: async () => {
+        await Promise.allSettled(detectSubs.map((s) => s.stop()));
+        await state.close();
+      },
+    });
   }
 
   let alerter: Alerter | undefined;

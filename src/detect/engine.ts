@@ -280,6 +280,21 @@ export class DetectionEngine {
   }
 
   /**
+   * Forgets the in-memory state of `lane` changed since the last drain, so that a batch whose hits
+   * could not be published is re-evaluated from the last snapshot when the bus redelivers it.
+   */
+  discardChanges(lane: Lane = 'all'): number {
+    let n = 0;
+    for (const [id, { rule: r, key }] of this.#dirty) {
+      if (!inLane(r, lane)) continue;
+      this.#dirty.delete(id);
+      r.states.delete(key);
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * Hits for one event. `now` is the processing time, passed in so replays are deterministic (replay
    * passes the event's own time); windows run on the event's `@timestamp`.
    */

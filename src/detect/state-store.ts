@@ -2,8 +2,9 @@
 // instance. SQLite beside the embedded store; an Elasticsearch index in distributed mode. Why: README.md.
 import { mkdirSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
+import type { Config } from '../config/schema.ts';
 import type { ElasticsearchConfig } from '../store/elasticsearch.ts';
 import type { StateChanges, StateEntry } from './engine.ts';
 
@@ -14,6 +15,12 @@ export interface DetectStateStore {
   /** Durable when it resolves: the detect role commits its offsets only after. */
   save(changes: StateChanges): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Beside the store of the mode: a SQLite file in the data dir, or an index in Elasticsearch. */
+export function createStateStore(config: Config): DetectStateStore {
+  if (config.mode === 'distributed') return new ElasticsearchStateStore(config.elasticsearch!);
+  return new SqliteStateStore(join(config.embedded.dataDir, 'detect-state.sqlite'));
 }
 
 /** For tests and replay: nothing survives the process. */

@@ -448,7 +448,7 @@ export const RULES: readonly SecretRule[] = [
     id: 'pypi-token',
     title: 'PyPI upload token',
     severity: 'critical',
-    keywords: ['pypi-ageicHlwaS5vcmc', 'pypi-agendgvzdc5wexbplm9yzw'],
+    keywords: ['pypi-ageichlwas5vcmc', 'pypi-agendgvzdc5wexbplm9yzw'],
     regex: g(String.raw`${L}pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_\-]{50,400}${R}`),
     entropy: 4,
     prefix: 5,
@@ -1088,7 +1088,7 @@ export const RULES: readonly SecretRule[] = [
     title: 'Password or token passed on a command line',
     severity: 'medium',
     tier: 'generic',
-    keywords: ['--password', '--passwd', '--token', '--api-key', '--apikey', '--secret', '--client-secret', ' -p'],
+    keywords: ['--password', '--passwd', '--token', '--api-key', '--apikey', '--secret', '--client-secret', '--auth-token', '--access-token', 'login', 'mysql'],
     regex: g(
       String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)["']?(?<secret>[^\s"'\x60;|&]{8,200})`,
       'i',
@@ -1118,14 +1118,20 @@ export const RULES: readonly SecretRule[] = [
   },
 ];
 
-/** Placeholders, CI masks, variable references and documentation examples: never a live secret. */
+/** CI masks and redaction markers (`***`, `[MASKED]`, `<redacted>`, `xxxxx`): already hidden. */
 const MASKED = /\*{3,}|\[(?:masked|redacted|secure|secret|hidden|filtered)\]|<[a-z_\- ]{0,30}>|redacted|x{5,}|•{3,}/i;
+/** Documentation and test placeholders (`changeme`, `example`, `dummy`, `your_token`, ...). */
 const STOPWORDS =
   /changeme|change_me|example|dummy|placeholder|sample|your[_\-]?(?:token|key|secret|password|api)|notreal|not_real|fake|insert|replace[_\-]?me|todo|lorem|foobar/i;
-const REFERENCE = /^(?:\$|%[A-Za-z_]|\{\{|<%|#\{|@\{|\$\{|&lt;)|\$\{\{|\$\(|\$[A-Z_]{2,}/;
+/** The same list minus the short words that random 100-character tokens contain by chance. */
+const STOPWORDS_STRICT = /changeme|example|dummy|placeholder|your[_\-]?(?:token|key|secret|password|api)|notreal/i;
+/** References to a value rather than the value (`$VAR`, `${VAR}`, `${{ secrets.X }}`, `%VAR%`, `{{ x }}`). */
+const REFERENCE = /^(?:\$|%[A-Za-z_]|\{\{|<%|#\{|@\{|&lt;)|\$\{\{|\$\(|\$\{?[A-Z_]{2,}/;
 
-export function isPlaceholder(secret: string): boolean {
-  return MASKED.test(secret) || STOPWORDS.test(secret) || REFERENCE.test(secret);
+export function isPlaceholder(secret: string, tier: Tier): boolean {
+  return (
+    MASKED.test(secret) || REFERENCE.test(secret) || (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret)
+  );
 }
 
 // Values that look random but are known not to be secrets: hashes, digests, ids, versions, paths.

@@ -8,5 +8,6 @@ const hex = (alg: 'sha1' | 'sha256', secret: string, raw: string) => createHmac(
 
 export const signers: Record<string, Signer> = {
   github: (raw, secret) => ({ 'x-hub-signature-256': `sha256=${hex('sha256', secret, raw)}` }),
+  gitlab: (_raw, secret) => ({ 'x-gitlab-token': secret }),
   // Adapters add their entry here.
 };
