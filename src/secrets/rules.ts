@@ -64,6 +64,11 @@ function isBasicPair(b64: string): boolean {
   return i > 0 && i < text.length - 1;
 }
 
+// Throwaway credentials of CI service containers and docs (`postgres://postgres:postgres@localhost`).
+const DEV_DEFAULT_PASSWORD =
+  /^(?:pass(?:word)?|passwd|secret|postgres|root|admin|test|testing|guest|user|mysql|redis|rabbitmq|mongo|sa|pw|pwd)$/i;
+const notDevDefault = (password: string): boolean => !DEV_DEFAULT_PASSWORD.test(password);
+
 const PEM_PREVIEW = (m: string): string => /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----/.exec(m)![0];
 
 // Database and broker schemes whose URLs carry credentials.
@@ -1041,6 +1046,7 @@ export const RULES: readonly SecretRule[] = [
       String.raw`(?<![A-Za-z0-9+.])(?:${DB_SCHEMES})://[^\s:/@'"\x60<>]{0,128}:(?<secret>[^\s/@'"\x60<>]{3,256})@[^\s/@'"\x60<>]`,
       'i',
     ),
+    validate: notDevDefault,
   }),
   high({
     id: 'url-basic-auth',
@@ -1050,6 +1056,7 @@ export const RULES: readonly SecretRule[] = [
     regex: g(
       String.raw`(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@'"\x60<>]{1,128}:(?<secret>[^\s/@'"\x60<>]{3,256})@[^\s/@'"\x60<>]`,
     ),
+    validate: notDevDefault,
   }),
   high({
     id: 'auth-header-basic',

@@ -1,0 +1,220 @@
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { gitlab } from '../../ingest-adapters/gitlab/index.ts';
+import { Secret } from '../../src/config/secrets.ts';
+import { EVENT_KINDS } from '../../src/event.ts';
+import { AdapterInputError } from '../../src/ingest/types.ts';
+import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
+
+const SAMPLE_SECRET = 'sample-webhook-secret';
+const config = { enabled: true, secret: new Secret(SAMPLE_SECRET, 'test') };
+const at = new Date('2024-06-01T10:00:00Z');
+
+const expected: Record<string, [kind: string, action: string]> = {
+  'build.json': ['build', 'job.created'],
+  'feature_flag.json': ['config.change', 'feature_flag'],
+  'issue.json': ['other', 'issue.open'],
+  'member.json': ['permission.change', 'user_add_to_group'],
+  'note_commit.json': ['other', 'note'],
+  'note_merge_request.json': ['other', 'note'],
+  'pipeline.json': ['build', 'pipeline.success'],
+  'release.json': ['other', 'release.create'],
+  'resource_access_token_project.json': ['other', 'access_token.expiring_access_token'],
+  'tag_push.json': ['code.push', 'tag_push'],
+  'system__group_create.json': ['config.change', 'group_create'],
+  'system__group_rename.json': ['config.change', 'group_rename'],
+  'system__key_destroy.json': ['permission.change', 'key_destroy'],
+  'system__project_create.json': ['config.change', 'project_create'],
+  'system__project_rename.json': ['config.change', 'project_rename'],
+  'system__project_update.json': ['config.change', 'project_update'],
+  'system__repository_update.json': ['code.push', 'repository_update'],
+  'system__user_add_to_group.json': ['permission.change', 'user_add_to_group'],
+  'system__user_create.json': ['permission.change', 'user_create'],
+  'system__user_failed_login.json': ['login.failure', 'user_failed_login'],
+  'system__user_remove_from_team.json': ['permission.change', 'user_remove_from_team'],
+  'system__user_update_for_group.json': ['permission.change', 'user_update_for_group'],
+};
+
+describe('gitlab', () => {
+  it('has an expectation for every fixture', () => {
+    expect(listSamples('gitlab')).toEqual(Object.keys(expected).sort());
+  });
+
+  describe('verify', () => {
+    it('accepts every real sample with the corpus token', () => {
+      for (const file of listSamples('gitlab')) {
+        const s = loadSample('gitlab', file);
+        expect(gitlab.verify(Buffer.from(rawBody(s)), lowerHeaders(s.headers), config, at), file).toEqual({ ok: true });
+      }
+    });
+
+    it('rejects a missing or wrong token, and any token when none is configured', () => {
+      const body = Buffer.from('{}');
+      expect(gitlab.verify(body, {}, config, at).ok).toBe(false);
+      for (const bad of ['', 'sample-webhook-secre', 'sample-webhook-secret ', 'SAMPLE-WEBHOOK-SECRET']) {
+        expect(gitlab.verify(body, { 'x-gitlab-token': bad }, config, at).ok, bad).toBe(false);
+      }
+      expect(gitlab.verify(body, { 'x-gitlab-token': SAMPLE_SECRET }, { enabled: true, secret: undefined }, at).ok).toBe(false);
+    });
+
+    it('checks Standard-Webhooks signatures with a whsec_ key and refuses stale timestamps', () => {
+      const key = Buffer.alloc(32, 7);
+      const cfg = { enabled: true, secret: new Secret(`whsec_${key.toString('base64')}`, 'test') };
+      const body = Buffer.from('{"object_kind":"push"}');
+      const ts = String(Math.floor(at.getTime() / 1000));
+      const sign = (t: string) =>
+        `v1,${createHmac('sha256', key).update(`msg_1.${t}.`).update(body).digest('base64')}`;
+      const h = { 'webhook-id': 'msg_1', 'webhook-timestamp': ts, 'webhook-signature': `v1,AAAA ${sign(ts)}` };
+      expect(gitlab.verify(body, h, cfg, at)).toEqual({ ok: true });
+      expect(gitlab.verify(Buffer.from('{}'), h, cfg, at).ok).toBe(false);
+      const old = String(Number(ts) - 600);
+      const stale = gitlab.verify(body, { ...h, 'webhook-timestamp': old, 'webhook-signature': sign(old) }, cfg, at);
+      expect(stale).toMatchObject({ ok: false, reason: expect.stringMatching(/stale/) });
+      // With a signing key configured, the plain token is not enough.
+      expect(gitlab.verify(body, { 'x-gitlab-token': cfg.secret.reveal() }, cfg, at).ok).toBe(false);
+    });
+  });
+
+  describe('toEvents', () => {
+    it('normalises every fixture to one event of the right kind, with a stable id', () => {
+      for (const file of listSamples('gitlab')) {
+        const s = loadSample('gitlab', file);
+        const headers = lowerHeaders(s.headers);
+        const { events } = gitlab.toEvents(s.body, headers, at);
+        expect(events, file).toHaveLength(1);
+        const e = events[0]!;
+        expect([e.pipewarden.kind, e.event.action], file).toEqual(expected[file]);
+        expect(EVENT_KINDS).toContain(e.pipewarden.kind);
+        expect(e.event.provider).toBe('gitlab');
+        expect(e.pipewarden.delivery_id).toBe(headers['idempotency-key']);
+        expect(gitlab.deliveryId(headers, s.body)).toBe(headers['idempotency-key']);
+        expect(gitlab.toEvents(s.body, headers, new Date()).events[0]!.event.id).toBe(e.event.id);
+        expect(Number.isNaN(Date.parse(e['@timestamp'])), file).toBe(false);
+      }
+    });
+
+    it('turns a blocked user sign-in into login.failure with the user and the receive time', () => {
+      const s = loadSample('gitlab', 'system__user_failed_login.json');
+      const e = gitlab.toEvents(s.body, lowerHeaders(s.headers), at).events[0]!;
+      expect(e.user?.name).toBe('user4');
+      expect(e.event.outcome).toBe('failure');
+      expect(e.event.category).toEqual(['authentication']);
+      expect(e.event.dataset).toBe('gitlab.system_hook');
+      expect(e['@timestamp']).toBe(at.toISOString()); // created_at is the user's creation, not the attempt
+      expect(e.message).toMatch(/blocked/);
+    });
+
+    it('fills actor, project, ref, commit, runner and outcome for pipelines and jobs', () => {
+      const pipeline = loadSample('gitlab', 'pipeline.json');
+      const p = gitlab.toEvents(pipeline.body, lowerHeaders(pipeline.headers), at).events[0]!;
+      expect(p.user?.name).toBe('user1');
+      expect(p.pipewarden.repository).toBe('gitlab-org/gitlab-test');
+      expect(p.pipewarden.branch).toBe('master');
+      expect(p.event.outcome).toBe('success');
+      expect(p['@timestamp']).toBe('2016-08-12T15:26:29.000Z');
+      const job = loadSample('gitlab', 'build.json');
+      const j = gitlab.toEvents(job.body, lowerHeaders(job.headers), at).events[0]!;
+      expect(j.pipewarden.job).toBe('test');
+      expect((j.pipewarden as { runner?: unknown }).runner).toMatchObject({
+        name: 'shared-runners-manager-6.gitlab.com',
+        self_hosted: true,
+        tags: ['linux', 'docker'],
+      });
+      const tag = loadSample('gitlab', 'tag_push.json');
+      const t = gitlab.toEvents(tag.body, lowerHeaders(tag.headers), at).events[0]!;
+      expect(t.user?.name).toBe('jsmith');
+      expect(t.pipewarden.branch).toBe('v1.0.0');
+      expect(t.event.type).toEqual(['creation']);
+    });
+
+    it('maps deployment hooks to deploy with the status as outcome', () => {
+      const body = {
+        object_kind: 'deployment',
+        status: 'failed',
+        status_changed_at: '2021-04-28 21:50:00 +0200',
+        deployable_id: 796,
+        deployable_url: 'http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796',
+        environment: 'production',
+        project: { path_with_namespace: 'root/test-deployment-webhooks', web_url: 'http://x' },
+        short_sha: 'a123',
+        user: { username: 'root', id: 1 },
+        ref: 'main',
+      };
+      const e = gitlab.toEvents(body, { 'x-gitlab-event': 'Deployment Hook' }, at).events[0]!;
+      expect(e.pipewarden.kind).toBe('deploy');
+      expect(e.event.action).toBe('deployment.failed');
+      expect(e.event.outcome).toBe('failure');
+      expect(e.pipewarden.environment).toBe('production');
+      expect(e.user?.name).toBe('root');
+      expect(e['@timestamp']).toBe('2021-04-28T19:50:00.000Z');
+    });
+
+    it('marks pushes that create or delete a branch, and merge requests as other', () => {
+      const push = { object_kind: 'push', before: '0'.repeat(40), after: 'abc', ref: 'refs/heads/x', user_username: 'u', project: { path_with_namespace: 'g/p' } };
+      expect(gitlab.toEvents(push, { 'x-gitlab-event': 'Push Hook' }, at).events[0]!.event.type).toEqual(['creation']);
+      const del = { ...push, before: 'abc', after: '0'.repeat(40) };
+      expect(gitlab.toEvents(del, { 'x-gitlab-event': 'Push Hook' }, at).events[0]!.event.type).toEqual(['deletion']);
+      const mr = { object_kind: 'merge_request', user: { username: 'u' }, object_attributes: { action: 'merge', target_branch: 'main' }, project: { path_with_namespace: 'g/p' } };
+      const e = gitlab.toEvents(mr, { 'x-gitlab-event': 'Merge Request Hook' }, at).events[0]!;
+      expect([e.pipewarden.kind, e.event.action, e.pipewarden.branch]).toEqual(['other', 'merge_request.merge', 'main']);
+      const destroy = { event_name: 'project_destroy', path_with_namespace: 'g/p', project_visibility: 'public' };
+      const d = gitlab.toEvents(destroy, { 'x-gitlab-event': 'System Hook' }, at).events[0]!;
+      expect([d.pipewarden.kind, d.event.type[0], d.pipewarden.visibility]).toEqual(['config.change', 'deletion', 'public']);
+    });
+
+    it('refuses a body without an event header, not an object, or of no known shape', () => {
+      expect(() => gitlab.toEvents({ object_kind: 'push' }, {}, at)).toThrow(AdapterInputError);
+      expect(() => gitlab.toEvents([1], { 'x-gitlab-event': 'Push Hook' }, at)).toThrow(AdapterInputError);
+      expect(() => gitlab.toEvents({ a: 1 }, { 'x-gitlab-event': 'Push Hook' }, at)).toThrow(/object_kind/);
+    });
+  });
+
+  describe('property', () => {
+    const samples = listSamples('gitlab').map((f) => loadSample('gitlab', f));
+    const anyHeaders = fc.dictionary(
+      fc.constantFrom('x-gitlab-event', 'x-gitlab-token', 'idempotency-key', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-other'),
+      fc.oneof(fc.string(), fc.constantFrom('System Hook', 'Push Hook', 'Job Hook')),
+    );
+    const mutate = (v: unknown, path: string[], replacement: unknown): unknown => {
+      if (path.length === 0 || !v || typeof v !== 'object') return replacement;
+      const [k, ...rest] = path;
+      const copy: Record<string, unknown> = Array.isArray(v) ? { ...v } : { ...(v as object) };
+      copy[k!] = mutate(copy[k!], rest, replacement);
+      return copy;
+    };
+
+    it('never throws anything but AdapterInputError, on random or mutated bodies and headers', () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.jsonValue(),
+            fc.tuple(fc.integer({ min: 0, max: samples.length - 1 }), fc.array(fc.constantFrom('object_kind', 'event_name', 'user', 'project', 'object_attributes', 'status', 'ref', 'runner', 'username', 'after', 'before', 'environment', 'id')), fc.jsonValue()).map(
+              ([i, path, v]) => mutate(samples[i]!.body, path, v),
+            ),
+          ),
+          anyHeaders,
+          (body, headers) => {
+            try {
+              const out = gitlab.toEvents(body, headers, at);
+              for (const e of out.events) expect(EVENT_KINDS).toContain(e.pipewarden.kind);
+            } catch (err) {
+              expect(err).toBeInstanceOf(AdapterInputError);
+            }
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+
+    it('never verifies without the secret', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 200 }), anyHeaders, (raw, headers) => {
+          expect(gitlab.verify(Buffer.from(raw), headers, config, at).ok).toBe(false);
+          expect(gitlab.verify(Buffer.from(raw), { ...headers, 'x-gitlab-token': SAMPLE_SECRET }, { enabled: true, secret: undefined }, at).ok).toBe(false);
+        }),
+        { numRuns: 400 },
+      );
+    });
+  });
+});
