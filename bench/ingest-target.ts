@@ -16,7 +16,9 @@ const log = createLogger({ level: 'silent' });
 if (kind === 'baseline') {
   // The floor: Fastify parsing a JSON body and answering 202, nothing else.
   const app = Fastify({ bodyLimit: 25 * 1024 * 1024 });
-  app.post('/ingest/github', async (req, reply) => reply.status(202).send({ accepted: 1, keys: Object.keys(req.body as object).length }));
+  app.post('/ingest/github', async (req, reply) =>
+    reply.status(202).send({ accepted: 1, keys: Object.keys(req.body as object).length }),
+  );
   process.stdout.write(`${await app.listen({ host: '127.0.0.1', port: 0 })}\n`);
 } else if (kind === 'embedded') {
   const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
@@ -28,7 +30,10 @@ if (kind === 'baseline') {
     {
       mode: 'distributed',
       kafka: { brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',') },
-      elasticsearch: { node: process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:19200', indexPrefix: `pw-${run}` },
+      elasticsearch: {
+        node: process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:19200',
+        indexPrefix: `pw-${run}`,
+      },
       topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.logs` },
     },
     env,

@@ -11,7 +11,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
 
-const sample = JSON.parse(readFileSync(new URL('../ingest-adapters/github/fixtures/push__default.json', import.meta.url), 'utf8'));
+const sample = JSON.parse(
+  readFileSync(new URL('../ingest-adapters/github/fixtures/push__default.json', import.meta.url), 'utf8'),
+);
 const body = JSON.stringify(sample.body);
 const signature = `sha256=${createHmac('sha256', 'bench-secret').update(body).digest('hex')}`;
 
@@ -40,10 +42,21 @@ async function load(url: string): Promise<Result> {
     method: 'POST',
     connections: CONNECTIONS,
     duration: SECONDS,
-    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature },
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': 'push',
+      'x-hub-signature-256': signature,
+    },
     body,
     // A fresh delivery id per request: the same one would be answered as a duplicate.
-    requests: [{ setupRequest: (req: any) => ({ ...req, headers: { ...req.headers, 'x-github-delivery': randomUUID() } }) }],
+    requests: [
+      {
+        setupRequest: (req: any) => ({
+          ...req,
+          headers: { ...req.headers, 'x-github-delivery': randomUUID() },
+        }),
+      },
+    ],
   });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors };
 }
@@ -55,8 +68,15 @@ async function measure(kind: string): Promise<{ runs: Result[]; med: Result }> {
     await load(url); // warm-up of the route (JIT, connections, topic metadata)
     const runs: Result[] = [];
     for (let i = 0; i < RUNS; i++) runs.push(await load(url));
-    const med = { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), non2xx: runs.reduce((a, r) => a + r.non2xx, 0) };
-    process.stderr.write(`${kind}: median ${med.rps.toFixed(0)} req/s (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')})\n`);
+    const med = {
+      rps: median(runs.map((r) => r.rps)),
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    };
+    process.stderr.write(
+      `${kind}: median ${med.rps.toFixed(0)} req/s (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')})\n`,
+    );
     return { runs, med };
   } finally {
     child.kill('SIGTERM');
@@ -65,8 +85,14 @@ async function measure(kind: string): Promise<{ runs: Result[]; med: Result }> {
 
 const services = process.env.KAFKA_BROKERS && process.env.ELASTICSEARCH_URL;
 if (!services) {
-  execFileSync('bash', [new URL('../deploy/local/services.sh', import.meta.url).pathname, 'start'], { stdio: 'inherit' });
-  for (const line of execFileSync('bash', [new URL('../deploy/local/services.sh', import.meta.url).pathname, 'env'], { encoding: 'utf8' }).split('\n')) {
+  execFileSync('bash', [new URL('../deploy/local/services.sh', import.meta.url).pathname, 'start'], {
+    stdio: 'inherit',
+  });
+  for (const line of execFileSync(
+    'bash',
+    [new URL('../deploy/local/services.sh', import.meta.url).pathname, 'env'],
+    { encoding: 'utf8' },
+  ).split('\n')) {
     const [k, v] = line.split('=');
     if (k && v) process.env[k] = v;
   }

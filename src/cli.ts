@@ -17,6 +17,11 @@ Usage:
       Create an API token for /api/*. It is printed once; only its hash is stored.
   pipewarden config check [--config FILE]
       Validate the configuration and list every problem with its path.
+  pipewarden replay (--file EVENTS.ndjson | --from ISO --to ISO) [--config FILE]
+                    [--set detectors.ID.KEY=VALUE ...] [--only ID[,ID]] [--format ndjson|table]
+      Run the detectors over exported events (one normalised event per line) or over the stored
+      audit trail for a time range, to backtest thresholds. Hits go to stdout; progress and a
+      summary to stderr. Each event is evaluated at its own time, so runs are repeatable.
 
 The config file may also be given by PIPEWARDEN_CONFIG. Secrets come from environment variables
 (or VAR_FILE paths), never from the file: see pipewarden.example.yaml.`;
@@ -43,6 +48,12 @@ async function main(argv: string[]): Promise<void> {
       role: { type: 'string' },
       port: { type: 'string' },
       name: { type: 'string' },
+      file: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      only: { type: 'string' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -95,6 +106,32 @@ async function main(argv: string[]): Promise<void> {
 
   if (command === 'config' && sub === 'check') {
     process.stdout.write(`configuration OK (${configFile ?? 'defaults'}): mode ${config.mode}\n`);
+    return;
+  }
+
+  if (command === 'replay') {
+    const { formatSummary, loadReplayConfig, replay } = await import('./replay.ts');
+    if (!values.file === !(values.from || values.to))
+      fail('replay needs --file FILE, or --from ISO and --to ISO (the stored audit trail)');
+    if (!values.file && !(values.from && values.to)) fail('replay over the store needs both --from and --to');
+    const format = values.format ?? 'ndjson';
+    if (format !== 'ndjson' && format !== 'table') fail(`--format must be ndjson or table, got ${format}`);
+    const replayConfig = loadReplayConfig(configFile, values.set ?? []);
+    const store = values.file ? undefined : createStore(replayConfig);
+    await store?.init();
+    try {
+      const summary = await replay({
+        config: replayConfig,
+        input: store ? { store, from: values.from!, to: values.to! } : { file: values.file! },
+        format,
+        out: process.stdout,
+        err: process.stderr,
+        ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
+      });
+      process.stderr.write(formatSummary(summary));
+    } finally {
+      await store?.close();
+    }
     return;
   }
 

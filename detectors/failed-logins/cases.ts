@@ -1,6 +1,8 @@
 // Positive and negative examples for failed-logins. Stateful behaviours are sequences of events run
 // in order through the real engine. The events are normalised the way the login-reporting adapters
 // (Jenkins audit trail, GitLab auth log, Artifactory access log, GitHub audit log) emit them.
+import { readFileSync } from 'node:fs';
+import { gitlab } from '../../ingest-adapters/gitlab/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
 
@@ -65,7 +67,47 @@ function failures(user: string | undefined, n: number, startMs: number, everyMs:
   );
 }
 
+/** The real GitLab `user_failed_login` system hook, through the real adapter. */
+function gitlabFailedLogin(): PipewardenEvent {
+  const sample = JSON.parse(
+    readFileSync(new URL('../../ingest-adapters/gitlab/fixtures/system__user_failed_login.json', import.meta.url), 'utf8'),
+  );
+  const headers = Object.fromEntries(
+    Object.entries(sample.headers as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
+  );
+  const [event] = gitlab.toEvents(sample.body, headers, new Date('2024-06-01T09:00:00Z')).events;
+  if (!event) throw new Error('the GitLab sample produced no event');
+  return event;
+}
+
+/** Copies of one event, `everyMs` apart, each with its own id (as separate deliveries would have). */
+function repeated(e: PipewardenEvent, n: number, startMs: number, everyMs: number): PipewardenEvent[] {
+  return Array.from({ length: n }, (_, i) => {
+    const at = new Date(startMs + i * everyMs).toISOString();
+    return { ...e, '@timestamp': at, event: { ...e.event, id: eventId(e.event.id, i) } };
+  });
+}
+
 export const cases: DetectorCase[] = [
+  // real samples
+  {
+    name: 'real GitLab user_failed_login hook: one failure of an ordinary user is no finding',
+    event: gitlabFailedLogin(),
+    expect: 0,
+  },
+  {
+    name: 'real GitLab user_failed_login hook: counted as a failure (account listed as built-in)',
+    event: gitlabFailedLogin(),
+    config: { defaultAccounts: { accounts: ['user4'] } },
+    expect: 1,
+    summaryIncludes: '"user4"',
+  },
+  {
+    name: 'real GitLab user_failed_login hook repeated 10 times in 5 minutes: brute force',
+    events: repeated(gitlabFailedLogin(), 10, T0, 30_000),
+    expect: 1,
+    expectByRule: { 'brute-force': 1 },
+  },
   // brute force
   {
     name: 'brute force: 10 failures for one user within 10 minutes',

@@ -1,6 +1,12 @@
 // GitLab project and group webhooks and instance system hooks (X-Gitlab-Token, or the Standard-Webhooks signature).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { type EventKind, eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import {
+  type EventKind,
+  eventId,
+  type Outcome,
+  type PipewardenEvent,
+  redactPayload,
+} from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -84,14 +90,23 @@ function outcomeOf(status: string | undefined): Outcome {
 }
 
 /** Standard-Webhooks check (GitLab's `webhook_signing_token`, `whsec_` keys): HMAC over "id.timestamp.body". */
-function verifySigned(rawBody: Buffer, headers: Parameters<IngestAdapter['verify']>[1], key: string, now: Date) {
+function verifySigned(
+  rawBody: Buffer,
+  headers: Parameters<IngestAdapter['verify']>[1],
+  key: string,
+  now: Date,
+) {
   const id = header(headers, 'webhook-id');
   const ts = header(headers, 'webhook-timestamp');
   const sig = header(headers, 'webhook-signature');
-  if (!id || !ts || !sig) return { ok: false as const, reason: 'missing webhook-id, webhook-timestamp or webhook-signature' };
+  if (!id || !ts || !sig)
+    return { ok: false as const, reason: 'missing webhook-id, webhook-timestamp or webhook-signature' };
   if (!/^\d{1,12}$/.test(ts)) return { ok: false as const, reason: 'webhook-timestamp must be unix seconds' };
   if (Math.abs(now.getTime() / 1000 - Number(ts)) > SIGNATURE_TOLERANCE_S) {
-    return { ok: false as const, reason: `webhook-timestamp is more than ${SIGNATURE_TOLERANCE_S} s from now (stale or replayed)` };
+    return {
+      ok: false as const,
+      reason: `webhook-timestamp is more than ${SIGNATURE_TOLERANCE_S} s from now (stale or replayed)`,
+    };
   }
   const expected = createHmac('sha256', Buffer.from(key.slice('whsec_'.length), 'base64'))
     .update(`${id}.${ts}.`)
@@ -125,7 +140,11 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
 
   // Idempotency-Key is stable across retries (17.4+); X-Gitlab-Event-UUID before that.
   deliveryId(headers) {
-    return header(headers, 'idempotency-key') ?? header(headers, 'webhook-id') ?? header(headers, 'x-gitlab-event-uuid');
+    return (
+      header(headers, 'idempotency-key') ??
+      header(headers, 'webhook-id') ??
+      header(headers, 'x-gitlab-event-uuid')
+    );
   },
 
   toEvents(body, headers, receivedAt) {
@@ -136,7 +155,9 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     const objectKind = str(p.object_kind);
     const eventName = str(p.event_name);
     const system = hook === 'System Hook';
-    let cls = (objectKind ? BY_OBJECT_KIND[objectKind] : undefined) ?? (eventName ? byEventName(eventName) : undefined);
+    let cls =
+      (objectKind ? BY_OBJECT_KIND[objectKind] : undefined) ??
+      (eventName ? byEventName(eventName) : undefined);
     if (!objectKind && !eventName) {
       throw new AdapterInputError(`GitLab ${hook} body has neither object_kind nor event_name`);
     }
@@ -183,8 +204,10 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     }
     if (eventName === 'user_failed_login') outcome = 'failure';
     const zero = /^0+$/;
-    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.after) ?? '')) type = ['deletion'];
-    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.before) ?? '')) type = ['creation'];
+    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.after) ?? ''))
+      type = ['deletion'];
+    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.before) ?? ''))
+      type = ['creation'];
 
     const pw: WithRunner = { kind: cls.kind, source: 'gitlab', raw: redactPayload(p) };
     if (delivery) pw.delivery_id = delivery;
@@ -199,7 +222,9 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
       if (pipelineId) pw.pipeline = pipelineId;
       const runner = obj(p.runner);
       if (runner) {
-        const tags = Array.isArray(runner.tags) ? runner.tags.filter((t): t is string => typeof t === 'string') : [];
+        const tags = Array.isArray(runner.tags)
+          ? runner.tags.filter((t): t is string => typeof t === 'string')
+          : [];
         // instance_type runners are GitLab's (or the admin's) shared fleet; group and project runners are self-managed.
         pw.runner = {
           ...(str(runner.description) ? { name: str(runner.description) } : {}),
@@ -210,9 +235,11 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
         };
       }
     }
-    const commit = str(p.checkout_sha) ?? str(p.after) ?? str(p.sha) ?? str(attrs?.sha) ?? str(obj(p.commit)?.id);
+    const commit =
+      str(p.checkout_sha) ?? str(p.after) ?? str(p.sha) ?? str(attrs?.sha) ?? str(obj(p.commit)?.id);
     if (commit && !zero.test(commit)) pw.commit = commit;
-    const visibility = str(p.project_visibility)?.replace(/^visibilitylevel\|/, '') ?? str(project?.visibility);
+    const visibility =
+      str(p.project_visibility)?.replace(/^visibilitylevel\|/, '') ?? str(project?.visibility);
     if (visibility) pw.visibility = visibility;
     const buildUrl = str(attrs?.url) ?? str(p.deployable_url);
     if (buildUrl && (objectKind === 'pipeline' || objectKind === 'deployment')) pw.build_url = buildUrl;
@@ -223,7 +250,9 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
       gitlabTime(p.status_changed_at) ??
       gitlabTime(p.build_finished_at) ??
       gitlabTime(p.build_started_at) ??
-      (objectKind === 'pipeline' ? (gitlabTime(attrs?.finished_at) ?? gitlabTime(attrs?.created_at)) : undefined) ??
+      (objectKind === 'pipeline'
+        ? (gitlabTime(attrs?.finished_at) ?? gitlabTime(attrs?.created_at))
+        : undefined) ??
       (objectKind && !system && attrs ? gitlabTime(attrs.updated_at) : undefined) ??
       receivedAt.toISOString();
 

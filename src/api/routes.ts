@@ -66,7 +66,8 @@ async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T 
   try {
     return await run();
   } catch (err) {
-    if (err instanceof RangeError) return reply.status(400).send({ error: 'bad_request', message: err.message });
+    if (err instanceof RangeError)
+      return reply.status(400).send({ error: 'bad_request', message: err.message });
     throw err;
   }
 }

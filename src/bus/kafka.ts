@@ -74,7 +74,12 @@ export class KafkaBus implements Bus {
   #admin: Promise<Admin> | undefined;
   #closed = false;
   #sending = false;
-  readonly #pending: Array<{ topic: string; messages: OutgoingMessage[]; resolve: () => void; reject: (e: Error) => void }> = [];
+  readonly #pending: Array<{
+    topic: string;
+    messages: OutgoingMessage[];
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }> = [];
 
   constructor(config: KafkaConfig, options: { log?: Logger } = {}) {
     this.#config = config;

@@ -23,7 +23,11 @@ export interface LineFormat {
   /** Cheap test: does this line (syslog MSG part, or a line of a text body) belong to this format? */
   matches(line: string): boolean;
   /** Pure: one line to at most one event; null for a line of this format that carries nothing we keep. */
-  toEvent(line: string, receivedAt: Date, meta: { host?: string; app?: string; transport: string }): PipewardenEvent | null;
+  toEvent(
+    line: string,
+    receivedAt: Date,
+    meta: { host?: string; app?: string; transport: string },
+  ): PipewardenEvent | null;
 }
 
 export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boolean }> {

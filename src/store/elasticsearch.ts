@@ -254,7 +254,12 @@ export class ElasticsearchStore implements Store {
   }
 
   async putState(key: string, value: string): Promise<void> {
-    await this.#client.index({ index: this.#state, id: key, document: { value, updatedAt: new Date().toISOString() }, refresh: false });
+    await this.#client.index({
+      index: this.#state,
+      id: key,
+      document: { value, updatedAt: new Date().toISOString() },
+      refresh: false,
+    });
   }
 
   async getState(key: string): Promise<string | undefined> {

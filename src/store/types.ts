@@ -1,7 +1,8 @@
 // The store: the searchable audit trail, the hits with their delivery status, and API tokens.
 // Elasticsearch in production, SQLite with FTS5 embedded.
-import type { EventKind, PipewardenEvent } from '../event.ts';
+
 import type { AlertRecord } from '../alerting/types.ts';
+import type { EventKind, PipewardenEvent } from '../event.ts';
 
 export interface EventQuery {
   from?: string; // ISO time, inclusive, on @timestamp

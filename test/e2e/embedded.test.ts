@@ -1,3 +1,6 @@
 import { endToEnd, tempDataDir } from './scenario.ts';
 
-endToEnd('embedded: SQLite bus and store', () => ({ mode: 'embedded', embedded: { dataDir: tempDataDir() } }));
+endToEnd('embedded: SQLite bus and store', () => ({
+  mode: 'embedded',
+  embedded: { dataDir: tempDataDir() },
+}));

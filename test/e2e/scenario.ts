@@ -62,7 +62,11 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
     async function send(file: string, delivery: string): Promise<Response> {
       const sample = loadSample('github', file);
       const raw = rawBody(sample);
-      return fetch(`${app.url}/ingest/github`, { method: 'POST', body: raw, headers: signGithub(sample, raw, SECRET, delivery) });
+      return fetch(`${app.url}/ingest/github`, {
+        method: 'POST',
+        body: raw,
+        headers: signGithub(sample, raw, SECRET, delivery),
+      });
     }
 
     async function api(path: string): Promise<any> {
@@ -76,18 +80,28 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       expect(res.status).toBe(202);
       const { ids } = (await res.json()) as { ids: string[] };
 
-      const events = await eventually(async () => {
-        const page = await api('/api/events?source=github&kind=config.change&repository=octo-org%2Focto-repo&q=protection');
-        return page.items.some((e: any) => e.event.id === ids[0]) ? page : undefined;
-      }, 30_000, 'the event in /api/events');
+      const events = await eventually(
+        async () => {
+          const page = await api(
+            '/api/events?source=github&kind=config.change&repository=octo-org%2Focto-repo&q=protection',
+          );
+          return page.items.some((e: any) => e.event.id === ids[0]) ? page : undefined;
+        },
+        30_000,
+        'the event in /api/events',
+      );
       const event = events.items.find((e: any) => e.event.id === ids[0]);
       expect(event.event.action).toBe('branch_protection_rule.deleted');
       expect(event.user.name).toBeTruthy();
 
-      const alert = await eventually(async () => {
-        const page = await api('/api/alerts?detector=pipeline-weakening');
-        return page.items.find((a: any) => a.event_ids.includes(ids[0]) && a.status === 'delivered');
-      }, 30_000, 'the delivered alert in /api/alerts');
+      const alert = await eventually(
+        async () => {
+          const page = await api('/api/alerts?detector=pipeline-weakening');
+          return page.items.find((a: any) => a.event_ids.includes(ids[0]) && a.status === 'delivered');
+        },
+        30_000,
+        'the delivered alert in /api/alerts',
+      );
       expect(alert.deliveries.slack).toMatchObject({ status: 'sent', attempts: 1 });
       expect(alert.deliveries.email).toMatchObject({ status: 'sent', attempts: 1 });
       expect(alert.severity).toBe('high');
@@ -111,7 +125,11 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       expect(await again.json()).toMatchObject({ duplicate: true });
       // Same event under a new delivery id is a new event: proves the pipeline is live while we wait.
       await send('push__default.json', `e2e-${run}-2`);
-      await eventually(async () => (await api('/api/events?kind=code.push')).total > 0, 30_000, 'the push event');
+      await eventually(
+        async () => (await api('/api/events?kind=code.push')).total > 0,
+        30_000,
+        'the push event',
+      );
       expect(slack.messages).toHaveLength(1);
       expect(smtp.messages).toHaveLength(1);
     });
@@ -121,10 +139,14 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       const res = await send('meta__deleted.json', `e2e-${run}-3`);
       expect(res.status).toBe(202);
       const { ids } = (await res.json()) as { ids: string[] };
-      const alert = await eventually(async () => {
-        const page = await api('/api/alerts?status=partial');
-        return page.items.find((a: any) => a.event_ids.includes(ids[0]));
-      }, 30_000, 'the partial alert');
+      const alert = await eventually(
+        async () => {
+          const page = await api('/api/alerts?status=partial');
+          return page.items.find((a: any) => a.event_ids.includes(ids[0]));
+        },
+        30_000,
+        'the partial alert',
+      );
       expect(alert.deliveries.slack.status).toBe('failed');
       expect(alert.deliveries.slack.error).toMatch(/invalid_auth/);
       expect(alert.deliveries.email.status).toBe('sent');

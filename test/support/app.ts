@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createToken } from '../../src/api/tokens.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
-import type { Role } from '../../src/config/schema.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import type { Role } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
 
 export const GITHUB_SECRET = 'test-github-secret';
@@ -20,13 +20,21 @@ export async function startEmbedded(
     { mode: 'embedded', embedded: { dataDir }, log: { level: 'silent' }, ...overrides },
     { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, ...env },
   );
-  const app = await startApp(config, { port: 0, log: createLogger({ level: 'silent' }), ...(roles ? { roles } : {}) });
+  const app = await startApp(config, {
+    port: 0,
+    log: createLogger({ level: 'silent' }),
+    ...(roles ? { roles } : {}),
+  });
   const { token } = await createToken(app.store, 'test');
   return { app, token, dataDir };
 }
 
 /** Polls until `fn` returns a truthy value or the time runs out (then throws with the last value). */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -39,5 +47,7 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+  );
 }

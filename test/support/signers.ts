@@ -4,7 +4,8 @@ import { createHmac } from 'node:crypto';
 
 export type Signer = (raw: string, secret: string, now: Date) => Record<string, string>;
 
-const hex = (alg: 'sha1' | 'sha256', secret: string, raw: string) => createHmac(alg, secret).update(raw).digest('hex');
+const hex = (alg: 'sha1' | 'sha256', secret: string, raw: string) =>
+  createHmac(alg, secret).update(raw).digest('hex');
 
 export const signers: Record<string, Signer> = {
   github: (raw, secret) => ({ 'x-hub-signature-256': `sha256=${hex('sha256', secret, raw)}` }),

@@ -12,7 +12,11 @@ const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 const SECRET = 'cli-test-secret';
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 30_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 30_000,
+  });
 }
 
 /** Starts `serve` and resolves with its URL once the "running" log line appears. */
@@ -37,7 +41,10 @@ describe('pipewarden CLI', () => {
   it('exits 78 on a bad config, listing every problem with its path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-cli-'));
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'mode: cluster\nserver:\n  port: eighty\n  colour: blue\nsources:\n  github:\n    enabled: true\n');
+    writeFileSync(
+      file,
+      'mode: cluster\nserver:\n  port: eighty\n  colour: blue\nsources:\n  github:\n    enabled: true\n',
+    );
     const r = run(['serve', '--config', file]);
     expect(r.status).toBe(78);
     expect(r.stderr).toContain(`invalid configuration in ${file}`);
@@ -69,7 +76,11 @@ describe('pipewarden CLI', () => {
     const sent = 40;
     const answers = await Promise.all(
       Array.from({ length: sent }, (_, i) =>
-        fetch(`${first.url}/ingest/github`, { method: 'POST', body: raw, headers: signGithub(sample, raw, SECRET, `cli-${i}`) }).then((r) => r.status),
+        fetch(`${first.url}/ingest/github`, {
+          method: 'POST',
+          body: raw,
+          headers: signGithub(sample, raw, SECRET, `cli-${i}`),
+        }).then((r) => r.status),
       ),
     );
     expect(answers.every((s) => s === 202)).toBe(true);
@@ -83,7 +94,9 @@ describe('pipewarden CLI', () => {
     try {
       let total = 0;
       for (let i = 0; i < 100 && total < sent; i++) {
-        const res = await fetch(`${second.url}/api/events?kind=code.push`, { headers: { authorization: `Bearer ${bearer}` } });
+        const res = await fetch(`${second.url}/api/events?kind=code.push`, {
+          headers: { authorization: `Bearer ${bearer}` },
+        });
         total = ((await res.json()) as { total: number }).total;
         if (total < sent) await new Promise((r) => setTimeout(r, 100));
       }

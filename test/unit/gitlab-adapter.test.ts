@@ -16,8 +16,8 @@ const expected: Record<string, [kind: string, action: string]> = {
   'feature_flag.json': ['config.change', 'feature_flag'],
   'issue.json': ['other', 'issue.open'],
   'member.json': ['permission.change', 'user_add_to_group'],
-  'note_commit.json': ['other', 'note'],
-  'note_merge_request.json': ['other', 'note'],
+  'note_commit.json': ['other', 'note.create'],
+  'note_merge_request.json': ['other', 'note.create'],
   'pipeline.json': ['build', 'pipeline.success'],
   'release.json': ['other', 'release.create'],
   'resource_access_token_project.json': ['other', 'access_token.expiring_access_token'],
@@ -45,7 +45,9 @@ describe('gitlab', () => {
     it('accepts every real sample with the corpus token', () => {
       for (const file of listSamples('gitlab')) {
         const s = loadSample('gitlab', file);
-        expect(gitlab.verify(Buffer.from(rawBody(s)), lowerHeaders(s.headers), config, at), file).toEqual({ ok: true });
+        expect(gitlab.verify(Buffer.from(rawBody(s)), lowerHeaders(s.headers), config, at), file).toEqual({
+          ok: true,
+        });
       }
     });
 
@@ -55,7 +57,9 @@ describe('gitlab', () => {
       for (const bad of ['', 'sample-webhook-secre', 'sample-webhook-secret ', 'SAMPLE-WEBHOOK-SECRET']) {
         expect(gitlab.verify(body, { 'x-gitlab-token': bad }, config, at).ok, bad).toBe(false);
       }
-      expect(gitlab.verify(body, { 'x-gitlab-token': SAMPLE_SECRET }, { enabled: true, secret: undefined }, at).ok).toBe(false);
+      expect(
+        gitlab.verify(body, { 'x-gitlab-token': SAMPLE_SECRET }, { enabled: true, secret: undefined }, at).ok,
+      ).toBe(false);
     });
 
     it('checks Standard-Webhooks signatures with a whsec_ key and refuses stale timestamps', () => {
@@ -65,11 +69,20 @@ describe('gitlab', () => {
       const ts = String(Math.floor(at.getTime() / 1000));
       const sign = (t: string) =>
         `v1,${createHmac('sha256', key).update(`msg_1.${t}.`).update(body).digest('base64')}`;
-      const h = { 'webhook-id': 'msg_1', 'webhook-timestamp': ts, 'webhook-signature': `v1,AAAA ${sign(ts)}` };
+      const h = {
+        'webhook-id': 'msg_1',
+        'webhook-timestamp': ts,
+        'webhook-signature': `v1,AAAA ${sign(ts)}`,
+      };
       expect(gitlab.verify(body, h, cfg, at)).toEqual({ ok: true });
       expect(gitlab.verify(Buffer.from('{}'), h, cfg, at).ok).toBe(false);
       const old = String(Number(ts) - 600);
-      const stale = gitlab.verify(body, { ...h, 'webhook-timestamp': old, 'webhook-signature': sign(old) }, cfg, at);
+      const stale = gitlab.verify(
+        body,
+        { ...h, 'webhook-timestamp': old, 'webhook-signature': sign(old) },
+        cfg,
+        at,
+      );
       expect(stale).toMatchObject({ ok: false, reason: expect.stringMatching(/stale/) });
       // With a signing key configured, the plain token is not enough.
       expect(gitlab.verify(body, { 'x-gitlab-token': cfg.secret.reveal() }, cfg, at).ok).toBe(false);
@@ -151,16 +164,44 @@ describe('gitlab', () => {
     });
 
     it('marks pushes that create or delete a branch, and merge requests as other', () => {
-      const push = { object_kind: 'push', before: '0'.repeat(40), after: 'abc', ref: 'refs/heads/x', user_username: 'u', project: { path_with_namespace: 'g/p' } };
-      expect(gitlab.toEvents(push, { 'x-gitlab-event': 'Push Hook' }, at).events[0]!.event.type).toEqual(['creation']);
+      const push = {
+        object_kind: 'push',
+        before: '0'.repeat(40),
+        after: 'abc',
+        ref: 'refs/heads/x',
+        user_username: 'u',
+        project: { path_with_namespace: 'g/p' },
+      };
+      expect(gitlab.toEvents(push, { 'x-gitlab-event': 'Push Hook' }, at).events[0]!.event.type).toEqual([
+        'creation',
+      ]);
       const del = { ...push, before: 'abc', after: '0'.repeat(40) };
-      expect(gitlab.toEvents(del, { 'x-gitlab-event': 'Push Hook' }, at).events[0]!.event.type).toEqual(['deletion']);
-      const mr = { object_kind: 'merge_request', user: { username: 'u' }, object_attributes: { action: 'merge', target_branch: 'main' }, project: { path_with_namespace: 'g/p' } };
+      expect(gitlab.toEvents(del, { 'x-gitlab-event': 'Push Hook' }, at).events[0]!.event.type).toEqual([
+        'deletion',
+      ]);
+      const mr = {
+        object_kind: 'merge_request',
+        user: { username: 'u' },
+        object_attributes: { action: 'merge', target_branch: 'main' },
+        project: { path_with_namespace: 'g/p' },
+      };
       const e = gitlab.toEvents(mr, { 'x-gitlab-event': 'Merge Request Hook' }, at).events[0]!;
-      expect([e.pipewarden.kind, e.event.action, e.pipewarden.branch]).toEqual(['other', 'merge_request.merge', 'main']);
-      const destroy = { event_name: 'project_destroy', path_with_namespace: 'g/p', project_visibility: 'public' };
+      expect([e.pipewarden.kind, e.event.action, e.pipewarden.branch]).toEqual([
+        'other',
+        'merge_request.merge',
+        'main',
+      ]);
+      const destroy = {
+        event_name: 'project_destroy',
+        path_with_namespace: 'g/p',
+        project_visibility: 'public',
+      };
       const d = gitlab.toEvents(destroy, { 'x-gitlab-event': 'System Hook' }, at).events[0]!;
-      expect([d.pipewarden.kind, d.event.type[0], d.pipewarden.visibility]).toEqual(['config.change', 'deletion', 'public']);
+      expect([d.pipewarden.kind, d.event.type[0], d.pipewarden.visibility]).toEqual([
+        'config.change',
+        'deletion',
+        'public',
+      ]);
     });
 
     it('refuses a body without an event header, not an object, or of no known shape', () => {
@@ -173,7 +214,15 @@ describe('gitlab', () => {
   describe('property', () => {
     const samples = listSamples('gitlab').map((f) => loadSample('gitlab', f));
     const anyHeaders = fc.dictionary(
-      fc.constantFrom('x-gitlab-event', 'x-gitlab-token', 'idempotency-key', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-other'),
+      fc.constantFrom(
+        'x-gitlab-event',
+        'x-gitlab-token',
+        'idempotency-key',
+        'webhook-id',
+        'webhook-timestamp',
+        'webhook-signature',
+        'x-other',
+      ),
       fc.oneof(fc.string(), fc.constantFrom('System Hook', 'Push Hook', 'Job Hook')),
     );
     const mutate = (v: unknown, path: string[], replacement: unknown): unknown => {
@@ -189,9 +238,29 @@ describe('gitlab', () => {
         fc.property(
           fc.oneof(
             fc.jsonValue(),
-            fc.tuple(fc.integer({ min: 0, max: samples.length - 1 }), fc.array(fc.constantFrom('object_kind', 'event_name', 'user', 'project', 'object_attributes', 'status', 'ref', 'runner', 'username', 'after', 'before', 'environment', 'id')), fc.jsonValue()).map(
-              ([i, path, v]) => mutate(samples[i]!.body, path, v),
-            ),
+            fc
+              .tuple(
+                fc.integer({ min: 0, max: samples.length - 1 }),
+                fc.array(
+                  fc.constantFrom(
+                    'object_kind',
+                    'event_name',
+                    'user',
+                    'project',
+                    'object_attributes',
+                    'status',
+                    'ref',
+                    'runner',
+                    'username',
+                    'after',
+                    'before',
+                    'environment',
+                    'id',
+                  ),
+                ),
+                fc.jsonValue(),
+              )
+              .map(([i, path, v]) => mutate(samples[i]!.body, path, v)),
           ),
           anyHeaders,
           (body, headers) => {
@@ -211,7 +280,14 @@ describe('gitlab', () => {
       fc.assert(
         fc.property(fc.uint8Array({ maxLength: 200 }), anyHeaders, (raw, headers) => {
           expect(gitlab.verify(Buffer.from(raw), headers, config, at).ok).toBe(false);
-          expect(gitlab.verify(Buffer.from(raw), { ...headers, 'x-gitlab-token': SAMPLE_SECRET }, { enabled: true, secret: undefined }, at).ok).toBe(false);
+          expect(
+            gitlab.verify(
+              Buffer.from(raw),
+              { ...headers, 'x-gitlab-token': SAMPLE_SECRET },
+              { enabled: true, secret: undefined },
+              at,
+            ).ok,
+          ).toBe(false);
         }),
         { numRuns: 400 },
       );

@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/app.ts';
-import { GITHUB_SECRET, eventually, startEmbedded } from '../support/app.ts';
+import { eventually, GITHUB_SECRET, startEmbedded } from '../support/app.ts';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 
 let app: RunningApp;
@@ -36,7 +36,9 @@ describe('POST /ingest/github', () => {
     expect(first.statusCode).toBe(202);
     expect(second.statusCode).toBe(200);
     expect(second.json()).toEqual({ duplicate: true, delivery: 'http-dup-1' });
-    expect(app.metrics.get('pipewarden_ingest_requests_total', { source: 'github', result: 'duplicate' })).toBe(1);
+    expect(
+      app.metrics.get('pipewarden_ingest_requests_total', { source: 'github', result: 'duplicate' }),
+    ).toBe(1);
   });
 
   it('answers a ping with 200 and a pong', async () => {
@@ -56,7 +58,11 @@ describe('POST /ingest/github', () => {
     const missing = await post('/ingest/github', raw, headers);
     expect(missing.statusCode).toBe(401);
     expect(missing.json().message).toMatch(/missing X-Hub-Signature-256/);
-    const tampered = await post('/ingest/github', raw.replace('Codertocat', 'Mallory'), signGithub(sample, raw, GITHUB_SECRET));
+    const tampered = await post(
+      '/ingest/github',
+      raw.replace('Codertocat', 'Mallory'),
+      signGithub(sample, raw, GITHUB_SECRET),
+    );
     expect(tampered.statusCode).toBe(401);
   });
 
@@ -81,7 +87,10 @@ describe('POST /ingest/github', () => {
   });
 
   it('refuses an unsupported content type with 415', async () => {
-    const headers = { ...signGithub(sample, raw, GITHUB_SECRET), 'content-type': 'application/x-www-form-urlencoded' };
+    const headers = {
+      ...signGithub(sample, raw, GITHUB_SECRET),
+      'content-type': 'application/x-www-form-urlencoded',
+    };
     const res = await post('/ingest/github', raw, headers);
     expect(res.statusCode).toBe(415);
   });
@@ -120,7 +129,11 @@ describe('GET /api/events', () => {
   it('requires a valid bearer token', async () => {
     expect((await get('/api/events')).json().message).toMatch(/missing Authorization/);
     expect((await get('/api/events', 'Basic abc')).statusCode).toBe(401);
-    expect((await get('/api/events', 'Bearer pw_0123456789abcdef_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')).json().message).toBe('unknown token');
+    expect(
+      (
+        await get('/api/events', 'Bearer pw_0123456789abcdef_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')
+      ).json().message,
+    ).toBe('unknown token');
     const forged = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
     expect((await get('/api/events', `Bearer ${forged}`)).statusCode).toBe(401);
     expect((await get('/api/events', `Bearer ${token}`)).statusCode).toBe(200);
@@ -129,9 +142,14 @@ describe('GET /api/events', () => {
   it('finds an ingested event by repository, kind and free text', async () => {
     const s = loadSample('github', 'branch_protection_rule__deleted.json');
     const body = rawBody(s);
-    expect((await post('/ingest/github', body, signGithub(s, body, GITHUB_SECRET, 'http-search-1'))).statusCode).toBe(202);
+    expect(
+      (await post('/ingest/github', body, signGithub(s, body, GITHUB_SECRET, 'http-search-1'))).statusCode,
+    ).toBe(202);
     const page = await eventually(async () => {
-      const res = await get(`/api/events?kind=config.change&q=branch_protection_rule&repository=${encodeURIComponent('octo-org/octo-repo')}`, `Bearer ${token}`);
+      const res = await get(
+        `/api/events?kind=config.change&q=branch_protection_rule&repository=${encodeURIComponent('octo-org/octo-repo')}`,
+        `Bearer ${token}`,
+      );
       const json = res.json();
       return json.total > 0 ? json : undefined;
     });
@@ -158,7 +176,12 @@ describe('a bus that cannot take the event', () => {
     await broken.bus.close();
     const s = loadSample('github', 'push__default.json');
     const body = rawBody(s);
-    const res = await broken.server.inject({ method: 'POST', url: '/ingest/github', payload: body, headers: signGithub(s, body, GITHUB_SECRET) });
+    const res = await broken.server.inject({
+      method: 'POST',
+      url: '/ingest/github',
+      payload: body,
+      headers: signGithub(s, body, GITHUB_SECRET),
+    });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
     expect(res.json().message).toMatch(/retry/);
@@ -175,6 +198,8 @@ describe('signature compare', () => {
     const reserialised = JSON.stringify(JSON.parse(body), null, 2);
     const headers = signGithub(s, body, GITHUB_SECRET);
     expect((await post('/ingest/github', reserialised, headers)).statusCode).toBe(401);
-    expect(createHmac('sha256', GITHUB_SECRET).update(body).digest('hex')).toBe(headers['x-hub-signature-256']!.slice(7));
+    expect(createHmac('sha256', GITHUB_SECRET).update(body).digest('hex')).toBe(
+      headers['x-hub-signature-256']!.slice(7),
+    );
   });
 });

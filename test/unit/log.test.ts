@@ -19,14 +19,27 @@ describe('our own logs', () => {
     const { lines, log } = capture();
     log.info(
       {
-        req: { headers: { authorization: 'Bearer pw_abc_topsecret', 'x-hub-signature-256': 'sha256=deadbeef', 'x-gitlab-token': 'glt-secret' } },
+        req: {
+          headers: {
+            authorization: 'Bearer pw_abc_topsecret',
+            'x-hub-signature-256': 'sha256=deadbeef',
+            'x-gitlab-token': 'glt-secret',
+          },
+        },
         sink: { token: 'xoxb-secret-token', password: 'hunter2' },
         secret: 'plain-secret',
       },
       'Something happened.',
     );
     const out = lines.join('');
-    for (const leaked of ['pw_abc_topsecret', 'deadbeef', 'glt-secret', 'xoxb-secret-token', 'hunter2', 'plain-secret']) {
+    for (const leaked of [
+      'pw_abc_topsecret',
+      'deadbeef',
+      'glt-secret',
+      'xoxb-secret-token',
+      'hunter2',
+      'plain-secret',
+    ]) {
       expect(out).not.toContain(leaked);
     }
     expect(out).toContain('[REDACTED]');
