@@ -141,7 +141,14 @@ export const RULES: readonly SecretRule[] = [
     id: 'aws-secret-access-key',
     title: 'AWS secret access key',
     severity: 'critical',
-    keywords: ['secretaccesskey', 'secret_access_key', 'secret-access-key', 'aws_secret', 'secret_key', 'secretkey'],
+    keywords: [
+      'secretaccesskey',
+      'secret_access_key',
+      'secret-access-key',
+      'aws_secret',
+      'secret_key',
+      'secretkey',
+    ],
     regex: g(
       String.raw`(?:aws)?[_.\-]?secret[_.\-]?(?:access)?[_.\-]?key${ASSIGN}(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
       'i',
@@ -236,7 +243,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'Azure AD (Entra ID) client secret',
     severity: 'high',
     keywords: ['q~'],
-    regex: g(String.raw`(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])`),
+    regex: g(
+      String.raw`(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])`,
+    ),
     entropy: 3.5,
   }),
   high({
@@ -353,7 +362,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'GitLab token (CI job, feed, OAuth app, agent, SCIM, incoming mail)',
     severity: 'high',
     keywords: ['glcbt-', 'glft-', 'gloas-', 'glagent-', 'glimt-', 'glsoat-', 'glffct-'],
-    regex: g(String.raw`${L}(?:glcbt-[0-9a-z_]{1,8}_|glft-|gloas-|glagent-|glimt-|glsoat-|glffct-)[A-Za-z0-9_\-]{20,80}${R}`),
+    regex: g(
+      String.raw`${L}(?:glcbt-[0-9a-z_]{1,8}_|glft-|gloas-|glagent-|glimt-|glsoat-|glffct-)[A-Za-z0-9_\-]{20,80}${R}`,
+    ),
     entropy: 3.5,
     prefix: 5,
   }),
@@ -446,7 +457,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'npm registry auth token (.npmrc _authToken / _auth / _password)',
     severity: 'high',
     keywords: ['_authtoken', '_auth=', '_password='],
-    regex: g(String.raw`:_(?:authToken|auth|password)\s{0,2}=\s{0,2}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,400})`),
+    regex: g(
+      String.raw`:_(?:authToken|auth|password)\s{0,2}=\s{0,2}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,400})`,
+    ),
     entropy: 3.5,
   }),
   high({
@@ -590,7 +603,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'Doppler token',
     severity: 'critical',
     keywords: ['dp.pt.', 'dp.st.', 'dp.sa.', 'dp.ct.', 'dp.scim.', 'dp.audit.'],
-    regex: g(String.raw`${L}dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_\-]{1,32}\.)?[A-Za-z0-9]{40,44}${R62}`),
+    regex: g(
+      String.raw`${L}dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_\-]{1,32}\.)?[A-Za-z0-9]{40,44}${R62}`,
+    ),
     entropy: 3.5,
     prefix: 6,
   }),
@@ -739,7 +754,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'Square access token / OAuth secret',
     severity: 'high',
     keywords: ['sq0atp-', 'sq0csp-', 'eaaa'],
-    regex: g(String.raw`${L}(?:sq0atp-[A-Za-z0-9_\-]{22}|sq0csp-[A-Za-z0-9_\-]{43}|EAAA[A-Za-z0-9_\-]{60})${R}`),
+    regex: g(
+      String.raw`${L}(?:sq0atp-[A-Za-z0-9_\-]{22}|sq0csp-[A-Za-z0-9_\-]{43}|EAAA[A-Za-z0-9_\-]{60})${R}`,
+    ),
     entropy: 3.5,
     prefix: 4,
   }),
@@ -1032,7 +1049,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'JSON Web Token',
     severity: 'medium',
     keywords: ['eyj'],
-    regex: g(String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.[A-Za-z0-9_\-]{16,1000}${R}`),
+    regex: g(
+      String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.[A-Za-z0-9_\-]{16,1000}${R}`,
+    ),
     entropy: 4,
     prefix: 3,
     validate: isJwt,
@@ -1063,7 +1082,10 @@ export const RULES: readonly SecretRule[] = [
     title: 'HTTP Basic Authorization header',
     severity: 'high',
     keywords: ['basic '],
-    regex: g(String.raw`Authorization["']?\s{0,4}[:=]\s{0,4}["']?Basic\s{1,4}(?<secret>[A-Za-z0-9+/]{8,1000}={0,2})`, 'i'),
+    regex: g(
+      String.raw`Authorization["']?\s{0,4}[:=]\s{0,4}["']?Basic\s{1,4}(?<secret>[A-Za-z0-9+/]{8,1000}={0,2})`,
+      'i',
+    ),
     validate: isBasicPair,
   }),
   high({
@@ -1095,7 +1117,19 @@ export const RULES: readonly SecretRule[] = [
     title: 'Password or token passed on a command line',
     severity: 'medium',
     tier: 'generic',
-    keywords: ['--password', '--passwd', '--token', '--api-key', '--apikey', '--secret', '--client-secret', '--auth-token', '--access-token', 'login', 'mysql'],
+    keywords: [
+      '--password',
+      '--passwd',
+      '--token',
+      '--api-key',
+      '--apikey',
+      '--secret',
+      '--client-secret',
+      '--auth-token',
+      '--access-token',
+      'login',
+      'mysql',
+    ],
     regex: g(
       String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)["']?(?<secret>[^\s"'\x60;|&]{8,200})`,
       'i',
@@ -1108,7 +1142,9 @@ export const RULES: readonly SecretRule[] = [
     severity: 'medium',
     tier: 'generic',
     keywords: ['curl'],
-    regex: g(String.raw`curl\b[^\r\n]{0,300}?\s(?:-u|--user)\s{1,4}["']?[^\s:"']{1,64}:(?<secret>[^\s"']{6,200})`),
+    regex: g(
+      String.raw`curl\b[^\r\n]{0,300}?\s(?:-u|--user)\s{1,4}["']?[^\s:"']{1,64}:(?<secret>[^\s"']{6,200})`,
+    ),
     entropy: 2.5,
   },
   {
@@ -1126,18 +1162,22 @@ export const RULES: readonly SecretRule[] = [
 ];
 
 /** CI masks and redaction markers (`***`, `[MASKED]`, `<redacted>`, `xxxxx`): already hidden. */
-const MASKED = /\*{3,}|\[(?:masked|redacted|secure|secret|hidden|filtered)\]|<[a-z_\- ]{0,30}>|redacted|x{5,}|•{3,}/i;
+const MASKED =
+  /\*{3,}|\[(?:masked|redacted|secure|secret|hidden|filtered)\]|<[a-z_\- ]{0,30}>|redacted|x{5,}|•{3,}/i;
 /** Documentation and test placeholders (`changeme`, `example`, `dummy`, `your_token`, ...). */
 const STOPWORDS =
-  /changeme|change_me|example|dummy|placeholder|sample|your[_\-]?(?:token|key|secret|password|api)|notreal|not_real|fake|insert|replace[_\-]?me|todo|lorem|foobar/i;
+  /changeme|change_me|example|dummy|placeholder|sample|your[_-]?(?:token|key|secret|password|api)|notreal|not_real|fake|insert|replace[_-]?me|todo|lorem|foobar/i;
 /** The same list minus the short words that random 100-character tokens contain by chance. */
-const STOPWORDS_STRICT = /changeme|example|dummy|placeholder|your[_\-]?(?:token|key|secret|password|api)|notreal/i;
+const STOPWORDS_STRICT =
+  /changeme|example|dummy|placeholder|your[_-]?(?:token|key|secret|password|api)|notreal/i;
 /** References to a value rather than the value (`$VAR`, `${VAR}`, `${{ secrets.X }}`, `%VAR%`, `{{ x }}`). */
 const REFERENCE = /^(?:\$|%[A-Za-z_]|\{\{|<%|#\{|@\{|&lt;)|\$\{\{|\$\(|\$\{?[A-Z_]{2,}/;
 
 export function isPlaceholder(secret: string, tier: Tier): boolean {
   return (
-    MASKED.test(secret) || REFERENCE.test(secret) || (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret)
+    MASKED.test(secret) ||
+    REFERENCE.test(secret) ||
+    (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret)
   );
 }
 
@@ -1147,7 +1187,7 @@ const GENERIC_FP_SHAPES: readonly RegExp[] = [
   /^[0-9a-f]{40}$/i, // git commit / SHA-1
   /^(?:sha(?:1|224|256|384|512)|md5)[-:=]/i, // sha512-… integrity, sha256:… digests
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, // UUID
-  /^v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.\-]{1,40})?$/, // version number
+  /^v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]{1,40})?$/, // version number
   /^(?:true|false|null|none|nil|undefined|required|optional|string|boolean|number)$/i,
   /^[A-Z][A-Z0-9_]{2,}$/, // another variable's NAME (`token: GITHUB_TOKEN`)
   /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\))?$/, // property path `secrets.NPM_TOKEN`

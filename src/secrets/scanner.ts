@@ -105,7 +105,9 @@ export class SecretEngine {
     });
     this.automaton = new KeywordAutomaton(kws, payload);
     this.always = always;
-    this.regexes = this.rules.map((r) => new RegExp(r.regex.source, r.regex.flags.includes('d') ? r.regex.flags : `${r.regex.flags}d`));
+    this.regexes = this.rules.map(
+      (r) => new RegExp(r.regex.source, r.regex.flags.includes('d') ? r.regex.flags : `${r.regex.flags}d`),
+    );
     this.hitGen = new Uint32Array(this.rules.length);
     this.privateKeyRule = this.rules.findIndex((r) => r.id === 'private-key');
   }
@@ -135,7 +137,8 @@ export class SecretEngine {
         for (const r of outputs[s]!) {
           if (hitGen[r] !== gen) {
             hitGen[r] = gen;
-            (hits ??= []).push(r);
+            if (hits === undefined) hits = [r];
+            else hits.push(r);
           }
         }
       }
@@ -199,7 +202,13 @@ export class SecretEngine {
   }
 
   /** Decode base64 / hex / percent-encoded values not already claimed by a rule, and scan the result. */
-  private decodeAndRescan(text: string, depth: number, found: RawMatch[], b64hex: boolean, pct: boolean): void {
+  private decodeAndRescan(
+    text: string,
+    depth: number,
+    found: RawMatch[],
+    b64hex: boolean,
+    pct: boolean,
+  ): void {
     const claimed = found.slice();
     const overlapsClaimed = (a: number, b: number): boolean => claimed.some((f) => a < f.end && f.start < b);
     let attempts = 0;
@@ -220,16 +229,32 @@ export class SecretEngine {
     };
     if (b64hex) {
       HEX_CANDIDATE.lastIndex = 0;
-      for (let m = HEX_CANDIDATE.exec(text); m !== null && attempts < MAX_DECODED_PER_TEXT; m = HEX_CANDIDATE.exec(text)) {
+      for (
+        let m = HEX_CANDIDATE.exec(text);
+        m !== null && attempts < MAX_DECODED_PER_TEXT;
+        m = HEX_CANDIDATE.exec(text)
+      ) {
         const v = m[0];
-        if (v.length % 2 !== 0 || v.length > MAX_ENCODED || overlapsClaimed(m.index, m.index + v.length)) continue;
+        if (v.length % 2 !== 0 || v.length > MAX_ENCODED || overlapsClaimed(m.index, m.index + v.length))
+          continue;
         if (!looksLikeHexText(v)) continue;
         attempts++;
         tryDecoded(printable(Buffer.from(v, 'hex')), m.index, m.index + v.length, 'hex');
-        claimed.push({ rule: -1, start: m.index, end: m.index + v.length, secretStart: 0, secretEnd: 0, secret: '' });
+        claimed.push({
+          rule: -1,
+          start: m.index,
+          end: m.index + v.length,
+          secretStart: 0,
+          secretEnd: 0,
+          secret: '',
+        });
       }
       B64_CANDIDATE.lastIndex = 0;
-      for (let m = B64_CANDIDATE.exec(text); m !== null && attempts < MAX_DECODED_PER_TEXT; m = B64_CANDIDATE.exec(text)) {
+      for (
+        let m = B64_CANDIDATE.exec(text);
+        m !== null && attempts < MAX_DECODED_PER_TEXT;
+        m = B64_CANDIDATE.exec(text)
+      ) {
         const v = m[0];
         if (v.length > MAX_ENCODED || overlapsClaimed(m.index, m.index + v.length)) continue;
         // Base64 of text mixes cases and digits; paths, words and hex hashes do not.
@@ -241,7 +266,11 @@ export class SecretEngine {
     if (pct) {
       PERCENT.lastIndex = 0;
       let lastEnd = -1;
-      for (let m = PERCENT.exec(text); m !== null && attempts < MAX_DECODED_PER_TEXT; m = PERCENT.exec(text)) {
+      for (
+        let m = PERCENT.exec(text);
+        m !== null && attempts < MAX_DECODED_PER_TEXT;
+        m = PERCENT.exec(text)
+      ) {
         if (m.index < lastEnd) continue;
         // Widen to the whitespace- or quote-delimited token around the escape.
         let a = m.index;
@@ -324,7 +353,12 @@ export function cleanLine(raw: string, atLineStart = true): CleanLine {
   let stripped = raw.includes('\x1b') ? raw.replace(ANSI, '') : raw;
   if (stripped.endsWith('\r')) stripped = stripped.slice(0, -1);
   let offset = 0;
-  if (atLineStart && stripped.length > 20 && stripped.charCodeAt(4) === 45 && stripped.charCodeAt(10) === 84) {
+  if (
+    atLineStart &&
+    stripped.length > 20 &&
+    stripped.charCodeAt(4) === 45 &&
+    stripped.charCodeAt(10) === 84
+  ) {
     const ts = CI_TIMESTAMP.exec(stripped);
     if (ts !== null) offset = ts[0].length;
   }
@@ -370,9 +404,18 @@ export function redactLine(line: string, engine: SecretEngine = getDefaultEngine
   return applyRedactions(c.stripped, c.offset, found, engine.rules);
 }
 
-function applyRedactions(stripped: string, offset: number, found: readonly RawMatch[], rules: readonly SecretRule[]): string {
+function applyRedactions(
+  stripped: string,
+  offset: number,
+  found: readonly RawMatch[],
+  rules: readonly SecretRule[],
+): string {
   const spans = found
-    .map((f) => ({ a: offset + f.secretStart, b: offset + f.secretEnd, mask: redactionMask(rules[f.rule]!, f) }))
+    .map((f) => ({
+      a: offset + f.secretStart,
+      b: offset + f.secretEnd,
+      mask: redactionMask(rules[f.rule]!, f),
+    }))
     .sort((x, y) => x.a - y.a);
   let out = '';
   let at = 0;
@@ -459,7 +502,8 @@ export class StreamScanner {
     this.suppressRule = new Set(options.suppressRules ?? []);
     this.maxLine = options.maxLineLength ?? 16_384;
     this.overlap = options.windowOverlap ?? 4_096;
-    if (this.overlap * 2 > this.maxLine) throw new Error('windowOverlap must be at most half of maxLineLength.');
+    if (this.overlap * 2 > this.maxLine)
+      throw new Error('windowOverlap must be at most half of maxLineLength.');
     this.redact = options.redact ?? false;
   }
 
@@ -511,7 +555,12 @@ export class StreamScanner {
       const step = this.maxLine - this.overlap;
       for (let off = 0; ; off += step) {
         const last = off + this.maxLine >= line.length;
-        this.scanWindow(line.slice(off, off + this.maxLine), this.carryCol + off, last ? Infinity : step, out);
+        this.scanWindow(
+          line.slice(off, off + this.maxLine),
+          this.carryCol + off,
+          last ? Infinity : step,
+          out,
+        );
         if (last) break;
       }
     }
@@ -561,11 +610,14 @@ export class StreamScanner {
     if (!this.redact) return;
     // Emit this window's share of the line: [redactSkip, acceptBelow), extended past a secret that
     // straddles the boundary; the next window then skips what was already written.
+    const skip = this.redactSkip;
+    const mine = accepted.filter((f) => c.offset + f.secretStart >= skip);
     let end = Math.min(acceptBelow, c.stripped.length);
-    for (const f of accepted) end = Math.max(end, c.offset + f.secretEnd);
-    const part = accepted.length > 0 ? applyRedactions(c.stripped.slice(0, end), c.offset, accepted, this.engine.rules) : c.stripped.slice(0, end);
-    const consumed = part.length - (end - Math.min(end, this.redactSkip));
-    this.redacted.push(part.slice(Math.min(this.redactSkip, consumed)));
+    for (const f of mine) end = Math.max(end, c.offset + f.secretEnd);
+    const head = c.stripped.slice(0, end);
+    // Nothing before `skip` is replaced, so slicing the redacted text at `skip` is exact.
+    const part = mine.length > 0 ? applyRedactions(head, c.offset, mine, this.engine.rules) : head;
+    this.redacted.push(part.slice(Math.min(skip, part.length)));
     this.redactSkip = Number.isFinite(acceptBelow) ? Math.max(0, end - acceptBelow) : 0;
   }
 

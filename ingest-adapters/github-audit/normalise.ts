@@ -1,0 +1,166 @@
+// One GitHub audit-log entry (streamed or polled; same shape) → one normalised event.
+import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { AdapterInputError } from '../../src/ingest/types.ts';
+
+type Json = Record<string, unknown>;
+export const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const idStr = (v: unknown): string | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
+
+interface Classification {
+  kind: EventKind;
+  category: string;
+}
+
+/** Which token did it: GitHub's own hash of the credential, never the credential. Not yet in src/event.ts. */
+type WithToken = PipewardenEvent['pipewarden'] & {
+  token?: { hashed?: string; id?: string; scopes?: string; type?: string };
+};
+
+// Action → kind, first match wins. Names per GitHub's "Audit log events" reference.
+const RULES: Array<[RegExp, Classification]> = [
+  [/(^|\.)failed_login$|^user\.two_factor_(challenge|recovery)_failure$/, { kind: 'login.failure', category: 'authentication' }],
+  [/^user\.login$/, { kind: 'login.success', category: 'authentication' }],
+  [/^user\.logout$/, { kind: 'logout', category: 'authentication' }],
+  // A push refused by branch protection.
+  [/^protected_branch\.rejected_ref_update$/, { kind: 'access.denied', category: 'configuration' }],
+  [/^git\.push$/, { kind: 'code.push', category: 'configuration' }],
+  [/^workflows\.(approve|reject)_workflow_job$|^environment\.(approve|reject)/, { kind: 'deploy', category: 'process' }],
+  [/^workflows\./, { kind: 'build', category: 'process' }],
+  [
+    /^secret_scanning_push_protection\.bypass$|^secret_scanning_alert\.|^repository_vulnerability_alert\.|^dependabot_alerts?\.(create|reopen)/,
+    { kind: 'security.alert', category: 'vulnerability' },
+  ],
+  [
+    /^(team|integration_installation|integration_installation_request|oauth_application|oauth_authorization|oauth_access|personal_access_token|public_key|deploy_key|org_credential_authorization|business_member|role|org\.(add|remove|invite|update|cancel_invitation|reinstate|block|unblock)_|org\.oauth_app_access|org\.(add|remove)_billing_manager|repo\.(add|remove|update)_member|business\.(add|remove|invite)_)/,
+    { kind: 'permission.change', category: 'iam' },
+  ],
+  [
+    /^(repo|org|business|enterprise|protected_branch|repository_|repository_ruleset|hook|audit_log_streaming|secret_scanning|dependabot_|environment|ip_allow_list|actions|codespaces|pages|packages|migration)\b|^(repository_vulnerability_alerts|org_secret_scanning)/,
+    { kind: 'config.change', category: 'configuration' },
+  ],
+];
+
+function classify(action: string, entry: Json): Classification {
+  if (action === 'api.request') {
+    // Streamed API requests (opt-in): refusals are the signal, the rest is audit trail.
+    const status = typeof entry.status_code === 'number' ? entry.status_code : 0;
+    return status === 401 || status === 403
+      ? { kind: 'access.denied', category: 'web' }
+      : { kind: 'other', category: 'web' };
+  }
+  for (const [re, cls] of RULES) if (re.test(action)) return cls;
+  return { kind: 'other', category: 'web' };
+}
+
+function typeOf(action: string, entry: Json): string {
+  const op = str(entry.operation_type);
+  if (op === 'create') return 'creation';
+  if (op === 'remove') return 'deletion';
+  if (op === 'access') return 'access';
+  const verb = action.slice(action.indexOf('.') + 1);
+  if (/^(create|add|invite)/.test(verb)) return 'creation';
+  if (/^(destroy|delete|remove)/.test(verb)) return 'deletion';
+  if (/login|logout/.test(verb)) return 'start';
+  return 'change';
+}
+
+/** Epoch milliseconds (GitHub's format) or an ISO string → ISO string. */
+function epochMs(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 1e14) return new Date(v).toISOString();
+  if (typeof v === 'string' && v !== '') {
+    const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+    if (Number.isFinite(t) && t > 0 && t < 1e14) return new Date(t).toISOString();
+  }
+  return undefined;
+}
+
+export interface AuditContext {
+  source: string;
+  dataset: string;
+  /** Fallback time (HEC envelope `time`, in seconds) when the entry has neither @timestamp nor created_at. */
+  envelopeTime?: unknown;
+}
+
+export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: AuditContext): PipewardenEvent {
+  const entry = obj(input);
+  if (!entry) throw new AdapterInputError('a GitHub audit-log entry must be a JSON object');
+  const action = str(entry.action);
+  if (!action) throw new AdapterInputError('a GitHub audit-log entry must have an "action"');
+  const cls = classify(action, entry);
+  const docId = str(entry._document_id);
+  const actor = str(entry.actor);
+  const repository = str(entry.repo) ?? str(entry.repository);
+  const org = str(entry.org) ?? str(entry.business) ?? str(entry.enterprise);
+  const data = obj(entry.data);
+  const envelope =
+    typeof ctx.envelopeTime === 'number' ? epochMs(Math.round(ctx.envelopeTime * 1000)) : epochMs(ctx.envelopeTime);
+  const when = epochMs(entry['@timestamp']) ?? epochMs(entry.created_at) ?? envelope ?? receivedAt.toISOString();
+
+  const pw: WithToken = { kind: cls.kind, source: ctx.source, raw: redactPayload(entry) };
+  if (docId) pw.delivery_id = docId;
+  if (repository) pw.repository = repository;
+  const branch = str(entry.branch) ?? str(data?.head_branch) ?? str(data?.branch);
+  if (branch) pw.branch = branch.replace(/^refs\/(heads|tags)\//, '');
+  const environment = str(entry.environment_name) ?? str(data?.environment_name);
+  if (environment) pw.environment = environment;
+  const run = idStr(data?.workflow_run_id) ?? idStr(entry.workflow_run_id);
+  if (run) pw.pipeline = run;
+  const commit = str(data?.head_sha) ?? str(entry.head_sha);
+  if (commit) pw.commit = commit;
+  const visibility =
+    str(entry.visibility) ??
+    (typeof entry.public_repo === 'boolean' ? (entry.public_repo ? 'public' : 'private') : undefined);
+  if (visibility) pw.visibility = visibility;
+  const hashed = str(entry.hashed_token);
+  if (hashed) {
+    pw.token = {
+      hashed,
+      ...(idStr(entry.token_id) ? { id: idStr(entry.token_id) } : {}),
+      ...(str(entry.token_scopes) ? { scopes: str(entry.token_scopes) } : {}),
+      ...(str(entry.programmatic_access_type) ? { type: str(entry.programmatic_access_type) } : {}),
+    };
+  }
+
+  const target = str(entry.user);
+  const where = repository ?? org;
+  const outcome =
+    cls.kind === 'login.failure' || cls.kind === 'access.denied'
+      ? 'failure'
+      : cls.kind === 'login.success'
+        ? 'success'
+        : 'unknown';
+  const event: PipewardenEvent = {
+    '@timestamp': when,
+    message: `${actor ?? 'someone'} ${action}${target ? ` (user ${target})` : ''}${where ? ` on ${where}` : ''}`,
+    event: {
+      id: eventId('github-audit', docId ?? JSON.stringify(entry)),
+      kind: 'event',
+      category: [cls.category],
+      type: [typeOf(action, entry)],
+      action,
+      outcome,
+      dataset: ctx.dataset,
+      provider: 'github',
+      ingested: receivedAt.toISOString(),
+    },
+    pipewarden: pw,
+  };
+  if (actor) {
+    event.user = {
+      name: actor,
+      ...(idStr(entry.actor_id) ? { id: idStr(entry.actor_id) } : {}),
+      ...(entry.actor_is_bot === true ? { type: 'Bot' } : {}),
+    };
+  }
+  const ip = str(entry.actor_ip);
+  if (ip) event.source = { ip };
+  const ua = str(entry.user_agent);
+  if (ua) event.user_agent = { original: ua };
+  if (org) event.organization = { name: org };
+  const route = str(entry.route) ?? str(entry.url);
+  if (route) event.url = { original: route };
+  return event;
+}
