@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { detectors as allDetectors } from '../detectors/index.ts';
+import { hecReplies } from '../ingest-adapters/github-audit/hec.ts';
 import { adapters as allAdapters } from '../ingest-adapters/index.ts';
 import { Alerter } from './alerting/alerter.ts';
 import { createEmailSink } from './alerting/sinks/email.ts';
@@ -21,7 +22,11 @@ import { detectBatch } from './detect/runner.ts';
 import { createStateStore } from './detect/state-store.ts';
 import type { PipewardenEvent } from './event.ts';
 import { Counters } from './ingest/metrics.ts';
+import { startLogFetchers } from './ingest/build-logs/fetch.ts';
+import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
+import { createPollers } from './ingest/pollers/index.ts';
+import { PollerRunner } from './ingest/pollers/runner.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ElasticsearchStore } from './store/elasticsearch.ts';
 import { SqliteStore } from './store/sqlite.ts';
@@ -123,7 +128,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   );
   await server.register(healthRoutes, { bus, store, metrics });
 
+  let pollers: PollerRunner | undefined;
   if (roles.includes('ingest')) {
+    // HEC answers {text, code} on its paths; hooked before the ingest plugin so its routes inherit it.
+    hecReplies(server);
     await server.register(ingestPlugin, {
       adapters: allAdapters,
       sourceConfigs: config.sources as Record<string, { enabled: boolean }>,
@@ -134,6 +142,28 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       now,
     });
     await server.register(apiRoutes, { bus, store, tokens: new TokenVerifier(store), metrics });
+    // Pollers (APIs with no push, e.g. the GitHub audit-log API) run under the ingest role.
+    const topic = config.topics.events;
+    pollers = new PollerRunner(createPollers(config.sources), { bus, store, topic, log, now });
+    pollers.start();
+    // Build logs: POST /ingest/build-logs/:job (streamed, own plugin) and the GitHub/GitLab job-log fetchers.
+    if (config.buildLogs.enabled && config.buildLogs.token) {
+      await server.register(buildLogsPlugin, {
+        bus,
+        topic: config.topics.buildLogs,
+        token: config.buildLogs.token,
+        chunkBytes: config.buildLogs.chunkBytes,
+        metrics,
+      });
+    }
+    const logFetchers = await startLogFetchers({
+      bus,
+      eventsTopic: config.topics.events,
+      buildLogsTopic: config.topics.buildLogs,
+      config: config.buildLogs,
+      log,
+    });
+    if (logFetchers) subscriptions.push(logFetchers);
   }
 
   let engine: DetectionEngine | undefined;
@@ -254,6 +284,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     stopping ??= (async () => {
       // Stop accepting first, then drain and commit what consumers hold, then close the engines.
       await server.close();
+      await pollers?.stop();
       await Promise.allSettled(subscriptions.map((s) => s.stop()));
       await Promise.allSettled(sinks.map((s) => s.close?.()));
       await bus.close();

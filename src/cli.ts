@@ -131,7 +131,10 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(formatSummary(summary));
     } catch (err) {
       // An unreadable file or an unknown detector id is the caller's to fix: say so, no stack.
-      if ((err as { code?: string }).code === 'ENOENT' || /^unknown detector|^--from/.test((err as Error).message))
+      if (
+        (err as { code?: string }).code === 'ENOENT' ||
+        /^unknown detector|^--from/.test((err as Error).message)
+      )
         fail((err as Error).message);
       throw err;
     } finally {

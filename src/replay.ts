@@ -18,9 +18,7 @@ export interface Output {
   columns?: number;
 }
 
-export type ReplayInput =
-  | { file: string }
-  | { store: Store; from: string; to: string; sliceMs?: number };
+export type ReplayInput = { file: string } | { store: Store; from: string; to: string; sliceMs?: number };
 
 export interface ReplayOptions {
   config: Config;
@@ -184,7 +182,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       } while (cursor);
       slice.reverse();
       // Equal timestamps: keep a stable order (by id) so two runs print the same.
-      slice.sort((a, b) => Date.parse(a['@timestamp']) - Date.parse(b['@timestamp']) || cmp(a.event.id, b.event.id));
+      slice.sort(
+        (a, b) => Date.parse(a['@timestamp']) - Date.parse(b['@timestamp']) || cmp(a.event.id, b.event.id),
+      );
       for (const e of slice) onEvent(e);
       bar.update((end - fromMs) / (toMs - fromMs), summary);
     }
@@ -228,7 +228,14 @@ function checkEvent(line: string): PipewardenEvent | string {
   return e as PipewardenEvent;
 }
 
-const TABLE_HEADER = ['time'.padEnd(24), 'detector'.padEnd(20), 'rule'.padEnd(22), 'severity'.padEnd(8), 'key'.padEnd(20), 'summary'].join(' ');
+const TABLE_HEADER = [
+  'time'.padEnd(24),
+  'detector'.padEnd(20),
+  'rule'.padEnd(22),
+  'severity'.padEnd(8),
+  'key'.padEnd(20),
+  'summary',
+].join(' ');
 
 function tableRow(h: Hit): string {
   const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));

@@ -61,16 +61,30 @@ function login(
 }
 
 /** `n` failures for `user`, `everyMs` apart from `startMs`. */
-function failures(user: string | undefined, n: number, startMs: number, everyMs: number, ip?: string, source?: Source) {
+function failures(
+  user: string | undefined,
+  n: number,
+  startMs: number,
+  everyMs: number,
+  ip?: string,
+  source?: Source,
+) {
   return Array.from({ length: n }, (_, i) =>
-    login('failure', user, startMs + i * everyMs, { ...(ip ? { ip } : {}), ...(source ? { source } : {}), n: i }),
+    login('failure', user, startMs + i * everyMs, {
+      ...(ip ? { ip } : {}),
+      ...(source ? { source } : {}),
+      n: i,
+    }),
   );
 }
 
 /** The real GitLab `user_failed_login` system hook, through the real adapter. */
 function gitlabFailedLogin(): PipewardenEvent {
   const sample = JSON.parse(
-    readFileSync(new URL('../../ingest-adapters/gitlab/fixtures/system__user_failed_login.json', import.meta.url), 'utf8'),
+    readFileSync(
+      new URL('../../ingest-adapters/gitlab/fixtures/system__user_failed_login.json', import.meta.url),
+      'utf8',
+    ),
   );
   const headers = Object.fromEntries(
     Object.entries(sample.headers as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
@@ -176,19 +190,26 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'spraying (negative): 5 users over 2 hours from one IP are outside one window',
-    events: ['u1', 'u2', 'u3', 'u4', 'u5'].map((u, i) => login('failure', u, T0 + i * 25 * MIN, { ip: '203.0.113.10' })),
+    events: ['u1', 'u2', 'u3', 'u4', 'u5'].map((u, i) =>
+      login('failure', u, T0 + i * 25 * MIN, { ip: '203.0.113.10' }),
+    ),
     expect: 0,
   },
   {
     name: 'spraying (negative): an allowlisted CIDR is ignored',
-    events: ['u1', 'u2', 'u3', 'u4', 'u5'].map((u, i) => login('failure', u, T0 + i * MIN, { ip: '10.20.30.40' })),
+    events: ['u1', 'u2', 'u3', 'u4', 'u5'].map((u, i) =>
+      login('failure', u, T0 + i * MIN, { ip: '10.20.30.40' }),
+    ),
     config: { allowIps: ['10.0.0.0/8'] },
     expect: 0,
   },
   // failure then success
   {
     name: 'failure then success: 3 failures then a success for the same user (possible compromise)',
-    events: [...failures('trent', 3, T0, MIN, '198.51.100.20'), login('success', 'trent', T0 + 5 * MIN, { ip: '198.51.100.20' })],
+    events: [
+      ...failures('trent', 3, T0, MIN, '198.51.100.20'),
+      login('success', 'trent', T0 + 5 * MIN, { ip: '198.51.100.20' }),
+    ],
     expect: 1,
     expectByRule: { 'failure-then-success': 1 },
     summaryIncludes: 'after 3 failed attempts',

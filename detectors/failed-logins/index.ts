@@ -7,7 +7,12 @@ import type { PipewardenEvent } from '../../src/event.ts';
 
 const MINUTE = 60_000;
 
-const minutes = (d: number) => z.number().positive().max(7 * 24 * 60).default(d);
+const minutes = (d: number) =>
+  z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(d);
 const count = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 /** An IP address or CIDR block, IPv4 or IPv6. */
@@ -173,7 +178,7 @@ export const failedLogins: Detector<Config> = {
         dedupMs: Math.round(f.dedupMinutes * MINUTE),
         severity: 'high',
         first: (e) => isFailure(e) && counted(e),
-        then: (e) => isSuccess(e) && counted(e),
+        followedBy: (e) => isSuccess(e) && counted(e),
         describe: (x) => ({
           summary: `"${x.key}" logged in${from(x.event)} after ${x.count} failed attempts within ${mins(x.windowMs)} (possible compromise)`,
           context: { user: x.key, provider: x.event.event.provider },

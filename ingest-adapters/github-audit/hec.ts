@@ -2,7 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 
-export const HEC_PATHS = ['/services/collector/event', '/services/collector', '/services/collector/event/1.0'];
+export const HEC_PATHS = [
+  '/services/collector/event',
+  '/services/collector',
+  '/services/collector/event/1.0',
+];
 
 /** An input error whose message is HEC's own text, so the reply hook can give HEC's code. */
 export const HEC_TEXT = {
@@ -33,41 +37,54 @@ export function splitConcatenatedJson(text: string): unknown[] {
     const ch = text.charCodeAt(i);
     if (inString) {
       if (escaped) escaped = false;
-      else if (ch === 0x5c) escaped = true; // backslash
+      else if (ch === 0x5c)
+        escaped = true; // backslash
       else if (ch === 0x22) inString = false; // quote
       continue;
     }
     if (ch === 0x22) {
-      if (depth === 0) throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: expected a JSON object at offset ${i}`);
+      if (depth === 0)
+        throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: expected a JSON object at offset ${i}`);
       inString = true;
     } else if (ch === 0x7b || ch === 0x5b) {
       // { or [
       if (depth === 0) {
-        if (ch === 0x5b) throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: a JSON array is not HEC; send objects one after another`);
+        if (ch === 0x5b)
+          throw new AdapterInputError(
+            `${HEC_TEXT.invalidFormat}: a JSON array is not HEC; send objects one after another`,
+          );
         start = i;
       }
       depth++;
     } else if (ch === 0x7d || ch === 0x5d) {
       depth--;
-      if (depth < 0) throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: unbalanced bracket at offset ${i}`);
+      if (depth < 0)
+        throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: unbalanced bracket at offset ${i}`);
       if (depth === 0) {
         try {
           out.push(JSON.parse(text.slice(start, i + 1)));
         } catch (err) {
-          throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: event ${out.length}: ${(err as Error).message}`);
+          throw new AdapterInputError(
+            `${HEC_TEXT.invalidFormat}: event ${out.length}: ${(err as Error).message}`,
+          );
         }
       }
     } else if (depth === 0 && ch !== 0x20 && ch !== 0x0a && ch !== 0x0d && ch !== 0x09) {
       throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: unexpected character at offset ${i}`);
     }
   }
-  if (depth !== 0 || inString) throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: the last event is cut off`);
+  if (depth !== 0 || inString)
+    throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: the last event is cut off`);
   if (out.length === 0) throw new AdapterInputError(HEC_TEXT.noData);
   return out;
 }
 
 /** HEC's reply for one of the generic plugin's error answers: HEC clients read `code`, not `error`. */
-export function hecError(status: number, error: string, message: string): { status: number; body: { text: string; code: number } } {
+export function hecError(
+  status: number,
+  error: string,
+  message: string,
+): { status: number; body: { text: string; code: number } } {
   if (error === 'unauthorized') {
     return /missing/i.test(message)
       ? { status: 401, body: { text: 'Token is required', code: 2 } }
@@ -93,14 +110,19 @@ export function hecError(status: number, error: string, message: string): { stat
 export function hecReplies(app: FastifyInstance): void {
   const paths = new Set(HEC_PATHS);
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!paths.has(req.routeOptions.url ?? '') || reply.statusCode < 400 || typeof payload !== 'string') return payload;
+    if (!paths.has(req.routeOptions.url ?? '') || reply.statusCode < 400 || typeof payload !== 'string')
+      return payload;
     let parsed: { error?: unknown; message?: unknown };
     try {
       parsed = JSON.parse(payload);
     } catch {
       return payload;
     }
-    const { status, body } = hecError(reply.statusCode, String(parsed.error ?? ''), String(parsed.message ?? ''));
+    const { status, body } = hecError(
+      reply.statusCode,
+      String(parsed.error ?? ''),
+      String(parsed.message ?? ''),
+    );
     reply.status(status);
     return JSON.stringify(body);
   });

@@ -21,13 +21,19 @@ type WithToken = PipewardenEvent['pipewarden'] & {
 
 // Action → kind, first match wins. Names per GitHub's "Audit log events" reference.
 const RULES: Array<[RegExp, Classification]> = [
-  [/(^|\.)failed_login$|^user\.two_factor_(challenge|recovery)_failure$/, { kind: 'login.failure', category: 'authentication' }],
+  [
+    /(^|\.)failed_login$|^user\.two_factor_(challenge|recovery)_failure$/,
+    { kind: 'login.failure', category: 'authentication' },
+  ],
   [/^user\.login$/, { kind: 'login.success', category: 'authentication' }],
   [/^user\.logout$/, { kind: 'logout', category: 'authentication' }],
   // A push refused by branch protection.
   [/^protected_branch\.rejected_ref_update$/, { kind: 'access.denied', category: 'configuration' }],
   [/^git\.push$/, { kind: 'code.push', category: 'configuration' }],
-  [/^workflows\.(approve|reject)_workflow_job$|^environment\.(approve|reject)/, { kind: 'deploy', category: 'process' }],
+  [
+    /^workflows\.(approve|reject)_workflow_job$|^environment\.(approve|reject)/,
+    { kind: 'deploy', category: 'process' },
+  ],
   [/^workflows\./, { kind: 'build', category: 'process' }],
   [
     /^secret_scanning_push_protection\.bypass$|^secret_scanning_alert\.|^repository_vulnerability_alert\.|^dependabot_alerts?\.(create|reopen)/,
@@ -38,7 +44,7 @@ const RULES: Array<[RegExp, Classification]> = [
     { kind: 'permission.change', category: 'iam' },
   ],
   [
-    /^(repo|org|business|enterprise|protected_branch|repository_|repository_ruleset|hook|audit_log_streaming|secret_scanning|dependabot_|environment|ip_allow_list|actions|codespaces|pages|packages|migration)\b|^(repository_vulnerability_alerts|org_secret_scanning)/,
+    /^(repo|org|business|enterprise|protected_branch|hook|audit_log_streaming|environment|ip_allow_list|actions|codespaces|pages|packages|migration|repository_ruleset)\.|^(repository_|secret_scanning|dependabot|org_secret_scanning)/,
     { kind: 'config.change', category: 'configuration' },
   ],
 ];
@@ -96,8 +102,11 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
   const org = str(entry.org) ?? str(entry.business) ?? str(entry.enterprise);
   const data = obj(entry.data);
   const envelope =
-    typeof ctx.envelopeTime === 'number' ? epochMs(Math.round(ctx.envelopeTime * 1000)) : epochMs(ctx.envelopeTime);
-  const when = epochMs(entry['@timestamp']) ?? epochMs(entry.created_at) ?? envelope ?? receivedAt.toISOString();
+    typeof ctx.envelopeTime === 'number'
+      ? epochMs(Math.round(ctx.envelopeTime * 1000))
+      : epochMs(ctx.envelopeTime);
+  const when =
+    epochMs(entry['@timestamp']) ?? epochMs(entry.created_at) ?? envelope ?? receivedAt.toISOString();
 
   const pw: WithToken = { kind: cls.kind, source: ctx.source, raw: redactPayload(entry) };
   if (docId) pw.delivery_id = docId;

@@ -66,6 +66,12 @@ const BY_EVENT: Record<string, Classification> = {
   enterprise: CONFIG,
 };
 
+/** Where a job ran, and whether a push rewrote history. Not yet in src/event.ts: kept in _source (mapping dynamic: false). */
+type GithubExtras = PipewardenEvent['pipewarden'] & {
+  runner?: { name?: string; id?: string; group?: string; labels: string[]; self_hosted: boolean };
+  forced?: boolean;
+};
+
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
@@ -82,6 +88,7 @@ function classify(name: string, action: string | undefined, body: Json): Classif
   }
   if (name === 'deployment_status') return { ...DEPLOY, type: ['end'] };
   if (name === 'push' && body.deleted === true) return { ...PUSH, type: ['deletion'] };
+  if (name === 'push' && body.created === true) return { ...PUSH, type: ['creation'] };
   return base;
 }
 
@@ -165,7 +172,7 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     const job = obj(payload.workflow_job);
     const ref = str(payload.ref) ?? str(deployment?.ref) ?? str(run?.head_branch) ?? str(job?.head_branch);
 
-    const pw: PipewardenEvent['pipewarden'] = {
+    const pw: GithubExtras = {
       kind: cls.kind,
       source: 'github',
       raw: redactPayload(payload),
@@ -180,7 +187,28 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     if (environment) pw.environment = environment;
     const pipeline = str(run?.name) ?? str(obj(payload.workflow)?.name) ?? str(job?.workflow_name);
     if (pipeline) pw.pipeline = pipeline;
-    if (job) pw.job = str(job.name) ?? idStr(job.id) ?? '';
+    if (job) {
+      pw.job = str(job.name) ?? idStr(job.id) ?? '';
+      const labels = Array.isArray(job.labels)
+        ? job.labels.filter((l): l is string => typeof l === 'string')
+        : [];
+      const group = str(job.runner_group_name);
+      // Self-hosted runners always carry the "self-hosted" label; GitHub's own sit in the "GitHub Actions" group.
+      const selfHosted =
+        labels.some((l) => l.toLowerCase() === 'self-hosted') ||
+        (group !== undefined && group !== 'GitHub Actions');
+      if (str(job.runner_name) || group || labels.length) {
+        pw.runner = {
+          ...(str(job.runner_name) ? { name: str(job.runner_name) } : {}),
+          ...(idStr(job.runner_id) ? { id: idStr(job.runner_id) } : {}),
+          ...(group ? { group } : {}),
+          labels,
+          self_hosted: selfHosted,
+        };
+      }
+    }
+    // A forced push rewrote the branch history (force-push over protection is a classic tampering signal).
+    if (name === 'push' && payload.forced === true) pw.forced = true;
     const buildUrl =
       str(run?.html_url) ?? str(job?.html_url) ?? str(obj(payload.deployment_status)?.target_url);
     if (buildUrl) pw.build_url = buildUrl;
@@ -191,7 +219,12 @@ export const github: IngestAdapter<typeof configSchema._output> = {
 
     const event: PipewardenEvent = {
       '@timestamp': eventTime(payload, receivedAt),
-      message: sentence(actor, fullAction, repository, str(org?.login) ?? str(org?.slug)),
+      message: sentence(
+        actor,
+        payload.forced === true ? 'force-pushed' : fullAction,
+        repository,
+        str(org?.login) ?? str(org?.slug),
+      ),
       event: {
         id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
         kind: 'event',

@@ -2,7 +2,13 @@
 // Elasticsearch logger's JSON, or plain lines from the file and syslog loggers), Audit Log plugin records,
 // Logstash plugin build documents and Notification plugin build phases, all at POST /ingest/jenkins.
 import { isIP } from 'node:net';
-import { type EventKind, eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import {
+  type EventKind,
+  eventId,
+  type Outcome,
+  type PipewardenEvent,
+  redactPayload,
+} from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
@@ -26,7 +32,11 @@ const idStr = (v: unknown): string | undefined =>
 /** Basic (any user name, the secret as password) or Bearer (the secret), compared in constant time. */
 export function basicOrBearer(headers: Headers, secret: string | undefined): VerifyResult {
   const auth = header(headers, 'authorization');
-  if (!auth) return { ok: false, reason: 'missing Authorization header (send Basic <user:secret> or Bearer <secret>)' };
+  if (!auth)
+    return {
+      ok: false,
+      reason: 'missing Authorization header (send Basic <user:secret> or Bearer <secret>)',
+    };
   const space = auth.indexOf(' ');
   const scheme = (space === -1 ? auth : auth.slice(0, space)).toLowerCase();
   const value = space === -1 ? '' : auth.slice(space + 1).trim();
@@ -40,7 +50,9 @@ export function basicOrBearer(headers: Headers, secret: string | undefined): Ver
   } else return { ok: false, reason: 'Authorization must use the Basic or Bearer scheme' };
   // Compare even when no secret is configured, so the answer time does not say which case it was.
   const ok = tokenEquals(secret ?? '\u0000no secret configured', sent) && secret !== undefined;
-  return ok ? { ok: true } : { ok: false, reason: 'Authorization credentials do not match the configured secret' };
+  return ok
+    ? { ok: true }
+    : { ok: false, reason: 'Authorization credentials do not match the configured secret' };
 }
 
 interface Classified {
@@ -63,7 +75,18 @@ interface Parsed extends Classified {
 }
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 // The file loggers' java.util.logging prefix "MMM d, yyyy h:mm:ss,SSS aa", then a separator (often a space, can be empty).
 const FILE_PREFIX = /^([A-Z][a-z]{2}) (\d{1,2}), (\d{4}) (\d{1,2}):(\d{2}):(\d{2}),(\d{3}) ([AP]M) ?/;
@@ -77,7 +100,9 @@ function stripPrefix(line: string): { message: string; at?: string } {
   if (month === undefined) return { message: line };
   const hour = (Number(h) % 12) + (ampm === 'PM' ? 12 : 0);
   const t = Date.UTC(Number(y), month, Number(d), hour, Number(mi), Number(s), Number(ms));
-  return Number.isNaN(t) ? { message: line } : { message: line.slice(m[0].length), at: new Date(t).toISOString() };
+  return Number.isNaN(t)
+    ? { message: line }
+    : { message: line.slice(m[0].length), at: new Date(t).toISOString() };
 }
 
 /** A remote address as Jenkins prints it ("[0:0:0:0:0:0:0:1]", "10.0.0.1", "10.0.0.1:5555"), or undefined. */
@@ -96,7 +121,12 @@ const CONFIG = (action: string, type = ['change']): Classified => ({
   type,
   action,
 });
-const IAM = (action: string, type = ['change']): Classified => ({ kind: 'permission.change', category: ['iam'], type, action });
+const IAM = (action: string, type = ['change']): Classified => ({
+  kind: 'permission.change',
+  category: ['iam'],
+  type,
+  action,
+});
 const BUILD = (action: string, type = ['info'], outcome?: Outcome): Classified => ({
   kind: 'build',
   category: ['process'],
@@ -112,7 +142,9 @@ function classifyUri(uri: string): Classified {
   if (/\/configureSecurity(\/|$)/.test(u)) return IAM('security.configure');
   if (/^\/(manage\/)?(pluginManager|updateCenter)(\/|$)/.test(u)) {
     const uninstall = /doUninstall|uninstall/.test(last);
-    return CONFIG(uninstall ? 'plugin.uninstall' : 'plugin.install', [uninstall ? 'deletion' : 'installation']);
+    return CONFIG(uninstall ? 'plugin.uninstall' : 'plugin.install', [
+      uninstall ? 'deletion' : 'installation',
+    ]);
   }
   if (/^\/(manage\/)?(script|scriptText)$|\/computer\/[^/]+\/script(Text)?$/.test(u)) {
     return CONFIG('script_console', ['start']);
@@ -122,12 +154,19 @@ function classifyUri(uri: string): Classified {
     if (/createAccount/.test(last)) return IAM('user.create', ['creation']);
     return IAM(`user.${last || 'change'}`);
   }
-  if (last === 'logout') return { kind: 'logout', category: ['authentication'], type: ['end'], action: 'logout' };
-  if (['stop', 'cancelQueue', 'cancelItem', 'kill', 'term'].includes(last)) return BUILD(`build.${last}`, ['end']);
-  if (['build', 'buildWithParameters', 'rebuild', 'replay', 'postBuildResult'].includes(last)) return BUILD(`build.${last}`, ['start']);
+  if (last === 'logout')
+    return { kind: 'logout', category: ['authentication'], type: ['end'], action: 'logout' };
+  if (['stop', 'cancelQueue', 'cancelItem', 'kill', 'term'].includes(last))
+    return BUILD(`build.${last}`, ['end']);
+  if (['build', 'buildWithParameters', 'rebuild', 'replay', 'postBuildResult'].includes(last))
+    return BUILD(`build.${last}`, ['start']);
   if (['createItem', 'createView'].includes(last)) return CONFIG(last, ['creation']);
   if (['doDelete', 'doWipeOutWorkspace'].includes(last)) return CONFIG(last, ['deletion']);
-  if (['restart', 'safeRestart', 'exit', 'safeExit', 'quietDown', 'cancelQuietDown', 'toggleOffline'].includes(last)) {
+  if (
+    ['restart', 'safeRestart', 'exit', 'safeExit', 'quietDown', 'cancelQuietDown', 'toggleOffline'].includes(
+      last,
+    )
+  ) {
     return CONFIG(`server.${last}`);
   }
   if (u.startsWith('/job/') || u.startsWith('/view/')) return CONFIG(`job.${last}`);
@@ -152,7 +191,8 @@ const REQUEST = /^(\/\S*?)(?: \((.*)\))? by (.+?)(?: from (\S+))?$/;
 // Build start: "job/<j>/ #<n> <causes>[, Parameters:[...]]".
 const BUILD_START = /^((?:job\/[^/\s]+\/)+) #(\d+) (.*?)(?:, Parameters:\[(.*)\])?$/;
 // Build end: "<full display name> #<n> <causes>, Parameters:[…] on [node ]<node> started at <ts> completed in <ms>ms completed: <RESULT>".
-const BUILD_END = /^(.+?) #(\d+) (.*?) on (?:node )?(.+?) started at (\S+) completed in (\d+)ms completed: (\w+)$/;
+const BUILD_END =
+  /^(.+?) #(\d+) (.*?) on (?:node )?(.+?) started at (\S+) completed in (\d+)ms completed: (\w+)$/;
 // Credential use: "'<user of it>' (<its class>) used credentials '<id>' (<class>)."
 const CREDENTIALS = /^'(.*?)' \((.*?)\) used credentials(?: '(.*?)' \((.*?)\)| of type (\S+).*)\.?$/;
 // Script console: "A groovy script was executed[ by user '<u>']. Origin: <feature>." (the script follows on later lines).
@@ -163,8 +203,20 @@ const AUTH = /^(Successful login|Failed login attempt|Logout) for user '(.*)'$/;
 const AUDIT_LOG = /\[(\w+)(?:@\d+)?((?: [\w.-]+="(?:[^"\\]|\\.)*")*)\]/;
 
 const AUDIT_LOG_EVENTS: Record<string, Classified> = {
-  login: { kind: 'login.success', category: ['authentication'], type: ['start'], action: 'login', outcome: 'success' },
-  logout: { kind: 'logout', category: ['authentication'], type: ['end'], action: 'logout', outcome: 'success' },
+  login: {
+    kind: 'login.success',
+    category: ['authentication'],
+    type: ['start'],
+    action: 'login',
+    outcome: 'success',
+  },
+  logout: {
+    kind: 'logout',
+    category: ['authentication'],
+    type: ['end'],
+    action: 'logout',
+    outcome: 'success',
+  },
   createUser: IAM('createUser', ['creation']),
   updatePassword: IAM('updatePassword'),
   createKey: IAM('createKey', ['creation']),
@@ -204,10 +256,28 @@ function parseMessage(message: string): Parsed | null {
     const [, what, user] = m;
     const base: Classified =
       what === 'Successful login'
-        ? { kind: 'login.success', category: ['authentication'], type: ['start'], action: 'login', outcome: 'success' }
+        ? {
+            kind: 'login.success',
+            category: ['authentication'],
+            type: ['start'],
+            action: 'login',
+            outcome: 'success',
+          }
         : what === 'Logout'
-          ? { kind: 'logout', category: ['authentication'], type: ['end'], action: 'logout', outcome: 'success' }
-          : { kind: 'login.failure', category: ['authentication'], type: ['start'], action: 'login.failed', outcome: 'failure' };
+          ? {
+              kind: 'logout',
+              category: ['authentication'],
+              type: ['end'],
+              action: 'logout',
+              outcome: 'success',
+            }
+          : {
+              kind: 'login.failure',
+              category: ['authentication'],
+              type: ['start'],
+              action: 'login.failed',
+              outcome: 'failure',
+            };
     return { ...base, ...(user && user !== '<unknown>' ? { user } : {}), detail: {} };
   }
   m = SCRIPT.exec(message);
@@ -230,7 +300,11 @@ function parseMessage(message: string): Parsed | null {
       action: 'credentials.use',
       job: usedBy,
       // Key names avoid the redactor's credential words: these are ids and class names, not secrets.
-      detail: { used_by: usedBy, used_by_type: usedByType, used: { id: credId, type: credType ?? fallbackType } },
+      detail: {
+        used_by: usedBy,
+        used_by_type: usedByType,
+        used: { id: credId, type: credType ?? fallbackType },
+      },
     };
   }
   m = BUILD_END.exec(firstLine);
@@ -282,13 +356,19 @@ function parseMessage(message: string): Parsed | null {
     const cls = AUDIT_LOG_EVENTS[name];
     if (!cls) return null;
     const attrs: Record<string, string> = {};
-    for (const a of m[2]!.matchAll(/ ([\w.-]+)="((?:[^"\\]|\\.)*)"/g)) attrs[a[1]!] = a[2]!.replace(/\\(.)/g, '$1');
+    for (const a of m[2]!.matchAll(/ ([\w.-]+)="((?:[^"\\]|\\.)*)"/g))
+      attrs[a[1]!] = a[2]!.replace(/\\(.)/g, '$1');
     const user = attrs.userId;
-    const at = attrs.timestamp && !Number.isNaN(Date.parse(attrs.timestamp)) ? new Date(attrs.timestamp).toISOString() : undefined;
+    const at =
+      attrs.timestamp && !Number.isNaN(Date.parse(attrs.timestamp))
+        ? new Date(attrs.timestamp).toISOString()
+        : undefined;
     return {
       ...cls,
       ...(user && !ANONYMOUS.has(user) ? { user } : {}),
-      ...(attrs.projectName ? { job: `${attrs.projectName}${attrs.buildNumber ? ` #${attrs.buildNumber}` : ''}` } : {}),
+      ...(attrs.projectName
+        ? { job: `${attrs.projectName}${attrs.buildNumber ? ` #${attrs.buildNumber}` : ''}` }
+        : {}),
       ...(attrs.nodeName ? { node: attrs.nodeName } : {}),
       ...(at ? { at } : {}),
       detail: { audit_log: attrs },
@@ -299,7 +379,15 @@ function parseMessage(message: string): Parsed | null {
 
 function toEvent(
   parsed: Parsed,
-  opts: { dataset: string; receivedAt: Date; at?: string; idParts: string[]; original?: string; host?: string; transport: string },
+  opts: {
+    dataset: string;
+    receivedAt: Date;
+    at?: string;
+    idParts: string[];
+    original?: string;
+    host?: string;
+    transport: string;
+  },
 ): PipewardenEvent {
   const at = parsed.at ?? opts.at ?? opts.receivedAt.toISOString();
   const who = parsed.user ?? (parsed.anonymous ? 'anonymous' : 'Jenkins');
@@ -393,7 +481,9 @@ function logstashEvent(doc: Json, receivedAt: Date): PipewardenEvent {
   const job = str(data.fullProjectName) ?? str(data.projectName) ?? 'unknown';
   const num = idStr(data.buildNum);
   const result = str(data.result);
-  const lines = Array.isArray(doc.message) ? doc.message.filter((l): l is string => typeof l === 'string') : [];
+  const lines = Array.isArray(doc.message)
+    ? doc.message.filter((l): l is string => typeof l === 'string')
+    : [];
   const by = startedBy(lines.find((l) => l.startsWith('Started by')) ?? '');
   const node = str(data.buildHost);
   const { message: _console, ...rest } = doc;
@@ -463,7 +553,8 @@ class TextLines {
 function recordEvents(doc: unknown, receivedAt: Date): PipewardenEvent[] {
   const o = obj(doc);
   if (!o) throw new AdapterInputError('each Jenkins record must be a JSON object');
-  if (obj(o.data) && (Array.isArray(o.message) || o.message === undefined)) return [logstashEvent(o, receivedAt)];
+  if (obj(o.data) && (Array.isArray(o.message) || o.message === undefined))
+    return [logstashEvent(o, receivedAt)];
   if (obj(o.build)) return [notificationEvent(o, receivedAt)];
   const message = str(o.message);
   if (message) {
@@ -473,9 +564,12 @@ function recordEvents(doc: unknown, receivedAt: Date): PipewardenEvent[] {
     const stated =
       isoOf(o['@timestamp']) ??
       (millis !== undefined ? new Date(millis).toISOString() : undefined) ??
-      (typeof instant?.epochSecond === 'number' ? new Date(instant.epochSecond * 1000).toISOString() : undefined);
+      (typeof instant?.epochSecond === 'number'
+        ? new Date(instant.epochSecond * 1000).toISOString()
+        : undefined);
     const e = lineEvent(message, receivedAt, { transport: 'http' }, stated);
-    if (!e) throw new AdapterInputError('the message is not an Audit Trail or Audit Log record Pipewarden knows');
+    if (!e)
+      throw new AdapterInputError('the message is not an Audit Trail or Audit Log record Pipewarden knows');
     return [e];
   }
   throw new AdapterInputError(

@@ -5,6 +5,8 @@ import { adapters } from '../../ingest-adapters/index.ts';
 import { emailSinkConfigSchema } from '../alerting/sinks/email.ts';
 import { slackSinkConfigSchema } from '../alerting/sinks/slack.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
+import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
+import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
 import { secretRef } from './secrets.ts';
 
@@ -58,6 +60,10 @@ export const configSchema = z
       })
       .prefault({}),
     sources: sourcesSchema,
+    /** Streaming build-log uploads and the GitHub/GitLab job-log fetchers (src/ingest/build-logs). */
+    buildLogs: buildLogsConfigSchema,
+    /** Syslog listener (src/ingest/syslog): routes lines to the adapter whose line format owns them. */
+    syslog: syslogConfigSchema,
     detectors: detectorsSchema,
     alerting: z
       .strictObject({

@@ -108,6 +108,7 @@ interface DetectorPlan {
   detector: Detector<any>;
   config: { enabled: boolean };
   rules: CompiledRule[];
+  byLane: Map<Lane, CompiledRule[]>; // filled on first use
 }
 
 const MAX_COUNT = 1000;
@@ -141,7 +142,6 @@ export class DetectionEngine {
   };
   readonly #plans: DetectorPlan[];
   readonly #rules: CompiledRule[];
-  readonly #byId = new Map<string, { rule: CompiledRule; key: string }>();
   readonly #log: Logger | undefined;
   readonly #skewMs: number;
   readonly #latenessMs: number;
@@ -167,7 +167,12 @@ export class DetectionEngine {
     const problems: string[] = [];
     this.#plans = detectors
       .filter((d) => d.config.enabled)
-      .map(({ detector, config }) => ({ detector, config, rules: compileRules(detector, config, problems) }));
+      .map(({ detector, config }) => ({
+        detector,
+        config,
+        rules: compileRules(detector, config, problems),
+        byLane: new Map(),
+      }));
     if (problems.length) throw new Error(`invalid detector rules:\n  - ${problems.join('\n  - ')}`);
     this.#rules = this.#plans.flatMap((p) => p.rules);
   }
@@ -201,7 +206,8 @@ export class DetectionEngine {
       const key = keyValue(event, f);
       if (key === undefined) continue;
       try {
-        if (!r.detector.appliesTo(event, r.config) || (r.rule.when && !r.rule.when(event, r.config))) continue;
+        if (!r.detector.appliesTo(event, r.config) || (r.rule.when && !r.rule.when(event, r.config)))
+          continue;
       } catch {
         continue; // the consumer of the re-keyed topic would only throw again; it is counted there
       }
@@ -218,7 +224,8 @@ export class DetectionEngine {
       const key = keyValue(event, r.rule.keyBy);
       if (key === undefined || r.states.has(key)) continue;
       try {
-        if (!r.detector.appliesTo(event, r.config) || (r.rule.when && !r.rule.when(event, r.config))) continue;
+        if (!r.detector.appliesTo(event, r.config) || (r.rule.when && !r.rule.when(event, r.config)))
+          continue;
       } catch {
         continue;
       }
@@ -298,11 +305,7 @@ export class DetectionEngine {
    * Hits for one event. `now` is the processing time, passed in so replays are deterministic (replay
    * passes the event's own time); windows run on the event's `@timestamp`.
    */
-  evaluate(
-    event: PipewardenEvent,
-    now: Date,
-    options: { lane?: Lane; position?: BusPosition } = {},
-  ): Hit[] {
+  evaluate(event: PipewardenEvent, now: Date, options: { lane?: Lane; position?: BusPosition } = {}): Hit[] {
     const lane = options.lane ?? 'all';
     this.stats.events++;
     const nowMs = now.getTime();
@@ -312,7 +315,11 @@ export class DetectionEngine {
     for (const plan of this.#plans) {
       const { detector, config } = plan;
       const stateless = (lane === 'all' || lane === 'events') && detector.match !== undefined;
-      const rules = plan.rules.filter((r) => inLane(r, lane));
+      let rules = plan.byLane.get(lane);
+      if (!rules) {
+        rules = plan.rules.filter((r) => inLane(r, lane));
+        plan.byLane.set(lane, rules);
+      }
       if (!stateless && rules.length === 0) continue;
       try {
         if (!detector.appliesTo(event, config)) continue;
@@ -357,7 +364,10 @@ export class DetectionEngine {
     const matches = m === null ? [] : Array.isArray(m) ? m : [m];
     const key = (detector.key ?? defaultKey)(event);
     for (const [i, match] of matches.entries()) {
-      if (detector.dedupMs && this.#suppressed(detector.id, key, match.summary, detector.dedupMs, now.getTime())) {
+      if (
+        detector.dedupMs &&
+        this.#suppressed(detector.id, key, match.summary, detector.dedupMs, now.getTime())
+      ) {
         this.stats.suppressed++;
         continue;
       }
@@ -373,7 +383,7 @@ export class DetectionEngine {
     position: BusPosition | undefined,
     hits: Hit[],
   ): void {
-    const { rule, config } = { rule: r.rule, config: r.config };
+    const { rule, config } = r;
     const key = keyValue(event, rule.keyBy);
     if (key === undefined) return;
     if (rule.when && !rule.when(event, config)) return;
@@ -389,8 +399,17 @@ export class DetectionEngine {
       this.stats.late++;
       return;
     }
-    if (s) r.states.delete(key); // re-inserted below: keeps the map in last-touched order
-    else s = { t: [], v: rule.type === 'distinct' ? [] : undefined, wm: NONE, fired: NONE, src: undefined, off: -1 };
+    if (s)
+      r.states.delete(key); // re-inserted below: keeps the map in last-touched order
+    else
+      s = {
+        t: [],
+        v: rule.type === 'distinct' ? [] : undefined,
+        wm: NONE,
+        fired: NONE,
+        src: undefined,
+        off: -1,
+      };
     r.states.set(key, s);
     if (position) {
       s.src = `${position.topic}/${position.partition}`;
@@ -446,7 +465,7 @@ export class DetectionEngine {
       if (rule.first(event, config)) {
         insertSorted(s.t, t, r.cap);
         dropUpTo(s.t, horizon);
-      } else if (rule.then(event, config)) {
+      } else if (rule.followedBy(event, config)) {
         // First-step events strictly before this one, within the window before it.
         const before = s.t.filter((x) => x <= t && x > t - r.windowMs);
         dropUpTo(s.t, horizon);
@@ -528,7 +547,11 @@ function dropUpTo(a: number[], horizon: number): void {
   if (n) a.splice(0, n);
 }
 
-function compileRules(detector: Detector<any>, config: { enabled: boolean }, problems: string[]): CompiledRule[] {
+function compileRules(
+  detector: Detector<any>,
+  config: { enabled: boolean },
+  problems: string[],
+): CompiledRule[] {
   if (!detector.rules) {
     if (!detector.match) problems.push(`${detector.id}: declares neither match nor rules`);
     return [];
@@ -545,7 +568,8 @@ function compileRules(detector: Detector<any>, config: { enabled: boolean }, pro
   for (const rule of rules) {
     const where = `${detector.id}/${rule.id}`;
     const bad = (msg: string) => problems.push(`${where}: ${msg}`);
-    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(rule.id) || rule.id === 'match') bad('id must be kebab-case and not "match"');
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(rule.id) || rule.id === 'match')
+      bad('id must be kebab-case and not "match"');
     if (seen.has(rule.id)) bad('duplicate rule id');
     seen.add(rule.id);
     if (!(KEY_FIELDS as readonly string[]).includes(rule.keyBy)) bad(`unknown keyBy ${rule.keyBy}`);
@@ -554,7 +578,8 @@ function compileRules(detector: Detector<any>, config: { enabled: boolean }, pro
     const dedupMs = rule.dedupMs ?? rule.windowMs;
     if (!Number.isInteger(dedupMs) || dedupMs < 0 || dedupMs > MAX_WINDOW_MS) bad('dedupMs out of range');
     const n = rule.type === 'sequence' ? (rule.minFirst ?? 1) : rule.threshold;
-    if (!Number.isInteger(n) || n < 1 || n > MAX_COUNT) bad(`threshold / minFirst must be an integer in 1..${MAX_COUNT}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_COUNT)
+      bad(`threshold / minFirst must be an integer in 1..${MAX_COUNT}`);
     const cap = rule.type === 'threshold' ? n : rule.type === 'distinct' ? 2 * n : Math.max(n, 10);
     out.push({ detector, config, rule, windowMs: rule.windowMs, dedupMs, cap, states: new Map() });
   }

@@ -54,8 +54,8 @@ export async function detectBatch(step: BatchStep, batch: ConsumedMessage[]): Pr
     if (step.rekeyFrom) {
       for (const { keyBy, key } of engine.rekeyTargets(event)) {
         const topic = rekeyedTopic(step.rekeyFrom, keyBy);
-        let list = rekeyed.get(topic);
-        if (!list) rekeyed.set(topic, (list = []));
+        const list = rekeyed.get(topic) ?? [];
+        rekeyed.set(topic, list);
         list.push({ key, value: m.value });
       }
     }

@@ -1,8 +1,8 @@
 // Snapshots of the engine's key state, so windows survive a restart and a partition moving to another
 // instance. SQLite beside the embedded store; an Elasticsearch index in distributed mode. Why: README.md.
 import { mkdirSync } from 'node:fs';
-import { DatabaseSync } from 'node:sqlite';
 import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Config } from '../config/schema.ts';
 import type { ElasticsearchConfig } from '../store/elasticsearch.ts';
@@ -149,7 +149,10 @@ export class ElasticsearchStateStore implements DetectStateStore {
         const r = i.index ?? i.delete;
         return r?.error && !(i.delete && r.status === 404);
       });
-      if (failed) throw new Error(`detect state snapshot failed: ${JSON.stringify((failed.index ?? failed.delete)?.error)}`);
+      if (failed)
+        throw new Error(
+          `detect state snapshot failed: ${JSON.stringify((failed.index ?? failed.delete)?.error)}`,
+        );
     }
   }
 

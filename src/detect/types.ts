@@ -68,7 +68,7 @@ export interface Firing {
   /**
    * threshold: matching events in the window (never more than the threshold is retained, so this is
    * at least the threshold); distinct: distinct values in the window; sequence: first-step events
-   * in the window before the `then` event.
+   * in the window before the `followedBy` event.
    */
   count: number;
   /** distinct: the distinct values in the window, newest first (at most 2 × threshold kept). */
@@ -115,14 +115,14 @@ export interface DistinctRule<C> extends RuleCommon<C> {
 }
 
 /**
- * Fires on a `then` event when at least `minFirst` `first` events for the same key happened within
+ * Fires on a `followedBy` event when at least `minFirst` `first` events for the same key happened within
  * `windowMs` before it (e.g. failures then a success). The first-step state of the key is cleared
  * when it fires, so one run fires once.
  */
 export interface SequenceRule<C> extends RuleCommon<C> {
   type: 'sequence';
   first(event: PipewardenEvent, config: C): boolean;
-  then(event: PipewardenEvent, config: C): boolean;
+  followedBy(event: PipewardenEvent, config: C): boolean;
   /** 1 .. 1000 (default 1). */
   minFirst?: number;
 }

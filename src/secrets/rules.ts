@@ -1190,6 +1190,8 @@ const GENERIC_FP_SHAPES: readonly RegExp[] = [
   /^v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]{1,40})?$/, // version number
   /^(?:true|false|null|none|nil|undefined|required|optional|string|boolean|number)$/i,
   /^[A-Z][A-Z0-9_]{2,}$/, // another variable's NAME (`token: GITHUB_TOKEN`)
+  /^[A-Za-z_][A-Za-z0-9_.-]*=[^=]/, // another assignment (`password_policy: min_length=12`)
+  /^[A-Za-z]+$/, // a word or CamelCase identifier (`SharedAccessKeyName=RootManageSharedAccessKey`)
   /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\))?$/, // property path `secrets.NPM_TOKEN`
   /^(?:\.{0,2}\/|~\/|[A-Za-z]:\\)/, // file path
   /^[A-Za-z0-9_\-./]+\.(?:json|ya?ml|pem|key|crt|cer|p12|pfx|txt|env|cfg|conf|ini|properties|xml|jks|gpg|asc|toml)$/i,

@@ -136,7 +136,8 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
 
     it('delivers by email when Slack refuses, and records the Slack failure', async () => {
       slack.failNext(5, 'invalid_auth');
-      const res = await send('meta__deleted.json', `e2e-${run}-3`);
+      // The same change delivered again under a new delivery id is a new event, hence a new alert.
+      const res = await send('branch_protection_rule__deleted.json', `e2e-${run}-3`);
       expect(res.status).toBe(202);
       const { ids } = (await res.json()) as { ids: string[] };
       const alert = await eventually(

@@ -10,5 +10,12 @@ const hex = (alg: 'sha1' | 'sha256', secret: string, raw: string) =>
 export const signers: Record<string, Signer> = {
   github: (raw, secret) => ({ 'x-hub-signature-256': `sha256=${hex('sha256', secret, raw)}` }),
   gitlab: (_raw, secret) => ({ 'x-gitlab-token': secret }),
+  'gitlab-audit': (_raw, secret) => ({ 'x-gitlab-event-streaming-token': secret }),
+  'gitlab-logs': (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+  'github-audit': (_raw, secret) => ({ authorization: `Splunk ${secret}` }),
+  jenkins: (_raw, secret) => ({
+    authorization: `Basic ${Buffer.from(`sample:${secret}`).toString('base64')}`,
+  }),
+  artifactory: (_raw, secret) => ({ 'x-jfrog-event-auth': secret }),
   // Adapters add their entry here.
 };

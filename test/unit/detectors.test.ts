@@ -44,10 +44,7 @@ for (const detector of detectors) {
         const engine = new DetectionEngine([{ detector, config }]);
         const events = c.events ?? (c.event ? [c.event] : []);
         const hits = events.flatMap((e) =>
-          engine.evaluate(
-            e,
-            new Date(c.now ?? (c.events ? e['@timestamp'] : '2024-06-01T12:00:00Z')),
-          ),
+          engine.evaluate(e, new Date(c.now ?? (c.events ? e['@timestamp'] : '2024-06-01T12:00:00Z'))),
         );
         expect(engine.stats.errors).toEqual({});
         expect(hits.map((h) => `${h.context.rule ?? 'match'}: ${h.summary}`)).toHaveLength(c.expect);

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { github } from '../../ingest-adapters/github/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
@@ -44,7 +45,9 @@ describe('github', () => {
         const headers = bad === undefined ? {} : { 'x-hub-signature-256': bad };
         expect(github.verify(body, headers, config, at).ok, String(bad)).toBe(false);
       }
-      expect(github.verify(Buffer.from('{"a":2}'), { 'x-hub-signature-256': good }, config, at).ok).toBe(false);
+      expect(github.verify(Buffer.from('{"a":2}'), { 'x-hub-signature-256': good }, config, at).ok).toBe(
+        false,
+      );
       expect(
         github.verify(body, { 'x-hub-signature-256': good }, { enabled: true, secret: undefined }, at).ok,
       ).toBe(false);
@@ -111,6 +114,168 @@ describe('github', () => {
       expect(() => github.toEvents({}, {}, at)).toThrow(AdapterInputError);
       expect(() => github.toEvents([1, 2], { 'x-github-event': 'push' }, at)).toThrow(/JSON object/);
       expect(() => github.toEvents('x', { 'x-github-event': 'push' }, at)).toThrow(AdapterInputError);
+    });
+  });
+  describe('security-relevant details', () => {
+    const event = (file: string, patch: (b: Record<string, any>) => void = () => {}) => {
+      const s = loadSample('github', file);
+      const body = structuredClone(s.body) as Record<string, any>;
+      patch(body);
+      return github.toEvents(body, lowerHeaders(s.headers), at).events[0]!;
+    };
+    type Extras = { runner?: Record<string, unknown>; forced?: boolean };
+
+    it('records the runner of a workflow job, and whether it is self-hosted', () => {
+      const hosted = event('workflow_job__completed.success.with-organization.json');
+      expect((hosted.pipewarden as Extras).runner).toEqual({
+        name: 'GitHub Actions 5',
+        id: '5',
+        group: 'GitHub Actions',
+        labels: ['ubuntu-latest'],
+        self_hosted: false,
+      });
+      const own = event('workflow_job__completed.success.with-organization.json', (b) => {
+        b.workflow_job.labels = ['self-hosted', 'linux', 'gpu'];
+        b.workflow_job.runner_name = 'build-box-1';
+        b.workflow_job.runner_group_name = 'Default';
+      });
+      expect((own.pipewarden as Extras).runner).toMatchObject({
+        name: 'build-box-1',
+        group: 'Default',
+        self_hosted: true,
+      });
+    });
+
+    it('marks forced pushes, and new and deleted branches', () => {
+      expect((event('push__default.json').pipewarden as Extras).forced).toBeUndefined();
+      const forced = event('push__default.json', (b) => {
+        b.forced = true;
+      });
+      expect((forced.pipewarden as Extras).forced).toBe(true);
+      expect(forced.message).toMatch(/force-pushed/);
+      expect(event('push__with-new-branch.json').event.type).toEqual(['creation']);
+    });
+
+    it('accepts the GitHub Enterprise Server samples: anonymous access enabled, repository deleted', () => {
+      const anon = event('ghes__enterprise__anonymous_access_enabled.json');
+      expect([anon.pipewarden.kind, anon.event.action]).toEqual([
+        'config.change',
+        'enterprise.anonymous_access_enabled',
+      ]);
+      const deleted = event('ghes__repository__deleted.json');
+      expect([deleted.pipewarden.kind, deleted.event.action, deleted.event.type[0]]).toEqual([
+        'config.change',
+        'repository.deleted',
+        'deletion',
+      ]);
+      expect(deleted.pipewarden.repository).toBe('Octocoders/Hello-World');
+      const moved = event('repository__transferred.with-installation.json');
+      expect([moved.pipewarden.kind, moved.event.action]).toEqual([
+        'config.change',
+        'repository.transferred',
+      ]);
+    });
+
+    it('maps every webhook type the issue lists to its kind', () => {
+      const kinds: Record<string, string> = {
+        push: 'code.push',
+        branch_protection_rule: 'config.change',
+        repository_ruleset: 'config.change',
+        repository: 'config.change',
+        member: 'permission.change',
+        membership: 'permission.change',
+        organization: 'permission.change',
+        team: 'permission.change',
+        deploy_key: 'permission.change',
+        deployment: 'deploy',
+        deployment_status: 'deploy',
+        workflow_run: 'build',
+        workflow_job: 'build',
+        secret_scanning_alert: 'security.alert',
+        meta: 'config.change',
+        installation: 'permission.change',
+        personal_access_token_request: 'permission.change',
+        star: 'other',
+      };
+      for (const [name, kind] of Object.entries(kinds)) {
+        const body = { action: 'created', sender: { login: 'octo' }, repository: { full_name: 'o/r' } };
+        const e = github.toEvents(body, { 'x-github-event': name, 'x-github-delivery': `d-${name}` }, at)
+          .events[0]!;
+        expect(e.pipewarden.kind, name).toBe(kind);
+      }
+      const pat = github.toEvents(
+        {
+          action: 'approved',
+          personal_access_token_request: { id: 1, permissions_added: {} },
+          sender: { login: 'admin' },
+          organization: { login: 'acme' },
+        },
+        { 'x-github-event': 'personal_access_token_request', 'x-github-delivery': 'pat-1' },
+        at,
+      ).events[0]!;
+      expect([pat.event.action, pat.user?.name, pat.organization?.name]).toEqual([
+        'personal_access_token_request.approved',
+        'admin',
+        'acme',
+      ]);
+    });
+  });
+
+  describe('property', () => {
+    const samples = listSamples('github').map((f) => loadSample('github', f));
+    const anyHeaders = fc.dictionary(
+      fc.constantFrom(
+        'x-github-event',
+        'x-github-delivery',
+        'x-hub-signature-256',
+        'x-hub-signature',
+        'content-type',
+      ),
+      fc.oneof(fc.string(), fc.constantFrom('push', 'workflow_job', 'repository', 'ping', 'sha256=00')),
+    );
+
+    it('never throws anything but AdapterInputError, on random or mutated bodies and headers', () => {
+      const bodies = fc.oneof(
+        fc.jsonValue(),
+        fc
+          .tuple(
+            fc.integer({ min: 0, max: samples.length - 1 }),
+            fc.constantFrom(
+              'action',
+              'sender',
+              'repository',
+              'workflow_job',
+              'workflow_run',
+              'deployment',
+              'ref',
+              'forced',
+              'organization',
+              'deployment_status',
+            ),
+            fc.jsonValue(),
+          )
+          .map(([i, k, v]) => ({ ...(samples[i]!.body as object), [k]: v })),
+      );
+      fc.assert(
+        fc.property(bodies, anyHeaders, (body, headers) => {
+          try {
+            for (const e of github.toEvents(body, headers, at).events)
+              expect(EVENT_KINDS).toContain(e.pipewarden.kind);
+          } catch (err) {
+            expect(err).toBeInstanceOf(AdapterInputError);
+          }
+        }),
+        { numRuns: 400 },
+      );
+    });
+
+    it('never verifies without the secret', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 200 }), anyHeaders, (raw, headers) => {
+          expect(github.verify(Buffer.from(raw), headers, config, at).ok).toBe(false);
+        }),
+        { numRuns: 400 },
+      );
     });
   });
 });

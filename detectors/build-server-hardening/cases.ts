@@ -1,0 +1,100 @@
+// Positive and negative examples for build-server-hardening. Every event comes out of the real Jenkins
+// adapter: its real Audit Trail samples, and Audit Trail lines in the format the plugin writes.
+import { readFileSync } from 'node:fs';
+import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
+import type { DetectorCase } from '../../src/detect/types.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
+
+const RECEIVED = new Date('2026-01-08T09:00:00Z');
+
+function fromBody(body: unknown, contentType: string): PipewardenEvent {
+  const headers = { 'content-type': contentType };
+  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const [event] = jenkins.toEvents(jenkins.parse!(raw, headers), headers, RECEIVED).events;
+  if (!event) throw new Error('the Jenkins adapter produced no event');
+  return event;
+}
+
+function fromFixture(file: string): PipewardenEvent {
+  const sample = JSON.parse(
+    readFileSync(new URL(`../../ingest-adapters/jenkins/fixtures/${file}`, import.meta.url), 'utf8'),
+  );
+  return fromBody(sample.body, typeof sample.body === 'string' ? 'text/plain' : 'application/json');
+}
+
+/** One Audit Trail file-logger line: "MMM d, yyyy h:mm:ss,SSS aa <message>". */
+const line = (message: string) => fromBody(`Jan 8, 2026 9:15:02,611 AM ${message}`, 'text/plain');
+
+const built = (job: string, n: number, node: string) =>
+  line(`${job} #${n} Started by user alice, Parameters:[] on ${node} started at 2026-01-08T09:10:00Z completed in 1000ms completed: SUCCESS`);
+
+export const cases: DetectorCase[] = [
+  {
+    name: 'a pipeline that ran on the built-in node (real Audit Trail sample)',
+    event: fromFixture('audit-trail__build-completed.json'),
+    expect: 1,
+    summaryIncludes: 'monitor-jenkins-grafana-prometheus ran on the built-in controller node (Built-In Node)',
+  },
+  {
+    name: 'a job configuration saved is not a hardening change (real Audit Trail sample)',
+    event: fromFixture('audit-trail__configSubmit.json'),
+    expect: 0,
+  },
+  {
+    name: 'a build phase from the Notification plugin names no node (real sample)',
+    event: fromFixture('completed.json'),
+    expect: 0,
+  },
+  { name: 'a build on the legacy "master" node', event: built('release', 7, 'master'), expect: 1 },
+  { name: 'a build on an agent is fine', event: built('release', 8, 'linux-agent-3'), expect: 0 },
+  {
+    name: 'a job allowed on the controller (seed job) is not reported',
+    event: built('seed', 3, 'built-in'),
+    config: { allowBuiltInJobs: ['seed'] },
+    expect: 0,
+  },
+  {
+    name: 'the same job on the controller twice within the hour is one hit',
+    events: [built('release', 9, 'built-in'), built('release', 10, 'built-in')],
+    expect: 1,
+  },
+  {
+    name: 'plugin install through the plugin manager',
+    event: line('/manage/pluginManager/install by admin from 10.0.0.5'),
+    expect: 1,
+    summaryIncludes: 'admin installed or updated a plugin on Jenkins from 10.0.0.5',
+  },
+  { name: 'plugin removed', event: line('/manage/pluginManager/plugin/audit-trail/doUninstall by admin from 10.0.0.5'), expect: 1 },
+  {
+    name: 'script console used (Audit Trail script record)',
+    event: line("A groovy script was executed by user 'alice'. Origin: Script Console Controller."),
+    expect: 1,
+    summaryIncludes: 'alice ran a script in the script console',
+  },
+  { name: 'script console request', event: line('/manage/script by alice from 10.0.0.7'), expect: 1 },
+  {
+    name: 'anonymous script console use is critical',
+    event: line('/scriptText by NA from 198.51.100.4'),
+    expect: 1,
+    summaryIncludes: 'An anonymous user ran a script in the script console on Jenkins from 198.51.100.4',
+  },
+  {
+    name: 'security realm or authorization strategy changed',
+    event: line('/manage/configureSecurity/configure by admin from 10.0.0.5'),
+    expect: 1,
+    summaryIncludes: 'changed the global security configuration',
+  },
+  {
+    name: 'a configuration-as-code account is ignored',
+    event: line('/manage/configureSecurity/configure by casc-bot from 10.0.0.5'),
+    config: { ignoreActors: ['casc-bot'] },
+    expect: 0,
+  },
+  {
+    name: 'plugin checks switched off',
+    event: line('/manage/pluginManager/install by admin from 10.0.0.5'),
+    config: { checks: { plugins: false } },
+    expect: 0,
+  },
+  { name: 'a build started by hand is not a hardening change', event: line('/job/release/build by alice from 10.0.0.5'), expect: 0 },
+];

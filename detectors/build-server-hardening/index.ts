@@ -1,0 +1,139 @@
+// Jenkins hardening: builds on the built-in (controller) node, plugin installs, updates and removals,
+// script console use, and changes to the security realm or authorization strategy.
+import { z } from 'zod';
+import type { Severity } from '../../src/alerting/types.ts';
+import type { Detector, Match } from '../../src/detect/types.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
+
+const MINUTE = 60_000;
+
+const configSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Node names that mean the controller itself, compared case-insensitively. */
+    builtInNodes: z.array(z.string().min(1)).default(['built-in', 'Built-In Node', 'master', '(built-in)']),
+    checks: z
+      .strictObject({
+        builtInNode: z.boolean().default(true),
+        plugins: z.boolean().default(true),
+        scriptConsole: z.boolean().default(true),
+        security: z.boolean().default(true),
+      })
+      .prefault({}),
+    /** Actors whose changes are expected (e.g. a configuration-as-code service account). Matched exactly. */
+    ignoreActors: z.array(z.string().min(1)).default([]),
+    /** Jobs (name before " #<n>") allowed on the controller, e.g. a seed job. Matched exactly. */
+    allowBuiltInJobs: z.array(z.string().min(1)).default([]),
+  })
+  .prefault({});
+
+type Config = z.output<typeof configSchema>;
+
+type Check = keyof Config['checks'];
+
+interface Finding {
+  check: Check;
+  what: string;
+  severity: Severity;
+}
+
+// Normalised Jenkins actions (ingest-adapters/jenkins) and what they mean for the controller's hardening.
+const ACTIONS: Record<string, Finding> = {
+  'plugin.install': { check: 'plugins', what: 'installed or updated a plugin', severity: 'medium' },
+  'plugin.uninstall': { check: 'plugins', what: 'removed a plugin', severity: 'medium' },
+  script_console: { check: 'scriptConsole', what: 'ran a script in the script console', severity: 'high' },
+  'security.configure': {
+    check: 'security',
+    what: 'changed the global security configuration (security realm or authorization strategy)',
+    severity: 'high',
+  },
+};
+
+/**
+ * The node a Jenkins build ran on. The adapter does not yet give it a field of its own, so this reads
+ * `pipewarden.node` when an adapter sets it and otherwise the "(node <name>)" the Jenkins adapter writes
+ * into its one-sentence message.
+ */
+export function nodeOf(event: PipewardenEvent): string | undefined {
+  const field = (event.pipewarden as { node?: unknown }).node;
+  if (typeof field === 'string' && field !== '') return field;
+  // "… on <job> #<n> (node <name>)[ from <ip>]": the node part of the adapter's sentence.
+  const m = /\(node (.+?)\)(?: from \S+)?$/.exec(event.message ?? '');
+  return m?.[1];
+}
+
+/** "Built-In Node;agent-1" (a pipeline that used several nodes) → its parts. */
+function nodeNames(node: string): string[] {
+  return node
+    .split(/[;,]/)
+    .map((n) => n.trim())
+    .filter(Boolean);
+}
+
+function jobName(job: string | undefined): string | undefined {
+  return job?.replace(/ #\d+$/, '');
+}
+
+function builtInNode(event: PipewardenEvent, config: Config): string | undefined {
+  if (event.pipewarden.kind !== 'build') return undefined;
+  const node = nodeOf(event);
+  if (!node) return undefined;
+  const builtIn = new Set(config.builtInNodes.map((n) => n.toLowerCase()));
+  return nodeNames(node).find((n) => builtIn.has(n.toLowerCase()));
+}
+
+export const buildServerHardening: Detector<Config> = {
+  id: 'build-server-hardening',
+  title: 'Jenkins controller hardening',
+  severity: 'high',
+  description:
+    'Something weakened or bypassed the hardening of a Jenkins controller: a build ran on the built-in node, a plugin was installed, updated or removed, the script console was used, or the security realm or authorization strategy was changed.',
+  runbook: 'detectors/build-server-hardening/README.md#runbook',
+  reference: 'https://www.jenkins.io/doc/book/security/controller-isolation/',
+  configSchema,
+  // The same finding (same job; or same actor and action) at most once an hour: a plugin batch is one hit.
+  dedupMs: 60 * MINUTE,
+
+  appliesTo(event, config) {
+    return event.event.provider === 'jenkins' && !config.ignoreActors.includes(event.user?.name ?? '');
+  },
+
+  // Built-in node: one finding per job; the rest per actor (or source IP when anonymous).
+  key(event) {
+    if (event.pipewarden.kind === 'build') return `job:${jobName(event.pipewarden.job) ?? 'unknown'}`;
+    return event.user?.name ?? event.source?.ip ?? 'anonymous';
+  },
+
+  match(event, { config }) {
+    const found: Match[] = [];
+    const who = event.user?.name ?? (event.pipewarden.kind === 'access.anonymous' ? 'An anonymous user' : 'Someone');
+    const from = event.source?.ip ? ` from ${event.source.ip}` : '';
+    const context = {
+      action: event.event.action,
+      dataset: event.event.dataset,
+      ...(event.source?.ip ? { source_ip: event.source.ip } : {}),
+    };
+
+    const node = config.checks.builtInNode ? builtInNode(event, config) : undefined;
+    const job = jobName(event.pipewarden.job);
+    if (node && !(job && config.allowBuiltInJobs.includes(job))) {
+      found.push({
+        summary: `Jenkins job ${job ?? 'unknown'} ran on the built-in controller node (${node})`,
+        severity: 'medium',
+        context: { ...context, node, job: job ?? null },
+      });
+    }
+
+    const f = ACTIONS[event.event.action];
+    if (f && config.checks[f.check]) {
+      // Anything done anonymously to the controller's plugins, scripts or security is an open controller.
+      const anonymous = event.pipewarden.kind === 'access.anonymous';
+      found.push({
+        summary: `${who} ${f.what} on Jenkins${from}`,
+        severity: anonymous ? 'critical' : f.severity,
+        context: { ...context, check: f.check, anonymous },
+      });
+    }
+    return found.length ? found : null;
+  },
+};

@@ -1,0 +1,143 @@
+// GitHub audit log: a Splunk-HEC-compatible endpoint for audit-log streaming, and (poller.ts) the REST API.
+import cron from 'node-cron';
+import { z } from 'zod';
+import { type Secret, secretRef } from '../../src/config/secrets.ts';
+import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+import { HEC_PATHS, HEC_TEXT, splitConcatenatedJson } from './hec.ts';
+import { auditEventToPipewarden, obj } from './normalise.ts';
+
+const pollSchema = z
+  .strictObject({
+    /** node-cron expression; the enterprise endpoint allows 1,750 queries an hour. */
+    schedule: z
+      .string()
+      .refine((s) => cron.validate(s), 'must be a valid cron expression')
+      .default('*/5 * * * *'),
+    /** https://api.github.com, or https://<ghes-host>/api/v3 for GitHub Enterprise Server. */
+    apiUrl: z.url().default('https://api.github.com'),
+    org: z.string().min(1).optional(),
+    enterprise: z.string().min(1).optional(),
+    /** A classic PAT with read:audit_log (admin:enterprise on older GHES). */
+    tokenEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_API_TOKEN'),
+    include: z.enum(['web', 'git', 'all']).default('all'),
+    /** Extra search phrase, e.g. "action:repo". */
+    phrase: z.string().optional(),
+    perPage: z.number().int().min(1).max(100).default(100),
+    maxPagesPerRun: z.number().int().min(1).default(50),
+    /** How far back the very first run reaches. */
+    initialLookbackHours: z.number().positive().default(24),
+    /** A rate-limit wait longer than this ends the run; the next scheduled run resumes from the cursor. */
+    maxWaitSeconds: z.number().min(0).default(60),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.org === !c.enterprise) {
+      ctx.addIssue({ code: 'custom', path: ['org'], message: 'set exactly one of org or enterprise' });
+    }
+    if (!c.tokenEnv) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenEnv'],
+        message:
+          'the audit-log poller needs a token: export PIPEWARDEN_GITHUB_AUDIT_API_TOKEN (or _FILE), or the variable named by tokenEnv',
+      });
+    }
+  });
+
+export type GithubAuditPollConfig = Omit<z.output<typeof pollSchema>, 'tokenEnv'> & { token: Secret };
+
+export interface GithubAuditConfig {
+  enabled: boolean; // the HEC endpoint
+  secret: Secret | undefined; // the HEC token
+  poll: GithubAuditPollConfig | undefined;
+}
+
+const configSchema = z
+  .strictObject({
+    enabled: z.boolean().optional(),
+    /** The HEC token GitHub's Splunk stream sends as `Authorization: Splunk <token>`. */
+    secretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN'),
+    poll: pollSchema.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.enabled === true && !c.secretEnv) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secretEnv'],
+        message:
+          'the HEC endpoint is enabled but its token is not set: export PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN (or _FILE), or the variable named by secretEnv',
+      });
+    }
+  })
+  .transform(
+    (c): GithubAuditConfig => ({
+      enabled: c.enabled ?? c.secretEnv !== undefined,
+      secret: c.secretEnv,
+      poll: c.poll ? { ...c.poll, token: c.poll.tokenEnv! } : undefined,
+    }),
+  )
+  .prefault({});
+
+export const githubAudit: IngestAdapter<GithubAuditConfig> = {
+  id: 'github-audit',
+  title: 'GitHub audit log (Splunk HEC streaming and REST API)',
+  configSchema,
+  paths: HEC_PATHS,
+  // HEC senders label the body variously (application/json, text/plain, none): it is always our framing.
+  contentTypes: '*',
+
+  verify(_raw, headers, config) {
+    const sent = header(headers, 'authorization');
+    if (!sent) return { ok: false, reason: 'missing Authorization header (expected "Splunk <token>")' };
+    const m = /^Splunk\s+(.+)$/i.exec(sent);
+    if (!m) return { ok: false, reason: 'Authorization must be "Splunk <token>"' };
+    const key = config.secret?.reveal();
+    if (!key || !tokenEquals(key, m[1]!.trim())) return { ok: false, reason: 'HEC token does not match' };
+    return { ok: true };
+  },
+
+  parse(raw) {
+    return splitConcatenatedJson(raw.toString('utf8'));
+  },
+
+  // One request carries many events, each with its own _document_id: dedup is per event (content ids).
+  deliveryId() {
+    return undefined;
+  },
+
+  toEvents(body, _headers, receivedAt) {
+    if (!Array.isArray(body))
+      throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: expected HEC event objects`);
+    const events = body.map((item, i) => {
+      const envelope = obj(item);
+      if (!envelope || !('event' in envelope))
+        throw new AdapterInputError(`${HEC_TEXT.eventRequired} (event ${i})`);
+      let inner = envelope.event;
+      if (inner === null || inner === '' || (obj(inner) && Object.keys(inner as object).length === 0)) {
+        throw new AdapterInputError(`${HEC_TEXT.eventBlank} (event ${i})`);
+      }
+      // Some forwarders send the entry as a JSON string inside "event".
+      if (typeof inner === 'string') {
+        try {
+          inner = JSON.parse(inner);
+        } catch {
+          throw new AdapterInputError(
+            `${HEC_TEXT.invalidFormat}: event ${i} is text, not a GitHub audit-log entry`,
+          );
+        }
+      }
+      try {
+        return auditEventToPipewarden(inner, receivedAt, {
+          source: 'github-audit',
+          dataset: 'github.audit',
+          envelopeTime: envelope.time,
+        });
+      } catch (err) {
+        if (err instanceof AdapterInputError)
+          throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: event ${i}: ${err.message}`);
+        throw err;
+      }
+    });
+    return { events, reply: { text: 'Success', code: 0 } };
+  },
+};

@@ -1,0 +1,168 @@
+// GitLab audit event streaming (Ultimate, group or instance destinations): one JSON event per request.
+import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN');
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const idStr = (v: unknown): string | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
+
+interface Classification {
+  kind: EventKind;
+  category: string;
+  type: string;
+}
+
+function classify(eventType: string, details: Json): Classification {
+  const message = details.custom_message;
+  const gitAction = str(obj(message)?.action);
+  if (
+    details.failed_login !== undefined ||
+    (/failed|failure/.test(eventType) && /login|auth|sign_in/.test(eventType))
+  ) {
+    return { kind: 'login.failure', category: 'authentication', type: 'start' };
+  }
+  if (/^(user_)?(logged_in|login_succeeded|authenticated)|^user_login/.test(eventType)) {
+    return { kind: 'login.success', category: 'authentication', type: 'start' };
+  }
+  if (eventType === 'repository_git_operation') {
+    // git-receive-pack is a push; upload-pack (clone, fetch) and UI downloads are reads.
+    return gitAction === 'git-receive-pack'
+      ? { kind: 'code.push', category: 'configuration', type: 'change' }
+      : { kind: 'other', category: 'file', type: 'access' };
+  }
+  if (details.change === 'visibility' || /visibility/.test(eventType)) {
+    return { kind: 'config.change', category: 'configuration', type: 'change' };
+  }
+  const type = /(_create|_created|_added|_add)$/.test(eventType)
+    ? 'creation'
+    : /(_destroy|_deleted|_delete|_removed|_remove|_revoked)$/.test(eventType)
+      ? 'deletion'
+      : 'change';
+  if (
+    /member|access_token|deploy_key|deploy_token|ssh_key|gpg_key|group_link|role|permission|user_|admin|two_factor|password/.test(
+      eventType,
+    )
+  ) {
+    return { kind: 'permission.change', category: 'iam', type };
+  }
+  if (
+    /protected|approval_rule|environment|setting|_(created|updated|deleted|destroyed|enabled|disabled|changed)$/.test(
+      eventType,
+    )
+  ) {
+    return { kind: 'config.change', category: 'configuration', type };
+  }
+  return { kind: 'other', category: 'web', type: 'info' };
+}
+
+export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
+  id: 'gitlab-audit',
+  title: 'GitLab audit event streaming',
+  configSchema,
+  // GitLab's default Content-Type for streaming destinations is form-urlencoded, yet the body is JSON.
+  contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
+
+  verify(_raw, headers, config) {
+    const sent = header(headers, 'x-gitlab-event-streaming-token');
+    if (!sent) return { ok: false, reason: 'missing X-Gitlab-Event-Streaming-Token header' };
+    const key = config.secret?.reveal();
+    if (!key || !tokenEquals(key, sent))
+      return { ok: false, reason: 'X-Gitlab-Event-Streaming-Token does not match' };
+    return { ok: true };
+  },
+
+  parse(raw) {
+    try {
+      return JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new AdapterInputError(
+        `GitLab audit events are JSON (whatever the Content-Type says): ${(err as Error).message}`,
+      );
+    }
+  },
+
+  // "GitLab can stream a single event more than once": same id, same created_at. The time is part of the
+  // key so that two instances (or a reset sequence) reusing a small id are not taken for one event.
+  deliveryId(_headers, body) {
+    const b = obj(body);
+    const id = idStr(b?.id);
+    return id ? `${id}@${str(b?.created_at) ?? ''}` : undefined;
+  },
+
+  toEvents(body, headers, receivedAt) {
+    const p = obj(body);
+    if (!p) throw new AdapterInputError('a GitLab audit event must be a JSON object');
+    const eventType = str(p.event_type) ?? header(headers, 'x-gitlab-audit-event-type');
+    if (!eventType) throw new AdapterInputError('a GitLab audit event must have an event_type');
+    const details = obj(p.details) ?? {};
+    const cls = classify(eventType, details);
+    const delivery = gitlabAudit.deliveryId(headers, p);
+    const gitAction = str(obj(details.custom_message)?.action);
+    const custom = str(details.custom_message);
+    const action = gitAction ? `${eventType}.${gitAction}` : eventType;
+    const entityPath = str(p.entity_path) ?? str(details.entity_path);
+    const entityType = str(p.entity_type);
+    const authorClass = str(details.author_class);
+    // A failed sign-in has no author (id -1): the name tried is the target.
+    const actor =
+      cls.kind === 'login.failure'
+        ? (str(p.target_details) ?? str(details.target_details) ?? str(p.author_name))
+        : (str(p.author_name) ?? str(details.author_name));
+    const ip = str(p.ip_address) ?? str(details.ip_address);
+    const created = str(p.created_at);
+    const when =
+      created && !Number.isNaN(Date.parse(created))
+        ? new Date(created).toISOString()
+        : receivedAt.toISOString();
+
+    const pw: PipewardenEvent['pipewarden'] = {
+      kind: cls.kind,
+      source: 'gitlab-audit',
+      raw: redactPayload(p),
+    };
+    if (delivery) pw.delivery_id = delivery;
+    if (entityPath && entityType === 'Project') pw.repository = entityPath;
+    const to = str(details.to);
+    if (details.change === 'visibility' && to) pw.visibility = to.toLowerCase();
+
+    const outcome =
+      cls.kind === 'login.failure' ? 'failure' : cls.kind === 'login.success' ? 'success' : 'unknown';
+    const event: PipewardenEvent = {
+      '@timestamp': when,
+      message: `${actor ?? 'someone'}${authorClass && authorClass !== 'User' ? ` (${authorClass})` : ''} ${
+        custom ?? action.replace(/[._]/g, ' ')
+      }${entityPath ? ` on ${entityPath}` : ''}${ip ? ` from ${ip}` : ''}`,
+      event: {
+        id: eventId('gitlab-audit', delivery ?? JSON.stringify(p)),
+        kind: 'event',
+        category: [cls.category],
+        type: [cls.type],
+        action,
+        outcome,
+        dataset: 'gitlab.audit',
+        provider: 'gitlab',
+        ingested: receivedAt.toISOString(),
+      },
+      pipewarden: pw,
+    };
+    if (actor) {
+      const id = idStr(p.author_id);
+      event.user = {
+        name: actor,
+        ...(id && Number(id) > 0 ? { id } : {}),
+        ...(authorClass ? { type: authorClass } : {}),
+      };
+    }
+    if (ip) event.source = { ip };
+    const top = entityPath?.split('/')[0];
+    if (top) event.organization = { name: top };
+    return { events: [event] };
+  },
+};

@@ -1,0 +1,248 @@
+// GitLab Rails JSON logs (application_json.log, audit_json.log, auth_json.log), one JSON object a line:
+// posted by a shipper as text/plain or NDJSON, or arriving as syslog lines routed here by `lines`.
+import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_LOGS_TOKEN');
+
+type Json = Record<string, unknown>;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const idStr = (v: unknown): string | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
+
+// "Failed Login: username=<u> ip=<ip>", "Successful Login: username=<u> ip=<ip> method=… admin=…", "User Logout: …"
+const SESSION = /^(Failed Login|Successful Login|User Logout): username=(\S*) ip=(\S+)/;
+// 'User "<u>" (<email>) was created', 'Project "<p>" was deleted', 'Group "<g>" was created'
+const LIFECYCLE =
+  /^(User|Project|Group) "([^"]+)"(?: \([^)]*\))? was (created|deleted|removed|renamed|transferred)/;
+
+interface Found {
+  kind: EventKind;
+  category: string;
+  type: string;
+  action: string;
+  dataset: string;
+  outcome: PipewardenEvent['event']['outcome'];
+  user?: string;
+  ip?: string;
+  repository?: string;
+  visibility?: string;
+  url?: string;
+}
+
+function read(rec: Json): Found | null {
+  const message = str(rec.message) ?? '';
+  const remoteIp = str(rec['meta.remote_ip']) ?? str(rec.remote_ip);
+  const metaUser = str(rec['meta.user']);
+
+  const s = SESSION.exec(message);
+  if (s) {
+    const [, what, username, ip] = s;
+    const base = {
+      category: 'authentication',
+      type: 'start',
+      dataset: 'gitlab.application',
+      ip: ip ?? remoteIp,
+      ...(username ? { user: username } : {}),
+    };
+    if (what === 'Failed Login')
+      return { ...base, kind: 'login.failure', action: 'failed_login', outcome: 'failure' };
+    if (what === 'Successful Login')
+      return { ...base, kind: 'login.success', action: 'successful_login', outcome: 'success' };
+    return { ...base, kind: 'logout', type: 'end', action: 'logout', outcome: 'success' };
+  }
+  if (message === 'Rack_Attack') {
+    // A request refused (blocklist) or throttled by Rack::Attack: someone hammering or banned.
+    const env = str(rec.env) ?? 'unknown';
+    return {
+      kind: 'access.denied',
+      category: 'web',
+      type: 'denied',
+      action: `rack_attack.${env}`,
+      dataset: 'gitlab.auth',
+      outcome: 'failure',
+      ...(remoteIp ? { ip: remoteIp } : {}),
+      ...(str(rec.path) ? { url: str(rec.path) } : {}),
+      ...((metaUser ?? str(rec.user)) ? { user: metaUser ?? str(rec.user) } : {}),
+    };
+  }
+  const l = LIFECYCLE.exec(message);
+  if (l) {
+    const [, what, name, verb] = l;
+    const type =
+      verb === 'created' ? 'creation' : verb === 'deleted' || verb === 'removed' ? 'deletion' : 'change';
+    return {
+      kind: what === 'User' ? 'permission.change' : 'config.change',
+      category: what === 'User' ? 'iam' : 'configuration',
+      type,
+      action: `${what!.toLowerCase()}_${verb}`,
+      dataset: 'gitlab.application',
+      outcome: 'success',
+      ...(metaUser ? { user: metaUser } : {}),
+      ...(remoteIp ? { ip: remoteIp } : {}),
+      ...(what === 'Project' ? { repository: name } : {}),
+    };
+  }
+  // audit_json.log: author_id + entity_type + a change or a sign-in ("with").
+  if (rec.author_id !== undefined && str(rec.entity_type)) {
+    const user = metaUser ?? str(rec.author_name);
+    const common = {
+      dataset: 'gitlab.audit',
+      ...(user ? { user } : {}),
+      ...(remoteIp ? { ip: remoteIp } : {}),
+    };
+    const withMethod = str(rec.with);
+    if (withMethod) {
+      return {
+        ...common,
+        kind: 'login.success',
+        category: 'authentication',
+        type: 'start',
+        action: `login.${withMethod}`,
+        outcome: 'success',
+      };
+    }
+    const change = str(rec.change);
+    if (change) {
+      const to = str(rec.to);
+      return {
+        ...common,
+        kind: /access|role|permission|member/.test(change) ? 'permission.change' : 'config.change',
+        category: 'configuration',
+        type: 'change',
+        action: `change.${change.replace(/\s+/g, '_')}`,
+        outcome: 'success',
+        ...(str(rec.entity_type) === 'Project' && str(rec.target_details)
+          ? { repository: str(rec.target_details) }
+          : {}),
+        ...(change === 'visibility' && to ? { visibility: to.toLowerCase() } : {}),
+      };
+    }
+    return null;
+  }
+  return null;
+}
+
+function toEvent(line: string, receivedAt: Date, transport: string, host?: string): PipewardenEvent | null {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(line);
+  } catch {
+    throw new AdapterInputError('a GitLab log line must be one JSON object');
+  }
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec))
+    throw new AdapterInputError('a GitLab log line must be one JSON object');
+  const r = rec as Json;
+  const found = read(r);
+  if (!found) return null;
+  const time = str(r.time) ?? str(r.created_at);
+  const when =
+    time && !Number.isNaN(Date.parse(time)) ? new Date(time).toISOString() : receivedAt.toISOString();
+  const pw: PipewardenEvent['pipewarden'] = {
+    kind: found.kind,
+    source: 'gitlab-logs',
+    raw: redactPayload(r),
+  };
+  if (found.repository) pw.repository = found.repository;
+  if (found.visibility) pw.visibility = found.visibility;
+  const correlation = str(r.correlation_id);
+  if (correlation) pw.delivery_id = correlation;
+  const event: PipewardenEvent = {
+    '@timestamp': when,
+    message: `${found.user ?? 'someone'} ${found.action.replace(/[._]/g, ' ')}${found.repository ? ` on ${found.repository}` : ''}${found.ip ? ` from ${found.ip}` : ''}${host ? ` (${host}, ${transport})` : ''}`,
+    event: {
+      id: eventId('gitlab-logs', line.trim()),
+      kind: 'event',
+      category: [found.category],
+      type: [found.type],
+      action: found.action,
+      outcome: found.outcome,
+      dataset: found.dataset,
+      provider: 'gitlab',
+      ingested: receivedAt.toISOString(),
+    },
+    pipewarden: pw,
+  };
+  if (found.user) {
+    const id = idStr(r['meta.user_id']) ?? idStr(r.author_id);
+    event.user = {
+      name: found.user,
+      ...(id && found.user === (str(r['meta.user']) ?? str(r.author_name)) ? { id } : {}),
+    };
+  }
+  if (found.ip) event.source = { ip: found.ip };
+  if (found.url) event.url = { original: found.url };
+  return event;
+}
+
+/** GitLab's Rails JSON log lines (possibly behind a syslog header the listener strips). */
+export const gitlabJsonLine: LineFormat = {
+  // A JSON object with GitLab's field names: Rails' correlation_id with severity, or meta.* keys.
+  matches(line) {
+    const t = line.trimStart();
+    return (
+      t.startsWith('{') &&
+      /"severity"\s*:/.test(t) &&
+      /"(correlation_id|meta\.caller_id|meta\.remote_ip|author_id)"\s*:/.test(t)
+    );
+  },
+  toEvent(line, receivedAt, meta) {
+    try {
+      return toEvent(line, receivedAt, meta.transport, meta.host);
+    } catch (err) {
+      if (err instanceof AdapterInputError) return null;
+      throw err;
+    }
+  },
+};
+
+export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
+  id: 'gitlab-logs',
+  title: 'GitLab Rails JSON logs (application, audit, auth)',
+  configSchema,
+  contentTypes: ['text/plain', 'application/x-ndjson', 'application/json'],
+  lines: [gitlabJsonLine],
+
+  verify(_raw, headers, config) {
+    const sent = header(headers, 'authorization');
+    if (!sent) return { ok: false, reason: 'missing Authorization header (expected "Bearer <token>")' };
+    const m = /^Bearer\s+(.+)$/i.exec(sent);
+    if (!m) return { ok: false, reason: 'Authorization must be "Bearer <token>"' };
+    const key = config.secret?.reveal();
+    if (!key || !tokenEquals(key, m[1]!.trim())) return { ok: false, reason: 'bearer token does not match' };
+    return { ok: true };
+  },
+
+  parse(raw) {
+    const lines = raw
+      .toString('utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '');
+    if (lines.length === 0) throw new AdapterInputError('no log lines in the body');
+    return lines;
+  },
+
+  // Log lines have no delivery id; event ids derive from the line, so a re-shipped line is stored once.
+  deliveryId() {
+    return undefined;
+  },
+
+  toEvents(body, _headers, receivedAt) {
+    if (!Array.isArray(body) || !body.every((l) => typeof l === 'string')) {
+      throw new AdapterInputError('expected GitLab log lines');
+    }
+    const events: PipewardenEvent[] = [];
+    body.forEach((line: string, i) => {
+      try {
+        const e = toEvent(line, receivedAt, 'http');
+        if (e) events.push(e);
+      } catch (err) {
+        if (err instanceof AdapterInputError) throw new AdapterInputError(`line ${i + 1}: ${err.message}`);
+        throw err;
+      }
+    });
+    return { events };
+  },
+};

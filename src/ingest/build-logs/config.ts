@@ -1,0 +1,67 @@
+// The `buildLogs:` config section: the streaming upload endpoint and the GitHub/GitLab log fetchers.
+import { z } from 'zod';
+import { type Secret, secretRef } from '../../config/secrets.ts';
+import { DEFAULT_CHUNK_BYTES } from './types.ts';
+
+function fetcherSchema(defaultUrl: string, tokenEnv: string) {
+  return z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      apiUrl: z.url().default(defaultUrl),
+      tokenEnv: secretRef(tokenEnv),
+    })
+    .superRefine((c, ctx) => {
+      if (c.enabled === true && !c.tokenEnv) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokenEnv'],
+          message: `log fetching is enabled but its API token is not set: export ${tokenEnv} (or ${tokenEnv}_FILE)`,
+        });
+      }
+    })
+    .transform((c): { enabled: boolean; apiUrl: string; token: Secret | undefined } => ({
+      enabled: c.enabled ?? c.tokenEnv !== undefined,
+      apiUrl: c.apiUrl.replace(/\/+$/, ''),
+      token: c.tokenEnv,
+    }))
+    .prefault({});
+}
+
+export const buildLogsConfigSchema = z
+  .strictObject({
+    /** POST /ingest/build-logs/:job; on by default when its bearer token is set. */
+    enabled: z.boolean().optional(),
+    tokenEnv: secretRef('PIPEWARDEN_BUILD_LOGS_TOKEN'),
+    /** Target size of a chunk on the build-logs topic (cut at a line end). */
+    chunkBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024)
+      .default(DEFAULT_CHUNK_BYTES),
+    /** Fetch job logs when a GitHub workflow_job or GitLab Job Hook says a job finished. */
+    fetch: z
+      .strictObject({
+        group: z.string().min(1).default('pipewarden-logfetch'),
+        /** Tries per log (404s included: a log can lag the event), with exponential backoff from backoffMs. */
+        attempts: z.number().int().min(1).max(10).default(3),
+        backoffMs: z.number().int().min(0).default(2_000),
+        github: fetcherSchema('https://api.github.com', 'PIPEWARDEN_GITHUB_TOKEN'),
+        gitlab: fetcherSchema('https://gitlab.com', 'PIPEWARDEN_GITLAB_TOKEN'),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.enabled === true && !c.tokenEnv) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenEnv'],
+        message:
+          'build-log uploads are enabled but their token is not set: export PIPEWARDEN_BUILD_LOGS_TOKEN (or _FILE)',
+      });
+    }
+  })
+  .transform((c) => ({ ...c, enabled: c.enabled ?? c.tokenEnv !== undefined, token: c.tokenEnv }))
+  .prefault({});
+
+export type BuildLogsConfig = z.output<typeof buildLogsConfigSchema>;

@@ -1,0 +1,82 @@
+// POST /ingest/build-logs/:job — console text of any size, streamed: never held whole in memory. An
+// encapsulated plugin whose content-type parser hands the raw request stream to the handler.
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { type Bus, BusUnavailableError } from '../../bus/types.ts';
+import type { Secret } from '../../config/secrets.ts';
+import { tokenEquals } from '../crypto.ts';
+import type { Counters } from '../metrics.ts';
+import { chunkStream } from './chunker.ts';
+import type { BuildLogChunk } from './types.ts';
+
+export interface BuildLogsPluginOptions {
+  bus: Bus;
+  topic: string;
+  token: Secret;
+  chunkBytes: number;
+  metrics: Counters;
+}
+
+/** Publishes one chunk under its job key (one at a time: the next waits for this one to be durable). */
+export function chunkPublisher(bus: Bus, topic: string) {
+  return (chunk: BuildLogChunk) => bus.publish(topic, [{ key: chunk.job, value: JSON.stringify(chunk) }]);
+}
+
+// Job ids are free text chosen by the sender ("jenkins:myjob:42"), minus control characters.
+const JOB_ID = /^[^\u0000-\u001f\u007f]{1,512}$/;
+
+export async function buildLogsPlugin(app: FastifyInstance, opts: BuildLogsPluginOptions): Promise<void> {
+  const { metrics } = opts;
+  metrics.describe('pipewarden_build_log_uploads_total', 'Build-log uploads by result.');
+  metrics.describe('pipewarden_build_log_bytes_total', 'Build-log bytes published to the build-logs topic.');
+  const publish = chunkPublisher(opts.bus, opts.topic);
+
+  // The body is not read here: the handler streams it (this parser applies to this plugin's routes only).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  app.post<{ Params: { job: string } }>(
+    '/ingest/build-logs/:job',
+    { schema: { params: { type: 'object', properties: { job: { type: 'string' } }, required: ['job'] } } },
+    async (req, reply) => {
+      const count = (result: string) => metrics.inc('pipewarden_build_log_uploads_total', { result });
+      const refuse = (status: number, result: string, message: string) => {
+        count(result);
+        // The unread body is not drained (it may be gigabytes): close the connection after answering.
+        reply.header('connection', 'close');
+        return reply.status(status).send({ error: result, message });
+      };
+      const auth = req.headers.authorization ?? '';
+      const sent = /^Bearer\s+(.+)$/i.exec(auth)?.[1] ?? '';
+      if (!auth) return refuse(401, 'unauthorized', 'missing Authorization header (send Bearer <token>)');
+      if (!tokenEquals(opts.token.reveal(), sent))
+        return refuse(401, 'unauthorized', 'the bearer token does not match');
+      const job = req.params.job;
+      if (!JOB_ID.test(job))
+        return refuse(400, 'bad_request', 'job id must be 1 to 512 characters without control characters');
+      const body = req.body as Readable | undefined;
+      if (!body || typeof (body as Readable)[Symbol.asyncIterator] !== 'function') {
+        return refuse(400, 'bad_request', 'request body is empty');
+      }
+      const colon = job.indexOf(':');
+      const source = colon > 0 ? job.slice(0, colon) : 'upload';
+      try {
+        const result = await chunkStream(body, { job, source, chunkBytes: opts.chunkBytes, publish });
+        count('accepted');
+        metrics.inc('pipewarden_build_log_bytes_total', {}, result.bytes);
+        return reply.status(202).send({ job, chunks: result.chunks, bytes: result.bytes });
+      } catch (err) {
+        if (body.readableAborted || body.errored) {
+          // The client went away mid-upload: nothing to answer; what was published has no final chunk.
+          req.log.warn({ job, err }, 'Build-log upload ended early.');
+          count('aborted');
+          return reply;
+        }
+        req.log.error({ job, err }, 'Bus refused a build-log chunk; the sender is told to retry.');
+        reply.header('retry-after', '5');
+        const why = err instanceof BusUnavailableError ? err.message : 'bus error';
+        return refuse(503, 'unavailable', `the log could not be stored durably (${why}); retry the upload`);
+      }
+    },
+  );
+}

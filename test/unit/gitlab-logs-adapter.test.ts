@@ -1,0 +1,149 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { gitlabJsonLine, gitlabLogs } from '../../ingest-adapters/gitlab-logs/index.ts';
+import { Secret } from '../../src/config/secrets.ts';
+import { EVENT_KINDS } from '../../src/event.ts';
+import { AdapterInputError } from '../../src/ingest/types.ts';
+import { listSamples, loadSample } from '../support/samples.ts';
+
+const config = { enabled: true, secret: new Secret('logs-token', 'test') };
+const at = new Date('2024-06-01T10:00:00Z');
+const expected: Record<
+  string,
+  [kind: string, action: string, user: string | undefined, ip: string | undefined]
+> = {
+  'application_json.log__Failed_Login.json': ['login.failure', 'failed_login', 'test', '192.168.65.1'],
+  'application_json.log__Group_created.json': ['config.change', 'group_created', 'root', '192.168.65.1'],
+  'application_json.log__Project_deleted.json': ['config.change', 'project_deleted', 'root', '192.168.65.1'],
+  'application_json.log__Successful_Login.json': [
+    'login.success',
+    'successful_login',
+    'root',
+    '192.168.65.1',
+  ],
+  'application_json.log__User_Logout.json': ['logout', 'logout', 'root', '192.168.65.1'],
+  'application_json.log__User_created.json': ['permission.change', 'user_created', 'root', '192.168.65.1'],
+  'audit_json.log__login_with_standard_.json': ['login.success', 'login.standard', 'root', '208.58.198.174'],
+  'audit_json.log__project_visibility_Private-_Public.json': [
+    'config.change',
+    'change.visibility',
+    'John Doe4',
+    undefined,
+  ],
+  'auth_json.log__Rack_Attack_blocklist.json': [
+    'access.denied',
+    'rack_attack.blocklist',
+    undefined,
+    '67.43.156.18',
+  ],
+};
+const samples = listSamples('gitlab-logs').map((f) => loadSample('gitlab-logs', f));
+const lines = samples.map((s) => s.body as string);
+const ingest = (text: string) => gitlabLogs.toEvents(gitlabLogs.parse!(Buffer.from(text), {}), {}, at);
+
+describe('gitlab-logs', () => {
+  it('has an expectation for every fixture', () => {
+    expect(listSamples('gitlab-logs')).toEqual(Object.keys(expected).sort());
+  });
+
+  it('verifies the bearer token and refuses anything else', () => {
+    const raw = Buffer.from('x');
+    expect(gitlabLogs.verify(raw, { authorization: 'Bearer logs-token' }, config, at)).toEqual({ ok: true });
+    for (const bad of ['logs-token', 'Bearer logs-tokenx', 'Basic logs-token', 'Bearer ']) {
+      expect(gitlabLogs.verify(raw, { authorization: bad }, config, at).ok, bad).toBe(false);
+    }
+    expect(gitlabLogs.verify(raw, {}, config, at).ok).toBe(false);
+    expect(
+      gitlabLogs.verify(raw, { authorization: 'Bearer logs-token' }, { enabled: true, secret: undefined }, at)
+        .ok,
+    ).toBe(false);
+  });
+
+  it('normalises every fixture line, posted or routed as a line, to the right kind with actor and IP', () => {
+    for (const s of samples) {
+      const line = s.body as string;
+      const [kind, action, user, ip] = expected[s.file]!;
+      const e = ingest(line).events[0]!;
+      expect([e.pipewarden.kind, e.event.action, e.user?.name, e.source?.ip], s.file).toEqual([
+        kind,
+        action,
+        user,
+        ip,
+      ]);
+      expect(EVENT_KINDS).toContain(e.pipewarden.kind);
+      expect(gitlabJsonLine.matches(line), s.file).toBe(true);
+      const viaLine = gitlabJsonLine.toEvent(line, at, { transport: 'syslog', host: 'gitlab-1' })!;
+      expect(viaLine.event.id).toBe(e.event.id);
+      expect(e['@timestamp']).toBe(new Date(JSON.parse(line).time).toISOString());
+    }
+    const vis = ingest(lines.find((l) => l.includes('visibility'))!).events[0]!;
+    expect([vis.pipewarden.visibility, vis.pipewarden.repository]).toEqual(['public', 'namespace2/project2']);
+  });
+
+  it('reads a whole NDJSON body, skipping lines that carry nothing we keep', () => {
+    const boring = JSON.stringify({
+      severity: 'INFO',
+      time: '2024-05-31T14:32:44.108Z',
+      correlation_id: 'x',
+      message: 'Cache hit',
+    });
+    const { events } = ingest(`${lines.join('\n')}\r\n${boring}\n\n`);
+    expect(events).toHaveLength(lines.length);
+    expect(gitlabJsonLine.toEvent(boring, at, { transport: 'syslog' })).toBeNull();
+    expect(gitlabJsonLine.matches('<13>Jan 1 host app: hello')).toBe(false);
+    expect(gitlabJsonLine.matches('{"message":"x"}')).toBe(false);
+  });
+
+  it('refuses an empty body and lines that are not JSON objects', () => {
+    expect(() => ingest('\n \n')).toThrow(/no log lines/);
+    expect(() => ingest(`${lines[0]}\nnot json`)).toThrow(/line 2/);
+    expect(() => ingest('[1]')).toThrow(AdapterInputError);
+  });
+
+  describe('property', () => {
+    it('never throws anything but AdapterInputError, from parse, toEvents or the line format', () => {
+      const texts = fc.oneof(
+        fc.string(),
+        fc.array(fc.jsonValue().map((v) => JSON.stringify(v))).map((xs) => xs.join('\n')),
+        fc
+          .tuple(
+            fc.integer({ min: 0, max: lines.length - 1 }),
+            fc.constantFrom(
+              'message',
+              'time',
+              'meta.user',
+              'meta.remote_ip',
+              'env',
+              'with',
+              'change',
+              'to',
+              'author_id',
+              'entity_type',
+            ),
+            fc.jsonValue(),
+          )
+          .map(([i, k, v]) => JSON.stringify({ ...JSON.parse(lines[i]!), [k]: v })),
+      );
+      fc.assert(
+        fc.property(texts, (text) => {
+          try {
+            for (const e of ingest(text).events) expect(EVENT_KINDS).toContain(e.pipewarden.kind);
+          } catch (err) {
+            expect(err).toBeInstanceOf(AdapterInputError);
+          }
+          for (const line of text.split('\n')) {
+            if (gitlabJsonLine.matches(line)) gitlabJsonLine.toEvent(line, at, { transport: 'syslog' }); // must not throw
+          }
+        }),
+        { numRuns: 400 },
+      );
+    });
+    it('never verifies without the token', () => {
+      fc.assert(
+        fc.property(fc.string(), (auth) => {
+          expect(gitlabLogs.verify(Buffer.from('x'), { authorization: auth }, config, at).ok).toBe(false);
+        }),
+      );
+    });
+  });
+});
