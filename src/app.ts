@@ -19,14 +19,16 @@ import type { Config, Role } from './config/schema.ts';
 import { ROLES } from './config/schema.ts';
 import { DetectionEngine, type Lane, rekeyedTopic } from './detect/engine.ts';
 import { detectBatch } from './detect/runner.ts';
+import { startSilenceWatch } from './detect/silence.ts';
 import { createStateStore } from './detect/state-store.ts';
 import type { PipewardenEvent } from './event.ts';
-import { Counters } from './ingest/metrics.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
+import { Counters } from './ingest/metrics.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
 import { createPollers } from './ingest/pollers/index.ts';
 import { PollerRunner } from './ingest/pollers/runner.ts';
+import { SyslogListener } from './ingest/syslog/listener.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ElasticsearchStore } from './store/elasticsearch.ts';
 import { SqliteStore } from './store/sqlite.ts';
@@ -50,6 +52,8 @@ export interface RunningApp {
   metrics: Counters;
   engine?: DetectionEngine;
   alerter?: Alerter;
+  /** The syslog listener, when enabled (its bound ports: tcpPort, udpPort). */
+  syslog?: SyslogListener;
   stop(): Promise<void>;
 }
 
@@ -129,6 +133,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   await server.register(healthRoutes, { bus, store, metrics });
 
   let pollers: PollerRunner | undefined;
+  let syslog: SyslogListener | undefined;
   if (roles.includes('ingest')) {
     // HEC answers {text, code} on its paths; hooked before the ingest plugin so its routes inherit it.
     hecReplies(server);
@@ -164,6 +169,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       log,
     });
     if (logFetchers) subscriptions.push(logFetchers);
+    // Syslog listener (off by default): each line goes to the adapter whose line format owns it.
+    if (config.syslog.enabled) {
+      syslog = new SyslogListener({
+        config: config.syslog,
+        adapters: allAdapters,
+        bus,
+        topic: config.topics.events,
+        metrics,
+        log,
+        now,
+      });
+      await syslog.start();
+      subscriptions.push(syslog); // stopped with the consumers: after the HTTP server, before the bus
+    }
   }
 
   let engine: DetectionEngine | undefined;
@@ -231,6 +250,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     });
   }
 
+  // --- telemetry-loss: sources gone silent (src/detect/silence.ts) ---------------------------------
+  // Part of the detect role but not of the engine: its own consumer group on the events topic and a
+  // node-cron check; its hits go to the hits topic like the engine's. Off unless sources are watched.
+  if (roles.includes('detect')) {
+    const silence = await startSilenceWatch({ config, bus, store, now, log });
+    if (silence) subscriptions.push(silence);
+  }
+  // --- end telemetry-loss ----------------------------------------------------------------------------
+
   let alerter: Alerter | undefined;
   if (roles.includes('alert')) {
     sinks.push(...createSinks(config));
@@ -297,6 +325,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const result: RunningApp = { config, roles, bus, store, server, url: address, metrics, stop };
   if (engine) result.engine = engine;
   if (alerter) result.alerter = alerter;
+  if (syslog) result.syslog = syslog;
   return result;
 }
 

@@ -60,9 +60,25 @@ export interface PipewardenEvent {
     artifact?: string;
     commit?: string;
     visibility?: string;
+    /** How many occurrences this one event stands for (an aggregate, e.g. rejected ingest requests); absent: one. */
+    count?: number;
+    /** A secret found in a build log: never the secret itself, only what identifies it safely. */
+    secret?: SecretFindingFields;
     /** The vendor payload, secrets redacted. Stored for the audit trail, not indexed for search. */
     raw?: unknown;
   };
+}
+
+export interface SecretFindingFields {
+  rule: string;
+  title: string;
+  severity: 'info' | 'low' | 'medium' | 'high' | 'critical';
+  tier: 'high' | 'generic';
+  line: number;
+  column: number;
+  preview: string; // the token's known prefix and at most its last 4 characters
+  fingerprint: string; // HMAC-SHA256 under the deployment's key: correlates, cannot be reversed
+  encoding?: string;
 }
 
 /** Stable event id from the parts that identify one occurrence at its source. */

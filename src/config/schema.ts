@@ -8,7 +8,6 @@ import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
-import { secretRef } from './secrets.ts';
 
 const sourcesSchema = z
   .strictObject(Object.fromEntries(adapters.map((a) => [a.id, a.configSchema])))
@@ -72,12 +71,6 @@ export const configSchema = z
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(500),
-      })
-      .prefault({}),
-    api: z
-      .strictObject({
-        /** Key for the HMAC fingerprints of secrets found in logs; required in distributed mode. */
-        fingerprintKeyEnv: secretRef('PIPEWARDEN_FINGERPRINT_KEY'),
       })
       .prefault({}),
     log: z

@@ -2,7 +2,7 @@
 // normalise, dedup, publish, answer. Adapters only turn a verified request into events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError } from '../bus/types.ts';
-import { partitionKey } from '../event.ts';
+import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
 import type { Counters } from './metrics.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
 
@@ -14,6 +14,8 @@ export interface IngestOptions {
   bodyLimitBytes: number;
   metrics: Counters;
   now?: () => Date;
+  /** Rejected requests are aggregated per (source, client IP) over this interval (default 10 s). */
+  rejectedIntervalMs?: number;
 }
 
 /** Remembers recent delivery ids per source so a redelivered webhook is answered without republishing. */
@@ -32,6 +34,93 @@ class RecentDeliveries {
   }
 }
 
+// --- telemetry-loss: rejected requests as a signal (detectors/telemetry-loss) ---------------------
+/**
+ * Requests that fail authentication, aggregated per (source, client IP) over a short interval and
+ * published as ONE normalised event per aggregate (kind access.denied, action ingest.auth_failed, the
+ * number in pipewarden.count) so a flood of bad signatures is one event per interval, never one per
+ * request. Only our own rejection reasons travel: never the body or its headers' secrets.
+ */
+class RejectedRequests {
+  static readonly MAX_KEYS = 10_000; // beyond this, one "many addresses" aggregate per source
+  readonly #open = new Map<string, { source: string; ip?: string; count: number; first: Date; last: Date; reasons: Set<string> }>();
+  readonly #publish: (events: PipewardenEvent[]) => Promise<void>;
+  readonly #now: () => Date;
+  readonly #intervalMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(publish: (events: PipewardenEvent[]) => Promise<void>, now: () => Date, intervalMs: number) {
+    this.#publish = publish;
+    this.#now = now;
+    this.#intervalMs = intervalMs;
+  }
+
+  add(source: string, ip: string | undefined, reason: string): void {
+    const at = this.#now();
+    let key = `${source}\u0000${ip ?? ''}`;
+    if (!this.#open.has(key) && this.#open.size >= RejectedRequests.MAX_KEYS) {
+      key = `${source}\u0000*`;
+      ip = undefined;
+    }
+    const agg = this.#open.get(key);
+    if (agg) {
+      agg.count++;
+      agg.last = at;
+      if (agg.reasons.size < 5) agg.reasons.add(reason);
+    } else {
+      this.#open.set(key, { source, ...(ip ? { ip } : {}), count: 1, first: at, last: at, reasons: new Set([reason]) });
+    }
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.flush(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+
+  /** Publishes and forgets the open aggregates. A bus failure drops them (a signal, not accepted data). */
+  async flush(): Promise<void> {
+    if (this.#open.size === 0) return;
+    const aggregates = [...this.#open.values()];
+    this.#open.clear();
+    const ingested = this.#now().toISOString();
+    await this.#publish(
+      aggregates.map((a) => {
+        const first = a.first.toISOString();
+        const from = a.ip ?? 'many addresses';
+        const e: PipewardenEvent = {
+          '@timestamp': first,
+          message: `${a.count} request${a.count === 1 ? '' : 's'} to /ingest/${a.source} from ${from} failed authentication: ${[...a.reasons].join('; ')}`,
+          event: {
+            id: eventId('ingest.auth_failed', a.source, a.ip, first),
+            kind: 'event',
+            category: ['authentication', 'web'],
+            type: ['denied'],
+            action: 'ingest.auth_failed',
+            outcome: 'failure',
+            dataset: 'pipewarden.ingest',
+            provider: 'pipewarden',
+            ingested,
+          },
+          pipewarden: {
+            kind: 'access.denied',
+            source: a.source,
+            count: a.count,
+            raw: { reasons: [...a.reasons], first_at: first, last_at: a.last.toISOString(), interval_ms: this.#intervalMs },
+          },
+        };
+        if (a.ip) e.source = { ip: a.ip };
+        return e;
+      }),
+    );
+  }
+}
+// --- end telemetry-loss ----------------------------------------------------------------------------
+
 function mediaType(req: FastifyRequest): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
@@ -43,6 +132,21 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   const { metrics } = opts;
   metrics.describe('pipewarden_ingest_requests_total', 'Ingest requests by source and result.');
   metrics.describe('pipewarden_ingest_events_total', 'Events published to the bus by source.');
+
+  // telemetry-loss: rejected requests become one event per (source, IP) and interval.
+  const rejected = new RejectedRequests(
+    async (events) => {
+      try {
+        await opts.bus.publish(opts.topic, events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })));
+      } catch (err) {
+        app.log.warn({ err, aggregates: events.length }, 'Could not publish rejected-request aggregates; dropped them.');
+      }
+    },
+    now,
+    opts.rejectedIntervalMs ?? 10_000,
+  );
+  rejected.start();
+  app.addHook('onClose', () => rejected.stop());
 
   // Every body arrives as raw bytes: signatures are computed over exactly what was sent.
   app.removeAllContentTypeParsers();
@@ -91,6 +195,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         { source, ip: req.ip, reason: verdict.reason },
         'Rejected an unauthenticated ingest request.',
       );
+      rejected.add(source, req.ip, verdict.reason);
       return fail(401, verdict.reason, 'unauthorized');
     }
 

@@ -13,9 +13,16 @@ export const signers: Record<string, Signer> = {
   'gitlab-audit': (_raw, secret) => ({ 'x-gitlab-event-streaming-token': secret }),
   'gitlab-logs': (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
   'github-audit': (_raw, secret) => ({ authorization: `Splunk ${secret}` }),
+  bitbucket: (raw, secret) => ({ 'x-hub-signature': `sha256=${hex('sha256', secret, raw)}` }),
+  'bitbucket-server': (raw, secret) => ({ 'x-hub-signature': `sha256=${hex('sha256', secret, raw)}` }),
+  'azure-devops': (_raw, secret) => ({ authorization: `Basic ${Buffer.from(`sample:${secret}`).toString('base64')}` }),
+  circleci: (raw, secret) => ({ 'circleci-signature': `v1=${hex('sha256', secret, raw)}` }),
   jenkins: (_raw, secret) => ({
     authorization: `Basic ${Buffer.from(`sample:${secret}`).toString('base64')}`,
   }),
   artifactory: (_raw, secret) => ({ 'x-jfrog-event-auth': secret }),
+  nexus: (raw, secret) => ({ 'x-nexus-webhook-signature': hex('sha1', secret, raw) }),
+  'docker-distribution': (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+  harbor: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
   // Adapters add their entry here.
 };

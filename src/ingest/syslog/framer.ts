@@ -63,7 +63,8 @@ export class Framer {
       this.#buf = this.#buf.subarray(this.#need);
       this.#need = -1;
       // Some senders end octet-counted frames with a newline anyway.
-      while (this.#buf.length && (this.#buf[0] === 0x0a || this.#buf[0] === 0x0d)) this.#buf = this.#buf.subarray(1);
+      while (this.#buf.length && (this.#buf[0] === 0x0a || this.#buf[0] === 0x0d))
+        this.#buf = this.#buf.subarray(1);
       this.#emit(msg);
     }
   }

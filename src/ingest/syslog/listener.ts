@@ -16,7 +16,7 @@ import { lineOf, parseSyslog, type SyslogMessage } from './parse.ts';
 
 export interface SyslogListenerOptions {
   config: SyslogConfig;
-  adapters: IngestAdapter<any>[];
+  adapters: Pick<IngestAdapter, 'id' | 'lines'>[];
   bus: Bus;
   topic: string;
   metrics: Counters;
@@ -47,7 +47,9 @@ export function routeMessage(
   for (const r of routes) {
     if (!r.format.matches(line)) continue;
     const event = r.format.toEvent(line, receivedAt, meta);
-    return event ? { event, result: 'matched', source: r.source } : { event: null, result: 'ignored', source: r.source };
+    return event
+      ? { event, result: 'matched', source: r.source }
+      : { event: null, result: 'ignored', source: r.source };
   }
   const at = m.timestamp ?? receivedAt.toISOString();
   const event: PipewardenEvent = {
@@ -102,11 +104,19 @@ export class SyslogListener {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
     this.#log = options.log.child({ component: 'syslog' });
-    this.#routes = options.adapters.flatMap((a) => (a.lines ?? []).map((format) => ({ source: a.id, format })));
+    this.#routes = options.adapters.flatMap((a) =>
+      (a.lines ?? []).map((format) => ({ source: a.id, format })),
+    );
     const m = options.metrics;
-    m.describe('pipewarden_syslog_messages_total', 'Syslog messages by transport and result (matched, ignored, unmatched, oversize, error).');
+    m.describe(
+      'pipewarden_syslog_messages_total',
+      'Syslog messages by transport and result (matched, ignored, unmatched, oversize, error).',
+    );
     m.describe('pipewarden_syslog_events_total', 'Events the syslog listener published, by source.');
-    m.describe('pipewarden_syslog_publish_failures_total', 'Failed publishes of syslog events (retried; TCP paused meanwhile).');
+    m.describe(
+      'pipewarden_syslog_publish_failures_total',
+      'Failed publishes of syslog events (retried; TCP paused meanwhile).',
+    );
   }
 
   /** Too much waiting, or the bus refusing: TCP readers pause until a publish succeeds. */
@@ -119,7 +129,10 @@ export class SyslogListener {
     if (c.tcpPort !== undefined) {
       const onConnection = (socket: Socket) => this.#connection(socket, c.tls ? 'tls' : 'tcp');
       this.#tcp = c.tls
-        ? createTlsServer({ cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) }, onConnection)
+        ? createTlsServer(
+            { cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) },
+            onConnection,
+          )
         : createTcpServer(onConnection);
       this.#tcp.maxConnections = c.maxConnections;
       this.#tcp.on('error', (err) => this.#log.error({ err }, 'Syslog TCP server error.'));
@@ -151,7 +164,16 @@ export class SyslogListener {
       });
       this.udpPort = this.#udp.address().port;
     }
-    this.#log.info({ host: c.host, tcpPort: this.tcpPort, udpPort: this.udpPort, tls: Boolean(c.tls), formats: this.#routes.map((r) => r.source) }, 'Syslog listener is running.');
+    this.#log.info(
+      {
+        host: c.host,
+        tcpPort: this.tcpPort,
+        udpPort: this.udpPort,
+        tls: Boolean(c.tls),
+        formats: this.#routes.map((r) => r.source),
+      },
+      'Syslog listener is running.',
+    );
   }
 
   #count(transport: string, result: string, by = 1) {
@@ -166,7 +188,10 @@ export class SyslogListener {
       oversize: (framing, fatal) => {
         this.#count(transport, 'oversize');
         if (fatal) {
-          this.#log.warn({ remote: socket.remoteAddress, framing }, 'Closed a syslog connection: frame over maxMessageBytes.');
+          this.#log.warn(
+            { remote: socket.remoteAddress, framing },
+            'Closed a syslog connection: frame over maxMessageBytes.',
+          );
           socket.destroy();
         }
       },
@@ -225,7 +250,10 @@ export class SyslogListener {
         } catch (err) {
           this.#failing = true;
           this.#o.metrics.inc('pipewarden_syslog_publish_failures_total');
-          this.#log.warn({ err: (err as Error).message, queued: this.#queue.length, retryInMs: this.#backoff }, 'Bus refused syslog events; pausing TCP input and retrying.');
+          this.#log.warn(
+            { err: (err as Error).message, queued: this.#queue.length, retryInMs: this.#backoff },
+            'Bus refused syslog events; pausing TCP input and retrying.',
+          );
           for (const s of this.#sockets) {
             if (s.isPaused()) continue;
             s.pause();
@@ -264,6 +292,7 @@ export class SyslogListener {
     await closed;
     await this.#flush(); // #stopped is set: a failed publish is tried once, not retried
     if (this.#timer) clearTimeout(this.#timer);
-    if (this.#queue.length) this.#log.error({ lost: this.#queue.length }, 'Syslog events still queued at stop were not published.');
+    if (this.#queue.length)
+      this.#log.error({ lost: this.#queue.length }, 'Syslog events still queued at stop were not published.');
   }
 }

@@ -56,7 +56,8 @@ function bsdTime(mon: string, day: string, time: string, receivedAt: Date): stri
   if (m === -1 || !hms) return undefined;
   let year = receivedAt.getUTCFullYear();
   let t = Date.UTC(year, m, Number(day), Number(hms[1]), Number(hms[2]), Number(hms[3]));
-  if (t - receivedAt.getTime() > 86_400_000) t = Date.UTC(--year, m, Number(day), Number(hms[1]), Number(hms[2]), Number(hms[3]));
+  if (t - receivedAt.getTime() > 86_400_000)
+    t = Date.UTC(--year, m, Number(day), Number(hms[1]), Number(hms[2]), Number(hms[3]));
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
 }
 

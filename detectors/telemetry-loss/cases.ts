@@ -1,0 +1,124 @@
+// Positive and negative examples for telemetry-loss: feeds cut (real GitHub samples through the real
+// adapters) and bursts of bad signatures (the aggregate events the ingest plugin publishes, shape as in
+// src/ingest/plugin.ts; test/unit/ingest-http.test.ts runs the plugin's real output through this detector).
+// Silent sources are checked by src/detect/silence.ts, tested in test/unit/silence.test.ts.
+import { readFileSync } from 'node:fs';
+import { github } from '../../ingest-adapters/github/index.ts';
+import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
+import type { DetectorCase } from '../../src/detect/types.ts';
+import { eventId, type PipewardenEvent } from '../../src/event.ts';
+
+const RECEIVED = new Date('2024-05-01T12:00:00Z');
+
+function sample(adapter: string, file: string): { headers: Record<string, string>; body: unknown } {
+  const s = JSON.parse(
+    readFileSync(new URL(`../../ingest-adapters/${adapter}/fixtures/${file}`, import.meta.url), 'utf8'),
+  );
+  const headers = Object.fromEntries(
+    Object.entries((s.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
+  );
+  return { headers, body: s.body };
+}
+
+function fromGithub(file: string): PipewardenEvent {
+  const { headers, body } = sample('github', file);
+  const [e] = github.toEvents(body, headers, RECEIVED).events;
+  if (!e) throw new Error(`${file}: no event`);
+  return e;
+}
+
+const audit = (action: string, extra: Record<string, unknown> = {}) =>
+  auditEventToPipewarden(
+    { action, actor: 'mallory', org: 'octo-org', created_at: 1717243200000, _document_id: `doc-${action}`, ...extra },
+    RECEIVED,
+    { source: 'github-audit', dataset: 'github.audit' },
+  );
+
+/** One aggregate of rejected ingest requests, as the ingest plugin publishes it. */
+function rejected(atMs: number, count: number, ip = '203.0.113.50', source = 'github'): PipewardenEvent {
+  const at = new Date(atMs).toISOString();
+  return {
+    '@timestamp': at,
+    message: `${count} requests to /ingest/${source} from ${ip} failed authentication: X-Hub-Signature-256 does not match the body`,
+    event: {
+      id: eventId('ingest.auth_failed', source, ip, at),
+      kind: 'event',
+      category: ['authentication', 'web'],
+      type: ['denied'],
+      action: 'ingest.auth_failed',
+      outcome: 'failure',
+      dataset: 'pipewarden.ingest',
+      provider: 'pipewarden',
+      ingested: at,
+    },
+    source: { ip },
+    pipewarden: { kind: 'access.denied', source, count },
+  };
+}
+
+const T0 = Date.parse('2024-06-01T09:00:00Z');
+const every10s = (n: number, count: number, ip?: string) =>
+  Array.from({ length: n }, (_, i) => rejected(T0 + i * 10_000, count, ip));
+
+export const cases: DetectorCase[] = [
+  {
+    name: 'the webhook feeding pipewarden deleted (real GitHub meta sample)',
+    event: fromGithub('meta__deleted.json'),
+    expect: 1,
+    summaryIncludes: 'Codertocat deleted the webhook that feeds pipewarden on Codertocat/Hello-World',
+  },
+  { name: 'audit hook.destroy', event: audit('hook.destroy', { repo: 'octo-org/api' }), expect: 1 },
+  {
+    name: 'audit audit_log_streaming.destroy',
+    event: audit('audit_log_streaming.destroy', { business: 'acme' }),
+    expect: 1,
+    summaryIncludes: 'deleted an audit-log stream',
+  },
+  {
+    name: 'an audit stream updated (still enabled) is not a cut (real GitHub audit sample)',
+    event: auditEventToPipewarden(sample('github-audit', 'audit_log_streaming.update.json').body, RECEIVED, {
+      source: 'github-audit',
+      dataset: 'github.audit',
+    }),
+    expect: 0,
+  },
+  { name: 'a webhook created is not a cut', event: audit('hook.create', { repo: 'octo-org/api' }), expect: 0 },
+  {
+    name: 'feed deletions switched off',
+    event: fromGithub('meta__deleted.json'),
+    config: { feedDeleted: { enabled: false } },
+    expect: 0,
+  },
+  {
+    name: 'a burst: 25 bad signatures from one address within one interval',
+    event: rejected(T0, 25),
+    expect: 1,
+    expectByRule: { 'bad-signature-burst': 1 },
+    summaryIncludes: '25 ingest requests with bad credentials from 203.0.113.50 to /ingest/github',
+  },
+  { name: 'three bad signatures in an interval are not a burst', event: rejected(T0, 3), expect: 0 },
+  {
+    name: 'sustained: bad signatures in 6 intervals within 30 min',
+    events: every10s(6, 1),
+    expect: 1,
+    expectByRule: { 'bad-signature-sustained': 1 },
+  },
+  { name: 'bad signatures in 5 intervals are not sustained', events: every10s(5, 1), expect: 0 },
+  {
+    name: 'a long burst pages once per rule within the dedup period',
+    events: every10s(12, 30),
+    expect: 2,
+    expectByRule: { 'bad-signature-burst': 1, 'bad-signature-sustained': 1 },
+  },
+  {
+    name: 'two addresses are counted apart',
+    events: [...every10s(3, 1, '198.51.100.1'), ...every10s(3, 1, '198.51.100.2')],
+    expect: 0,
+  },
+  {
+    name: 'bad-signature rules switched off',
+    event: rejected(T0, 500),
+    config: { badSignatures: { enabled: false } },
+    expect: 0,
+  },
+];

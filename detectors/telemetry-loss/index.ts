@@ -1,0 +1,156 @@
+// Telemetry loss: pipewarden going blind. A webhook or audit stream deleted (our feed cut), a burst of
+// requests with bad signatures at ingest (someone probing, or a sender whose secret no longer matches),
+// and — run by src/detect/silence.ts on a schedule, with this detector's metadata — a configured source
+// silent for longer than its expected interval.
+import cron from 'node-cron';
+import { z } from 'zod';
+import type { Severity } from '../../src/alerting/types.ts';
+import type { Detector, Rule } from '../../src/detect/types.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
+
+const MINUTE = 60_000;
+
+const minutes = (d: number) => z.number().positive().max(7 * 24 * 60).default(d);
+const count = (d: number) => z.number().int().min(1).max(1000).default(d);
+
+/** What the ingest plugin publishes once per (source, client IP) and interval of rejected requests. */
+export const INGEST_DATASET = 'pipewarden.ingest';
+export const AUTH_FAILED = 'ingest.auth_failed';
+
+const configSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** A webhook or audit-log stream deleted (stateless, one hit each). */
+    feedDeleted: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+    /** Rejected (401) ingest requests, aggregated by the ingest plugin per source and client IP. */
+    badSignatures: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** burst: this many rejected requests from one IP within one aggregation interval (10 s). */
+        burstCount: count(20),
+        /** sustained: rejected requests from one IP in this many intervals within the window. */
+        sustainedIntervals: count(6),
+        windowMinutes: minutes(30),
+        dedupMinutes: minutes(60),
+      })
+      .prefault({}),
+    /** Sources expected to send: silent longer than their interval is a hit (checked by src/detect/silence.ts). */
+    silence: z
+      .strictObject({
+        /** node-cron expression of the check. */
+        schedule: z
+          .string()
+          .refine((s) => cron.validate(s), 'must be a valid cron expression')
+          .default('*/5 * * * *'),
+        /** Source id (adapter id, `pipewarden.source`) → the longest expected silence, in minutes. */
+        sources: z.record(z.string().min(1), z.number().positive().max(30 * 24 * 60)).default({}),
+        /** Applied to every other enabled source; null: only the sources listed are watched. */
+        defaultMaxMinutes: z.number().positive().max(30 * 24 * 60).nullable().default(null),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export type TelemetryLossConfig = z.output<typeof configSchema>;
+
+interface Cut {
+  what: string;
+  severity: Severity;
+}
+
+// Our feed was cut: the sender side of a webhook or audit stream removed. One owner per action (these are
+// not in pipeline-weakening). Keys are normalised actions with any scope prefix removed.
+const CUTS: Record<string, Cut> = {
+  'meta.deleted': { what: 'deleted the webhook that feeds pipewarden', severity: 'high' }, // GitHub webhook
+  'hook.destroy': { what: 'deleted a webhook', severity: 'high' }, // GitHub audit (repo, org, business hooks)
+  'hook.config_changed': { what: 'changed a webhook’s configuration (URL or secret)', severity: 'low' },
+  'audit_log_streaming.destroy': { what: 'deleted an audit-log stream', severity: 'critical' },
+  // GitLab audit event types for streaming destinations and system hooks.
+  'destroy_event_streaming_destination': { what: 'deleted an audit-event streaming destination', severity: 'critical' },
+  'system_hook_destroy': { what: 'deleted a system hook', severity: 'high' },
+};
+
+const SCOPE = /^(?:repo|repository|org|organization|enterprise|business|project|group|instance)[._]/;
+
+function cutOf(e: PipewardenEvent): Cut | undefined {
+  return CUTS[e.event.action] ?? CUTS[e.event.action.replace(SCOPE, '')];
+}
+
+const isAuthFailure = (e: PipewardenEvent) =>
+  e.event.dataset === INGEST_DATASET && e.event.action === AUTH_FAILED;
+
+function mins(ms: number): string {
+  return `${Math.round((ms / MINUTE) * 10) / 10} min`;
+}
+
+export const telemetryLoss: Detector<Config> = {
+  id: 'telemetry-loss',
+  title: 'Telemetry loss',
+  severity: 'high',
+  description:
+    'pipewarden may be going blind: a source stopped sending for longer than expected, a webhook or audit-log stream that feeds it was deleted, or requests with bad signatures are arriving in bursts (probing, or a sender whose secret no longer matches).',
+  runbook: 'detectors/telemetry-loss/README.md#runbook',
+  reference: 'https://attack.mitre.org/techniques/T1562/008/',
+  configSchema,
+  dedupMs: 0,
+
+  appliesTo(event) {
+    return isAuthFailure(event) || cutOf(event) !== undefined;
+  },
+
+  key(event) {
+    return event.pipewarden.repository ?? event.organization?.name ?? event.pipewarden.source;
+  },
+
+  match(event, { config }) {
+    if (!config.feedDeleted.enabled || isAuthFailure(event)) return null;
+    const cut = cutOf(event);
+    if (!cut) return null;
+    const where = event.pipewarden.repository ?? event.organization?.name ?? `the ${event.event.provider} instance`;
+    return {
+      summary: `${event.user?.name ?? 'Someone'} ${cut.what} on ${where}: pipewarden may stop receiving its events`,
+      severity: cut.severity,
+      context: { action: event.event.action, provider: event.event.provider, scope: where },
+    };
+  },
+
+  rules(config) {
+    const b = config.badSignatures;
+    if (!b.enabled) return [];
+    const n = (e: PipewardenEvent) => e.pipewarden.count ?? 1;
+    const windowMs = Math.round(b.windowMinutes * MINUTE);
+    const dedupMs = Math.round(b.dedupMinutes * MINUTE);
+    const rules: Rule<Config>[] = [
+      {
+        id: 'bad-signature-burst',
+        type: 'threshold',
+        keyBy: 'source.ip',
+        threshold: 1,
+        windowMs,
+        dedupMs,
+        when: (e) => isAuthFailure(e) && n(e) >= b.burstCount,
+        describe: (x) => ({
+          summary: `${n(x.event)} ingest requests with bad credentials from ${x.key} to /ingest/${x.event.pipewarden.source} within seconds (probing, or a sender with a stale secret)`,
+          context: { source_ip: x.key, ingest_source: x.event.pipewarden.source, rejected: n(x.event) },
+        }),
+      },
+      {
+        id: 'bad-signature-sustained',
+        type: 'threshold',
+        keyBy: 'source.ip',
+        threshold: b.sustainedIntervals,
+        windowMs,
+        dedupMs,
+        severity: 'medium',
+        when: isAuthFailure,
+        describe: (x) => ({
+          summary: `Ingest requests with bad credentials from ${x.key} kept arriving: ${x.count} bursts within ${mins(x.windowMs)} (latest to /ingest/${x.event.pipewarden.source})`,
+          context: { source_ip: x.key, ingest_source: x.event.pipewarden.source },
+        }),
+      },
+    ];
+    return rules;
+  },
+};
+
+type Config = TelemetryLossConfig;

@@ -1,0 +1,181 @@
+// Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
+import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_SERVER_WEBHOOK_SECRET');
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const idStr = (v: unknown): string | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
+
+function classify(key: string): { kind: EventKind; category: string; type: string } {
+  if (key === 'repo:refs_changed' || key === 'mirror:repo_synchronized') {
+    return { kind: 'code.push', category: 'configuration', type: 'change' };
+  }
+  if (key === 'repo:secret_detected')
+    return { kind: 'security.alert', category: 'vulnerability', type: 'info' };
+  if (key === 'repo:modified' || key === 'project:modified')
+    return { kind: 'config.change', category: 'configuration', type: 'change' };
+  return { kind: 'other', category: 'web', type: 'info' };
+}
+
+/** "2019-03-01T10:08:35+0100" (no colon in the offset) or epoch ms. */
+function serverTime(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 1e14) return new Date(v).toISOString();
+  const s = str(v);
+  if (!s) return undefined;
+  const t = Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
+
+export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
+  id: 'bitbucket-server',
+  title: 'Bitbucket Server / Data Center webhooks',
+  configSchema,
+  contentTypes: ['application/json'],
+
+  verify(raw, headers, config) {
+    const sent = header(headers, 'x-hub-signature');
+    if (!sent) return { ok: false, reason: 'missing X-Hub-Signature header (set a secret on the webhook)' };
+    if (!sent.startsWith('sha256='))
+      return { ok: false, reason: 'X-Hub-Signature must start with "sha256="' };
+    const key = config.secret?.reveal();
+    if (!key || !hmacHexEquals('sha256', key, raw, sent.slice(7))) {
+      return { ok: false, reason: 'X-Hub-Signature does not match the body' };
+    }
+    return { ok: true };
+  },
+
+  deliveryId(headers) {
+    return header(headers, 'x-request-id');
+  },
+
+  toEvents(body, headers, receivedAt) {
+    const p = obj(body);
+    if (!p) throw new AdapterInputError('a Bitbucket Server webhook body must be a JSON object');
+    const key = header(headers, 'x-event-key') ?? str(p.eventKey);
+    if (!key) throw new AdapterInputError('missing X-Event-Key header and eventKey');
+    if (key === 'diagnostics:ping') {
+      return { events: [], reply: { pong: true } };
+    }
+    const cls = classify(key);
+    const delivery = header(headers, 'x-request-id');
+    const actor = obj(p.actor);
+    const pr = obj(p.pullRequest);
+    const repo = obj(p.repository) ?? obj(p.new) ?? obj(obj(pr?.toRef)?.repository);
+    const projectKey = str(obj(repo?.project)?.key);
+    const repository = projectKey && str(repo?.slug) ? `${projectKey}/${str(repo?.slug)}` : undefined;
+    const changes = Array.isArray(p.changes) ? (p.changes as unknown[]).map(obj) : [];
+    const first = changes[0];
+    let type = cls.type;
+    if (first?.type === 'ADD') type = 'creation';
+    if (first?.type === 'DELETE') type = 'deletion';
+
+    const pw: PipewardenEvent['pipewarden'] = {
+      kind: cls.kind,
+      source: 'bitbucket-server',
+      raw: redactPayload(p),
+    };
+    if (delivery) pw.delivery_id = delivery;
+    if (repository) pw.repository = repository;
+    const branch = str(obj(first?.ref)?.displayId) ?? str(obj(pr?.toRef)?.displayId);
+    if (branch) pw.branch = branch;
+    const commit = str(first?.toHash) ?? str(obj(pr?.toRef)?.latestCommit);
+    if (commit && !/^0+$/.test(commit)) pw.commit = commit;
+    if (typeof repo?.public === 'boolean') pw.visibility = repo.public ? 'public' : 'private';
+
+    const who = str(actor?.slug) ?? str(actor?.name);
+    const event: PipewardenEvent = {
+      '@timestamp': serverTime(p.date) ?? receivedAt.toISOString(),
+      message: `${who ?? 'someone'} ${key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
+      event: {
+        id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
+        kind: 'event',
+        category: [cls.category],
+        type: [type],
+        action: key,
+        outcome: 'unknown',
+        dataset: 'bitbucket_server.webhook',
+        provider: 'bitbucket-server',
+        ingested: receivedAt.toISOString(),
+      },
+      pipewarden: pw,
+    };
+    if (who) {
+      const id = idStr(actor?.id);
+      event.user = {
+        name: who,
+        ...(id ? { id } : {}),
+        ...(str(actor?.type) ? { type: str(actor?.type) } : {}),
+      };
+    }
+    if (projectKey) event.organization = { name: projectKey };
+    return { events: [event] };
+  },
+};
+
+/**
+ * Data Center audit log (`<home>/log/audit/*.audit.log`, one JSON object a line, Atlassian audit framework):
+ * authentication entries carry the login and the client IP. Field names per Atlassian's audit-log
+ * documentation [unverified against a real file: the corpus has no sample].
+ */
+export const bitbucketAuditLine: LineFormat = {
+  // A JSON object with the audit framework's "auditType" and "author" keys.
+  matches(line) {
+    const t = line.trimStart();
+    return t.startsWith('{') && t.includes('"auditType"') && t.includes('"author"');
+  },
+  toEvent(line, receivedAt, meta) {
+    let r: Json | undefined;
+    try {
+      r = obj(JSON.parse(line));
+    } catch {
+      return null;
+    }
+    const auditType = obj(r?.auditType);
+    const action = str(auditType?.action) ?? str(auditType?.actionI18nKey);
+    if (!r || !action) return null;
+    const category = str(auditType?.category) ?? '';
+    const author = obj(r.author);
+    const name = str(author?.name) ?? str(author?.id);
+    const ip = str(r.source);
+    let kind: EventKind = 'other';
+    let outcome: PipewardenEvent['event']['outcome'] = 'unknown';
+    if (/fail|denied|invalid/i.test(action) && /log\s*in|authenticat/i.test(`${action} ${category}`)) {
+      kind = 'login.failure';
+      outcome = 'failure';
+    } else if (/log(ged)?\s*in|authenticated/i.test(action)) {
+      kind = 'login.success';
+      outcome = 'success';
+    } else if (/log(ged)?\s*out/i.test(action)) kind = 'logout';
+    else if (/permission|group|user|token|key/i.test(`${category} ${action}`)) kind = 'permission.change';
+    else if (/repository|project|settings|config/i.test(`${category} ${action}`)) kind = 'config.change';
+    const when =
+      serverTime(r.timestamp) ?? serverTime(obj(r.timestamp)?.epochSecond) ?? receivedAt.toISOString();
+    const event: PipewardenEvent = {
+      '@timestamp': when,
+      message: `${name ?? 'someone'} ${action}${ip ? ` from ${ip}` : ''}${meta.host ? ` (${meta.host})` : ''}`,
+      event: {
+        id: eventId('bitbucket-server', line.trim()),
+        kind: 'event',
+        category: [kind.startsWith('log') ? 'authentication' : 'configuration'],
+        type: [kind.startsWith('login') ? 'start' : 'change'],
+        action,
+        outcome,
+        dataset: 'bitbucket_server.audit',
+        provider: 'bitbucket-server',
+        ingested: receivedAt.toISOString(),
+      },
+      pipewarden: { kind, source: 'bitbucket-server', raw: redactPayload(r) },
+    };
+    if (name) event.user = { name, ...(str(author?.type) ? { type: str(author?.type) } : {}) };
+    if (ip) event.source = { ip };
+    return event;
+  },
+};
+bitbucketServer.lines = [bitbucketAuditLine];

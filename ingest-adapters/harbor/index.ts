@@ -1,0 +1,117 @@
+// Harbor project webhooks, in the Default and the CloudEvents payload formats, authenticated only by the
+// "Auth Header" string the project admin configured (sent verbatim as Authorization).
+import { type EventKind, eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, type IngestAdapter } from '../../src/ingest/types.ts';
+import { authorizationEquals } from '../docker-distribution/index.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_HARBOR_TOKEN');
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+// CloudEvents type ("harbor.artifact.pushed") → the Default format's name.
+const FROM_CLOUDEVENTS: Record<string, string> = {
+  'harbor.artifact.pushed': 'PUSH_ARTIFACT',
+  'harbor.artifact.pulled': 'PULL_ARTIFACT',
+  'harbor.artifact.deleted': 'DELETE_ARTIFACT',
+  'harbor.scan.completed': 'SCANNING_COMPLETED',
+  'harbor.scan.stopped': 'SCANNING_STOPPED',
+  'harbor.scan.failed': 'SCANNING_FAILED',
+  'harbor.quota.exceeded': 'QUOTA_EXCEED',
+  'harbor.quota.warned': 'QUOTA_WARNING',
+  'harbor.replication.status.changed': 'REPLICATION',
+  'harbor.tag_retention.finished': 'TAG_RETENTION',
+};
+
+const BY_TYPE: Record<string, { kind: EventKind; category: string; type: string; outcome: Outcome }> = {
+  PUSH_ARTIFACT: { kind: 'artifact.publish', category: 'package', type: 'creation', outcome: 'success' },
+  PULL_ARTIFACT: { kind: 'artifact.download', category: 'package', type: 'access', outcome: 'success' },
+  DELETE_ARTIFACT: { kind: 'artifact.delete', category: 'package', type: 'deletion', outcome: 'success' },
+  SCANNING_COMPLETED: { kind: 'security.alert', category: 'vulnerability', type: 'info', outcome: 'success' },
+  SCANNING_STOPPED: { kind: 'other', category: 'vulnerability', type: 'end', outcome: 'failure' },
+  SCANNING_FAILED: { kind: 'other', category: 'vulnerability', type: 'end', outcome: 'failure' },
+  QUOTA_EXCEED: { kind: 'other', category: 'configuration', type: 'info', outcome: 'failure' },
+  QUOTA_WARNING: { kind: 'other', category: 'configuration', type: 'info', outcome: 'unknown' },
+  REPLICATION: { kind: 'deploy', category: 'package', type: 'change', outcome: 'unknown' },
+  TAG_RETENTION: { kind: 'artifact.delete', category: 'package', type: 'deletion', outcome: 'unknown' },
+};
+
+// Harbor's own services act as these operators: not people.
+const SERVICE_OPERATORS = new Set(['harbor-jobservice', 'auto', 'harbor-core', 'admin-server']);
+
+function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
+  const ceType = str(payload.specversion) ? str(payload.type) : undefined;
+  const type = ceType ? (FROM_CLOUDEVENTS[ceType] ?? ceType) : str(payload.type);
+  if (!type) throw new AdapterInputError('Harbor webhook body needs "type"');
+  const data = obj(ceType ? payload.data : payload.event_data) ?? {};
+  const base = BY_TYPE[type] ?? { kind: 'other' as const, category: 'package', type: 'info', outcome: 'unknown' as const };
+  const operator = str(payload.operator);
+  const anonymous = operator === 'anonymous';
+  const kind: EventKind =
+    anonymous && ['artifact.publish', 'artifact.download', 'artifact.delete'].includes(base.kind) ? 'access.anonymous' : base.kind;
+  const resources = Array.isArray(data.resources) ? data.resources.map(obj).filter((r): r is Json => r !== undefined) : [];
+  const repo = obj(data.repository);
+  const repoName = str(repo?.repo_full_name);
+  const first = resources[0];
+  const artifact = str(first?.resource_url) ?? (repoName && str(first?.digest) ? `${repoName}@${str(first?.digest)}` : undefined);
+  const occur = typeof payload.occur_at === 'number' ? payload.occur_at * 1000 : Date.parse(str(payload.time) ?? '');
+  const id = str(payload.id);
+  const pw: PipewardenEvent['pipewarden'] = { kind, source: 'harbor', raw: redactPayload(payload) };
+  if (id) pw.delivery_id = id;
+  if (repoName) pw.repository = repoName;
+  if (artifact) pw.artifact = artifact;
+  if (str(repo?.repo_type)) pw.visibility = str(repo?.repo_type)!;
+  const severity = resources
+    .map((r) => Object.values(obj(r.scan_overview) ?? {}).map((o) => str(obj(o)?.severity)))
+    .flat()
+    .find((s) => s !== undefined);
+  const event: PipewardenEvent = {
+    '@timestamp': Number.isNaN(occur) ? receivedAt.toISOString() : new Date(occur).toISOString(),
+    message: `${operator ?? 'Harbor'} ${type.toLowerCase().replace(/_/g, ' ')}${artifact ? ` ${artifact}` : repoName ? ` ${repoName}` : ''}${severity ? ` (severity ${severity})` : ''}`,
+    event: {
+      id: eventId('harbor', id ?? JSON.stringify(payload)),
+      kind: 'event',
+      category: kind === 'access.anonymous' ? [base.category, 'web'] : [base.category],
+      type: [base.type],
+      action: ceType ?? type,
+      outcome: base.outcome,
+      dataset: ceType ? 'harbor.cloudevents' : 'harbor.webhook',
+      provider: 'harbor',
+      ingested: receivedAt.toISOString(),
+    },
+    pipewarden: pw,
+  };
+  if (operator && !anonymous) {
+    event.user = {
+      name: operator,
+      ...(operator.startsWith('robot$') ? { type: 'robot' } : SERVICE_OPERATORS.has(operator) ? { type: 'service' } : {}),
+    };
+  }
+  return event;
+}
+
+export const harbor: IngestAdapter<typeof configSchema._output> = {
+  id: 'harbor',
+  title: 'Harbor webhooks (Default and CloudEvents)',
+  configSchema,
+  contentTypes: ['application/json', 'application/cloudevents+json'],
+
+  verify(_rawBody, headers, config) {
+    return authorizationEquals(headers, config.secret?.reveal());
+  },
+
+  deliveryId(_headers, body) {
+    // CloudEvents carry a unique id; the Default format has none (event ids come from the body instead).
+    const o = obj(body);
+    return o && str(o.specversion) ? str(o.id) : undefined;
+  },
+
+  toEvents(body, _headers, receivedAt) {
+    const payload = obj(body);
+    if (!payload) throw new AdapterInputError('Harbor webhook body must be a JSON object');
+    return { events: [normalise(payload, receivedAt)] };
+  },
+};

@@ -1,0 +1,132 @@
+// Sonatype Nexus Repository 3 webhooks: "Webhook: Global" (audit, repository) and "Webhook: Repository"
+// (component, asset), signed with X-Nexus-Webhook-Signature = hex HMAC-SHA1 of the body.
+import { isIP } from 'node:net';
+import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
+import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+
+const configSchema = secretSourceSchema('PIPEWARDEN_NEXUS_SECRET');
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** "admin/10.0.0.1" → user and IP; "anonymous/…" is anonymous. The IP is after the last slash. */
+export function parseInitiator(v: unknown): { user?: string; ip?: string; anonymous: boolean } {
+  const s = str(v);
+  if (!s) return { anonymous: false };
+  const slash = s.lastIndexOf('/');
+  const user = slash === -1 ? s : s.slice(0, slash);
+  const ipText = slash === -1 ? undefined : s.slice(slash + 1);
+  const ip = ipText && isIP(ipText) ? ipText : undefined;
+  const anonymous = user === 'anonymous';
+  return { ...(anonymous || !user ? {} : { user }), ...(ip ? { ip } : {}), anonymous };
+}
+
+interface Classified {
+  kind: EventKind;
+  category: string[];
+  type: string[];
+}
+const TYPE: Record<string, string> = { CREATED: 'creation', UPDATED: 'change', DELETED: 'deletion' };
+
+function classify(webhook: string, body: Json, anonymous: boolean): { cls: Classified; action: string } {
+  const act = str(body.action) ?? '';
+  const type = [TYPE[act] ?? 'info'];
+  if (webhook === 'rm:global:audit') {
+    const audit = obj(body.audit) ?? {};
+    const domain = str(audit.domain) ?? 'unknown';
+    const t = str(audit.type) ?? 'unknown';
+    const auditType = [t === 'created' ? 'creation' : t === 'deleted' ? 'deletion' : 'change'];
+    // security.* covers users, roles, privileges, realms, anonymous access and LDAP: who may do what.
+    const cls: Classified = domain.startsWith('security.')
+      ? { kind: 'permission.change', category: ['iam'], type: auditType }
+      : { kind: 'config.change', category: ['configuration'], type: auditType };
+    return { cls, action: `audit.${domain}.${t}` };
+  }
+  if (webhook === 'rm:global:repository') {
+    return { cls: { kind: 'config.change', category: ['configuration'], type }, action: `repository.${act.toLowerCase()}` };
+  }
+  const what = webhook === 'rm:repository:asset' ? 'asset' : 'component';
+  const action = `${what}.${act.toLowerCase()}`;
+  if (anonymous) return { cls: { kind: 'access.anonymous', category: ['package', 'web'], type }, action };
+  if (act === 'DELETED') return { cls: { kind: 'artifact.delete', category: ['package'], type }, action };
+  if (act === 'CREATED' || act === 'UPDATED') return { cls: { kind: 'artifact.publish', category: ['package'], type }, action };
+  return { cls: { kind: 'other', category: ['package'], type }, action };
+}
+
+function time(v: unknown, receivedAt: Date): string {
+  const s = str(v);
+  const t = s ? Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
+  return Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString();
+}
+
+export const nexus: IngestAdapter<typeof configSchema._output> = {
+  id: 'nexus',
+  title: 'Sonatype Nexus Repository webhooks',
+  configSchema,
+  contentTypes: ['application/json'],
+
+  verify(rawBody, headers, config) {
+    const sent = header(headers, 'x-nexus-webhook-signature');
+    if (!sent) return { ok: false, reason: 'missing X-Nexus-Webhook-Signature header (set a secret key on the webhook capability)' };
+    const key = config.secret?.reveal();
+    if (!key || !hmacHexEquals('sha1', key, rawBody, sent.trim())) {
+      return { ok: false, reason: 'X-Nexus-Webhook-Signature does not match the body' };
+    }
+    return { ok: true };
+  },
+
+  deliveryId(headers) {
+    return header(headers, 'x-nexus-webhook-delivery');
+  },
+
+  toEvents(body, headers, receivedAt) {
+    const payload = obj(body);
+    if (!payload) throw new AdapterInputError('Nexus webhook body must be a JSON object');
+    const webhook =
+      header(headers, 'x-nexus-webhook-id') ??
+      (payload.audit ? 'rm:global:audit' : payload.asset ? 'rm:repository:asset' : payload.component ? 'rm:repository:component' : undefined);
+    if (!webhook) throw new AdapterInputError('missing X-Nexus-Webhook-Id header');
+    const who = parseInitiator(payload.initiator);
+    const { cls, action } = classify(webhook, payload, who.anonymous);
+    const delivery = header(headers, 'x-nexus-webhook-delivery');
+    const repoName = str(payload.repositoryName) ?? str(obj(payload.repository)?.name);
+    const component = obj(payload.component);
+    const asset = obj(payload.asset);
+    const audit = obj(payload.audit);
+    const artifact = component
+      ? `${[str(component.group), str(component.name)].filter(Boolean).join('/')}${str(component.version) ? `@${str(component.version)}` : ''}`
+      : str(asset?.name);
+    const pw: PipewardenEvent['pipewarden'] = { kind: cls.kind, source: 'nexus', raw: redactPayload(payload) };
+    if (delivery) pw.delivery_id = delivery;
+    if (repoName) pw.repository = repoName;
+    if (artifact) pw.artifact = repoName ? `${repoName}/${artifact}` : artifact;
+    const actor = who.user ?? (who.anonymous ? 'anonymous' : 'Nexus');
+    const target = pw.artifact ?? (audit ? str(audit.context) : repoName);
+    const event: PipewardenEvent = {
+      '@timestamp': time(payload.timestamp, receivedAt),
+      message: `${actor} ${action.replace(/[._]/g, ' ')}${target ? ` ${target}` : ''}${who.ip ? ` from ${who.ip}` : ''}`,
+      event: {
+        id: eventId('nexus', delivery ?? JSON.stringify(payload)),
+        kind: 'event',
+        category: cls.category,
+        type: cls.type,
+        action,
+        outcome: 'success',
+        dataset: webhook === 'rm:global:audit' ? 'nexus.audit' : 'nexus.webhook',
+        provider: 'nexus',
+        ingested: receivedAt.toISOString(),
+      },
+      pipewarden: pw,
+    };
+    if (who.user) event.user = { name: who.user };
+    if (who.ip) event.source = { ip: who.ip };
+    const ua = header(headers, 'user-agent');
+    // The User-Agent is Nexus's own ("Nexus/3.x …"), not the client's: kept in raw only.
+    if (ua) (pw.raw as Json).sender_user_agent = ua;
+    return { events: [event] };
+  },
+};

@@ -1,0 +1,157 @@
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bitbucketAuditLine, bitbucketServer } from '../../ingest-adapters/bitbucket-server/index.ts';
+import { Secret } from '../../src/config/secrets.ts';
+import { EVENT_KINDS } from '../../src/event.ts';
+import { AdapterInputError } from '../../src/ingest/types.ts';
+import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
+
+const SECRET = 'sample-webhook-secret';
+const config = { enabled: true, secret: new Secret(SECRET, 'test') };
+const at = new Date('2024-06-01T10:00:00Z');
+const samples = listSamples('bitbucket-server').map((f) => loadSample('bitbucket-server', f));
+const expected: Record<string, string> = {
+  'pr-comment-added.json': 'other',
+  'pr-comment-edited.json': 'other',
+  'pr-deleted.json': 'other',
+  'pr-modified.json': 'other',
+  'pr-reviewer-approved.json': 'other',
+  'pr-reviewer-unapproved.json': 'other',
+  'repo-comment-added.json': 'other',
+  'repo-comment-edited.json': 'other',
+  'repo-modified.json': 'config.change',
+};
+
+describe('bitbucket-server', () => {
+  it('has an expectation for every fixture', () => {
+    expect(listSamples('bitbucket-server')).toEqual(Object.keys(expected).sort());
+  });
+
+  it('verifies the SHA-256 X-Hub-Signature and refuses anything else', () => {
+    for (const s of samples) {
+      expect(
+        bitbucketServer.verify(Buffer.from(rawBody(s)), lowerHeaders(s.headers), config, at),
+        s.file,
+      ).toEqual({ ok: true });
+    }
+    const body = Buffer.from('{}');
+    const good = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+    expect(bitbucketServer.verify(Buffer.from('{ }'), { 'x-hub-signature': good }, config, at).ok).toBe(
+      false,
+    );
+    expect(
+      bitbucketServer.verify(body, { 'x-hub-signature': good.replace('sha256', 'sha1') }, config, at).ok,
+    ).toBe(false);
+    expect(bitbucketServer.verify(body, {}, config, at).ok).toBe(false);
+    expect(
+      bitbucketServer.verify(body, { 'x-hub-signature': good }, { enabled: true, secret: undefined }, at).ok,
+    ).toBe(false);
+  });
+
+  it('normalises every fixture with actor, project/repo, event time and delivery id', () => {
+    for (const s of samples) {
+      const headers = lowerHeaders(s.headers);
+      const e = bitbucketServer.toEvents(s.body, headers, at).events[0]!;
+      expect(e.pipewarden.kind, s.file).toBe(expected[s.file]);
+      expect(e.event.action).toBe(headers['x-event-key']);
+      expect(['gopher', 'tux']).toContain(e.user?.name);
+      expect(e['@timestamp'].startsWith('2019-0')).toBe(true);
+      expect(bitbucketServer.deliveryId(headers, s.body)).toBe(headers['x-request-id']);
+    }
+    const pr = samples.find((s) => s.file === 'pr-comment-added.json')!;
+    expect(bitbucketServer.toEvents(pr.body, lowerHeaders(pr.headers), at).events[0]!['@timestamp']).toBe(
+      '2019-03-01T09:08:35.000Z',
+    );
+  });
+
+  it('maps pushes, secret detection and ping', () => {
+    const push = {
+      eventKey: 'repo:refs_changed',
+      date: '2024-01-01T00:00:00+0000',
+      actor: { name: 'alice', slug: 'alice' },
+      repository: { slug: 'r', project: { key: 'P' } },
+      changes: [{ ref: { displayId: 'main' }, type: 'DELETE', toHash: '0'.repeat(40) }],
+    };
+    const e = bitbucketServer.toEvents(push, {}, at).events[0]!;
+    expect([e.pipewarden.kind, e.event.type[0], e.pipewarden.repository, e.pipewarden.branch]).toEqual([
+      'code.push',
+      'deletion',
+      'P/r',
+      'main',
+    ]);
+    expect(
+      bitbucketServer.toEvents({ ...push, eventKey: 'repo:secret_detected' }, {}, at).events[0]!.pipewarden
+        .kind,
+    ).toBe('security.alert');
+    expect(bitbucketServer.toEvents({}, { 'x-event-key': 'diagnostics:ping' }, at)).toEqual({
+      events: [],
+      reply: { pong: true },
+    });
+    expect(() => bitbucketServer.toEvents({}, {}, at)).toThrow(AdapterInputError);
+  });
+
+  it('reads Data Center audit-log lines that carry logins, with user and IP', () => {
+    const failed = JSON.stringify({
+      timestamp: '2024-03-01T10:00:00.000Z',
+      author: { name: 'alice', type: 'user' },
+      auditType: { category: 'Authentication', action: 'User login failed' },
+      source: '198.51.100.8',
+    });
+    expect(bitbucketAuditLine.matches(failed)).toBe(true);
+    const e = bitbucketAuditLine.toEvent(failed, at, { transport: 'syslog' })!;
+    expect([e.pipewarden.kind, e.user?.name, e.source?.ip, e.event.outcome]).toEqual([
+      'login.failure',
+      'alice',
+      '198.51.100.8',
+      'failure',
+    ]);
+    const ok = failed.replace('User login failed', 'User logged in');
+    expect(bitbucketAuditLine.toEvent(ok, at, { transport: 'syslog' })!.pipewarden.kind).toBe(
+      'login.success',
+    );
+    expect(bitbucketAuditLine.matches('{"message":"x"}')).toBe(false);
+    expect(bitbucketAuditLine.toEvent('{"auditType":1,"author":2', at, { transport: 'syslog' })).toBeNull();
+    expect(bitbucketServer.lines).toContain(bitbucketAuditLine);
+  });
+
+  describe('property', () => {
+    const headers = fc.dictionary(
+      fc.constantFrom('x-event-key', 'x-hub-signature', 'x-request-id'),
+      fc.string(),
+    );
+    it('never throws anything but AdapterInputError, from toEvents or the audit line format', () => {
+      const bodies = fc.oneof(
+        fc.jsonValue(),
+        fc
+          .tuple(
+            fc.integer({ min: 0, max: samples.length - 1 }),
+            fc.constantFrom('eventKey', 'actor', 'date', 'pullRequest', 'repository', 'changes', 'new'),
+            fc.jsonValue(),
+          )
+          .map(([i, k, v]) => ({ ...(samples[i]!.body as object), [k]: v })),
+      );
+      fc.assert(
+        fc.property(bodies, headers, (body, h) => {
+          try {
+            for (const e of bitbucketServer.toEvents(body, h, at).events)
+              expect(EVENT_KINDS).toContain(e.pipewarden.kind);
+          } catch (err) {
+            expect(err).toBeInstanceOf(AdapterInputError);
+          }
+          const line = JSON.stringify({ auditType: body, author: body, timestamp: body, source: body });
+          bitbucketAuditLine.toEvent(line, at, { transport: 'syslog' });
+        }),
+        { numRuns: 400 },
+      );
+    });
+    it('never verifies without the secret', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 100 }), headers, (raw, h) => {
+          expect(bitbucketServer.verify(Buffer.from(raw), h, config, at).ok).toBe(false);
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+});
