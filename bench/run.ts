@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 
 const ALL: Record<string, string> = {
   ingest: 'ingest.ts',
+  hec: 'hec.ts',
+  syslog: 'syslog.ts',
   detect: 'detect.ts',
   secrets: 'secrets/run.ts',
 };

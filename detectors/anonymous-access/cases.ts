@@ -3,11 +3,15 @@
 // real Artifactory line replayed with other times and addresses.
 import { readFileSync } from 'node:fs';
 import { artifactory, artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
+import { dockerDistribution } from '../../ingest-adapters/docker-distribution/index.ts';
 import { github } from '../../ingest-adapters/github/index.ts';
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
+import { gitlabLogs } from '../../ingest-adapters/gitlab-logs/index.ts';
 import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
+import { nexus } from '../../ingest-adapters/nexus/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import type { IngestAdapter } from '../../src/ingest/types.ts';
 
 const RECEIVED = new Date('2024-05-01T12:00:00Z');
 
@@ -31,13 +35,34 @@ function fromGithub(file: string): PipewardenEvent {
 function fromArtifactory(file: string): PipewardenEvent {
   const { body } = sample('artifactory', file);
   const headers = { 'content-type': 'text/plain' };
-  const [e] = artifactory.toEvents(artifactory.parse!(Buffer.from(String(body)), headers), headers, RECEIVED).events;
+  const [e] = artifactory.toEvents(
+    artifactory.parse!(Buffer.from(String(body)), headers),
+    headers,
+    RECEIVED,
+  ).events;
+  if (!e) throw new Error(`${file}: no event`);
+  return e;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any adapter, each with its own config type
+/** Any adapter's fixture through its own parse and toEvents, as the ingest plugin runs them. */
+function fromFixture(adapter: IngestAdapter<any>, file: string): PipewardenEvent {
+  const { headers, body } = sample(adapter.id, file);
+  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const h =
+    typeof body === 'string' && !headers['content-type']
+      ? { ...headers, 'content-type': 'text/plain' }
+      : headers;
+  const parsed = adapter.parse ? adapter.parse(raw, h) : JSON.parse(raw.toString('utf8'));
+  const [e] = adapter.toEvents(parsed, h, RECEIVED).events;
   if (!e) throw new Error(`${file}: no event`);
   return e;
 }
 
 /** The real anonymous-download line, at another time and from another address. */
-const REAL_DOWNLOAD = String(sample('artifactory', 'artifactory-access.log__ACCEPTED_DOWNLOAD_anonymous_.json').body);
+const REAL_DOWNLOAD = String(
+  sample('artifactory', 'artifactory-access.log__ACCEPTED_DOWNLOAD_anonymous_.json').body,
+);
 function download(atIso: string, ip: string, verb = 'DOWNLOAD'): PipewardenEvent {
   const line = REAL_DOWNLOAD.replace(/^\S+ \S+/, atIso.replace('T', ' ').replace('Z', '').replace('.', ','))
     .replace('86.12.14.192', ip)
@@ -57,13 +82,23 @@ function jenkinsLine(message: string): PipewardenEvent {
 
 const audit = (action: string, extra: Record<string, unknown>) =>
   auditEventToPipewarden(
-    { action, actor: 'mallory', org: 'octo-org', created_at: 1717243200000, _document_id: `doc-${action}`, ...extra },
+    {
+      action,
+      actor: 'mallory',
+      org: 'octo-org',
+      created_at: 1717243200000,
+      _document_id: `doc-${action}`,
+      ...extra,
+    },
     RECEIVED,
     { source: 'github-audit', dataset: 'github.audit' },
   );
 
 const mirror = Array.from({ length: 40 }, (_, i) =>
-  download(new Date(Date.parse('2024-06-01T10:00:00Z') + i * 45_000).toISOString(), `198.51.100.${(i % 20) + 1}`),
+  download(
+    new Date(Date.parse('2024-06-01T10:00:00Z') + i * 45_000).toISOString(),
+    `198.51.100.${(i % 20) + 1}`,
+  ),
 );
 
 export const cases: DetectorCase[] = [
@@ -74,31 +109,82 @@ export const cases: DetectorCase[] = [
     expect: 1,
     summaryIncludes: 'Codertocat made the repository public on Codertocat/Hello-World',
   },
-  { name: 'public event (real GitHub sample)', event: fromGithub('public__with-installation.json'), expect: 1 },
+  {
+    name: 'public event (real GitHub sample)',
+    event: fromGithub('public__with-installation.json'),
+    expect: 1,
+  },
   {
     name: 'GHES anonymous Git access enabled (real GitHub Enterprise Server sample)',
     event: fromGithub('ghes__enterprise__anonymous_access_enabled.json'),
     expect: 1,
     summaryIncludes: 'enabled anonymous Git read access',
   },
-  { name: 'repository made private is not an opening (real GitHub sample)', event: fromGithub('repository__privatized.json'), expect: 0 },
-  { name: 'a public repository created is not a visibility change (real GitHub sample)', event: fromGithub('repository__created.json'), expect: 0 },
+  {
+    name: 'repository made private is not an opening (real GitHub sample)',
+    event: fromGithub('repository__privatized.json'),
+    expect: 0,
+  },
+  {
+    name: 'a public repository created is not a visibility change (real GitHub sample)',
+    event: fromGithub('repository__created.json'),
+    expect: 0,
+  },
   {
     name: 'a repository meant to be public is allowlisted',
     event: fromGithub('repository__publicized.json'),
     config: { allowRepositories: ['Codertocat/*'] },
     expect: 0,
   },
-  { name: 'audit repo.access to public', event: audit('repo.access', { repo: 'octo-org/api', visibility: 'public' }), expect: 1 },
-  { name: 'audit repo.access to private', event: audit('repo.access', { repo: 'octo-org/api', visibility: 'private' }), expect: 0 },
-  { name: 'audit repo.pages_public', event: audit('repo.pages_public', { repo: 'octo-org/site' }), expect: 1 },
-  { name: 'audit private_repository_forking.enable', event: audit('private_repository_forking.enable', {}), expect: 1 },
+  {
+    name: 'audit repo.access to public',
+    event: audit('repo.access', { repo: 'octo-org/api', visibility: 'public' }),
+    expect: 1,
+  },
+  {
+    name: 'audit repo.access to private',
+    event: audit('repo.access', { repo: 'octo-org/api', visibility: 'private' }),
+    expect: 0,
+  },
+  {
+    name: 'audit repo.pages_public',
+    event: audit('repo.pages_public', { repo: 'octo-org/site' }),
+    expect: 1,
+  },
+  {
+    name: 'audit private_repository_forking.enable',
+    event: audit('private_repository_forking.enable', {}),
+    expect: 1,
+  },
   {
     name: 'audit GHES enterprise.config.enable_anonymous_git_access',
     event: audit('enterprise.config.enable_anonymous_git_access', {}),
     expect: 1,
   },
+  {
+    name: 'GitLab project visibility Private -> Public (real GitLab audit_json.log line)',
+    event: fromFixture(gitlabLogs, 'audit_json.log__project_visibility_Private-_Public.json'),
+    expect: 1,
+    summaryIncludes: 'changed the visibility to public on namespace2/project2',
+  },
   // Its use
+  {
+    name: 'a registry pull without authentication (real Docker Distribution notification)',
+    event: fromFixture(dockerDistribution, 'manifest-pull.json'),
+    expect: 1,
+    expectByRule: { 'anonymous-read': 1 },
+  },
+  {
+    name: 'an anonymous component upload to Nexus (real Nexus webhook)',
+    event: fromFixture(nexus, 'component.json'),
+    expect: 1,
+    expectByRule: { 'anonymous-write': 1 },
+  },
+  {
+    name: 'an authenticated Nexus asset upload is not anonymous (real Nexus webhook)',
+    event: fromFixture(nexus, 'asset.json'),
+    expect: 0,
+  },
   {
     name: 'anonymous download from an artefact repository (real Artifactory access-log line)',
     event: fromArtifactory('artifactory-access.log__ACCEPTED_DOWNLOAD_anonymous_.json'),
@@ -152,7 +238,10 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'an anonymous upload is a write, reported apart from the reads',
-    events: [download('2024-06-01T10:00:00Z', '203.0.113.7'), download('2024-06-01T10:01:00Z', '203.0.113.7', 'DEPLOY')],
+    events: [
+      download('2024-06-01T10:00:00Z', '203.0.113.7'),
+      download('2024-06-01T10:01:00Z', '203.0.113.7', 'DEPLOY'),
+    ],
     expect: 2,
     expectByRule: { 'anonymous-read': 1, 'anonymous-write': 1 },
   },

@@ -8,11 +8,20 @@ import type { PipewardenEvent } from '../../src/event.ts';
 
 const MINUTE = 60_000;
 
-const minutes = (d: number) => z.number().positive().max(7 * 24 * 60).default(d);
+const minutes = (d: number) =>
+  z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(d);
 const count = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 /** What the use rules group on: the tool (default, one alert per tool), the client, or the repository. */
-const USE_KEYS = ['pipewarden.source', 'source.ip', 'pipewarden.repository'] as const satisfies readonly KeyField[];
+const USE_KEYS = [
+  'pipewarden.source',
+  'source.ip',
+  'pipewarden.repository',
+] as const satisfies readonly KeyField[];
 
 const useRule = (threshold: number, window: number, dedup: number) =>
   z
@@ -64,11 +73,14 @@ interface Opening {
 const OPENINGS: Record<string, Opening> = {
   'repository.publicized': { what: 'made the repository public', severity: 'high' }, // GitHub webhook
   public: { what: 'made the repository public', severity: 'high' }, // GitHub webhook "public"
-  'anonymous_access_enabled': { what: 'enabled anonymous Git read access for the instance', severity: 'high' }, // GHES enterprise webhook
+  anonymous_access_enabled: { what: 'enabled anonymous Git read access for the instance', severity: 'high' }, // GHES enterprise webhook
   'config.enable_anonymous_git_access': { what: 'enabled anonymous Git read access', severity: 'high' }, // GHES audit
   'config.unlock_anonymous_git_access': { what: 'unlocked anonymous Git read access', severity: 'medium' },
   pages_public: { what: 'made the GitHub Pages site public', severity: 'medium' }, // repo.pages_public
-  'private_repository_forking.enable': { what: 'enabled forking of private repositories', severity: 'medium' },
+  'private_repository_forking.enable': {
+    what: 'enabled forking of private repositories',
+    severity: 'medium',
+  },
   enable_private_repository_forking: { what: 'enabled forking of private repositories', severity: 'medium' },
 };
 
@@ -98,7 +110,8 @@ function opening(e: PipewardenEvent): Opening | undefined {
 
 // A write: an upload, delete or change, by ECS type or by the verb the source logs (Artifactory
 // "ACCEPTED DEPLOY", request-log "PUT 201", registry "push", Jenkins "build.build", "script_console" …).
-const WRITE_VERB = /\b(?:DEPLOY|DELETE|PUT|POST|PATCH|CREATE|UPDATE|push|delete|mount|upload|build|script_console)\b/;
+const WRITE_VERB =
+  /\b(?:DEPLOY|DELETE|PUT|POST|PATCH|CREATE|UPDATE|push|delete|mount|upload|build|script_console)\b/;
 
 export function isWrite(e: PipewardenEvent): boolean {
   if (e.event.type.some((t) => t === 'creation' || t === 'deletion' || t === 'change')) return true;
@@ -127,7 +140,8 @@ function paths(e: PipewardenEvent): string[] {
   if (artifact) {
     out.push(artifact);
     const colon = artifact.indexOf(':');
-    if (colon > 0) out.push(artifact.slice(colon + 1), `${artifact.slice(0, colon)}/${artifact.slice(colon + 1)}`);
+    if (colon > 0)
+      out.push(artifact.slice(colon + 1), `${artifact.slice(0, colon)}/${artifact.slice(colon + 1)}`);
   }
   const url = e.url?.original;
   if (url) out.push(url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0]!);
@@ -195,7 +209,8 @@ export const anonymousAccess: Detector<Config> = {
     if (!config.configuration.enabled || event.pipewarden.kind === 'access.anonymous') return null;
     const o = opening(event);
     if (!o || allowedBy(config)(event)) return null;
-    const where = event.pipewarden.repository ?? event.organization?.name ?? `the ${event.event.provider} instance`;
+    const where =
+      event.pipewarden.repository ?? event.organization?.name ?? `the ${event.event.provider} instance`;
     return {
       summary: `${event.user?.name ?? 'Someone'} ${o.what} on ${where}`,
       severity: o.severity,

@@ -26,7 +26,9 @@ function fromFixture(file: string): PipewardenEvent {
 const line = (message: string) => fromBody(`Jan 8, 2026 9:15:02,611 AM ${message}`, 'text/plain');
 
 const built = (job: string, n: number, node: string) =>
-  line(`${job} #${n} Started by user alice, Parameters:[] on ${node} started at 2026-01-08T09:10:00Z completed in 1000ms completed: SUCCESS`);
+  line(
+    `${job} #${n} Started by user alice, Parameters:[] on ${node} started at 2026-01-08T09:10:00Z completed in 1000ms completed: SUCCESS`,
+  );
 
 export const cases: DetectorCase[] = [
   {
@@ -64,7 +66,11 @@ export const cases: DetectorCase[] = [
     expect: 1,
     summaryIncludes: 'admin installed or updated a plugin on Jenkins from 10.0.0.5',
   },
-  { name: 'plugin removed', event: line('/manage/pluginManager/plugin/audit-trail/doUninstall by admin from 10.0.0.5'), expect: 1 },
+  {
+    name: 'plugin removed',
+    event: line('/manage/pluginManager/plugin/audit-trail/doUninstall by admin from 10.0.0.5'),
+    expect: 1,
+  },
   {
     name: 'script console used (Audit Trail script record)',
     event: line("A groovy script was executed by user 'alice'. Origin: Script Console Controller."),
@@ -96,5 +102,9 @@ export const cases: DetectorCase[] = [
     config: { checks: { plugins: false } },
     expect: 0,
   },
-  { name: 'a build started by hand is not a hardening change', event: line('/job/release/build by alice from 10.0.0.5'), expect: 0 },
+  {
+    name: 'a build started by hand is not a hardening change',
+    event: line('/job/release/build by alice from 10.0.0.5'),
+    expect: 0,
+  },
 ];

@@ -106,7 +106,8 @@ export const buildServerHardening: Detector<Config> = {
 
   match(event, { config }) {
     const found: Match[] = [];
-    const who = event.user?.name ?? (event.pipewarden.kind === 'access.anonymous' ? 'An anonymous user' : 'Someone');
+    const who =
+      event.user?.name ?? (event.pipewarden.kind === 'access.anonymous' ? 'An anonymous user' : 'Someone');
     const from = event.source?.ip ? ` from ${event.source.ip}` : '';
     const context = {
       action: event.event.action,

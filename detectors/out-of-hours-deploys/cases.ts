@@ -3,10 +3,12 @@
 // is matched on the event's own time).
 import { readFileSync } from 'node:fs';
 import { artifactory, artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
+import { azureDevops } from '../../ingest-adapters/azure-devops/index.ts';
 import { github } from '../../ingest-adapters/github/index.ts';
 import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
+import type { IngestAdapter } from '../../src/ingest/types.ts';
 
 function sample(adapter: string, file: string): { headers: Record<string, string>; body: unknown } {
   const s = JSON.parse(
@@ -25,12 +27,14 @@ function fromGithub(file: string): PipewardenEvent {
   return e;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: any adapter, each with its own config type
 /** Webhook bodies without an event time take the receive time: a Saturday night here. */
-function fromJson(adapter: typeof jenkins | typeof artifactory, file: string, received: string): PipewardenEvent {
+function fromJson(adapter: IngestAdapter<any>, file: string, received: string): PipewardenEvent {
   const { headers, body } = sample(adapter.id, file);
   const raw = Buffer.from(JSON.stringify(body));
   const h = { ...headers, 'content-type': 'application/json' };
-  const [e] = adapter.toEvents(adapter.parse!(raw, h), h, new Date(received)).events;
+  const parsed = adapter.parse ? adapter.parse(raw, h) : JSON.parse(raw.toString('utf8'));
+  const [e] = adapter.toEvents(parsed, h, new Date(received)).events;
   if (!e) throw new Error(`${file}: no event`);
   return e;
 }
@@ -56,14 +60,18 @@ function deployAt(iso: string, patch: Partial<PipewardenEvent['pipewarden']> = {
 
 const LONDON = { timeZone: 'Europe/London', hours: { start: '09:00', end: '17:30' } };
 const NEW_YORK = { timeZone: 'America/New_York', hours: { start: '09:00', end: '17:00' } };
-const ALL_DAY = { workingDays: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], hours: { start: '00:00', end: '24:00' } };
+const ALL_DAY = {
+  workingDays: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+  hours: { start: '00:00', end: '24:00' },
+};
 
 export const cases: DetectorCase[] = [
   {
     name: 'a GitHub Pages deployment at 01:28 UTC on a Monday (real GitHub sample)',
     event: DEPLOYMENT,
     expect: 1,
-    summaryIncludes: 'Deploy of Codertocat/Hello-World to github-pages by Codertocat outside working hours (09:00-18:00), calendar default (UTC)',
+    summaryIncludes:
+      'Deploy of Codertocat/Hello-World to github-pages by Codertocat outside working hours (09:00-18:00), calendar default (UTC)',
   },
   {
     name: 'the deployment and its status are one deploy (real GitHub samples)',
@@ -102,8 +110,24 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'an Artifactory release-bundle distribution on Saturday (real sample, kind deploy)',
-    event: fromJson(artifactory, 'distribution.distribute_failed__distributionFailedEvent.json', '2024-06-01T22:00:00Z'),
+    event: fromJson(
+      artifactory,
+      'distribution.distribute_failed__distributionFailedEvent.json',
+      '2024-06-01T22:00:00Z',
+    ),
     expect: 1,
+  },
+  {
+    name: 'an Azure DevOps release deployment at 08:19 UTC (real service-hook sample)',
+    event: fromJson(azureDevops, 'deployment_completed.json', '2024-06-01T12:00:00Z'),
+    expect: 1,
+    summaryIncludes: 'to Dev by Chuck Reinhart outside working hours',
+  },
+  {
+    name: 'the same Azure DevOps deployment is 09:19 in Berlin: in hours (real sample)',
+    event: fromJson(azureDevops, 'deployment_completed.json', '2024-06-01T12:00:00Z'),
+    config: { defaultCalendar: { timeZone: 'Europe/Berlin' } },
+    expect: 0,
   },
   {
     name: 'a release version published to the registry at night',
@@ -113,7 +137,10 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'a snapshot published at night is not a release',
-    event: published('2024-06-04T23:10:00.000Z', 'libs-snapshot-local:com/acme/app/1.4.3-SNAPSHOT/app-1.4.3-SNAPSHOT.jar'),
+    event: published(
+      '2024-06-04T23:10:00.000Z',
+      'libs-snapshot-local:com/acme/app/1.4.3-SNAPSHOT/app-1.4.3-SNAPSHOT.jar',
+    ),
     expect: 0,
   },
   {
@@ -125,7 +152,10 @@ export const cases: DetectorCase[] = [
   {
     name: 'routed to a team calendar in Auckland, 14:28 local: in hours',
     event: DEPLOYMENT,
-    config: { calendars: { pages: { timeZone: 'Pacific/Auckland' } }, routes: [{ calendar: 'pages', environments: ['github-*'] }] },
+    config: {
+      calendars: { pages: { timeZone: 'Pacific/Auckland' } },
+      routes: [{ calendar: 'pages', environments: ['github-*'] }],
+    },
     expect: 0,
   },
   {
@@ -161,7 +191,12 @@ export const cases: DetectorCase[] = [
   {
     name: 'a deploy in a change freeze, in working hours, is high',
     event: deployAt('2024-12-20T11:00:00Z'),
-    config: { defaultCalendar: { ...LONDON, freezes: [{ from: '2024-12-20', to: '2025-01-02', reason: 'year-end freeze' }] } },
+    config: {
+      defaultCalendar: {
+        ...LONDON,
+        freezes: [{ from: '2024-12-20', to: '2025-01-02', reason: 'year-end freeze' }],
+      },
+    },
     expect: 1,
     summaryIncludes: 'during a change freeze (year-end freeze)',
   },
@@ -187,9 +222,16 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'London fall-back: 01:30 happens twice on 2024-10-27 and both are in a 01:00-02:00 freeze',
-    events: [deployAt('2024-10-27T00:30:00Z', { environment: 'a' }), deployAt('2024-10-27T01:30:00Z', { environment: 'b' })],
+    events: [
+      deployAt('2024-10-27T00:30:00Z', { environment: 'a' }),
+      deployAt('2024-10-27T01:30:00Z', { environment: 'b' }),
+    ],
     config: {
-      defaultCalendar: { ...LONDON, ...ALL_DAY, freezes: [{ from: '2024-10-27T01:00', to: '2024-10-27T02:00' }] },
+      defaultCalendar: {
+        ...LONDON,
+        ...ALL_DAY,
+        freezes: [{ from: '2024-10-27T01:00', to: '2024-10-27T02:00' }],
+      },
     },
     expect: 2,
   },
@@ -197,7 +239,11 @@ export const cases: DetectorCase[] = [
     name: 'London fall-back: 02:30Z is 02:30 GMT, after the freeze',
     event: deployAt('2024-10-27T02:30:00Z'),
     config: {
-      defaultCalendar: { ...LONDON, ...ALL_DAY, freezes: [{ from: '2024-10-27T01:00', to: '2024-10-27T02:00' }] },
+      defaultCalendar: {
+        ...LONDON,
+        ...ALL_DAY,
+        freezes: [{ from: '2024-10-27T01:00', to: '2024-10-27T02:00' }],
+      },
     },
     expect: 0,
   },
@@ -222,9 +268,16 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'New York fall-back: 01:30 EDT (05:30Z) and 01:30 EST (06:30Z) are both in a 01:00-02:00 freeze',
-    events: [deployAt('2024-11-03T05:30:00Z', { environment: 'a' }), deployAt('2024-11-03T06:30:00Z', { environment: 'b' })],
+    events: [
+      deployAt('2024-11-03T05:30:00Z', { environment: 'a' }),
+      deployAt('2024-11-03T06:30:00Z', { environment: 'b' }),
+    ],
     config: {
-      defaultCalendar: { ...NEW_YORK, ...ALL_DAY, freezes: [{ from: '2024-11-03T01:00', to: '2024-11-03T02:00' }] },
+      defaultCalendar: {
+        ...NEW_YORK,
+        ...ALL_DAY,
+        freezes: [{ from: '2024-11-03T01:00', to: '2024-11-03T02:00' }],
+      },
     },
     expect: 2,
   },
@@ -232,7 +285,11 @@ export const cases: DetectorCase[] = [
     name: 'New York fall-back: 07:30Z is 02:30 EST, after the freeze',
     event: deployAt('2024-11-03T07:30:00Z'),
     config: {
-      defaultCalendar: { ...NEW_YORK, ...ALL_DAY, freezes: [{ from: '2024-11-03T01:00', to: '2024-11-03T02:00' }] },
+      defaultCalendar: {
+        ...NEW_YORK,
+        ...ALL_DAY,
+        freezes: [{ from: '2024-11-03T01:00', to: '2024-11-03T02:00' }],
+      },
     },
     expect: 0,
   },

@@ -32,11 +32,10 @@ const hhmm = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH
 // A local wall time in the calendar's zone ("2024-12-20", "2024-12-20T18:00"), or an instant with a zone.
 const LOCAL = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
-const when = z
-  .string()
-  .refine((s) => LOCAL.test(s) || (INSTANT.test(s) && !Number.isNaN(Date.parse(s))), {
-    message: 'must be a local date or date-time ("2024-12-20", "2024-12-20T18:00") or an ISO instant with a zone',
-  });
+const when = z.string().refine((s) => LOCAL.test(s) || (INSTANT.test(s) && !Number.isNaN(Date.parse(s))), {
+  message:
+    'must be a local date or date-time ("2024-12-20", "2024-12-20T18:00") or an ISO instant with a zone',
+});
 
 const calendarSchema = z
   .strictObject({
@@ -46,7 +45,9 @@ const calendarSchema = z
     /** Local wall-clock hours; start inclusive, end exclusive. */
     hours: z.strictObject({ start: hhmm.default('09:00'), end: hhmm.default('18:00') }).prefault({}),
     /** Public holidays: "YYYY-MM-DD", or "MM-DD" for every year. */
-    holidays: z.array(z.string().regex(/^(?:\d{4}-)?\d{2}-\d{2}$/, 'must be YYYY-MM-DD or MM-DD')).default([]),
+    holidays: z
+      .array(z.string().regex(/^(?:\d{4}-)?\d{2}-\d{2}$/, 'must be YYYY-MM-DD or MM-DD'))
+      .default([]),
     /** Change freezes: from inclusive, to exclusive; local to the calendar unless given with a zone. */
     freezes: z.array(z.strictObject({ from: when, to: when, reason: z.string().optional() })).default([]),
   })
@@ -85,7 +86,7 @@ const configSchema = z
     /** Builds that target an environment (GitHub jobs with a deployment, GitLab jobs with `environment`) are deploys. */
     buildsWithEnvironment: z.boolean().default(true),
     /** Published artefacts whose version/tag matches are releases (regex per path or tag segment); null: off. */
-    releaseTagPattern: regex.nullable().default('^v?\\d+\\.\\d+\\.\\d+$'),
+    releaseTagPattern: regex.nullable().default('^v?\\d+\\.\\d+(?:\\.\\d+)?$'),
     /** Approved emergency deploys, not reported. */
     emergency: z
       .strictObject({
@@ -142,11 +143,17 @@ export function wallTime(instant: Date, timeZone: string): WallTime {
 
 export type Verdict =
   | { ok: true; local: WallTime }
-  | { ok: false; local: WallTime; reason: 'freeze' | 'holiday' | 'non-working day' | 'outside working hours'; detail: string };
+  | {
+      ok: false;
+      local: WallTime;
+      reason: 'freeze' | 'holiday' | 'non-working day' | 'outside working hours';
+      detail: string;
+    };
 
 function inFreeze(instant: Date, local: WallTime, f: Calendar['freezes'][number]): boolean {
   const wall = `${local.date}T${local.time}`;
-  const edge = (s: string) => (LOCAL.test(s) ? { wall: s.length === 10 ? `${s}T00:00` : s } : { at: Date.parse(s) });
+  const edge = (s: string) =>
+    LOCAL.test(s) ? { wall: s.length === 10 ? `${s}T00:00` : s } : { at: Date.parse(s) };
   const from = edge(f.from);
   const to = edge(f.to);
   const afterFrom = 'at' in from ? instant.getTime() >= from.at! : wall >= from.wall!;
@@ -158,13 +165,16 @@ function inFreeze(instant: Date, local: WallTime, f: Calendar['freezes'][number]
 export function assess(instant: Date, cal: Calendar): Verdict {
   const local = wallTime(instant, cal.timeZone);
   const freeze = cal.freezes.find((f) => inFreeze(instant, local, f));
-  if (freeze) return { ok: false, local, reason: 'freeze', detail: freeze.reason ?? `${freeze.from} .. ${freeze.to}` };
+  if (freeze)
+    return { ok: false, local, reason: 'freeze', detail: freeze.reason ?? `${freeze.from} .. ${freeze.to}` };
   const holiday = cal.holidays.find((h) => h === local.date || h === local.date.slice(5));
   if (holiday) return { ok: false, local, reason: 'holiday', detail: local.date };
-  if (!cal.workingDays.includes(local.day)) return { ok: false, local, reason: 'non-working day', detail: local.day };
+  if (!cal.workingDays.includes(local.day))
+    return { ok: false, local, reason: 'non-working day', detail: local.day };
   const { start, end } = cal.hours;
   // Overnight hours (start > end, e.g. 22:00..06:00) wrap past midnight.
-  const inHours = start <= end ? local.time >= start && local.time < end : local.time >= start || local.time < end;
+  const inHours =
+    start <= end ? local.time >= start && local.time < end : local.time >= start || local.time < end;
   if (!inHours) return { ok: false, local, reason: 'outside working hours', detail: `${start}-${end}` };
   return { ok: true, local };
 }
@@ -217,7 +227,10 @@ function releaseTag(e: PipewardenEvent, pattern: string | null): string | undefi
 /** What kind of deploy this event is, or undefined when it is none. */
 function deployOf(e: PipewardenEvent, config: Config): { what: string; tag?: string } | undefined {
   const k = e.pipewarden.kind;
-  if (k === 'deploy') return config.ignoreActions.some((a) => new RegExp(a).test(e.event.action)) ? undefined : { what: 'deploy' };
+  if (k === 'deploy')
+    return config.ignoreActions.some((a) => new RegExp(a).test(e.event.action))
+      ? undefined
+      : { what: 'deploy' };
   if (k === 'build') {
     if (config.buildsWithEnvironment && e.pipewarden.environment) return { what: 'deploy job' };
     const name = [jobName(e.pipewarden.job), e.pipewarden.pipeline].filter(Boolean).join(' ');
@@ -234,8 +247,12 @@ function deployOf(e: PipewardenEvent, config: Config): { what: string; tag?: str
 function approvedEmergency(e: PipewardenEvent, config: Config): string | undefined {
   const { approvers, labels, ticketPattern } = config.emergency;
   if (e.user?.name && approvers.includes(e.user.name)) return `approver ${e.user.name}`;
-  const text = [e.message, e.pipewarden.branch, e.pipewarden.pipeline, e.pipewarden.job].filter(Boolean).join('\n');
-  const label = labels.find((l) => new RegExp(`(^|[^\\w-])${l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`, 'i').test(text));
+  const text = [e.message, e.pipewarden.branch, e.pipewarden.pipeline, e.pipewarden.job]
+    .filter(Boolean)
+    .join('\n');
+  const label = labels.find((l) =>
+    new RegExp(`(^|[^\\w-])${l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`, 'i').test(text),
+  );
   if (label) return `label ${label}`;
   const ticket = ticketPattern ? new RegExp(ticketPattern, 'i').exec(text)?.[0] : undefined;
   return ticket ? `ticket ${ticket}` : undefined;
@@ -283,7 +300,10 @@ export const outOfHoursDeploys: Detector<Config> = {
     if (verdict.ok) return null;
     if (approvedEmergency(event, config)) return null;
     const target =
-      event.pipewarden.repository ?? jobName(event.pipewarden.job) ?? event.pipewarden.artifact ?? event.pipewarden.source;
+      event.pipewarden.repository ??
+      jobName(event.pipewarden.job) ??
+      event.pipewarden.artifact ??
+      event.pipewarden.source;
     const what = deploy.tag ? `Release ${deploy.tag} of ${target}` : `Deploy of ${target}`;
     const env = event.pipewarden.environment ? ` to ${event.pipewarden.environment}` : '';
     const by = event.user?.name ? ` by ${event.user.name}` : '';

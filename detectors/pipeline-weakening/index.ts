@@ -47,33 +47,35 @@ export const WEAKENINGS: Record<string, Weakening> = {
   'ruleset.deleted': hi('deleted a ruleset'), // webhook repository_ruleset.deleted
   'ruleset.destroy': hi('deleted a ruleset'), // audit repository_ruleset.destroy, org ruleset
   // 2FA and SSO requirements
-  'disable_two_factor_requirement': crit('disabled the two-factor authentication requirement'),
-  'disable_saml': crit('disabled SAML single sign-on'),
-  'disable_oidc': crit('disabled OIDC single sign-on'),
-  'disable_oauth_app_restrictions': hi('disabled OAuth app access restrictions'),
+  disable_two_factor_requirement: crit('disabled the two-factor authentication requirement'),
+  disable_saml: crit('disabled SAML single sign-on'),
+  disable_oidc: crit('disabled OIDC single sign-on'),
+  disable_oauth_app_restrictions: hi('disabled OAuth app access restrictions'),
   // Secret scanning, push protection, vulnerability alerts
   'secret_scanning.disable': hi('disabled secret scanning'),
   'secret_scanning_new_repos.disable': med('disabled secret scanning for new repositories'),
   'secret_scanning_push_protection.disable': hi('disabled secret scanning push protection'),
   'secret_scanning_push_protection_new_repos.disable': med('disabled push protection for new repositories'),
-  'secret_scanning_push_protection.bypass': hi('bypassed secret scanning push protection (pushed a detected secret)'),
+  'secret_scanning_push_protection.bypass': hi(
+    'bypassed secret scanning push protection (pushed a detected secret)',
+  ),
   'vulnerability_alerts.disable': med('disabled vulnerability (Dependabot) alerts'),
   'dependabot_alerts.disable': med('disabled Dependabot alerts'),
   // New enterprise owners (organisation role changes need the new role, which events do not carry yet)
-  'add_admin': hi('added an enterprise owner'), // business.add_admin
-  'invite_admin': med('invited an enterprise owner'), // business.invite_admin
-  'update_member': med('changed a member’s role (possibly to owner or admin)'), // org. / repo.update_member
+  add_admin: hi('added an enterprise owner'), // business.add_admin
+  invite_admin: med('invited an enterprise owner'), // business.invite_admin
+  update_member: med('changed a member’s role (possibly to owner or admin)'), // org. / repo.update_member
   // Keys and runners: new ways in that bypass a user
   'deploy_key.created': med('added a deploy key'),
-  'register_self_hosted_runner': med('registered a self-hosted runner'),
-  'ci_runner_registered': med('registered a CI runner'), // GitLab audit event type
+  register_self_hosted_runner: med('registered a self-hosted runner'),
+  ci_runner_registered: med('registered a CI runner'), // GitLab audit event type
   // Network restrictions
   'ip_allow_list.disable': hi('disabled the IP allow list'),
   'ip_allow_list.disable_for_installed_apps': med('disabled the IP allow list for installed apps'),
   'ip_allow_list_entry.destroy': med('removed an IP allow list entry'),
   // Actions token permissions (the direction is not in the event yet: read → write is the weakening)
-  'set_default_workflow_permissions': med('changed the default GITHUB_TOKEN workflow permissions'),
-  'set_actions_can_approve_pull_requests': med('let GitHub Actions approve pull requests'),
+  set_default_workflow_permissions: med('changed the default GITHUB_TOKEN workflow permissions'),
+  set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
 };
 
 // A leading scope: "repo." / "org." / "enterprise." / "business." (audit log), or the same words glued to
@@ -87,7 +89,12 @@ export function unscoped(action: string): string {
 
 // Kinds the adapters give these actions (push-protection bypasses are security alerts in the audit log;
 // "other" because an adapter may not classify a new scope yet, e.g. business_secret_scanning_*).
-const KINDS: ReadonlySet<EventKind> = new Set(['config.change', 'permission.change', 'security.alert', 'other']);
+const KINDS: ReadonlySet<EventKind> = new Set([
+  'config.change',
+  'permission.change',
+  'security.alert',
+  'other',
+]);
 
 function lookup(event: PipewardenEvent): Weakening | undefined {
   return WEAKENINGS[event.event.action] ?? WEAKENINGS[unscoped(event.event.action)];

@@ -29,7 +29,14 @@ function fromGithub(file: string): PipewardenEvent {
 
 const audit = (action: string, extra: Record<string, unknown> = {}) =>
   auditEventToPipewarden(
-    { action, actor: 'mallory', org: 'octo-org', created_at: 1717243200000, _document_id: `doc-${action}`, ...extra },
+    {
+      action,
+      actor: 'mallory',
+      org: 'octo-org',
+      created_at: 1717243200000,
+      _document_id: `doc-${action}`,
+      ...extra,
+    },
     RECEIVED,
     { source: 'github-audit', dataset: 'github.audit' },
   );
@@ -82,7 +89,11 @@ export const cases: DetectorCase[] = [
     }),
     expect: 0,
   },
-  { name: 'a webhook created is not a cut', event: audit('hook.create', { repo: 'octo-org/api' }), expect: 0 },
+  {
+    name: 'a webhook created is not a cut',
+    event: audit('hook.create', { repo: 'octo-org/api' }),
+    expect: 0,
+  },
   {
     name: 'feed deletions switched off',
     event: fromGithub('meta__deleted.json'),

@@ -10,7 +10,12 @@ import type { PipewardenEvent } from '../../src/event.ts';
 
 const MINUTE = 60_000;
 
-const minutes = (d: number) => z.number().positive().max(7 * 24 * 60).default(d);
+const minutes = (d: number) =>
+  z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(d);
 const count = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 /** What the ingest plugin publishes once per (source, client IP) and interval of rejected requests. */
@@ -43,9 +48,22 @@ const configSchema = z
           .refine((s) => cron.validate(s), 'must be a valid cron expression')
           .default('*/5 * * * *'),
         /** Source id (adapter id, `pipewarden.source`) → the longest expected silence, in minutes. */
-        sources: z.record(z.string().min(1), z.number().positive().max(30 * 24 * 60)).default({}),
+        sources: z
+          .record(
+            z.string().min(1),
+            z
+              .number()
+              .positive()
+              .max(30 * 24 * 60),
+          )
+          .default({}),
         /** Applied to every other enabled source; null: only the sources listed are watched. */
-        defaultMaxMinutes: z.number().positive().max(30 * 24 * 60).nullable().default(null),
+        defaultMaxMinutes: z
+          .number()
+          .positive()
+          .max(30 * 24 * 60)
+          .nullable()
+          .default(null),
       })
       .prefault({}),
   })
@@ -66,8 +84,11 @@ const CUTS: Record<string, Cut> = {
   'hook.config_changed': { what: 'changed a webhook’s configuration (URL or secret)', severity: 'low' },
   'audit_log_streaming.destroy': { what: 'deleted an audit-log stream', severity: 'critical' },
   // GitLab audit event types for streaming destinations and system hooks.
-  'destroy_event_streaming_destination': { what: 'deleted an audit-event streaming destination', severity: 'critical' },
-  'system_hook_destroy': { what: 'deleted a system hook', severity: 'high' },
+  destroy_event_streaming_destination: {
+    what: 'deleted an audit-event streaming destination',
+    severity: 'critical',
+  },
+  system_hook_destroy: { what: 'deleted a system hook', severity: 'high' },
 };
 
 const SCOPE = /^(?:repo|repository|org|organization|enterprise|business|project|group|instance)[._]/;
@@ -106,7 +127,8 @@ export const telemetryLoss: Detector<Config> = {
     if (!config.feedDeleted.enabled || isAuthFailure(event)) return null;
     const cut = cutOf(event);
     if (!cut) return null;
-    const where = event.pipewarden.repository ?? event.organization?.name ?? `the ${event.event.provider} instance`;
+    const where =
+      event.pipewarden.repository ?? event.organization?.name ?? `the ${event.event.provider} instance`;
     return {
       summary: `${event.user?.name ?? 'Someone'} ${cut.what} on ${where}: pipewarden may stop receiving its events`,
       severity: cut.severity,

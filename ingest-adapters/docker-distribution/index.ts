@@ -4,7 +4,13 @@ import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
-import { AdapterInputError, type Headers, header, type IngestAdapter, type VerifyResult } from '../../src/ingest/types.ts';
+import {
+  AdapterInputError,
+  type Headers,
+  header,
+  type IngestAdapter,
+  type VerifyResult,
+} from '../../src/ingest/types.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN');
 
@@ -58,14 +64,22 @@ function toEvent(e: Json, receivedAt: Date): PipewardenEvent {
   const ip = stripPort(str(request.addr));
   const ua = str(request.useragent);
   const t = Date.parse(str(e.timestamp) ?? '');
-  const pw: PipewardenEvent['pipewarden'] = { kind, source: 'docker-distribution', delivery_id: id, raw: redactPayload(e) };
+  const pw: PipewardenEvent['pipewarden'] = {
+    kind,
+    source: 'docker-distribution',
+    delivery_id: id,
+    raw: redactPayload(e),
+  };
   if (repo) {
     pw.repository = repo;
     pw.artifact = `${repo}${ref}`;
   }
   const event: PipewardenEvent = {
     '@timestamp': Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString(),
-    message: `${actor ?? 'anonymous'} ${action} ${pw.artifact ?? ''}${ip ? ` from ${ip}` : ''}`.replace(/ {2,}/g, ' '),
+    message: `${actor ?? 'anonymous'} ${action} ${pw.artifact ?? ''}${ip ? ` from ${ip}` : ''}`.replace(
+      / {2,}/g,
+      ' ',
+    ),
     event: {
       id: eventId('docker-distribution', id),
       kind: 'event',
@@ -89,7 +103,8 @@ function toEvent(e: Json, receivedAt: Date): PipewardenEvent {
 
 function envelopeEvents(body: unknown): Json[] {
   const events = obj(body)?.events;
-  if (!Array.isArray(events)) throw new AdapterInputError('registry notifications are an envelope {"events": [...]}');
+  if (!Array.isArray(events))
+    throw new AdapterInputError('registry notifications are an envelope {"events": [...]}');
   return events.map((e) => {
     const o = obj(e);
     if (!o) throw new AdapterInputError('each registry event must be a JSON object');

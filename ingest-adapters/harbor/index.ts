@@ -1,6 +1,12 @@
 // Harbor project webhooks, in the Default and the CloudEvents payload formats, authenticated only by the
 // "Auth Header" string the project admin configured (sent verbatim as Authorization).
-import { type EventKind, eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import {
+  type EventKind,
+  eventId,
+  type Outcome,
+  type PipewardenEvent,
+  redactPayload,
+} from '../../src/event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, type IngestAdapter } from '../../src/ingest/types.ts';
 import { authorizationEquals } from '../docker-distribution/index.ts';
@@ -39,6 +45,12 @@ const BY_TYPE: Record<string, { kind: EventKind; category: string; type: string;
   TAG_RETENTION: { kind: 'artifact.delete', category: 'package', type: 'deletion', outcome: 'unknown' },
 };
 
+/** ISO text of a millisecond time, or undefined when it is not a representable date. */
+function validTime(ms: number): string | undefined {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
 // Harbor's own services act as these operators: not people.
 const SERVICE_OPERATORS = new Set(['harbor-jobservice', 'auto', 'harbor-core', 'admin-server']);
 
@@ -47,17 +59,29 @@ function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
   const type = ceType ? (FROM_CLOUDEVENTS[ceType] ?? ceType) : str(payload.type);
   if (!type) throw new AdapterInputError('Harbor webhook body needs "type"');
   const data = obj(ceType ? payload.data : payload.event_data) ?? {};
-  const base = BY_TYPE[type] ?? { kind: 'other' as const, category: 'package', type: 'info', outcome: 'unknown' as const };
+  const base = BY_TYPE[type] ?? {
+    kind: 'other' as const,
+    category: 'package',
+    type: 'info',
+    outcome: 'unknown' as const,
+  };
   const operator = str(payload.operator);
   const anonymous = operator === 'anonymous';
   const kind: EventKind =
-    anonymous && ['artifact.publish', 'artifact.download', 'artifact.delete'].includes(base.kind) ? 'access.anonymous' : base.kind;
-  const resources = Array.isArray(data.resources) ? data.resources.map(obj).filter((r): r is Json => r !== undefined) : [];
+    anonymous && ['artifact.publish', 'artifact.download', 'artifact.delete'].includes(base.kind)
+      ? 'access.anonymous'
+      : base.kind;
+  const resources = Array.isArray(data.resources)
+    ? data.resources.map(obj).filter((r): r is Json => r !== undefined)
+    : [];
   const repo = obj(data.repository);
   const repoName = str(repo?.repo_full_name);
   const first = resources[0];
-  const artifact = str(first?.resource_url) ?? (repoName && str(first?.digest) ? `${repoName}@${str(first?.digest)}` : undefined);
-  const occur = typeof payload.occur_at === 'number' ? payload.occur_at * 1000 : Date.parse(str(payload.time) ?? '');
+  const artifact =
+    str(first?.resource_url) ??
+    (repoName && str(first?.digest) ? `${repoName}@${str(first?.digest)}` : undefined);
+  const occur =
+    typeof payload.occur_at === 'number' ? payload.occur_at * 1000 : Date.parse(str(payload.time) ?? '');
   const id = str(payload.id);
   const pw: PipewardenEvent['pipewarden'] = { kind, source: 'harbor', raw: redactPayload(payload) };
   if (id) pw.delivery_id = id;
@@ -65,11 +89,10 @@ function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
   if (artifact) pw.artifact = artifact;
   if (str(repo?.repo_type)) pw.visibility = str(repo?.repo_type)!;
   const severity = resources
-    .map((r) => Object.values(obj(r.scan_overview) ?? {}).map((o) => str(obj(o)?.severity)))
-    .flat()
+    .flatMap((r) => Object.values(obj(r.scan_overview) ?? {}).map((o) => str(obj(o)?.severity)))
     .find((s) => s !== undefined);
   const event: PipewardenEvent = {
-    '@timestamp': Number.isNaN(occur) ? receivedAt.toISOString() : new Date(occur).toISOString(),
+    '@timestamp': validTime(occur) ?? receivedAt.toISOString(),
     message: `${operator ?? 'Harbor'} ${type.toLowerCase().replace(/_/g, ' ')}${artifact ? ` ${artifact}` : repoName ? ` ${repoName}` : ''}${severity ? ` (severity ${severity})` : ''}`,
     event: {
       id: eventId('harbor', id ?? JSON.stringify(payload)),
@@ -87,7 +110,11 @@ function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
   if (operator && !anonymous) {
     event.user = {
       name: operator,
-      ...(operator.startsWith('robot$') ? { type: 'robot' } : SERVICE_OPERATORS.has(operator) ? { type: 'service' } : {}),
+      ...(operator.startsWith('robot$')
+        ? { type: 'robot' }
+        : SERVICE_OPERATORS.has(operator)
+          ? { type: 'service' }
+          : {}),
     };
   }
   return event;

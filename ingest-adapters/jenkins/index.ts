@@ -178,6 +178,12 @@ const jobOfUri = (uri: string): string | undefined => {
   return parts.length ? parts.join('/') : undefined;
 };
 
+/** ISO text of a millisecond time, or undefined when it is not a representable date. */
+function validTime(ms: number): string | undefined {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
 const safeDecode = (s: string) => {
   try {
     return decodeURIComponent(s);
@@ -316,7 +322,7 @@ function parseMessage(message: string): Parsed | null {
       ...startedBy(causes!),
       job: `${name} #${num}`,
       node,
-      ...(Number.isNaN(started) ? {} : { at: new Date(started + Number(ms)).toISOString() }),
+      ...(validTime(started + Number(ms)) ? { at: validTime(started + Number(ms))! } : {}),
       detail: { causes, node, started_at: startedAt, duration_ms: Number(ms), result },
     };
   }
@@ -563,10 +569,8 @@ function recordEvents(doc: unknown, receivedAt: Date): PipewardenEvent[] {
     const instant = obj(o.instant);
     const stated =
       isoOf(o['@timestamp']) ??
-      (millis !== undefined ? new Date(millis).toISOString() : undefined) ??
-      (typeof instant?.epochSecond === 'number'
-        ? new Date(instant.epochSecond * 1000).toISOString()
-        : undefined);
+      (millis !== undefined ? validTime(millis) : undefined) ??
+      (typeof instant?.epochSecond === 'number' ? validTime(instant.epochSecond * 1000) : undefined);
     const e = lineEvent(message, receivedAt, { transport: 'http' }, stated);
     if (!e)
       throw new AdapterInputError('the message is not an Audit Trail or Audit Log record Pipewarden knows');

@@ -47,13 +47,17 @@ function classify(webhook: string, body: Json, anonymous: boolean): { cls: Class
     return { cls, action: `audit.${domain}.${t}` };
   }
   if (webhook === 'rm:global:repository') {
-    return { cls: { kind: 'config.change', category: ['configuration'], type }, action: `repository.${act.toLowerCase()}` };
+    return {
+      cls: { kind: 'config.change', category: ['configuration'], type },
+      action: `repository.${act.toLowerCase()}`,
+    };
   }
   const what = webhook === 'rm:repository:asset' ? 'asset' : 'component';
   const action = `${what}.${act.toLowerCase()}`;
   if (anonymous) return { cls: { kind: 'access.anonymous', category: ['package', 'web'], type }, action };
   if (act === 'DELETED') return { cls: { kind: 'artifact.delete', category: ['package'], type }, action };
-  if (act === 'CREATED' || act === 'UPDATED') return { cls: { kind: 'artifact.publish', category: ['package'], type }, action };
+  if (act === 'CREATED' || act === 'UPDATED')
+    return { cls: { kind: 'artifact.publish', category: ['package'], type }, action };
   return { cls: { kind: 'other', category: ['package'], type }, action };
 }
 
@@ -71,7 +75,11 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
 
   verify(rawBody, headers, config) {
     const sent = header(headers, 'x-nexus-webhook-signature');
-    if (!sent) return { ok: false, reason: 'missing X-Nexus-Webhook-Signature header (set a secret key on the webhook capability)' };
+    if (!sent)
+      return {
+        ok: false,
+        reason: 'missing X-Nexus-Webhook-Signature header (set a secret key on the webhook capability)',
+      };
     const key = config.secret?.reveal();
     if (!key || !hmacHexEquals('sha1', key, rawBody, sent.trim())) {
       return { ok: false, reason: 'X-Nexus-Webhook-Signature does not match the body' };
@@ -88,7 +96,13 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     if (!payload) throw new AdapterInputError('Nexus webhook body must be a JSON object');
     const webhook =
       header(headers, 'x-nexus-webhook-id') ??
-      (payload.audit ? 'rm:global:audit' : payload.asset ? 'rm:repository:asset' : payload.component ? 'rm:repository:component' : undefined);
+      (payload.audit
+        ? 'rm:global:audit'
+        : payload.asset
+          ? 'rm:repository:asset'
+          : payload.component
+            ? 'rm:repository:component'
+            : undefined);
     if (!webhook) throw new AdapterInputError('missing X-Nexus-Webhook-Id header');
     const who = parseInitiator(payload.initiator);
     const { cls, action } = classify(webhook, payload, who.anonymous);
@@ -100,7 +114,11 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     const artifact = component
       ? `${[str(component.group), str(component.name)].filter(Boolean).join('/')}${str(component.version) ? `@${str(component.version)}` : ''}`
       : str(asset?.name);
-    const pw: PipewardenEvent['pipewarden'] = { kind: cls.kind, source: 'nexus', raw: redactPayload(payload) };
+    const pw: PipewardenEvent['pipewarden'] = {
+      kind: cls.kind,
+      source: 'nexus',
+      raw: redactPayload(payload),
+    };
     if (delivery) pw.delivery_id = delivery;
     if (repoName) pw.repository = repoName;
     if (artifact) pw.artifact = repoName ? `${repoName}/${artifact}` : artifact;

@@ -61,13 +61,20 @@ function arrival(e: PipewardenEvent): number {
 
 function duration(ms: number): string {
   const m = Math.round(ms / MINUTE);
-  return m < 120 ? `${m} min` : m < 48 * 60 ? `${Math.round((m / 60) * 10) / 10} h` : `${Math.round((m / 1440) * 10) / 10} days`;
+  return m < 120
+    ? `${m} min`
+    : m < 48 * 60
+      ? `${Math.round((m / 60) * 10) / 10} h`
+      : `${Math.round((m / 1440) * 10) / 10} days`;
 }
 
 export function silenceHit(s: Silent, state: SilenceState, now: Date): Hit {
   const d = telemetryLoss;
   const from = s.lastSeen ?? state.since;
-  const last = s.lastSeen === null ? `nothing received since watching began at ${new Date(state.since).toISOString()}` : `last event at ${new Date(s.lastSeen).toISOString()}`;
+  const last =
+    s.lastSeen === null
+      ? `nothing received since watching began at ${new Date(state.since).toISOString()}`
+      : `last event at ${new Date(s.lastSeen).toISOString()}`;
   const hit: Hit = {
     id: eventId('hit', d.id, 'silence', s.source, from),
     '@timestamp': now.toISOString(),
@@ -171,7 +178,8 @@ export class SilenceWatch {
     if (text) {
       try {
         const s = JSON.parse(text) as Partial<SilenceState>;
-        if (typeof s.since === 'number') return { since: s.since, lastSeen: s.lastSeen ?? {}, alerted: s.alerted ?? {} };
+        if (typeof s.since === 'number')
+          return { since: s.since, lastSeen: s.lastSeen ?? {}, alerted: s.alerted ?? {} };
       } catch {
         this.#o.log?.warn({ key: SILENCE_STATE_KEY }, 'Silence state is not JSON; starting afresh.');
       }
@@ -205,7 +213,11 @@ export async function startSilenceWatch(o: {
     enabledSources,
     now: o.now,
     log: o.log,
-    publishHits: (hits) => o.bus.publish(topic, hits.map((h) => ({ key: h.key, value: JSON.stringify(h) }))),
+    publishHits: (hits) =>
+      o.bus.publish(
+        topic,
+        hits.map((h) => ({ key: h.key, value: JSON.stringify(h) })),
+      ),
   });
   if (watch.watched.length === 0) return undefined;
   const sub = await o.bus.subscribe({
@@ -231,10 +243,15 @@ export async function startSilenceWatch(o: {
   const task: ScheduledTask = cron.schedule(
     detectorConfig.silence.schedule,
     () =>
-      void watch.check().catch((err: unknown) => o.log.error({ err }, 'Silence check failed; retrying at the next run.')),
+      void watch
+        .check()
+        .catch((err: unknown) => o.log.error({ err }, 'Silence check failed; retrying at the next run.')),
     { name: 'telemetry-loss:silence', noOverlap: true },
   );
-  o.log.info({ sources: watch.watched, schedule: detectorConfig.silence.schedule }, 'Watching sources for silence.');
+  o.log.info(
+    { sources: watch.watched, schedule: detectorConfig.silence.schedule },
+    'Watching sources for silence.',
+  );
   return {
     watch,
     stop: async () => {

@@ -43,7 +43,10 @@ class RecentDeliveries {
  */
 class RejectedRequests {
   static readonly MAX_KEYS = 10_000; // beyond this, one "many addresses" aggregate per source
-  readonly #open = new Map<string, { source: string; ip?: string; count: number; first: Date; last: Date; reasons: Set<string> }>();
+  readonly #open = new Map<
+    string,
+    { source: string; ip?: string; count: number; first: Date; last: Date; reasons: Set<string> }
+  >();
   readonly #publish: (events: PipewardenEvent[]) => Promise<void>;
   readonly #now: () => Date;
   readonly #intervalMs: number;
@@ -68,7 +71,14 @@ class RejectedRequests {
       agg.last = at;
       if (agg.reasons.size < 5) agg.reasons.add(reason);
     } else {
-      this.#open.set(key, { source, ...(ip ? { ip } : {}), count: 1, first: at, last: at, reasons: new Set([reason]) });
+      this.#open.set(key, {
+        source,
+        ...(ip ? { ip } : {}),
+        count: 1,
+        first: at,
+        last: at,
+        reasons: new Set([reason]),
+      });
     }
   }
 
@@ -110,7 +120,12 @@ class RejectedRequests {
             kind: 'access.denied',
             source: a.source,
             count: a.count,
-            raw: { reasons: [...a.reasons], first_at: first, last_at: a.last.toISOString(), interval_ms: this.#intervalMs },
+            raw: {
+              reasons: [...a.reasons],
+              first_at: first,
+              last_at: a.last.toISOString(),
+              interval_ms: this.#intervalMs,
+            },
           },
         };
         if (a.ip) e.source = { ip: a.ip };
@@ -137,9 +152,15 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   const rejected = new RejectedRequests(
     async (events) => {
       try {
-        await opts.bus.publish(opts.topic, events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })));
+        await opts.bus.publish(
+          opts.topic,
+          events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
+        );
       } catch (err) {
-        app.log.warn({ err, aggregates: events.length }, 'Could not publish rejected-request aggregates; dropped them.');
+        app.log.warn(
+          { err, aggregates: events.length },
+          'Could not publish rejected-request aggregates; dropped them.',
+        );
       }
     },
     now,

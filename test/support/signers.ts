@@ -15,7 +15,9 @@ export const signers: Record<string, Signer> = {
   'github-audit': (_raw, secret) => ({ authorization: `Splunk ${secret}` }),
   bitbucket: (raw, secret) => ({ 'x-hub-signature': `sha256=${hex('sha256', secret, raw)}` }),
   'bitbucket-server': (raw, secret) => ({ 'x-hub-signature': `sha256=${hex('sha256', secret, raw)}` }),
-  'azure-devops': (_raw, secret) => ({ authorization: `Basic ${Buffer.from(`sample:${secret}`).toString('base64')}` }),
+  'azure-devops': (_raw, secret) => ({
+    authorization: `Basic ${Buffer.from(`sample:${secret}`).toString('base64')}`,
+  }),
   circleci: (raw, secret) => ({ 'circleci-signature': `v1=${hex('sha256', secret, raw)}` }),
   jenkins: (_raw, secret) => ({
     authorization: `Basic ${Buffer.from(`sample:${secret}`).toString('base64')}`,

@@ -1,7 +1,15 @@
 // The ingest and query HTTP surface against a real embedded collector: every bad input gets a clear 4xx.
 import { createHmac } from 'node:crypto';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { telemetryLoss } from '../../detectors/telemetry-loss/index.ts';
+import { adapters } from '../../ingest-adapters/index.ts';
 import type { RunningApp } from '../../src/app.ts';
+import type { Bus, OutgoingMessage } from '../../src/bus/types.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
+import { Counters } from '../../src/ingest/metrics.ts';
+import { ingestPlugin } from '../../src/ingest/plugin.ts';
 import { eventually, GITHUB_SECRET, startEmbedded } from '../support/app.ts';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 
@@ -201,5 +209,87 @@ describe('signature compare', () => {
     expect(createHmac('sha256', GITHUB_SECRET).update(body).digest('hex')).toBe(
       headers['x-hub-signature-256']!.slice(7),
     );
+  });
+});
+
+describe('rejected requests as a signal (telemetry-loss)', () => {
+  /** The ingest plugin alone, on a bus that records what is published, with a short aggregation interval. */
+  async function plugin() {
+    const published: OutgoingMessage[] = [];
+    const bus = {
+      publish: async (_t: string, m: OutgoingMessage[]) => void published.push(...m),
+    } as unknown as Bus;
+    const server = Fastify();
+    await server.register(ingestPlugin, {
+      adapters,
+      sourceConfigs: app.config.sources as Record<string, { enabled: boolean }>,
+      bus,
+      topic: 'events',
+      bodyLimitBytes: 1024 * 1024,
+      metrics: new Counters(),
+      rejectedIntervalMs: 60_000, // flushed by close() below, so the test does not wait on a timer
+    });
+    const events = () => published.map((m) => JSON.parse(m.value) as PipewardenEvent);
+    return { server, published, events };
+  }
+
+  const sample = loadSample('github', 'push__default.json');
+  const raw = rawBody(sample);
+  const bad = (server: ReturnType<typeof Fastify>, ip: string) =>
+    server.inject({
+      method: 'POST',
+      url: '/ingest/github',
+      payload: raw,
+      headers: signGithub(sample, raw, 'not-the-secret'),
+      remoteAddress: ip,
+    });
+
+  it('publishes one event per source and client IP, with the count and never the body', async () => {
+    const { server, published, events } = await plugin();
+    for (let i = 0; i < 3; i++) expect((await bad(server, '203.0.113.50')).statusCode).toBe(401);
+    expect((await bad(server, '198.51.100.7')).statusCode).toBe(401);
+    expect(published).toHaveLength(0); // aggregated, not one event per request
+    await server.close(); // flushes the open aggregates
+    const byIp = Object.fromEntries(events().map((e) => [e.source?.ip, e]));
+    expect(Object.keys(byIp).sort()).toEqual(['198.51.100.7', '203.0.113.50']);
+    expect(byIp['203.0.113.50']).toMatchObject({
+      event: {
+        action: 'ingest.auth_failed',
+        dataset: 'pipewarden.ingest',
+        outcome: 'failure',
+        provider: 'pipewarden',
+      },
+      pipewarden: { kind: 'access.denied', source: 'github', count: 3 },
+    });
+    expect(byIp['203.0.113.50']!.message).toMatch(
+      /^3 requests to \/ingest\/github from 203\.0\.113\.50 failed authentication: X-Hub-Signature-256 does not match/,
+    );
+    const text = published.map((m) => m.value).join('\n');
+    expect(text).not.toContain('Hello-World'); // nothing of the body
+    expect(text).not.toContain(signGithub(sample, raw, 'not-the-secret')['x-hub-signature-256']!.slice(7));
+  });
+
+  it('feeds the telemetry-loss burst rule', async () => {
+    const { server, events } = await plugin();
+    for (let i = 0; i < 4; i++) await bad(server, '203.0.113.51');
+    await server.close();
+    const config = telemetryLoss.configSchema.parse({ badSignatures: { burstCount: 4 } });
+    const engine = new DetectionEngine([{ detector: telemetryLoss, config }]);
+    const hits = events().flatMap((e) => engine.evaluate(e, new Date()));
+    expect(hits.map((h) => h.context.rule)).toEqual(['bad-signature-burst']);
+    expect(hits[0]).toMatchObject({ source_ip: '203.0.113.51', detector: 'telemetry-loss' });
+  });
+
+  it('publishes nothing when every request is authentic', async () => {
+    const { server, published } = await plugin();
+    const res = await server.inject({
+      method: 'POST',
+      url: '/ingest/github',
+      payload: raw,
+      headers: signGithub(sample, raw, GITHUB_SECRET, 'rejected-none-1'),
+    });
+    expect(res.statusCode).toBe(202);
+    await server.close();
+    expect(published.map((m) => (JSON.parse(m.value) as PipewardenEvent).event.action)).toEqual(['push']);
   });
 });

@@ -150,6 +150,13 @@ describe('jenkins', () => {
       expect(e.pipewarden.kind).toBe('permission.change');
     });
 
+    it('falls back to the receive time when a stated time is out of range', () => {
+      const body = JSON.stringify({ message: "Successful login for user 'a'", timeMillis: 1e300 });
+      expect(normalise(Buffer.from(body), { 'content-type': 'application/json' }).events[0]!['@timestamp']).toBe(at.toISOString());
+      const line = `app #1 Started on node x started at 2024-01-01T00:00:00Z completed in ${'9'.repeat(30)}ms completed: SUCCESS`;
+      expect(jenkinsLines.toEvent(line, at, { transport: 'syslog' })!['@timestamp']).toBe(at.toISOString());
+    });
+
     it('maps each Audit Trail and Audit Log record form to its kind', () => {
       const cases: Array<[string, string, string | undefined, string | undefined]> = [
         ['/job/app/configSubmit by alice from 10.0.0.1', 'config.change', 'alice', '10.0.0.1'],
