@@ -62,6 +62,12 @@ export interface PipewardenEvent {
     visibility?: string;
     /** How many occurrences this one event stands for (an aggregate, e.g. rejected ingest requests); absent: one. */
     count?: number;
+    /** Where a CI job ran (GitHub workflow_job, GitLab job): self-hosted runners are a pipeline risk. */
+    runner?: { name?: string; id?: string; group?: string; type?: string; labels: string[]; self_hosted: boolean };
+    /** A push that rewrote history. */
+    forced?: boolean;
+    /** Which credential acted, as the source identifies it: its hash or id, never the credential. */
+    token?: { hashed?: string; id?: string; scopes?: string; type?: string };
     /** A secret found in a build log: never the secret itself, only what identifies it safely. */
     secret?: SecretFindingFields;
     /** The vendor payload, secrets redacted. Stored for the audit trail, not indexed for search. */

@@ -44,9 +44,8 @@ function fromArtifactory(file: string): PipewardenEvent {
   return e;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: any adapter, each with its own config type
 /** Any adapter's fixture through its own parse and toEvents, as the ingest plugin runs them. */
-function fromFixture(adapter: IngestAdapter<any>, file: string): PipewardenEvent {
+function fromFixture(adapter: IngestAdapter<{ enabled: boolean }>, file: string): PipewardenEvent {
   const { headers, body } = sample(adapter.id, file);
   const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   const h =

@@ -27,9 +27,12 @@ function fromGithub(file: string): PipewardenEvent {
   return e;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: any adapter, each with its own config type
 /** Webhook bodies without an event time take the receive time: a Saturday night here. */
-function fromJson(adapter: IngestAdapter<any>, file: string, received: string): PipewardenEvent {
+function fromJson(
+  adapter: IngestAdapter<{ enabled: boolean }>,
+  file: string,
+  received: string,
+): PipewardenEvent {
   const { headers, body } = sample(adapter.id, file);
   const raw = Buffer.from(JSON.stringify(body));
   const h = { ...headers, 'content-type': 'application/json' };

@@ -14,10 +14,7 @@ interface Classification {
   category: string;
 }
 
-/** Which token did it: GitHub's own hash of the credential, never the credential. Not yet in src/event.ts. */
-type WithToken = PipewardenEvent['pipewarden'] & {
-  token?: { hashed?: string; id?: string; scopes?: string; type?: string };
-};
+type WithToken = PipewardenEvent['pipewarden'];
 
 // Action → kind, first match wins. Names per GitHub's "Audit log events" reference.
 const RULES: Array<[RegExp, Classification]> = [

@@ -66,11 +66,7 @@ const BY_EVENT: Record<string, Classification> = {
   enterprise: CONFIG,
 };
 
-/** Where a job ran, and whether a push rewrote history. Not yet in src/event.ts: kept in _source (mapping dynamic: false). */
-type GithubExtras = PipewardenEvent['pipewarden'] & {
-  runner?: { name?: string; id?: string; group?: string; labels: string[]; self_hosted: boolean };
-  forced?: boolean;
-};
+type GithubExtras = PipewardenEvent['pipewarden'];
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined =>

@@ -60,10 +60,7 @@ function byEventName(name: string): Classification | undefined {
   return undefined;
 }
 
-/** Where a job ran. Not yet in src/event.ts: kept in _source (the index mapping is dynamic: false). */
-type WithRunner = PipewardenEvent['pipewarden'] & {
-  runner?: { name?: string; id?: string; type?: string; tags?: string[]; self_hosted?: boolean };
-};
+type WithRunner = PipewardenEvent['pipewarden'];
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined =>
@@ -230,7 +227,7 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
           ...(str(runner.description) ? { name: str(runner.description) } : {}),
           ...(idStr(runner.id) ? { id: idStr(runner.id) } : {}),
           ...(str(runner.runner_type) ? { type: str(runner.runner_type) } : {}),
-          tags,
+          labels: tags, // GitLab's runner tags play the role of GitHub's runner labels
           self_hosted: runner.is_shared !== true && str(runner.runner_type) !== 'instance_type',
         };
       }

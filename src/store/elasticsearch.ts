@@ -87,6 +87,31 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
         artifact: searchable,
         commit: searchable,
         visibility: keyword,
+        forced: { type: 'boolean' },
+        count: { type: 'long' },
+        runner: {
+          properties: {
+            name: searchable,
+            id: keyword,
+            group: searchable,
+            labels: searchable,
+            self_hosted: { type: 'boolean' },
+          },
+        },
+        token: { properties: { hashed: searchable, id: searchable, scopes: keyword, type: keyword } },
+        secret: {
+          properties: {
+            rule: searchable,
+            title: { type: 'text' },
+            severity: keyword,
+            tier: keyword,
+            line: { type: 'long' },
+            column: { type: 'long' },
+            preview: keyword,
+            fingerprint: searchable,
+            encoding: keyword,
+          },
+        },
         // Kept for the audit trail, never parsed: vendor payloads would explode the mapping.
         raw: { type: 'object', enabled: false },
         text: { type: 'text' }, // TEXT: the copy_to target, not in _source

@@ -261,6 +261,11 @@ function otherText(e: PipewardenEvent): string {
     p.artifact,
     p.commit,
     p.build_url,
+    p.runner?.name,
+    p.token?.hashed,
+    p.token?.id,
+    p.secret?.rule,
+    p.secret?.fingerprint,
   ]
     .filter((v) => v !== undefined && v !== '')
     .join('\n');

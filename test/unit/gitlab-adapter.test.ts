@@ -129,10 +129,10 @@ describe('gitlab', () => {
       const job = loadSample('gitlab', 'build.json');
       const j = gitlab.toEvents(job.body, lowerHeaders(job.headers), at).events[0]!;
       expect(j.pipewarden.job).toBe('test');
-      expect((j.pipewarden as { runner?: unknown }).runner).toMatchObject({
+      expect(j.pipewarden.runner).toMatchObject({
         name: 'shared-runners-manager-6.gitlab.com',
         self_hosted: true,
-        tags: ['linux', 'docker'],
+        labels: ['linux', 'docker'],
       });
       const tag = loadSample('gitlab', 'tag_push.json');
       const t = gitlab.toEvents(tag.body, lowerHeaders(tag.headers), at).events[0]!;
