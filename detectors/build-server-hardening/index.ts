@@ -50,13 +50,12 @@ const ACTIONS: Record<string, Finding> = {
 };
 
 /**
- * The node a Jenkins build ran on. The adapter does not yet give it a field of its own, so this reads
- * `pipewarden.node` when an adapter sets it and otherwise the "(node <name>)" the Jenkins adapter writes
- * into its one-sentence message.
+ * The node a Jenkins build ran on: `pipewarden.runner.name` (the Jenkins adapter sets it to the node),
+ * else the "(node <name>)" the adapter writes into its one-sentence message (adapter versions before it).
  */
 export function nodeOf(event: PipewardenEvent): string | undefined {
-  const field = (event.pipewarden as { node?: unknown }).node;
-  if (typeof field === 'string' && field !== '') return field;
+  const runner = event.pipewarden.runner?.name;
+  if (runner) return runner;
   // "… on <job> #<n> (node <name>)[ from <ip>]": the node part of the adapter's sentence.
   const m = /\(node (.+?)\)(?: from \S+)?$/.exec(event.message ?? '');
   return m?.[1];

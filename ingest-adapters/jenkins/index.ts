@@ -70,6 +70,7 @@ interface Parsed extends Classified {
   job?: string;
   buildUrl?: string;
   node?: string;
+  labels?: string[];
   at?: string; // ISO time stated by the record itself
   detail: Record<string, unknown>;
 }
@@ -412,6 +413,8 @@ function toEvent(
   };
   if (parsed.job) pw.job = parsed.job;
   if (parsed.buildUrl) pw.build_url = parsed.buildUrl;
+  // Every Jenkins node (built-in or agent) is infrastructure the team runs itself.
+  if (parsed.node) pw.runner = { name: parsed.node, labels: parsed.labels ?? [], self_hosted: true };
   const event: PipewardenEvent = {
     '@timestamp': at,
     message: `${who} ${parsed.action.replace(/[._]/g, ' ')}${what}${node}${from}`,
@@ -498,6 +501,7 @@ function logstashEvent(doc: Json, receivedAt: Date): PipewardenEvent {
     ...by,
     job: num ? `${job} #${num}` : job,
     ...(node ? { node } : {}),
+    ...(str(data.buildLabel) ? { labels: str(data.buildLabel)!.split(/\s+/) } : {}),
     ...(str(data.url) ? { buildUrl: `${str(doc.source_host) ?? ''}${str(data.url)}` } : {}),
     detail: { ...rest, console_lines: lines.length },
   };

@@ -113,6 +113,11 @@ describe('jenkins', () => {
       expect(done.event.outcome).toBe('success');
       expect(done.message).toContain('node Built-In Node;Slave-Agent-Node-1');
       expect(done.pipewarden.job).toBe('monitor-jenkins-grafana-prometheus #49');
+      expect(done.pipewarden.runner).toEqual({
+        name: 'Built-In Node;Slave-Agent-Node-1',
+        labels: [],
+        self_hosted: true,
+      });
     });
 
     it('keeps the Notification build URL and SCM, and drops console text from the Logstash document', () => {
@@ -152,7 +157,9 @@ describe('jenkins', () => {
 
     it('falls back to the receive time when a stated time is out of range', () => {
       const body = JSON.stringify({ message: "Successful login for user 'a'", timeMillis: 1e300 });
-      expect(normalise(Buffer.from(body), { 'content-type': 'application/json' }).events[0]!['@timestamp']).toBe(at.toISOString());
+      expect(
+        normalise(Buffer.from(body), { 'content-type': 'application/json' }).events[0]!['@timestamp'],
+      ).toBe(at.toISOString());
       const line = `app #1 Started on node x started at 2024-01-01T00:00:00Z completed in ${'9'.repeat(30)}ms completed: SUCCESS`;
       expect(jenkinsLines.toEvent(line, at, { transport: 'syslog' })!['@timestamp']).toBe(at.toISOString());
     });
