@@ -1,5 +1,6 @@
 // Wires the roles together over the bus and the store. `serve` runs all four; `--role` runs one.
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -15,6 +16,7 @@ import { TokenVerifier } from './api/tokens.ts';
 import { KafkaBus } from './bus/kafka.ts';
 import { SqliteBus } from './bus/sqlite.ts';
 import type { Bus, ConsumedMessage, Subscription } from './bus/types.ts';
+import { ConfigError } from './config/load.ts';
 import type { Config, Role } from './config/schema.ts';
 import { ROLES } from './config/schema.ts';
 import { DetectionEngine, type Lane, rekeyedTopic } from './detect/engine.ts';
@@ -24,12 +26,14 @@ import { createStateStore } from './detect/state-store.ts';
 import type { PipewardenEvent } from './event.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
+import { BuildLogWriter, type SecretScanning } from './ingest/build-logs/writer.ts';
 import { Counters } from './ingest/metrics.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
 import { createPollers } from './ingest/pollers/index.ts';
 import { PollerRunner } from './ingest/pollers/runner.ts';
 import { SyslogListener } from './ingest/syslog/listener.ts';
 import { createLogger, type Logger } from './log.ts';
+import { SecretEngine } from './secrets/scanner.ts';
 import { ElasticsearchStore } from './store/elasticsearch.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
@@ -71,6 +75,33 @@ export function createStore(config: Config, log?: Logger): Store {
   if (config.mode === 'distributed') return new ElasticsearchStore(config.elasticsearch!, log ? { log } : {});
   mkdirSync(config.embedded.dataDir, { recursive: true });
   return new SqliteStore({ path: join(config.embedded.dataDir, 'store.sqlite'), ...(log ? { log } : {}) });
+}
+
+/**
+ * The scanner's settings. The fingerprint key comes from the environment; embedded mode without one
+ * generates a key once and keeps it beside the data (mode 0600), distributed mode requires it, because
+ * every ingest node must share it for fingerprints to correlate.
+ */
+export function secretScanning(config: Config): SecretScanning {
+  const d = config.detectors['secrets-in-build-logs'];
+  let key = d.fingerprintKeyEnv?.reveal();
+  if (!key) {
+    if (config.mode === 'distributed') {
+      throw new ConfigError('config', [
+        'detectors.secrets-in-build-logs.fingerprintKeyEnv: build logs are enabled in distributed mode but PIPEWARDEN_FINGERPRINT_KEY is not set (>= 16 bytes, shared by every ingest node)',
+      ]);
+    }
+    const file = join(config.embedded.dataDir, 'fingerprint.key');
+    mkdirSync(config.embedded.dataDir, { recursive: true });
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+    key = readFileSync(file, 'utf8').trim();
+  }
+  return {
+    engine: new SecretEngine(),
+    fingerprintKey: key,
+    suppressFingerprints: d.suppressFingerprints,
+    suppressRules: d.suppressRules,
+  };
 }
 
 export function createSinks(config: Config): Sink[] {
@@ -152,22 +183,31 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     pollers = new PollerRunner(createPollers(config.sources), { bus, store, topic, log, now });
     pollers.start();
     // Build logs: POST /ingest/build-logs/:job (streamed, own plugin) and the GitHub/GitLab job-log fetchers.
-    if (config.buildLogs.enabled && config.buildLogs.token) {
-      await server.register(buildLogsPlugin, {
-        bus,
-        topic: config.topics.buildLogs,
-        token: config.buildLogs.token,
-        chunkBytes: config.buildLogs.chunkBytes,
-        metrics,
-      });
+    // Every log is scrubbed of secrets on its way in (BuildLogWriter): only redacted text is published.
+    const fetching = config.buildLogs.fetch.github.enabled || config.buildLogs.fetch.gitlab.enabled;
+    const writer =
+      (config.buildLogs.enabled && config.buildLogs.token) || fetching
+        ? new BuildLogWriter({
+            bus,
+            buildLogsTopic: config.topics.buildLogs,
+            eventsTopic: config.topics.events,
+            chunkBytes: config.buildLogs.chunkBytes,
+            scanning: secretScanning(config),
+            now,
+          })
+        : undefined;
+    if (writer && config.buildLogs.enabled && config.buildLogs.token) {
+      await server.register(buildLogsPlugin, { writer, token: config.buildLogs.token, metrics });
     }
-    const logFetchers = await startLogFetchers({
-      bus,
-      eventsTopic: config.topics.events,
-      buildLogsTopic: config.topics.buildLogs,
-      config: config.buildLogs,
-      log,
-    });
+    const logFetchers = writer
+      ? await startLogFetchers({
+          bus,
+          eventsTopic: config.topics.events,
+          writer,
+          config: config.buildLogs,
+          log,
+        })
+      : undefined;
     if (logFetchers) subscriptions.push(logFetchers);
     // Syslog listener (off by default): each line goes to the adapter whose line format owns it.
     if (config.syslog.enabled) {

@@ -63,7 +63,14 @@ export interface PipewardenEvent {
     /** How many occurrences this one event stands for (an aggregate, e.g. rejected ingest requests); absent: one. */
     count?: number;
     /** Where a CI job ran (GitHub workflow_job, GitLab job): self-hosted runners are a pipeline risk. */
-    runner?: { name?: string; id?: string; group?: string; type?: string; labels: string[]; self_hosted: boolean };
+    runner?: {
+      name?: string;
+      id?: string;
+      group?: string;
+      type?: string;
+      labels: string[];
+      self_hosted: boolean;
+    };
     /** A push that rewrote history. */
     forced?: boolean;
     /** Which credential acted, as the source identifies it: its hash or id, never the credential. */

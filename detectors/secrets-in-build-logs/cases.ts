@@ -11,7 +11,12 @@ const at = new Date('2024-06-01T12:00:00Z');
 
 // Built at run time so no token-shaped literal sits in the repository.
 const githubToken = `ghp_${createHash('sha256').update('case-1').digest('base64url').replace(/[-_]/g, 'x').slice(0, 36)}`;
-const awsKeyId = `AKIA${createHash('sha256').update('case-2').digest('hex').toUpperCase().replace(/[01890]/g, 'Q').slice(0, 16)}`;
+const awsKeyId = `AKIA${createHash('sha256')
+  .update('case-2')
+  .digest('hex')
+  .toUpperCase()
+  .replace(/[01890]/g, 'Q')
+  .slice(0, 16)}`;
 
 function scan(log: string, job = 'github:octo-org/octo-repo:1001'): PipewardenEvent[] {
   const s = new LogScrubber({ engine, fingerprintKey: KEY, job, source: 'github', now: () => at });
@@ -26,7 +31,11 @@ function only(events: PipewardenEvent[]): PipewardenEvent {
 export const cases: DetectorCase[] = [
   {
     name: 'a GitHub token echoed by a debug step',
-    event: only(scan(`2024-06-01T11:59:58.1234567Z + curl -H "Authorization: token ${githubToken}" https://api.github.com/user\n`)),
+    event: only(
+      scan(
+        `2024-06-01T11:59:58.1234567Z + curl -H "Authorization: token ${githubToken}" https://api.github.com/user\n`,
+      ),
+    ),
     expect: 1,
     summaryIncludes: 'printed in the build log of github:octo-org/octo-repo:1001',
   },
@@ -53,7 +62,17 @@ export const cases: DetectorCase[] = [
     name: 'an ordinary build event is not a finding',
     event: {
       '@timestamp': at.toISOString(),
-      event: { id: 'b1', kind: 'event', category: ['process'], type: ['end'], action: 'workflow_job.completed', outcome: 'success', dataset: 'github.webhook', provider: 'github', ingested: at.toISOString() },
+      event: {
+        id: 'b1',
+        kind: 'event',
+        category: ['process'],
+        type: ['end'],
+        action: 'workflow_job.completed',
+        outcome: 'success',
+        dataset: 'github.webhook',
+        provider: 'github',
+        ingested: at.toISOString(),
+      },
       pipewarden: { kind: 'build', source: 'github' },
     },
     expect: 0,

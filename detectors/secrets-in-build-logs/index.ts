@@ -15,7 +15,9 @@ const configSchema = z
      */
     fingerprintKeyEnv: secretRef('PIPEWARDEN_FINGERPRINT_KEY'),
     /** Fingerprints of known, accepted values (e.g. a public test key): never reported. */
-    suppressFingerprints: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a 64-hex fingerprint')).default([]),
+    suppressFingerprints: z
+      .array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a 64-hex fingerprint'))
+      .default([]),
     /** Rule ids never reported (e.g. generic-secret-assignment on a noisy project). */
     suppressRules: z.array(z.string().min(1)).default([]),
     /** Report the lower-confidence generic tier (password = ... assignments). */
@@ -24,7 +26,11 @@ const configSchema = z
   .superRefine((c, ctx) => {
     const key = c.fingerprintKeyEnv?.reveal();
     if (key !== undefined && Buffer.byteLength(key) < 16) {
-      ctx.addIssue({ code: 'custom', path: ['fingerprintKeyEnv'], message: 'the fingerprint key must be at least 16 bytes' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fingerprintKeyEnv'],
+        message: 'the fingerprint key must be at least 16 bytes',
+      });
     }
   })
   .prefault({});

@@ -10,10 +10,12 @@ import type { ConsumedMessage } from '../../src/bus/types.ts';
 import { Secret } from '../../src/config/secrets.ts';
 import { buildLogsPlugin } from '../../src/ingest/build-logs/plugin.ts';
 import type { BuildLogChunk } from '../../src/ingest/build-logs/types.ts';
+import { BuildLogWriter } from '../../src/ingest/build-logs/writer.ts';
 import { Counters } from '../../src/ingest/metrics.ts';
 import { syslogConfigSchema } from '../../src/ingest/syslog/config.ts';
 import { SyslogListener } from '../../src/ingest/syslog/listener.ts';
 import { createLogger } from '../../src/log.ts';
+import { SecretEngine } from '../../src/secrets/scanner.ts';
 
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
 const run = randomUUID().slice(0, 8);
@@ -77,11 +79,21 @@ describe('syslog listener on Kafka', () => {
 describe('build-log streaming on Kafka', () => {
   it('puts every chunk of an upload on the build-logs topic, in order, under the job key', async () => {
     const server = Fastify();
-    await server.register(buildLogsPlugin, {
+    const writer = new BuildLogWriter({
       bus,
-      topic: logsTopic,
-      token: new Secret('tok', 't'),
+      buildLogsTopic: logsTopic,
+      eventsTopic,
       chunkBytes: 4096,
+      scanning: {
+        engine: new SecretEngine(),
+        fingerprintKey: 'integration-fingerprint-key',
+        suppressFingerprints: [],
+        suppressRules: [],
+      },
+    });
+    await server.register(buildLogsPlugin, {
+      writer,
+      token: new Secret('tok', 't'),
       metrics: new Counters(),
     });
     const job = `jenkins:it:${run}`;

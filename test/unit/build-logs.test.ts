@@ -7,12 +7,15 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/app.ts';
-import { type Bus, BusUnavailableError } from '../../src/bus/types.ts';
+import { SqliteBus } from '../../src/bus/sqlite.ts';
 import { Secret } from '../../src/config/secrets.ts';
 import { chunkStream } from '../../src/ingest/build-logs/chunker.ts';
 import { buildLogsPlugin } from '../../src/ingest/build-logs/plugin.ts';
 import type { BuildLogChunk } from '../../src/ingest/build-logs/types.ts';
+import { BuildLogWriter } from '../../src/ingest/build-logs/writer.ts';
 import { Counters } from '../../src/ingest/metrics.ts';
+import { createLogger } from '../../src/log.ts';
+import { SecretEngine } from '../../src/secrets/scanner.ts';
 import { eventually, GITHUB_SECRET, startEmbedded } from '../support/app.ts';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 
@@ -190,26 +193,25 @@ describe('POST /ingest/build-logs/:job', () => {
     expect((await post('a\u0001b', `Bearer ${UPLOAD_TOKEN}`)).status).toBe(400);
     const ok = await post('plain-job', `Bearer ${UPLOAD_TOKEN}`);
     expect(ok.status).toBe(202);
-    expect(await ok.json()).toEqual({ job: 'plain-job', chunks: 1, bytes: 6 });
+    expect(await ok.json()).toEqual({ job: 'plain-job', chunks: 1, bytes: 6, secrets: 0 });
   });
 
   it('answers 503 with Retry-After when the bus cannot take a chunk', async () => {
-    const down: Bus = {
-      kind: 'sqlite',
-      ensureTopics: async () => {},
-      publish: async () => {
-        throw new BusUnavailableError('bus is down');
-      },
-      subscribe: async () => ({ stop: async () => {} }),
-      ping: async () => {},
-      close: async () => {},
-    };
+    // A real bus that has gone away: every publish is refused with BusUnavailableError.
+    const down = new SqliteBus({ path: ':memory:', log: createLogger({ level: 'silent' }) });
+    await down.ensureTopics(['t', 'e']);
+    await down.close();
+    const writer = new BuildLogWriter({
+      bus: down,
+      buildLogsTopic: 't',
+      eventsTopic: 'e',
+      chunkBytes: 1024,
+      scanning: testScanning(),
+    });
     const server = Fastify();
     await server.register(buildLogsPlugin, {
-      bus: down,
-      topic: 't',
+      writer,
       token: new Secret(UPLOAD_TOKEN, 'test'),
-      chunkBytes: 1024,
       metrics: new Counters(),
     });
     const res = await server.inject({
@@ -220,7 +222,7 @@ describe('POST /ingest/build-logs/:job', () => {
     });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.json().message).toMatch(/bus is down/);
+    expect(res.json().message).toMatch(/closed/);
     await server.close();
   });
 });
@@ -268,3 +270,12 @@ describe('log fetchers', () => {
     expect(seen.filter((r) => r.url === '/api/v4/projects/380/jobs/1977/trace')).toHaveLength(1);
   });
 });
+
+function testScanning() {
+  return {
+    engine: new SecretEngine(),
+    fingerprintKey: 'unit-test-fingerprint-key',
+    suppressFingerprints: [],
+    suppressRules: [],
+  };
+}

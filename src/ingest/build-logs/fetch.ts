@@ -3,9 +3,8 @@
 import { type Bus, BusUnavailableError, type Subscription } from '../../bus/types.ts';
 import type { PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
-import { chunkStream } from './chunker.ts';
 import type { BuildLogsConfig } from './config.ts';
-import { chunkPublisher } from './plugin.ts';
+import type { BuildLogWriter } from './writer.ts';
 
 /** One log to download: where, with which credentials, and the job id it travels under. */
 export interface FetchTarget {
@@ -74,13 +73,7 @@ export class FetchError extends Error {
 }
 
 /** Downloads one log and streams it onto the topic. GitHub answers 302 to a pre-signed URL: followed without our token. */
-export async function fetchLog(
-  target: FetchTarget,
-  bus: Bus,
-  topic: string,
-  chunkBytes: number,
-  timeoutMs = 60_000,
-) {
+export async function fetchLog(target: FetchTarget, writer: BuildLogWriter, timeoutMs = 60_000) {
   const signal = AbortSignal.timeout(timeoutMs);
   let res = await fetch(target.url, { headers: target.headers, redirect: 'manual', signal });
   for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 3; hops++) {
@@ -95,18 +88,13 @@ export async function fetchLog(
     const retryable = res.status === 404 || res.status === 429 || res.status >= 500;
     throw new FetchError(`${target.url} answered ${res.status}`, retryable);
   }
-  return chunkStream(res.body, {
-    job: target.job,
-    source: target.source,
-    chunkBytes,
-    publish: chunkPublisher(bus, topic),
-  });
+  return writer.write(res.body, { job: target.job, source: target.source });
 }
 
 export interface LogFetcherOptions {
   bus: Bus;
   eventsTopic: string;
-  buildLogsTopic: string;
+  writer: BuildLogWriter;
   config: BuildLogsConfig;
   log: Logger;
   sleep?: (ms: number) => Promise<void>;
@@ -135,7 +123,7 @@ export async function startLogFetchers(opts: LogFetcherOptions): Promise<Subscri
         if (!target) continue;
         for (let attempt = 1; ; attempt++) {
           try {
-            const r = await fetchLog(target, bus, opts.buildLogsTopic, config.chunkBytes);
+            const r = await fetchLog(target, opts.writer);
             flog.info({ job: target.job, chunks: r.chunks, bytes: r.bytes }, 'Fetched a job log.');
             break;
           } catch (err) {

@@ -2,24 +2,16 @@
 // encapsulated plugin whose content-type parser hands the raw request stream to the handler.
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { type Bus, BusUnavailableError } from '../../bus/types.ts';
+import { BusUnavailableError } from '../../bus/types.ts';
 import type { Secret } from '../../config/secrets.ts';
 import { tokenEquals } from '../crypto.ts';
 import type { Counters } from '../metrics.ts';
-import { chunkStream } from './chunker.ts';
-import type { BuildLogChunk } from './types.ts';
+import type { BuildLogWriter } from './writer.ts';
 
 export interface BuildLogsPluginOptions {
-  bus: Bus;
-  topic: string;
+  writer: BuildLogWriter;
   token: Secret;
-  chunkBytes: number;
   metrics: Counters;
-}
-
-/** Publishes one chunk under its job key (one at a time: the next waits for this one to be durable). */
-export function chunkPublisher(bus: Bus, topic: string) {
-  return (chunk: BuildLogChunk) => bus.publish(topic, [{ key: chunk.job, value: JSON.stringify(chunk) }]);
 }
 
 // Job ids are free text chosen by the sender ("jenkins:myjob:42"), minus control characters.
@@ -29,7 +21,6 @@ export async function buildLogsPlugin(app: FastifyInstance, opts: BuildLogsPlugi
   const { metrics } = opts;
   metrics.describe('pipewarden_build_log_uploads_total', 'Build-log uploads by result.');
   metrics.describe('pipewarden_build_log_bytes_total', 'Build-log bytes published to the build-logs topic.');
-  const publish = chunkPublisher(opts.bus, opts.topic);
 
   // The body is not read here: the handler streams it (this parser applies to this plugin's routes only).
   app.removeAllContentTypeParsers();
@@ -61,10 +52,13 @@ export async function buildLogsPlugin(app: FastifyInstance, opts: BuildLogsPlugi
       const colon = job.indexOf(':');
       const source = colon > 0 ? job.slice(0, colon) : 'upload';
       try {
-        const result = await chunkStream(body, { job, source, chunkBytes: opts.chunkBytes, publish });
+        const result = await opts.writer.write(body, { job, source });
         count('accepted');
         metrics.inc('pipewarden_build_log_bytes_total', {}, result.bytes);
-        return reply.status(202).send({ job, chunks: result.chunks, bytes: result.bytes });
+        metrics.inc('pipewarden_build_log_secrets_total', {}, result.findings);
+        return reply
+          .status(202)
+          .send({ job, chunks: result.chunks, bytes: result.bytes, secrets: result.findings });
       } catch (err) {
         if (body.readableAborted || body.errored) {
           // The client went away mid-upload: nothing to answer; what was published has no final chunk.
