@@ -1154,7 +1154,9 @@ export const RULES: readonly SecretRule[] = [
     tier: 'generic',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'auth'],
     regex: g(
-      String.raw`(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|credentials?|auth)[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[^\s"'\x60,;<>(){}\[\]]{8,200})`,
+      // The lookbehind skips GitLab Runner's artifact lines ("responseStatus=200 OK token=AdWPNg2R"): it
+      // prints only the first 8 characters of the job token, on purpose.
+      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|credentials?|auth)[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[^\s"'\x60,;<>(){}\[\]]{8,200})`,
       'i',
     ),
     entropy: 3,

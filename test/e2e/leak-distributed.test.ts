@@ -55,7 +55,12 @@ leakTest({
     // Every document of every index this run created, in full.
     const es = new Client({ node: esUrl });
     await es.indices.refresh({ index: `pw-${run}*`, expand_wildcards: 'all' });
-    const res = await es.search({ index: `pw-${run}*`, expand_wildcards: 'all', size: 10_000, query: { match_all: {} } });
+    const res = await es.search({
+      index: `pw-${run}*`,
+      expand_wildcards: 'all',
+      size: 10_000,
+      query: { match_all: {} },
+    });
     await es.close();
     return { bus, store: JSON.stringify(res.hits.hits) };
   },

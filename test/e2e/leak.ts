@@ -41,14 +41,18 @@ export interface Planted {
 
 export function buildLeakyLog(seed: number): { text: string; planted: Planted[] } {
   const r = rng(seed);
-  const benign = readFileSync(new URL('../../src/ingest/build-logs/fixtures/gitlab_sample_trace.txt', import.meta.url), 'utf8').split('\n');
+  const benign = readFileSync(
+    new URL('../../src/ingest/build-logs/fixtures/gitlab_sample_trace.txt', import.meta.url),
+    'utf8',
+  ).split('\n');
   const lines: string[] = [];
   const planted: Planted[] = [];
   PLANTED_RULES.forEach((rule, i) => {
     const sample = SAMPLES[rule]!.positive(r);
     lines.push(...benign.slice((i * 5) % benign.length, ((i * 5) % benign.length) + 5));
     lines.push(`2024-06-01T10:00:${String(i).padStart(2, '0')}.0000000Z \u001b[36m${sample.line}\u001b[0m`);
-    const needles = rule === 'private-key' ? sample.secret.split('\\n').filter((l) => l.length >= 16) : [sample.secret];
+    const needles =
+      rule === 'private-key' ? sample.secret.split('\\n').filter((l) => l.length >= 16) : [sample.secret];
     planted.push({ rule, needles });
   });
   // The same token again, base64-wrapped as a "debug" step would print it.
@@ -103,7 +107,15 @@ export function leakTest(mode: LeakMode): void {
           alerting: {
             backoffMs: 10,
             slack: { enabled: true, channel: '#leaks', apiUrl: slack.url, minSeverity: 'info' },
-            email: { enabled: true, host: '127.0.0.1', port: smtp.port, requireTls: false, from: 'pw@example.test', to: ['soc@example.test'], minSeverity: 'info' },
+            email: {
+              enabled: true,
+              host: '127.0.0.1',
+              port: smtp.port,
+              requireTls: false,
+              from: 'pw@example.test',
+              to: ['soc@example.test'],
+              minSeverity: 'info',
+            },
           },
         },
         {
@@ -146,8 +158,12 @@ export function leakTest(mode: LeakMode): void {
       // Every planted rule raised a delivered alert.
       const alerts = await eventually(
         async () => {
-          const r = await fetch(`${app.url}/api/alerts?detector=secrets-in-build-logs&size=500`, { headers: { authorization: `Bearer ${token}` } });
-          const page = (await r.json()) as { items: Array<{ status: string; context: Record<string, unknown> }> };
+          const r = await fetch(`${app.url}/api/alerts?detector=secrets-in-build-logs&size=500`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          const page = (await r.json()) as {
+            items: Array<{ status: string; context: Record<string, unknown> }>;
+          };
           const delivered = page.items.filter((a) => a.status === 'delivered');
           const seen = new Set(delivered.map((a) => String(a.context.rule)));
           return PLANTED_RULES.every((rule) => seen.has(rule)) ? delivered : undefined;

@@ -18,10 +18,14 @@ export async function setup(project: TestProject): Promise<void> {
   let kafka = process.env.KAFKA_BROKERS;
   let es = process.env.ELASTICSEARCH_URL;
   if (!kafka || !es) {
+    // Services someone already started (another shell, a developer) are used and left running.
+    const wasRunning = /running \(pid \d+, healthy\)[\s\S]*running \(pid \d+, healthy\)/.test(
+      execFileSync('bash', [script, 'status'], { encoding: 'utf8' }),
+    );
     process.stderr.write('[global-setup] starting Kafka and Elasticsearch with deploy/local/services.sh\n');
     // Inherit stdio so the CI log shows the real services starting (and why, if they do not).
     execFileSync('bash', [script, 'start'], { stdio: 'inherit', timeout: 15 * 60_000 });
-    startedHere = !process.env.PIPEWARDEN_KEEP_SERVICES;
+    startedHere = !wasRunning && !process.env.PIPEWARDEN_KEEP_SERVICES;
     const env = execFileSync('bash', [script, 'env'], { encoding: 'utf8' });
     for (const line of env.split('\n')) {
       const [name, value] = line.split('=', 2);
