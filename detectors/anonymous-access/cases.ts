@@ -1,7 +1,6 @@
 // Positive and negative examples for anonymous-access. Real samples go through the real adapters (GitHub
 // webhooks, GitHub audit log, Artifactory access log, Jenkins Audit Trail); a busy public mirror is the
 // real Artifactory line replayed with other times and addresses.
-import { readFileSync } from 'node:fs';
 import { artifactory, artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
 import { dockerDistribution } from '../../ingest-adapters/docker-distribution/index.ts';
 import { github } from '../../ingest-adapters/github/index.ts';
@@ -11,52 +10,16 @@ import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
 import { nexus } from '../../ingest-adapters/nexus/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import type { IngestAdapter } from '../../src/ingest/types.ts';
+import { fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
 
-const RECEIVED = new Date('2024-05-01T12:00:00Z');
+const sample = (adapter: string, file: string) => ({ body: fixtureBody(adapter, file) });
 
-function sample(adapter: string, file: string): { headers: Record<string, string>; body: unknown } {
-  const s = JSON.parse(
-    readFileSync(new URL(`../../ingest-adapters/${adapter}/fixtures/${file}`, import.meta.url), 'utf8'),
-  );
-  const headers = Object.fromEntries(
-    Object.entries((s.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
-  );
-  return { headers, body: s.body };
-}
+const fromGithub = (file: string) => fixtureEvent('github', file);
 
-function fromGithub(file: string): PipewardenEvent {
-  const { headers, body } = sample('github', file);
-  const [e] = github.toEvents(body, headers, RECEIVED).events;
-  if (!e) throw new Error(`${file}: no event`);
-  return e;
-}
-
-function fromArtifactory(file: string): PipewardenEvent {
-  const { body } = sample('artifactory', file);
-  const headers = { 'content-type': 'text/plain' };
-  const [e] = artifactory.toEvents(
-    artifactory.parse!(Buffer.from(String(body)), headers),
-    headers,
-    RECEIVED,
-  ).events;
-  if (!e) throw new Error(`${file}: no event`);
-  return e;
-}
+const fromArtifactory = (file: string) => fixtureEvent('artifactory', file);
 
 /** Any adapter's fixture through its own parse and toEvents, as the ingest plugin runs them. */
-function fromFixture(adapter: IngestAdapter<{ enabled: boolean }>, file: string): PipewardenEvent {
-  const { headers, body } = sample(adapter.id, file);
-  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const h =
-    typeof body === 'string' && !headers['content-type']
-      ? { ...headers, 'content-type': 'text/plain' }
-      : headers;
-  const parsed = adapter.parse ? adapter.parse(raw, h) : JSON.parse(raw.toString('utf8'));
-  const [e] = adapter.toEvents(parsed, h, RECEIVED).events;
-  if (!e) throw new Error(`${file}: no event`);
-  return e;
-}
+const fromFixture = (adapter: { id: string }, file: string) => fixtureEvent(adapter.id, file);
 
 /** The real anonymous-download line, at another time and from another address. */
 const REAL_DOWNLOAD = String(

@@ -1,26 +1,18 @@
 // Positive and negative examples for build-server-hardening. Every event comes out of the real Jenkins
 // adapter: its real Audit Trail samples, and Audit Trail lines in the format the plugin writes.
-import { readFileSync } from 'node:fs';
-import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { bodyEvents, fixtureEvent } from '../fixtures.ts';
 
 const RECEIVED = new Date('2026-01-08T09:00:00Z');
 
 function fromBody(body: unknown, contentType: string): PipewardenEvent {
-  const headers = { 'content-type': contentType };
-  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const [event] = jenkins.toEvents(jenkins.parse!(raw, headers), headers, RECEIVED).events;
+  const [event] = bodyEvents('jenkins', body, { 'content-type': contentType }, RECEIVED);
   if (!event) throw new Error('the Jenkins adapter produced no event');
   return event;
 }
 
-function fromFixture(file: string): PipewardenEvent {
-  const sample = JSON.parse(
-    readFileSync(new URL(`../../ingest-adapters/jenkins/fixtures/${file}`, import.meta.url), 'utf8'),
-  );
-  return fromBody(sample.body, typeof sample.body === 'string' ? 'text/plain' : 'application/json');
-}
+const fromFixture = (file: string) => fixtureEvent('jenkins', file, RECEIVED);
 
 /** One Audit Trail file-logger line: "MMM d, yyyy h:mm:ss,SSS aa <message>". */
 const line = (message: string) => fromBody(`Jan 8, 2026 9:15:02,611 AM ${message}`, 'text/plain');

@@ -1,10 +1,9 @@
 // Positive and negative examples for failed-logins. Stateful behaviours are sequences of events run
 // in order through the real engine. The events are normalised the way the login-reporting adapters
 // (Jenkins audit trail, GitLab auth log, Artifactory access log, GitHub audit log) emit them.
-import { readFileSync } from 'node:fs';
-import { gitlab } from '../../ingest-adapters/gitlab/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
+import { fixtureEvent } from '../fixtures.ts';
 
 interface Source {
   provider: string;
@@ -80,18 +79,7 @@ function failures(
 
 /** The real GitLab `user_failed_login` system hook, through the real adapter. */
 function gitlabFailedLogin(): PipewardenEvent {
-  const sample = JSON.parse(
-    readFileSync(
-      new URL('../../ingest-adapters/gitlab/fixtures/system__user_failed_login.json', import.meta.url),
-      'utf8',
-    ),
-  );
-  const headers = Object.fromEntries(
-    Object.entries(sample.headers as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
-  );
-  const [event] = gitlab.toEvents(sample.body, headers, new Date('2024-06-01T09:00:00Z')).events;
-  if (!event) throw new Error('the GitLab sample produced no event');
-  return event;
+  return fixtureEvent('gitlab', 'system__user_failed_login.json', new Date('2024-06-01T09:00:00Z'));
 }
 
 /** Copies of one event, `everyMs` apart, each with its own id (as separate deliveries would have). */

@@ -1,45 +1,19 @@
 // Positive and negative examples for out-of-hours-deploys. Real GitHub, Jenkins and Artifactory samples go
 // through the real adapters; the daylight-saving edges re-time the real GitHub deployment (the calendar
 // is matched on the event's own time).
-import { readFileSync } from 'node:fs';
 import { artifactory, artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
 import { azureDevops } from '../../ingest-adapters/azure-devops/index.ts';
 import { github } from '../../ingest-adapters/github/index.ts';
 import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
-import type { IngestAdapter } from '../../src/ingest/types.ts';
+import { fixtureEvent } from '../fixtures.ts';
 
-function sample(adapter: string, file: string): { headers: Record<string, string>; body: unknown } {
-  const s = JSON.parse(
-    readFileSync(new URL(`../../ingest-adapters/${adapter}/fixtures/${file}`, import.meta.url), 'utf8'),
-  );
-  const headers = Object.fromEntries(
-    Object.entries((s.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
-  );
-  return { headers, body: s.body };
-}
-
-function fromGithub(file: string): PipewardenEvent {
-  const { headers, body } = sample('github', file);
-  const [e] = github.toEvents(body, headers, new Date('2024-05-01T12:00:00Z')).events;
-  if (!e) throw new Error(`${file}: no event`);
-  return e;
-}
+const fromGithub = (file: string) => fixtureEvent('github', file);
 
 /** Webhook bodies without an event time take the receive time: a Saturday night here. */
-function fromJson(
-  adapter: IngestAdapter<{ enabled: boolean }>,
-  file: string,
-  received: string,
-): PipewardenEvent {
-  const { headers, body } = sample(adapter.id, file);
-  const raw = Buffer.from(JSON.stringify(body));
-  const h = { ...headers, 'content-type': 'application/json' };
-  const parsed = adapter.parse ? adapter.parse(raw, h) : JSON.parse(raw.toString('utf8'));
-  const [e] = adapter.toEvents(parsed, h, new Date(received)).events;
-  if (!e) throw new Error(`${file}: no event`);
-  return e;
+function fromJson(adapter: { id: string }, file: string, received: string): PipewardenEvent {
+  return fixtureEvent(adapter.id, file, new Date(received));
 }
 
 /** An Artifactory access-log line of an authenticated upload, through the real line parser. */

@@ -1,32 +1,14 @@
 // Positive and negative examples for pipeline-weakening; real GitHub samples go through the real adapters
 // (webhooks, and the audit-log normaliser that both the HEC stream and the REST poller use).
-import { readFileSync } from 'node:fs';
-import { github } from '../../ingest-adapters/github/index.ts';
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
 
-const RECEIVED = new Date('2024-05-01T12:00:00Z');
-
-function fixture(adapter: string, file: string): { headers: Record<string, string>; body: unknown } {
-  const sample = JSON.parse(
-    readFileSync(new URL(`../../ingest-adapters/${adapter}/fixtures/${file}`, import.meta.url), 'utf8'),
-  );
-  const headers = Object.fromEntries(
-    Object.entries((sample.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
-  );
-  return { headers, body: sample.body };
-}
-
-function fromGithubFixture(file: string): PipewardenEvent {
-  const { headers, body } = fixture('github', file);
-  const [event] = github.toEvents(body, headers, RECEIVED).events;
-  if (!event) throw new Error(`${file} produced no event`);
-  return event;
-}
+const fromGithubFixture = (file: string) => fixtureEvent('github', file);
 
 function fromAuditFixture(file: string): PipewardenEvent {
-  return auditEventToPipewarden(fixture('github-audit', file).body, RECEIVED, {
+  return auditEventToPipewarden(fixtureBody('github-audit', file), RECEIVED, {
     source: 'github-audit',
     dataset: 'github.audit',
   });

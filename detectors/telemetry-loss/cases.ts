@@ -2,30 +2,12 @@
 // adapters) and bursts of bad signatures (the aggregate events the ingest plugin publishes, shape as in
 // src/ingest/plugin.ts; test/unit/ingest-http.test.ts runs the plugin's real output through this detector).
 // Silent sources are checked by src/detect/silence.ts, tested in test/unit/silence.test.ts.
-import { readFileSync } from 'node:fs';
-import { github } from '../../ingest-adapters/github/index.ts';
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
+import { fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
 
-const RECEIVED = new Date('2024-05-01T12:00:00Z');
-
-function sample(adapter: string, file: string): { headers: Record<string, string>; body: unknown } {
-  const s = JSON.parse(
-    readFileSync(new URL(`../../ingest-adapters/${adapter}/fixtures/${file}`, import.meta.url), 'utf8'),
-  );
-  const headers = Object.fromEntries(
-    Object.entries((s.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
-  );
-  return { headers, body: s.body };
-}
-
-function fromGithub(file: string): PipewardenEvent {
-  const { headers, body } = sample('github', file);
-  const [e] = github.toEvents(body, headers, RECEIVED).events;
-  if (!e) throw new Error(`${file}: no event`);
-  return e;
-}
+const fromGithub = (file: string) => fixtureEvent('github', file);
 
 const audit = (action: string, extra: Record<string, unknown> = {}) =>
   auditEventToPipewarden(
@@ -83,7 +65,7 @@ export const cases: DetectorCase[] = [
   },
   {
     name: 'an audit stream updated (still enabled) is not a cut (real GitHub audit sample)',
-    event: auditEventToPipewarden(sample('github-audit', 'audit_log_streaming.update.json').body, RECEIVED, {
+    event: auditEventToPipewarden(fixtureBody('github-audit', 'audit_log_streaming.update.json'), RECEIVED, {
       source: 'github-audit',
       dataset: 'github.audit',
     }),
