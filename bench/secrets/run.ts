@@ -79,7 +79,10 @@ function gitleaksBin(): string | undefined {
     const r = spawnSync(p, ['version'], { encoding: 'utf8' });
     if (r.status === 0) return p;
   }
-  return undefined;
+  // Not installed: build the pinned peer from the Go module proxy (a benchmark peer only, never a dependency).
+  const go = spawnSync('go', ['install', 'github.com/zricethezav/gitleaks/v8@v8.30.1'], { stdio: 'inherit' });
+  const built = join(homedir(), 'go/bin/gitleaks');
+  return go.status === 0 && spawnSync(built, ['version']).status === 0 ? built : undefined;
 }
 
 function runGitleaks(
