@@ -55,12 +55,17 @@ describe('ingest adapter registry', () => {
   for (const a of adapters) {
     it(`${a.id}: is documented in the README, has real fixtures with provenance, and a test signer`, () => {
       const routes = [`/ingest/${a.id}`, ...(a.paths ?? [])];
-      expect(routes.some((r) => readme.includes(r)), `${a.id} route in README`).toBe(true);
+      expect(
+        routes.some((r) => readme.includes(r)),
+        `${a.id} route in README`,
+      ).toBe(true);
       expect(readme, `${a.id} secret variable in README`).toContain(`PIPEWARDEN_${ENV[a.id]}`);
       expect(existsSync(new URL(`ingest-adapters/${a.id}/fixtures/README.md`, ROOT))).toBe(true);
       const bodies = fixtureBodies(a.id);
       expect(bodies.length).toBeGreaterThan(0);
-      for (const f of readdirSync(new URL(`ingest-adapters/${a.id}/fixtures/`, ROOT)).filter((x) => x.endsWith('.json'))) {
+      for (const f of readdirSync(new URL(`ingest-adapters/${a.id}/fixtures/`, ROOT)).filter((x) =>
+        x.endsWith('.json'),
+      )) {
         const s = JSON.parse(readFileSync(new URL(`ingest-adapters/${a.id}/fixtures/${f}`, ROOT), 'utf8'));
         expect(s.provenance, `${a.id}/${f} provenance`).toBeTruthy();
       }
@@ -92,16 +97,40 @@ describe('every adapter, through the HTTP plugin, under random and mutated input
           return b.slice(0, at) + ins + b.slice(at + (n % 20));
         });
       const body = fc.oneof(mutated, fc.json(), fc.string({ minLength: 1 }), fc.constantFrom(...bodies));
-      const headerName = fc.constantFrom('content-type', 'x-github-event', 'x-gitlab-event', 'x-event-key', 'x-nexus-webhook-id', 'circleci-event-type', 'ce-type');
-      const headers = fc.dictionary(headerName, fc.oneof(fc.string(), fc.constantFrom('application/json', 'text/plain', 'push', 'Push Hook', 'repo:push')), { maxKeys: 3 });
+      const headerName = fc.constantFrom(
+        'content-type',
+        'x-github-event',
+        'x-gitlab-event',
+        'x-event-key',
+        'x-nexus-webhook-id',
+        'circleci-event-type',
+        'ce-type',
+      );
+      const headers = fc.dictionary(
+        headerName,
+        fc.oneof(
+          fc.string(),
+          fc.constantFrom('application/json', 'text/plain', 'push', 'Push Hook', 'repo:push'),
+        ),
+        { maxKeys: 3 },
+      );
       await fc.assert(
         fc.asyncProperty(body, headers, async (raw, extra) => {
-          const signed = { 'content-type': 'application/json', ...extra, ...signers[a.id]!(raw, SECRET, new Date()) };
+          const signed = {
+            'content-type': 'application/json',
+            ...extra,
+            ...signers[a.id]!(raw, SECRET, new Date()),
+          };
           const ok = await app.server.inject({ method: 'POST', url: route, payload: raw, headers: signed });
           expect(ok.statusCode, ok.body).toBeGreaterThanOrEqual(200);
           expect(ok.statusCode, ok.body).toBeLessThan(500);
           if (ok.statusCode >= 400) expect(ok.json().message ?? ok.json().text, ok.body).toBeTruthy();
-          const unsigned = await app.server.inject({ method: 'POST', url: route, payload: raw, headers: { 'content-type': 'application/json', ...extra } });
+          const unsigned = await app.server.inject({
+            method: 'POST',
+            url: route,
+            payload: raw,
+            headers: { 'content-type': 'application/json', ...extra },
+          });
           expect([401, 415], unsigned.body).toContain(unsigned.statusCode);
         }),
         { numRuns: 60 },
