@@ -10,7 +10,7 @@ import { adapters as allAdapters } from '../ingest-adapters/index.ts';
 import { Alerter } from './alerting/alerter.ts';
 import { createEmailSink } from './alerting/sinks/email.ts';
 import { createSlackSink } from './alerting/sinks/slack.ts';
-import type { Hit, Sink } from './alerting/types.ts';
+import type { Delivery, Hit, Sink } from './alerting/types.ts';
 import { apiRoutes, healthRoutes } from './api/routes.ts';
 import { TokenVerifier } from './api/tokens.ts';
 import { KafkaBus } from './bus/kafka.ts';
@@ -23,7 +23,7 @@ import { DetectionEngine, type Lane, rekeyedTopic } from './detect/engine.ts';
 import { detectBatch } from './detect/runner.ts';
 import { startSilenceWatch } from './detect/silence.ts';
 import { createStateStore } from './detect/state-store.ts';
-import type { PipewardenEvent } from './event.ts';
+import { eventId, type PipewardenEvent } from './event.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
 import { BuildLogWriter, type SecretScanning } from './ingest/build-logs/writer.ts';
@@ -111,6 +111,37 @@ export function createSinks(config: Config): Sink[] {
   return sinks;
 }
 
+/** A synthetic hit through every enabled sink, with fresh sinks (the alert role may run elsewhere). */
+export async function sendTestAlert(
+  config: Config,
+  log: Logger,
+  now: () => Date,
+): Promise<Record<string, Delivery>> {
+  const sinks = createSinks(config);
+  try {
+    const at = now().toISOString();
+    const hit: Hit = {
+      id: eventId('test-alert', at),
+      '@timestamp': at,
+      detected_at: at,
+      detector: 'pipewarden-test',
+      title: 'pipewarden test alert',
+      severity: 'critical', // every sink's minimum severity lets it through
+      summary: 'A test alert sent on request to check the alert sinks. No action needed.',
+      description: 'Sent by POST /api/alerts/test or `pipewarden alert test`.',
+      runbook: 'README.md#http-api',
+      key: 'test',
+      event_ids: [],
+      source: 'pipewarden',
+      context: { test: true },
+    };
+    const alerter = new Alerter(sinks, undefined, { attempts: 1, backoffMs: 0, log, now });
+    return await alerter.deliver(hit);
+  } finally {
+    await Promise.allSettled(sinks.map((s) => s.close?.()));
+  }
+}
+
 /** Parses each message, logging and skipping any that is not JSON so one poison message cannot block a group. */
 function parseAll<T>(batch: ConsumedMessage[], log: Logger, what: string): T[] {
   const out: T[] = [];
@@ -177,7 +208,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       metrics,
       now,
     });
-    await server.register(apiRoutes, { bus, store, tokens: new TokenVerifier(store), metrics });
+    await server.register(apiRoutes, {
+      bus,
+      store,
+      tokens: new TokenVerifier(store),
+      metrics,
+      testAlert: () => sendTestAlert(config, log, now),
+    });
     // Pollers (APIs with no push, e.g. the GitHub audit-log API) run under the ingest role.
     const topic = config.topics.events;
     pollers = new PollerRunner(createPollers(config.sources), { bus, store, topic, log, now });

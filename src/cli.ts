@@ -15,6 +15,8 @@ Usage:
       Without a config file: embedded mode (SQLite under ./data), listening on 127.0.0.1:8080.
   pipewarden token create --name NAME [--config FILE]
       Create an API token for /api/*. It is printed once; only its hash is stored.
+  pipewarden alert test [--config FILE]
+      Send a synthetic alert through every enabled sink (Slack, email) and report each outcome.
   pipewarden config check [--config FILE]
       Validate the configuration and list every problem with its path.
   pipewarden replay (--file EVENTS.ndjson | --from ISO --to ISO) [--config FILE]
@@ -101,6 +103,18 @@ async function main(argv: string[]): Promise<void> {
       `Created token ${record.id} for "${record.name}". It is shown once; store it now.\n`,
     );
     process.stdout.write(`${token}\n`);
+    return;
+  }
+
+  if (command === 'alert' && sub === 'test') {
+    const { sendTestAlert } = await import('./app.ts');
+    const deliveries = await sendTestAlert(config, createLogger({ level: 'warn' }), () => new Date());
+    const names = Object.keys(deliveries);
+    if (names.length === 0) fail('no alert sink is enabled (alerting.slack / alerting.email in the config)');
+    for (const [name, d] of Object.entries(deliveries)) {
+      process.stdout.write(`${name}: ${d.status}${d.error ? ` (${d.error})` : ''}\n`);
+    }
+    if (!Object.values(deliveries).every((d) => d.status === 'sent')) process.exit(1);
     return;
   }
 

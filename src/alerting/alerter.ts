@@ -15,10 +15,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Alerter {
   readonly #sinks: Sink[];
-  readonly #store: Store;
+  readonly #store: Store | undefined;
   readonly #opts: AlerterOptions;
 
-  constructor(sinks: Sink[], store: Store, opts: AlerterOptions) {
+  /** `store` may be undefined for one-off deliveries (test alerts) that are not recorded. */
+  constructor(sinks: Sink[], store: Store | undefined, opts: AlerterOptions) {
     this.#sinks = sinks;
     this.#store = store;
     this.#opts = opts;
@@ -29,10 +30,25 @@ export class Alerter {
   }
 
   async handle(hit: Hit): Promise<AlertRecord> {
-    const existing = await this.#store.getAlert(hit.id);
+    const store = this.#store;
+    if (!store) throw new Error('this alerter has no store to record alerts in');
+    const existing = await store.getAlert(hit.id);
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') return existing;
-    const previous = existing?.deliveries ?? {};
+    const deliveries = await this.deliver(hit, existing?.deliveries ?? {});
+    const statuses = Object.values(deliveries).map((d) => d.status);
+    const failed = statuses.filter((s) => s === 'failed').length;
+    const record: AlertRecord = {
+      ...hit,
+      status: failed === 0 ? 'delivered' : failed === statuses.length ? 'failed' : 'partial',
+      deliveries,
+    };
+    await store.putAlert(record);
+    return record;
+  }
+
+  /** Sends to every sink at or above its minimum severity (skipping those already sent), in parallel. */
+  async deliver(hit: Hit, previous: Record<string, Delivery> = {}): Promise<Record<string, Delivery>> {
     const results = await Promise.allSettled(
       this.#sinks.map((sink) => this.#deliver(sink, hit, previous[sink.name])),
     );
@@ -44,15 +60,7 @@ export class Alerter {
           ? r.value
           : { status: 'failed', attempts: 1, at: this.#now().toISOString(), error: String(r.reason) };
     });
-    const statuses = Object.values(deliveries).map((d) => d.status);
-    const failed = statuses.filter((s) => s === 'failed').length;
-    const record: AlertRecord = {
-      ...hit,
-      status: failed === 0 ? 'delivered' : failed === statuses.length ? 'failed' : 'partial',
-      deliveries,
-    };
-    await this.#store.putAlert(record);
-    return record;
+    return deliveries;
   }
 
   #now(): Date {

@@ -1,7 +1,7 @@
 // Health, readiness and the responders' query API (/api/events, /api/alerts, bearer token required).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { SEVERITIES } from '../alerting/types.ts';
+import { type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Counters } from '../ingest/metrics.ts';
@@ -38,6 +38,8 @@ export interface ApiOptions {
   store: Store;
   tokens: TokenVerifier;
   metrics: Counters;
+  /** Sends a synthetic alert through every enabled sink now; the outcome per sink. */
+  testAlert: () => Promise<Record<string, Delivery>>;
 }
 
 async function within<T>(ms: number, p: Promise<T>): Promise<T> {
@@ -123,6 +125,19 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     const parsed = eventQuerySchema.safeParse(req.query);
     if (!parsed.success) return badQuery(reply, parsed.error);
     return answer(reply, () => opts.store.searchEvents(parsed.data));
+  });
+
+  // Like falcosidekick's test endpoint: proves the Slack and email settings before a real alert needs them.
+  app.post('/api/alerts/test', async (_req, reply) => {
+    const deliveries = await opts.testAlert();
+    const sinks = Object.keys(deliveries);
+    if (sinks.length === 0) {
+      return reply
+        .status(409)
+        .send({ error: 'no_sinks', message: 'no alert sink is enabled (alerting.slack / alerting.email)' });
+    }
+    const ok = Object.values(deliveries).every((d) => d.status === 'sent');
+    return reply.status(ok ? 200 : 502).send({ ok, deliveries });
   });
 
   app.get('/api/alerts', async (req, reply) => {

@@ -134,7 +134,39 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       expect(smtp.messages).toHaveLength(1);
     });
 
+    it('sends a test alert through every sink on request, and says which one failed', async () => {
+      const post = () =>
+        fetch(`${app.url}/api/alerts/test`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        });
+      const before = { slack: slack.messages.length, mail: smtp.messages.length };
+      const ok = await post();
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({
+        ok: true,
+        deliveries: { slack: { status: 'sent' }, email: { status: 'sent' } },
+      });
+      expect(slack.messages.length).toBe(before.slack + 1);
+      expect(slack.messages.at(-1)!.text).toContain('pipewarden test alert');
+      await smtp.waitFor(before.mail + 1, 10_000);
+      slack.failNext(1, 'channel_not_found');
+      const bad = await post();
+      expect(bad.status).toBe(502);
+      const body = (await bad.json()) as { deliveries: Record<string, { status: string; error?: string }> };
+      expect(body.deliveries.slack).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/channel_not_found/),
+      });
+      expect(body.deliveries.email!.status).toBe('sent');
+      await smtp.waitFor(before.mail + 2, 10_000);
+      // Test alerts are not recorded as alerts.
+      const listed = await api('/api/alerts?detector=pipewarden-test');
+      expect(listed.total).toBe(0);
+    });
+
     it('delivers by email when Slack refuses, and records the Slack failure', async () => {
+      const mailsBefore = smtp.messages.length;
       slack.failNext(5, 'invalid_auth');
       // The same change delivered again under a new delivery id is a new event, hence a new alert.
       const res = await send('branch_protection_rule__deleted.json', `e2e-${run}-3`);
@@ -151,7 +183,8 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       expect(alert.deliveries.slack.status).toBe('failed');
       expect(alert.deliveries.slack.error).toMatch(/invalid_auth/);
       expect(alert.deliveries.email.status).toBe('sent');
-      await smtp.waitFor(2, 10_000);
+      const mails = await smtp.waitFor(mailsBefore + 1, 10_000);
+      expect(mails.at(-1)!.subject).toContain('Pipeline safeguard weakened');
     });
   });
 }

@@ -54,6 +54,12 @@ describe('pipewarden CLI', () => {
     expect(r.stderr).toMatch(/- sources\.github\.secretEnv: .*PIPEWARDEN_GITHUB_WEBHOOK_SECRET/);
   });
 
+  it('refuses to send a test alert when no sink is enabled, saying which settings enable one', () => {
+    const r = run(['alert', 'test']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no alert sink is enabled \(alerting\.slack \/ alerting\.email/);
+  });
+
   it('refuses an unknown role and an unknown command with a usage message', () => {
     expect(run(['serve', '--role', 'fly']).stderr).toMatch(/unknown role\(s\) fly/);
     const r = run(['frobnicate']);
