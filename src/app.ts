@@ -135,7 +135,13 @@ export async function sendTestAlert(
       source: 'pipewarden',
       context: { test: true },
     };
-    const alerter = new Alerter(sinks, undefined, { attempts: 1, backoffMs: 0, log, now });
+    const alerter = new Alerter(sinks, undefined, {
+      attempts: 1,
+      backoffMs: 0,
+      ignoreRoutes: true,
+      log,
+      now,
+    });
     return await alerter.deliver(hit);
   } finally {
     await Promise.allSettled(sinks.map((s) => s.close?.()));

@@ -6,6 +6,8 @@ import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severi
 
 export interface AlerterOptions {
   attempts: number;
+  /** Deliver to every sink whatever its detector routes (test alerts). */
+  ignoreRoutes?: boolean;
   backoffMs: number;
   log?: Logger;
   now?: () => Date;
@@ -69,6 +71,14 @@ export class Alerter {
 
   async #deliver(sink: Sink, hit: Hit, previous: Delivery | undefined): Promise<Delivery> {
     if (previous?.status === 'sent') return previous;
+    if (!this.#opts.ignoreRoutes && sink.detectors?.length && !sink.detectors.includes(hit.detector)) {
+      return {
+        status: 'skipped',
+        attempts: 0,
+        at: this.#now().toISOString(),
+        reason: `${hit.detector} is not routed to ${sink.name}`,
+      };
+    }
     if (severityRank(hit.severity) < severityRank(sink.minSeverity)) {
       return {
         status: 'skipped',

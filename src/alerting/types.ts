@@ -60,6 +60,8 @@ export class SinkError extends Error {
 export interface Sink<P = unknown> {
   readonly name: string; // "slack", "email"
   readonly minSeverity: Severity;
+  /** When non-empty, only hits of these detectors are routed to this sink. */
+  readonly detectors?: readonly string[];
   render(hit: Hit): P;
   /** Resolves when delivered; rejects with SinkError. */
   send(payload: P): Promise<void>;

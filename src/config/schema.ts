@@ -80,6 +80,19 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    // Routes must name real detectors: a typo would silently drop alerts from a sink.
+    const known = new Set(detectors.map((d) => d.id));
+    for (const sink of ['slack', 'email'] as const) {
+      c.alerting[sink].detectors.forEach((id, i) => {
+        if (!known.has(id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['alerting', sink, 'detectors', i],
+            message: `unknown detector '${id}'; detectors are ${[...known].join(', ')}`,
+          });
+        }
+      });
+    }
     if (c.mode === 'distributed') {
       if (!c.kafka)
         ctx.addIssue({

@@ -71,6 +71,20 @@ describe('config', () => {
     );
   });
 
+  it('refuses an alert route naming a detector that does not exist', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        {
+          alerting: { slack: { enabled: true, channel: '#x', detectors: ['failed-logins', 'faild-logins'] } },
+        },
+        { PIPEWARDEN_SLACK_TOKEN: 't' },
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^alerting\.slack\.detectors\.1: unknown detector 'faild-logins'/),
+    ]);
+  });
+
   it('requires kafka and elasticsearch in distributed mode', () => {
     const problems = problemsOf(() => parseConfig({ mode: 'distributed' }, {}));
     expect(problems).toEqual(

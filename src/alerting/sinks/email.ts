@@ -18,6 +18,8 @@ export const emailSinkConfigSchema = z
     from: z.email().optional(),
     to: z.array(z.email()).min(1).optional(),
     minSeverity: z.enum(SEVERITIES).default('high'),
+    /** Route only these detectors' alerts here (ids); empty: every detector. */
+    detectors: z.array(z.string().min(1)).default([]),
   })
   .superRefine((config, ctx) => {
     if (config.enabled !== true) return;
@@ -199,6 +201,7 @@ export function createEmailSink(config: EmailSinkConfig): Sink<EmailMessage> {
   return {
     name: 'email',
     minSeverity: config.minSeverity,
+    detectors: config.detectors,
     render: (hit) => renderEmail(hit, { from, to }),
     async send(payload) {
       try {

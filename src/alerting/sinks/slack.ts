@@ -22,6 +22,8 @@ export const slackSinkConfigSchema = z
     channel: z.string().min(1).optional(),
     tokenEnv: secretRef(SLACK_TOKEN_ENV),
     minSeverity: z.enum(SEVERITIES).default('medium'),
+    /** Route only these detectors' alerts here (ids); empty: every detector. */
+    detectors: z.array(z.string().min(1)).default([]),
     /** Web API base, for tests and proxies; passed to the client as slackApiUrl. */
     apiUrl: httpUrl
       .refine((u) => u.endsWith('/'), "must end with '/' (e.g. https://slack.com/api/)")
@@ -196,6 +198,7 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
   return {
     name: 'slack',
     minSeverity: config.minSeverity,
+    detectors: config.detectors,
     render: (hit) =>
       renderSlackMessage(hit, { channel, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
     async send(payload) {
