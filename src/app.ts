@@ -8,6 +8,7 @@ import { detectors as allDetectors } from '../detectors/index.ts';
 import { hecReplies } from '../ingest-adapters/github-audit/hec.ts';
 import { adapters as allAdapters } from '../ingest-adapters/index.ts';
 import { Alerter } from './alerting/alerter.ts';
+import { FailedAlertSweeper } from './alerting/redeliver.ts';
 import { createEmailSink } from './alerting/sinks/email.ts';
 import { createSlackSink } from './alerting/sinks/slack.ts';
 import type { Delivery, Hit, Sink } from './alerting/types.ts';
@@ -362,6 +363,19 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         },
       }),
     );
+    // Deliveries that failed for a reason that can pass are requeued on a schedule (see redeliver.ts).
+    if (config.alerting.redeliver.enabled) {
+      const sweeper = new FailedAlertSweeper({
+        store,
+        bus,
+        topic: config.topics.hits,
+        config: config.alerting.redeliver,
+        log,
+        now,
+      });
+      sweeper.start();
+      subscriptions.push(sweeper);
+    }
   }
 
   if (roles.includes('index')) {

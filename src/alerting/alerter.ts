@@ -102,7 +102,7 @@ export class Alerter {
           'Alert delivery failed.',
         );
         if (!retryable || i + 1 >= this.#opts.attempts) {
-          return { status: 'failed', attempts, at: this.#now().toISOString(), error: message };
+          return { status: 'failed', attempts, at: this.#now().toISOString(), error: message, retryable };
         }
         await sleep(this.#opts.backoffMs * 2 ** i);
       }

@@ -34,6 +34,7 @@ export interface Delivery {
   attempts: number;
   at: string; // time of the last attempt
   error?: string; // last error, for failed deliveries
+  retryable?: boolean; // for failed deliveries: whether another attempt can help (rate limit, 5xx, timeout)
   reason?: string; // for skipped: below the sink's minimum severity, ...
 }
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { detectors } from '../../detectors/index.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
+import { redeliverConfigSchema } from '../alerting/redeliver.ts';
 import { emailSinkConfigSchema } from '../alerting/sinks/email.ts';
 import { slackSinkConfigSchema } from '../alerting/sinks/slack.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
@@ -71,6 +72,8 @@ export const configSchema = z
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(500),
+        /** Later attempts for deliveries that failed for a reason that can pass. */
+        redeliver: redeliverConfigSchema,
       })
       .prefault({}),
     log: z
