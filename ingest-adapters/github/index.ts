@@ -1,6 +1,6 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -133,16 +133,13 @@ export const github: IngestAdapter<typeof configSchema._output> = {
   contentTypes: ['application/json'],
 
   verify(rawBody, headers, config) {
-    const sent = header(headers, 'x-hub-signature-256');
-    if (!sent)
-      return { ok: false, reason: 'missing X-Hub-Signature-256 header (set a secret on the webhook)' };
-    if (!sent.startsWith('sha256='))
-      return { ok: false, reason: 'X-Hub-Signature-256 must start with "sha256="' };
-    const key = config.secret?.reveal();
-    if (!key || !hmacHexEquals('sha256', key, rawBody, sent.slice(7))) {
-      return { ok: false, reason: 'X-Hub-Signature-256 does not match the body' };
-    }
-    return { ok: true };
+    return verifyPrefixedHmac(header(headers, 'x-hub-signature-256'), {
+      header: 'X-Hub-Signature-256',
+      prefix: 'sha256=',
+      algorithm: 'sha256',
+      key: config.secret?.reveal(),
+      body: rawBody,
+    });
   },
 
   deliveryId(headers) {

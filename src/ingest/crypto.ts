@@ -21,3 +21,26 @@ export function tokenEquals(expected: string, sent: string): boolean {
   const b = createHmac('sha256', 'pipewarden-token-compare').update(sent).digest();
   return timingSafeEqual(a, b);
 }
+
+/**
+ * The common webhook scheme `<header>: <prefix><hex HMAC of the raw body>` (GitHub's sha256=, Bitbucket's
+ * sha256= under GitHub's old header name), with a reason naming the header when it fails.
+ */
+export function verifyPrefixedHmac(
+  sent: string | undefined,
+  opts: {
+    header: string;
+    prefix: string;
+    algorithm: 'sha1' | 'sha256';
+    key: string | undefined;
+    body: Buffer;
+  },
+): { ok: true } | { ok: false; reason: string } {
+  if (!sent) return { ok: false, reason: `missing ${opts.header} header (set a secret on the webhook)` };
+  if (!sent.startsWith(opts.prefix))
+    return { ok: false, reason: `${opts.header} must start with "${opts.prefix}"` };
+  if (!opts.key || !hmacHexEquals(opts.algorithm, opts.key, opts.body, sent.slice(opts.prefix.length))) {
+    return { ok: false, reason: `${opts.header} does not match the body` };
+  }
+  return { ok: true };
+}
