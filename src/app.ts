@@ -199,6 +199,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       .status(404)
       .send({ error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
   );
+  metrics.describe('pipewarden_detect_events_total', 'Events evaluated by the detect role, by lane.');
+  metrics.describe('pipewarden_hits_total', 'Hits raised, by detector and severity.');
+  metrics.describe(
+    'pipewarden_alert_deliveries_total',
+    'Alert deliveries by sink and outcome (sent, failed, skipped).',
+  );
   await server.register(healthRoutes, { bus, store, metrics });
 
   let pollers: PollerRunner | undefined;
@@ -318,6 +324,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
                 ...[...rekeyed].map(([t, messages]) => bus.publish(t, messages)),
               ]);
               await state.save(e.drainChanges(lane));
+              metrics.inc('pipewarden_detect_events_total', { lane }, batch.length);
+              for (const h of hits)
+                metrics.inc('pipewarden_hits_total', { detector: h.detector, severity: h.severity });
             } catch (err) {
               e.discardChanges(lane); // redelivered from the last snapshot, not counted twice
               throw err;
@@ -359,7 +368,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         group: 'pipewarden-alert',
         maxBatch: 50,
         handler: async (batch) => {
-          for (const hit of parseAll<Hit>(batch, log, 'hit')) await a.handle(hit);
+          for (const hit of parseAll<Hit>(batch, log, 'hit')) {
+            const alert = await a.handle(hit);
+            for (const [sink, d] of Object.entries(alert.deliveries)) {
+              metrics.inc('pipewarden_alert_deliveries_total', { sink, status: d.status });
+            }
+          }
         },
       }),
     );

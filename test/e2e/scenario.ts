@@ -107,6 +107,11 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       expect(alert.severity).toBe('high');
 
       expect(slack.messages).toHaveLength(1);
+      // Operators see the same story in /metrics.
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toMatch(/pipewarden_ingest_requests_total\{source="github",result="accepted"\} [1-9]/);
+      expect(metrics).toMatch(/pipewarden_hits_total\{detector="pipeline-weakening",severity="high"\} [1-9]/);
+      expect(metrics).toMatch(/pipewarden_alert_deliveries_total\{sink="slack",status="sent"\} [1-9]/);
       const msg = slack.messages[0]!;
       expect(msg.channel).toBe('#sec-alerts');
       expect(msg.text).toContain('deleted a branch protection rule');
