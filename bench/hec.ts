@@ -1,11 +1,8 @@
 // Ingest rate of the Splunk HEC endpoint (GitHub audit-log streaming): requests of 50 real audit entries,
 // embedded and distributed, against the bare Fastify JSON route of bench/ingest-target.ts in the same run.
 //   node bench/hec.ts            (the load generator; writes BENCHMARKS.md)
-//   node bench/hec.ts target embedded|distributed   (a server under load, in its own process)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { median, writeSection } from './report.ts';
@@ -16,37 +13,7 @@ const CONNECTIONS = 16;
 const PER_REQUEST = 50;
 const TOKEN = 'bench-hec-token';
 
-if (process.argv[2] === 'target') {
-  const { startApp } = await import('../src/app.ts');
-  const { parseConfig } = await import('../src/config/load.ts');
-  const { createLogger } = await import('../src/log.ts');
-  const env = { PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: TOKEN };
-  const log = createLogger({ level: 'silent' });
-  if (process.argv[3] === 'embedded') {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-hec-'));
-    const app = await startApp(parseConfig({ mode: 'embedded', embedded: { dataDir } }, env), {
-      port: 0,
-      log,
-    });
-    process.stdout.write(`${app.url}\n`);
-  } else {
-    const run = `benchhec${Date.now().toString(36)}`;
-    const config = parseConfig(
-      {
-        mode: 'distributed',
-        kafka: { brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',') },
-        elasticsearch: {
-          node: process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:19200',
-          indexPrefix: `pw-${run}`,
-        },
-        topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.logs` },
-      },
-      env,
-    );
-    const app = await startApp(config, { port: 0, log, roles: ['ingest'] });
-    process.stdout.write(`${app.url}\n`);
-  }
-} else {
+{
   // 50 real audit entries (the fixtures, repeated), each in a HEC envelope, one per line, as GitHub streams them.
   const dir = new URL('../ingest-adapters/github-audit/fixtures/', import.meta.url);
   const entries = readdirSync(dir)
@@ -140,7 +107,6 @@ if (process.argv[2] === 'target') {
     }
   }
 
-  const self = new URL(import.meta.url).pathname;
   const hecHeaders = { authorization: `Splunk ${TOKEN}`, 'content-type': 'application/json' };
   const baseline = await measure(
     'baseline',
@@ -151,14 +117,14 @@ if (process.argv[2] === 'target') {
   );
   const embedded = await measure(
     'embedded',
-    [self, 'target', 'embedded'],
+    [new URL('./ingest-target.ts', import.meta.url).pathname, 'embedded'],
     '/services/collector/event',
     hecBody,
     hecHeaders,
   );
   const distributed = await measure(
     'distributed',
-    [self, 'target', 'distributed'],
+    [new URL('./ingest-target.ts', import.meta.url).pathname, 'distributed'],
     '/services/collector/event',
     hecBody,
     hecHeaders,

@@ -1,5 +1,5 @@
-// A server under load for bench/ingest.ts, in its own process so the load generator does not share
-// its event loop. Prints its URL on stdout, then serves until killed.
+// A server under load for bench/ingest.ts and bench/hec.ts, in its own process so the load generator does
+// not share its event loop. Prints its URL on stdout, then serves until killed.
 //   node bench/ingest-target.ts baseline|embedded|distributed
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,11 @@ import { parseConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 
 const kind = process.argv[2];
-const env = { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'bench-secret' };
+// The secrets the benches sign with: GitHub webhooks (bench/ingest.ts) and the Splunk HEC token (bench/hec.ts).
+const env = {
+  PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'bench-secret',
+  PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: 'bench-hec-token',
+};
 const log = createLogger({ level: 'silent' });
 
 if (kind === 'baseline') {
