@@ -12,6 +12,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { hmacHexEquals, tokenEquals } from '../../src/ingest/crypto.ts';
+import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
 const SECRET_ENV = 'PIPEWARDEN_ARTIFACTORY_SECRET';
@@ -46,11 +47,6 @@ const configSchema = z
     }),
   )
   .prefault({});
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 interface Classified {
   kind: EventKind;

@@ -1,17 +1,11 @@
 // Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_SERVER_WEBHOOK_SECRET');
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const idStr = (v: unknown): string | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
 
 function classify(key: string): { kind: EventKind; category: string; type: string } {
   if (key === 'repo:refs_changed' || key === 'mirror:repo_synchronized') {

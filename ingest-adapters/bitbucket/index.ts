@@ -1,15 +1,11 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_WEBHOOK_SECRET');
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** A forced push or ref change. Not yet in src/event.ts: kept in _source (mapping dynamic: false). */
 type WithForced = PipewardenEvent['pipewarden'] & { forced?: boolean };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type Secret, secretRef } from '../../src/config/secrets.ts';
 import { eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
 export interface CircleciConfig {
@@ -40,11 +41,6 @@ const configSchema = z
 
 /** Clocks disagree a little: an event this far in the future is still taken. */
 const CLOCK_SKEW_MS = 5 * 60_000;
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The newest signature version we can check from "v1=<hex>,v2=<hex>" (only v1 exists today). */
 export function newestSignature(value: string): { version: number; hex: string } | undefined {

@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
   AdapterInputError,
@@ -13,11 +14,6 @@ import {
 } from '../../src/ingest/types.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN');
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The configured value is the token ("Bearer <token>" is sent) or the whole header value; constant time. */
 export function authorizationEquals(headers: Headers, secret: string | undefined): VerifyResult {

@@ -1,13 +1,10 @@
 // One GitHub audit-log entry (streamed or polled; same shape) → one normalised event.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { idStr, type Json, str } from '../../src/ingest/json.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 
-type Json = Record<string, unknown>;
 export const obj = (v: unknown): Json | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const idStr = (v: unknown): string | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
 
 interface Classification {
   kind: EventKind;

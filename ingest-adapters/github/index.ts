@@ -1,6 +1,7 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -67,12 +68,6 @@ const BY_EVENT: Record<string, Classification> = {
 };
 
 type GithubExtras = PipewardenEvent['pipewarden'];
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const idStr = (v: unknown): string | undefined => (typeof v === 'number' ? String(v) : str(v));
 
 function classify(name: string, action: string | undefined, body: Json): Classification {
   const base = BY_EVENT[name] ?? OTHER;

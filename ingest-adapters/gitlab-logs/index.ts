@@ -2,15 +2,11 @@
 // posted by a shipper as text/plain or NDJSON, or arriving as syslog lines routed here by `lines`.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { idStr, type Json, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_LOGS_TOKEN');
-
-type Json = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const idStr = (v: unknown): string | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
 
 // "Failed Login: username=<u> ip=<ip>", "Successful Login: username=<u> ip=<ip> method=… admin=…", "User Logout: …"
 const SESSION = /^(Failed Login|Successful Login|User Logout): username=(\S*) ip=(\S+)/;

@@ -8,6 +8,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -61,13 +62,6 @@ function byEventName(name: string): Classification | undefined {
 }
 
 type WithRunner = PipewardenEvent['pipewarden'];
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const idStr = (v: unknown): string | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
 
 /** GitLab writes times as ISO 8601 or as "2021-02-25 21:23:34 UTC". */
 export function gitlabTime(v: unknown): string | undefined {

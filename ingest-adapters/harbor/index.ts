@@ -7,16 +7,12 @@ import {
   type PipewardenEvent,
   redactPayload,
 } from '../../src/event.ts';
+import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, type IngestAdapter } from '../../src/ingest/types.ts';
 import { authorizationEquals } from '../docker-distribution/index.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_HARBOR_TOKEN');
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 // CloudEvents type ("harbor.artifact.pushed") → the Default format's name.
 const FROM_CLOUDEVENTS: Record<string, string> = {

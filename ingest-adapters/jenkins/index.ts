@@ -10,6 +10,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
   AdapterInputError,
@@ -21,13 +22,6 @@ import {
 } from '../../src/ingest/types.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_JENKINS_SECRET');
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const idStr = (v: unknown): string | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
 
 /** Basic (any user name, the secret as password) or Bearer (the secret), compared in constant time. */
 export function basicOrBearer(headers: Headers, secret: string | undefined): VerifyResult {

@@ -3,6 +3,7 @@
 import { type Bus, BusUnavailableError, type Subscription } from '../../bus/types.ts';
 import type { PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
+import { type Json, obj } from '../json.ts';
 import type { BuildLogsConfig } from './config.ts';
 import type { BuildLogWriter } from './writer.ts';
 
@@ -14,9 +15,6 @@ export interface FetchTarget {
   headers: Record<string, string>;
 }
 
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const idOf = (v: unknown): string | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v > 0
     ? String(v)
