@@ -1,9 +1,8 @@
 // Positive and negative examples for anonymous-access. Real samples go through the real adapters (GitHub
 // webhooks, GitHub audit log, Artifactory access log, Jenkins Audit Trail); a busy public mirror is the
 // real Artifactory line replayed with other times and addresses.
-import { artifactory, artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
+import { artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
 import { dockerDistribution } from '../../ingest-adapters/docker-distribution/index.ts';
-import { github } from '../../ingest-adapters/github/index.ts';
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
 import { gitlabLogs } from '../../ingest-adapters/gitlab-logs/index.ts';
 import { jenkins } from '../../ingest-adapters/jenkins/index.ts';

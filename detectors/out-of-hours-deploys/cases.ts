@@ -3,7 +3,6 @@
 // is matched on the event's own time).
 import { artifactory, artifactoryAccessLines } from '../../ingest-adapters/artifactory/index.ts';
 import { azureDevops } from '../../ingest-adapters/azure-devops/index.ts';
-import { github } from '../../ingest-adapters/github/index.ts';
 import { jenkins } from '../../ingest-adapters/jenkins/index.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';

@@ -2,8 +2,6 @@
 // lines (by syslog, or as a text/plain body at the same route), where logins, client IPs and anonymous use live.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { Secret } from '../../src/config/secrets.ts';
-import { secretRef } from '../../src/config/secrets.ts';
 import {
   type EventKind,
   eventId,
@@ -13,40 +11,16 @@ import {
 } from '../../src/event.ts';
 import { hmacHexEquals, tokenEquals } from '../../src/ingest/crypto.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
 const SECRET_ENV = 'PIPEWARDEN_ARTIFACTORY_SECRET';
 
-export interface ArtifactoryConfig {
-  enabled: boolean;
-  secret: Secret | undefined;
+const configSchema = secretSourceSchema(SECRET_ENV, {
   /** token: X-JFrog-Event-Auth carries the secret itself (Artifactory's default); hmac-sha256: a hex HMAC of the body. */
-  authMode: 'token' | 'hmac-sha256';
-}
-
-const configSchema = z
-  .strictObject({
-    enabled: z.boolean().optional(),
-    secretEnv: secretRef(SECRET_ENV),
-    authMode: z.enum(['token', 'hmac-sha256']).default('token'),
-  })
-  .superRefine((c, ctx) => {
-    if (c.enabled === true && !c.secretEnv) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secretEnv'],
-        message: `source is enabled but its secret is not set: export ${SECRET_ENV} (or ${SECRET_ENV}_FILE), or the variable named by secretEnv`,
-      });
-    }
-  })
-  .transform(
-    (c): ArtifactoryConfig => ({
-      enabled: c.enabled ?? c.secretEnv !== undefined,
-      secret: c.secretEnv,
-      authMode: c.authMode,
-    }),
-  )
-  .prefault({});
+  authMode: z.enum(['token', 'hmac-sha256']).default('token'),
+});
+export type ArtifactoryConfig = z.output<typeof configSchema>;
 
 interface Classified {
   kind: EventKind;

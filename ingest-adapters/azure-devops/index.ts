@@ -1,6 +1,5 @@
 // Azure DevOps service hooks ("Web Hooks" consumer) with Basic auth; no signature exists.
 import { z } from 'zod';
-import { type Secret, secretRef } from '../../src/config/secrets.ts';
 import {
   type EventKind,
   eventId,
@@ -10,40 +9,14 @@ import {
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-export interface AzureDevopsConfig {
-  enabled: boolean;
-  /** The Basic-auth password set on the subscription. */
-  secret: Secret | undefined;
-  /** The Basic-auth user name set on the subscription; checked too when given. */
-  username: string | undefined;
-}
-
-const configSchema = z
-  .strictObject({
-    enabled: z.boolean().optional(),
-    username: z.string().min(1).optional(),
-    secretEnv: secretRef('PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET'),
-  })
-  .superRefine((c, ctx) => {
-    if (c.enabled === true && !c.secretEnv) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secretEnv'],
-        message:
-          'source is enabled but its password is not set: export PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET (or _FILE), or the variable named by secretEnv',
-      });
-    }
-  })
-  .transform(
-    (c): AzureDevopsConfig => ({
-      enabled: c.enabled ?? c.secretEnv !== undefined,
-      secret: c.secretEnv,
-      username: c.username,
-    }),
-  )
-  .prefault({});
+const configSchema = secretSourceSchema('PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET', {
+  /** The Basic-auth user name set on the subscription; checked too when given. The secret is the password. */
+  username: z.string().min(1).optional(),
+});
+export type AzureDevopsConfig = z.output<typeof configSchema>;
 
 // A pipeline stage counts as a deployment when its name says so (YAML pipelines put deployments in stages).
 const DEPLOY_STAGE = /deploy|release|prod|staging/i;

@@ -1,7 +1,7 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
-import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 

@@ -1,43 +1,17 @@
 // CircleCI outbound webhooks: circleci-signature v1=<hex HMAC-SHA256>, and a happened_at we hold to a max age.
 import { z } from 'zod';
-import { type Secret, secretRef } from '../../src/config/secrets.ts';
 import { eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHexEquals } from '../../src/ingest/crypto.ts';
-import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { obj, str } from '../../src/ingest/json.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-export interface CircleciConfig {
-  enabled: boolean;
-  secret: Secret | undefined;
-  /** Deliveries whose happened_at is older than this are refused as replays. */
-  maxAgeMs: number;
-}
-
-const configSchema = z
-  .strictObject({
-    enabled: z.boolean().optional(),
-    secretEnv: secretRef('PIPEWARDEN_CIRCLECI_WEBHOOK_SECRET'),
-    /** CircleCI retries for a while; 15 minutes covers its retries and refuses old captures. */
-    maxAgeMinutes: z.number().positive().default(15),
-  })
-  .superRefine((c, ctx) => {
-    if (c.enabled === true && !c.secretEnv) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secretEnv'],
-        message:
-          'source is enabled but its secret is not set: export PIPEWARDEN_CIRCLECI_WEBHOOK_SECRET (or _FILE), or the variable named by secretEnv',
-      });
-    }
-  })
-  .transform(
-    (c): CircleciConfig => ({
-      enabled: c.enabled ?? c.secretEnv !== undefined,
-      secret: c.secretEnv,
-      maxAgeMs: c.maxAgeMinutes * 60_000,
-    }),
-  )
-  .prefault({});
+const configSchema = secretSourceSchema('PIPEWARDEN_CIRCLECI_WEBHOOK_SECRET', {
+  /** Deliveries whose happened_at is older than this are refused as replays. CircleCI retries for a while;
+   * 15 minutes covers its retries and refuses old captures. */
+  maxAgeMinutes: z.number().positive().default(15),
+});
+export type CircleciConfig = z.output<typeof configSchema>;
 
 /** Clocks disagree a little: an event this far in the future is still taken. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -100,10 +74,10 @@ export const circleci: IngestAdapter<CircleciConfig> = {
     const t = happened ? Date.parse(happened) : Number.NaN;
     if (Number.isNaN(t))
       return { ok: false, reason: 'happened_at is missing or not a time: cannot rule out a replay' };
-    if (now.getTime() - t > config.maxAgeMs) {
+    if (now.getTime() - t > config.maxAgeMinutes * 60_000) {
       return {
         ok: false,
-        reason: `happened_at ${happened} is older than ${config.maxAgeMs / 60_000} min (stale or replayed)`,
+        reason: `happened_at ${happened} is older than ${config.maxAgeMinutes} min (stale or replayed)`,
       };
     }
     if (t - now.getTime() > CLOCK_SKEW_MS)

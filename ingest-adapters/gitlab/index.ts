@@ -8,7 +8,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
-import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { idStr, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 

@@ -7,17 +7,26 @@ export interface SecretSourceConfig {
   secret: Secret | undefined;
 }
 
+/** A source's own settings as parsed; nothing when it has none. */
+type Extras<E extends z.ZodRawShape> = keyof E extends never ? unknown : z.output<z.ZodObject<E>>;
+
 /**
  * `enabled` defaults to "on when its secret is set", so a bare `pipewarden serve` with the variable
  * exported just works, and a source without a secret can never be switched on: every push is authenticated.
+ * `extra` adds the source's own settings (e.g. Artifactory's authMode), which pass through unchanged.
  */
-export function secretSourceSchema(defaultEnv: string) {
+export function secretSourceSchema<E extends z.ZodRawShape = {}>(
+  defaultEnv: string,
+  extra?: E,
+): z.ZodType<SecretSourceConfig & Extras<E>, unknown> {
+  // Typed loosely inside: zod cannot infer through a generic shape, the signature above carries the type.
+  const shape = z.strictObject({
+    enabled: z.boolean().optional(),
+    secretEnv: secretRef(defaultEnv),
+    ...extra,
+  }) as unknown as z.ZodType<{ enabled?: boolean; secretEnv?: Secret } & Record<string, unknown>, unknown>;
   return (
-    z
-      .strictObject({
-        enabled: z.boolean().optional(),
-        secretEnv: secretRef(defaultEnv),
-      })
+    shape
       .superRefine((c, ctx) => {
         if (c.enabled === true && !c.secretEnv) {
           ctx.addIssue({
@@ -28,7 +37,12 @@ export function secretSourceSchema(defaultEnv: string) {
         }
       })
       .transform(
-        (c): SecretSourceConfig => ({ enabled: c.enabled ?? c.secretEnv !== undefined, secret: c.secretEnv }),
+        ({ enabled, secretEnv, ...rest }) =>
+          ({
+            ...rest,
+            enabled: enabled ?? secretEnv !== undefined,
+            secret: secretEnv,
+          }) as SecretSourceConfig & Extras<E>,
       )
       // prefault, not default: an absent section is parsed as {}, so the secret is still looked up.
       .prefault({})

@@ -8,7 +8,7 @@ import { AdapterInputError } from '../../src/ingest/types.ts';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
 
 const SECRET = 'sample-webhook-secret';
-const config = { enabled: true, secret: new Secret(SECRET, 'test'), maxAgeMs: 15 * 60_000 };
+const config = { enabled: true, secret: new Secret(SECRET, 'test'), maxAgeMinutes: 15 };
 const samples = listSamples('circleci').map((f) => loadSample('circleci', f));
 /** Just after the samples happened (2021-09-01T22:49:34Z): they are old, so tests bring the clock. */
 const soon = new Date('2021-09-01T22:50:00Z');
@@ -31,7 +31,7 @@ describe('circleci', () => {
       });
       // A configured large max age lets an old capture in.
       expect(
-        circleci.verify(raw, headers, { ...config, maxAgeMs: 10 * 365 * 86_400_000 }, new Date()).ok,
+        circleci.verify(raw, headers, { ...config, maxAgeMinutes: 10 * 365 * 1440 }, new Date()).ok,
       ).toBe(true);
     }
   });

@@ -3,7 +3,7 @@
 import { type Bus, BusUnavailableError, type Subscription } from '../../bus/types.ts';
 import type { PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
-import { type Json, obj } from '../json.ts';
+import { obj } from '../json.ts';
 import type { BuildLogsConfig } from './config.ts';
 import type { BuildLogWriter } from './writer.ts';
 
