@@ -28,7 +28,7 @@ function download(atIso: string, ip: string, verb = 'DOWNLOAD'): PipewardenEvent
   const line = REAL_DOWNLOAD.replace(/^\S+ \S+/, atIso.replace('T', ' ').replace('Z', '').replace('.', ','))
     .replace('86.12.14.192', ip)
     .replace('ACCEPTED DOWNLOAD', `ACCEPTED ${verb}`);
-  const e = artifactoryAccessLines.toEvent(line, RECEIVED, { transport: 'syslog' });
+  const e = artifactoryAccessLines.read(line, RECEIVED, { transport: 'syslog' });
   if (!e) throw new Error('the access line no longer parses');
   return e;
 }

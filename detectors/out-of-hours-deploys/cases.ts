@@ -18,7 +18,7 @@ function fromJson(adapter: { id: string }, file: string, received: string): Pipe
 /** An Artifactory access-log line of an authenticated upload, through the real line parser. */
 function published(at: string, path: string): PipewardenEvent {
   const line = `${at.replace('T', ' ').replace('Z', '').replace('.', ',')} [7a3f2c1e9b] [ACCEPTED DEPLOY] ${path} for client : ci-bot / 10.0.0.8.`;
-  const e = artifactoryAccessLines.toEvent(line, new Date(at), { transport: 'syslog' });
+  const e = artifactoryAccessLines.read(line, new Date(at), { transport: 'syslog' });
   if (!e) throw new Error('the access line no longer parses');
   return e;
 }

@@ -12,7 +12,13 @@ import {
 import { hmacHexEquals, tokenEquals } from '../../src/ingest/crypto.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
-import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
+import {
+  AdapterInputError,
+  header,
+  type IngestAdapter,
+  type LineFormat,
+  readLine,
+} from '../../src/ingest/types.ts';
 
 const SECRET_ENV = 'PIPEWARDEN_ARTIFACTORY_SECRET';
 
@@ -359,13 +365,15 @@ function requestEvent(
 }
 
 export const artifactoryAccessLines: LineFormat = {
-  matches: (line) => (line.includes('[ACCEPTED ') || line.includes('[DENIED ')) && ACCESS.test(line.trim()),
-  toEvent: accessEvent,
+  read: (line, receivedAt, meta) =>
+    line.includes('[ACCEPTED ') || line.includes('[DENIED ')
+      ? (accessEvent(line, receivedAt, meta) ?? undefined)
+      : undefined,
 };
 
 export const artifactoryRequestLines: LineFormat = {
-  matches: (line) => line.includes('|') && parseRequest(line) !== null,
-  toEvent: requestEvent,
+  read: (line, receivedAt, meta) =>
+    line.includes('|') ? (requestEvent(line, receivedAt, meta) ?? undefined) : undefined,
 };
 
 const LINE_FORMATS = [artifactoryAccessLines, artifactoryRequestLines];
@@ -437,8 +445,7 @@ export const artifactory: IngestAdapter<ArtifactoryConfig> = {
     if (body instanceof TextLines) {
       const events: PipewardenEvent[] = [];
       for (const line of body.lines) {
-        const format = LINE_FORMATS.find((f) => f.matches(line));
-        const e = format?.toEvent(line, receivedAt, { transport: 'http' });
+        const e = readLine(LINE_FORMATS, line, receivedAt, { transport: 'http' });
         if (e) events.push(e);
       }
       if (events.length === 0)

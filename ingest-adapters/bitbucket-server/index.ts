@@ -118,12 +118,10 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
  * documentation [unverified against a real file: the corpus has no sample].
  */
 export const bitbucketAuditLine: LineFormat = {
-  // A JSON object with the audit framework's "auditType" and "author" keys.
-  matches(line) {
+  read(line, receivedAt, meta) {
+    // A JSON object with the audit framework's "auditType" and "author" keys.
     const t = line.trimStart();
-    return t.startsWith('{') && t.includes('"auditType"') && t.includes('"author"');
-  },
-  toEvent(line, receivedAt, meta) {
+    if (!(t.startsWith('{') && t.includes('"auditType"') && t.includes('"author"'))) return undefined;
     let r: Json | undefined;
     try {
       r = obj(JSON.parse(line));

@@ -175,16 +175,14 @@ function toEvent(line: string, receivedAt: Date, transport: string, host?: strin
 
 /** GitLab's Rails JSON log lines (possibly behind a syslog header the listener strips). */
 export const gitlabJsonLine: LineFormat = {
-  // A JSON object with GitLab's field names: Rails' correlation_id with severity, or meta.* keys.
-  matches(line) {
+  read(line, receivedAt, meta) {
+    // A JSON object with GitLab's field names: Rails' correlation_id with severity, or meta.* keys.
     const t = line.trimStart();
-    return (
+    const ours =
       t.startsWith('{') &&
       /"severity"\s*:/.test(t) &&
-      /"(correlation_id|meta\.caller_id|meta\.remote_ip|author_id)"\s*:/.test(t)
-    );
-  },
-  toEvent(line, receivedAt, meta) {
+      /"(correlation_id|meta\.caller_id|meta\.remote_ip|author_id)"\s*:/.test(t);
+    if (!ours) return undefined;
     try {
       return toEvent(line, receivedAt, meta.transport, meta.host);
     } catch (err) {

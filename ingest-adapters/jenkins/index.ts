@@ -455,13 +455,8 @@ function lineEvent(
 }
 
 export const jenkinsLines: LineFormat = {
-  matches(line) {
-    const { message } = stripPrefix(line);
-    return parseMessage(message) !== null;
-  },
-  toEvent(line, receivedAt, meta) {
-    return lineEvent(line, receivedAt, meta);
-  },
+  // Parsing is the only sure test of an audit-trail message, so an unparsable line is simply not ours.
+  read: (line, receivedAt, meta) => lineEvent(line, receivedAt, meta) ?? undefined,
 };
 
 /** Audit Trail's Elasticsearch logger writes "yyyy-MM-dd'T'HH:mm:ssZ" (zone without a colon). */

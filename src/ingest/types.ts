@@ -20,14 +20,29 @@ export class AdapterInputError extends Error {
 
 /** A line-oriented log format an adapter owns (access logs, audit-trail lines), for syslog and text bodies. */
 export interface LineFormat {
-  /** Cheap test: does this line (syslog MSG part, or a line of a text body) belong to this format? */
-  matches(line: string): boolean;
-  /** Pure: one line to at most one event; null for a line of this format that carries nothing we keep. */
-  toEvent(
+  /**
+   * Pure: one line (a syslog MSG part, or a line of a text body) to its event, parsed once. undefined: the
+   * line is not of this format (the next format is tried); null: it is, but carries nothing we keep.
+   */
+  read(
     line: string,
     receivedAt: Date,
     meta: { host?: string; app?: string; transport: string },
-  ): PipewardenEvent | null;
+  ): PipewardenEvent | null | undefined;
+}
+
+/** The first format that claims the line reads it; undefined when none does. */
+export function readLine(
+  formats: readonly LineFormat[],
+  line: string,
+  receivedAt: Date,
+  meta: { host?: string; app?: string; transport: string },
+): PipewardenEvent | null | undefined {
+  for (const f of formats) {
+    const e = f.read(line, receivedAt, meta);
+    if (e !== undefined) return e;
+  }
+  return undefined;
 }
 
 export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boolean }> {

@@ -9,7 +9,7 @@ import {
 } from '../../ingest-adapters/artifactory/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
-import { AdapterInputError, type Headers } from '../../src/ingest/types.ts';
+import { AdapterInputError, type Headers, readLine } from '../../src/ingest/types.ts';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
 
 const SECRET = 'sample-webhook-secret';
@@ -247,9 +247,8 @@ describe('artifactory', () => {
         ],
       ];
       for (const [line, kind, user, ip, ua] of cases) {
-        const format = artifactory.lines!.find((f) => f.matches(line));
-        expect(format, line).toBeDefined();
-        const e = format!.toEvent(line, at, { transport: 'syslog' })!;
+        const e = readLine(artifactory.lines!, line, at, { transport: 'syslog' })!;
+        expect(e, line).toBeTruthy();
         expect(e.pipewarden.kind, line).toBe(kind);
         expect(e.user?.name, line).toBe(user);
         expect(e.source?.ip, line).toBe(ip);
@@ -265,8 +264,12 @@ describe('artifactory', () => {
         '[DENIED LOGIN]',
         '',
       ]) {
-        expect(artifactoryAccessLines.matches(line), line).toBe(false);
-        expect(artifactoryRequestLines.matches(line), line).toBe(false);
+        expect(artifactoryAccessLines.read(line, at, { transport: 'syslog' }) !== undefined, line).toBe(
+          false,
+        );
+        expect(artifactoryRequestLines.read(line, at, { transport: 'syslog' }) !== undefined, line).toBe(
+          false,
+        );
       }
     });
 

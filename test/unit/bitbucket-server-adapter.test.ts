@@ -98,8 +98,8 @@ describe('bitbucket-server', () => {
       auditType: { category: 'Authentication', action: 'User login failed' },
       source: '198.51.100.8',
     });
-    expect(bitbucketAuditLine.matches(failed)).toBe(true);
-    const e = bitbucketAuditLine.toEvent(failed, at, { transport: 'syslog' })!;
+    expect(bitbucketAuditLine.read(failed, at, { transport: 'syslog' }) !== undefined).toBe(true);
+    const e = bitbucketAuditLine.read(failed, at, { transport: 'syslog' })!;
     expect([e.pipewarden.kind, e.user?.name, e.source?.ip, e.event.outcome]).toEqual([
       'login.failure',
       'alice',
@@ -107,11 +107,9 @@ describe('bitbucket-server', () => {
       'failure',
     ]);
     const ok = failed.replace('User login failed', 'User logged in');
-    expect(bitbucketAuditLine.toEvent(ok, at, { transport: 'syslog' })!.pipewarden.kind).toBe(
-      'login.success',
-    );
-    expect(bitbucketAuditLine.matches('{"message":"x"}')).toBe(false);
-    expect(bitbucketAuditLine.toEvent('{"auditType":1,"author":2', at, { transport: 'syslog' })).toBeNull();
+    expect(bitbucketAuditLine.read(ok, at, { transport: 'syslog' })!.pipewarden.kind).toBe('login.success');
+    expect(bitbucketAuditLine.read('{"message":"x"}', at, { transport: 'syslog' }) !== undefined).toBe(false);
+    expect(bitbucketAuditLine.read('{"auditType":1,"author":2', at, { transport: 'syslog' })).toBeNull();
     expect(bitbucketServer.lines).toContain(bitbucketAuditLine);
   });
 
@@ -140,7 +138,7 @@ describe('bitbucket-server', () => {
             expect(err).toBeInstanceOf(AdapterInputError);
           }
           const line = JSON.stringify({ auditType: body, author: body, timestamp: body, source: body });
-          bitbucketAuditLine.toEvent(line, at, { transport: 'syslog' });
+          bitbucketAuditLine.read(line, at, { transport: 'syslog' });
         }),
         { numRuns: 400 },
       );

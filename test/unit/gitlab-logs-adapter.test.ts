@@ -71,8 +71,8 @@ describe('gitlab-logs', () => {
         ip,
       ]);
       expect(EVENT_KINDS).toContain(e.pipewarden.kind);
-      expect(gitlabJsonLine.matches(line), s.file).toBe(true);
-      const viaLine = gitlabJsonLine.toEvent(line, at, { transport: 'syslog', host: 'gitlab-1' })!;
+      expect(gitlabJsonLine.read(line, at, { transport: 'syslog' }) !== undefined, s.file).toBe(true);
+      const viaLine = gitlabJsonLine.read(line, at, { transport: 'syslog', host: 'gitlab-1' })!;
       expect(viaLine.event.id).toBe(e.event.id);
       expect(e['@timestamp']).toBe(new Date(JSON.parse(line).time).toISOString());
     }
@@ -89,9 +89,11 @@ describe('gitlab-logs', () => {
     });
     const { events } = ingest(`${lines.join('\n')}\r\n${boring}\n\n`);
     expect(events).toHaveLength(lines.length);
-    expect(gitlabJsonLine.toEvent(boring, at, { transport: 'syslog' })).toBeNull();
-    expect(gitlabJsonLine.matches('<13>Jan 1 host app: hello')).toBe(false);
-    expect(gitlabJsonLine.matches('{"message":"x"}')).toBe(false);
+    expect(gitlabJsonLine.read(boring, at, { transport: 'syslog' })).toBeNull();
+    expect(gitlabJsonLine.read('<13>Jan 1 host app: hello', at, { transport: 'syslog' }) !== undefined).toBe(
+      false,
+    );
+    expect(gitlabJsonLine.read('{"message":"x"}', at, { transport: 'syslog' }) !== undefined).toBe(false);
   });
 
   it('refuses an empty body and lines that are not JSON objects', () => {
@@ -132,7 +134,8 @@ describe('gitlab-logs', () => {
             expect(err).toBeInstanceOf(AdapterInputError);
           }
           for (const line of text.split('\n')) {
-            if (gitlabJsonLine.matches(line)) gitlabJsonLine.toEvent(line, at, { transport: 'syslog' }); // must not throw
+            if (gitlabJsonLine.read(line, at, { transport: 'syslog' }) !== undefined)
+              gitlabJsonLine.read(line, at, { transport: 'syslog' }); // must not throw
           }
         }),
         { numRuns: 400 },

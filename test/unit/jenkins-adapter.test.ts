@@ -161,7 +161,7 @@ describe('jenkins', () => {
         normalise(Buffer.from(body), { 'content-type': 'application/json' }).events[0]!['@timestamp'],
       ).toBe(at.toISOString());
       const line = `app #1 Started on node x started at 2024-01-01T00:00:00Z completed in ${'9'.repeat(30)}ms completed: SUCCESS`;
-      expect(jenkinsLines.toEvent(line, at, { transport: 'syslog' })!['@timestamp']).toBe(at.toISOString());
+      expect(jenkinsLines.read(line, at, { transport: 'syslog' })!['@timestamp']).toBe(at.toISOString());
     });
 
     it('maps each Audit Trail and Audit Log record form to its kind', () => {
@@ -207,8 +207,8 @@ describe('jenkins', () => {
         ['[createUser@18060 userId="admin"]', 'permission.change', 'admin', undefined],
       ];
       for (const [line, kind, user, ip] of cases) {
-        expect(jenkinsLines.matches(line), line).toBe(true);
-        const e = jenkinsLines.toEvent(line, at, { transport: 'syslog', host: 'ci' })!;
+        expect(jenkinsLines.read(line, at, { transport: 'syslog' }) !== undefined, line).toBe(true);
+        const e = jenkinsLines.read(line, at, { transport: 'syslog', host: 'ci' })!;
         expect(e.pipewarden.kind, line).toBe(kind);
         expect(e.user?.name, line).toBe(user);
         expect(e.source?.ip, line).toBe(ip);
@@ -218,9 +218,9 @@ describe('jenkins', () => {
     it('never keeps the executed script, and redacts nothing useful from credential records', () => {
       const line =
         "A groovy script was executed by user 'm'. Origin: Script Console Controller. \nThe executed script: \nprintln 'AKIAIOSFODNN7EXAMPLE'";
-      const e = jenkinsLines.toEvent(line, at, { transport: 'syslog' })!;
+      const e = jenkinsLines.read(line, at, { transport: 'syslog' })!;
       expect(JSON.stringify(e)).not.toContain('AKIAIOSFODNN7EXAMPLE');
-      const c = jenkinsLines.toEvent("'app#1' (class X) used credentials 'deploy-key' (class Y).", at, {
+      const c = jenkinsLines.read("'app#1' (class X) used credentials 'deploy-key' (class Y).", at, {
         transport: 'syslog',
       })!;
       expect(JSON.stringify(c.pipewarden.raw)).toContain('deploy-key');
@@ -233,7 +233,7 @@ describe('jenkins', () => {
         'hello world',
         '',
       ]) {
-        expect(jenkinsLines.matches(line), line).toBe(false);
+        expect(jenkinsLines.read(line, at, { transport: 'syslog' }) !== undefined, line).toBe(false);
       }
     });
 
@@ -312,7 +312,9 @@ describe('jenkins', () => {
         fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom(...jenkinsFragments))), (parts) => {
           const line = parts.join(' ');
           expect(
-            () => jenkinsLines.matches(line) && jenkinsLines.toEvent(line, at, { transport: 'syslog' }),
+            () =>
+              jenkinsLines.read(line, at, { transport: 'syslog' }) !== undefined &&
+              jenkinsLines.read(line, at, { transport: 'syslog' }),
           ).not.toThrow();
         }),
         { numRuns: 400 },

@@ -45,8 +45,8 @@ export function routeMessage(
   const line = lineOf(m);
   const meta = { transport, ...(m.host ? { host: m.host } : {}), ...(m.app ? { app: m.app } : {}) };
   for (const r of routes) {
-    if (!r.format.matches(line)) continue;
-    const event = r.format.toEvent(line, receivedAt, meta);
+    const event = r.format.read(line, receivedAt, meta);
+    if (event === undefined) continue;
     return event
       ? { event, result: 'matched', source: r.source }
       : { event: null, result: 'ignored', source: r.source };
