@@ -117,15 +117,16 @@ export function redactPayload(value: unknown, depth = 0): unknown {
   if (depth > 32) return '[depth limit]';
   if (Array.isArray(value)) return value.map((v) => redactPayload(v, depth + 1));
   if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      // Keys such as "token_scopes" or "secret_scanning" describe, they do not carry: keep non-strings.
-      out[k] =
+    // Object.fromEntries defines own properties, so a vendor key named "__proto__" stays data.
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        // Keys such as "token_scopes" or "secret_scanning" describe, they do not carry: keep non-strings.
         SECRET_KEY.test(k) && typeof v === 'string' && v.length > 0
           ? '[REDACTED]'
-          : redactPayload(v, depth + 1);
-    }
-    return out;
+          : redactPayload(v, depth + 1),
+      ]),
+    );
   }
   return value;
 }

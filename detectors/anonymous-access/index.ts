@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector, Firing, KeyField, Match, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { table } from '../../src/util/table.ts';
 
 const MINUTE = 60_000;
 
@@ -70,7 +71,7 @@ interface Opening {
  * (`repo.` / `org.` / `enterprise.` / `business.`). Visibility changes additionally need the event's
  * `pipewarden.visibility` to be public (see `opening`).
  */
-const OPENINGS: Record<string, Opening> = {
+const OPENINGS = table<Opening>({
   'repository.publicized': { what: 'made the repository public', severity: 'high' }, // GitHub webhook
   public: { what: 'made the repository public', severity: 'high' }, // GitHub webhook "public"
   anonymous_access_enabled: { what: 'enabled anonymous Git read access for the instance', severity: 'high' }, // GHES enterprise webhook
@@ -82,7 +83,7 @@ const OPENINGS: Record<string, Opening> = {
     severity: 'medium',
   },
   enable_private_repository_forking: { what: 'enabled forking of private repositories', severity: 'medium' },
-};
+});
 
 // Actions that change visibility; they open access only when the new visibility is public.
 // GitHub audit repo.access, GitLab audit/log visibility changes ("change: visibility", *_visibility_*).

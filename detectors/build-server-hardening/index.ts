@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector, Match } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { table } from '../../src/util/table.ts';
 
 const MINUTE = 60_000;
 
@@ -38,7 +39,7 @@ interface Finding {
 }
 
 // Normalised Jenkins actions (ingest-adapters/jenkins) and what they mean for the controller's hardening.
-const ACTIONS: Record<string, Finding> = {
+const ACTIONS = table<Finding>({
   'plugin.install': { check: 'plugins', what: 'installed or updated a plugin', severity: 'medium' },
   'plugin.uninstall': { check: 'plugins', what: 'removed a plugin', severity: 'medium' },
   script_console: { check: 'scriptConsole', what: 'ran a script in the script console', severity: 'high' },
@@ -47,7 +48,7 @@ const ACTIONS: Record<string, Finding> = {
     what: 'changed the global security configuration (security realm or authorization strategy)',
     severity: 'high',
   },
-};
+});
 
 /**
  * The node a Jenkins build ran on: `pipewarden.runner.name` (the Jenkins adapter sets it to the node),

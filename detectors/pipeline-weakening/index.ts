@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { EventKind, PipewardenEvent } from '../../src/event.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = z
   .strictObject({
@@ -38,7 +39,7 @@ const crit = (what: string): Weakening => ({ what, severity: 'critical' });
  * GitHub webhook names (`branch_protection_rule.deleted`) and audit-log names (`protected_branch.destroy`)
  * sit side by side.
  */
-export const WEAKENINGS: Record<string, Weakening> = {
+export const WEAKENINGS = table<Weakening>({
   // Branch protection and rulesets
   'branch_protection_rule.deleted': hi('deleted a branch protection rule'),
   'branch_protection_configuration.disabled': hi('disabled branch protection'),
@@ -76,7 +77,7 @@ export const WEAKENINGS: Record<string, Weakening> = {
   // Actions token permissions (the direction is not in the event yet: read → write is the weakening)
   set_default_workflow_permissions: med('changed the default GITHUB_TOKEN workflow permissions'),
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
-};
+});
 
 // A leading scope: "repo." / "org." / "enterprise." / "business." (audit log), or the same words glued to
 // the category with "_" ("business_secret_scanning", "repository_ruleset", "org_secret_scanning").

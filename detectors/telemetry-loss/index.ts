@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { table } from '../../src/util/table.ts';
 
 const MINUTE = 60_000;
 
@@ -78,7 +79,7 @@ interface Cut {
 
 // Our feed was cut: the sender side of a webhook or audit stream removed. One owner per action (these are
 // not in pipeline-weakening). Keys are normalised actions with any scope prefix removed.
-const CUTS: Record<string, Cut> = {
+const CUTS = table<Cut>({
   'meta.deleted': { what: 'deleted the webhook that feeds pipewarden', severity: 'high' }, // GitHub webhook
   'hook.destroy': { what: 'deleted a webhook', severity: 'high' }, // GitHub audit (repo, org, business hooks)
   'hook.config_changed': { what: 'changed a webhook’s configuration (URL or secret)', severity: 'low' },
@@ -89,7 +90,7 @@ const CUTS: Record<string, Cut> = {
     severity: 'critical',
   },
   system_hook_destroy: { what: 'deleted a system hook', severity: 'high' },
-};
+});
 
 const SCOPE = /^(?:repo|repository|org|organization|enterprise|business|project|group|instance)[._]/;
 

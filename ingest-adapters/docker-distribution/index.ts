@@ -12,6 +12,7 @@ import {
   type IngestAdapter,
   type VerifyResult,
 } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN');
 
@@ -38,12 +39,12 @@ export function stripPort(addr: string | undefined): string | undefined {
   return v4 && isIP(v4[1]!) ? v4[1] : undefined;
 }
 
-const KINDS: Record<string, { kind: EventKind; type: string }> = {
+const KINDS = table<{ kind: EventKind; type: string }>({
   push: { kind: 'artifact.publish', type: 'creation' },
   mount: { kind: 'artifact.publish', type: 'creation' },
   pull: { kind: 'artifact.download', type: 'access' },
   delete: { kind: 'artifact.delete', type: 'deletion' },
-};
+});
 
 function toEvent(e: Json, receivedAt: Date): PipewardenEvent {
   const id = str(e.id);

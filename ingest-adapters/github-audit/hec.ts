@@ -1,6 +1,7 @@
 // Splunk HTTP Event Collector wire format: a body of concatenated JSON objects, and HEC's answers.
 import type { FastifyInstance } from 'fastify';
 import { AdapterInputError } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 export const HEC_PATHS = [
   '/services/collector/event',
@@ -16,12 +17,12 @@ export const HEC_TEXT = {
   eventBlank: 'Event field cannot be blank',
 } as const;
 
-const CODES: Record<string, number> = {
+const CODES = table<number>({
   [HEC_TEXT.noData]: 5,
   [HEC_TEXT.invalidFormat]: 6,
   [HEC_TEXT.eventRequired]: 12,
   [HEC_TEXT.eventBlank]: 13,
-};
+});
 
 /**
  * Splits "{...}{...}\n{...}" into its top-level JSON objects and parses each. Splunk accepts any

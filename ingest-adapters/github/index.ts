@@ -4,6 +4,7 @@ import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_WEBHOOK_SECRET');
 
@@ -23,7 +24,7 @@ const PUBLISH: Classification = { kind: 'artifact.publish', category: ['package'
 const OTHER: Classification = { kind: 'other', category: ['web'], type: ['info'] };
 
 // Webhook event name → kind. Everything not listed is kept in the audit trail as "other".
-const BY_EVENT: Record<string, Classification> = {
+const BY_EVENT = table<Classification>({
   branch_protection_rule: CONFIG,
   branch_protection_configuration: CONFIG,
   repository_ruleset: CONFIG,
@@ -65,7 +66,7 @@ const BY_EVENT: Record<string, Classification> = {
   package: PUBLISH,
   registry_package: PUBLISH,
   enterprise: CONFIG,
-};
+});
 
 type GithubExtras = PipewardenEvent['pipewarden'];
 

@@ -11,6 +11,7 @@ import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_WEBHOOK_TOKEN');
 
@@ -30,7 +31,7 @@ const c = (kind: EventKind, category: string, type: string): Classification => (
 });
 
 // object_kind (webhooks, and push/tag_push/merge_request from system hooks) → kind.
-const BY_OBJECT_KIND: Record<string, Classification> = {
+const BY_OBJECT_KIND = table<Classification>({
   push: c('code.push', 'configuration', 'change'),
   tag_push: c('code.push', 'configuration', 'change'),
   pipeline: c('build', 'process', 'info'),
@@ -44,7 +45,7 @@ const BY_OBJECT_KIND: Record<string, Classification> = {
   release: c('other', 'web', 'info'),
   emoji: c('other', 'web', 'info'),
   access_token: c('other', 'iam', 'info'),
-};
+});
 
 // event_name (system hooks, member and subgroup hooks) → kind.
 function byEventName(name: string): Classification | undefined {

@@ -10,12 +10,13 @@ import {
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, type IngestAdapter } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 import { authorizationEquals } from '../docker-distribution/index.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_HARBOR_TOKEN');
 
 // CloudEvents type ("harbor.artifact.pushed") → the Default format's name.
-const FROM_CLOUDEVENTS: Record<string, string> = {
+const FROM_CLOUDEVENTS = table<string>({
   'harbor.artifact.pushed': 'PUSH_ARTIFACT',
   'harbor.artifact.pulled': 'PULL_ARTIFACT',
   'harbor.artifact.deleted': 'DELETE_ARTIFACT',
@@ -26,9 +27,9 @@ const FROM_CLOUDEVENTS: Record<string, string> = {
   'harbor.quota.warned': 'QUOTA_WARNING',
   'harbor.replication.status.changed': 'REPLICATION',
   'harbor.tag_retention.finished': 'TAG_RETENTION',
-};
+});
 
-const BY_TYPE: Record<string, { kind: EventKind; category: string; type: string; outcome: Outcome }> = {
+const BY_TYPE = table<{ kind: EventKind; category: string; type: string; outcome: Outcome }>({
   PUSH_ARTIFACT: { kind: 'artifact.publish', category: 'package', type: 'creation', outcome: 'success' },
   PULL_ARTIFACT: { kind: 'artifact.download', category: 'package', type: 'access', outcome: 'success' },
   DELETE_ARTIFACT: { kind: 'artifact.delete', category: 'package', type: 'deletion', outcome: 'success' },
@@ -39,7 +40,7 @@ const BY_TYPE: Record<string, { kind: EventKind; category: string; type: string;
   QUOTA_WARNING: { kind: 'other', category: 'configuration', type: 'info', outcome: 'unknown' },
   REPLICATION: { kind: 'deploy', category: 'package', type: 'change', outcome: 'unknown' },
   TAG_RETENTION: { kind: 'artifact.delete', category: 'package', type: 'deletion', outcome: 'unknown' },
-};
+});
 
 /** ISO text of a millisecond time, or undefined when it is not a representable date. */
 function validTime(ms: number): string | undefined {

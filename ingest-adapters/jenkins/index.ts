@@ -20,6 +20,7 @@ import {
   type LineFormat,
   type VerifyResult,
 } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_JENKINS_SECRET');
 
@@ -69,7 +70,7 @@ interface Parsed extends Classified {
   detail: Record<string, unknown>;
 }
 
-const MONTHS: Record<string, number> = {
+const MONTHS = table<number>({
   Jan: 0,
   Feb: 1,
   Mar: 2,
@@ -82,7 +83,7 @@ const MONTHS: Record<string, number> = {
   Oct: 9,
   Nov: 10,
   Dec: 11,
-};
+});
 // The file loggers' java.util.logging prefix "MMM d, yyyy h:mm:ss,SSS aa", then a separator (often a space, can be empty).
 const FILE_PREFIX = /^([A-Z][a-z]{2}) (\d{1,2}), (\d{4}) (\d{1,2}):(\d{2}):(\d{2}),(\d{3}) ([AP]M) ?/;
 
@@ -203,7 +204,7 @@ const AUTH = /^(Successful login|Failed login attempt|Logout) for user '(.*)'$/;
 // Audit Log plugin (Log4j-Audit) structured data: "[login@18060 userId="alice" timestamp="…"]".
 const AUDIT_LOG = /\[(\w+)(?:@\d+)?((?: [\w.-]+="(?:[^"\\]|\\.)*")*)\]/;
 
-const AUDIT_LOG_EVENTS: Record<string, Classified> = {
+const AUDIT_LOG_EVENTS = table<Classified>({
   login: {
     kind: 'login.success',
     category: ['authentication'],
@@ -231,7 +232,7 @@ const AUDIT_LOG_EVENTS: Record<string, Classified> = {
   createNode: CONFIG('createNode', ['creation']),
   updateNode: CONFIG('updateNode'),
   deleteNode: CONFIG('deleteNode', ['deletion']),
-};
+});
 
 const ANONYMOUS = new Set(['NA', 'anonymous', 'SYSTEM_ANONYMOUS']);
 
@@ -504,12 +505,12 @@ function logstashEvent(doc: Json, receivedAt: Date): PipewardenEvent {
   });
 }
 
-const PHASE_TYPE: Record<string, string[]> = {
+const PHASE_TYPE = table<string[]>({
   QUEUED: ['start'],
   STARTED: ['start'],
   COMPLETED: ['end'],
   FINALIZED: ['end'],
-};
+});
 
 /** Notification plugin: one build phase (QUEUED, STARTED, COMPLETED, FINALIZED). */
 function notificationEvent(doc: Json, receivedAt: Date): PipewardenEvent {

@@ -6,6 +6,7 @@ import { hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_NEXUS_SECRET');
 
@@ -26,7 +27,7 @@ interface Classified {
   category: string[];
   type: string[];
 }
-const TYPE: Record<string, string> = { CREATED: 'creation', UPDATED: 'change', DELETED: 'deletion' };
+const TYPE = table<string>({ CREATED: 'creation', UPDATED: 'change', DELETED: 'deletion' });
 
 function classify(webhook: string, body: Json, anonymous: boolean): { cls: Classified; action: string } {
   const act = str(body.action) ?? '';
