@@ -5,7 +5,7 @@ import { createToken } from './api/tokens.ts';
 import { createStore, startApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { ROLES, type Role } from './config/schema.ts';
-import { createLogger } from './log.ts';
+import { createLogger, routeProcessWarnings } from './log.ts';
 
 const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly alerter
 
@@ -73,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
       fail(`--port must be 0..65535, got ${values.port}`);
     const log = createLogger({ level: config.log.level });
+    routeProcessWarnings(log);
     const app = await startApp(config, {
       log,
       ...(roles ? { roles } : {}),

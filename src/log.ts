@@ -34,3 +34,23 @@ export function createLogger(options: { level?: string; destination?: pino.Desti
     options.destination,
   );
 }
+
+/**
+ * Node's process warnings go to our log as JSON instead of bare text on stderr, except one known to be
+ * harmless: kafkajs 2.2.4 schedules its request-queue check with a negative delay, which Node 24 turns
+ * into 1 ms (the behaviour kafkajs always had) and reports as TimeoutNegativeWarning on every connection
+ * (tulios/kafkajs#1751, unfixed upstream). Returns a function that restores Node's own listeners.
+ */
+export function routeProcessWarnings(log: Logger): () => void {
+  const previous = process.listeners('warning');
+  process.removeAllListeners('warning');
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.name === 'TimeoutNegativeWarning' && /[\\/]kafkajs[\\/]/.test(w.stack ?? '')) return;
+    log.warn({ warning: { name: w.name, code: w.code, message: w.message } }, 'Node.js process warning.');
+  };
+  process.on('warning', onWarning);
+  return () => {
+    process.off('warning', onWarning);
+    for (const l of previous) process.on('warning', l);
+  };
+}
