@@ -49,6 +49,7 @@ export type GithubAuditPollConfig = Omit<z.output<typeof pollSchema>, 'tokenEnv'
 export interface GithubAuditConfig {
   enabled: boolean; // the HEC endpoint
   secret: Secret | undefined; // the HEC token
+  previousSecret?: Secret | undefined; // also accepted during a rotation
   poll: GithubAuditPollConfig | undefined;
 }
 
@@ -57,6 +58,7 @@ const configSchema = z
     enabled: z.boolean().optional(),
     /** The HEC token GitHub's Splunk stream sends as `Authorization: Splunk <token>`. */
     secretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN'),
+    previousSecretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN_PREVIOUS'),
     poll: pollSchema.optional(),
   })
   .superRefine((c, ctx) => {
@@ -73,6 +75,7 @@ const configSchema = z
     (c): GithubAuditConfig => ({
       enabled: c.enabled ?? c.secretEnv !== undefined,
       secret: c.secretEnv,
+      previousSecret: c.previousSecretEnv,
       poll: c.poll ? { ...c.poll, token: c.poll.tokenEnv! } : undefined,
     }),
   )

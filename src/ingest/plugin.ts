@@ -210,7 +210,16 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     }
 
     // Authenticate before parsing: untrusted bytes are not even read as JSON.
-    const verdict = adapter.verify(raw, req.headers, config, now());
+    let verdict = adapter.verify(raw, req.headers, config, now());
+    const previous = (config as { previousSecret?: unknown }).previousSecret;
+    if (!verdict.ok && previous) {
+      // During a rotation the old secret is accepted too; counted, so operators see when it is unused.
+      const withPrevious = adapter.verify(raw, req.headers, { ...config, secret: previous }, now());
+      if (withPrevious.ok) {
+        verdict = withPrevious;
+        metrics.inc('pipewarden_ingest_previous_secret_total', { source });
+      }
+    }
     if (!verdict.ok) {
       req.log.warn(
         { source, ip: req.ip, reason: verdict.reason },

@@ -5,6 +5,8 @@ import { type Secret, secretRef } from '../config/secrets.ts';
 export interface SecretSourceConfig {
   enabled: boolean;
   secret: Secret | undefined;
+  /** Also accepted while senders move to a new secret; see rotation in the README. */
+  previousSecret?: Secret | undefined;
 }
 
 /** A source's own settings as parsed; nothing when it has none. */
@@ -13,6 +15,7 @@ type Extras<E extends z.ZodRawShape> = keyof E extends never ? unknown : z.outpu
 /**
  * `enabled` defaults to "on when its secret is set", so a bare `pipewarden serve` with the variable
  * exported just works, and a source without a secret can never be switched on: every push is authenticated.
+ * `previousSecretEnv` (default `<VAR>_PREVIOUS`) names a second secret accepted during a rotation.
  * `extra` adds the source's own settings (e.g. Artifactory's authMode), which pass through unchanged.
  */
 export function secretSourceSchema<E extends z.ZodRawShape = {}>(
@@ -23,8 +26,12 @@ export function secretSourceSchema<E extends z.ZodRawShape = {}>(
   const shape = z.strictObject({
     enabled: z.boolean().optional(),
     secretEnv: secretRef(defaultEnv),
+    previousSecretEnv: secretRef(`${defaultEnv}_PREVIOUS`),
     ...extra,
-  }) as unknown as z.ZodType<{ enabled?: boolean; secretEnv?: Secret } & Record<string, unknown>, unknown>;
+  }) as unknown as z.ZodType<
+    { enabled?: boolean; secretEnv?: Secret; previousSecretEnv?: Secret } & Record<string, unknown>,
+    unknown
+  >;
   return (
     shape
       .superRefine((c, ctx) => {
@@ -37,11 +44,12 @@ export function secretSourceSchema<E extends z.ZodRawShape = {}>(
         }
       })
       .transform(
-        ({ enabled, secretEnv, ...rest }) =>
+        ({ enabled, secretEnv, previousSecretEnv, ...rest }) =>
           ({
             ...rest,
             enabled: enabled ?? secretEnv !== undefined,
             secret: secretEnv,
+            previousSecret: previousSecretEnv,
           }) as SecretSourceConfig & Extras<E>,
       )
       // prefault, not default: an absent section is parsed as {}, so the secret is still looked up.

@@ -109,6 +109,62 @@ describe('POST /ingest/github', () => {
   });
 });
 
+describe('rotating a source secret', () => {
+  it('accepts the current and the previous secret, counts uses of the previous one, refuses any other', async () => {
+    const { app: rotating } = await startEmbedded(
+      {},
+      {
+        PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'new-github-secret',
+        PIPEWARDEN_GITHUB_WEBHOOK_SECRET_PREVIOUS: 'old-github-secret',
+        PIPEWARDEN_HARBOR_TOKEN: 'Bearer new-harbor-token',
+        PIPEWARDEN_HARBOR_TOKEN_PREVIOUS: 'Bearer old-harbor-token',
+      },
+      ['ingest'],
+    );
+    try {
+      const sample = loadSample('github', 'repository__publicized.json');
+      const raw = rawBody(sample);
+      const send = (secret: string, id: string) =>
+        rotating.server.inject({
+          method: 'POST',
+          url: '/ingest/github',
+          payload: raw,
+          headers: signGithub(sample, raw, secret, id),
+        });
+      expect((await send('new-github-secret', 'rot-1')).statusCode).toBe(202);
+      expect((await send('old-github-secret', 'rot-2')).statusCode).toBe(202);
+      expect((await send(GITHUB_SECRET, 'rot-3')).statusCode).toBe(401);
+      const used = (source: string) =>
+        rotating.metrics.get('pipewarden_ingest_previous_secret_total', { source });
+      expect(used('github')).toBe(1);
+
+      const harbor = loadSample('harbor', 'PUSH_ARTIFACT__Default.json');
+      const harborRaw = rawBody(harbor);
+      const push = (authorization: string) =>
+        rotating.server.inject({
+          method: 'POST',
+          url: '/ingest/harbor',
+          payload: harborRaw,
+          headers: { 'content-type': 'application/json', authorization },
+        });
+      expect((await push('Bearer old-harbor-token')).statusCode).toBe(202);
+      expect((await push('Bearer new-harbor-token')).statusCode).toBe(202);
+      expect((await push('Bearer other-token')).statusCode).toBe(401);
+      expect(used('harbor')).toBe(1);
+    } finally {
+      await rotating.stop();
+    }
+  });
+
+  it('accepts only the current secret when no previous one is set', async () => {
+    const sample = loadSample('github', 'repository__publicized.json');
+    const raw = rawBody(sample);
+    const res = await post('/ingest/github', raw, signGithub(sample, raw, `${GITHUB_SECRET}-old`));
+    expect(res.statusCode).toBe(401);
+    expect(app.metrics.get('pipewarden_ingest_previous_secret_total', { source: 'github' })).toBe(0);
+  });
+});
+
 describe('routing', () => {
   it('answers an unknown source with 404 naming the known ones', async () => {
     const res = await post('/ingest/jira', '{}', { 'content-type': 'application/json' });
