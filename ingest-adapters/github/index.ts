@@ -125,8 +125,8 @@ export const github: IngestAdapter<typeof configSchema._output> = {
   id: 'github',
   title: 'GitHub webhooks',
   configSchema,
-  // GitHub lets a hook be set to form encoding; we ask users for JSON and refuse the rest with a clear 415.
-  contentTypes: ['application/json'],
+  // A hook's content type is JSON or form encoding (`payload=<url-encoded JSON>`); both are signed as sent.
+  contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
 
   verify(rawBody, headers, config) {
     return verifyPrefixedHmac(header(headers, 'x-hub-signature-256'), {
@@ -136,6 +136,18 @@ export const github: IngestAdapter<typeof configSchema._output> = {
       key: config.secret?.reveal(),
       body: rawBody,
     });
+  },
+
+  parse(rawBody, headers) {
+    const type = (header(headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') return JSON.parse(rawBody.toString('utf8'));
+    const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
+    if (payload === null) throw new AdapterInputError('form-encoded GitHub webhook has no "payload" field');
+    try {
+      return JSON.parse(payload);
+    } catch (err) {
+      throw new AdapterInputError(`the "payload" field is not JSON: ${(err as Error).message}`);
+    }
   },
 
   deliveryId(headers) {

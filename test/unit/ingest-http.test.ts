@@ -94,13 +94,42 @@ describe('POST /ingest/github', () => {
     expect(res.json().message).toMatch(/65536 bytes/);
   });
 
-  it('refuses an unsupported content type with 415', async () => {
-    const headers = {
-      ...signGithub(sample, raw, GITHUB_SECRET),
-      'content-type': 'application/x-www-form-urlencoded',
-    };
+  it('refuses an unsupported content type with 415 naming the accepted ones', async () => {
+    const headers = { ...signGithub(sample, raw, GITHUB_SECRET), 'content-type': 'text/xml' };
     const res = await post('/ingest/github', raw, headers);
     expect(res.statusCode).toBe(415);
+    expect(res.json().message).toContain('application/json or application/x-www-form-urlencoded');
+  });
+
+  it('accepts a hook set to form encoding, signed over the form body, as the same event as JSON', async () => {
+    const form = new URLSearchParams({ payload: raw }).toString();
+    const headers = {
+      ...signGithub(sample, form, GITHUB_SECRET, 'http-form-1'),
+      'content-type': 'application/x-www-form-urlencoded',
+    };
+    const res = await post('/ingest/github', form, headers);
+    expect(res.statusCode).toBe(202);
+    const gh = adapters.find((a) => a.id === 'github')!;
+    expect(gh.parse!(Buffer.from(form), { 'content-type': 'application/x-www-form-urlencoded' })).toEqual(
+      JSON.parse(raw),
+    );
+    // Signed over the JSON instead of the form bytes: refused.
+    const wrong = await post('/ingest/github', form, {
+      ...signGithub(sample, raw, GITHUB_SECRET, 'http-form-3'),
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(wrong.statusCode).toBe(401);
+    for (const [bad, message] of [
+      ['other=1', /no "payload" field/],
+      [new URLSearchParams({ payload: '{"action":' }).toString(), /"payload" field is not JSON/],
+    ] as const) {
+      const r = await post('/ingest/github', bad, {
+        ...signGithub(sample, bad, GITHUB_SECRET),
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+      expect(r.statusCode, bad).toBe(400);
+      expect(r.json().message).toMatch(message);
+    }
   });
 
   it('refuses an empty body with 400', async () => {
