@@ -8,7 +8,7 @@ import { detectors as allDetectors } from '../detectors/index.ts';
 import { hecReplies } from '../ingest-adapters/github-audit/hec.ts';
 import { adapters as allAdapters } from '../ingest-adapters/index.ts';
 import { Alerter } from './alerting/alerter.ts';
-import { FailedAlertSweeper } from './alerting/redeliver.ts';
+import { type DigestRequest, FailedAlertSweeper, isDigestRequest } from './alerting/redeliver.ts';
 import { createEmailSink } from './alerting/sinks/email.ts';
 import { createSlackSink } from './alerting/sinks/slack.ts';
 import type { Delivery, Hit, Sink } from './alerting/types.ts';
@@ -358,6 +358,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     alerter = new Alerter(sinks, store, {
       attempts: config.alerting.attempts,
       backoffMs: config.alerting.backoffMs,
+      throttle: config.alerting.throttle,
+      ...(config.alerting.slack.consoleUrl ? { consoleUrl: config.alerting.slack.consoleUrl } : {}),
       log,
       now,
     });
@@ -368,7 +370,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         group: 'pipewarden-alert',
         maxBatch: 50,
         handler: async (batch) => {
-          for (const hit of parseAll<Hit>(batch, log, 'hit')) {
+          for (const msg of parseAll<Hit | DigestRequest>(batch, log, 'hit')) {
+            // The sweeper asks for digests through this topic, so one consumer sends each (redeliver.ts).
+            if (isDigestRequest(msg)) {
+              await a.digest(msg.digest, config.alerting.redeliver.maxAgeHours);
+              continue;
+            }
+            const hit = msg;
             const alert = await a.handle(hit);
             for (const [sink, d] of Object.entries(alert.deliveries)) {
               metrics.inc('pipewarden_alert_deliveries_total', { sink, status: d.status });
@@ -384,6 +392,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         bus,
         topic: config.topics.hits,
         config: config.alerting.redeliver,
+        sinks: sinks.map((x) => x.name),
         log,
         now,
       });

@@ -2,6 +2,7 @@
 // records the outcome per sink. One sink failing never stops the others.
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
 import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severityRank } from './types.ts';
 
 export interface AlerterOptions {
@@ -9,6 +10,10 @@ export interface AlerterOptions {
   /** Deliver to every sink whatever its detector routes (test alerts). */
   ignoreRoutes?: boolean;
   backoffMs: number;
+  /** Alert budget per sink; without it nothing is held. */
+  throttle?: ThrottleConfig;
+  /** Linked from digests. */
+  consoleUrl?: string;
   log?: Logger;
   now?: () => Date;
 }
@@ -19,12 +24,14 @@ export class Alerter {
   readonly #sinks: Sink[];
   readonly #store: Store | undefined;
   readonly #opts: AlerterOptions;
+  readonly #budget: SinkBudget | undefined;
 
   /** `store` may be undefined for one-off deliveries (test alerts) that are not recorded. */
   constructor(sinks: Sink[], store: Store | undefined, opts: AlerterOptions) {
     this.#sinks = sinks;
     this.#store = store;
     this.#opts = opts;
+    this.#budget = opts.throttle ? new SinkBudget(opts.throttle) : undefined;
   }
 
   get sinkNames(): string[] {
@@ -38,15 +45,68 @@ export class Alerter {
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') return existing;
     const deliveries = await this.deliver(hit, existing?.deliveries ?? {});
-    const statuses = Object.values(deliveries).map((d) => d.status);
-    const failed = statuses.filter((s) => s === 'failed').length;
-    const record: AlertRecord = {
-      ...hit,
-      status: failed === 0 ? 'delivered' : failed === statuses.length ? 'failed' : 'partial',
-      deliveries,
-    };
+    const record: AlertRecord = { ...hit, status: overallStatus(deliveries), deliveries };
     await store.putAlert(record);
     return record;
+  }
+
+  /**
+   * Sends one digest to `sinkName` for the alerts it holds, then marks them digested. Safe to run twice
+   * for the same alerts (each is re-read before it is counted, and the digest id derives from them).
+   * Returns how many alerts the digest covered (0 when there was nothing to send or the send failed).
+   */
+  async digest(sinkName: string, maxAgeHours = 24): Promise<number> {
+    const store = this.#store;
+    const sink = this.#sinks.find((s) => s.name === sinkName);
+    if (!store || !sink) return 0;
+    const now = this.#now();
+    const from = new Date(now.getTime() - maxAgeHours * 3_600_000).toISOString();
+    const held: AlertRecord[] = [];
+    for (const status of ['held', 'partial'] as const) {
+      let cursor: string | undefined;
+      do {
+        const page = await store.searchAlerts({ status, from, size: 200, ...(cursor ? { cursor } : {}) });
+        for (const candidate of page.items) {
+          if (held.length >= DIGEST_MAX) break;
+          if (candidate.deliveries[sinkName]?.status !== 'held') continue;
+          // Search can lag behind writes; the stored record is the truth.
+          const current = await store.getAlert(candidate.id);
+          if (current?.deliveries[sinkName]?.status === 'held') held.push(current);
+        }
+        cursor = held.length >= DIGEST_MAX ? undefined : page.next;
+      } while (cursor);
+    }
+    if (!held.length) return 0;
+    const digest = buildDigest(sinkName, held, now, this.#opts.consoleUrl);
+    const delivery = await this.#send(sink, digest, undefined);
+    const others = Object.fromEntries(
+      this.#sinks
+        .filter((s) => s !== sink)
+        .map((s): [string, Delivery] => [
+          s.name,
+          { status: 'skipped', attempts: 0, at: now.toISOString(), reason: `digest for ${sinkName}` },
+        ]),
+    );
+    const deliveries = { ...others, [sinkName]: delivery };
+    await store.putAlert({ ...digest, status: overallStatus(deliveries), deliveries });
+    if (delivery.status !== 'sent') return 0;
+    for (const alert of held) {
+      const updated = {
+        ...alert.deliveries,
+        [sinkName]: {
+          status: 'digested',
+          attempts: 0,
+          at: delivery.at,
+          digest: digest.id,
+        } satisfies Delivery,
+      };
+      await store.putAlert({ ...alert, status: overallStatus(updated), deliveries: updated });
+    }
+    this.#opts.log?.info(
+      { sink: sinkName, digest: digest.id, held: held.length },
+      'Sent a digest of held alerts.',
+    );
+    return held.length;
   }
 
   /** Sends to every sink at or above its minimum severity (skipping those already sent), in parallel. */
@@ -87,6 +147,20 @@ export class Alerter {
         reason: `below ${sink.name} minimum severity ${sink.minSeverity}`,
       };
     }
+    // A held alert stays held until a digest covers it; a redelivery does not send it after all.
+    if (previous?.status === 'held' || previous?.status === 'digested') return previous;
+    if (this.#budget && this.#store) {
+      const verdict = this.#budget.check(sink.name, hit.severity, this.#now().getTime());
+      if (!verdict.ok)
+        return { status: 'held', attempts: 0, at: this.#now().toISOString(), reason: verdict.reason };
+    }
+    const delivery = await this.#send(sink, hit, previous);
+    if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
+    return delivery;
+  }
+
+  /** Renders and sends with retries and backoff; never throws. */
+  async #send(sink: Sink, hit: Hit, previous: Delivery | undefined): Promise<Delivery> {
     const payload = sink.render(hit);
     let attempts = previous?.attempts ?? 0;
     for (let i = 0; ; i++) {

@@ -1,7 +1,8 @@
 // Alerts whose delivery failed for a reason that can pass (rate limit, outage, timeout) are tried again
 // later: the sweeper puts their hits back on the hits topic, where the alert role sends only to the sinks
 // that have not got them. Going through the bus (keyed as before) means one consumer handles each hit in
-// order, so several alert replicas sweeping at once still send nothing twice.
+// order, so several alert replicas sweeping at once still send nothing twice. Digests of held alerts
+// (throttle.ts) are asked for the same way: a `{ "digest": "<sink>" }` message keyed `digest:<sink>`.
 import cron, { type ScheduledTask } from 'node-cron';
 import { z } from 'zod';
 import type { Bus } from '../bus/types.ts';
@@ -34,8 +35,19 @@ export interface SweeperOptions {
   bus: Bus;
   topic: string;
   config: RedeliverConfig;
+  /** Sink names, for digest requests. */
+  sinks?: string[];
   log: Logger;
   now?: () => Date;
+}
+
+/** A request, on the hits topic, for a digest of what a sink holds. */
+export interface DigestRequest {
+  digest: string;
+}
+
+export function isDigestRequest(m: unknown): m is DigestRequest {
+  return typeof m === 'object' && m !== null && typeof (m as DigestRequest).digest === 'string';
 }
 
 /** Whether an alert has a failed delivery worth another attempt. */
@@ -75,10 +87,13 @@ export class FailedAlertSweeper {
     const now = this.#o.now?.() ?? new Date();
     const from = new Date(now.getTime() - config.maxAgeHours * 3_600_000).toISOString();
     let requeued = 0;
-    for (const status of ['partial', 'failed'] as const) {
+    const holding = new Set<string>();
+    for (const status of ['partial', 'failed', 'held'] as const) {
       let cursor: string | undefined;
       do {
         const page = await store.searchAlerts({ status, from, size: 200, ...(cursor ? { cursor } : {}) });
+        for (const a of page.items)
+          for (const [sink, d] of Object.entries(a.deliveries)) if (d.status === 'held') holding.add(sink);
         const due = page.items.filter((a) => needsRedelivery(a, config, now));
         if (due.length) {
           await bus.publish(
@@ -91,6 +106,14 @@ export class FailedAlertSweeper {
       } while (cursor);
     }
     if (requeued) log.info({ requeued }, 'Requeued alerts whose delivery failed.');
+    const digests = [...holding].filter((s) => !this.#o.sinks || this.#o.sinks.includes(s)).sort();
+    if (digests.length) {
+      await bus.publish(
+        topic,
+        digests.map((sink) => ({ key: `digest:${sink}`, value: JSON.stringify({ digest: sink }) })),
+      );
+      log.info({ sinks: digests }, 'Asked for digests of held alerts.');
+    }
     return requeued;
   }
 }

@@ -27,7 +27,11 @@ export interface Hit {
   context: Record<string, string | number | boolean | null>; // redacted, flat, small
 }
 
-export type DeliveryStatus = 'sent' | 'failed' | 'skipped';
+/**
+ * held: the sink was over its alert budget (see throttle.ts), so the alert waits for the next digest;
+ * digested: it went out in a digest message (`digest` names that message's alert id).
+ */
+export type DeliveryStatus = 'sent' | 'failed' | 'skipped' | 'held' | 'digested';
 
 export interface Delivery {
   status: DeliveryStatus;
@@ -35,12 +39,19 @@ export interface Delivery {
   at: string; // time of the last attempt
   error?: string; // last error, for failed deliveries
   retryable?: boolean; // for failed deliveries: whether another attempt can help (rate limit, 5xx, timeout)
-  reason?: string; // for skipped: below the sink's minimum severity, ...
+  reason?: string; // for skipped: below the sink's minimum severity, ...; for held: the budget
+  digest?: string; // for digested: the id of the digest alert that summarised this one
 }
 
+export const ALERT_STATUSES = ['pending', 'delivered', 'held', 'partial', 'failed'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
 export interface AlertRecord extends Hit {
-  /** delivered: every enabled sink sent or skipped; partial: some failed; failed: all failed; pending: not tried yet. */
-  status: 'pending' | 'delivered' | 'partial' | 'failed';
+  /**
+   * delivered: every enabled sink sent, digested or skipped; held: none failed, some wait for a digest;
+   * partial: some failed; failed: all failed; pending: not tried yet.
+   */
+  status: AlertStatus;
   deliveries: Record<string, Delivery>;
 }
 

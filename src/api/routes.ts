@@ -1,7 +1,7 @@
 // Health, readiness and the responders' query API (/api/events, /api/alerts, bearer token required).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type Delivery, SEVERITIES } from '../alerting/types.ts';
+import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Counters } from '../ingest/metrics.ts';
@@ -28,7 +28,7 @@ const alertQuerySchema = z.strictObject({
   to: isoTime.optional(),
   detector: z.string().min(1).max(100).optional(),
   severity: z.enum(SEVERITIES).optional(),
-  status: z.enum(['pending', 'delivered', 'partial', 'failed']).optional(),
+  status: z.enum(ALERT_STATUSES).optional(),
   size,
   cursor: z.string().min(1).max(1000).optional(),
 });

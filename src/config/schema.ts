@@ -5,6 +5,7 @@ import { adapters } from '../../ingest-adapters/index.ts';
 import { redeliverConfigSchema } from '../alerting/redeliver.ts';
 import { emailSinkConfigSchema } from '../alerting/sinks/email.ts';
 import { slackSinkConfigSchema } from '../alerting/sinks/slack.ts';
+import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
@@ -72,8 +73,10 @@ export const configSchema = z
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(500),
-        /** Later attempts for deliveries that failed for a reason that can pass. */
+        /** Later attempts for deliveries that failed for a reason that can pass; also sends digests. */
         redeliver: redeliverConfigSchema,
+        /** Alert budget per sink; past it, alerts below neverHold wait for a digest (throttle.ts). */
+        throttle: throttleConfigSchema,
       })
       .prefault({}),
     log: z

@@ -35,6 +35,7 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
           alerting: {
             attempts: 2,
             backoffMs: 50,
+            throttle: { maxPerWindow: 4 },
             slack: { enabled: true, channel: '#sec-alerts', apiUrl: slack.url, minSeverity: 'low' },
             email: {
               enabled: true,
@@ -172,7 +173,7 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
 
     it('delivers by email when Slack refuses, and records the Slack failure', async () => {
       const mailsBefore = smtp.messages.length;
-      slack.failNext(5, 'invalid_auth');
+      slack.failNext(1, 'invalid_auth'); // a refusal: not retried, so one call fails
       // The same change delivered again under a new delivery id is a new event, hence a new alert.
       const res = await send('branch_protection_rule__deleted.json', `e2e-${run}-3`);
       expect(res.status).toBe(202);
@@ -190,6 +191,43 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
       expect(alert.deliveries.email.status).toBe('sent');
       const mails = await smtp.waitFor(mailsBefore + 1, 10_000);
       expect(mails.at(-1)!.subject).toContain('Pipeline safeguard weakened');
+    });
+
+    it('holds a flood of alerts past the sink budget and sends one digest for them through the bus', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await send('branch_protection_rule__deleted.json', `e2e-${run}-flood-${i}`);
+        expect(res.status).toBe(202);
+        ids.push(...((await res.json()) as { ids: string[] }).ids);
+      }
+      const flood = await eventually(
+        async () => {
+          const page = await api('/api/alerts?size=100');
+          const mine = page.items.filter((a: any) => ids.includes(a.event_ids[0]));
+          return mine.length === 5 && mine;
+        },
+        30_000,
+        'the five flood alerts',
+      );
+      const heldForSlack = flood.filter((a: any) => a.deliveries.slack.status === 'held');
+      expect(heldForSlack.length).toBeGreaterThan(0);
+      expect(heldForSlack[0].deliveries.slack.reason).toMatch(/held for the digest/);
+      const slackBefore = slack.messages.length;
+      // What the sweeper publishes when it finds held alerts (every 5 minutes by default).
+      await app.bus.publish(app.config.topics.hits, [{ key: 'digest:slack', value: '{"digest":"slack"}' }]);
+      const digest = await eventually(
+        async () =>
+          slack.messages.slice(slackBefore).find((m) => /alerts held back from slack/.test(m.text ?? '')),
+        30_000,
+        'the Slack digest',
+      );
+      expect(digest.text).toContain(`${heldForSlack.length} alerts held back from slack`);
+      await app.store.refresh();
+      for (const a of heldForSlack) {
+        const stored = await app.store.getAlert(a.id);
+        expect(stored?.deliveries.slack?.status).toBe('digested');
+      }
+      expect(slack.messages.length).toBe(slackBefore + 1);
     });
   });
 }

@@ -119,3 +119,113 @@ describe('alerter', () => {
     expect(slack.messages.length).toBe(slackBefore + 1);
   });
 });
+
+describe('alert budget and digests', () => {
+  const THROTTLE = { enabled: true, maxPerWindow: 3, windowMinutes: 10, neverHold: 'critical' as const };
+  let clock = Date.parse('2024-06-02T09:00:00Z');
+  const throttled = () =>
+    new Alerter(sinks, store, {
+      attempts: 1,
+      backoffMs: 1,
+      throttle: THROTTLE,
+      consoleUrl: 'https://pipewarden.example/',
+      log: createLogger({ level: 'silent' }),
+      now: () => new Date(clock),
+    });
+
+  it("holds what is over a sink's budget, never a critical alert, and a redelivery stays held", async () => {
+    const a = throttled();
+    const slackBefore = slack.messages.length;
+    const results = [];
+    for (let i = 0; i < 6; i++) {
+      clock += 1_000;
+      results.push(await a.handle(hit(`flood-${i}`, 'failed-logins', i === 5 ? 'medium' : 'high')));
+    }
+    expect(results.map((r) => r.deliveries.slack!.status)).toEqual([
+      'sent',
+      'sent',
+      'sent',
+      'held',
+      'held',
+      'held',
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'delivered',
+      'delivered',
+      'delivered',
+      'held',
+      'held',
+      'held',
+    ]);
+    expect(results[3]!.deliveries.slack!.reason).toMatch(/slack sent 3 alerts in the last 10 min; held/);
+    expect(slack.messages.length).toBe(slackBefore + 3);
+
+    clock += 1_000;
+    const critical = await a.handle(hit('flood-critical', 'failed-logins', 'critical'));
+    expect(critical.deliveries.slack!.status).toBe('sent');
+    expect(slack.messages.length).toBe(slackBefore + 4);
+
+    const again = await a.handle(hit('flood-4'));
+    expect(again.deliveries.slack!.status).toBe('held');
+    expect(slack.messages.length).toBe(slackBefore + 4);
+    const listed = await store.searchAlerts({ status: 'held', size: 50 });
+    expect(listed.items.map((x) => x.id).sort()).toEqual(['flood-3', 'flood-4', 'flood-5']);
+  });
+
+  it('sends one digest per sink for what it held, marks them digested, and never sends it twice', async () => {
+    const a = throttled();
+    const slackBefore = slack.messages.length;
+    const mailBefore = smtp.messages.length;
+    expect(await a.digest('slack')).toBe(3);
+    expect(slack.messages.length).toBe(slackBefore + 1);
+    // email (minimum severity high) held the two high alerts over its budget, not the medium one
+    expect(await a.digest('email')).toBe(2);
+    const mails = await smtp.waitFor(mailBefore + 1);
+    expect(mails.at(-1)!.subject).toContain('2 alerts held back from email');
+    const digest = slack.messages.at(-1)!;
+    expect(digest.text).toContain('3 alerts held back from slack');
+    expect(JSON.stringify(digest.blocks)).toContain('failed-logins ×3 (worst high)');
+    expect(JSON.stringify(digest.blocks)).toContain('https://pipewarden.example/api/alerts?status=held');
+    for (const id of ['flood-3', 'flood-4', 'flood-5']) {
+      const stored = await store.getAlert(id);
+      expect(stored?.status, id).toBe('delivered');
+      expect(stored?.deliveries.slack).toMatchObject({
+        status: 'digested',
+        digest: expect.stringMatching(/^digest-/),
+      });
+    }
+    const record = await store.getAlert(String((await store.getAlert('flood-3'))!.deliveries.slack!.digest));
+    expect(record).toMatchObject({ detector: 'alert-digest', status: 'delivered', context: { held: 3 } });
+    expect(await a.digest('slack')).toBe(0);
+    expect(await a.digest('email')).toBe(0);
+    expect(slack.messages.length).toBe(slackBefore + 1);
+    expect(smtp.messages.length).toBe(mailBefore + 1);
+  });
+
+  it('keeps alerts held when the digest cannot be sent, and sends it on the next try', async () => {
+    const a = throttled();
+    for (let i = 0; i < 4; i++) {
+      clock += 1_000;
+      await a.handle(hit(`again-${i}`));
+    }
+    expect((await store.getAlert('again-3'))?.deliveries.slack?.status).toBe('held');
+    slack.failNext(1, 'invalid_auth');
+    expect(await a.digest('slack')).toBe(0);
+    expect((await store.getAlert('again-3'))?.deliveries.slack?.status).toBe('held');
+    expect(await a.digest('slack')).toBe(1);
+    expect((await store.getAlert('again-3'))?.deliveries.slack?.status).toBe('digested');
+  });
+
+  it('frees the budget as the window slides', async () => {
+    const a = throttled();
+    for (let i = 0; i < 3; i++) {
+      clock += 1_000;
+      expect((await a.handle(hit(`slide-${i}`))).deliveries.slack!.status).toBe('sent');
+    }
+    clock += 1_000;
+    expect((await a.handle(hit('slide-held'))).deliveries.slack!.status).toBe('held');
+    clock += 10 * 60_000 - 3_000; // the first send leaves the window
+    expect((await a.handle(hit('slide-3'))).deliveries.slack!.status).toBe('sent');
+    expect((await a.handle(hit('slide-4'))).deliveries.slack!.status).toBe('held');
+  });
+});

@@ -86,4 +86,40 @@ describe('failed-alert redelivery', () => {
       expect(hit.status).toBeUndefined();
     }
   });
+
+  it('asks, through the hits topic, for one digest per sink that holds alerts', async () => {
+    const held: Delivery = { status: 'held', attempts: 0, at: NOW.toISOString(), reason: 'budget' };
+    await store.putAlert({
+      ...alert('held-1', 1, held, 'held'),
+      deliveries: { slack: held, email: held },
+    });
+    await store.putAlert(alert('held-2', 2, held, 'held'));
+    await store.putAlert({ ...alert('held-old', 30, held, 'held'), deliveries: { pager: held } });
+    await bus.ensureTopics(['hits-digest']);
+    const config = redeliverConfigSchema.parse({});
+    const sweeper = new FailedAlertSweeper({
+      store,
+      bus,
+      topic: 'hits-digest',
+      config,
+      log,
+      now: () => NOW,
+      sinks: ['slack', 'email', 'pager'],
+    });
+    await sweeper.sweep();
+    const got: ConsumedMessage[] = [];
+    const sub = await bus.subscribe({
+      topic: 'hits-digest',
+      group: 'check',
+      handler: async (b) => void got.push(...b),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await sub.stop();
+    const digests = got.filter((m) => m.key.startsWith('digest:'));
+    // pager's only held alert is older than maxAgeHours: no digest asked for it
+    expect(digests.map((m) => [m.key, JSON.parse(m.value)])).toEqual([
+      ['digest:email', { digest: 'email' }],
+      ['digest:slack', { digest: 'slack' }],
+    ]);
+  });
 });
