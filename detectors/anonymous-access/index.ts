@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector, Firing, KeyField, Match, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
 import { table } from '../../src/util/table.ts';
 
 const MINUTE = 60_000;
@@ -54,8 +55,8 @@ const configSchema = z
     allowRepositories: z.array(z.string().min(1)).default([]),
     /** Paths meant to be public, as globs on the artefact path or URL path, e.g. `/artifactory/api/npm/**`. */
     allowPaths: z.array(z.string().min(1)).default([]),
-    /** Source IPs whose anonymous use is expected (health checks, your own mirror sync). Exact. */
-    allowIps: z.array(z.string().min(1)).default([]),
+    /** Source IPs or CIDR blocks whose anonymous use is expected (health checks, your own mirror sync). */
+    allowIps: z.array(ipOrCidr).default([]),
   })
   .prefault({});
 
@@ -153,12 +154,12 @@ function paths(e: PipewardenEvent): string[] {
 function allowedBy(config: Config): (e: PipewardenEvent) => boolean {
   const repos = config.allowRepositories.map(globToRegExp);
   const pathRes = config.allowPaths.map(globToRegExp);
-  const ips = new Set(config.allowIps);
+  const fromAllowedIp = ipMatcher(config.allowIps);
   return (e) => {
     const repo = e.pipewarden.repository;
     if (repo && repos.some((r) => r.test(repo))) return true;
     if (pathRes.length && paths(e).some((p) => pathRes.some((r) => r.test(p)))) return true;
-    return e.source?.ip !== undefined && ips.has(e.source.ip);
+    return fromAllowedIp(e.source?.ip);
   };
 }
 

@@ -1,9 +1,9 @@
 // Failed logins correlated across every source that reports them (matched on kind, not vendor):
 // brute force per user, password spraying per source IP, failures then a success, built-in accounts.
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Detector, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
 
 const MINUTE = 60_000;
 
@@ -14,11 +14,6 @@ const minutes = (d: number) =>
     .max(7 * 24 * 60)
     .default(d);
 const count = (d: number) => z.number().int().min(1).max(1000).default(d);
-
-/** An IP address or CIDR block, IPv4 or IPv6. */
-const ipOrCidr = z.string().refine((s) => parseCidr(s) !== undefined, {
-  message: 'must be an IP address or CIDR block, e.g. 10.0.0.0/8 or 2001:db8::/32',
-});
 
 const configSchema = z
   .strictObject({
@@ -188,58 +183,8 @@ export const failedLogins: Detector<Config> = {
   },
 };
 
-interface Cidr {
-  v6: boolean;
-  net: bigint;
-  bits: number;
-}
-
 /** A predicate: does the event come from an allowlisted address? Events without an IP never are. */
 function allowedBy(list: string[]): (e: PipewardenEvent) => boolean {
-  const blocks = list.map(parseCidr).filter((c): c is Cidr => c !== undefined);
-  if (blocks.length === 0) return () => false;
-  return (e) => {
-    const ip = e.source?.ip;
-    const addr = ip ? parseCidr(ip) : undefined;
-    if (!addr) return false;
-    return blocks.some((b) => {
-      if (b.v6 !== addr.v6) return false;
-      const width = b.v6 ? 128 : 32;
-      const shift = BigInt(width - b.bits);
-      return addr.net >> shift === b.net >> shift;
-    });
-  };
-}
-
-/** `a.b.c.d`, `a.b.c.d/n`, IPv6 and IPv6/n; IPv4-mapped IPv6 (::ffff:a.b.c.d) is read as IPv4. */
-function parseCidr(text: string): Cidr | undefined {
-  const [addr = '', len, ...rest] = text.trim().split('/');
-  if (rest.length) return undefined;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  const a = mapped ? mapped[1]! : addr;
-  const kind = isIP(a);
-  if (kind === 0) return undefined;
-  const v6 = kind === 6;
-  const width = v6 ? 128 : 32;
-  const bits = len === undefined ? width : /^\d{1,3}$/.test(len) ? Number(len) : Number.NaN;
-  if (!(bits >= 0 && bits <= width)) return undefined;
-  return { v6, net: v6 ? v6ToBigInt(a) : v4ToBigInt(a), bits };
-}
-
-function v4ToBigInt(a: string): bigint {
-  return a.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
-}
-
-function v6ToBigInt(a: string): bigint {
-  let s = a.replace(/%.*$/, ''); // zone index
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    const n = Number(v4ToBigInt(v4[1]!));
-    s = `${s.slice(0, -v4[1]!.length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head = '', tail] = s.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc: bigint, g: string) => (acc << 16n) | BigInt(Number.parseInt(g || '0', 16)), 0n);
+  const inList = ipMatcher(list);
+  return (e) => inList(e.source?.ip);
 }

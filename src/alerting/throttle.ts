@@ -57,7 +57,10 @@ export class SinkBudget {
   #recent(sink: string, now: number): number[] {
     const since = now - this.#config.windowMinutes * 60_000;
     let times = this.#sent.get(sink);
-    if (!times) this.#sent.set(sink, (times = []));
+    if (!times) {
+      times = [];
+      this.#sent.set(sink, times);
+    }
     let drop = 0;
     while (drop < times.length && times[drop]! <= since) drop++;
     if (drop) times.splice(0, drop);

@@ -6,10 +6,14 @@ import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Counters } from '../ingest/metrics.ts';
 import type { Store } from '../store/types.ts';
+import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
 const size = z.coerce.number().int().min(1).max(500).default(50);
+
+/** Events returned inline with one alert; the rest are listed by id in event_ids. */
+const MAX_ALERT_EVENTS = 100;
 
 const eventQuerySchema = z.strictObject({
   from: isoTime.optional(),
@@ -18,6 +22,8 @@ const eventQuerySchema = z.strictObject({
   kind: z.enum(EVENT_KINDS).optional(),
   actor: z.string().min(1).max(300).optional(),
   repository: z.string().min(1).max(300).optional(),
+  action: z.string().min(1).max(300).optional(),
+  ip: ipOrCidr.optional(),
   q: z.string().min(1).max(500).optional(),
   size,
   cursor: z.string().min(1).max(1000).optional(),
@@ -125,6 +131,39 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     const parsed = eventQuerySchema.safeParse(req.query);
     if (!parsed.success) return badQuery(reply, parsed.error);
     return answer(reply, () => opts.store.searchEvents(parsed.data));
+  });
+
+  const idParam = z.strictObject({ id: z.string().min(1).max(200) });
+
+  app.get('/api/events/:id', async (req, reply) => {
+    const parsed = idParam.safeParse(req.params);
+    if (!parsed.success) return badQuery(reply, parsed.error);
+    return answer(reply, async () => {
+      const event = await opts.store.getEvent(parsed.data.id);
+      if (!event)
+        return reply
+          .status(404)
+          .send({ error: 'not_found', message: `no event with id '${parsed.data.id}'` });
+      return event;
+    });
+  });
+
+  // An alert with the events that triggered it: the responder's first pivot.
+  app.get('/api/alerts/:id', async (req, reply) => {
+    const parsed = idParam.safeParse(req.params);
+    if (!parsed.success) return badQuery(reply, parsed.error);
+    return answer(reply, async () => {
+      const alert = await opts.store.getAlert(parsed.data.id);
+      if (!alert)
+        return reply
+          .status(404)
+          .send({ error: 'not_found', message: `no alert with id '${parsed.data.id}'` });
+      const ids = alert.event_ids.slice(0, MAX_ALERT_EVENTS);
+      const events = (await Promise.all(ids.map((id) => opts.store.getEvent(id)))).filter(
+        (e) => e !== undefined,
+      );
+      return { ...alert, events, missing_events: ids.length - events.length };
+    });
   });
 
   // Like falcosidekick's test endpoint: proves the Slack and email settings before a real alert needs them.

@@ -235,6 +235,9 @@ export class ElasticsearchStore implements Store {
       ...term('pipewarden.kind', query.kind),
       ...term('user.name', query.actor),
       ...term('pipewarden.repository', query.repository),
+      ...term('event.action', query.action),
+      // An ip field takes an address or a CIDR block in a term query.
+      ...term('source.ip', query.ip),
       ...textTerms(query.q).map((t) => ({ match_phrase: { [TEXT]: t } })),
     ];
     return this.#page<PipewardenEvent>(this.#events, filter, 'event.id', query);

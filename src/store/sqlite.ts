@@ -3,6 +3,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { ipMatcher } from '../util/ip.ts';
 import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
 
 const SCHEMA = `
@@ -64,6 +65,18 @@ export class SqliteStore implements Store {
   constructor(options: { path: string; log?: Logger }) {
     this.#db = new DatabaseSync(options.path);
     this.#log = options.log;
+    // pw_ip_in(ip, block): the `ip` filter, with the same address and CIDR semantics as Elasticsearch.
+    const matchers = new Map<string, (ip: string | undefined) => boolean>();
+    this.#db.function('pw_ip_in', { deterministic: true }, (ip, block) => {
+      if (typeof ip !== 'string' || typeof block !== 'string') return 0;
+      let m = matchers.get(block);
+      if (!m) {
+        if (matchers.size > 100) matchers.clear();
+        m = ipMatcher([block]);
+        matchers.set(block, m);
+      }
+      return m(ip) ? 1 : 0;
+    });
   }
 
   async init(): Promise<void> {
@@ -121,6 +134,11 @@ export class SqliteStore implements Store {
     addEquals(where, 'kind', query.kind);
     addEquals(where, 'actor', query.actor);
     addEquals(where, 'repository', query.repository);
+    addEquals(where, 'action', query.action);
+    if (query.ip !== undefined) {
+      where.sql.push('pw_ip_in(source_ip, ?) = 1');
+      where.params.push(query.ip);
+    }
     const match = ftsQuery(query.q);
     if (match !== undefined) {
       where.sql.push('rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)');

@@ -11,6 +11,8 @@ export interface EventQuery {
   kind?: EventKind;
   actor?: string; // user.name, exact
   repository?: string; // pipewarden.repository, exact
+  action?: string; // event.action, exact (the vendor's name, e.g. "protected_branch.destroy")
+  ip?: string; // source.ip: an address or a CIDR block (callers validate it)
   q?: string; // free text over message, action, actor, repository and the other text fields
   size?: number; // page size, 1..500 (default 50)
   cursor?: string; // opaque, from the previous page's `next`

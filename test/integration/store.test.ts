@@ -277,6 +277,26 @@ function storeContract(name: string, makeStore: () => Promise<Store>): void {
       expect(both.total).toBe(1);
     });
 
+    it('filters by action, exactly, and by source IP as an address or a CIDR block', async () => {
+      expect(ids(await store.searchEvents({ action: 'login.failed' }))).toEqual(
+        expectedOrder([E.tieA, E.tieB]),
+      );
+      expect((await store.searchEvents({ action: 'login' })).total).toBe(0);
+      expect(ids(await store.searchEvents({ ip: '198.51.100.9' }))).toEqual([E.tieA.event.id]);
+      expect(ids(await store.searchEvents({ ip: '198.51.100.0/24' }))).toEqual([E.tieA.event.id]);
+      // Only what is inside the block counts; "not-an-ip" (kept as junk in the IP slot) never matches.
+      expect(ids(await store.searchEvents({ ip: '192.0.0.0/8' }))).toEqual([E.anonymous.event.id]);
+      expect(ids(await store.searchEvents({ ip: '192.0.0.0/3' }))).toEqual([
+        E.deploy.event.id,
+        E.tieA.event.id,
+        E.anonymous.event.id,
+      ]);
+      expect((await store.searchEvents({ ip: '2001:db8::/32' })).total).toBe(0);
+      expect(ids(await store.searchEvents({ ip: '198.51.100.0/24', action: 'login.failed' }))).toEqual([
+        E.tieA.event.id,
+      ]);
+    });
+
     it('searches free text in message, action, actor and repository', async () => {
       expect(ids(await store.searchEvents({ q: 'jenkins' }))).toEqual(expectedOrder([E.tieA, E.tieB]));
       expect(ids(await store.searchEvents({ q: 'Visibility PUBLIC' }))).toEqual([E.publicized.event.id]);

@@ -249,6 +249,54 @@ describe('GET /api/events', () => {
     expect(page.items[0].event.action).toBe('branch_protection_rule.deleted');
   });
 
+  it('gets one event by id, and an alert with the events that triggered it', async () => {
+    const s = loadSample('github', 'repository__publicized.json');
+    const body = rawBody(s);
+    const res = await post('/ingest/github', body, signGithub(s, body, GITHUB_SECRET, 'http-pivot-1'));
+    const [id] = res.json().ids as string[];
+    const event = await eventually(async () => {
+      const r = await get(`/api/events/${id}`, `Bearer ${token}`);
+      return r.statusCode === 200 ? (r.json() as PipewardenEvent) : undefined;
+    });
+    expect(event.event.id).toBe(id);
+    expect(event.pipewarden.repository).toBe('Codertocat/Hello-World');
+    const hit = {
+      id: 'pivot-alert-1',
+      '@timestamp': event['@timestamp'],
+      detected_at: new Date().toISOString(),
+      detector: 'anonymous-access',
+      title: 'Anonymous access',
+      severity: 'high' as const,
+      summary: 'made public',
+      description: 'd',
+      runbook: 'r',
+      key: 'Codertocat/Hello-World',
+      event_ids: [id!, 'no-such-event'],
+      source: 'github',
+      context: {},
+    };
+    await app.store.putAlert({ ...hit, status: 'delivered', deliveries: {} });
+    const alert = (await get('/api/alerts/pivot-alert-1', `Bearer ${token}`)).json();
+    expect(alert.events.map((e: { event: { id: string } }) => e.event.id)).toEqual([id]);
+    expect(alert.missing_events).toBe(1);
+    expect(alert.summary).toBe('made public');
+    for (const path of ['/api/events/nope', '/api/alerts/nope']) {
+      const missing = await get(path, `Bearer ${token}`);
+      expect(missing.statusCode, path).toBe(404);
+      expect(missing.json().message).toMatch(/no (event|alert) with id 'nope'/);
+    }
+    expect((await get(`/api/events/${id}`)).statusCode).toBe(401);
+  });
+
+  it('filters events by action and by source IP or CIDR block, and refuses a bad one', async () => {
+    const ok = await get('/api/events?ip=10.0.0.0/8&action=push', `Bearer ${token}`);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().total).toBe(0);
+    const bad = await get('/api/events?ip=10.0.0.0/33', `Bearer ${token}`);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/ip: must be an IP address or CIDR block/);
+  });
+
   it('refuses bad query parameters with 400 naming them', async () => {
     const bad = await get('/api/events?kind=nonsense&size=100000', `Bearer ${token}`);
     expect(bad.statusCode).toBe(400);
