@@ -15,6 +15,7 @@ import type { Delivery, Hit, Sink } from './alerting/types.ts';
 import { apiRoutes, healthRoutes } from './api/routes.ts';
 import { TokenVerifier } from './api/tokens.ts';
 import { KafkaBus } from './bus/kafka.ts';
+import { readEvents, readHits } from './bus/messages.ts';
 import { SqliteBus } from './bus/sqlite.ts';
 import type { Bus, ConsumedMessage, Subscription } from './bus/types.ts';
 import { ConfigError } from './config/load.ts';
@@ -147,22 +148,6 @@ export async function sendTestAlert(
   } finally {
     await Promise.allSettled(sinks.map((s) => s.close?.()));
   }
-}
-
-/** Parses each message, logging and skipping any that is not JSON so one poison message cannot block a group. */
-function parseAll<T>(batch: ConsumedMessage[], log: Logger, what: string): T[] {
-  const out: T[] = [];
-  for (const m of batch) {
-    try {
-      out.push(JSON.parse(m.value) as T);
-    } catch {
-      log.error(
-        { topic: m.topic, partition: m.partition, offset: m.offset },
-        `Skipped a ${what} message that is not JSON.`,
-      );
-    }
-  }
-  return out;
 }
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
@@ -370,7 +355,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         group: 'pipewarden-alert',
         maxBatch: 50,
         handler: async (batch) => {
-          for (const msg of parseAll<Hit | DigestRequest>(batch, log, 'hit')) {
+          for (const msg of readHits(batch, log)) {
             // The sweeper asks for digests through this topic, so one consumer sends each (redeliver.ts).
             if (isDigestRequest(msg)) {
               await a.digest(msg.digest, config.alerting.redeliver.maxAgeHours);
@@ -408,7 +393,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         group: 'pipewarden-index',
         maxBatch: 1000,
         handler: async (batch) => {
-          const events = parseAll<PipewardenEvent>(batch, log, 'event');
+          const events = readEvents(batch, log);
           if (events.length) await store.indexEvents(events);
         },
       }),

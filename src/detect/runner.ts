@@ -1,6 +1,7 @@
 // The detect role's batch step: load the key state a batch needs, evaluate, re-key, snapshot.
 // The bus commits the batch's offsets only after this resolves (so a snapshot never runs behind them).
 import type { Hit } from '../alerting/types.ts';
+import { readEvents } from '../bus/messages.ts';
 import type { ConsumedMessage, OutgoingMessage } from '../bus/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
@@ -27,14 +28,8 @@ export async function detectBatch(step: BatchStep, batch: ConsumedMessage[]): Pr
   const { engine, lane, state, log } = step;
   const items: Array<{ event: PipewardenEvent; m: ConsumedMessage }> = [];
   for (const m of batch) {
-    try {
-      items.push({ event: JSON.parse(m.value) as PipewardenEvent, m });
-    } catch {
-      log.error(
-        { topic: m.topic, partition: m.partition, offset: m.offset },
-        'Skipped an event message that is not JSON.',
-      );
-    }
+    const [event] = readEvents([m], log);
+    if (event) items.push({ event, m });
   }
   if (state) {
     const ids = new Set<string>();

@@ -1,0 +1,90 @@
+// What consumers read off the bus is checked before it is used: the topics are ours, but a message from
+// an older version, another producer or a hand-run tool must not wedge a consumer group. A message that
+// is not JSON or lacks what its consumer needs is logged (position and reason, never its content) and
+// skipped; retrying it would fail the same way forever and hold up every message behind it.
+import { z } from 'zod';
+import type { DigestRequest } from '../alerting/redeliver.ts';
+import { type Hit, SEVERITIES } from '../alerting/types.ts';
+import { EVENT_KINDS, type PipewardenEvent } from '../event.ts';
+import type { Logger } from '../log.ts';
+import type { ConsumedMessage } from './types.ts';
+
+const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not a valid time');
+
+// Loose: only what consumers rely on is required; everything else passes through untouched.
+const eventShape = z.looseObject({
+  '@timestamp': time,
+  event: z.looseObject({ id: z.string().min(1), action: z.string() }),
+  pipewarden: z.looseObject({ kind: z.enum(EVENT_KINDS), source: z.string().min(1) }),
+});
+
+const hitShape = z.looseObject({
+  id: z.string().min(1),
+  '@timestamp': time,
+  detected_at: time,
+  detector: z.string().min(1),
+  severity: z.enum(SEVERITIES),
+  title: z.string(),
+  summary: z.string(),
+  key: z.string(),
+  source: z.string(),
+  event_ids: z.array(z.string()),
+  context: z.record(z.string(), z.unknown()),
+});
+
+const digestShape = z.strictObject({ digest: z.string().min(1) });
+
+function readAll<T>(
+  batch: ConsumedMessage[],
+  log: Logger,
+  what: string,
+  check: (v: unknown) => T | string,
+): T[] {
+  const out: T[] = [];
+  for (const m of batch) {
+    let value: unknown;
+    try {
+      value = JSON.parse(m.value);
+    } catch {
+      log.error(
+        { topic: m.topic, partition: m.partition, offset: m.offset },
+        `Skipped a ${what} message that is not JSON.`,
+      );
+      continue;
+    }
+    const checked = check(value);
+    if (typeof checked === 'string') {
+      log.error(
+        { topic: m.topic, partition: m.partition, offset: m.offset, reason: checked },
+        `Skipped a message that is not a valid ${what}.`,
+      );
+      continue;
+    }
+    out.push(checked);
+  }
+  return out;
+}
+
+function problems(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Normalised events, from the events topic and its re-keyed lanes. */
+export function readEvents(batch: ConsumedMessage[], log: Logger): PipewardenEvent[] {
+  return readAll(batch, log, 'event', (v) => {
+    const r = eventShape.safeParse(v);
+    return r.success ? (v as PipewardenEvent) : problems(r.error);
+  });
+}
+
+/** Hits and digest requests, from the hits topic. */
+export function readHits(batch: ConsumedMessage[], log: Logger): Array<Hit | DigestRequest> {
+  return readAll(batch, log, 'hit', (v): Hit | DigestRequest | string => {
+    if (digestShape.safeParse(v).success) return v as DigestRequest;
+    const r = hitShape.safeParse(v);
+    return r.success ? (v as Hit) : problems(r.error);
+  });
+}
