@@ -158,6 +158,20 @@ const STATE_MAPPINGS: estypes.MappingTypeMapping = {
   properties: { value: { type: 'keyword', index: false, doc_values: false }, updatedAt: date },
 };
 
+// Events Elasticsearch refused for good (a field of the wrong type): kept whole as text, with the reason,
+// so nothing accepted is lost and the index consumer does not retry them forever.
+const DEADLETTER_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    event_id: keyword,
+    '@timestamp': date,
+    source: keyword,
+    error_type: keyword,
+    reason: { type: 'text' },
+    document: { type: 'keyword', index: false, doc_values: false },
+  },
+};
+
 export class ElasticsearchStore implements Store {
   readonly kind = 'elasticsearch';
   readonly #client: Client;
@@ -167,6 +181,7 @@ export class ElasticsearchStore implements Store {
   readonly #alerts: string;
   readonly #tokens: string;
   readonly #state: string;
+  readonly #deadletter: string;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
     const auth: ClientOptions['auth'] = config.apiKeyEnv
@@ -185,6 +200,7 @@ export class ElasticsearchStore implements Store {
     this.#alerts = `${config.indexPrefix}-alerts`;
     this.#tokens = `${config.indexPrefix}-tokens`;
     this.#state = `${config.indexPrefix}-state`;
+    this.#deadletter = `${config.indexPrefix}-deadletter`;
   }
 
   async init(): Promise<void> {
@@ -206,6 +222,7 @@ export class ElasticsearchStore implements Store {
     await this.#ensureIndex(this.#alerts, ALERT_MAPPINGS);
     await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
     await this.#ensureIndex(this.#state, STATE_MAPPINGS);
+    await this.#ensureIndex(this.#deadletter, DEADLETTER_MAPPINGS);
     this.#log?.info({ events: this.#events, alerts: this.#alerts, tokens: this.#tokens }, 'Store ready.');
   }
 
@@ -216,11 +233,16 @@ export class ElasticsearchStore implements Store {
     const res = await this.#client.bulk({ operations, refresh: false });
     if (!res.errors) return;
     const failures: string[] = [];
-    for (const item of res.items) {
+    const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
+    res.items.forEach((item, i) => {
       const r = item.create;
-      if (!r?.error || r.status === 409) continue;
-      failures.push(`${r._id}: ${r.error.type}: ${r.error.reason ?? ''}`);
-    }
+      if (!r?.error || r.status === 409) return;
+      // 400: this document can never be indexed as it is (mapping conflict); anything else may pass later.
+      if (r.status === 400)
+        refused.push({ event: events[i]!, type: r.error.type, reason: r.error.reason ?? '' });
+      else failures.push(`${r._id}: ${r.error.type}: ${r.error.reason ?? ''}`);
+    });
+    if (refused.length > 0) await this.#deadLetter(refused);
     if (failures.length > 0) {
       throw new Error(
         `Elasticsearch rejected ${failures.length} of ${events.length} events: ${failures.slice(0, 5).join('; ')}`,
@@ -297,7 +319,9 @@ export class ElasticsearchStore implements Store {
   }
 
   async refresh(): Promise<void> {
-    await this.#client.indices.refresh({ index: [this.#events, this.#alerts, this.#tokens, this.#state] });
+    await this.#client.indices.refresh({
+      index: [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter],
+    });
   }
 
   async ping(): Promise<void> {
@@ -335,6 +359,32 @@ export class ElasticsearchStore implements Store {
         ? { next: encodeCursor([sort[0] as number, sort[1] as string]) }
         : {}),
     };
+  }
+
+  async #deadLetter(refused: Array<{ event: PipewardenEvent; type: string; reason: string }>): Promise<void> {
+    const at = new Date().toISOString();
+    const operations = refused.flatMap(({ event, type, reason }) => [
+      { index: { _index: this.#deadletter, _id: event.event.id } },
+      {
+        event_id: event.event.id,
+        '@timestamp': at,
+        source: event.pipewarden.source,
+        error_type: type,
+        reason,
+        document: JSON.stringify(event),
+      },
+    ]);
+    const res = await this.#client.bulk({ operations, refresh: false });
+    if (res.errors)
+      throw new Error(`Elasticsearch refused ${refused.length} events, and their dead letters too`);
+    this.#log?.error(
+      {
+        index: this.#deadletter,
+        events: refused.map((r) => r.event.event.id),
+        reasons: refused.map((r) => r.type),
+      },
+      'Elasticsearch refused events for good; kept them in the dead-letter index.',
+    );
   }
 
   async #ensureIndex(index: string, mappings: estypes.MappingTypeMapping): Promise<void> {

@@ -358,13 +358,42 @@ function storeContract(name: string, makeStore: () => Promise<Store>): void {
       await expect(store.searchEvents({ cursor: 'not a cursor' })).rejects.toThrow(/cursor/);
     });
 
-    it('rejects a batch holding an event it cannot index, naming it', async () => {
+    it('never indexes an event it cannot read: SQLite refuses the batch naming it, Elasticsearch keeps it as a dead letter', async () => {
       const bad = {
         ...E.deploy,
         '@timestamp': 'yesterday-ish',
         event: { ...E.deploy.event, id: 'bad-time-1' },
       };
-      await expect(store.indexEvents([bad])).rejects.toThrow(/bad-time-1/);
+      if (store.kind === 'sqlite') {
+        await expect(store.indexEvents([bad])).rejects.toThrow(/bad-time-1/);
+        return;
+      }
+      // A field of the wrong type is refused for good by Elasticsearch (400), as is an unreadable time;
+      // the good event in the same batch is indexed, the refused ones kept whole in <prefix>-deadletter.
+      const wrongType = {
+        ...E.deploy,
+        event: { ...E.deploy.event, id: 'bad-type-1' },
+        pipewarden: { ...E.deploy.pipewarden, count: 'lots' as unknown as number },
+      };
+      const fine = { ...E.deploy, event: { ...E.deploy.event, id: 'fine-next-to-bad-1' } };
+      await expect(store.indexEvents([bad, wrongType, fine])).resolves.toBeUndefined();
+      await store.refresh();
+      expect(await store.getEvent('fine-next-to-bad-1')).toBeDefined();
+      expect(await store.getEvent('bad-type-1')).toBeUndefined();
+      const es = new Client({ node: esUrl });
+      try {
+        const letters = await es.search<{ event_id: string; error_type: string; document: string }>({
+          index: `${prefix}-deadletter`,
+          query: { match_all: {} },
+          sort: [{ event_id: 'asc' }],
+        });
+        const docs = letters.hits.hits.map((h) => h._source!);
+        expect(docs.map((d) => d.event_id)).toEqual(['bad-time-1', 'bad-type-1']);
+        expect(docs.every((d) => /parsing_exception/.test(d.error_type))).toBe(true);
+        expect(JSON.parse(docs[1]!.document)).toEqual(wrongType);
+      } finally {
+        await es.close();
+      }
     });
 
     it('puts, replaces, gets and searches alerts', async () => {
