@@ -295,6 +295,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await bus.subscribe({
           topic,
           group,
+          // After a rebalance the keys of the new partitions may have moved on elsewhere: reload them.
+          onAssignment: () => {
+            const dropped = e.forget(lane);
+            if (dropped)
+              log.info({ lane, dropped }, 'Partitions reassigned; detector state reloads from snapshots.');
+          },
           handler: async (batch) => {
             const step = { engine: e, lane, state, now, log, ...(rekeyFrom ? { rekeyFrom } : {}) };
             try {

@@ -178,6 +178,8 @@ export class KafkaBus implements Bus {
       this.#subscriptions.delete(subscription),
     );
     try {
+      const { onAssignment } = options;
+      if (onAssignment) consumer.on(consumer.events.GROUP_JOIN, () => onAssignment());
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
       await consumer.run({

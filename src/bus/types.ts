@@ -31,6 +31,12 @@ export interface SubscribeOptions {
   maxBatch?: number;
   /** Start from the oldest retained message when the group has no committed offset (default true). */
   fromBeginning?: boolean;
+  /**
+   * Called each time the group (re)assigns partitions to this subscriber (Kafka: every rebalance), before
+   * messages of the new assignment are handled. What the subscriber keeps in memory per key may have been
+   * changed meanwhile by the member that owned those partitions. The SQLite bus never rebalances.
+   */
+  onAssignment?: () => void;
 }
 
 export interface Subscription {

@@ -302,6 +302,21 @@ export class DetectionEngine {
   }
 
   /**
+   * Drops every key state of `lane` from memory (changed or not), so the next event of each key loads
+   * the latest snapshot. For a rebalance: another instance may have advanced these keys meanwhile.
+   */
+  forget(lane: Lane = 'all'): number {
+    let n = 0;
+    for (const [id, { rule: r }] of this.#dirty) if (inLane(r, lane)) this.#dirty.delete(id);
+    for (const r of this.#rules) {
+      if (!inLane(r, lane)) continue;
+      n += r.states.size;
+      r.states.clear();
+    }
+    return n;
+  }
+
+  /**
    * Hits for one event. `now` is the processing time, passed in so replays are deterministic (replay
    * passes the event's own time); windows run on the event's `@timestamp`.
    */

@@ -265,6 +265,32 @@ describe('bus', () => {
       await dead.close();
     });
 
+    it('tells each member when the group hands it partitions: at start and after a rebalance', async () => {
+      const id = randomUUID().slice(0, 8);
+      const topic = `assign-${id}`;
+      const a = new KafkaBus(config(), { log });
+      const b = new KafkaBus(config(), { log });
+      const subs: Subscription[] = [];
+      try {
+        await a.ensureTopics([topic]);
+        let assignedA = 0;
+        let assignedB = 0;
+        const handler: BatchHandler = async () => {};
+        subs.push(
+          await a.subscribe({ topic, group: `g-${id}`, handler, onAssignment: () => void assignedA++ }),
+        );
+        await waitFor(() => assignedA === 1, 'the first assignment', 30_000);
+        subs.push(
+          await b.subscribe({ topic, group: `g-${id}`, handler, onAssignment: () => void assignedB++ }),
+        );
+        // B joining makes the group rebalance: both are told again.
+        await waitFor(() => assignedB >= 1 && assignedA >= 2, 'the rebalance', 60_000);
+      } finally {
+        await Promise.allSettled(subs.map((s) => s.stop()));
+        await Promise.allSettled([a.close(), b.close()]);
+      }
+    });
+
     it('rejects a publish to a topic that was never created, as a caller error', async () => {
       const b = new KafkaBus(config(), { log });
       try {

@@ -377,4 +377,31 @@ describe('stateful engine: restart', () => {
     expect(again.hits).toHaveLength(1);
     expect(engine.stats.redelivered).toBe(0);
   });
+
+  it('after a rebalance, reloads a key another instance advanced instead of counting from stale memory', async () => {
+    const state = new MemoryStateStore();
+    const rules = [threshold({ threshold: 4, windowMs: 60_000 })];
+    const a = engineOf(rules, { trackChanges: true });
+    const b = engineOf(rules, { trackChanges: true });
+    const events = [0, 1, 2, 3].map((i) => ev(T0 + i * 1_000, { user: 'carol' }));
+    const stepA = { engine: a, lane: 'all' as const, state, now: () => new Date(T0), log };
+    const stepB = { ...stepA, engine: b };
+    // A owns the partition: one event. Then B owns it: two more (loaded from A's snapshot).
+    await detectBatch(stepA, [msg(events[0]!, 20)]);
+    await state.save(a.drainChanges());
+    await detectBatch(stepB, [msg(events[1]!, 21), msg(events[2]!, 22)]);
+    await state.save(b.drainChanges());
+    // The partition comes back to A. Without forgetting, A would count 2 of 4 (its stale memory).
+    expect(a.forget()).toBe(1);
+    const back = await detectBatch(stepA, [msg(events[3]!, 23)]);
+    expect(back.hits.map((h) => h.context.count)).toEqual([4]);
+  });
+
+  it('forgets only the lane it is asked to', () => {
+    const e = engineOf([threshold({ threshold: 9, windowMs: 60_000 })], { trackChanges: true });
+    e.evaluate(ev(T0, { user: 'dave' }), new Date(T0));
+    expect(e.forget('source.ip')).toBe(0);
+    expect(e.forget('all')).toBe(1);
+    expect(e.drainChanges().upserts).toHaveLength(0);
+  });
 });
