@@ -42,7 +42,18 @@ export interface PipewardenEvent {
     ingested: string; // when pipewarden received it
     original?: never; // raw payload lives in pipewarden.raw (not indexed), never here
   };
-  user?: { name?: string; id?: string; type?: string };
+  /**
+   * The actor (ECS `user.*`). `target` (ECS `user.target.*`) is the user or team a permission change was
+   * applied to, with the roles it holds AFTER the change (lower-case vendor names: "admin", "owner",
+   * "maintainer", "write", "developer"; for an invitation, the role offered). Only what the payload
+   * carries: no `roles` means the source did not say.
+   */
+  user?: {
+    name?: string;
+    id?: string;
+    type?: string;
+    target?: { name?: string; id?: string; roles?: string[] };
+  };
   source?: { ip?: string };
   user_agent?: { original?: string };
   url?: { original?: string };
@@ -75,6 +86,13 @@ export interface PipewardenEvent {
     forced?: boolean;
     /** Which credential acted, as the source identifies it: its hash or id, never the credential. */
     token?: { hashed?: string; id?: string; scopes?: string; type?: string };
+    /**
+     * The one setting a change moved, before and after, lower case as the vendor names them, e.g.
+     * `{ field: 'role', from: 'member', to: 'admin' }`, `{ field: 'access_level', from: 'developer', to: 'owner' }`,
+     * `{ field: 'default_workflow_permissions', from: 'read', to: 'write' }`. `field` is the vendor's name
+     * for the setting; `from` / `to` absent: the source does not carry that side.
+     */
+    change?: { field: string; from?: string; to?: string };
     /** A secret found in a build log: never the secret itself, only what identifies it safely. */
     secret?: SecretFindingFields;
     /** The vendor payload, secrets redacted. Stored for the audit trail, not indexed for search. */

@@ -3,9 +3,94 @@
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import { fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
+import { bodyEvents, fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
 
 const fromGithubFixture = (file: string) => fixtureEvent('github', file);
+
+type Body = Record<string, unknown>;
+const bodyOf = (adapterId: string, file: string) => fixtureBody(adapterId, file) as Body;
+
+/** The one event a (varied) real body makes through the adapter. */
+function one(adapterId: string, body: unknown, headers: Record<string, string> = {}): PipewardenEvent {
+  const [e] = bodyEvents(adapterId, body, headers);
+  if (!e) throw new Error(`${adapterId}: no event`);
+  return e;
+}
+
+// GitHub `member` webhooks: the real octokit `member.added` body, its role fields varied as GitHub's
+// payload reference defines them (changes.role_name.to, changes.permission.from/to, changes.old_permission).
+const memberHook = (action: string, changes?: Body) =>
+  one(
+    'github',
+    { ...bodyOf('github', 'member__added.with-installation.json'), action, ...(changes ? { changes } : {}) },
+    { 'x-github-event': 'member' },
+  );
+
+// GitHub `organization.member_added`: the real body with membership.role varied.
+function orgMemberAdded(role: string): PipewardenEvent {
+  const body = bodyOf('github', 'organization__member_added.json');
+  return one(
+    'github',
+    { ...body, membership: { ...(body.membership as Body), role } },
+    { 'x-github-event': 'organization' },
+  );
+}
+
+/** A real GitHub audit-log entry with its action and documented role fields varied. */
+function auditVaried(file: string, extra: Body): PipewardenEvent {
+  return auditEventToPipewarden({ ...bodyOf('github-audit', file), ...extra }, RECEIVED, {
+    source: 'github-audit',
+    dataset: 'github.audit',
+  });
+}
+
+/** A real GitLab system hook with its role field varied. */
+const gitlabHook = (file: string, extra: Body = {}) =>
+  one('gitlab', { ...bodyOf('gitlab', file), ...extra }, { 'x-gitlab-event': 'System Hook' });
+
+/**
+ * GitLab's streamed audit example (project_group_link_create) turned into a `member_updated` event with
+ * the details GitLab's Members::UpdateService writes: change "access_level", from, to, as.
+ */
+function gitlabMemberUpdated(from: string, to: string): PipewardenEvent {
+  const body = bodyOf('gitlab-audit', 'project_group_link_create.json');
+  const member = { target_id: 42, target_type: 'User', target_details: 'Eve Example' };
+  return one('gitlab-audit', {
+    ...body,
+    ...member,
+    event_type: 'member_updated',
+    details: {
+      ...(body.details as Body),
+      ...member,
+      custom_message: undefined,
+      change: 'access_level',
+      from,
+      to,
+      as: to,
+    },
+  });
+}
+
+/** Nexus's documented security.user audit event with its roles varied. */
+function nexusUserCreated(roles: string): PipewardenEvent {
+  const body = bodyOf('nexus', 'audit.json');
+  const audit = body.audit as Body;
+  return one('nexus', {
+    ...body,
+    audit: { ...audit, attributes: { ...(audit.attributes as Body), roles } },
+  });
+}
+
+/**
+ * `set_default_workflow_permissions` with a direction: GitHub's audit entries document no before/after
+ * key for it, so no adapter fills pipewarden.change for it yet; the field is set on the normalised event
+ * to pin down how the detector reads a direction once a source carries one.
+ */
+function workflowPermissions(from: string, to: string): PipewardenEvent {
+  const e = audit('org.set_default_workflow_permissions');
+  e.pipewarden.change = { field: 'default_workflow_permissions', from, to };
+  return e;
+}
 
 function fromAuditFixture(file: string): PipewardenEvent {
   return auditEventToPipewarden(fixtureBody('github-audit', file), RECEIVED, {
@@ -141,7 +226,171 @@ export const cases: DetectorCase[] = [
     event: audit('business.add_admin', { business: 'acme' }),
     expect: 1,
   },
-  { name: 'org.update_member (role change)', event: audit('org.update_member', { user: 'eve' }), expect: 1 },
+  {
+    name: 'org.update_member without the new role: direction unknown, reported as before',
+    event: audit('org.update_member', { user: 'eve' }),
+    expect: 1,
+    summaryIncludes: 'changed a member’s role (possibly to owner or admin)',
+  },
+  // Role changes, judged on the new role
+  {
+    name: 'org.update_member read → admin (real audit entry, documented permission fields): promotion',
+    event: auditVaried('org.add_member.json', {
+      action: 'org.update_member',
+      permission: 'admin',
+      old_permission: 'read',
+    }),
+    expect: 1,
+    summaryIncludes: 'github-actor granted admin to github-user (was read) on Example-Org',
+  },
+  {
+    name: 'org.update_member admin → read: a demotion is not reported',
+    event: auditVaried('org.add_member.json', {
+      action: 'org.update_member',
+      permission: 'read',
+      old_permission: 'admin',
+    }),
+    expect: 0,
+  },
+  {
+    name: 'repo.update_member write → maintain (new_repo_permission): promotion on a repository',
+    event: auditVaried('repo.add_member.json', {
+      action: 'repo.update_member',
+      new_repo_permission: 'maintain',
+      old_repo_permission: 'write',
+    }),
+    expect: 1,
+    summaryIncludes: 'granted maintain to github-user (was write) on Example-Org/repo-abc-123',
+  },
+  {
+    name: 'repo.update_member read → write: not an elevation',
+    event: auditVaried('repo.add_member.json', {
+      action: 'repo.update_member',
+      new_repo_permission: 'write',
+      old_repo_permission: 'read',
+    }),
+    expect: 0,
+  },
+  {
+    name: 'org.add_member as admin (real audit entry with its documented permission field)',
+    event: auditVaried('org.add_member.json', { permission: 'admin' }),
+    expect: 1,
+    summaryIncludes: 'added github-user as admin on Example-Org',
+  },
+  {
+    name: 'org.add_member as a plain member is not reported',
+    event: auditVaried('org.add_member.json', { permission: 'read' }),
+    expect: 0,
+  },
+  {
+    name: 'org.add_member without a role (real audit sample) is not reported',
+    event: fromAuditFixture('org.add_member.json'),
+    expect: 0,
+  },
+  {
+    name: 'member.edited write → admin (GitHub webhook, changes.permission): promotion',
+    event: memberHook('edited', { permission: { from: 'write', to: 'admin' } }),
+    expect: 1,
+    summaryIncludes: 'granted admin to hacktocat (was write) on Codertocat/Hello-World',
+  },
+  {
+    name: 'member.edited admin → read: a demotion is not reported',
+    event: memberHook('edited', { permission: { from: 'admin', to: 'read' } }),
+    expect: 0,
+  },
+  {
+    name: 'member.edited with only changes.old_permission.from (octokit example shape): direction unknown',
+    event: memberHook('edited', { old_permission: { from: 'write' } }),
+    expect: 1,
+    summaryIncludes: 'possibly to admin',
+  },
+  {
+    name: 'member.added with role_name admin',
+    event: memberHook('added', { role_name: { to: 'admin' } }),
+    expect: 1,
+    summaryIncludes: 'added hacktocat as admin on Codertocat/Hello-World',
+  },
+  {
+    name: 'member.added without a role (real GitHub sample) is not reported',
+    event: fromGithubFixture('member__added.with-installation.json'),
+    expect: 0,
+  },
+  {
+    name: 'organization.member_added as a plain member (real GitHub sample) is not reported',
+    event: fromGithubFixture('organization__member_added.json'),
+    expect: 0,
+  },
+  {
+    name: 'organization.member_added with membership.role admin',
+    event: orgMemberAdded('admin'),
+    expect: 1,
+    summaryIncludes: 'Codertocat added hacktocat as admin on Octocoders',
+  },
+  {
+    name: 'GitLab user_add_to_group as Maintainer (real system hook)',
+    event: fixtureEvent('gitlab', 'system__user_add_to_group.json'),
+    expect: 1,
+    summaryIncludes: 'added johnsmith as maintainer on storecloud',
+  },
+  {
+    name: 'GitLab user_add_to_group as Owner',
+    event: gitlabHook('system__user_add_to_group.json', { group_access: 'Owner' }),
+    expect: 1,
+    summaryIncludes: 'added johnsmith as owner',
+  },
+  {
+    name: 'GitLab group member added as Guest (real member hook) is not reported',
+    event: fixtureEvent('gitlab', 'member.json'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab user_update_for_group to Maintainer (real system hook)',
+    event: fixtureEvent('gitlab', 'system__user_update_for_group.json'),
+    expect: 1,
+    summaryIncludes: 'granted maintainer to johnsmith on storecloud',
+  },
+  {
+    name: 'GitLab user_update_for_group to Developer is not an elevation',
+    event: gitlabHook('system__user_update_for_group.json', { group_access: 'Developer' }),
+    expect: 0,
+  },
+  {
+    name: 'GitLab user_remove_from_team (real system hook) is not reported',
+    event: fixtureEvent('gitlab', 'system__user_remove_from_team.json'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab audit member_updated Developer → Owner',
+    event: gitlabMemberUpdated('Developer', 'Owner'),
+    expect: 1,
+    summaryIncludes: 'granted owner to Eve Example (was developer) on example-group/example-project',
+  },
+  {
+    name: 'GitLab audit member_updated Owner → Developer: a demotion is not reported',
+    event: gitlabMemberUpdated('Owner', 'Developer'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab audit member_updated Owner → Maintainer: still elevated, but lower: not reported',
+    event: gitlabMemberUpdated('Owner', 'Maintainer'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab audit member_updated Maintainer → Maintainer (only the expiry changed) is not reported',
+    event: gitlabMemberUpdated('Maintainer', 'Maintainer'),
+    expect: 0,
+  },
+  {
+    name: 'Nexus user created with nx-admin (real Sonatype example)',
+    event: fixtureEvent('nexus', 'audit.json'),
+    expect: 1,
+    summaryIncludes: 'admin added testuser as nx-admin',
+  },
+  {
+    name: 'Nexus user created with only nx-anonymous is not reported',
+    event: nexusUserCreated('nx-anonymous'),
+    expect: 0,
+  },
   {
     name: 'repo.register_self_hosted_runner',
     event: audit('repo.register_self_hosted_runner', { repo: 'octo-org/api' }),
@@ -155,9 +404,21 @@ export const cases: DetectorCase[] = [
   },
   { name: 'ip_allow_list.disable', event: audit('ip_allow_list.disable'), expect: 1 },
   {
-    name: 'org.set_default_workflow_permissions',
+    name: 'org.set_default_workflow_permissions, direction unknown: reported as before',
     event: audit('org.set_default_workflow_permissions'),
     expect: 1,
+    summaryIncludes: 'changed the default GITHUB_TOKEN workflow permissions',
+  },
+  {
+    name: 'default workflow permissions read → write',
+    event: workflowPermissions('read', 'write'),
+    expect: 1,
+    summaryIncludes: 'set the default GITHUB_TOKEN workflow permissions to write',
+  },
+  {
+    name: 'default workflow permissions write → read is the hardening direction: not reported',
+    event: workflowPermissions('write', 'read'),
+    expect: 0,
   },
   {
     name: 'repo.remove_self_hosted_runner is not a weakening',

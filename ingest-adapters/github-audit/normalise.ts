@@ -2,6 +2,7 @@
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { idStr, type Json, str } from '../../src/ingest/json.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 export const obj = (v: unknown): Json | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
@@ -77,6 +78,58 @@ function epochMs(v: unknown): string | undefined {
   return undefined;
 }
 
+interface RoleFields {
+  field: string; // the name pipewarden.change.field carries
+  to: string[]; // entry keys holding the new role, first present wins
+  from?: string[]; // entry keys holding the old one (updates only)
+}
+
+/**
+ * Membership actions whose entries carry the role they set, with the keys GitHub's "Audit log events"
+ * reference lists for them: `org.update_member` (`permission`, `old_permission`), `org.add_member`
+ * (`permission`), `repo.update_member` (`new_repo_permission`, `old_repo_permission`, and the base roles
+ * `new_repo_base_role`, `old_repo_base_role` behind a custom role). Other membership actions
+ * (`repo.add_member`, `team.add_member`, `business.add_admin`, `org.invite_member`) document no role.
+ */
+const ROLE_FIELDS = table<RoleFields>({
+  'org.update_member': { field: 'permission', to: ['permission'], from: ['old_permission'] },
+  'org.add_member': { field: 'permission', to: ['permission'] },
+  'repo.update_member': {
+    field: 'repo_permission',
+    to: ['new_repo_permission', 'new_repo_base_role'],
+    from: ['old_repo_permission', 'old_repo_base_role'],
+  },
+});
+
+const firstLower = (entry: Json, keys: string[] | undefined): string | undefined => {
+  for (const k of keys ?? []) {
+    const v = str(entry[k]);
+    if (v) return v.toLowerCase();
+  }
+  return undefined;
+};
+
+/** The account a permission change was applied to (`user`, `user_id`: "the user affected") and its role. */
+function roleChange(
+  action: string,
+  entry: Json,
+): { target?: NonNullable<NonNullable<PipewardenEvent['user']>['target']>; change?: WithToken['change'] } {
+  const name = str(entry.user);
+  const id = idStr(entry.user_id);
+  const fields = ROLE_FIELDS[action];
+  const to = fields ? firstLower(entry, fields.to) : undefined;
+  const from = fields ? firstLower(entry, fields.from) : undefined;
+  const target =
+    name || id || to
+      ? { ...(name ? { name } : {}), ...(id ? { id } : {}), ...(to ? { roles: [to] } : {}) }
+      : undefined;
+  const change =
+    fields?.from && (from || to)
+      ? { field: fields.field, ...(from ? { from } : {}), ...(to ? { to } : {}) }
+      : undefined;
+  return { ...(target ? { target } : {}), ...(change ? { change } : {}) };
+}
+
 export interface AuditContext {
   source: string;
   dataset: string;
@@ -128,6 +181,8 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
   }
 
   const target = str(entry.user);
+  const member = cls.kind === 'permission.change' ? roleChange(action, entry) : {};
+  if (member.change) pw.change = member.change;
   const where = repository ?? org;
   const outcome =
     cls.kind === 'login.failure' || cls.kind === 'access.denied'
@@ -151,11 +206,12 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
     },
     pipewarden: pw,
   };
-  if (actor) {
+  if (actor || member.target) {
     event.user = {
-      name: actor,
+      ...(actor ? { name: actor } : {}),
       ...(idStr(entry.actor_id) ? { id: idStr(entry.actor_id) } : {}),
       ...(entry.actor_is_bot === true ? { type: 'Bot' } : {}),
+      ...(member.target ? { target: member.target } : {}),
     };
   }
   const ip = str(entry.actor_ip);

@@ -111,6 +111,76 @@ function eventTime(body: Json, receivedAt: Date): string {
   return receivedAt.toISOString();
 }
 
+const lower = (v: unknown): string | undefined => str(v)?.toLowerCase();
+
+type Target = NonNullable<NonNullable<PipewardenEvent['user']>['target']>;
+type Change = NonNullable<GithubExtras['change']>;
+
+function targetOf(account: Json | undefined, role: string | undefined): Target | undefined {
+  const name = str(account?.login);
+  const id = idStr(account?.id);
+  if (!name && !id && !role) return undefined;
+  return { ...(name ? { name } : {}), ...(id ? { id } : {}), ...(role ? { roles: [role] } : {}) };
+}
+
+/**
+ * Who a membership hook is about and the role it moves, where the payload says. Field names per GitHub's
+ * webhook payload reference (github/rest-api-description; octokit/webhooks payload examples):
+ * - `member.added`: `member`; `changes.role_name.to` (the full role: read, triage, write, maintain, admin
+ *   or a custom role), else the legacy `changes.permission.to` (write | admin);
+ * - `member.edited`: `member`; `changes.permission.from` / `.to`, or the older `changes.old_permission.from`;
+ * - `member.removed`, `membership.*` (team membership: no role in the payload): `member`;
+ * - `organization.member_added`: `membership.user`, `membership.role` (admin | member);
+ * - `organization.member_removed`: `membership.user` (its `role` is the one taken away, not kept);
+ * - `organization.member_invited`: `invitation.login` / `user`, `invitation.role` (the role offered).
+ */
+function membershipChange(
+  name: string,
+  action: string | undefined,
+  p: Json,
+): { target?: Target; change?: Change } {
+  const changes = obj(p.changes);
+  if (name === 'member') {
+    if (action === 'added') {
+      const roleName = lower(obj(changes?.role_name)?.to);
+      const permission = lower(obj(changes?.permission)?.to);
+      const to = roleName ?? permission;
+      const field = roleName ? 'role_name' : 'permission';
+      return {
+        target: targetOf(obj(p.member), to),
+        ...(to ? { change: { field, to } } : {}),
+      };
+    }
+    if (action === 'edited') {
+      const permission = obj(changes?.permission);
+      const from = lower(permission?.from) ?? lower(obj(changes?.old_permission)?.from);
+      const to = lower(permission?.to);
+      return {
+        target: targetOf(obj(p.member), to),
+        ...(from || to
+          ? { change: { field: 'permission', ...(from ? { from } : {}), ...(to ? { to } : {}) } }
+          : {}),
+      };
+    }
+    return { target: targetOf(obj(p.member), undefined) };
+  }
+  if (name === 'membership') return { target: targetOf(obj(p.member), undefined) };
+  if (name === 'organization') {
+    const membership = obj(p.membership);
+    if (action === 'member_added')
+      return { target: targetOf(obj(membership?.user), lower(membership?.role)) };
+    if (action === 'member_removed') return { target: targetOf(obj(membership?.user), undefined) };
+    if (action === 'member_invited') {
+      const invitation = obj(p.invitation);
+      const role = lower(invitation?.role);
+      // invitation.id is the invitation's, not the user's: without `user`, only the login is kept.
+      const invitee = obj(p.user) ?? { login: invitation?.login };
+      return { target: targetOf(invitee, role) };
+    }
+  }
+  return {};
+}
+
 function sentence(
   actor: string | undefined,
   action: string,
@@ -217,6 +287,8 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     if (commit) pw.commit = commit;
     const visibility = str(repo?.visibility);
     if (visibility) pw.visibility = visibility;
+    const member = membershipChange(name, action, payload);
+    if (member.change) pw.change = member.change;
 
     const event: PipewardenEvent = {
       '@timestamp': eventTime(payload, receivedAt),
@@ -239,11 +311,12 @@ export const github: IngestAdapter<typeof configSchema._output> = {
       },
       pipewarden: pw,
     };
-    if (actor)
+    if (actor || member.target)
       event.user = {
-        name: actor,
+        ...(actor ? { name: actor } : {}),
         ...(idStr(sender?.id) ? { id: idStr(sender?.id) } : {}),
         ...(str(sender?.type) ? { type: str(sender?.type) } : {}),
+        ...(member.target ? { target: member.target } : {}),
       };
     const orgName = str(org?.login) ?? str(org?.slug);
     if (orgName) event.organization = { name: orgName };

@@ -56,6 +56,42 @@ function classify(eventType: string, details: Json): Classification {
   return { kind: 'other', category: 'web', type: 'info' };
 }
 
+/** A before/after value as text, lower case: GitLab writes roles as "Maintainer", visibility as "Public". */
+function value(v: unknown): string | undefined {
+  if (typeof v === 'boolean') return String(v);
+  return idStr(v)?.toLowerCase();
+}
+
+/**
+ * The setting a change moved and who it was applied to. Keys as GitLab's audit events write them
+ * (`details` of AuditEventService / Gitlab::Audit::Auditor in gitlabhq, and the streamed examples in
+ * fixtures/): `change` + `from` / `to` for updates (`member_updated`: change "access_level", from
+ * "Developer", to "Maintainer"; visibility: "Private" → "Public"); `add` + `as` for grants
+ * (`member_created`: add "user_access", as "Developer"); `remove` for removals; `target_id`,
+ * `target_type`, `target_details` (a member's display name, a group's path) for the subject.
+ */
+function changeOf(details: Json): PipewardenEvent['pipewarden']['change'] {
+  const field = str(details.change);
+  const from = value(details.from);
+  const to = value(details.to);
+  if (!field || (from === undefined && to === undefined)) return undefined;
+  return { field, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
+
+function targetOf(
+  p: Json,
+  details: Json,
+): NonNullable<NonNullable<PipewardenEvent['user']>['target']> | undefined {
+  const type = str(p.target_type) ?? str(details.target_type);
+  if (type !== 'User' && type !== 'Group') return undefined;
+  const name = str(p.target_details) ?? str(details.target_details);
+  const id = idStr(p.target_id) ?? idStr(details.target_id);
+  // `as` is the role held after a grant or an update; a removal leaves none to report.
+  const role = details.remove === undefined ? value(details.as) : undefined;
+  if (!name && !id) return undefined;
+  return { ...(name ? { name } : {}), ...(id ? { id } : {}), ...(role ? { roles: [role] } : {}) };
+}
+
 export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab-audit',
   title: 'GitLab audit event streaming',
@@ -125,6 +161,9 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
     if (entityPath && entityType === 'Project') pw.repository = entityPath;
     const to = str(details.to);
     if (details.change === 'visibility' && to) pw.visibility = to.toLowerCase();
+    const change = changeOf(details);
+    if (change) pw.change = change;
+    const target = cls.kind === 'permission.change' ? targetOf(p, details) : undefined;
 
     const outcome =
       cls.kind === 'login.failure' ? 'failure' : cls.kind === 'login.success' ? 'success' : 'unknown';
@@ -146,12 +185,13 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
       },
       pipewarden: pw,
     };
-    if (actor) {
-      const id = idStr(p.author_id);
+    if (actor || target) {
+      const id = actor ? idStr(p.author_id) : undefined;
       event.user = {
-        name: actor,
+        ...(actor ? { name: actor } : {}),
         ...(id && Number(id) > 0 ? { id } : {}),
-        ...(authorClass ? { type: authorClass } : {}),
+        ...(actor && authorClass ? { type: authorClass } : {}),
+        ...(target ? { target } : {}),
       };
     }
     if (ip) event.source = { ip };

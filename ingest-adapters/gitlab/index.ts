@@ -64,6 +64,21 @@ function byEventName(name: string): Classification | undefined {
 
 type WithRunner = PipewardenEvent['pipewarden'];
 
+/**
+ * Membership hooks (system hooks and group "Member Hook"s): their `user_*` fields are the MEMBER, not
+ * who made the change, which GitLab does not send. The new role is `group_access` on group events and
+ * `access_level` on project ("team") events, GitLab's role names ("Guest" … "Maintainer", "Owner"), as in
+ * GitLab's system-hook documentation and the xanzy/go-gitlab test payloads in fixtures/.
+ */
+const MEMBERSHIP = table<{ roleKey: string; sets: 'add' | 'update' | 'remove' }>({
+  user_add_to_group: { roleKey: 'group_access', sets: 'add' },
+  user_update_for_group: { roleKey: 'group_access', sets: 'update' },
+  user_remove_from_group: { roleKey: 'group_access', sets: 'remove' },
+  user_add_to_team: { roleKey: 'access_level', sets: 'add' },
+  user_update_for_team: { roleKey: 'access_level', sets: 'update' },
+  user_remove_from_team: { roleKey: 'access_level', sets: 'remove' },
+});
+
 /** GitLab writes times as ISO 8601 or as "2021-02-25 21:23:34 UTC". */
 export function gitlabTime(v: unknown): string | undefined {
   const s = str(v);
@@ -171,12 +186,19 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
       (objectKind && eventName && eventName !== objectKind ? eventName : undefined);
     const action = sub ? `${baseName}.${sub}` : baseName;
 
-    const actor =
-      str(p.user_username) ??
-      str(user?.username) ??
-      (eventName?.startsWith('user_') || eventName?.startsWith('key_') ? str(p.username) : undefined) ??
-      str(p.user_name);
-    const actorId = idStr(p.user_id) ?? idStr(user?.id);
+    const membership = eventName ? MEMBERSHIP[eventName] : undefined;
+    const actor = membership
+      ? undefined
+      : (str(p.user_username) ??
+        str(user?.username) ??
+        (eventName?.startsWith('user_') || eventName?.startsWith('key_') ? str(p.username) : undefined) ??
+        str(p.user_name));
+    const actorId = membership ? undefined : (idStr(p.user_id) ?? idStr(user?.id));
+    // The member and, unless removed, the role it now holds (lower case, as pipewarden.change wants it).
+    const memberName = membership ? (str(p.user_username) ?? str(p.user_name)) : undefined;
+    const memberId = membership ? idStr(p.user_id) : undefined;
+    const role =
+      membership && membership.sets !== 'remove' ? str(p[membership.roleKey])?.toLowerCase() : undefined;
     const repository =
       str(project?.path_with_namespace) ??
       str(p.path_with_namespace) ??
@@ -233,6 +255,8 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     const visibility =
       str(p.project_visibility)?.replace(/^visibilitylevel\|/, '') ?? str(project?.visibility);
     if (visibility) pw.visibility = visibility;
+    // An update names only the new role: the change has no `from`.
+    if (membership?.sets === 'update' && role) pw.change = { field: membership.roleKey, to: role };
     const buildUrl = str(attrs?.url) ?? str(p.deployable_url);
     if (buildUrl && (objectKind === 'pipeline' || objectKind === 'deployment')) pw.build_url = buildUrl;
 
@@ -252,7 +276,9 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     const message =
       eventName === 'user_failed_login'
         ? `blocked GitLab user ${actor ?? 'unknown'} (state ${str(p.state) ?? 'unknown'}) tried to sign in`
-        : `${actor ?? 'someone'} ${action.replace(/[._]/g, ' ')}${where ? ` on ${where}` : ''}`;
+        : `${actor ?? 'someone'} ${action.replace(/[._]/g, ' ')}${
+            memberName ? ` (member ${memberName}${role ? `, ${role}` : ''})` : ''
+          }${where ? ` on ${where}` : ''}`;
 
     const event: PipewardenEvent = {
       '@timestamp': when,
@@ -271,6 +297,16 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
       pipewarden: pw,
     };
     if (actor) event.user = { name: actor, ...(actorId ? { id: actorId } : {}) };
+    if (memberName || memberId) {
+      event.user = {
+        ...event.user,
+        target: {
+          ...(memberName ? { name: memberName } : {}),
+          ...(memberId ? { id: memberId } : {}),
+          ...(role ? { roles: [role] } : {}),
+        },
+      };
+    }
     const group = str(p.group_path) ?? str(project?.namespace);
     if (group) event.organization = { name: group };
     const url = str(project?.web_url) ?? str(obj(p.repository)?.homepage);

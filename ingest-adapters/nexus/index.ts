@@ -58,6 +58,29 @@ function classify(webhook: string, body: Json, anonymous: boolean): { cls: Class
   return { cls: { kind: 'other', category: ['package'], type }, action };
 }
 
+/**
+ * A user account the audit event is about, with the roles it holds after the change. Keys as in Sonatype's
+ * "Example Headers and Payloads" (fixtures/audit.json): domain "security.user", `context` = the user id,
+ * `attributes.id`, `attributes.roles` ("nx-admin, nx-anonymous": a comma-separated list). A deletion
+ * leaves the account no roles, so none are reported for it.
+ */
+function auditTarget(
+  audit: Json | undefined,
+): NonNullable<NonNullable<PipewardenEvent['user']>['target']> | undefined {
+  if (!audit || str(audit.domain) !== 'security.user') return undefined;
+  const attributes = obj(audit.attributes);
+  const name = str(attributes?.id) ?? str(audit.context);
+  const roles =
+    str(audit.type) === 'deleted'
+      ? []
+      : (str(attributes?.roles)
+          ?.split(',')
+          .map((r) => r.trim().toLowerCase())
+          .filter((r) => r !== '') ?? []);
+  if (!name && roles.length === 0) return undefined;
+  return { ...(name ? { name } : {}), ...(roles.length ? { roles } : {}) };
+}
+
 function time(v: unknown, receivedAt: Date): string {
   const s = str(v);
   const t = s ? Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
@@ -137,7 +160,9 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
       },
       pipewarden: pw,
     };
-    if (who.user) event.user = { name: who.user };
+    const affected = auditTarget(audit);
+    if (who.user || affected)
+      event.user = { ...(who.user ? { name: who.user } : {}), ...(affected ? { target: affected } : {}) };
     if (who.ip) event.source = { ip: who.ip };
     const ua = header(headers, 'user-agent');
     // The User-Agent is Nexus's own ("Nexus/3.x …"), not the client's: kept in raw only.

@@ -67,7 +67,14 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
         ingested: date,
       },
     },
-    user: { properties: { name: searchable, id: searchable, type: keyword } },
+    user: {
+      properties: {
+        name: searchable,
+        id: searchable,
+        type: keyword,
+        target: { properties: { name: searchable, id: searchable, roles: searchable } },
+      },
+    },
     // ignore_malformed: a vendor's "unknown" or hostname in the IP slot must not make the bulk item fail.
     source: { properties: { ip: { type: 'ip', ignore_malformed: true, copy_to: TEXT } } },
     user_agent: { properties: { original: searchable } },
@@ -99,6 +106,7 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
           },
         },
         token: { properties: { hashed: searchable, id: searchable, scopes: keyword, type: keyword } },
+        change: { properties: { field: keyword, from: searchable, to: searchable } },
         secret: {
           properties: {
             rule: searchable,

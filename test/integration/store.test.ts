@@ -396,6 +396,24 @@ function storeContract(name: string, makeStore: () => Promise<Store>): void {
       }
     });
 
+    it('finds a permission change by the member it was applied to and the role granted', async () => {
+      const granted: PipewardenEvent = {
+        ...E.publicized,
+        event: { ...E.publicized.event, id: 'granted-role-1', action: 'org.update_member' },
+        user: { name: 'bob', target: { name: 'zephyrina', roles: ['admin'] } },
+        pipewarden: {
+          ...E.publicized.pipewarden,
+          kind: 'permission.change',
+          change: { field: 'permission', from: 'read', to: 'admin' },
+        },
+      };
+      await store.indexEvents([granted]);
+      await store.refresh();
+      expect(ids(await store.searchEvents({ q: 'zephyrina' }))).toEqual(['granted-role-1']);
+      expect(ids(await store.searchEvents({ q: 'zephyrina admin' }))).toEqual(['granted-role-1']);
+      expect((await store.getEvent('granted-role-1'))?.pipewarden.change).toEqual(granted.pipewarden.change);
+    });
+
     it('puts, replaces, gets and searches alerts', async () => {
       const a = makeAlert('alert-a');
       const b = makeAlert('alert-b', {

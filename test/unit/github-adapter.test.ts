@@ -1,9 +1,11 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { pipelineWeakening } from '../../detectors/pipeline-weakening/index.ts';
 import { github } from '../../ingest-adapters/github/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
-import { EVENT_KINDS } from '../../src/event.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
+import { EVENT_KINDS, type PipewardenEvent } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
 
@@ -218,6 +220,109 @@ describe('github', () => {
         'admin',
         'acme',
       ]);
+    });
+  });
+
+  describe('membership hooks: the member and its role (user.target, pipewarden.change)', () => {
+    type Body = Record<string, unknown> & { membership?: Record<string, unknown> };
+    const event = (file: string, patch: (b: Body) => void = () => {}) => {
+      const s = loadSample('github', file);
+      const body = structuredClone(s.body) as Body;
+      patch(body);
+      return github.toEvents(body, lowerHeaders(s.headers), at).events[0]!;
+    };
+    const hits = (e: PipewardenEvent) =>
+      new DetectionEngine([
+        { detector: pipelineWeakening, config: pipelineWeakening.configSchema.parse({}) },
+      ]).evaluate(e, at);
+
+    it('organization.member_added: membership.user with membership.role, the sender stays the actor', () => {
+      const e = event('organization__member_added.json');
+      expect(e.user).toMatchObject({
+        name: 'Codertocat',
+        target: { name: 'hacktocat', id: '39652351', roles: ['member'] },
+      });
+      expect(e.pipewarden.change).toBeUndefined();
+      const admin = event('organization__member_added.json', (b) => {
+        b.membership!.role = 'Admin';
+      });
+      expect(admin.user?.target?.roles).toEqual(['admin']);
+    });
+
+    it('organization.member_invited: the invitee with the role offered; member_removed: no role kept', () => {
+      expect(event('organization__member_invited.json').user?.target).toEqual({
+        name: 'hacktocat',
+        id: '39652351',
+        roles: ['direct_member'],
+      });
+      const removed = event('organization__member_added.json', (b) => {
+        b.action = 'member_removed';
+      });
+      expect(removed.user?.target).toEqual({ name: 'hacktocat', id: '39652351' });
+    });
+
+    it('member.added: the collaborator, and changes.role_name.to before the legacy changes.permission.to', () => {
+      const plain = event('member__added.with-installation.json');
+      expect(plain.user?.target).toEqual({ name: 'hacktocat', id: '39652351' });
+      expect(plain.pipewarden.change).toBeUndefined();
+      const both = event('member__added.with-installation.json', (b) => {
+        b.changes = { permission: { to: 'write' }, role_name: { to: 'Maintain' } };
+      });
+      expect(both.pipewarden.change).toEqual({ field: 'role_name', to: 'maintain' });
+      expect(both.user?.target?.roles).toEqual(['maintain']);
+      const legacy = event('member__added.with-installation.json', (b) => {
+        b.changes = { permission: { to: 'admin' } };
+      });
+      expect(legacy.pipewarden.change).toEqual({ field: 'permission', to: 'admin' });
+    });
+
+    it('member.edited: changes.permission.from/to, or only the older changes.old_permission.from', () => {
+      const edited = event('member__added.with-installation.json', (b) => {
+        b.action = 'edited';
+        b.changes = { old_permission: { from: 'write' }, permission: { from: 'write', to: 'admin' } };
+      });
+      expect(edited.event.action).toBe('member.edited');
+      expect(edited.pipewarden.change).toEqual({ field: 'permission', from: 'write', to: 'admin' });
+      expect(edited.user?.target).toEqual({ name: 'hacktocat', id: '39652351', roles: ['admin'] });
+      const old = event('member__added.with-installation.json', (b) => {
+        b.action = 'edited';
+        b.changes = { old_permission: { from: 'write' } };
+      });
+      expect(old.pipewarden.change).toEqual({ field: 'permission', from: 'write' });
+      expect(old.user?.target?.roles).toBeUndefined();
+    });
+
+    it('team membership carries no role: the member only', () => {
+      const e = event('membership__added.json');
+      expect(e.user?.target).toEqual({ name: 'Codertocat', id: '21031067' });
+      expect(e.pipewarden.change).toBeUndefined();
+    });
+
+    it('pipeline-weakening rates an organisation admin high and a repository admin medium', () => {
+      const org = hits(
+        event('organization__member_added.json', (b) => {
+          b.membership!.role = 'admin';
+        }),
+      );
+      expect(org.map((h) => [h.severity, h.summary])).toEqual([
+        ['high', 'Codertocat added hacktocat as admin on Octocoders'],
+      ]);
+      const repo = hits(
+        event('member__added.with-installation.json', (b) => {
+          b.action = 'edited';
+          b.changes = { permission: { from: 'read', to: 'admin' } };
+        }),
+      );
+      expect(repo.map((h) => h.severity)).toEqual(['medium']);
+      expect(repo[0]!.context).toMatchObject({ target: 'hacktocat', role: 'admin', from: 'read' });
+      const unknown = hits(
+        event('member__added.with-installation.json', (b) => {
+          b.action = 'edited';
+          b.changes = { old_permission: { from: 'read' } };
+        }),
+      );
+      expect(unknown.map((h) => h.severity)).toEqual(['medium']);
+      expect(unknown[0]!.summary).toMatch(/possibly to admin/);
     });
   });
 

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pipelineWeakening } from '../../detectors/pipeline-weakening/index.ts';
 import { githubAudit } from '../../ingest-adapters/github-audit/index.ts';
 import { nextLink } from '../../ingest-adapters/github-audit/poller.ts';
 import type { RunningApp } from '../../src/app.ts';
 import { Secret } from '../../src/config/secrets.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 import { startEmbedded } from '../support/app.ts';
@@ -151,6 +153,97 @@ describe('github-audit', () => {
       expect(vis.pipewarden.visibility).toBe('public');
       const failed = run(hecBody([cases[3]![0]])).events[0]!;
       expect([failed.event.outcome, failed.source?.ip]).toEqual(['failure', '198.51.100.7']);
+    });
+
+    it('records the member of a permission change (user, user_id) and the documented role fields', () => {
+      const body = (file: string) => samples.find((s) => s.file === file)!.body as Record<string, unknown>;
+      const added = run(hecBody([body('org.add_member.json')])).events[0]!;
+      expect(added.user).toEqual({ name: 'github-actor', target: { name: 'github-user' } });
+      expect(added.pipewarden.change).toBeUndefined();
+      // org.add_member: `permission` is the role it joined with; an add has no "from", so no change.
+      const admin = run(hecBody([{ ...body('org.add_member.json'), permission: 'ADMIN', user_id: 7 }]))
+        .events[0]!;
+      expect(admin.user?.target).toEqual({ name: 'github-user', id: '7', roles: ['admin'] });
+      expect(admin.pipewarden.change).toBeUndefined();
+      // org.update_member: old_permission → permission.
+      const promoted = run(
+        hecBody([
+          {
+            ...body('org.add_member.json'),
+            action: 'org.update_member',
+            permission: 'admin',
+            old_permission: 'read',
+          },
+        ]),
+      ).events[0]!;
+      expect(promoted.pipewarden.change).toEqual({ field: 'permission', from: 'read', to: 'admin' });
+      expect(promoted.user?.target?.roles).toEqual(['admin']);
+      // repo.update_member: new_/old_repo_permission, the base role when the permission is absent.
+      const repo = run(
+        hecBody([
+          {
+            ...body('repo.add_member.json'),
+            action: 'repo.update_member',
+            old_repo_permission: 'read',
+            new_repo_base_role: 'maintain',
+          },
+        ]),
+      ).events[0]!;
+      expect(repo.pipewarden.change).toEqual({ field: 'repo_permission', from: 'read', to: 'maintain' });
+      // team.add_member and repo.add_member document no role: the member only.
+      for (const file of ['team.add_member.json', 'repo.add_member.json']) {
+        const e = run(hecBody([body(file)])).events[0]!;
+        expect([e.user?.target, e.pipewarden.change], file).toEqual([{ name: 'github-user' }, undefined]);
+      }
+      // `user` on a configuration entry is not a permission target; a policy `permission` is not a role.
+      expect(run(hecBody([body('protected_branch.create.json')])).events[0]!.user?.target).toBeUndefined();
+      const policy = run(
+        hecBody([
+          { action: 'org.update_member_repository_creation_permission', actor: 'a', permission: 'false' },
+        ]),
+      ).events[0]!;
+      expect([policy.pipewarden.kind, policy.pipewarden.change, policy.user?.target]).toEqual([
+        'permission.change',
+        undefined,
+        undefined,
+      ]);
+    });
+
+    it('lets pipeline-weakening rate a new organisation owner high, a repository maintainer medium', () => {
+      const engine = () =>
+        new DetectionEngine([
+          { detector: pipelineWeakening, config: pipelineWeakening.configSchema.parse({}) },
+        ]);
+      const entry = (extra: Record<string, unknown>) =>
+        run(
+          hecBody([{ actor: 'mallory', org: 'octo-org', created_at: 1717243200000, user: 'eve', ...extra }]),
+        ).events[0]!;
+      const org = engine().evaluate(
+        entry({ action: 'org.update_member', permission: 'admin', old_permission: 'read' }),
+        at,
+      );
+      expect(org.map((h) => [h.severity, h.summary])).toEqual([
+        ['high', 'mallory granted admin to eve (was read) on octo-org'],
+      ]);
+      const repo = engine().evaluate(
+        entry({
+          action: 'repo.update_member',
+          repo: 'octo-org/api',
+          new_repo_permission: 'maintain',
+          old_repo_permission: 'write',
+        }),
+        at,
+      );
+      expect(repo.map((h) => h.severity)).toEqual(['medium']);
+      const unknown = engine().evaluate(entry({ action: 'org.update_member' }), at);
+      expect(unknown.map((h) => [h.severity, h.summary])).toEqual([
+        ['medium', 'mallory changed a member’s role (possibly to owner or admin) on octo-org'],
+      ]);
+      const demoted = engine().evaluate(
+        entry({ action: 'org.update_member', permission: 'read', old_permission: 'admin' }),
+        at,
+      );
+      expect(demoted).toEqual([]);
     });
 
     it('uses the HEC envelope time when the entry has none, and accepts a stringified entry', () => {

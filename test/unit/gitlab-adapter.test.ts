@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { pipelineWeakening } from '../../detectors/pipeline-weakening/index.ts';
 import { gitlab } from '../../ingest-adapters/gitlab/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
@@ -139,6 +141,61 @@ describe('gitlab', () => {
       expect(t.user?.name).toBe('jsmith');
       expect(t.pipewarden.branch).toBe('v1.0.0');
       expect(t.event.type).toEqual(['creation']);
+    });
+
+    it('membership hooks: the user_* fields are the member (user.target), with the role it now holds', () => {
+      const load = (file: string, extra: Record<string, unknown> = {}) => {
+        const s = loadSample('gitlab', file);
+        return gitlab.toEvents({ ...(s.body as object), ...extra }, lowerHeaders(s.headers), at).events[0]!;
+      };
+      const added = load('system__user_add_to_group.json');
+      // GitLab names no actor for membership hooks: the member must not pass for one.
+      expect(added.user).toEqual({ target: { name: 'johnsmith', id: '41', roles: ['maintainer'] } });
+      expect(added.pipewarden.change).toBeUndefined();
+      expect(added.organization?.name).toBe('storecloud');
+      expect(added.message).toContain('johnsmith');
+      const guest = load('member.json');
+      expect([guest.user?.name, guest.user?.target]).toEqual([
+        undefined,
+        { name: 'user1', id: '64', roles: ['guest'] },
+      ]);
+      // An update carries only the new role (group_access), so the change has no "from".
+      const updated = load('system__user_update_for_group.json');
+      expect(updated.pipewarden.change).toEqual({ field: 'group_access', to: 'maintainer' });
+      // Project ("team") events name the role access_level; a removal leaves no role.
+      const removed = load('system__user_remove_from_team.json');
+      expect([removed.user?.target, removed.pipewarden.repository, removed.pipewarden.change]).toEqual([
+        { name: 'johnsmith', id: '41' },
+        'jsmith/storecloud',
+        undefined,
+      ]);
+      const teamUpdate = load('system__user_remove_from_team.json', {
+        event_name: 'user_update_for_team',
+        access_level: 'Developer',
+      });
+      expect(teamUpdate.pipewarden.change).toEqual({ field: 'access_level', to: 'developer' });
+      expect(teamUpdate.user?.target?.roles).toEqual(['developer']);
+      // Other user_* hooks keep their user as the actor.
+      expect(load('system__user_failed_login.json').user?.target).toBeUndefined();
+    });
+
+    it('lets pipeline-weakening rate a group maintainer high and a project maintainer medium', () => {
+      const hits = (file: string, extra: Record<string, unknown>) => {
+        const s = loadSample('gitlab', file);
+        const e = gitlab.toEvents({ ...(s.body as object), ...extra }, lowerHeaders(s.headers), at)
+          .events[0]!;
+        return new DetectionEngine([
+          { detector: pipelineWeakening, config: pipelineWeakening.configSchema.parse({}) },
+        ]).evaluate(e, at);
+      };
+      expect(hits('system__user_add_to_group.json', {}).map((h) => [h.severity, h.summary])).toEqual([
+        ['high', 'An unknown actor added johnsmith as maintainer on storecloud'],
+      ]);
+      const project = hits('system__user_remove_from_team.json', { event_name: 'user_add_to_team' });
+      expect(project.map((h) => [h.severity, h.summary])).toEqual([
+        ['medium', 'An unknown actor added johnsmith as maintainer on jsmith/storecloud'],
+      ]);
+      expect(hits('system__user_add_to_group.json', { group_access: 'Reporter' })).toEqual([]);
     });
 
     it('maps deployment hooks to deploy with the status as outcome', () => {

@@ -123,6 +123,92 @@ describe('gitlab-audit', () => {
     ]);
   });
 
+  it('records the member or group a permission change applies to, and any change/from/to', () => {
+    const link = gitlabAudit.toEvents(
+      samples.find((s) => s.file === 'project_group_link_create.json')!.body,
+      {},
+      at,
+    ).events[0]!;
+    // The group the project was shared with; this example carries no `as`, so no role.
+    expect(link.user).toMatchObject({ name: 'example-user', target: { name: 'another-group', id: '31' } });
+    expect(link.user?.target?.roles).toBeUndefined();
+    expect(link.pipewarden.change).toBeUndefined();
+    // Streamed examples about merge requests or git operations name no member.
+    for (const s of samples.filter((x) => x.file !== 'project_group_link_create.json')) {
+      expect(gitlabAudit.toEvents(s.body, {}, at).events[0]!.user?.target, s.file).toBeUndefined();
+    }
+    // Members::UpdateService's details: change "access_level", from, to, as; target is the user.
+    const base = {
+      author_id: 3,
+      author_name: 'bob',
+      entity_type: 'Group',
+      entity_path: 'acme',
+      created_at: '2024-05-01T00:00:00Z',
+    };
+    const member = { target_id: 42, target_type: 'User', target_details: 'Eve Example' };
+    const updated = gitlabAudit.toEvents(
+      {
+        ...base,
+        ...member,
+        id: 101,
+        event_type: 'member_updated',
+        details: { ...member, change: 'access_level', from: 'Developer', to: 'Maintainer', as: 'Maintainer' },
+      },
+      {},
+      at,
+    ).events[0]!;
+    expect(updated.pipewarden.kind).toBe('permission.change');
+    expect(updated.pipewarden.change).toEqual({ field: 'access_level', from: 'developer', to: 'maintainer' });
+    expect(updated.user).toEqual({
+      name: 'bob',
+      id: '3',
+      target: { name: 'Eve Example', id: '42', roles: ['maintainer'] },
+    });
+    const created = gitlabAudit.toEvents(
+      {
+        ...base,
+        ...member,
+        id: 102,
+        event_type: 'member_created',
+        details: { ...member, add: 'user_access', as: 'Owner' },
+      },
+      {},
+      at,
+    ).events[0]!;
+    expect([created.user?.target?.roles, created.pipewarden.change]).toEqual([['owner'], undefined]);
+    const removed = gitlabAudit.toEvents(
+      {
+        ...base,
+        ...member,
+        id: 103,
+        event_type: 'member_destroyed',
+        details: { ...member, remove: 'user_access', as: 'Owner' },
+      },
+      {},
+      at,
+    ).events[0]!;
+    expect(removed.user?.target).toEqual({ name: 'Eve Example', id: '42' });
+    // The same change/from/to keys describe other settings, e.g. visibility.
+    const vis = gitlabAudit.toEvents(
+      {
+        id: 104,
+        author_id: 3,
+        entity_type: 'Project',
+        entity_path: 'g/p',
+        event_type: 'project_visibility_level_updated',
+        details: { change: 'visibility', from: 'Private', to: 'Public' },
+        author_name: 'bob',
+        created_at: '2024-05-01T00:00:00Z',
+      },
+      {},
+      at,
+    ).events[0]!;
+    expect([vis.pipewarden.change, vis.user?.target]).toEqual([
+      { field: 'visibility', from: 'private', to: 'public' },
+      undefined,
+    ]);
+  });
+
   it('refuses bodies that are not JSON objects with an event_type', () => {
     expect(() => parse('event_type=x&id=1')).toThrow(AdapterInputError);
     expect(() => gitlabAudit.toEvents([1], {}, at)).toThrow(AdapterInputError);

@@ -63,6 +63,33 @@ describe('nexus', () => {
     expect(c['@timestamp']).toBe('2016-11-14T19:32:13.515Z');
   });
 
+  it('records the user a security.user audit event is about, with its roles (attributes.roles)', () => {
+    const s = loadSample('nexus', 'audit.json');
+    const h = lowerHeaders(s.headers);
+    const e = nexus.toEvents(s.body, h, at).events[0]!;
+    expect(e.user).toEqual({
+      name: 'admin',
+      target: { name: 'testuser', roles: ['nx-admin', 'nx-anonymous'] },
+    });
+    const audit = (s.body as { audit: Record<string, unknown> }).audit;
+    const deleted = nexus.toEvents({ ...(s.body as object), audit: { ...audit, type: 'deleted' } }, h, at)
+      .events[0]!;
+    expect(deleted.user?.target).toEqual({ name: 'testuser' });
+    const role = nexus.toEvents(
+      { ...(s.body as object), audit: { ...audit, domain: 'security.role', context: 'nx-admin' } },
+      h,
+      at,
+    ).events[0]!;
+    expect(role.user?.target).toBeUndefined();
+    for (const file of ['asset.json', 'component.json']) {
+      const x = loadSample('nexus', file);
+      expect(
+        nexus.toEvents(x.body, lowerHeaders(x.headers), at).events[0]!.user?.target,
+        file,
+      ).toBeUndefined();
+    }
+  });
+
   it('parses initiators', () => {
     expect(parseInitiator('admin/10.1.2.3')).toEqual({ user: 'admin', ip: '10.1.2.3', anonymous: false });
     expect(parseInitiator('anonymous/::1')).toEqual({ ip: '::1', anonymous: true });
