@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { type Secret, secretRef } from '../../src/config/secrets.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { requiredSecretRefs } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { HEC_PATHS, HEC_TEXT, splitConcatenatedJson } from './hec.ts';
 import { auditEventToPipewarden, obj } from './normalise.ts';
@@ -50,6 +51,7 @@ export interface GithubAuditConfig {
   enabled: boolean; // the HEC endpoint
   secret: Secret | undefined; // the HEC token
   previousSecret?: Secret | undefined; // also accepted during a rotation
+  additionalSecrets?: Secret[]; // further HEC tokens accepted (one per enterprise or organisation stream)
   poll: GithubAuditPollConfig | undefined;
 }
 
@@ -59,6 +61,7 @@ const configSchema = z
     /** The HEC token GitHub's Splunk stream sends as `Authorization: Splunk <token>`. */
     secretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN'),
     previousSecretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN_PREVIOUS'),
+    additionalSecretEnvs: requiredSecretRefs(),
     poll: pollSchema.optional(),
   })
   .superRefine((c, ctx) => {
@@ -76,6 +79,7 @@ const configSchema = z
       enabled: c.enabled ?? c.secretEnv !== undefined,
       secret: c.secretEnv,
       previousSecret: c.previousSecretEnv,
+      additionalSecrets: c.additionalSecretEnvs,
       poll: c.poll ? { ...c.poll, token: c.poll.tokenEnv! } : undefined,
     }),
   )

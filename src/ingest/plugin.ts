@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
 import type { Counters } from './metrics.ts';
+import { alternateSecrets } from './source-config.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
 
 export interface IngestOptions {
@@ -211,13 +212,15 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     // Authenticate before parsing: untrusted bytes are not even read as JSON.
     let verdict = adapter.verify(raw, req.headers, config, now());
-    const previous = (config as { previousSecret?: unknown }).previousSecret;
-    if (!verdict.ok && previous) {
-      // During a rotation the old secret is accepted too; counted, so operators see when it is unused.
-      const withPrevious = adapter.verify(raw, req.headers, { ...config, secret: previous }, now());
-      if (withPrevious.ok) {
-        verdict = withPrevious;
-        metrics.inc('pipewarden_ingest_previous_secret_total', { source });
+    if (!verdict.ok) {
+      // The previous secret (during a rotation) and any additional ones (several senders), each compared
+      // in constant time; counted by which one matched, so operators see when the previous one is unused.
+      for (const { secret, label } of alternateSecrets(config)) {
+        const alternate = adapter.verify(raw, req.headers, { ...config, secret }, now());
+        if (!alternate.ok) continue;
+        verdict = alternate;
+        metrics.inc('pipewarden_ingest_alternate_secret_total', { source, secret: label });
+        break;
       }
     }
     if (!verdict.ok) {

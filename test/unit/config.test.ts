@@ -71,6 +71,34 @@ describe('config', () => {
     );
   });
 
+  it('refuses additional secrets that are not variable names or are not set, naming each by index', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET', 'ORG_B_SECRET', 's3cr3t value'] } } },
+        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x', ORG_A_SECRET: 'a' },
+      ),
+    ).join('\n');
+    expect(problems).toMatch(
+      /sources\.github\.additionalSecretEnvs\.2: must be the NAME of an environment variable/,
+    );
+    expect(problems).not.toContain('s3cr3t');
+    // Names are checked first: with a bad name in the list, the unset one is reported once that is fixed.
+    const unset = problemsOf(() =>
+      parseConfig(
+        { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET', 'ORG_B_SECRET'] } } },
+        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x', ORG_A_SECRET: 'a' },
+      ),
+    ).join('\n');
+    expect(unset).toMatch(
+      /sources\.github\.additionalSecretEnvs\.1: \$ORG_B_SECRET \(or \$ORG_B_SECRET_FILE\) is not set/,
+    );
+    const ok = parseConfig(
+      { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET'] } } },
+      { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x', ORG_A_SECRET: 'a' },
+    );
+    expect(ok.sources.github.additionalSecrets?.map((x: { reveal(): string }) => x.reveal())).toEqual(['a']);
+  });
+
   it('refuses an alert route naming a detector that does not exist', () => {
     const problems = problemsOf(() =>
       parseConfig(

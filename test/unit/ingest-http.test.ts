@@ -139,14 +139,15 @@ describe('POST /ingest/github', () => {
 });
 
 describe('rotating a source secret', () => {
-  it('accepts the current and the previous secret, counts uses of the previous one, refuses any other', async () => {
+  it('accepts the current, the previous and additional secrets, counts which matched, refuses any other', async () => {
     const { app: rotating } = await startEmbedded(
-      {},
+      { sources: { github: { additionalSecretEnvs: ['ORG_B_GITHUB_SECRET'] } } },
       {
         PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'new-github-secret',
         PIPEWARDEN_GITHUB_WEBHOOK_SECRET_PREVIOUS: 'old-github-secret',
         PIPEWARDEN_HARBOR_TOKEN: 'Bearer new-harbor-token',
         PIPEWARDEN_HARBOR_TOKEN_PREVIOUS: 'Bearer old-harbor-token',
+        ORG_B_GITHUB_SECRET: 'org-b-github-secret',
       },
       ['ingest'],
     );
@@ -162,10 +163,12 @@ describe('rotating a source secret', () => {
         });
       expect((await send('new-github-secret', 'rot-1')).statusCode).toBe(202);
       expect((await send('old-github-secret', 'rot-2')).statusCode).toBe(202);
+      expect((await send('org-b-github-secret', 'rot-4')).statusCode).toBe(202);
       expect((await send(GITHUB_SECRET, 'rot-3')).statusCode).toBe(401);
-      const used = (source: string) =>
-        rotating.metrics.get('pipewarden_ingest_previous_secret_total', { source });
+      const used = (source: string, secret = 'previous') =>
+        rotating.metrics.get('pipewarden_ingest_alternate_secret_total', { source, secret });
       expect(used('github')).toBe(1);
+      expect(used('github', 'ORG_B_GITHUB_SECRET')).toBe(1);
 
       const harbor = loadSample('harbor', 'PUSH_ARTIFACT__Default.json');
       const harborRaw = rawBody(harbor);
@@ -190,7 +193,9 @@ describe('rotating a source secret', () => {
     const raw = rawBody(sample);
     const res = await post('/ingest/github', raw, signGithub(sample, raw, `${GITHUB_SECRET}-old`));
     expect(res.statusCode).toBe(401);
-    expect(app.metrics.get('pipewarden_ingest_previous_secret_total', { source: 'github' })).toBe(0);
+    expect(
+      app.metrics.get('pipewarden_ingest_alternate_secret_total', { source: 'github', secret: 'previous' }),
+    ).toBe(0);
   });
 });
 
