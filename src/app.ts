@@ -377,7 +377,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       }),
     );
     // Deliveries that failed for a reason that can pass are requeued on a schedule (see redeliver.ts).
-    if (config.alerting.redeliver.enabled) {
+    // The same sweep asks for digests of held alerts, so it runs when either needs it.
+    if (config.alerting.redeliver.enabled || config.alerting.throttle.enabled) {
       const sweeper = new FailedAlertSweeper({
         store,
         bus,

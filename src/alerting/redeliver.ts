@@ -12,8 +12,9 @@ import type { AlertRecord, Hit } from './types.ts';
 
 export const redeliverConfigSchema = z
   .strictObject({
+    /** Requeue failed deliveries. The sweep itself also runs, on `schedule`, while alerting.throttle is on. */
     enabled: z.boolean().default(true),
-    /** node-cron expression of the sweep. */
+    /** node-cron expression of the sweep (redeliveries and digests of held alerts). */
     schedule: z
       .string()
       .refine((s) => cron.validate(s), 'must be a valid cron expression')
@@ -94,7 +95,7 @@ export class FailedAlertSweeper {
         const page = await store.searchAlerts({ status, from, size: 200, ...(cursor ? { cursor } : {}) });
         for (const a of page.items)
           for (const [sink, d] of Object.entries(a.deliveries)) if (d.status === 'held') holding.add(sink);
-        const due = page.items.filter((a) => needsRedelivery(a, config, now));
+        const due = config.enabled ? page.items.filter((a) => needsRedelivery(a, config, now)) : [];
         if (due.length) {
           await bus.publish(
             topic,

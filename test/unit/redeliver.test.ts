@@ -122,4 +122,20 @@ describe('failed-alert redelivery', () => {
       ['digest:slack', { digest: 'slack' }],
     ]);
   });
+
+  it('with redelivery off, still asks for digests but requeues nothing', async () => {
+    await bus.ensureTopics(['hits-off']);
+    const config = redeliverConfigSchema.parse({ enabled: false });
+    const sweeper = new FailedAlertSweeper({ store, bus, topic: 'hits-off', config, log, now: () => NOW });
+    expect(await sweeper.sweep()).toBe(0);
+    const got: ConsumedMessage[] = [];
+    const sub = await bus.subscribe({
+      topic: 'hits-off',
+      group: 'check',
+      handler: async (b) => void got.push(...b),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await sub.stop();
+    expect(got.map((m) => m.key).sort()).toEqual(['digest:email', 'digest:slack']);
+  });
 });
