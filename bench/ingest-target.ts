@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { startApp } from '../src/app.ts';
 import { parseConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger, routeProcessWarnings } from '../src/log.ts';
 
 const kind = process.argv[2];
 // The secrets the benches sign with: GitHub webhooks (bench/ingest.ts) and the Splunk HEC token (bench/hec.ts).
@@ -16,6 +16,7 @@ const env = {
   PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: 'bench-hec-token',
 };
 const log = createLogger({ level: 'silent' });
+routeProcessWarnings(log); // as `pipewarden serve` does
 
 if (kind === 'baseline') {
   // The floor: Fastify parsing a JSON body and answering 202, nothing else.
