@@ -48,6 +48,9 @@ export interface AppOptions {
   port?: number;
 }
 
+/** How long after a start, rebalance or failed attempt the index role checks for redelivered events. */
+const REDELIVERY_WINDOW_MS = 60_000;
+
 export interface RunningApp {
   config: Config;
   roles: readonly Role[];
@@ -394,14 +397,27 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   }
 
   if (roles.includes('index')) {
+    // Redeliveries come right after a start, a rebalance or a failed attempt: for a while after each,
+    // the store checks for events already indexed (see IndexOptions).
+    let suspectUntil = Date.now() + REDELIVERY_WINDOW_MS;
+    const suspect = () => {
+      suspectUntil = Date.now() + REDELIVERY_WINDOW_MS;
+    };
     subscriptions.push(
       await bus.subscribe({
         topic: config.topics.events,
         group: 'pipewarden-index',
         maxBatch: 1000,
+        onAssignment: suspect,
         handler: async (batch) => {
           const events = readEvents(batch, log);
-          if (events.length) await store.indexEvents(events);
+          if (!events.length) return;
+          try {
+            await store.indexEvents(events, { mayBeRedelivered: Date.now() < suspectUntil });
+          } catch (err) {
+            suspect();
+            throw err;
+          }
         },
       }),
     );

@@ -5,7 +5,7 @@ import type { AlertRecord } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
-import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
+import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord } from './types.ts';
 
 export const elasticsearchConfigSchema = z
   .strictObject({
@@ -234,7 +234,8 @@ export class ElasticsearchStore implements Store {
     this.#log?.info({ events: this.#events, alerts: this.#alerts, tokens: this.#tokens }, 'Store ready.');
   }
 
-  async indexEvents(events: PipewardenEvent[]): Promise<void> {
+  async indexEvents(events: PipewardenEvent[], options: IndexOptions = {}): Promise<void> {
+    if (options.mayBeRedelivered && events.length > 0) events = await this.#notYetIndexed(events);
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
     const operations = events.flatMap((e) => [{ create: { _index: this.#events, _id: e.event.id } }, e]);
@@ -367,6 +368,21 @@ export class ElasticsearchStore implements Store {
         ? { next: encodeCursor([sort[0] as number, sort[1] as string]) }
         : {}),
     };
+  }
+
+  /**
+   * The events whose ids no backing index of the data stream holds yet. A write not yet refreshed is not
+   * found here, but it sits in the current write index, where `create` answers 409 anyway.
+   */
+  async #notYetIndexed(events: PipewardenEvent[]): Promise<PipewardenEvent[]> {
+    const res = await this.#client.search({
+      index: this.#events,
+      size: events.length,
+      _source: false,
+      query: { ids: { values: events.map((e) => e.event.id) } },
+    });
+    const existing = new Set(res.hits.hits.map((h) => h._id));
+    return existing.size ? events.filter((e) => !existing.has(e.event.id)) : events;
   }
 
   async #deadLetter(refused: Array<{ event: PipewardenEvent; type: string; reason: string }>): Promise<void> {

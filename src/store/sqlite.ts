@@ -86,6 +86,7 @@ export class SqliteStore implements Store {
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
   }
 
+  // No IndexOptions: the events table's primary key makes every redelivery a no-op, however late.
   async indexEvents(events: PipewardenEvent[]): Promise<void> {
     // Validate the whole batch first so a bad event leaves nothing half-written.
     const rows = events.map((e) => ({ e, ts: parseTime(e['@timestamp'], `event ${e.event.id} @timestamp`) }));

@@ -18,6 +18,15 @@ export interface EventQuery {
   cursor?: string; // opaque, from the previous page's `next`
 }
 
+export interface IndexOptions {
+  /**
+   * Some events may already be indexed (the bus redelivers after a restart, a rebalance or a failed
+   * attempt). A store whose id uniqueness has gaps (an Elasticsearch data stream: ids are unique per
+   * backing index, so a rollover in between would let a redelivery in twice) checks first.
+   */
+  mayBeRedelivered?: boolean;
+}
+
 export interface AlertQuery {
   from?: string;
   to?: string;
@@ -47,7 +56,7 @@ export interface Store {
   /** Create indices, templates, tables. Idempotent. */
   init(): Promise<void>;
   /** Idempotent by event.id: indexing the same event twice leaves one document. */
-  indexEvents(events: PipewardenEvent[]): Promise<void>;
+  indexEvents(events: PipewardenEvent[], options?: IndexOptions): Promise<void>;
   searchEvents(query: EventQuery): Promise<Page<PipewardenEvent>>;
   getEvent(id: string): Promise<PipewardenEvent | undefined>;
   /** Insert or replace the alert by id (hit id). */
