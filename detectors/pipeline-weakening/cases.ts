@@ -71,6 +71,30 @@ function gitlabMemberUpdated(from: string, to: string): PipewardenEvent {
   });
 }
 
+/**
+ * GitLab's streamed audit example (project_group_link_create) as another audit event type, with the
+ * `details` GitLab's auditor writes for that type (the source is named beside each row of WEAKENINGS):
+ * `details` replace the example's custom_message, `extra` its target or scope (top level and details).
+ */
+function gitlabAudit(eventType: string, details: Body = {}, extra: Body = {}): PipewardenEvent {
+  const body = bodyOf('gitlab-audit', 'project_group_link_create.json');
+  const { custom_message: _example, ...base } = body.details as Body;
+  return one('gitlab-audit', {
+    ...body,
+    ...extra,
+    event_type: eventType,
+    details: { ...base, ...extra, ...details },
+  });
+}
+const PROTECTED_MAIN = { target_id: 39, target_type: 'ProtectedBranch', target_details: 'main' };
+const GROUP_SCOPE = { entity_type: 'Group', entity_path: 'example-group', target_type: 'Group' };
+/** A protected-branch setting change as ProtectedBranchesChangesAuditor writes it. */
+const branchChange = (eventType: string, change: string, from: unknown, to: unknown) =>
+  gitlabAudit(eventType, { change, from, to }, PROTECTED_MAIN);
+/** An `audit_changes` event (change / from / to) on the example project. */
+const settingChange = (eventType: string, change: string, from: unknown, to: unknown, extra: Body = {}) =>
+  gitlabAudit(eventType, { change, from, to }, extra);
+
 /** Nexus's documented security.user audit event with its roles varied. */
 function nexusUserCreated(roles: string): PipewardenEvent {
   const body = bodyOf('nexus', 'audit.json');
@@ -431,4 +455,416 @@ export const cases: DetectorCase[] = [
     expect: 0,
   },
   { name: 'ip_allow_list.enable is not a weakening', event: audit('ip_allow_list.enable'), expect: 0 },
+  // GitLab audit event streaming: the event types and details named in WEAKENINGS, through the real adapter.
+  {
+    name: 'GitLab protected_branch_removed',
+    event: gitlabAudit('protected_branch_removed', {}, PROTECTED_MAIN),
+    expect: 1,
+    summaryIncludes:
+      'example-user removed the protection of a branch on example-group/example-project (branch main)',
+  },
+  {
+    name: 'GitLab protected_branch_created is not a weakening',
+    event: gitlabAudit('protected_branch_created', {}, PROTECTED_MAIN),
+    expect: 0,
+  },
+  {
+    name: 'GitLab force push allowed on a protected branch (false → true)',
+    event: branchChange('protected_branch_allow_force_push_updated', 'allow force push', false, true),
+    expect: 1,
+    summaryIncludes:
+      'allowed force pushes to a protected branch on example-group/example-project (branch main)',
+  },
+  {
+    name: 'GitLab force push disallowed again (true → false) is not reported',
+    event: branchChange('protected_branch_allow_force_push_updated', 'allow force push', true, false),
+    expect: 0,
+  },
+  {
+    name: 'GitLab force push setting changed, direction not in the event: reported as the row says',
+    event: gitlabAudit('protected_branch_allow_force_push_updated', {}, PROTECTED_MAIN),
+    expect: 1,
+    summaryIncludes: 'changed whether force pushes are allowed on a protected branch',
+  },
+  {
+    name: 'GitLab code owner approval no longer required (true → false)',
+    event: branchChange(
+      'protected_branch_code_owner_approval_required_updated',
+      'code owner approval required',
+      true,
+      false,
+    ),
+    expect: 1,
+    summaryIncludes: 'removed the code owner approval requirement from a protected branch',
+  },
+  {
+    name: 'GitLab code owner approval required again (false → true) is not reported',
+    event: branchChange(
+      'protected_branch_code_owner_approval_required_updated',
+      'code owner approval required',
+      false,
+      true,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab protected branch: push opened from Maintainers to Developers + Maintainers',
+    event: branchChange(
+      'protected_branch_updated',
+      'allowed to push',
+      ['Maintainers'],
+      ['Developers + Maintainers'],
+    ),
+    expect: 1,
+    summaryIncludes: 'widened “allowed to push” on a protected branch to developers + maintainers',
+  },
+  {
+    name: 'GitLab protected branch: a named user allowed to merge besides Maintainers',
+    event: branchChange(
+      'protected_branch_updated',
+      'allowed to merge',
+      ['Maintainers'],
+      ['Maintainers', 'Eve Example'],
+    ),
+    expect: 1,
+  },
+  {
+    name: 'GitLab protected branch: push narrowed to No one is not reported',
+    event: branchChange(
+      'protected_branch_updated',
+      'allowed to push',
+      ['Developers + Maintainers'],
+      ['No one'],
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab approval_rule_deleted',
+    event: gitlabAudit(
+      'approval_rule_deleted',
+      { custom_message: 'Deleted approval rule' },
+      { target_type: 'ApprovalProjectRule', target_id: 5, target_details: 'Security' },
+    ),
+    expect: 1,
+    summaryIncludes: 'deleted a merge request approval rule',
+  },
+  {
+    name: 'GitLab update_approval_rules: required approvals 2 → 0',
+    event: settingChange('update_approval_rules', 'number of required approvals', 2, 0),
+    expect: 1,
+    summaryIncludes: 'lowered the number of required approvals of an approval rule to 0',
+  },
+  {
+    name: 'GitLab update_approval_rules: required approvals 1 → 2 is not reported',
+    event: settingChange('update_approval_rules', 'number of required approvals', 1, 2),
+    expect: 0,
+  },
+  {
+    name: 'GitLab update_approval_rules without a count (other rule edits) is not reported',
+    event: gitlabAudit('update_approval_rules', { custom_message: 'Updated approval rule' }),
+    expect: 0,
+  },
+  {
+    name: 'GitLab project lets authors approve their own merge requests (prevent: true → false)',
+    event: settingChange(
+      'project_merge_requests_author_approval_updated',
+      'prevent merge request approval from authors',
+      true,
+      false,
+    ),
+    expect: 1,
+    summaryIncludes:
+      'let merge request authors approve their own merge requests on example-group/example-project',
+  },
+  {
+    name: 'GitLab project prevents author approval again (false → true) is not reported',
+    event: settingChange(
+      'project_merge_requests_author_approval_updated',
+      'prevent merge request approval from authors',
+      false,
+      true,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab group lets committers approve (allow_committer_approval_updated, prevent: true → false)',
+    event: settingChange(
+      'allow_committer_approval_updated',
+      'prevent merge request approval from committers',
+      true,
+      false,
+      GROUP_SCOPE,
+    ),
+    expect: 1,
+    summaryIncludes: 'let committers approve merge requests they added commits to on example-group',
+  },
+  {
+    name: 'GitLab project keeps approvals on push (reset: true → false)',
+    event: settingChange(
+      'project_reset_approvals_on_push_updated',
+      'require new approvals when new commits are added to an MR',
+      true,
+      false,
+    ),
+    expect: 1,
+  },
+  {
+    name: 'GitLab project password for approvals dropped (a permission.change in the adapter)',
+    event: settingChange(
+      'project_require_password_to_approve_updated',
+      'require user password for approvals',
+      true,
+      false,
+    ),
+    expect: 1,
+    summaryIncludes: 'dropped the password requirement for approvals',
+  },
+  {
+    name: 'GitLab merge without a successful pipeline allowed (true → false)',
+    event: settingChange(
+      'project_only_allow_merge_if_pipeline_succeeds_updated',
+      'only_allow_merge_if_pipeline_succeeds',
+      true,
+      false,
+    ),
+    expect: 1,
+  },
+  {
+    name: 'GitLab skipped pipelines no longer count as passed (true → false) is not reported',
+    event: settingChange(
+      'allow_merge_on_skipped_pipeline_updated',
+      'allow_merge_on_skipped_pipeline',
+      true,
+      false,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab group 2FA requirement disabled (true → false)',
+    event: settingChange(
+      'group_require_two_factor_authentication_updated',
+      'require_two_factor_authentication',
+      true,
+      false,
+      GROUP_SCOPE,
+    ),
+    expect: 1,
+    summaryIncludes: 'example-user disabled the two-factor authentication requirement on example-group',
+  },
+  {
+    name: 'GitLab group 2FA requirement enabled (false → true) is not reported',
+    event: settingChange(
+      'group_require_two_factor_authentication_updated',
+      'require_two_factor_authentication',
+      false,
+      true,
+      GROUP_SCOPE,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab instance 2FA requirement disabled (application_setting_updated)',
+    event: settingChange('application_setting_updated', 'require_two_factor_authentication', true, false),
+    expect: 1,
+    summaryIncludes: 'disabled the instance-wide two-factor authentication requirement',
+  },
+  {
+    name: 'GitLab instance 2FA requirement enabled is not reported',
+    event: settingChange('application_setting_updated', 'require_two_factor_authentication', false, true),
+    expect: 0,
+  },
+  {
+    name: 'GitLab any other application setting is not reported',
+    event: settingChange('application_setting_updated', 'signup_enabled', false, true),
+    expect: 0,
+  },
+  {
+    name: 'GitLab group SAML SSO enforcement turned off (message parsed by the adapter)',
+    event: gitlabAudit(
+      'group_saml_provider_update',
+      {
+        custom_message:
+          'Group SAML SSO configuration changed: sso_url changed from https://idp.example/a to https://idp.example/b. enforced_sso changed from true to false. ',
+      },
+      GROUP_SCOPE,
+    ),
+    expect: 1,
+    summaryIncludes: 'stopped enforcing SAML single sign-on for the group on example-group',
+  },
+  {
+    name: 'GitLab group SAML SSO enforcement turned on is not reported',
+    event: gitlabAudit(
+      'group_saml_provider_update',
+      { custom_message: 'Group SAML SSO configuration changed: enforced_sso changed from false to true. ' },
+      GROUP_SCOPE,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab group SAML certificate rotated is not reported',
+    event: gitlabAudit(
+      'group_saml_provider_update',
+      {
+        custom_message:
+          'Group SAML SSO configuration changed: certificate_fingerprint changed from aa to bb. ',
+      },
+      GROUP_SCOPE,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab project secret push protection disabled',
+    event: gitlabAudit('project_security_setting_updated', {
+      custom_message: 'Secret push protection has been disabled',
+    }),
+    expect: 1,
+    summaryIncludes: 'disabled secret push protection on example-group/example-project',
+  },
+  {
+    name: 'GitLab project secret push protection disabled through the API (`…` to false)',
+    event: gitlabAudit('project_security_setting_updated', {
+      custom_message: 'User Example updated `secret_push_protection_enabled` to false',
+    }),
+    expect: 1,
+  },
+  {
+    name: 'GitLab project secret push protection enabled is not reported',
+    event: gitlabAudit('project_security_setting_updated', {
+      custom_message: 'Secret push protection has been enabled',
+    }),
+    expect: 0,
+  },
+  {
+    name: 'GitLab project validity checks disabled (same event type) is not a push protection change',
+    event: gitlabAudit('project_security_setting_updated', {
+      custom_message: 'Validity checks has been disabled',
+    }),
+    expect: 0,
+  },
+  {
+    name: 'GitLab group secret push protection disabled',
+    event: gitlabAudit(
+      'group_secret_push_protection_updated',
+      {
+        custom_message:
+          'Secret push protection has been disabled for group Example Group and all of its inherited groups/projects',
+      },
+      GROUP_SCOPE,
+    ),
+    expect: 1,
+    summaryIncludes: 'disabled secret push protection for a group and its projects on example-group',
+  },
+  {
+    name: 'GitLab group secret push protection enabled is not reported',
+    event: gitlabAudit(
+      'group_secret_push_protection_updated',
+      {
+        custom_message:
+          'Secret push protection has been enabled for group Example Group and all of its inherited groups/projects',
+      },
+      GROUP_SCOPE,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab skip_secret_push_protection (a security alert in the adapter)',
+    event: gitlabAudit('skip_secret_push_protection', {
+      custom_message: 'Secret push protection skipped via commit message on branch main',
+    }),
+    expect: 1,
+    summaryIncludes: 'skipped secret push protection on a push',
+  },
+  {
+    name: 'GitLab group push rule for secret files switched off (true → false)',
+    event: settingChange(
+      'group_push_rules_prevent_secrets_updated',
+      'prevent pushing secret files',
+      true,
+      false,
+      GROUP_SCOPE,
+    ),
+    expect: 1,
+    summaryIncludes: 'stopped rejecting pushes of secret files (group push rule)',
+  },
+  {
+    name: 'GitLab group push rule for secret files switched on is not reported',
+    event: settingChange(
+      'group_push_rules_prevent_secrets_updated',
+      'prevent pushing secret files',
+      false,
+      true,
+      GROUP_SCOPE,
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab project push rule for unsigned commits switched off',
+    event: settingChange(
+      'project_push_rules_reject_unsigned_commits_updated',
+      'reject unsigned commits',
+      true,
+      false,
+    ),
+    expect: 1,
+  },
+  {
+    name: 'GitLab CI/CD variable unprotected (variable protection true → false)',
+    event: settingChange('ci_variable_updated', 'variable protection', true, false),
+    expect: 1,
+    summaryIncludes: 'unprotected a CI/CD variable',
+  },
+  {
+    name: 'GitLab CI/CD variable protected is not reported',
+    event: settingChange('ci_variable_updated', 'variable protection', false, true),
+    expect: 0,
+  },
+  {
+    name: 'GitLab CI/CD job token allowlist disabled',
+    event: gitlabAudit('secure_ci_job_token_inbound_disabled'),
+    expect: 1,
+  },
+  {
+    name: 'GitLab CI/CD job token allowlist enabled is not reported',
+    event: gitlabAudit('secure_ci_job_token_inbound_enabled'),
+    expect: 0,
+  },
+  { name: 'GitLab deploy_key_added', event: gitlabAudit('deploy_key_added'), expect: 1 },
+  { name: 'GitLab deploy_token_created', event: gitlabAudit('deploy_token_created'), expect: 1 },
+  { name: 'GitLab deploy_key_removed is not reported', event: gitlabAudit('deploy_key_removed'), expect: 0 },
+  { name: 'GitLab ci_runner_created', event: gitlabAudit('ci_runner_created'), expect: 1 },
+  {
+    name: 'GitLab ci_runner_registered',
+    event: gitlabAudit('ci_runner_registered'),
+    expect: 1,
+  },
+  {
+    name: 'GitLab environment_unprotected',
+    event: gitlabAudit('environment_unprotected'),
+    expect: 1,
+    summaryIncludes: 'unprotected an environment',
+  },
+  {
+    name: 'GitLab compliance_framework_removed',
+    event: gitlabAudit('compliance_framework_removed'),
+    expect: 1,
+  },
+  { name: 'GitLab delete_status_check', event: gitlabAudit('delete_status_check'), expect: 1 },
+  {
+    name: 'GitLab destroy_compliance_framework',
+    event: gitlabAudit('destroy_compliance_framework', {}, GROUP_SCOPE),
+    expect: 1,
+    summaryIncludes: 'deleted a compliance framework on example-group',
+  },
+  { name: 'GitLab security_policy_delete', event: gitlabAudit('security_policy_delete'), expect: 1 },
+  {
+    name: 'GitLab audit stream destination deleted is telemetry-loss’s, not reported here',
+    event: gitlabAudit('destroy_event_streaming_destination', {}, GROUP_SCOPE),
+    expect: 0,
+  },
+  {
+    name: 'GitLab an ignored action is not reported',
+    event: gitlabAudit('deploy_key_added'),
+    config: { ignoreActions: ['deploy_key_added'] },
+    expect: 0,
+  },
 ];

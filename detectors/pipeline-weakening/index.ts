@@ -1,8 +1,11 @@
 // Changes that take a safeguard out of the pipeline: branch protection or rulesets removed or
 // overridden, 2FA or SSO requirements dropped, secret scanning or push protection disabled or bypassed,
 // a new owner, admin or maintainer (role changes judged on the new role, see `assess`), deploy keys and
-// self-hosted runners added, IP allow lists disabled, default workflow permissions moved to write.
-// Deleted webhooks and audit streams belong to telemetry-loss.
+// self-hosted runners added, IP allow lists disabled, default workflow permissions moved to write; for
+// GitLab (audit event streaming) also force pushes allowed, code-owner and merge request approval
+// requirements loosened, push rules, protected CI/CD variables and environments relaxed. Settings are
+// judged by their direction when the event carries it (see `assessSetting`).
+// Deleted webhooks and audit streams belong to telemetry-loss; visibility changes to anonymous-access.
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector } from '../../src/detect/types.ts';
@@ -32,14 +35,36 @@ interface Finding {
   from?: string;
 }
 
+/**
+ * One setting a row judges by its direction: `pipewarden.change` names the field and the values before
+ * and after. Reported only when `risky` says the move (to, from) loosens the safeguard.
+ */
+interface Setting {
+  /** `pipewarden.change.field` values this setting goes by (a vendor may write one setting several ways). */
+  fields: readonly string[];
+  /** Whether moving the field to `to` (lower case; `from` when the event carries it) weakens it. */
+  risky: (to: string, from: string | undefined) => boolean;
+  whatTo: (to: string, field: string) => string;
+  /** The severity when the event says it moved the risky way; high unless given. */
+  severity?: Severity;
+}
+
 interface Weakening extends Finding {
   /**
    * A membership row, judged on the role the event gives `user.target` (see `assessRole`): "change" rows
    * keep `what` / `severity` when the event does not carry the new role; "add" rows are silent then.
    */
   membership?: 'change' | 'add';
-  /** A setting row: fires only when `pipewarden.change` moves `field` to one of `risky`, or when unknown. */
-  setting?: { field: string; risky: ReadonlySet<string>; whatTo: (to: string) => string };
+  /**
+   * A setting row (see `assessSetting`): fires only when `pipewarden.change` moves one of these settings
+   * the risky way; when the event does not say (no change, another field, no `to`), fires as the row says.
+   */
+  settings?: readonly Setting[];
+  /**
+   * For event types that carry many settings (GitLab `application_setting_updated`, a SAML provider
+   * update): only the listed settings, moved the risky way, are reported; anything else is not.
+   */
+  only?: boolean;
 }
 
 const hi = (what: string): Weakening => ({ what, severity: 'high' });
@@ -47,6 +72,60 @@ const med = (what: string): Weakening => ({ what, severity: 'medium' });
 const crit = (what: string): Weakening => ({ what, severity: 'critical' });
 const roleChange = (what: string): Weakening => ({ what, severity: 'medium', membership: 'change' });
 const memberAdd: Weakening = { what: 'added a member', severity: 'medium', membership: 'add' };
+
+/** A setting row: the row's own finding stands when the event does not say which way the setting moved. */
+const setting = (w: Weakening, ...settings: Setting[]): Weakening => ({ ...w, settings });
+/** A row for an event type that carries many settings: only these, moved the risky way, are reported. */
+const only = (...settings: Setting[]): Weakening => ({
+  what: 'changed a setting',
+  severity: 'medium',
+  settings,
+  only: true,
+});
+const list = (field: string | readonly string[]): readonly string[] =>
+  typeof field === 'string' ? [field] : field;
+/** A safeguard switched off: GitLab writes the values as true / false (or "enabled" / "disabled"). */
+const off = (field: string | readonly string[], what: string, severity: Severity = 'high'): Setting => ({
+  fields: list(field),
+  risky: (to) => to === 'false' || to === 'disabled',
+  whatTo: () => what,
+  severity,
+});
+/** A loophole switched on (force push allowed, skipped pipelines count as passed). */
+const on = (field: string, what: string, severity: Severity = 'high'): Setting => ({
+  fields: [field],
+  risky: (to) => to === 'true' || to === 'enabled',
+  whatTo: () => what,
+  severity,
+});
+
+/**
+ * GitLab protected-branch access levels by breadth, as `ProtectedRefAccess` names them ("No one",
+ * "Instance admins", "Maintainers", "Developers + Maintainers"); any other entry is a user, group or deploy
+ * key allowed by name. The adapter joins the before / after lists with ", " (lower case).
+ */
+const BRANCH_ACCESS = table<number>({
+  'no one': 0,
+  'instance admins': 1,
+  maintainers: 2,
+  'developers + maintainers': 3,
+});
+/** Whether the new access list lets in someone the old one did not: a broader role, or a new name. */
+function widens(to: string, from: string | undefined): boolean {
+  if (from === undefined) return true;
+  const entries = (s: string) => s.split(', ').filter((x) => x !== '');
+  const before = entries(from);
+  const after = entries(to);
+  const breadth = (l: string[]) => Math.max(0, ...l.map((x) => BRANCH_ACCESS[x] ?? 0));
+  return (
+    breadth(after) > breadth(before) ||
+    after.some((x) => BRANCH_ACCESS[x] === undefined && !before.includes(x))
+  );
+}
+/** Fewer required approvals than before (or none, when the event does not say what it was). */
+function fewer(to: string, from: string | undefined): boolean {
+  return from === undefined ? Number(to) === 0 : Number(to) < Number(from);
+}
 
 /**
  * One table of action suffixes, scope-agnostic: the key is the normalised `event.action` with its scope
@@ -108,13 +187,292 @@ export const WEAKENINGS = table<Weakening>({
   // before/after for it, so it fires unless an event's pipewarden.change says it moved to read.
   set_default_workflow_permissions: {
     ...med('changed the default GITHUB_TOKEN workflow permissions'),
-    setting: {
-      field: 'default_workflow_permissions',
-      risky: new Set(['write']),
-      whatTo: (to) => `set the default GITHUB_TOKEN workflow permissions to ${to}`,
-    },
+    settings: [
+      {
+        fields: ['default_workflow_permissions'],
+        risky: (to) => to === 'write',
+        whatTo: (to) => `set the default GITHUB_TOKEN workflow permissions to ${to}`,
+      },
+    ],
   },
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
+  // GitLab audit event streaming: `event.action` is the GitLab audit event type. Every name below is on
+  // GitLab's "Audit event types" page (doc/user/compliance/audit_event_types.md in gitlab-org/gitlab,
+  // docs.gitlab.com/ee/user/compliance/audit_event_types.html); the `details` each one carries (change /
+  // from / to, or only custom_message) are from the auditor named beside it (gitlab-org/gitlab paths).
+  // Branch protection: ee/lib/audit/protected_branches_changes_auditor.rb (change "allow force push",
+  // "code owner approval required", from / to booleans; protected_branch_updated: change "allowed to push" /
+  // "allowed to merge", from / to lists of access levels).
+  protected_branch_removed: hi('removed the protection of a branch'),
+  protected_branch_updated: setting(med('changed who may push to or merge into a protected branch'), {
+    fields: ['allowed to push', 'allowed to merge'],
+    risky: widens,
+    whatTo: (to, field) => `widened “${field}” on a protected branch to ${to}`,
+  }),
+  protected_branch_allow_force_push_updated: setting(
+    hi('changed whether force pushes are allowed on a protected branch'),
+    on('allow force push', 'allowed force pushes to a protected branch'),
+  ),
+  protected_branch_code_owner_approval_required_updated: setting(
+    hi('changed the code owner approval requirement of a protected branch'),
+    off(
+      'code owner approval required',
+      'removed the code owner approval requirement from a protected branch',
+    ),
+  ),
+  // Approval rules: ee/app/services/approval_rules/project_rule_destroy_service.rb (custom_message only);
+  // update_service.rb (change "number of required approvals", from / to). Other rule edits are not judged.
+  approval_rule_deleted: hi('deleted a merge request approval rule'),
+  update_approval_rules: only({
+    fields: ['number of required approvals'],
+    risky: fewer,
+    whatTo: (to) => `lowered the number of required approvals of an approval rule to ${to}`,
+  }),
+  // Merge request approval settings, project (ee/lib/audit/project_changes_auditor.rb) and group
+  // (ee/lib/audit/group_merge_request_approval_setting_changes_auditor.rb with
+  // GroupMergeRequestApprovalSetting::AUDIT_LOG_ALLOWLIST): change is the UI wording, from / to its value
+  // (GitLab negates the allow_* columns to match), so false is the weakening.
+  project_merge_requests_author_approval_updated: setting(
+    med('changed whether merge request authors may approve their own merge requests'),
+    off(
+      'prevent merge request approval from authors',
+      'let merge request authors approve their own merge requests',
+    ),
+  ),
+  allow_author_approval_updated: setting(
+    med('changed whether merge request authors may approve their own merge requests (group)'),
+    off(
+      'prevent merge request approval from authors',
+      'let merge request authors approve their own merge requests',
+    ),
+  ),
+  project_merge_requests_disable_committers_approval_updated: setting(
+    med('changed whether committers may approve merge requests'),
+    off(
+      'prevent merge request approval from committers',
+      'let committers approve merge requests they added commits to',
+    ),
+  ),
+  allow_committer_approval_updated: setting(
+    med('changed whether committers may approve merge requests (group)'),
+    off(
+      'prevent merge request approval from committers',
+      'let committers approve merge requests they added commits to',
+    ),
+  ),
+  project_reset_approvals_on_push_updated: setting(
+    med('changed whether new commits reset merge request approvals'),
+    off(
+      'require new approvals when new commits are added to an MR',
+      'kept merge request approvals when new commits are pushed',
+    ),
+  ),
+  retain_approvals_on_push_updated: setting(
+    med('changed whether new commits reset merge request approvals (group)'),
+    off(
+      'require new approvals when new commits are added to an MR',
+      'kept merge request approvals when new commits are pushed',
+    ),
+  ),
+  project_disable_overriding_approvers_per_merge_request_updated: setting(
+    med('changed whether approval rules may be edited in merge requests'),
+    off(
+      'prevent users from modifying MR approval rules in merge requests',
+      'let users edit approval rules in merge requests',
+    ),
+  ),
+  allow_overrides_to_approver_list_per_merge_request_updated: setting(
+    med('changed whether approval rules may be edited in merge requests (group)'),
+    off(
+      'prevent users from modifying MR approval rules in merge requests',
+      'let users edit approval rules in merge requests',
+    ),
+  ),
+  project_require_password_to_approve_updated: setting(
+    med('changed whether approving needs the user’s password'),
+    off('require user password for approvals', 'dropped the password requirement for approvals', 'medium'),
+  ),
+  require_password_to_approve_updated: setting(
+    med('changed whether approving needs the user’s password (group)'),
+    off('require user password for approvals', 'dropped the password requirement for approvals', 'medium'),
+  ),
+  // Project: ProjectSettingChangesAuditor (change "require_reauthentication_to_approve"); the group event's
+  // wording is not confirmed, so a group event fires as the row says.
+  require_reauthentication_to_approve_updated: setting(
+    med('changed whether approving needs re-authentication'),
+    off(
+      'require_reauthentication_to_approve',
+      'dropped the re-authentication requirement for approvals',
+      'medium',
+    ),
+  ),
+  // Pipeline gates: project_changes_auditor.rb, project_setting_changes_auditor.rb (change = column name).
+  project_only_allow_merge_if_pipeline_succeeds_updated: setting(
+    med('changed whether merging needs a successful pipeline'),
+    off('only_allow_merge_if_pipeline_succeeds', 'allowed merging without a successful pipeline', 'medium'),
+  ),
+  allow_merge_on_skipped_pipeline_updated: setting(
+    med('changed whether skipped pipelines count as successful'),
+    on('allow_merge_on_skipped_pipeline', 'let merge requests with skipped pipelines merge', 'medium'),
+  ),
+  // 2FA and SSO: ee/lib/audit/group_changes_auditor.rb (change "require_two_factor_authentication");
+  // ee/lib/audit/application_setting_changes_auditor.rb (one event per changed column, change = column
+  // name); ee/app/services/group_saml/saml_provider/base_service.rb (custom_message only: "Group SAML SSO
+  // configuration changed: enforced_sso changed from true to false. …", parsed by the adapter).
+  group_require_two_factor_authentication_updated: setting(
+    hi('changed the group two-factor authentication requirement'),
+    off(
+      'require_two_factor_authentication',
+      'disabled the two-factor authentication requirement',
+      'critical',
+    ),
+  ),
+  application_setting_updated: only(
+    off(
+      'require_two_factor_authentication',
+      'disabled the instance-wide two-factor authentication requirement',
+      'critical',
+    ),
+    off(
+      'require_admin_two_factor_authentication',
+      'disabled the two-factor authentication requirement for administrators',
+      'critical',
+    ),
+  ),
+  group_saml_provider_update: only(
+    off('enabled', 'disabled SAML single sign-on for the group', 'critical'),
+    off('enforced_sso', 'stopped enforcing SAML single sign-on for the group', 'critical'),
+    off('git_check_enforced', 'stopped enforcing SAML single sign-on for Git activity'),
+  ),
+  // Secret push protection: Security::Configuration::SetGroupSecretPushProtectionService and
+  // SetProjectSecretPushProtectionService ("Secret push protection has been disabled …"), the project
+  // security settings API ("updated `secret_push_protection_enabled` to false"),
+  // Projects::ProjectSecuritySettingChangesAuditor ("Changed pre_receive_secret_detection_enabled from true
+  // to false"): custom_message only, parsed by the adapter. project_security_setting_updated also carries
+  // other settings (validity checks): only push protection is judged.
+  // Gitlab::Checks::SecretPushProtection::AuditLogger: skip_secret_push_protection.
+  group_secret_push_protection_updated: setting(
+    med('changed secret push protection for a group and its projects'),
+    off('secret push protection', 'disabled secret push protection for a group and its projects'),
+  ),
+  project_security_setting_updated: only(
+    off(
+      ['secret push protection', 'secret_push_protection_enabled', 'pre_receive_secret_detection_enabled'],
+      'disabled secret push protection',
+    ),
+  ),
+  skip_secret_push_protection: hi('skipped secret push protection on a push'),
+  // Push rules: ee/lib/audit/push_rules/group_push_rules_changes_auditor.rb and
+  // project_push_rules_changes_auditor.rb (change = PushRuleable::AUDIT_LOG_ALLOWLIST wording).
+  group_push_rules_prevent_secrets_updated: setting(
+    med('changed the group push rule that rejects secret files'),
+    off(
+      'prevent pushing secret files',
+      'stopped rejecting pushes of secret files (group push rule)',
+      'medium',
+    ),
+  ),
+  project_push_rules_prevent_secrets_updated: setting(
+    med('changed the push rule that rejects secret files'),
+    off('prevent pushing secret files', 'stopped rejecting pushes of secret files (push rule)', 'medium'),
+  ),
+  group_push_rules_reject_unsigned_commits_updated: setting(
+    med('changed the group push rule that rejects unsigned commits'),
+    off('reject unsigned commits', 'stopped rejecting unsigned commits (group push rule)', 'medium'),
+  ),
+  project_push_rules_reject_unsigned_commits_updated: setting(
+    med('changed the push rule that rejects unsigned commits'),
+    off('reject unsigned commits', 'stopped rejecting unsigned commits (push rule)', 'medium'),
+  ),
+  group_push_rules_commit_committer_check_updated: setting(
+    med('changed the group push rule that rejects unverified committers'),
+    off(
+      'reject unverified users',
+      'stopped rejecting commits from unverified users (group push rule)',
+      'medium',
+    ),
+  ),
+  project_push_rules_commit_committer_check_updated: setting(
+    med('changed the push rule that rejects unverified committers'),
+    off('reject unverified users', 'stopped rejecting commits from unverified users (push rule)', 'medium'),
+  ),
+  group_push_rules_reject_member_check_updated: setting(
+    med('changed the group push rule that checks commit authors'),
+    off(
+      'check whether the commit author is a GitLab user',
+      'stopped checking that commit authors are GitLab users (group push rule)',
+      'medium',
+    ),
+  ),
+  project_push_rules_reject_member_check_updated: setting(
+    med('changed the push rule that checks commit authors'),
+    off(
+      'check whether the commit author is a GitLab user',
+      'stopped checking that commit authors are GitLab users (push rule)',
+      'medium',
+    ),
+  ),
+  group_push_rules_reject_deny_delete_tag_updated: setting(
+    med('changed the group push rule that protects tags from deletion'),
+    off(
+      'do not allow users to remove Git tags with git push',
+      'allowed Git tags to be deleted with git push (group push rule)',
+      'medium',
+    ),
+  ),
+  project_push_rules_reject_deny_delete_tag_updated: setting(
+    med('changed the push rule that protects tags from deletion'),
+    off(
+      'do not allow users to remove Git tags with git push',
+      'allowed Git tags to be deleted with git push (push rule)',
+      'medium',
+    ),
+  ),
+  // CI/CD variables: ee/app/services/ci/audit_variable_change_service.rb (change "variable protection" /
+  // "variable masking", from / to); other variable edits are not judged.
+  ci_variable_updated: only(
+    off(
+      'variable protection',
+      'unprotected a CI/CD variable (unprotected branches can now read it)',
+      'medium',
+    ),
+    off('variable masking', 'unmasked a CI/CD variable', 'medium'),
+  ),
+  ci_group_variable_updated: only(
+    off(
+      'variable protection',
+      'unprotected a group CI/CD variable (unprotected branches can now read it)',
+      'medium',
+    ),
+    off('variable masking', 'unmasked a group CI/CD variable', 'medium'),
+  ),
+  ci_instance_variable_updated: only(
+    off(
+      'variable protection',
+      'unprotected an instance CI/CD variable (unprotected branches can now read it)',
+      'medium',
+    ),
+    off('variable masking', 'unmasked an instance CI/CD variable', 'medium'),
+  ),
+  secure_ci_job_token_inbound_disabled: med(
+    'disabled the CI/CD job token allowlist (any project’s job token may access it)',
+  ),
+  // New ways in without a user (ci_runner_registered is above).
+  ci_runner_created: med('created a CI runner'),
+  deploy_key_added: med('added a deploy key'),
+  deploy_token_created: med('created a deploy token'),
+  group_deploy_token_created: med('created a group deploy token'),
+  // Environments, compliance, status checks and security policies (custom_message only).
+  environment_unprotected: hi('unprotected an environment'),
+  protected_environment_approval_rule_deleted: hi(
+    'removed a deployment approval rule from a protected environment',
+  ),
+  compliance_framework_removed: med('removed a compliance framework from a project'),
+  // The same unassignment under its older name (14.1): ee/lib/audit/compliance_framework_changes_auditor.rb.
+  compliance_framework_deleted: med('removed a compliance framework from a project'),
+  destroy_compliance_framework: med('deleted a compliance framework'),
+  delete_status_check: med('deleted an external status check'),
+  security_policy_delete: med('deleted a security policy'),
 });
 
 // A leading scope: "repo." / "org." / "enterprise." / "business." (audit log), or the same words glued to
@@ -126,7 +484,8 @@ export function unscoped(action: string): string {
   return action.replace(SCOPE, '');
 }
 
-// Kinds the adapters give these actions (push-protection bypasses are security alerts in the audit log;
+// Kinds the adapters give these actions (push-protection bypasses are security alerts in GitHub's audit log
+// and GitLab's skip_secret_push_protection;
 // "other" because an adapter may not classify a new scope yet, e.g. business_secret_scanning_*).
 const KINDS: ReadonlySet<EventKind> = new Set([
   'config.change',
@@ -183,14 +542,23 @@ function assessRole(event: PipewardenEvent, w: Weakening): Finding | undefined {
   };
 }
 
-/** A setting row: the direction when the event carries it, else the row as it stands. */
+/**
+ * A setting row: the direction when the event carries it. The setting `pipewarden.change` names, moved the
+ * risky way → its own finding; another way, or not moved → nothing. No change, another field or no `to`:
+ * the row as it stands, unless the row is `only` (then nothing).
+ */
 function assessSetting(event: PipewardenEvent, w: Weakening): Finding | undefined {
-  const s = w.setting!;
   const change = event.pipewarden.change;
-  if (change?.field !== s.field || change.to === undefined) return w;
+  const s = change ? w.settings?.find((x) => x.fields.includes(change.field)) : undefined;
+  if (!change || !s || change.to === undefined) return w.only ? undefined : w;
   const to = change.to.toLowerCase();
-  if (!s.risky.has(to) || change.from?.toLowerCase() === to) return undefined;
-  return { what: s.whatTo(to), severity: 'high', ...(change.from ? { from: change.from } : {}) };
+  const from = change.from?.toLowerCase();
+  if (from === to || !s.risky(to, from)) return undefined;
+  return {
+    what: s.whatTo(to, change.field),
+    severity: s.severity ?? 'high',
+    ...(change.from ? { from: change.from } : {}),
+  };
 }
 
 /** What the event is found to be, or undefined when it is not (or not in this direction) a weakening. */
@@ -198,7 +566,7 @@ function assess(event: PipewardenEvent): Finding | undefined {
   const w = lookup(event);
   if (!w) return undefined;
   if (w.membership) return assessRole(event, w);
-  if (w.setting) return assessSetting(event, w);
+  if (w.settings) return assessSetting(event, w);
   return w;
 }
 
@@ -207,7 +575,7 @@ export const pipelineWeakening: Detector<Config> = {
   title: 'Pipeline safeguard weakened',
   severity: 'high',
   description:
-    'A change removed or bypassed a safeguard of the delivery pipeline: branch protection or a ruleset deleted or overridden, 2FA or SSO requirement disabled, secret scanning or push protection disabled or bypassed, a new owner, admin or maintainer, a deploy key or self-hosted runner added, an IP allow list disabled, workflow token permissions raised to write.',
+    'A change removed or bypassed a safeguard of the delivery pipeline: branch protection or a ruleset deleted, overridden or loosened (force push allowed, code owner approval dropped), merge request approval requirements loosened, 2FA or SSO requirement disabled, secret scanning or push protection disabled or bypassed, a new owner, admin or maintainer, a deploy key, deploy token or self-hosted runner added, an IP allow list disabled, workflow token permissions raised to write.',
   runbook: 'detectors/pipeline-weakening/README.md#runbook',
   reference:
     'https://docs.github.com/en/organizations/keeping-your-organization-secure/managing-security-settings-for-your-organization/audit-log-events-for-your-organization',

@@ -5,9 +5,17 @@
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
-import { fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
+import { bodyEvents, fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
 
 const fromGithub = (file: string) => fixtureEvent('github', file);
+
+/** A real streamed GitLab audit event, renamed to another documented event type. */
+function gitlabAudit(eventType: string): PipewardenEvent {
+  const body = fixtureBody('gitlab-audit', 'project_group_link_create.json') as Record<string, unknown>;
+  const [event] = bodyEvents('gitlab-audit', { ...body, event_type: eventType, event_name: eventType });
+  if (!event) throw new Error(`gitlab-audit made no event for ${eventType}`);
+  return event;
+}
 
 const audit = (action: string, extra: Record<string, unknown> = {}) =>
   auditEventToPipewarden(
@@ -69,6 +77,25 @@ export const cases: DetectorCase[] = [
       source: 'github-audit',
       dataset: 'github.audit',
     }),
+    expect: 0,
+  },
+  ...(
+    [
+      ['destroy_event_streaming_destination', 'deleted an audit-event streaming destination'],
+      ['amazon_s3_configuration_deleted', 'deleted the Amazon S3 audit-event stream'],
+      ['instance_google_cloud_logging_configuration_deleted', 'Google Cloud Logging audit-event stream'],
+      ['event_type_filters_created', 'filtered the event types an audit stream sends'],
+      ['webhook_destroyed', 'deleted a webhook'],
+    ] as const
+  ).map(([type, text]) => ({
+    name: `GitLab audit ${type} (a real streamed event, renamed)`,
+    event: gitlabAudit(type),
+    expect: 1,
+    summaryIncludes: text,
+  })),
+  {
+    name: 'a GitLab streaming destination created is not a cut',
+    event: gitlabAudit('create_event_streaming_destination'),
     expect: 0,
   },
   {

@@ -84,12 +84,41 @@ const CUTS = table<Cut>({
   'hook.destroy': { what: 'deleted a webhook', severity: 'high' }, // GitHub audit (repo, org, business hooks)
   'hook.config_changed': { what: 'changed a webhook’s configuration (URL or secret)', severity: 'low' },
   'audit_log_streaming.destroy': { what: 'deleted an audit-log stream', severity: 'critical' },
-  // GitLab audit event types for streaming destinations and system hooks.
+  // GitLab audit event types that cut or narrow a feed; names from GitLab's "Audit event types" page
+  // (doc/user/compliance/audit_event_types.md). The group- and instance-level variants are listed apart.
   destroy_event_streaming_destination: {
     what: 'deleted an audit-event streaming destination',
     severity: 'critical',
   },
+  destroy_instance_event_streaming_destination: {
+    what: 'deleted an instance audit-event streaming destination',
+    severity: 'critical',
+  },
+  deleted_group_audit_event_streaming_destination: {
+    what: 'deleted an audit-event streaming destination',
+    severity: 'critical',
+  },
+  deleted_instance_audit_event_streaming_destination: {
+    what: 'deleted an instance audit-event streaming destination',
+    severity: 'critical',
+  },
+  amazon_s3_configuration_deleted: { what: 'deleted the Amazon S3 audit-event stream', severity: 'critical' },
+  instance_amazon_s3_configuration_deleted: {
+    what: 'deleted the instance Amazon S3 audit-event stream',
+    severity: 'critical',
+  },
+  google_cloud_logging_configuration_deleted: {
+    what: 'deleted the Google Cloud Logging audit-event stream',
+    severity: 'critical',
+  },
+  instance_google_cloud_logging_configuration_deleted: {
+    what: 'deleted the instance Google Cloud Logging audit-event stream',
+    severity: 'critical',
+  },
+  // A filter narrows what a destination receives: events outside it stop arriving.
+  event_type_filters_created: { what: 'filtered the event types an audit stream sends', severity: 'medium' },
   system_hook_destroy: { what: 'deleted a system hook', severity: 'high' },
+  webhook_destroyed: { what: 'deleted a webhook', severity: 'high' },
 });
 
 const SCOPE = /^(?:repo|repository|org|organization|enterprise|business|project|group|instance)[._]/;

@@ -4,6 +4,7 @@ import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
+import { table } from '../../src/util/table.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN');
 
@@ -13,7 +14,24 @@ interface Classification {
   type: string;
 }
 
+/**
+ * Event types whose names the patterns below would leave as `other` (all on GitLab's "Audit event types"
+ * page, doc/user/compliance/audit_event_types.md in gitlab-org/gitlab). `skip_secret_push_protection` is a
+ * push let past secret push protection: a security alert, like GitHub's push-protection bypass.
+ */
+const KNOWN_TYPES = table<Classification>({
+  skip_secret_push_protection: { kind: 'security.alert', category: 'vulnerability', type: 'info' },
+  group_saml_provider_update: { kind: 'config.change', category: 'configuration', type: 'change' },
+  ci_runner_registered: { kind: 'config.change', category: 'configuration', type: 'creation' },
+  compliance_framework_removed: { kind: 'config.change', category: 'configuration', type: 'deletion' },
+  destroy_compliance_framework: { kind: 'config.change', category: 'configuration', type: 'deletion' },
+  delete_status_check: { kind: 'config.change', category: 'configuration', type: 'deletion' },
+  security_policy_delete: { kind: 'config.change', category: 'configuration', type: 'deletion' },
+});
+
 function classify(eventType: string, details: Json): Classification {
+  const known = KNOWN_TYPES[eventType];
+  if (known) return known;
   const message = details.custom_message;
   const gitAction = str(obj(message)?.action);
   if (
@@ -56,9 +74,17 @@ function classify(eventType: string, details: Json): Classification {
   return { kind: 'other', category: 'web', type: 'info' };
 }
 
-/** A before/after value as text, lower case: GitLab writes roles as "Maintainer", visibility as "Public". */
+/**
+ * A before/after value as text, lower case: GitLab writes roles as "Maintainer", visibility as "Public",
+ * settings as true / false, and a protected branch's access levels as a list (["Maintainers"], joined here
+ * with ", ").
+ */
 function value(v: unknown): string | undefined {
   if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    const items = v.map((x) => (typeof x === 'boolean' ? String(x) : idStr(x)));
+    return items.every((x) => x !== undefined) ? items.join(', ').toLowerCase() : undefined;
+  }
   return idStr(v)?.toLowerCase();
 }
 
@@ -74,8 +100,45 @@ function changeOf(details: Json): PipewardenEvent['pipewarden']['change'] {
   const field = str(details.change);
   const from = value(details.from);
   const to = value(details.to);
-  if (!field || (from === undefined && to === undefined)) return undefined;
+  if (!field) return changeInMessage(str(details.custom_message));
+  if (from === undefined && to === undefined) return undefined;
   return { field, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
+
+type Change = NonNullable<PipewardenEvent['pipewarden']['change']>;
+
+// Events that say what changed only in their message (gitlab-org/gitlab):
+// "Changed pre_receive_secret_detection_enabled from true to false" (Projects::ProjectSecuritySettingChangesAuditor),
+const CHANGED = /^Changed (\w+) from (\w+) to (\w+)$/;
+// "User Jane updated `secret_push_protection_enabled` to false" (projects API, security settings),
+const UPDATED_TO = /updated `(\w+)` to (\w+)$/;
+// "Secret push protection has been disabled for group …" (Security::Configuration::Set*SecretPushProtectionService),
+const SWITCHED = /^([A-Za-z][\w ]*?) has been (enabled|disabled)\b/;
+// "Group SAML SSO configuration changed: enforced_sso changed from true to false. enabled changed to true. "
+// (ee/app/services/group_saml/saml_provider/base_service.rb): one clause per attribute.
+const SAML = 'Group SAML SSO configuration changed:';
+const CLAUSE = /(\w+) changed (?:from (\S+) )?to (\S+?)\.(?=\s|$)/g;
+
+/**
+ * The change a message describes, in the same shape as `details.change` / `from` / `to`. A SAML message
+ * may list several attributes and an event carries one change: a setting switched off (true → false) is
+ * the one kept, else the first.
+ */
+function changeInMessage(message: string | undefined): Change | undefined {
+  if (!message) return undefined;
+  const changed = CHANGED.exec(message);
+  if (changed) return { field: changed[1]!, from: changed[2]!.toLowerCase(), to: changed[3]!.toLowerCase() };
+  const updated = UPDATED_TO.exec(message);
+  if (updated) return { field: updated[1]!, to: updated[2]!.toLowerCase() };
+  const switched = SWITCHED.exec(message);
+  if (switched) return { field: switched[1]!.toLowerCase(), to: switched[2]! };
+  if (!message.startsWith(SAML)) return undefined;
+  const clauses: Change[] = [...message.slice(SAML.length).matchAll(CLAUSE)].map(([, field, from, to]) => ({
+    field: field!,
+    ...(from !== undefined ? { from: from.toLowerCase() } : {}),
+    to: to!.toLowerCase(),
+  }));
+  return clauses.find((c) => c.from === 'true' && c.to === 'false') ?? clauses[0];
 }
 
 function targetOf(
@@ -163,6 +226,10 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
     if (details.change === 'visibility' && to) pw.visibility = to.toLowerCase();
     const change = changeOf(details);
     if (change) pw.change = change;
+    // Protected-branch events name the branch (or wildcard) as their target.
+    const targetType = str(p.target_type) ?? str(details.target_type);
+    const branch = str(p.target_details) ?? str(details.target_details);
+    if (targetType === 'ProtectedBranch' && branch) pw.branch = branch;
     const target = cls.kind === 'permission.change' ? targetOf(p, details) : undefined;
 
     const outcome =

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { pipelineWeakening } from '../../detectors/pipeline-weakening/index.ts';
 import { gitlabAudit } from '../../ingest-adapters/gitlab-audit/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../support/samples.ts';
@@ -213,6 +215,213 @@ describe('gitlab-audit', () => {
     expect(() => parse('event_type=x&id=1')).toThrow(AdapterInputError);
     expect(() => gitlabAudit.toEvents([1], {}, at)).toThrow(AdapterInputError);
     expect(() => gitlabAudit.toEvents({ id: 1 }, {}, at)).toThrow(/event_type/);
+  });
+
+  describe('pipeline-weakening event types', () => {
+    // GitLab's streamed example, turned into the event types pipeline-weakening reads, with the details
+    // their auditors write (gitlab-org/gitlab: ee/lib/audit/*_changes_auditor.rb and the services named
+    // in detectors/pipeline-weakening/index.ts).
+    const link = samples.find((s) => s.file === 'project_group_link_create.json')!.body as Record<
+      string,
+      unknown
+    >;
+    const event = (
+      eventType: string,
+      details: Record<string, unknown> = {},
+      extra: Record<string, unknown> = {},
+    ) => {
+      const { custom_message: _example, ...base } = link.details as Record<string, unknown>;
+      return gitlabAudit.toEvents(
+        { ...link, ...extra, event_type: eventType, details: { ...base, ...extra, ...details } },
+        {},
+        at,
+      ).events[0]!;
+    };
+    const branch = { target_id: 39, target_type: 'ProtectedBranch', target_details: 'main' };
+
+    it('gives each type a kind pipeline-weakening reads, with the type itself as the action', () => {
+      const kinds: Record<string, string> = {
+        protected_branch_removed: 'config.change',
+        protected_branch_updated: 'config.change',
+        protected_branch_allow_force_push_updated: 'config.change',
+        protected_branch_code_owner_approval_required_updated: 'config.change',
+        approval_rule_deleted: 'config.change',
+        update_approval_rules: 'config.change',
+        project_merge_requests_author_approval_updated: 'config.change',
+        allow_author_approval_updated: 'config.change',
+        project_require_password_to_approve_updated: 'permission.change',
+        group_require_two_factor_authentication_updated: 'permission.change',
+        application_setting_updated: 'config.change',
+        group_saml_provider_update: 'config.change',
+        group_secret_push_protection_updated: 'config.change',
+        project_security_setting_updated: 'config.change',
+        skip_secret_push_protection: 'security.alert',
+        group_push_rules_prevent_secrets_updated: 'config.change',
+        project_push_rules_reject_unsigned_commits_updated: 'config.change',
+        ci_variable_updated: 'config.change',
+        secure_ci_job_token_inbound_disabled: 'config.change',
+        ci_runner_created: 'config.change',
+        ci_runner_registered: 'config.change',
+        deploy_key_added: 'permission.change',
+        deploy_token_created: 'permission.change',
+        group_deploy_token_created: 'permission.change',
+        environment_unprotected: 'config.change',
+        protected_environment_approval_rule_deleted: 'config.change',
+        compliance_framework_removed: 'config.change',
+        destroy_compliance_framework: 'config.change',
+        delete_status_check: 'config.change',
+        security_policy_delete: 'config.change',
+      };
+      for (const [type, kind] of Object.entries(kinds)) {
+        const e = event(type);
+        expect([e.pipewarden.kind, e.event.action], type).toEqual([kind, type]);
+      }
+      expect(event('delete_status_check').event.type).toEqual(['deletion']);
+    });
+
+    it('records the direction of protected-branch changes and names the branch', () => {
+      const force = event(
+        'protected_branch_allow_force_push_updated',
+        { change: 'allow force push', from: false, to: true },
+        branch,
+      );
+      expect([force.pipewarden.change, force.pipewarden.branch]).toEqual([
+        { field: 'allow force push', from: 'false', to: 'true' },
+        'main',
+      ]);
+      // Access levels are lists ("Changed allowed to push from [\"Maintainers\"] to […]").
+      const push = event(
+        'protected_branch_updated',
+        { change: 'allowed to push', from: ['Maintainers'], to: ['Developers + Maintainers', 'Eve Example'] },
+        branch,
+      );
+      expect(push.pipewarden.change).toEqual({
+        field: 'allowed to push',
+        from: 'maintainers',
+        to: 'developers + maintainers, eve example',
+      });
+      // A list that is not all text gives no value rather than a wrong one.
+      expect(
+        event('protected_branch_updated', { change: 'allowed to push', to: [{ id: 1 }] }).pipewarden.change,
+      ).toBeUndefined();
+      // Only protected-branch targets name a branch.
+      expect(event('deploy_key_added').pipewarden.branch).toBeUndefined();
+    });
+
+    it('reads the direction from the message when the event has no change / from / to', () => {
+      const change = (type: string, custom_message: string) =>
+        event(type, { custom_message }).pipewarden.change;
+      expect(
+        change(
+          'group_secret_push_protection_updated',
+          'Secret push protection has been disabled for group Example and all of its inherited groups/projects',
+        ),
+      ).toEqual({ field: 'secret push protection', to: 'disabled' });
+      expect(
+        change(
+          'project_security_setting_updated',
+          'User Jane updated `secret_push_protection_enabled` to false',
+        ),
+      ).toEqual({ field: 'secret_push_protection_enabled', to: 'false' });
+      expect(
+        change(
+          'project_security_setting_updated',
+          'Changed pre_receive_secret_detection_enabled from true to false',
+        ),
+      ).toEqual({ field: 'pre_receive_secret_detection_enabled', from: 'true', to: 'false' });
+      // SAML: one clause per attribute; a setting switched off is the one kept, else the first.
+      expect(
+        change(
+          'group_saml_provider_update',
+          'Group SAML SSO configuration changed: sso_url changed from https://idp.example/a to https://idp.example/b. enforced_sso changed from true to false. ',
+        ),
+      ).toEqual({ field: 'enforced_sso', from: 'true', to: 'false' });
+      expect(
+        change(
+          'group_saml_provider_update',
+          'Group SAML SSO configuration changed: enabled changed to true. ',
+        ),
+      ).toEqual({ field: 'enabled', to: 'true' });
+      expect(change('approval_rule_deleted', 'Deleted approval rule')).toBeUndefined();
+      expect(
+        change('group_saml_provider_update', 'enforced_sso changed from true to false. '),
+      ).toBeUndefined();
+      // details.change wins over the message.
+      expect(
+        event('update_approval_rules', {
+          change: 'number of required approvals',
+          from: 2,
+          to: 0,
+          custom_message: 'Changed number of required approvals from 2 to 0',
+        }).pipewarden.change,
+      ).toEqual({ field: 'number of required approvals', from: '2', to: '0' });
+    });
+
+    it('lets pipeline-weakening rate them, and stay silent when the safeguard comes back', () => {
+      const hits = (e: ReturnType<typeof event>) =>
+        new DetectionEngine([
+          { detector: pipelineWeakening, config: pipelineWeakening.configSchema.parse({}) },
+        ])
+          .evaluate(e, at)
+          .map((h) => [h.severity, h.summary]);
+      const group = { entity_type: 'Group', entity_path: 'acme', target_type: 'Group' };
+      expect(
+        hits(
+          event(
+            'group_require_two_factor_authentication_updated',
+            { change: 'require_two_factor_authentication', from: true, to: false },
+            group,
+          ),
+        ),
+      ).toEqual([['critical', 'example-user disabled the two-factor authentication requirement on acme']]);
+      expect(
+        hits(
+          event(
+            'group_require_two_factor_authentication_updated',
+            { change: 'require_two_factor_authentication', from: false, to: true },
+            group,
+          ),
+        ),
+      ).toEqual([]);
+      expect(
+        hits(
+          event(
+            'protected_branch_allow_force_push_updated',
+            { change: 'allow force push', from: false, to: true },
+            branch,
+          ),
+        ),
+      ).toEqual([
+        [
+          'high',
+          'example-user allowed force pushes to a protected branch on example-group/example-project (branch main)',
+        ],
+      ]);
+      expect(
+        hits(
+          event(
+            'group_push_rules_prevent_secrets_updated',
+            { change: 'prevent pushing secret files', from: true, to: false },
+            group,
+          ),
+        ),
+      ).toEqual([
+        ['medium', 'example-user stopped rejecting pushes of secret files (group push rule) on acme'],
+      ]);
+      // Direction not in the event: the row's own, lower severity.
+      expect(hits(event('group_require_two_factor_authentication_updated', {}, group))).toEqual([
+        ['high', 'example-user changed the group two-factor authentication requirement on acme'],
+      ]);
+      expect(
+        hits(
+          event('skip_secret_push_protection', {
+            custom_message: 'Secret push protection skipped via push option on branch main',
+          }),
+        ),
+      ).toEqual([
+        ['high', 'example-user skipped secret push protection on a push on example-group/example-project'],
+      ]);
+    });
   });
 
   describe('property', () => {
