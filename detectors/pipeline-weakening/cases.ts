@@ -201,6 +201,17 @@ export const cases: DetectorCase[] = [
     expect: 0,
   },
   {
+    name: "audit team.promote_maintainer: a team maintainer can widen the team's repository access",
+    event: audit('team.promote_maintainer', { team: 'octo-org/deployers', user: 'eve' }),
+    expect: 1,
+    summaryIncludes: 'mallory promoted a team member to team maintainer on octo-org',
+  },
+  {
+    name: 'audit team.demote_maintainer is not a weakening',
+    event: audit('team.demote_maintainer', { team: 'octo-org/deployers', user: 'eve' }),
+    expect: 0,
+  },
+  {
     name: 'protected_branch.destroy',
     event: audit('protected_branch.destroy', { repo: 'octo-org/api' }),
     expect: 1,

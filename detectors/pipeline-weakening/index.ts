@@ -164,6 +164,8 @@ export const WEAKENINGS = table<Weakening>({
   // Role changes and members added with a role, judged on the new role (assessRole). The text and
   // severity here are for a change whose event does not carry the new role.
   update_member: roleChange('changed a member’s role (possibly to owner or admin)'), // audit org. / repo.
+  // GitHub audit: a team member made a team maintainer (can change the team's members and repository access).
+  'team.promote_maintainer': med('promoted a team member to team maintainer'),
   add_member: memberAdd, // audit org.add_member (`permission`); repo.add_member carries no role
   'member.added': memberAdd, // webhook: repository collaborator added (changes.role_name / permission)
   'member.edited': roleChange('changed a collaborator’s permission (possibly to admin)'), // webhook
