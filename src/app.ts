@@ -144,6 +144,7 @@ export async function sendTestAlert(
       attempts: 1,
       backoffMs: 0,
       ignoreRoutes: true,
+      ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
       log,
       now,
     });
@@ -354,6 +355,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       backoffMs: config.alerting.backoffMs,
       throttle: config.alerting.throttle,
       ...(config.alerting.slack.consoleUrl ? { consoleUrl: config.alerting.slack.consoleUrl } : {}),
+      ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
       log,
       now,
     });

@@ -14,6 +14,8 @@ export interface AlerterOptions {
   throttle?: ThrottleConfig;
   /** Linked from digests. */
   consoleUrl?: string;
+  /** Relative runbook paths are resolved against it before rendering. */
+  runbookBaseUrl?: string;
   log?: Logger;
   now?: () => Date;
 }
@@ -159,9 +161,16 @@ export class Alerter {
     return delivery;
   }
 
+  /** A repository path as runbook becomes a link under runbookBaseUrl; an absolute URL is kept. */
+  #withRunbookLink(hit: Hit): Hit {
+    const base = this.#opts.runbookBaseUrl;
+    if (!base || /^[a-z][a-z0-9+.-]*:/i.test(hit.runbook)) return hit;
+    return { ...hit, runbook: new URL(hit.runbook.replace(/^\/+/, ''), base).toString() };
+  }
+
   /** Renders and sends with retries and backoff; never throws. */
   async #send(sink: Sink, hit: Hit, previous: Delivery | undefined): Promise<Delivery> {
-    const payload = sink.render(hit);
+    const payload = sink.render(this.#withRunbookLink(hit));
     let attempts = previous?.attempts ?? 0;
     for (let i = 0; ; i++) {
       attempts++;

@@ -77,6 +77,14 @@ export const configSchema = z
         redeliver: redeliverConfigSchema,
         /** Alert budget per sink; past it, alerts below neverHold wait for a digest (throttle.ts). */
         throttle: throttleConfigSchema,
+        /**
+         * Where the detectors' runbooks are published (e.g. the repository's blob URL ending in '/'):
+         * runbook paths such as detectors/x/README.md#runbook become links in Slack and email.
+         */
+        runbookBaseUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+          .refine((u) => u.endsWith('/'), "must end with '/'")
+          .optional(),
       })
       .prefault({}),
     log: z

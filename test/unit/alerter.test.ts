@@ -120,6 +120,40 @@ describe('alerter', () => {
   });
 });
 
+describe('runbook links', () => {
+  it('turns a runbook path into a link under runbookBaseUrl, in Slack and in email', async () => {
+    const a = new Alerter(sinks, store, {
+      attempts: 1,
+      backoffMs: 1,
+      runbookBaseUrl: 'https://git.example/acme/pipewarden/blob/main/',
+      log: createLogger({ level: 'silent' }),
+    });
+    const slackBefore = slack.messages.length;
+    const mailBefore = smtp.messages.length;
+    await a.handle(hit('runbook-1'));
+    const url = 'https://git.example/acme/pipewarden/blob/main/detectors/failed-logins/README.md#runbook';
+    expect(JSON.stringify(slack.messages[slackBefore]!.blocks)).toContain(`<${url}|open runbook>`);
+    const mails = await smtp.waitFor(mailBefore + 1);
+    expect(mails.at(-1)!.html).toContain(`<a href="${url}">`);
+    // The stored alert keeps the path: the link is a rendering of it.
+    expect((await store.getAlert('runbook-1'))?.runbook).toBe('detectors/failed-logins/README.md#runbook');
+  });
+
+  it('keeps an absolute runbook URL as it is', async () => {
+    const a = new Alerter(sinks, store, {
+      attempts: 1,
+      backoffMs: 1,
+      runbookBaseUrl: 'https://git.example/x/',
+      log: createLogger({ level: 'silent' }),
+    });
+    const before = slack.messages.length;
+    await a.handle({ ...hit('runbook-2'), runbook: 'https://wiki.example/runbooks/logins' });
+    expect(JSON.stringify(slack.messages[before]!.blocks)).toContain(
+      '<https://wiki.example/runbooks/logins|open runbook>',
+    );
+  });
+});
+
 describe('alert budget and digests', () => {
   const THROTTLE = { enabled: true, maxPerWindow: 3, windowMinutes: 10, neverHold: 'critical' as const };
   let clock = Date.parse('2024-06-02T09:00:00Z');

@@ -133,7 +133,14 @@ export function renderSlackMessage(
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
-  if (options.consoleUrl) context.push(link(options.consoleUrl, 'pipewarden'));
+  // The alert with the events that triggered it (GET /api/alerts/<id>, bearer token): the first pivot.
+  if (options.consoleUrl)
+    context.push(
+      link(
+        `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`,
+        'alert and events',
+      ),
+    );
 
   return {
     channel: options.channel,
