@@ -169,23 +169,24 @@ function classifyUri(uri: string): Classified {
   return CONFIG(last || 'request');
 }
 
-const jobOfUri = (uri: string): string | undefined => {
-  const parts = [...uri.matchAll(/\/job\/([^/]+)/g)].map((m) => decodeURIComponent(m[1]!));
-  return parts.length ? parts.join('/') : undefined;
-};
-
 /** ISO text of a millisecond time, or undefined when it is not a representable date. */
 function validTime(ms: number): string | undefined {
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
+/** Percent-decoded, or as it is when it is not valid percent-encoding (a job named "100%"). */
 const safeDecode = (s: string) => {
   try {
     return decodeURIComponent(s);
   } catch {
     return s;
   }
+};
+
+const jobOfUri = (uri: string): string | undefined => {
+  const parts = [...uri.matchAll(/\/job\/([^/]+)/g)].map((m) => safeDecode(m[1]!));
+  return parts.length ? parts.join('/') : undefined;
 };
 
 // Audit Trail request records: "<uri>[ (<queued task>)] by <user>[ from <remote address>]".

@@ -226,6 +226,22 @@ describe('jenkins', () => {
       expect(JSON.stringify(c.pipewarden.raw)).toContain('deploy-key');
     });
 
+    it('reads a job URI that is not valid percent-encoding as it is, and decodes one that is', () => {
+      // Found by fuzzing a real audit-trail line: a literal "%" made decodeURIComponent throw (a 500).
+      const raw = jenkinsLines.read(
+        'Jan 8, 2026 12:28:02,611 AM/job/%monitor-jenkins/configSubmit by user2 from [0:0:0:0:0:0:0:1]',
+        at,
+        { transport: 'syslog' },
+      );
+      expect(raw?.pipewarden.job).toBe('%monitor-jenkins');
+      const encoded = jenkinsLines.read(
+        'Jan 8, 2026 12:28:02,611 AM/job/folder/job/my%20job/configSubmit by user2 from [0:0:0:0:0:0:0:1]',
+        at,
+        { transport: 'syslog' },
+      );
+      expect(encoded?.pipewarden.job).toBe('folder/my job');
+    });
+
     it('does not claim lines of other formats', () => {
       for (const line of [
         '2020-05-15 15:52:11,456 [4b1b] [ACCEPTED DOWNLOAD] a:b for anonymous/1.2.3.4.',
