@@ -101,6 +101,7 @@ async function listenerRun(): Promise<number> {
       published += messages.length;
     },
     subscribe: (o) => inner.subscribe(o),
+    lag: (g, t) => inner.lag(g, t),
     ping: () => inner.ping(),
     close: () => inner.close(),
   };

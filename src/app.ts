@@ -12,7 +12,7 @@ import { type DigestRequest, FailedAlertSweeper, isDigestRequest } from './alert
 import { createEmailSink } from './alerting/sinks/email.ts';
 import { createSlackSink } from './alerting/sinks/slack.ts';
 import type { Delivery, Hit, Sink } from './alerting/types.ts';
-import { apiRoutes, healthRoutes } from './api/routes.ts';
+import { apiRoutes, type Consumer, healthRoutes } from './api/routes.ts';
 import { TokenVerifier } from './api/tokens.ts';
 import { KafkaBus } from './bus/kafka.ts';
 import { readEvents, readHits } from './bus/messages.ts';
@@ -160,6 +160,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const now = options.now ?? (() => new Date());
   const metrics = new Counters();
   const bus = createBus(config, log);
+  // Every consumer group this process runs, for the lag gauge on /metrics.
+  const consumers: Consumer[] = [];
+  const consumingBus: Bus = {
+    kind: bus.kind,
+    ensureTopics: (topics) => bus.ensureTopics(topics),
+    publish: (topic, messages) => bus.publish(topic, messages),
+    subscribe: (o) => {
+      consumers.push({ group: o.group, topic: o.topic });
+      return bus.subscribe(o);
+    },
+    lag: (group, topic) => bus.lag(group, topic),
+    ping: () => bus.ping(),
+    close: () => bus.close(),
+  };
   const store = createStore(config, log);
   const subscriptions: Subscription[] = [];
   const sinks: Sink[] = [];
@@ -194,7 +208,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     'pipewarden_alert_deliveries_total',
     'Alert deliveries by sink and outcome (sent, failed, skipped).',
   );
-  await server.register(healthRoutes, { bus, store, metrics });
+  await server.register(healthRoutes, { bus, store, metrics, consumers });
 
   let pollers: PollerRunner | undefined;
   let syslog: SyslogListener | undefined;
@@ -240,7 +254,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
     const logFetchers = writer
       ? await startLogFetchers({
-          bus,
+          bus: consumingBus,
           eventsTopic: config.topics.events,
           writer,
           config: config.buildLogs,
@@ -296,7 +310,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     for (const { lane, topic, group } of lanes) {
       const rekeyFrom = distributed && lane === 'events' ? config.topics.events : undefined;
       detectSubs.push(
-        await bus.subscribe({
+        await consumingBus.subscribe({
           topic,
           group,
           // After a rebalance the keys of the new partitions may have moved on elsewhere: reload them.
@@ -342,7 +356,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Part of the detect role but not of the engine: its own consumer group on the events topic and a
   // node-cron check; its hits go to the hits topic like the engine's. Off unless sources are watched.
   if (roles.includes('detect')) {
-    const silence = await startSilenceWatch({ config, bus, store, now, log });
+    const silence = await startSilenceWatch({ config, bus: consumingBus, store, now, log });
     if (silence) subscriptions.push(silence);
   }
   // --- end telemetry-loss ----------------------------------------------------------------------------
@@ -361,7 +375,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     });
     const a = alerter;
     subscriptions.push(
-      await bus.subscribe({
+      await consumingBus.subscribe({
         topic: config.topics.hits,
         group: 'pipewarden-alert',
         maxBatch: 50,
@@ -406,7 +420,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       suspectUntil = Date.now() + REDELIVERY_WINDOW_MS;
     };
     subscriptions.push(
-      await bus.subscribe({
+      await consumingBus.subscribe({
         topic: config.topics.events,
         group: 'pipewarden-index',
         maxBatch: 1000,

@@ -80,9 +80,39 @@ async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T 
   }
 }
 
+/** A consumer group this process runs, and the topic it reads. */
+export interface Consumer {
+  group: string;
+  topic: string;
+}
+
+/** The lag gauge of each consumer group, read from the bus at scrape time; a group it cannot read is left out. */
+async function lagGauge(bus: Bus, consumers: readonly Consumer[]): Promise<string> {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const c of consumers) {
+    const key = `${c.group}\u0000${c.topic}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    try {
+      const lag = await within(2000, bus.lag(c.group, c.topic));
+      lines.push(`pipewarden_consumer_lag{group="${c.group}",topic="${c.topic}"} ${lag}`);
+    } catch {
+      // unreadable now (bus down): /readyz says so; the series is absent rather than wrong
+    }
+  }
+  if (!lines.length) return '';
+  return [
+    '# HELP pipewarden_consumer_lag Messages retained on the topic that the group has not committed yet.',
+    '# TYPE pipewarden_consumer_lag gauge',
+    ...lines,
+    '',
+  ].join('\n');
+}
+
 export async function healthRoutes(
   app: FastifyInstance,
-  opts: { bus?: Bus; store?: Store; metrics: Counters },
+  opts: { bus?: Bus; store?: Store; metrics: Counters; consumers?: readonly Consumer[] },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -102,9 +132,10 @@ export async function healthRoutes(
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-  app.get('/metrics', async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4').send(opts.metrics.render()),
-  );
+  app.get('/metrics', async (_req, reply) => {
+    const lag = opts.bus && opts.consumers?.length ? await lagGauge(opts.bus, opts.consumers) : '';
+    return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
+  });
 }
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {

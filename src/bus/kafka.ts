@@ -195,6 +195,28 @@ export class KafkaBus implements Bus {
     return subscription;
   }
 
+  async lag(group: string, topic: string): Promise<number> {
+    if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
+    try {
+      const admin = await this.#connectedAdmin();
+      const [ends, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      ]);
+      const next = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+      let lag = 0n;
+      for (const p of ends) {
+        const high = BigInt(p.high);
+        const c = next.get(p.partition) ?? -1n; // -1: nothing committed, so everything retained is behind
+        const from = c < 0n ? BigInt(p.low) : c;
+        if (high > from) lag += high - from;
+      }
+      return Number(lag);
+    } catch (err) {
+      throw toBusError(err, topic, 'read the lag of');
+    }
+  }
+
   async ping(): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
     let timer: NodeJS.Timeout | undefined;

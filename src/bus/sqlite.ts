@@ -222,6 +222,15 @@ export class SqliteBus implements Bus {
     this.#db.close();
   }
 
+  async lag(group: string, topic: string): Promise<number> {
+    this.#assertOpen();
+    const row = this.#sql.getOffset.get(group, topic) as { next_offset: number } | undefined;
+    const { n } = this.#db
+      .prepare('SELECT COUNT(*) AS n FROM bus_messages WHERE topic = ? AND offset >= ?')
+      .get(topic, row?.next_offset ?? 0) as { n: number };
+    return Number(n);
+  }
+
   /** Deletes messages older than the retention period; returns how many. Runs periodically on its own. */
   deleteExpired(now = Date.now()): number {
     this.#assertOpen();

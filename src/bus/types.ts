@@ -55,6 +55,11 @@ export interface Bus {
    */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * How many retained messages of `topic` the consumer group has not committed yet (summed over
+   * partitions; all retained ones when the group has committed nothing). For /metrics.
+   */
+  lag(group: string, topic: string): Promise<number>;
   /** Throws when the bus cannot be reached. Used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

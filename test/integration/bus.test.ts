@@ -219,6 +219,26 @@ function busContract(name: string, makeBus: () => Bus): void {
       await expect(b.ping()).rejects.toBeInstanceOf(BusUnavailableError);
     });
 
+    it('reports the lag of a group: everything retained before it commits, nothing once it has caught up', async () => {
+      const b = bus();
+      const { topic, group } = await topicWith(b);
+      await b.publish(topic, messages('lag', 7));
+      expect(await b.lag(group, topic)).toBe(7);
+      const { got, handler } = collector();
+      await subscribe(b, topic, group, handler);
+      await waitFor(() => got.length === 7, 'the 7 messages');
+      let lag = -1;
+      const deadline = Date.now() + 30_000;
+      while (lag !== 0 && Date.now() < deadline) {
+        lag = await b.lag(group, topic);
+        if (lag !== 0) await sleep(100);
+      }
+      expect(lag).toBe(0);
+      await b.publish(topic, messages('lag-more', 2));
+      // The subscriber may take them at once; the lag never exceeds what was published after the commit.
+      expect(await b.lag(group, topic)).toBeLessThanOrEqual(2);
+    });
+
     it('creates topics idempotently', async () => {
       const b = bus();
       const id = randomUUID().slice(0, 8);

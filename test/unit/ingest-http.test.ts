@@ -218,6 +218,22 @@ describe('routing', () => {
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: 'ready', checks: { bus: 'ok', store: 'ok' } });
   });
+
+  it('exposes counters and, per consumer group it runs, the lag, which falls to 0 once indexed', async () => {
+    const s = loadSample('github', 'push__default.json');
+    const body = rawBody(s);
+    expect(
+      (await post('/ingest/github', body, signGithub(s, body, GITHUB_SECRET, 'metrics-lag-1'))).statusCode,
+    ).toBe(202);
+    const scrape = async () => (await app.server.inject({ method: 'GET', url: '/metrics' })).body;
+    const text = await scrape();
+    expect(text).toMatch(/^# TYPE pipewarden_ingest_requests_total counter$/m);
+    expect(text).toMatch(/^# TYPE pipewarden_consumer_lag gauge$/m);
+    const lag = (t: string) =>
+      /^pipewarden_consumer_lag\{group="pipewarden-index",topic="pipewarden\.events"\} (\d+)$/m.exec(t)?.[1];
+    expect(lag(text)).toMatch(/^\d+$/);
+    await eventually(async () => lag(await scrape()) === '0', 15_000, 'the index group to catch up');
+  });
 });
 
 describe('GET /api/events', () => {

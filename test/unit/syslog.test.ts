@@ -306,6 +306,7 @@ class GatedBus {
         return this.inner.publish(topic, messages);
       },
       subscribe: (o) => this.inner.subscribe(o),
+      lag: (g, t) => this.inner.lag(g, t),
       ping: () => this.inner.ping(),
       close: () => this.inner.close(),
     };
