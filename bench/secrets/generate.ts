@@ -125,10 +125,40 @@ function noise(r: Rng): string {
   }
 }
 
+/**
+ * One line of plain build output with none of the words secret rules look for (no token, key, password,
+ * hash or digest): the common case of a real CI log, where a scanner's keyword prefilter decides speed.
+ */
+function plain(r: Rng): string {
+  switch (int(r, 0, 7)) {
+    case 0:
+      return `npm WARN deprecated ${pick(r, pkgs)}@${ver(r)}: This module is not supported, and leaks memory.`;
+    case 1:
+      return `#${int(r, 1, 20)} [${int(r, 1, 9)}/9] RUN npm ci --no-audit --prefer-offline`;
+    case 2:
+      return `[INFO] Compiling ${int(r, 2, 400)} source files to /build/target/classes`;
+    case 3:
+      return `${C(32, '  ✓')} ${pick(r, words)} ${pick(r, ['renders the list', 'sorts by date', 'handles an empty page'])} (${int(r, 1, 300)} ms)`;
+    case 4:
+      return `go: downloading github.com/${pick(r, ['spf13', 'stretchr'])}/${pick(r, ['cobra', 'testify'])} v${ver(r)}`;
+    case 5:
+      return `added ${int(r, 100, 2000)} packages, and audited ${int(r, 100, 2000)} packages in ${int(r, 2, 90)}s`;
+    case 6:
+      return `Step ${int(r, 1, 30)}/${int(r, 30, 40)} : ${pick(r, ['COPY . .', 'RUN make build', 'EXPOSE 8080'])}`;
+    default:
+      return `ok  \tgithub.com/acme/${pick(r, words)}/${pick(r, words)}\t${int(r, 0, 9)}.${int(r, 100, 999)}s`;
+  }
+}
+
 const stamp = (i: number): string =>
   `2024-05-01T10:${String(Math.floor(i / 6000) % 60).padStart(2, '0')}:${String(Math.floor(i / 100) % 60).padStart(2, '0')}.${String(i % 10_000_000).padStart(7, '0')}Z `;
 
-function build(r: Rng, targetBytes: number, plant: boolean): { text: string; planted: Planted[] } {
+function build(
+  r: Rng,
+  targetBytes: number,
+  plant: boolean,
+  line: (r: Rng) => string = noise,
+): { text: string; planted: Planted[] } {
   const out: string[] = [];
   const planted: Planted[] = [];
   let bytes = 0;
@@ -192,7 +222,7 @@ function build(r: Rng, targetBytes: number, plant: boolean): { text: string; pla
       plan[next++]!();
       sinceLast = 0;
     } else {
-      push(noise(r));
+      push(line(r));
       sinceLast++;
     }
   }
@@ -203,16 +233,19 @@ function build(r: Rng, targetBytes: number, plant: boolean): { text: string; pla
 export function generate(
   outDir: string,
   megabytes = 8,
-): { planted: string; benign: string; manifest: Planted[] } {
+): { planted: string; benign: string; sparse: string; manifest: Planted[] } {
   mkdirSync(outDir, { recursive: true });
   const p = build(rng(20240501), megabytes * 1024 * 1024, true);
   const b = build(rng(19700101), megabytes * 1024 * 1024, false);
+  const q = build(rng(20000229), megabytes * 1024 * 1024, false, plain);
   const planted = join(outDir, 'planted.log');
   const benign = join(outDir, 'benign.log');
+  const sparse = join(outDir, 'sparse.log');
   writeFileSync(planted, p.text);
   writeFileSync(benign, b.text);
+  writeFileSync(sparse, q.text);
   writeFileSync(join(outDir, 'planted.manifest.json'), JSON.stringify(p.planted, null, 1));
-  return { planted, benign, manifest: p.planted };
+  return { planted, benign, sparse, manifest: p.planted };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
