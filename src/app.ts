@@ -412,6 +412,24 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
   }
 
+  // Embedded store retention (Elasticsearch's is the data stream lifecycle, set in its template).
+  const retentionDays = config.mode === 'embedded' ? config.embedded.storeRetentionDays : undefined;
+  if (retentionDays && roles.includes('index') && store instanceof SqliteStore) {
+    const sqlite = store;
+    const sweep = () => {
+      try {
+        const deleted = sqlite.deleteEventsBefore(now().getTime() - retentionDays * 86_400_000);
+        if (deleted) log.info({ deleted, retentionDays }, 'Deleted events past the store retention.');
+      } catch (err) {
+        log.warn({ err }, 'Store retention sweep failed; will retry.');
+      }
+    };
+    sweep();
+    const timer = setInterval(sweep, 3_600_000);
+    timer.unref();
+    subscriptions.push({ stop: async () => clearInterval(timer) });
+  }
+
   if (roles.includes('index')) {
     // Redeliveries come right after a start, a rebalance or a failed attempt: for a while after each,
     // the store checks for events already indexed (see IndexOptions).

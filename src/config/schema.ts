@@ -49,6 +49,8 @@ export const configSchema = z
           .number()
           .positive()
           .default(24 * 7),
+        /** Days events stay in the embedded store (audit trail); absent: kept until deleted. Alerts stay. */
+        storeRetentionDays: z.number().int().min(1).max(36_500).optional(),
       })
       .prefault({}),
     kafka: kafkaConfigSchema.optional(),

@@ -23,6 +23,11 @@ export const elasticsearchConfigSchema = z
     usernameEnv: secretRef('PIPEWARDEN_ELASTICSEARCH_USERNAME'),
     passwordEnv: secretRef('PIPEWARDEN_ELASTICSEARCH_PASSWORD'),
     requestTimeoutMs: z.number().int().positive().default(10_000),
+    /**
+     * Days events are kept: set as the data stream lifecycle's data_retention in the events template
+     * (Elasticsearch deletes older backing indices). Absent: kept until you delete them (or your ILM does).
+     */
+    retentionDays: z.number().int().min(1).max(36_500).optional(),
   })
   .superRefine((c, ctx) => {
     if ((c.usernameEnv === undefined) !== (c.passwordEnv === undefined)) {
@@ -190,6 +195,7 @@ export class ElasticsearchStore implements Store {
   readonly #tokens: string;
   readonly #state: string;
   readonly #deadletter: string;
+  readonly #retentionDays: number | undefined;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
     const auth: ClientOptions['auth'] = config.apiKeyEnv
@@ -209,6 +215,7 @@ export class ElasticsearchStore implements Store {
     this.#tokens = `${config.indexPrefix}-tokens`;
     this.#state = `${config.indexPrefix}-state`;
     this.#deadletter = `${config.indexPrefix}-deadletter`;
+    this.#retentionDays = config.retentionDays;
   }
 
   async init(): Promise<void> {
@@ -223,6 +230,9 @@ export class ElasticsearchStore implements Store {
       index_patterns: [this.#events],
       data_stream: {},
       composed_of: [`${this.#prefix}-events-mappings`],
+      ...(this.#retentionDays
+        ? { template: { lifecycle: { data_retention: `${this.#retentionDays}d` } } }
+        : {}),
       priority: 200,
       _meta: { managed_by: 'pipewarden' },
     });

@@ -28,7 +28,7 @@ const SCHEMA = `
   -- Contentless: the text already lives in events.doc; rows join on rowid and are written once (insert-only).
   CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
     message, action, actor, repository, dataset, other,
-    content = '', tokenize = 'unicode61 remove_diacritics 2'
+    content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
   );
   CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -82,8 +82,60 @@ export class SqliteStore implements Store {
   async init(): Promise<void> {
     // WAL lets the API read while the index consumer writes; synchronous stays FULL so a commit survives power loss.
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    this.#migrateFts();
     this.#db.exec(SCHEMA);
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
+  }
+
+  /**
+   * Files made before retention existed have a contentless FTS index that cannot drop rows. Rebuild it
+   * once, with contentless_delete, from the stored documents (same text as indexEvents writes).
+   */
+  #migrateFts(): void {
+    const row = this.#db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").get() as
+      | { sql: string }
+      | undefined;
+    if (!row || /contentless_delete/i.test(row.sql)) return;
+    const started = Date.now();
+    this.#transaction(() => {
+      this.#db.exec('DROP TABLE events_fts');
+      this.#db.exec(SCHEMA);
+      const insertText = this.#db.prepare(
+        'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const r of this.#db.prepare('SELECT rowid, doc FROM events').iterate() as Iterable<{
+        rowid: number;
+        doc: string;
+      }>) {
+        insertText.run(r.rowid, ...ftsValues(JSON.parse(r.doc) as PipewardenEvent));
+      }
+    });
+    this.#log?.info(
+      { store: 'sqlite', ms: Date.now() - started },
+      'Rebuilt the free-text index (one-time migration).',
+    );
+  }
+
+  /**
+   * Deletes events older than `before` (epoch ms) with their free-text rows, in chunks so the write lock
+   * is never held long. Returns how many. Alerts, tokens and state are kept.
+   */
+  deleteEventsBefore(before: number): number {
+    const ids = this.#db.prepare('SELECT rowid FROM events WHERE ts < ? LIMIT 1000');
+    const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
+    const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
+    let total = 0;
+    for (;;) {
+      const rows = ids.all(before) as Array<{ rowid: number }>;
+      if (rows.length === 0) return total;
+      this.#transaction(() => {
+        for (const { rowid } of rows) {
+          dropText.run(rowid);
+          dropEvent.run(rowid);
+        }
+      });
+      total += rows.length;
+    }
   }
 
   // No IndexOptions: the events table's primary key makes every redelivery a no-op, however late.
@@ -113,17 +165,7 @@ export class SqliteStore implements Store {
           JSON.stringify(e),
         );
         // Only a new row gets its text indexed: a redelivered event must not add a second FTS row.
-        if (r.changes === 1) {
-          insertText.run(
-            r.lastInsertRowid,
-            e.message ?? '',
-            e.event.action,
-            e.user?.name ?? '',
-            p.repository ?? '',
-            e.event.dataset,
-            otherText(e),
-          );
-        }
+        if (r.changes === 1) insertText.run(r.lastInsertRowid, ...ftsValues(e));
       }
     });
   }
@@ -259,6 +301,18 @@ export class SqliteStore implements Store {
       throw err;
     }
   }
+}
+
+/** The FTS columns of an event: message, action, actor, repository, dataset, other. */
+function ftsValues(e: PipewardenEvent): [string, string, string, string, string, string] {
+  return [
+    e.message ?? '',
+    e.event.action,
+    e.user?.name ?? '',
+    e.pipewarden.repository ?? '',
+    e.event.dataset,
+    otherText(e),
+  ];
 }
 
 /** The pipewarden text fields that have no FTS column of their own, searched as one. */

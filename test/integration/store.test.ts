@@ -540,6 +540,31 @@ storeContract(
   async () => new ElasticsearchStore(elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: prefix })),
 );
 
+describe('elasticsearch retention', () => {
+  it('sets retentionDays as the data stream lifecycle of the events template', async () => {
+    const p = `${prefix}-ret`;
+    const store = new ElasticsearchStore(
+      elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: p, retentionDays: 30 }),
+    );
+    const es = new Client({ node: esUrl });
+    try {
+      await store.init();
+      const { index_templates } = await es.indices.getIndexTemplate({ name: `${p}-events` });
+      expect(index_templates[0]?.index_template.template?.lifecycle).toMatchObject({ data_retention: '30d' });
+      const plain = new ElasticsearchStore(
+        elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: `${p}-none` }),
+      );
+      await plain.init();
+      const none = await es.indices.getIndexTemplate({ name: `${p}-none-events` });
+      expect(none.index_templates[0]?.index_template.template?.lifecycle).toBeUndefined();
+      await plain.close();
+    } finally {
+      await store.close();
+      await es.close();
+    }
+  });
+});
+
 describe('elasticsearch config', () => {
   it('names secrets by environment variable, never holds them in the file', () => {
     expect(() => elasticsearchConfigSchema.parse({ node: 'http://elastic:changeme@es:9200' })).toThrow(
