@@ -1,9 +1,9 @@
 // GitHub audit log: a Splunk-HEC-compatible endpoint for audit-log streaming, and (poller.ts) the REST API.
 import cron from 'node-cron';
 import { z } from 'zod';
-import { type Secret, secretRef } from '../../src/config/secrets.ts';
+import { secretRef } from '../../src/config/secrets.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
-import { requiredSecretRefs } from '../../src/ingest/source-config.ts';
+import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { HEC_PATHS, HEC_TEXT, splitConcatenatedJson } from './hec.ts';
 import { auditEventToPipewarden, obj } from './normalise.ts';
@@ -43,47 +43,18 @@ const pollSchema = z
           'the audit-log poller needs a token: export PIPEWARDEN_GITHUB_AUDIT_API_TOKEN (or _FILE), or the variable named by tokenEnv',
       });
     }
-  });
-
-export type GithubAuditPollConfig = Omit<z.output<typeof pollSchema>, 'tokenEnv'> & { token: Secret };
-
-export interface GithubAuditConfig {
-  enabled: boolean; // the HEC endpoint
-  secret: Secret | undefined; // the HEC token
-  previousSecret?: Secret | undefined; // also accepted during a rotation
-  additionalSecrets?: Secret[]; // further HEC tokens accepted (one per enterprise or organisation stream)
-  poll: GithubAuditPollConfig | undefined;
-}
-
-const configSchema = z
-  .strictObject({
-    enabled: z.boolean().optional(),
-    /** The HEC token GitHub's Splunk stream sends as `Authorization: Splunk <token>`. */
-    secretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN'),
-    previousSecretEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN_PREVIOUS'),
-    additionalSecretEnvs: requiredSecretRefs(),
-    poll: pollSchema.optional(),
   })
-  .superRefine((c, ctx) => {
-    if (c.enabled === true && !c.secretEnv) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secretEnv'],
-        message:
-          'the HEC endpoint is enabled but its token is not set: export PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN (or _FILE), or the variable named by secretEnv',
-      });
-    }
-  })
-  .transform(
-    (c): GithubAuditConfig => ({
-      enabled: c.enabled ?? c.secretEnv !== undefined,
-      secret: c.secretEnv,
-      previousSecret: c.previousSecretEnv,
-      additionalSecrets: c.additionalSecretEnvs,
-      poll: c.poll ? { ...c.poll, token: c.poll.tokenEnv! } : undefined,
-    }),
-  )
-  .prefault({});
+  .transform(({ tokenEnv, ...rest }) => ({ ...rest, token: tokenEnv! }));
+
+export type GithubAuditPollConfig = z.output<typeof pollSchema>;
+
+/**
+ * The HEC endpoint is a push source like the others (its token as the secret, with rotation and
+ * additional tokens); `poll` adds the REST poller.
+ */
+const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN', { poll: pollSchema.optional() });
+
+export type GithubAuditConfig = z.output<typeof configSchema>;
 
 export const githubAudit: IngestAdapter<GithubAuditConfig> = {
   id: 'github-audit',

@@ -49,33 +49,41 @@ const hitShape = z.looseObject({
 
 const digestShape = z.strictObject({ digest: z.string().min(1) });
 
-function readAll<T>(
-  batch: ConsumedMessage[],
+/** The message's value, checked; undefined (logged with its position and the reason) when unusable. */
+function readOne<T>(
+  m: ConsumedMessage,
   log: Logger,
   what: string,
   check: (v: unknown) => T | string,
+): T | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(m.value);
+  } catch {
+    log.error(
+      { topic: m.topic, partition: m.partition, offset: m.offset },
+      `Skipped a ${what} message that is not JSON.`,
+    );
+    return undefined;
+  }
+  const checked = check(value);
+  if (typeof checked !== 'string') return checked;
+  log.error(
+    { topic: m.topic, partition: m.partition, offset: m.offset, reason: checked },
+    `Skipped a message that is not a valid ${what}.`,
+  );
+  return undefined;
+}
+
+function readAll<T>(
+  batch: ConsumedMessage[],
+  log: Logger,
+  read: (m: ConsumedMessage, log: Logger) => T | undefined,
 ): T[] {
   const out: T[] = [];
   for (const m of batch) {
-    let value: unknown;
-    try {
-      value = JSON.parse(m.value);
-    } catch {
-      log.error(
-        { topic: m.topic, partition: m.partition, offset: m.offset },
-        `Skipped a ${what} message that is not JSON.`,
-      );
-      continue;
-    }
-    const checked = check(value);
-    if (typeof checked === 'string') {
-      log.error(
-        { topic: m.topic, partition: m.partition, offset: m.offset, reason: checked },
-        `Skipped a message that is not a valid ${what}.`,
-      );
-      continue;
-    }
-    out.push(checked);
+    const v = read(m, log);
+    if (v !== undefined) out.push(v);
   }
   return out;
 }
@@ -87,16 +95,24 @@ function problems(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Normalised events, from the events topic and its re-keyed lanes. */
-export function readEvents(batch: ConsumedMessage[], log: Logger): PipewardenEvent[] {
-  return readAll(batch, log, 'event', (v) => eventProblem(v) ?? (v as PipewardenEvent));
+/** One normalised event, from the events topic or a re-keyed lane; undefined when unusable. */
+export function readEvent(m: ConsumedMessage, log: Logger): PipewardenEvent | undefined {
+  return readOne(m, log, 'event', (v) => eventProblem(v) ?? (v as PipewardenEvent));
 }
 
-/** Hits and digest requests, from the hits topic. */
-export function readHits(batch: ConsumedMessage[], log: Logger): Array<Hit | DigestRequest> {
-  return readAll(batch, log, 'hit', (v): Hit | DigestRequest | string => {
+export function readEvents(batch: ConsumedMessage[], log: Logger): PipewardenEvent[] {
+  return readAll(batch, log, readEvent);
+}
+
+/** One hit or digest request, from the hits topic; undefined when unusable. */
+function readHit(m: ConsumedMessage, log: Logger): Hit | DigestRequest | undefined {
+  return readOne(m, log, 'hit', (v): Hit | DigestRequest | string => {
     if (digestShape.safeParse(v).success) return v as DigestRequest;
     const r = hitShape.safeParse(v);
     return r.success ? (v as Hit) : problems(r.error);
   });
+}
+
+export function readHits(batch: ConsumedMessage[], log: Logger): Array<Hit | DigestRequest> {
+  return readAll(batch, log, readHit);
 }

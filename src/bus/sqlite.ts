@@ -87,6 +87,7 @@ export class SqliteBus implements Bus {
     read: StatementSync;
     endOffset: StatementSync;
     getOffset: StatementSync;
+    countFrom: StatementSync;
     setOffset: StatementSync;
     expire: StatementSync;
   };
@@ -112,6 +113,7 @@ export class SqliteBus implements Bus {
         'SELECT COALESCE(MAX(offset), 0) + 1 AS next FROM bus_messages WHERE topic = ?',
       ),
       getOffset: this.#db.prepare('SELECT next_offset FROM bus_consumer_offsets WHERE grp = ? AND topic = ?'),
+      countFrom: this.#db.prepare('SELECT COUNT(*) AS n FROM bus_messages WHERE topic = ? AND offset >= ?'),
       setOffset: this.#db.prepare(
         `INSERT INTO bus_consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?)
          ON CONFLICT (grp, topic) DO UPDATE SET next_offset = excluded.next_offset`,
@@ -225,9 +227,7 @@ export class SqliteBus implements Bus {
   async lag(group: string, topic: string): Promise<number> {
     this.#assertOpen();
     const row = this.#sql.getOffset.get(group, topic) as { next_offset: number } | undefined;
-    const { n } = this.#db
-      .prepare('SELECT COUNT(*) AS n FROM bus_messages WHERE topic = ? AND offset >= ?')
-      .get(topic, row?.next_offset ?? 0) as { n: number };
+    const { n } = this.#sql.countFrom.get(topic, row?.next_offset ?? 0) as { n: number };
     return Number(n);
   }
 

@@ -1,7 +1,7 @@
 // The detect role's batch step: load the key state a batch needs, evaluate, re-key, snapshot.
 // The bus commits the batch's offsets only after this resolves (so a snapshot never runs behind them).
 import type { Hit } from '../alerting/types.ts';
-import { readEvents } from '../bus/messages.ts';
+import { readEvent } from '../bus/messages.ts';
 import type { ConsumedMessage, OutgoingMessage } from '../bus/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
@@ -28,7 +28,7 @@ export async function detectBatch(step: BatchStep, batch: ConsumedMessage[]): Pr
   const { engine, lane, state, log } = step;
   const items: Array<{ event: PipewardenEvent; m: ConsumedMessage }> = [];
   for (const m of batch) {
-    const [event] = readEvents([m], log);
+    const event = readEvent(m, log);
     if (event) items.push({ event, m });
   }
   if (state) {

@@ -3,9 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Client, type ClientOptions } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../config/schema.ts';
-import type { ElasticsearchConfig } from '../store/elasticsearch.ts';
+import { createElasticsearchClient, type ElasticsearchConfig, ignoreExists } from '../store/elasticsearch.ts';
 import type { StateChanges, StateEntry } from './engine.ts';
 
 export interface DetectStateStore {
@@ -92,35 +92,24 @@ export class ElasticsearchStateStore implements DetectStateStore {
   readonly #index: string;
 
   constructor(config: ElasticsearchConfig) {
-    const auth: ClientOptions['auth'] = config.apiKeyEnv
-      ? { apiKey: config.apiKeyEnv.reveal() }
-      : config.usernameEnv && config.passwordEnv
-        ? { username: config.usernameEnv.reveal(), password: config.passwordEnv.reveal() }
-        : undefined;
-    this.#client = new Client({
-      node: config.node,
-      requestTimeout: config.requestTimeoutMs,
-      ...(auth ? { auth } : {}),
-    });
+    this.#client = createElasticsearchClient(config);
     this.#index = `${config.indexPrefix}-detect-state`;
   }
 
   async init(): Promise<void> {
     const exists = await this.#client.indices.exists({ index: this.#index });
     if (exists) return;
-    await this.#client.indices
-      .create({
+    // Another instance may create it first.
+    await ignoreExists(
+      this.#client.indices.create({
         index: this.#index,
         settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
         mappings: {
           dynamic: false,
           properties: { expires_at: { type: 'long' }, entry: { type: 'object', enabled: false } },
         },
-      })
-      .catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
-        // Another instance created it first.
-        if (err.meta?.body?.error?.type !== 'resource_already_exists_exception') throw err;
-      });
+      }),
+    );
   }
 
   async load(ids: string[], horizonMs: number): Promise<StateEntry[]> {

@@ -15,7 +15,7 @@ export interface SecretSourceConfig {
  * A list of environment-variable names, each of which must be set: naming a variable is a promise
  * that it holds a secret, so an unset one is a configuration error at its index.
  */
-export function requiredSecretRefs() {
+function requiredSecretRefs() {
   return z
     .array(
       z

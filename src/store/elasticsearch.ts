@@ -185,6 +185,20 @@ const DEADLETTER_MAPPINGS: estypes.MappingTypeMapping = {
   },
 };
 
+/** A client for the configured node, with the API key or username and password from the environment. */
+export function createElasticsearchClient(config: ElasticsearchConfig): Client {
+  const auth: ClientOptions['auth'] = config.apiKeyEnv
+    ? { apiKey: config.apiKeyEnv.reveal() }
+    : config.usernameEnv && config.passwordEnv
+      ? { username: config.usernameEnv.reveal(), password: config.passwordEnv.reveal() }
+      : undefined;
+  return new Client({
+    node: config.node,
+    requestTimeout: config.requestTimeoutMs,
+    ...(auth ? { auth } : {}),
+  });
+}
+
 export class ElasticsearchStore implements Store {
   readonly kind = 'elasticsearch';
   readonly #client: Client;
@@ -198,16 +212,7 @@ export class ElasticsearchStore implements Store {
   readonly #retentionDays: number | undefined;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
-    const auth: ClientOptions['auth'] = config.apiKeyEnv
-      ? { apiKey: config.apiKeyEnv.reveal() }
-      : config.usernameEnv && config.passwordEnv
-        ? { username: config.usernameEnv.reveal(), password: config.passwordEnv.reveal() }
-        : undefined;
-    this.#client = new Client({
-      node: config.node,
-      requestTimeout: config.requestTimeoutMs,
-      ...(auth ? { auth } : {}),
-    });
+    this.#client = createElasticsearchClient(config);
     this.#log = options.log;
     this.#prefix = config.indexPrefix;
     this.#events = `${config.indexPrefix}-events`;
@@ -429,7 +434,7 @@ export class ElasticsearchStore implements Store {
 }
 
 /** Resolves true when created, false when it already existed. */
-async function ignoreExists(request: Promise<unknown>): Promise<boolean> {
+export async function ignoreExists(request: Promise<unknown>): Promise<boolean> {
   try {
     await request;
     return true;

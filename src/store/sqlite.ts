@@ -55,6 +55,10 @@ const SCHEMA = `
   );
 `;
 
+/** One event's free-text row; the values come from ftsValues. */
+const INSERT_TEXT =
+  'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)';
+
 type Where = { sql: string[]; params: SQLInputValue[] };
 
 export class SqliteStore implements Store {
@@ -100,9 +104,7 @@ export class SqliteStore implements Store {
     this.#transaction(() => {
       this.#db.exec('DROP TABLE events_fts');
       this.#db.exec(SCHEMA);
-      const insertText = this.#db.prepare(
-        'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      );
+      const insertText = this.#db.prepare(INSERT_TEXT);
       for (const r of this.#db.prepare('SELECT rowid, doc FROM events').iterate() as Iterable<{
         rowid: number;
         doc: string;
@@ -146,9 +148,7 @@ export class SqliteStore implements Store {
       `INSERT INTO events (id, ts, source, kind, actor, repository, action, outcome, source_ip, doc)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
-    const insertText = this.#db.prepare(
-      'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    const insertText = this.#db.prepare(INSERT_TEXT);
     this.#transaction(() => {
       for (const { e, ts } of rows) {
         const p = e.pipewarden;
