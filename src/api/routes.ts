@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
-import type { Counters } from '../ingest/metrics.ts';
+import { type Counters, renderGauge } from '../ingest/metrics.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
@@ -89,25 +89,22 @@ export interface Consumer {
 /** The lag gauge of each consumer group, read from the bus at scrape time; a group it cannot read is left out. */
 async function lagGauge(bus: Bus, consumers: readonly Consumer[]): Promise<string> {
   const seen = new Set<string>();
-  const lines: string[] = [];
-  for (const c of consumers) {
-    const key = `${c.group}\u0000${c.topic}`;
+  const samples: Array<{ labels: Record<string, string>; value: number }> = [];
+  for (const { group, topic } of consumers) {
+    const key = `${group}\u0000${topic}`;
     if (seen.has(key)) continue;
     seen.add(key);
     try {
-      const lag = await within(2000, bus.lag(c.group, c.topic));
-      lines.push(`pipewarden_consumer_lag{group="${c.group}",topic="${c.topic}"} ${lag}`);
+      samples.push({ labels: { group, topic }, value: await within(2000, bus.lag(group, topic)) });
     } catch {
       // unreadable now (bus down): /readyz says so; the series is absent rather than wrong
     }
   }
-  if (!lines.length) return '';
-  return [
-    '# HELP pipewarden_consumer_lag Messages retained on the topic that the group has not committed yet.',
-    '# TYPE pipewarden_consumer_lag gauge',
-    ...lines,
-    '',
-  ].join('\n');
+  return renderGauge(
+    'pipewarden_consumer_lag',
+    'Messages retained on the topic that the group has not committed yet.',
+    samples,
+  );
 }
 
 export async function healthRoutes(

@@ -35,6 +35,18 @@ export class Counters {
   }
 }
 
+/** A gauge read at scrape time, in the same exposition format (nothing when there are no samples). */
+export function renderGauge(
+  name: string,
+  help: string,
+  samples: Array<{ labels: Record<string, string>; value: number }>,
+): string {
+  if (samples.length === 0) return '';
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`];
+  for (const s of samples) lines.push(`${name}${formatLabels(s.labels)} ${s.value}`);
+  return `${lines.join('\n')}\n`;
+}
+
 function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);
   if (entries.length === 0) return '';
