@@ -1,7 +1,7 @@
 // Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
-import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { idStr, isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
@@ -18,15 +18,6 @@ function classify(key: string): { kind: EventKind; category: string; type: strin
   return { kind: 'other', category: 'web', type: 'info' };
 }
 
-/** "2019-03-01T10:08:35+0100" (no colon in the offset) or epoch ms. */
-function serverTime(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 1e14) return new Date(v).toISOString();
-  const s = str(v);
-  if (!s) return undefined;
-  const t = Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
-  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
-}
-
 export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket-server',
   title: 'Bitbucket Server / Data Center webhooks',
@@ -34,14 +25,7 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
   contentTypes: ['application/json'],
 
   verify(raw, headers, config) {
-    // SHA-256, although the header is the one GitHub uses for SHA-1.
-    return verifyPrefixedHmac(header(headers, 'x-hub-signature'), {
-      header: 'X-Hub-Signature',
-      prefix: 'sha256=',
-      algorithm: 'sha256',
-      key: config.secret?.reveal(),
-      body: raw,
-    });
+    return verifyHubSignatureSha256(headers, config.secret?.reveal(), raw);
   },
 
   deliveryId(headers) {
@@ -84,7 +68,7 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
 
     const who = str(actor?.slug) ?? str(actor?.name);
     const event: PipewardenEvent = {
-      '@timestamp': serverTime(p.date) ?? receivedAt.toISOString(),
+      '@timestamp': isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
       event: {
         id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
@@ -146,8 +130,11 @@ export const bitbucketAuditLine: LineFormat = {
     } else if (/log(ged)?\s*out/i.test(action)) kind = 'logout';
     else if (/permission|group|user|token|key/i.test(`${category} ${action}`)) kind = 'permission.change';
     else if (/repository|project|settings|config/i.test(`${category} ${action}`)) kind = 'config.change';
+    // "2019-03-01T10:08:35+0100" (no colon in the offset) or epoch ms.
     const when =
-      serverTime(r.timestamp) ?? serverTime(obj(r.timestamp)?.epochSecond) ?? receivedAt.toISOString();
+      isoTime(r.timestamp, { epochMs: true }) ??
+      isoTime(obj(r.timestamp)?.epochSecond, { epochMs: true }) ??
+      receivedAt.toISOString();
     const event: PipewardenEvent = {
       '@timestamp': when,
       message: `${name ?? 'someone'} ${action}${ip ? ` from ${ip}` : ''}${meta.host ? ` (${meta.host})` : ''}`,

@@ -1,6 +1,6 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -27,14 +27,7 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   contentTypes: ['application/json'],
 
   verify(raw, headers, config) {
-    // SHA-256, although the header is the one GitHub uses for SHA-1.
-    return verifyPrefixedHmac(header(headers, 'x-hub-signature'), {
-      header: 'X-Hub-Signature',
-      prefix: 'sha256=',
-      algorithm: 'sha256',
-      key: config.secret?.reveal(),
-      body: raw,
-    });
+    return verifyHubSignatureSha256(headers, config.secret?.reveal(), raw);
   },
 
   deliveryId(headers) {

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHexEquals } from '../../src/ingest/crypto.ts';
-import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
@@ -81,12 +81,6 @@ function auditTarget(
   return { ...(name ? { name } : {}), ...(roles.length ? { roles } : {}) };
 }
 
-function time(v: unknown, receivedAt: Date): string {
-  const s = str(v);
-  const t = s ? Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
-  return Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString();
-}
-
 export const nexus: IngestAdapter<typeof configSchema._output> = {
   id: 'nexus',
   title: 'Sonatype Nexus Repository webhooks',
@@ -145,7 +139,7 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     const actor = who.user ?? (who.anonymous ? 'anonymous' : 'Nexus');
     const target = pw.artifact ?? (audit ? str(audit.context) : repoName);
     const event: PipewardenEvent = {
-      '@timestamp': time(payload.timestamp, receivedAt),
+      '@timestamp': isoTime(payload.timestamp) ?? receivedAt.toISOString(),
       message: `${actor} ${action.replace(/[._]/g, ' ')}${target ? ` ${target}` : ''}${who.ip ? ` from ${who.ip}` : ''}`,
       event: {
         id: eventId('nexus', delivery ?? JSON.stringify(payload)),

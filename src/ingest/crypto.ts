@@ -1,5 +1,6 @@
 // Constant-time comparisons for webhook signatures and shared tokens.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type Headers, header, type VerifyResult } from './types.ts';
 
 /** Compares a hex digest sent by a source with the one we compute, in constant time. */
 export function hmacHexEquals(
@@ -43,4 +44,20 @@ export function verifyPrefixedHmac(
     return { ok: false, reason: `${opts.header} does not match the body` };
   }
   return { ok: true };
+}
+
+/** Bitbucket Cloud and Server / Data Center: `X-Hub-Signature: sha256=<hex>`. */
+export function verifyHubSignatureSha256(
+  headers: Headers,
+  key: string | undefined,
+  body: Buffer,
+): VerifyResult {
+  // SHA-256, although the header is the one GitHub uses for SHA-1.
+  return verifyPrefixedHmac(header(headers, 'x-hub-signature'), {
+    header: 'X-Hub-Signature',
+    prefix: 'sha256=',
+    algorithm: 'sha256',
+    key,
+    body,
+  });
 }

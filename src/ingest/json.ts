@@ -12,3 +12,17 @@ export const str = (v: unknown): string | undefined => (typeof v === 'string' &&
 /** An id that vendors send as a number or a string, as a string. */
 export const idStr = (v: unknown): string | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? String(v) : str(v);
+
+/**
+ * A vendor timestamp as an ISO string, else undefined: an ISO 8601 string whose offset may lack the colon
+ * ("2019-03-01T10:08:35+0100", as Atlassian and Sonatype send), or with `epochMs` a number of epoch
+ * milliseconds. Callers pick their own fallback (receivedAt, or none).
+ */
+export function isoTime(v: unknown, opts: { epochMs?: boolean } = {}): string | undefined {
+  if (opts.epochMs && typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 1e14)
+    return new Date(v).toISOString();
+  const s = str(v);
+  if (!s) return undefined;
+  const t = Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
