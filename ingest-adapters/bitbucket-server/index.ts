@@ -130,10 +130,12 @@ export const bitbucketAuditLine: LineFormat = {
     } else if (/log(ged)?\s*out/i.test(action)) kind = 'logout';
     else if (/permission|group|user|token|key/i.test(`${category} ${action}`)) kind = 'permission.change';
     else if (/repository|project|settings|config/i.test(`${category} ${action}`)) kind = 'config.change';
-    // "2019-03-01T10:08:35+0100" (no colon in the offset) or epoch ms.
+    // "2019-03-01T10:08:35+0100" (no colon in the offset), epoch ms, or a Java Instant
+    // { epochSecond, nano } (seconds, not milliseconds).
+    const epochSecond = obj(r.timestamp)?.epochSecond;
     const when =
       isoTime(r.timestamp, { epochMs: true }) ??
-      isoTime(obj(r.timestamp)?.epochSecond, { epochMs: true }) ??
+      (typeof epochSecond === 'number' ? isoTime(epochSecond * 1000, { epochMs: true }) : undefined) ??
       receivedAt.toISOString();
     const event: PipewardenEvent = {
       '@timestamp': when,

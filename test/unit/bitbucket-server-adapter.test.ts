@@ -108,6 +108,14 @@ describe('bitbucket-server', () => {
     ]);
     const ok = failed.replace('User login failed', 'User logged in');
     expect(bitbucketAuditLine.read(ok, at, { transport: 'syslog' })!.pipewarden.kind).toBe('login.success');
+    // A Java Instant timestamp is in seconds (it used to be read as milliseconds: January 1970).
+    const instant = JSON.stringify({
+      ...JSON.parse(failed),
+      timestamp: { epochSecond: 1700000000, nano: 0 },
+    });
+    expect(bitbucketAuditLine.read(instant, at, { transport: 'syslog' })!['@timestamp']).toBe(
+      '2023-11-14T22:13:20.000Z',
+    );
     expect(bitbucketAuditLine.read('{"message":"x"}', at, { transport: 'syslog' }) !== undefined).toBe(false);
     expect(bitbucketAuditLine.read('{"auditType":1,"author":2', at, { transport: 'syslog' })).toBeNull();
     expect(bitbucketServer.lines).toContain(bitbucketAuditLine);
