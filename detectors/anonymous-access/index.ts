@@ -3,20 +3,11 @@
 // source: artefact downloads and uploads, Jenkins requests by "NA", registry pulls without credentials).
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
+import { count, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
 import type { Detector, Firing, KeyField, Match, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
 import { table } from '../../src/util/table.ts';
-
-const MINUTE = 60_000;
-
-const minutes = (d: number) =>
-  z
-    .number()
-    .positive()
-    .max(7 * 24 * 60)
-    .default(d);
-const count = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 /** What the use rules group on: the tool (default, one alert per tool), the client, or the repository. */
 const USE_KEYS = [
@@ -163,10 +154,6 @@ function allowedBy(config: Config): (e: PipewardenEvent) => boolean {
   };
 }
 
-function mins(ms: number): string {
-  return `${Math.round((ms / MINUTE) * 10) / 10} min`;
-}
-
 function describeUse(kind: 'read' | 'write') {
   return (x: Firing): Match => {
     const e = x.event;
@@ -232,8 +219,7 @@ export const anonymousAccess: Detector<Config> = {
         type: 'threshold',
         keyBy: r.keyBy,
         threshold: r.threshold,
-        windowMs: Math.round(r.windowMinutes * MINUTE),
-        dedupMs: Math.round(r.dedupMinutes * MINUTE),
+        ...windowAndDedup(r),
         severity: kind === 'write' ? 'high' : 'medium',
         when: (e) => anon(e) && isWrite(e) === (kind === 'write'),
         describe: describeUse(kind),

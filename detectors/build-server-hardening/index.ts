@@ -2,11 +2,10 @@
 // script console use, and changes to the security realm or authorization strategy.
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
+import { MINUTE } from '../../src/detect/config.ts';
 import type { Detector, Match } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
-
-const MINUTE = 60_000;
 
 const configSchema = z
   .strictObject({

@@ -1,19 +1,10 @@
 // Failed logins correlated across every source that reports them (matched on kind, not vendor):
 // brute force per user, password spraying per source IP, failures then a success, built-in accounts.
 import { z } from 'zod';
+import { count, MINUTE, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
 import type { Detector, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
-
-const MINUTE = 60_000;
-
-const minutes = (d: number) =>
-  z
-    .number()
-    .positive()
-    .max(7 * 24 * 60)
-    .default(d);
-const count = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 const configSchema = z
   .strictObject({
@@ -92,10 +83,6 @@ function from(e: PipewardenEvent): string {
   return e.source?.ip ? ` from ${e.source.ip}` : '';
 }
 
-function mins(ms: number): string {
-  return `${Math.round((ms / MINUTE) * 10) / 10} min`;
-}
-
 export const failedLogins: Detector<Config> = {
   id: 'failed-logins',
   title: 'Failed logins',
@@ -139,8 +126,7 @@ export const failedLogins: Detector<Config> = {
         type: 'threshold',
         keyBy: 'user.name',
         threshold: b.threshold,
-        windowMs: Math.round(b.windowMinutes * MINUTE),
-        dedupMs: Math.round(b.dedupMinutes * MINUTE),
+        ...windowAndDedup(b),
         when: (e) => isFailure(e) && counted(e),
         describe: (x) => ({
           summary: `${x.count} failed logins for "${x.key}" within ${mins(x.windowMs)} (brute force?)`,
@@ -153,8 +139,7 @@ export const failedLogins: Detector<Config> = {
         type: 'distinct',
         keyBy: 'source.ip',
         threshold: s.threshold,
-        windowMs: Math.round(s.windowMinutes * MINUTE),
-        dedupMs: Math.round(s.dedupMinutes * MINUTE),
+        ...windowAndDedup(s),
         severity: 'high',
         field: (e) => e.user?.name?.toLowerCase(),
         when: (e) => isFailure(e) && counted(e),
@@ -169,8 +154,7 @@ export const failedLogins: Detector<Config> = {
         type: 'sequence',
         keyBy: 'user.name',
         minFirst: f.minFailures,
-        windowMs: Math.round(f.windowMinutes * MINUTE),
-        dedupMs: Math.round(f.dedupMinutes * MINUTE),
+        ...windowAndDedup(f),
         severity: 'high',
         first: (e) => isFailure(e) && counted(e),
         followedBy: (e) => isSuccess(e) && counted(e),

@@ -2,10 +2,10 @@
 // inside a change freeze, judged on the event's own time in the calendar's IANA time zone.
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
+import { MINUTE } from '../../src/detect/config.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 
-const MINUTE = 60_000;
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 type Day = (typeof DAYS)[number];
 

@@ -98,6 +98,34 @@ const on = (field: string, what: string, severity: Severity = 'high'): Setting =
   whatTo: () => what,
   severity,
 });
+/** A GitLab merge request approval setting's project and group event types; the group row says "(group)". */
+const approvalSetting = (
+  project: string,
+  group: string,
+  what: string,
+  s: Setting,
+): Record<string, Weakening> => ({
+  [project]: setting(med(what), s),
+  [group]: setting(med(`${what} (group)`), s),
+});
+/** A GitLab push rule's `group_push_rules_<rule>_updated` and `project_push_rules_<rule>_updated` rows. */
+function pushRule(rule: string, field: string, checks: string, stopped: string): Record<string, Weakening> {
+  const row = (scope: string) =>
+    setting(
+      med(`changed the ${scope}push rule that ${checks}`),
+      off(field, `${stopped} (${scope}push rule)`, 'medium'),
+    );
+  return {
+    [`group_push_rules_${rule}_updated`]: row('group '),
+    [`project_push_rules_${rule}_updated`]: row(''),
+  };
+}
+/** A GitLab CI/CD variable update (`which`: "a CI/CD variable", "a group …"): unprotected or unmasked. */
+const ciVariable = (which: string): Weakening =>
+  only(
+    off('variable protection', `unprotected ${which} (unprotected branches can now read it)`, 'medium'),
+    off('variable masking', `unmasked ${which}`, 'medium'),
+  );
 
 /**
  * GitLab protected-branch access levels by breadth, as `ProtectedRefAccess` names them ("No one",
@@ -187,16 +215,11 @@ export const WEAKENINGS = table<Weakening>({
   'ip_allow_list_entry.destroy': med('removed an IP allow list entry'),
   // Actions token permissions: read → write is the weakening. GitHub's audit entries document no
   // before/after for it, so it fires unless an event's pipewarden.change says it moved to read.
-  set_default_workflow_permissions: {
-    ...med('changed the default GITHUB_TOKEN workflow permissions'),
-    settings: [
-      {
-        fields: ['default_workflow_permissions'],
-        risky: (to) => to === 'write',
-        whatTo: (to) => `set the default GITHUB_TOKEN workflow permissions to ${to}`,
-      },
-    ],
-  },
+  set_default_workflow_permissions: setting(med('changed the default GITHUB_TOKEN workflow permissions'), {
+    fields: ['default_workflow_permissions'],
+    risky: (to) => to === 'write',
+    whatTo: (to) => `set the default GITHUB_TOKEN workflow permissions to ${to}`,
+  }),
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
   // GitLab audit event streaming: `event.action` is the GitLab audit event type. Every name below is on
   // GitLab's "Audit event types" page (doc/user/compliance/audit_event_types.md in gitlab-org/gitlab,
@@ -234,68 +257,46 @@ export const WEAKENINGS = table<Weakening>({
   // (ee/lib/audit/group_merge_request_approval_setting_changes_auditor.rb with
   // GroupMergeRequestApprovalSetting::AUDIT_LOG_ALLOWLIST): change is the UI wording, from / to its value
   // (GitLab negates the allow_* columns to match), so false is the weakening.
-  project_merge_requests_author_approval_updated: setting(
-    med('changed whether merge request authors may approve their own merge requests'),
+  ...approvalSetting(
+    'project_merge_requests_author_approval_updated',
+    'allow_author_approval_updated',
+    'changed whether merge request authors may approve their own merge requests',
     off(
       'prevent merge request approval from authors',
       'let merge request authors approve their own merge requests',
     ),
   ),
-  allow_author_approval_updated: setting(
-    med('changed whether merge request authors may approve their own merge requests (group)'),
-    off(
-      'prevent merge request approval from authors',
-      'let merge request authors approve their own merge requests',
-    ),
-  ),
-  project_merge_requests_disable_committers_approval_updated: setting(
-    med('changed whether committers may approve merge requests'),
+  ...approvalSetting(
+    'project_merge_requests_disable_committers_approval_updated',
+    'allow_committer_approval_updated',
+    'changed whether committers may approve merge requests',
     off(
       'prevent merge request approval from committers',
       'let committers approve merge requests they added commits to',
     ),
   ),
-  allow_committer_approval_updated: setting(
-    med('changed whether committers may approve merge requests (group)'),
-    off(
-      'prevent merge request approval from committers',
-      'let committers approve merge requests they added commits to',
-    ),
-  ),
-  project_reset_approvals_on_push_updated: setting(
-    med('changed whether new commits reset merge request approvals'),
+  ...approvalSetting(
+    'project_reset_approvals_on_push_updated',
+    'retain_approvals_on_push_updated',
+    'changed whether new commits reset merge request approvals',
     off(
       'require new approvals when new commits are added to an MR',
       'kept merge request approvals when new commits are pushed',
     ),
   ),
-  retain_approvals_on_push_updated: setting(
-    med('changed whether new commits reset merge request approvals (group)'),
-    off(
-      'require new approvals when new commits are added to an MR',
-      'kept merge request approvals when new commits are pushed',
-    ),
-  ),
-  project_disable_overriding_approvers_per_merge_request_updated: setting(
-    med('changed whether approval rules may be edited in merge requests'),
+  ...approvalSetting(
+    'project_disable_overriding_approvers_per_merge_request_updated',
+    'allow_overrides_to_approver_list_per_merge_request_updated',
+    'changed whether approval rules may be edited in merge requests',
     off(
       'prevent users from modifying MR approval rules in merge requests',
       'let users edit approval rules in merge requests',
     ),
   ),
-  allow_overrides_to_approver_list_per_merge_request_updated: setting(
-    med('changed whether approval rules may be edited in merge requests (group)'),
-    off(
-      'prevent users from modifying MR approval rules in merge requests',
-      'let users edit approval rules in merge requests',
-    ),
-  ),
-  project_require_password_to_approve_updated: setting(
-    med('changed whether approving needs the user’s password'),
-    off('require user password for approvals', 'dropped the password requirement for approvals', 'medium'),
-  ),
-  require_password_to_approve_updated: setting(
-    med('changed whether approving needs the user’s password (group)'),
+  ...approvalSetting(
+    'project_require_password_to_approve_updated',
+    'require_password_to_approve_updated',
+    'changed whether approving needs the user’s password',
     off('require user password for approvals', 'dropped the password requirement for approvals', 'medium'),
   ),
   // Project: ProjectSettingChangesAuditor (change "require_reauthentication_to_approve"); the group event's
@@ -366,96 +367,41 @@ export const WEAKENINGS = table<Weakening>({
   skip_secret_push_protection: hi('skipped secret push protection on a push'),
   // Push rules: ee/lib/audit/push_rules/group_push_rules_changes_auditor.rb and
   // project_push_rules_changes_auditor.rb (change = PushRuleable::AUDIT_LOG_ALLOWLIST wording).
-  group_push_rules_prevent_secrets_updated: setting(
-    med('changed the group push rule that rejects secret files'),
-    off(
-      'prevent pushing secret files',
-      'stopped rejecting pushes of secret files (group push rule)',
-      'medium',
-    ),
+  ...pushRule(
+    'prevent_secrets',
+    'prevent pushing secret files',
+    'rejects secret files',
+    'stopped rejecting pushes of secret files',
   ),
-  project_push_rules_prevent_secrets_updated: setting(
-    med('changed the push rule that rejects secret files'),
-    off('prevent pushing secret files', 'stopped rejecting pushes of secret files (push rule)', 'medium'),
+  ...pushRule(
+    'reject_unsigned_commits',
+    'reject unsigned commits',
+    'rejects unsigned commits',
+    'stopped rejecting unsigned commits',
   ),
-  group_push_rules_reject_unsigned_commits_updated: setting(
-    med('changed the group push rule that rejects unsigned commits'),
-    off('reject unsigned commits', 'stopped rejecting unsigned commits (group push rule)', 'medium'),
+  ...pushRule(
+    'commit_committer_check',
+    'reject unverified users',
+    'rejects unverified committers',
+    'stopped rejecting commits from unverified users',
   ),
-  project_push_rules_reject_unsigned_commits_updated: setting(
-    med('changed the push rule that rejects unsigned commits'),
-    off('reject unsigned commits', 'stopped rejecting unsigned commits (push rule)', 'medium'),
+  ...pushRule(
+    'reject_member_check',
+    'check whether the commit author is a GitLab user',
+    'checks commit authors',
+    'stopped checking that commit authors are GitLab users',
   ),
-  group_push_rules_commit_committer_check_updated: setting(
-    med('changed the group push rule that rejects unverified committers'),
-    off(
-      'reject unverified users',
-      'stopped rejecting commits from unverified users (group push rule)',
-      'medium',
-    ),
-  ),
-  project_push_rules_commit_committer_check_updated: setting(
-    med('changed the push rule that rejects unverified committers'),
-    off('reject unverified users', 'stopped rejecting commits from unverified users (push rule)', 'medium'),
-  ),
-  group_push_rules_reject_member_check_updated: setting(
-    med('changed the group push rule that checks commit authors'),
-    off(
-      'check whether the commit author is a GitLab user',
-      'stopped checking that commit authors are GitLab users (group push rule)',
-      'medium',
-    ),
-  ),
-  project_push_rules_reject_member_check_updated: setting(
-    med('changed the push rule that checks commit authors'),
-    off(
-      'check whether the commit author is a GitLab user',
-      'stopped checking that commit authors are GitLab users (push rule)',
-      'medium',
-    ),
-  ),
-  group_push_rules_reject_deny_delete_tag_updated: setting(
-    med('changed the group push rule that protects tags from deletion'),
-    off(
-      'do not allow users to remove Git tags with git push',
-      'allowed Git tags to be deleted with git push (group push rule)',
-      'medium',
-    ),
-  ),
-  project_push_rules_reject_deny_delete_tag_updated: setting(
-    med('changed the push rule that protects tags from deletion'),
-    off(
-      'do not allow users to remove Git tags with git push',
-      'allowed Git tags to be deleted with git push (push rule)',
-      'medium',
-    ),
+  ...pushRule(
+    'reject_deny_delete_tag',
+    'do not allow users to remove Git tags with git push',
+    'protects tags from deletion',
+    'allowed Git tags to be deleted with git push',
   ),
   // CI/CD variables: ee/app/services/ci/audit_variable_change_service.rb (change "variable protection" /
   // "variable masking", from / to); other variable edits are not judged.
-  ci_variable_updated: only(
-    off(
-      'variable protection',
-      'unprotected a CI/CD variable (unprotected branches can now read it)',
-      'medium',
-    ),
-    off('variable masking', 'unmasked a CI/CD variable', 'medium'),
-  ),
-  ci_group_variable_updated: only(
-    off(
-      'variable protection',
-      'unprotected a group CI/CD variable (unprotected branches can now read it)',
-      'medium',
-    ),
-    off('variable masking', 'unmasked a group CI/CD variable', 'medium'),
-  ),
-  ci_instance_variable_updated: only(
-    off(
-      'variable protection',
-      'unprotected an instance CI/CD variable (unprotected branches can now read it)',
-      'medium',
-    ),
-    off('variable masking', 'unmasked an instance CI/CD variable', 'medium'),
-  ),
+  ci_variable_updated: ciVariable('a CI/CD variable'),
+  ci_group_variable_updated: ciVariable('a group CI/CD variable'),
+  ci_instance_variable_updated: ciVariable('an instance CI/CD variable'),
   secure_ci_job_token_inbound_disabled: med(
     'disabled the CI/CD job token allowlist (any project’s job token may access it)',
   ),
@@ -527,9 +473,9 @@ function assessRole(event: PipewardenEvent, w: Weakening): Finding | undefined {
   const target = event.user?.target;
   const roles = change?.to ? [change.to] : (target?.roles ?? []);
   if (roles.length === 0) return w.membership === 'change' ? w : undefined;
-  const role = roles.reduce((best, r) => (rank(r) > rank(best) ? r : best));
-  if (rank(role) === 0 || rank(role) <= rank(change?.from)) return undefined;
   const from = change?.from;
+  const role = roles.reduce((best, r) => (rank(r) > rank(best) ? r : best));
+  if (rank(role) === 0 || rank(role) <= rank(from)) return undefined;
   const who = target?.name ?? target?.id ?? 'a member';
   const org = event.pipewarden.repository === undefined;
   return {

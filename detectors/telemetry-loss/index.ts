@@ -5,19 +5,10 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
+import { count, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
 import type { Detector, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
-
-const MINUTE = 60_000;
-
-const minutes = (d: number) =>
-  z
-    .number()
-    .positive()
-    .max(7 * 24 * 60)
-    .default(d);
-const count = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 /** What the ingest plugin publishes once per (source, client IP) and interval of rejected requests. */
 export const INGEST_DATASET = 'pipewarden.ingest';
@@ -130,10 +121,6 @@ function cutOf(e: PipewardenEvent): Cut | undefined {
 const isAuthFailure = (e: PipewardenEvent) =>
   e.event.dataset === INGEST_DATASET && e.event.action === AUTH_FAILED;
 
-function mins(ms: number): string {
-  return `${Math.round((ms / MINUTE) * 10) / 10} min`;
-}
-
 export const telemetryLoss: Detector<Config> = {
   id: 'telemetry-loss',
   title: 'Telemetry loss',
@@ -170,8 +157,7 @@ export const telemetryLoss: Detector<Config> = {
     const b = config.badSignatures;
     if (!b.enabled) return [];
     const n = (e: PipewardenEvent) => e.pipewarden.count ?? 1;
-    const windowMs = Math.round(b.windowMinutes * MINUTE);
-    const dedupMs = Math.round(b.dedupMinutes * MINUTE);
+    const { windowMs, dedupMs } = windowAndDedup(b);
     const rules: Rule<Config>[] = [
       {
         id: 'bad-signature-burst',

@@ -11,9 +11,9 @@ import type { Config } from '../config/schema.ts';
 import { eventId, type PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import { MINUTE } from './config.ts';
 
 export const SILENCE_STATE_KEY = 'detect:telemetry-loss:silence';
-const MINUTE = 60_000;
 
 export interface SilenceState {
   /** When watching began (ms): a source never heard from is silent since then. */
