@@ -448,7 +448,12 @@ log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # 16 random bytes, base64url like Kafka's own ids. One in 64 starts with "-", which the storage tool's
+  # argument parser takes for an option ("expected one argument"): draw again until it does not.
+  cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   if ! java -Xmx128m -cp "$KAFKA_CACHE/lib/*" -Dlog4j.configuration="file:$KAFKA_RUN/tools-log4j.properties" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_RUN/server.properties" \
     >"$KAFKA_RUN/format.log" 2>&1; then
