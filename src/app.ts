@@ -29,7 +29,7 @@ import { eventId } from './event.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
 import { BuildLogWriter, type SecretScanning } from './ingest/build-logs/writer.ts';
-import { Counters } from './ingest/metrics.ts';
+import { Counters } from './metrics.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
 import { createPollers } from './ingest/pollers/index.ts';
 import { PollerRunner } from './ingest/pollers/runner.ts';

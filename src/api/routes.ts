@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
-import { type Counters, renderGauge } from '../ingest/metrics.ts';
+import { type Counters, renderGauge } from '../metrics.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
-import type { Counters } from './metrics.ts';
+import type { Counters } from '../metrics.ts';
 import { alternateSecrets } from './source-config.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
 

@@ -5,6 +5,7 @@ import type { AlertRecord } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
 import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord } from './types.ts';
 
 export const elasticsearchConfigSchema = z
@@ -470,32 +471,4 @@ function textTerms(q: string | undefined): string[] {
     .replace(/\p{Cc}/gu, ' ')
     .split(/\s+/)
     .filter(Boolean);
-}
-
-function parseTime(value: string, what: string): number {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new RangeError(`${what} is not a valid time: ${JSON.stringify(value)}`);
-  return ms;
-}
-
-function pageSize(size: number | undefined): number {
-  return Math.min(500, Math.max(1, Math.trunc(size ?? 50)));
-}
-
-type SortValues = [number, string];
-
-function encodeCursor(values: SortValues): string {
-  return Buffer.from(JSON.stringify(values)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): SortValues {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string') {
-      return [v[0], v[1]];
-    }
-  } catch {
-    // Falls through to the error below: a cursor is opaque, so any damage reads the same.
-  }
-  throw new RangeError('invalid cursor');
 }

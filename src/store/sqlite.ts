@@ -4,6 +4,7 @@ import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { ipMatcher } from '../util/ip.ts';
+import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
 import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
 
 const SCHEMA = `
@@ -376,32 +377,4 @@ function addEquals(where: Where, column: string, value: string | undefined): voi
   if (value === undefined) return;
   where.sql.push(`${column} = ?`);
   where.params.push(value);
-}
-
-function parseTime(value: string, what: string): number {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new RangeError(`${what} is not a valid time: ${JSON.stringify(value)}`);
-  return ms;
-}
-
-function pageSize(size: number | undefined): number {
-  return Math.min(500, Math.max(1, Math.trunc(size ?? 50)));
-}
-
-type SortValues = [number, string];
-
-function encodeCursor(values: SortValues): string {
-  return Buffer.from(JSON.stringify(values)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): SortValues {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string') {
-      return [v[0], v[1]];
-    }
-  } catch {
-    // Falls through to the error below: a cursor is opaque, so any damage reads the same.
-  }
-  throw new RangeError('invalid cursor');
 }

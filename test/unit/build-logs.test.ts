@@ -13,7 +13,7 @@ import { chunkStream } from '../../src/ingest/build-logs/chunker.ts';
 import { buildLogsPlugin } from '../../src/ingest/build-logs/plugin.ts';
 import type { BuildLogChunk } from '../../src/ingest/build-logs/types.ts';
 import { BuildLogWriter } from '../../src/ingest/build-logs/writer.ts';
-import { Counters } from '../../src/ingest/metrics.ts';
+import { Counters } from '../../src/metrics.ts';
 import { createLogger } from '../../src/log.ts';
 import { SecretEngine } from '../../src/secrets/scanner.ts';
 import { eventually, GITHUB_SECRET, startEmbedded } from '../support/app.ts';

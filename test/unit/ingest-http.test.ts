@@ -8,7 +8,7 @@ import type { RunningApp } from '../../src/app.ts';
 import type { Bus, OutgoingMessage } from '../../src/bus/types.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import { Counters } from '../../src/ingest/metrics.ts';
+import { Counters } from '../../src/metrics.ts';
 import { ingestPlugin } from '../../src/ingest/plugin.ts';
 import { eventually, GITHUB_SECRET, startEmbedded } from '../support/app.ts';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';

@@ -14,7 +14,7 @@ import type { RunningApp } from '../../src/app.ts';
 import { SqliteBus } from '../../src/bus/sqlite.ts';
 import { type Bus, BusUnavailableError, type ConsumedMessage } from '../../src/bus/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import { Counters } from '../../src/ingest/metrics.ts';
+import { Counters } from '../../src/metrics.ts';
 import { syslogConfigSchema } from '../../src/ingest/syslog/config.ts';
 import { Framer } from '../../src/ingest/syslog/framer.ts';
 import { SyslogListener } from '../../src/ingest/syslog/listener.ts';

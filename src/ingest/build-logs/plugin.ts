@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { BusUnavailableError } from '../../bus/types.ts';
 import type { Secret } from '../../config/secrets.ts';
 import { tokenEquals } from '../crypto.ts';
-import type { Counters } from '../metrics.ts';
+import type { Counters } from '../../metrics.ts';
 import type { BuildLogWriter } from './writer.ts';
 
 export interface BuildLogsPluginOptions {

@@ -8,7 +8,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Bus, OutgoingMessage } from '../../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../../event.ts';
 import type { Logger } from '../../log.ts';
-import type { Counters } from '../metrics.ts';
+import type { Counters } from '../../metrics.ts';
 import type { IngestAdapter, LineFormat } from '../types.ts';
 import type { SyslogConfig } from './config.ts';
 import { Framer } from './framer.ts';
