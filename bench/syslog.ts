@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { adapters } from '../ingest-adapters/index.ts';
 import { SqliteBus } from '../src/bus/sqlite.ts';
 import type { Bus } from '../src/bus/types.ts';
-import { Counters } from '../src/metrics.ts';
 import { syslogConfigSchema } from '../src/ingest/syslog/config.ts';
 import { SyslogListener } from '../src/ingest/syslog/listener.ts';
 import { createLogger } from '../src/log.ts';
+import { Counters } from '../src/metrics.ts';
 import { median, writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

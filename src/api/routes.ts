@@ -80,17 +80,11 @@ async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T 
   }
 }
 
-/** A consumer group this process runs, and the topic it reads. */
-export interface Consumer {
-  group: string;
-  topic: string;
-}
-
 /** The lag gauge of each consumer group, read from the bus at scrape time; a group it cannot read is left out. */
-async function lagGauge(bus: Bus, consumers: readonly Consumer[]): Promise<string> {
+async function lagGauge(bus: Bus): Promise<string> {
   const seen = new Set<string>();
   const samples: Array<{ labels: Record<string, string>; value: number }> = [];
-  for (const { group, topic } of consumers) {
+  for (const { group, topic } of bus.consumerGroups?.() ?? []) {
     const key = `${group}\u0000${topic}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -109,7 +103,7 @@ async function lagGauge(bus: Bus, consumers: readonly Consumer[]): Promise<strin
 
 export async function healthRoutes(
   app: FastifyInstance,
-  opts: { bus?: Bus; store?: Store; metrics: Counters; consumers?: readonly Consumer[] },
+  opts: { bus?: Bus; store?: Store; metrics: Counters },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -130,7 +124,7 @@ export async function healthRoutes(
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
   app.get('/metrics', async (_req, reply) => {
-    const lag = opts.bus && opts.consumers?.length ? await lagGauge(opts.bus, opts.consumers) : '';
+    const lag = opts.bus ? await lagGauge(opts.bus) : '';
     return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
   });
 }

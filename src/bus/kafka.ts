@@ -70,6 +70,7 @@ export class KafkaBus implements Bus {
   readonly #log: Logger;
   readonly #kafka: Kafka;
   readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #groups: Array<{ group: string; topic: string }> = [];
   #producer: Promise<Producer> | undefined;
   #admin: Promise<Admin> | undefined;
   #closed = false;
@@ -173,6 +174,7 @@ export class KafkaBus implements Bus {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
     const { topic, group } = options;
+    this.#groups.push({ group, topic });
     const consumer = this.#kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
     const subscription = new KafkaSubscription(consumer, options, this.#log.child({ topic, group }), () =>
       this.#subscriptions.delete(subscription),
@@ -193,6 +195,10 @@ export class KafkaBus implements Bus {
     }
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  consumerGroups(): ReadonlyArray<{ group: string; topic: string }> {
+    return this.#groups;
   }
 
   async lag(group: string, topic: string): Promise<number> {

@@ -75,6 +75,7 @@ export class SqliteBus implements Bus {
   readonly #appended = new EventEmitter();
   readonly #knownTopics = new Set<string>();
   readonly #consumers = new Map<string, SqliteSubscription>();
+  readonly #groups: Array<{ group: string; topic: string }> = [];
   readonly #retentionTimer: NodeJS.Timeout;
   #queue: PendingPublish[] = [];
   #flushScheduled = false;
@@ -166,6 +167,7 @@ export class SqliteBus implements Bus {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.#assertOpen();
     const { topic, group } = options;
+    this.#groups.push({ group, topic });
     if (!this.#topicExists(topic)) {
       throw new Error(`unknown topic "${topic}": create it with ensureTopics first`);
     }
@@ -222,6 +224,10 @@ export class SqliteBus implements Bus {
     this.#closed = true;
     clearInterval(this.#retentionTimer);
     this.#db.close();
+  }
+
+  consumerGroups(): ReadonlyArray<{ group: string; topic: string }> {
+    return this.#groups;
   }
 
   async lag(group: string, topic: string): Promise<number> {

@@ -60,6 +60,11 @@ export interface Bus {
    * partitions; all retained ones when the group has committed nothing). For /metrics.
    */
   lag(group: string, topic: string): Promise<number>;
+  /**
+   * The consumer groups this bus instance has subscribed, with their topics, in order (each subscribe
+   * adds one; a stopped one stays listed). For the lag gauge on /metrics; a bus without it shows none.
+   */
+  consumerGroups?(): ReadonlyArray<{ group: string; topic: string }>;
   /** Throws when the bus cannot be reached. Used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

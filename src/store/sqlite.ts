@@ -66,10 +66,18 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;
+  /** Set only with a retention, so the index role sweeps only then (see Store.sweepRetention). */
+  readonly sweepRetention?: (now: Date) => Promise<number>;
 
-  constructor(options: { path: string; log?: Logger }) {
+  /** `retentionDays`: events older than this are deleted by sweepRetention; absent: kept until deleted. */
+  constructor(options: { path: string; log?: Logger; retentionDays?: number }) {
     this.#db = new DatabaseSync(options.path);
     this.#log = options.log;
+    const { retentionDays } = options;
+    if (retentionDays) {
+      this.sweepRetention = async (now) =>
+        this.deleteEventsBefore(now.getTime() - retentionDays * 86_400_000);
+    }
     // pw_ip_in(ip, block): the `ip` filter, with the same address and CIDR semantics as Elasticsearch.
     const matchers = new Map<string, (ip: string | undefined) => boolean>();
     this.#db.function('pw_ip_in', { deterministic: true }, (ip, block) => {

@@ -71,6 +71,12 @@ export interface Store {
    */
   putState(key: string, value: string): Promise<void>;
   getState(key: string): Promise<string | undefined>;
+  /**
+   * Deletes events past the retention the store enforces itself (embedded SQLite: storeRetentionDays),
+   * returning how many. Absent when the store has none to run (Elasticsearch: the data stream lifecycle
+   * set in its template does it). The index role calls it at start and hourly.
+   */
+  sweepRetention?(now: Date): Promise<number>;
   /** Make writes visible to search now (Elasticsearch refresh). For tests and the CLI. */
   refresh(): Promise<void>;
   ping(): Promise<void>;

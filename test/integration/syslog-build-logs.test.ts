@@ -11,10 +11,10 @@ import { Secret } from '../../src/config/secrets.ts';
 import { buildLogsPlugin } from '../../src/ingest/build-logs/plugin.ts';
 import type { BuildLogChunk } from '../../src/ingest/build-logs/types.ts';
 import { BuildLogWriter } from '../../src/ingest/build-logs/writer.ts';
-import { Counters } from '../../src/metrics.ts';
 import { syslogConfigSchema } from '../../src/ingest/syslog/config.ts';
 import { SyslogListener } from '../../src/ingest/syslog/listener.ts';
 import { createLogger } from '../../src/log.ts';
+import { Counters } from '../../src/metrics.ts';
 import { SecretEngine } from '../../src/secrets/scanner.ts';
 
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });

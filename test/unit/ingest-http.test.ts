@@ -8,8 +8,8 @@ import type { RunningApp } from '../../src/app.ts';
 import type { Bus, OutgoingMessage } from '../../src/bus/types.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import { Counters } from '../../src/metrics.ts';
 import { ingestPlugin } from '../../src/ingest/plugin.ts';
+import { Counters } from '../../src/metrics.ts';
 import { eventually, GITHUB_SECRET, startEmbedded } from '../support/app.ts';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 

@@ -14,12 +14,12 @@ import type { RunningApp } from '../../src/app.ts';
 import { SqliteBus } from '../../src/bus/sqlite.ts';
 import { type Bus, BusUnavailableError, type ConsumedMessage } from '../../src/bus/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import { Counters } from '../../src/metrics.ts';
 import { syslogConfigSchema } from '../../src/ingest/syslog/config.ts';
 import { Framer } from '../../src/ingest/syslog/framer.ts';
 import { SyslogListener } from '../../src/ingest/syslog/listener.ts';
 import { parseSyslog } from '../../src/ingest/syslog/parse.ts';
 import { createLogger } from '../../src/log.ts';
+import { Counters } from '../../src/metrics.ts';
 import { eventually, startEmbedded } from '../support/app.ts';
 import { loadSample } from '../support/samples.ts';
 

@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { BusUnavailableError } from '../../bus/types.ts';
 import type { Secret } from '../../config/secrets.ts';
-import { tokenEquals } from '../crypto.ts';
 import type { Counters } from '../../metrics.ts';
+import { tokenEquals } from '../crypto.ts';
 import type { BuildLogWriter } from './writer.ts';
 
 export interface BuildLogsPluginOptions {

@@ -1,0 +1,75 @@
+// What the roles are built on, chosen by configuration: the bus, the store, the alert sinks, and the
+// build-log secret scanner's settings. The CLI uses them too (token create, replay, alert test).
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createEmailSink } from './alerting/sinks/email.ts';
+import { createSlackSink } from './alerting/sinks/slack.ts';
+import type { Sink } from './alerting/types.ts';
+import { KafkaBus } from './bus/kafka.ts';
+import { SqliteBus } from './bus/sqlite.ts';
+import type { Bus } from './bus/types.ts';
+import { ConfigError } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import type { SecretScanning } from './ingest/build-logs/writer.ts';
+import type { Logger } from './log.ts';
+import { SecretEngine } from './secrets/scanner.ts';
+import { ElasticsearchStore } from './store/elasticsearch.ts';
+import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
+
+export function createBus(config: Config, log?: Logger): Bus {
+  if (config.mode === 'distributed') return new KafkaBus(config.kafka!, log ? { log } : {});
+  mkdirSync(config.embedded.dataDir, { recursive: true });
+  return new SqliteBus({
+    path: join(config.embedded.dataDir, 'bus.sqlite'),
+    retentionMs: config.embedded.retentionHours * 3_600_000,
+    ...(log ? { log } : {}),
+  });
+}
+
+/** Elasticsearch's retention is the data stream lifecycle (its template); SQLite sweeps its own. */
+export function createStore(config: Config, log?: Logger): Store {
+  if (config.mode === 'distributed') return new ElasticsearchStore(config.elasticsearch!, log ? { log } : {});
+  mkdirSync(config.embedded.dataDir, { recursive: true });
+  const { storeRetentionDays } = config.embedded;
+  return new SqliteStore({
+    path: join(config.embedded.dataDir, 'store.sqlite'),
+    ...(storeRetentionDays ? { retentionDays: storeRetentionDays } : {}),
+    ...(log ? { log } : {}),
+  });
+}
+
+/**
+ * The scanner's settings. The fingerprint key comes from the environment; embedded mode without one
+ * generates a key once and keeps it beside the data (mode 0600), distributed mode requires it, because
+ * every ingest node must share it for fingerprints to correlate.
+ */
+export function secretScanning(config: Config): SecretScanning {
+  const d = config.detectors['secrets-in-build-logs'];
+  let key = d.fingerprintKeyEnv?.reveal();
+  if (!key) {
+    if (config.mode === 'distributed') {
+      throw new ConfigError('config', [
+        'detectors.secrets-in-build-logs.fingerprintKeyEnv: build logs are enabled in distributed mode but PIPEWARDEN_FINGERPRINT_KEY is not set (>= 16 bytes, shared by every ingest node)',
+      ]);
+    }
+    const file = join(config.embedded.dataDir, 'fingerprint.key');
+    mkdirSync(config.embedded.dataDir, { recursive: true });
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+    key = readFileSync(file, 'utf8').trim();
+  }
+  return {
+    engine: new SecretEngine(),
+    fingerprintKey: key,
+    suppressFingerprints: d.suppressFingerprints,
+    suppressRules: d.suppressRules,
+  };
+}
+
+export function createSinks(config: Config): Sink[] {
+  const sinks: Sink[] = [];
+  if (config.alerting.slack.enabled) sinks.push(createSlackSink(config.alerting.slack) as Sink);
+  if (config.alerting.email.enabled) sinks.push(createEmailSink(config.alerting.email) as Sink);
+  return sinks;
+}

@@ -1,0 +1,107 @@
+// The alert role: consumes hits, delivers them through every enabled sink (retries, throttle, digests),
+// records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
+import { Alerter } from '../alerting/alerter.ts';
+import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
+import type { Delivery, Hit, Sink } from '../alerting/types.ts';
+import { readHits } from '../bus/messages.ts';
+import type { ConsumedMessage } from '../bus/types.ts';
+import type { Config } from '../config/schema.ts';
+import { eventId } from '../event.ts';
+import { createSinks } from '../factories.ts';
+import type { Logger } from '../log.ts';
+import type { RoleDeps, Stoppable } from './types.ts';
+
+export interface AlertRole {
+  alerter: Alerter;
+  sinks: Sink[];
+  stoppables: Stoppable[];
+}
+
+export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
+  const { config, bus, store, log, now } = deps;
+  const sinks = createSinks(config);
+  const alerter = new Alerter(sinks, store, {
+    attempts: config.alerting.attempts,
+    backoffMs: config.alerting.backoffMs,
+    throttle: config.alerting.throttle,
+    ...(config.alerting.slack.consoleUrl ? { consoleUrl: config.alerting.slack.consoleUrl } : {}),
+    ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
+    log,
+    now,
+  });
+  const consumer = await bus.subscribe({
+    topic: config.topics.hits,
+    group: 'pipewarden-alert',
+    maxBatch: 50,
+    handler: (batch) => alertBatch(deps, alerter, batch),
+  });
+  const stoppables: Stoppable[] = [consumer];
+  // Deliveries that failed for a reason that can pass are requeued on a schedule (see redeliver.ts).
+  // The same sweep asks for digests of held alerts, so it runs when either needs it.
+  if (config.alerting.redeliver.enabled || config.alerting.throttle.enabled) {
+    const sweeper = new FailedAlertSweeper({
+      store,
+      bus,
+      topic: config.topics.hits,
+      config: config.alerting.redeliver,
+      sinks: sinks.map((x) => x.name),
+      log,
+      now,
+    });
+    sweeper.start();
+    stoppables.push(sweeper);
+  }
+  return { alerter, sinks, stoppables };
+}
+
+async function alertBatch({ config, metrics, log }: RoleDeps, alerter: Alerter, batch: ConsumedMessage[]) {
+  for (const msg of readHits(batch, log)) {
+    // The sweeper asks for digests through this topic, so one consumer sends each (redeliver.ts).
+    if (isDigestRequest(msg)) {
+      await alerter.digest(msg.digest, config.alerting.redeliver.maxAgeHours);
+      continue;
+    }
+    const alert = await alerter.handle(msg);
+    for (const [sink, d] of Object.entries(alert.deliveries)) {
+      metrics.inc('pipewarden_alert_deliveries_total', { sink, status: d.status });
+    }
+  }
+}
+
+/** A synthetic hit through every enabled sink, with fresh sinks (the alert role may run elsewhere). */
+export async function sendTestAlert(
+  config: Config,
+  log: Logger,
+  now: () => Date,
+): Promise<Record<string, Delivery>> {
+  const sinks = createSinks(config);
+  try {
+    const at = now().toISOString();
+    const hit: Hit = {
+      id: eventId('test-alert', at),
+      '@timestamp': at,
+      detected_at: at,
+      detector: 'pipewarden-test',
+      title: 'pipewarden test alert',
+      severity: 'critical', // every sink's minimum severity lets it through
+      summary: 'A test alert sent on request to check the alert sinks. No action needed.',
+      description: 'Sent by POST /api/alerts/test or `pipewarden alert test`.',
+      runbook: 'README.md#http-api',
+      key: 'test',
+      event_ids: [],
+      source: 'pipewarden',
+      context: { test: true },
+    };
+    const alerter = new Alerter(sinks, undefined, {
+      attempts: 1,
+      backoffMs: 0,
+      ignoreRoutes: true,
+      ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
+      log,
+      now,
+    });
+    return await alerter.deliver(hit);
+  } finally {
+    await Promise.allSettled(sinks.map((s) => s.close?.()));
+  }
+}
