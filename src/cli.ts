@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // pipewarden command line: serve, token create, config check.
 import { parseArgs } from 'node:util';
+import { sinkConfigKeys, sinks } from './alerting/sinks/index.ts';
 import { createToken } from './api/tokens.ts';
 import { createStore, startApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
@@ -16,7 +17,7 @@ Usage:
   pipewarden token create --name NAME [--config FILE]
       Create an API token for /api/*. It is printed once; only its hash is stored.
   pipewarden alert test [--config FILE]
-      Send a synthetic alert through every enabled sink (Slack, email) and report each outcome.
+      Send a synthetic alert through every enabled sink (${sinks.map((s) => s.title).join(', ')}) and report each outcome.
   pipewarden config check [--config FILE]
       Validate the configuration and list every problem with its path.
   pipewarden replay (--file EVENTS.ndjson | --from ISO --to ISO) [--config FILE]
@@ -111,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
     const { sendTestAlert } = await import('./app.ts');
     const deliveries = await sendTestAlert(config, createLogger({ level: 'warn' }), () => new Date());
     const names = Object.keys(deliveries);
-    if (names.length === 0) fail('no alert sink is enabled (alerting.slack / alerting.email in the config)');
+    if (names.length === 0) fail(`no alert sink is enabled (${sinkConfigKeys()} in the config)`);
     for (const [name, d] of Object.entries(deliveries)) {
       process.stdout.write(`${name}: ${d.status}${d.error ? ` (${d.error})` : ''}\n`);
     }

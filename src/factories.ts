@@ -3,8 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createEmailSink } from './alerting/sinks/email.ts';
-import { createSlackSink } from './alerting/sinks/slack.ts';
+import { createSinks as createRegisteredSinks } from './alerting/sinks/index.ts';
 import type { Sink } from './alerting/types.ts';
 import { KafkaBus } from './bus/kafka.ts';
 import { SqliteBus } from './bus/sqlite.ts';
@@ -67,9 +66,7 @@ export function secretScanning(config: Config): SecretScanning {
   };
 }
 
+/** Every enabled sink of the registry (src/alerting/sinks/index.ts). */
 export function createSinks(config: Config): Sink[] {
-  const sinks: Sink[] = [];
-  if (config.alerting.slack.enabled) sinks.push(createSlackSink(config.alerting.slack) as Sink);
-  if (config.alerting.email.enabled) sinks.push(createEmailSink(config.alerting.email) as Sink);
-  return sinks;
+  return createRegisteredSinks(config.alerting);
 }

@@ -16,9 +16,13 @@ export interface AlerterOptions {
   consoleUrl?: string;
   /** Relative runbook paths are resolved against it before rendering. */
   runbookBaseUrl?: string;
+  /** The longest wait a receiver's Retry-After is honoured for; asked for more, this round gives up. */
+  maxRetryAfterMs?: number;
   log?: Logger;
   now?: () => Date;
 }
+
+const MAX_RETRY_AFTER_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -184,10 +188,13 @@ export class Alerter {
           { sink: sink.name, hitId: hit.id, attempt: i + 1, retryable, error: message },
           'Alert delivery failed.',
         );
-        if (!retryable || i + 1 >= this.#opts.attempts) {
+        // A receiver's Retry-After is honoured up to a bound; past it the redeliver sweep tries later.
+        const retryAfterMs = err instanceof SinkError ? err.retryAfterMs : undefined;
+        const tooLong = (retryAfterMs ?? 0) > (this.#opts.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
+        if (!retryable || tooLong || i + 1 >= this.#opts.attempts) {
           return { status: 'failed', attempts, at: this.#now().toISOString(), error: message, retryable };
         }
-        await sleep(this.#opts.backoffMs * 2 ** i);
+        await sleep(Math.max(this.#opts.backoffMs * 2 ** i, retryAfterMs ?? 0));
       }
     }
   }

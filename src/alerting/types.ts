@@ -1,4 +1,5 @@
 // Hits (what a detector found) and alerts (a hit with its delivery status per sink).
+import type { z } from 'zod';
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -59,9 +60,12 @@ export interface AlertRecord extends Hit {
 export class SinkError extends Error {
   override name = 'SinkError';
   readonly retryable: boolean;
-  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+  /** How long the receiver asked us to wait before the next attempt (HTTP Retry-After), when it said. */
+  readonly retryAfterMs?: number;
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.retryable = retryable;
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -78,4 +82,31 @@ export interface Sink<P = unknown> {
   /** Resolves when delivered; rejects with SinkError. */
   send(payload: P): Promise<void>;
   close?(): Promise<void>;
+}
+
+/** What every sink's config has; the alerter and the config checks read these. */
+export interface SinkConfigBase {
+  enabled: boolean;
+  minSeverity: Severity;
+  /** Route only these detectors' alerts here (ids); empty: every detector. */
+  detectors: string[];
+  /** pipewarden's API or console, linked from messages and digests (a sink may offer it). */
+  consoleUrl?: string;
+}
+
+/**
+ * One entry of the sink registry (src/alerting/sinks/index.ts): the config key under `alerting`, the
+ * docs and the factory all derive from it, so adding a sink is its file plus one registry line.
+ */
+export interface SinkDefinition<C extends SinkConfigBase = SinkConfigBase> {
+  /** kebab-case; the file (or folder) name, the key under `alerting`, and the delivery's name. */
+  id: string;
+  title: string;
+  /** One line for the README's sink table: what it sends and how. */
+  summary: string;
+  /** The environment variables its secrets come from by default (README, example config). */
+  secretEnvs: readonly string[];
+  configSchema: z.ZodType<C, any>;
+  /** Called only when the sink is enabled; the schema has already checked what it needs. */
+  create(config: C): Sink;
 }

@@ -1,6 +1,7 @@
 // Health, readiness and the responders' query API (/api/events, /api/alerts, bearer token required).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
@@ -188,14 +189,14 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     });
   });
 
-  // Like falcosidekick's test endpoint: proves the Slack and email settings before a real alert needs them.
+  // Like falcosidekick's test endpoint: proves the sinks' settings before a real alert needs them.
   app.post('/api/alerts/test', async (_req, reply) => {
     const deliveries = await opts.testAlert();
     const sinks = Object.keys(deliveries);
     if (sinks.length === 0) {
       return reply
         .status(409)
-        .send({ error: 'no_sinks', message: 'no alert sink is enabled (alerting.slack / alerting.email)' });
+        .send({ error: 'no_sinks', message: `no alert sink is enabled (${sinkConfigKeys()})` });
     }
     const ok = Object.values(deliveries).every((d) => d.status === 'sent');
     return reply.status(ok ? 200 : 502).send({ ok, deliveries });

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { detectors } from '../../detectors/index.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
 import { redeliverConfigSchema } from '../alerting/redeliver.ts';
-import { emailSinkConfigSchema } from '../alerting/sinks/email.ts';
-import { slackSinkConfigSchema } from '../alerting/sinks/slack.ts';
+import { sinkConfigShape, sinks } from '../alerting/sinks/index.ts';
 import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
@@ -70,8 +69,8 @@ export const configSchema = z
     detectors: detectorsSchema,
     alerting: z
       .strictObject({
-        slack: slackSinkConfigSchema.prefault({}),
-        email: emailSinkConfigSchema.prefault({}),
+        // One key per registered sink (src/alerting/sinks/index.ts), each with its own schema.
+        ...sinkConfigShape(),
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(500),
@@ -98,7 +97,7 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     // Routes must name real detectors: a typo would silently drop alerts from a sink.
     const known = new Set(detectors.map((d) => d.id));
-    for (const sink of ['slack', 'email'] as const) {
+    for (const { id: sink } of sinks) {
       c.alerting[sink].detectors.forEach((id, i) => {
         if (!known.has(id)) {
           ctx.addIssue({

@@ -2,6 +2,7 @@
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
+import { consoleUrlOf } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
@@ -20,11 +21,12 @@ export interface AlertRole {
 export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
   const { config, bus, store, log, now } = deps;
   const sinks = createSinks(config);
+  const consoleUrl = consoleUrlOf(config.alerting);
   const alerter = new Alerter(sinks, store, {
     attempts: config.alerting.attempts,
     backoffMs: config.alerting.backoffMs,
     throttle: config.alerting.throttle,
-    ...(config.alerting.slack.consoleUrl ? { consoleUrl: config.alerting.slack.consoleUrl } : {}),
+    ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
     log,
     now,

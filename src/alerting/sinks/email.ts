@@ -2,7 +2,7 @@
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
-import { type Hit, SEVERITIES, type Sink, SinkError } from '../types.ts';
+import { type Hit, SEVERITIES, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const emailSinkConfigSchema = z
   .strictObject({
@@ -215,3 +215,12 @@ export function createEmailSink(config: EmailSinkConfig): Sink<EmailMessage> {
     },
   };
 }
+
+export const email = {
+  id: 'email' as const,
+  title: 'Email',
+  summary: 'SMTP (nodemailer), text and HTML parts with the same facts; STARTTLS required unless turned off',
+  secretEnvs: ['PIPEWARDEN_SMTP_USERNAME', 'PIPEWARDEN_SMTP_PASSWORD'],
+  configSchema: emailSinkConfigSchema,
+  create: createEmailSink,
+} satisfies SinkDefinition<EmailSinkConfig>;

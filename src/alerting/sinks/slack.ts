@@ -9,7 +9,7 @@ import {
 } from '@slack/web-api';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
-import { type Hit, SEVERITIES, type Severity, type Sink, SinkError } from '../types.ts';
+import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const SLACK_TOKEN_ENV = 'PIPEWARDEN_SLACK_TOKEN';
 
@@ -217,3 +217,13 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
     },
   };
 }
+
+export const slack = {
+  id: 'slack' as const,
+  title: 'Slack',
+  summary:
+    '`chat.postMessage` with Block Kit: severity, detector, actor, repository, source IP, time, runbook link; every vendor value escaped',
+  secretEnvs: [SLACK_TOKEN_ENV],
+  configSchema: slackSinkConfigSchema,
+  create: createSlackSink,
+} satisfies SinkDefinition<SlackSinkConfig>;
