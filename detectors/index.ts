@@ -8,7 +8,7 @@ import { pipelineWeakening } from './pipeline-weakening/index.ts';
 import { secretsInBuildLogs } from './secrets-in-build-logs/index.ts';
 import { telemetryLoss } from './telemetry-loss/index.ts';
 
-export const detectors: Detector<any>[] = [
+export const detectors = [
   failedLogins,
   pipelineWeakening,
   anonymousAccess,
@@ -16,4 +16,4 @@ export const detectors: Detector<any>[] = [
   buildServerHardening,
   telemetryLoss,
   secretsInBuildLogs,
-];
+] satisfies Detector[];

@@ -15,7 +15,7 @@ import { harbor } from './harbor/index.ts';
 import { jenkins } from './jenkins/index.ts';
 import { nexus } from './nexus/index.ts';
 
-export const adapters: IngestAdapter<any>[] = [
+export const adapters = [
   github,
   githubAudit,
   gitlab,
@@ -31,4 +31,4 @@ export const adapters: IngestAdapter<any>[] = [
   nexus,
   dockerDistribution,
   harbor,
-];
+] satisfies IngestAdapter[];

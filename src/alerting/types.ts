@@ -106,7 +106,7 @@ export interface SinkDefinition<C extends SinkConfigBase = SinkConfigBase> {
   summary: string;
   /** The environment variables its secrets come from by default (README, example config). */
   secretEnvs: readonly string[];
-  configSchema: z.ZodType<C, any>;
+  configSchema: z.ZodType<C, unknown>;
   /** Called only when the sink is enabled; the schema has already checked what it needs. */
   create(config: C): Sink;
 }

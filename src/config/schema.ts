@@ -10,11 +10,17 @@ import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
 
+/**
+ * Sections keyed by unit id. Each unit reads its own section through its own config type (the registries
+ * keep every unit's type, by `satisfies`); the root leaves the sections open so callers name the unit.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the open section type; the unit's own schema checks its values
+type UnitSections = Record<string, z.ZodType<any, unknown>>;
 const sourcesSchema = z
-  .strictObject(Object.fromEntries(adapters.map((a) => [a.id, a.configSchema])))
+  .strictObject(Object.fromEntries(adapters.map((a) => [a.id, a.configSchema])) as UnitSections)
   .prefault({});
 const detectorsSchema = z
-  .strictObject(Object.fromEntries(detectors.map((d) => [d.id, d.configSchema])))
+  .strictObject(Object.fromEntries(detectors.map((d) => [d.id, d.configSchema])) as UnitSections)
   .prefault({});
 
 export const ROLES = ['ingest', 'detect', 'alert', 'index'] as const;
