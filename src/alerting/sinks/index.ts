@@ -4,8 +4,9 @@ import type { z } from 'zod';
 import type { Sink, SinkConfigBase, SinkDefinition } from '../types.ts';
 import { email } from './email.ts';
 import { slack } from './slack.ts';
+import { webhook } from './webhook/index.ts';
 
-export const sinks = [slack, email] as const satisfies readonly SinkDefinition[];
+export const sinks = [slack, email, webhook] as const satisfies readonly SinkDefinition[];
 
 type Registered = (typeof sinks)[number];
 
