@@ -1,33 +1,13 @@
 #!/usr/bin/env node
-// pipewarden command line: serve, token create, config check.
-import { parseArgs } from 'node:util';
-import { sinkConfigKeys, sinks } from './alerting/sinks/index.ts';
+// pipewarden command line: serve, token create, alert test, config check, replay (grammar: cli-args.ts).
+import { sinkConfigKeys } from './alerting/sinks/index.ts';
 import { createToken } from './api/tokens.ts';
 import { createStore, startApp } from './app.ts';
+import { parseCli, UsageError, version } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { ROLES, type Role } from './config/schema.ts';
 import { createLogger, routeProcessWarnings } from './log.ts';
-
-const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly alerter
-
-Usage:
-  pipewarden serve [--config FILE] [--role ROLE[,ROLE]] [--port N]
-      Run the collector. Without --role: every role (${ROLES.join(', ')}) in one process.
-      Without a config file: embedded mode (SQLite under ./data), listening on 127.0.0.1:8080.
-  pipewarden token create --name NAME [--config FILE]
-      Create an API token for /api/*. It is printed once; only its hash is stored.
-  pipewarden alert test [--config FILE]
-      Send a synthetic alert through every enabled sink (${sinks.map((s) => s.title).join(', ')}) and report each outcome.
-  pipewarden config check [--config FILE]
-      Validate the configuration and list every problem with its path.
-  pipewarden replay (--file EVENTS.ndjson | --from ISO --to ISO) [--config FILE]
-                    [--set detectors.ID.KEY=VALUE ...] [--only ID[,ID]] [--format ndjson|table]
-      Run the detectors over exported events (one normalised event per line) or over the stored
-      audit trail for a time range, to backtest thresholds. Hits go to stdout; progress and a
-      summary to stderr. Each event is evaluated at its own time, so runs are repeatable.
-
-The config file may also be given by PIPEWARDEN_CONFIG. Secrets come from environment variables
-(or VAR_FILE paths), never from the file: see pipewarden.example.yaml.`;
+import { StartError } from './server.ts';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`pipewarden: ${message}\n`);
@@ -43,28 +23,29 @@ function parseRoles(value: string | undefined): Role[] | undefined {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      role: { type: 'string' },
-      port: { type: 'string' },
-      name: { type: 'string' },
-      file: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      only: { type: 'string' },
-      format: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, sub] = positionals;
-  if (values.help || !command || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+  const parsed = parseCli(argv);
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${parsed.text}\n`);
     return;
   }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`pipewarden ${version()}\n`);
+    return;
+  }
+  const { command } = parsed;
+  const values = parsed.values as {
+    config?: string;
+    role?: string;
+    host?: string;
+    port?: string;
+    name?: string;
+    file?: string;
+    from?: string;
+    to?: string;
+    set?: string[];
+    only?: string;
+    format?: string;
+  };
   const configFile = values.config ?? process.env.PIPEWARDEN_CONFIG;
   const config = loadConfig(configFile);
 
@@ -73,12 +54,15 @@ async function main(argv: string[]): Promise<void> {
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
       fail(`--port must be 0..65535, got ${values.port}`);
+    if (values.host !== undefined && values.host.trim() === '')
+      fail('--host must be an address or a host name');
     const log = createLogger({ level: config.log.level });
     routeProcessWarnings(log);
     const app = await startApp(config, {
       log,
       ...(roles ? { roles } : {}),
       ...(port !== undefined ? { port } : {}),
+      ...(values.host !== undefined ? { host: values.host } : {}),
     });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'Shutting down: no new requests, draining consumers.');
@@ -95,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  if (command === 'token' && sub === 'create') {
+  if (command === 'token create') {
     if (!values.name) fail('token create needs --name NAME (who or what the token is for)');
     const store = createStore(config);
     await store.init();
@@ -108,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  if (command === 'alert' && sub === 'test') {
+  if (command === 'alert test') {
     const { sendTestAlert } = await import('./app.ts');
     const deliveries = await sendTestAlert(config, createLogger({ level: 'warn' }), () => new Date());
     const names = Object.keys(deliveries);
@@ -120,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  if (command === 'config' && sub === 'check') {
+  if (command === 'config check') {
     process.stdout.write(`configuration OK (${configFile ?? 'defaults'}): mode ${config.mode}\n`);
     return;
   }
@@ -158,12 +142,12 @@ async function main(argv: string[]): Promise<void> {
     }
     return;
   }
-
-  fail(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) fail(err.message, 78); // EX_CONFIG
+  if (err instanceof UsageError) fail(err.message);
+  if (err instanceof StartError) fail(err.message, 1); // e.g. the port is taken: one line, no stack
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
     fail(err.message);
   process.stderr.write(`pipewarden: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

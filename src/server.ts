@@ -22,12 +22,17 @@ class RequestLogs extends LogController {
   override requestCompleted(...[error, request, reply]: Parameters<LogController['requestCompleted']>): void {
     const status = reply.statusCode;
     const fields = { res: reply, responseTime: reply.elapsedTime };
-    if (error) reply.log.error({ ...fields, err: error }, 'request errored');
-    else if (status >= 500)
-      reply.log.warn({ ...fields, method: request.method, url: path(request.url) }, 'Request failed.');
-    else if (status >= 400)
-      reply.log.info({ ...fields, method: request.method, url: path(request.url) }, 'Request rejected.');
-    else reply.log.debug(fields, 'request completed');
+    if (error) {
+      reply.log.error({ ...fields, err: error }, 'request errored');
+      return;
+    }
+    if (status < 400) {
+      reply.log.debug(fields, 'request completed');
+      return;
+    }
+    const what = { ...fields, method: request.method, url: path(request.url), ip: request.ip };
+    if (status >= 500) reply.log.warn(what, 'Request ended in a server error.');
+    else reply.log.info(what, 'Request rejected.');
   }
 }
 

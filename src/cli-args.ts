@@ -1,0 +1,157 @@
+// The command line's grammar: each command with its own usage and options, so `pipewarden <command>
+// --help` says only what that command takes and an unknown option is named. cli.ts runs the commands.
+import { readFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { sinks } from './alerting/sinks/index.ts';
+import { ROLES } from './config/schema.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  usage: string;
+  options: Options;
+}
+
+const CONFIG: Options = { config: { type: 'string', short: 'c' } };
+const CONFIG_USAGE = '  --config FILE    the YAML config (or $PIPEWARDEN_CONFIG); without one, safe defaults';
+
+export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
+  serve: {
+    usage: `pipewarden serve [--config FILE] [--role ROLE[,ROLE]] [--host ADDRESS] [--port N]
+  Run the collector. Without --role: every role (${ROLES.join(', ')}) in one process.
+  Without a config file: embedded mode (SQLite under ./data), listening on 127.0.0.1:8080.
+${CONFIG_USAGE}
+  --role ROLES     run only these roles (comma-separated): ${ROLES.join(', ')}
+  --host ADDRESS   listen on this address instead of server.host
+  --port N         listen on this port instead of server.port (0: any free port)`,
+    options: { ...CONFIG, role: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+  },
+  'token create': {
+    usage: `pipewarden token create --name NAME [--config FILE]
+  Create an API token for /api/*. It is printed once; only its hash is stored.
+  --name NAME      who or what the token is for
+${CONFIG_USAGE}`,
+    options: { ...CONFIG, name: { type: 'string' } },
+  },
+  'alert test': {
+    usage: `pipewarden alert test [--config FILE]
+  Send a synthetic alert through every enabled sink (${sinks.map((s) => s.title).join(', ')}) and report each
+  outcome; exits 1 unless every sink sent it.
+${CONFIG_USAGE}`,
+    options: CONFIG,
+  },
+  'config check': {
+    usage: `pipewarden config check [--config FILE]
+  Validate the configuration and list every problem with its path (exit 78 when invalid).
+${CONFIG_USAGE}`,
+    options: CONFIG,
+  },
+  replay: {
+    usage: `pipewarden replay (--file EVENTS.ndjson | --from ISO --to ISO) [--config FILE]
+                  [--set detectors.ID.KEY=VALUE ...] [--only ID[,ID]] [--format ndjson|table]
+  Run the detectors over exported events (one normalised event per line) or over the stored audit
+  trail for a time range, to backtest thresholds. Hits go to stdout; progress and a summary to
+  stderr. Each event is evaluated at its own time, so runs are repeatable.
+${CONFIG_USAGE}
+  --file FILE      events to replay, one JSON event per line
+  --from, --to     a time range of the stored audit trail (ISO 8601)
+  --set K=V        override a detector setting for this run (repeatable)
+  --only IDS       run only these detectors (comma-separated)
+  --format F       ndjson (default) or table`,
+    options: {
+      ...CONFIG,
+      file: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      only: { type: 'string' },
+      format: { type: 'string' },
+    },
+  },
+});
+
+export const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly alerter
+
+Usage:
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage.split('\n')[0]}`)
+  .join('\n')}
+  pipewarden <command> --help     what a command does and takes
+  pipewarden --version
+
+The config file may also be given by PIPEWARDEN_CONFIG. Secrets come from environment variables
+(or VAR_FILE paths), never from the file: see pipewarden.example.yaml.`;
+
+/** A command line that cannot be run as given: the CLI prints the message (and exits 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type Parsed =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | {
+      kind: 'run';
+      command: string;
+      values: Record<string, string | boolean | Array<string | boolean> | undefined>;
+      positionals: string[];
+    };
+
+const HELP: Options = { help: { type: 'boolean', short: 'h' } };
+
+/** Parses argv (without node and the script) into a command and its options, or help, or the version. */
+export function parseCli(argv: readonly string[]): Parsed {
+  const words: string[] = [];
+  for (const a of argv) {
+    if (a.startsWith('-') || words.length === 2) break;
+    words.push(a);
+  }
+  if (words[0] === 'help') {
+    const asked = argv.slice(1, 3).filter((a) => !a.startsWith('-'));
+    const name = [asked.join(' '), asked[0] ?? ''].find((n) => n && Object.hasOwn(COMMANDS, n));
+    return { kind: 'help', text: name ? COMMANDS[name]!.usage : USAGE };
+  }
+  const name = [words.join(' '), words[0] ?? ''].find((n) => n && Object.hasOwn(COMMANDS, n));
+  if (!name) {
+    const top = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: false,
+      options: { ...HELP, version: { type: 'boolean', short: 'V' } },
+    });
+    if (top.values.version) return { kind: 'version' };
+    if (top.values.help || argv.length === 0) return { kind: 'help', text: USAGE };
+    throw new UsageError(`unknown command '${words.join(' ') || argv.join(' ')}'\n\n${USAGE}`);
+  }
+  const command = COMMANDS[name]!;
+  const rest = argv.slice(name.split(' ').length);
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      allowPositionals: false,
+      options: { ...command.options, ...HELP },
+    });
+  } catch (err) {
+    // node:util names the option ("Unknown option '--colour'"); add what this command takes
+    throw new UsageError(`${name}: ${(err as Error).message}\n\n${command.usage}`);
+  }
+  if (parsed.values.help) return { kind: 'help', text: command.usage };
+  return { kind: 'run', command: name, values: parsed.values, positionals: parsed.positionals };
+}
+
+/** The package's version, from package.json beside src/ (a checkout) or above dist/src/ (a build). */
+export function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'pipewarden' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level: try the next
+    }
+  }
+  return 'unknown';
+}
