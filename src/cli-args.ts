@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { sinks } from './alerting/sinks/index.ts';
 import { ROLES } from './config/schema.ts';
+import { table } from './util/table.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -15,7 +16,8 @@ interface Command {
 const CONFIG: Options = { config: { type: 'string', short: 'c' } };
 const CONFIG_USAGE = '  --config FILE    the YAML config (or $PIPEWARDEN_CONFIG); without one, safe defaults';
 
-export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
+// Keyed by what the user typed: a table, so `pipewarden constructor` finds nothing.
+export const COMMANDS = table<Command>({
   serve: {
     usage: `pipewarden serve [--config FILE] [--role ROLE[,ROLE]] [--host ADDRESS] [--port N]
   Run the collector. Without --role: every role (${ROLES.join(', ')}) in one process.
@@ -74,7 +76,7 @@ export const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly al
 
 Usage:
 ${Object.values(COMMANDS)
-  .map((c) => `  ${c.usage.split('\n')[0]}`)
+  .map((c) => `  ${c!.usage.split('\n')[0]}`)
   .join('\n')}
   pipewarden <command> --help     what a command does and takes
   pipewarden --version
@@ -108,10 +110,10 @@ export function parseCli(argv: readonly string[]): Parsed {
   }
   if (words[0] === 'help') {
     const asked = argv.slice(1, 3).filter((a) => !a.startsWith('-'));
-    const name = [asked.join(' '), asked[0] ?? ''].find((n) => n && Object.hasOwn(COMMANDS, n));
-    return { kind: 'help', text: name ? COMMANDS[name]!.usage : USAGE };
+    const named = COMMANDS[asked.join(' ')] ?? COMMANDS[asked[0] ?? ''];
+    return { kind: 'help', text: named ? named.usage : USAGE };
   }
-  const name = [words.join(' '), words[0] ?? ''].find((n) => n && Object.hasOwn(COMMANDS, n));
+  const name = [words.join(' '), words[0] ?? ''].find((n) => COMMANDS[n] !== undefined);
   if (!name) {
     const top = parseArgs({
       args: [...argv],
