@@ -1,6 +1,7 @@
 // The distributed bus: Kafka through kafkajs. Idempotent producer, manual offset commits after the handler.
 import {
   type Admin,
+  type ConfigResourceTypes,
   type Consumer,
   type EachBatchPayload,
   type IHeaders,
@@ -19,6 +20,7 @@ import {
   type Bus,
   BusUnavailableError,
   type ConsumedMessage,
+  MessageTooLargeError,
   type OutgoingMessage,
   type SubscribeOptions,
   type Subscription,
@@ -45,6 +47,19 @@ export const kafkaConfigSchema = z.strictObject({
 export type KafkaConfig = z.output<typeof kafkaConfigSchema>;
 
 const DEFAULT_MAX_BATCH = 500;
+/**
+ * Bytes of keys, values and headers merged into one produce request. The broker refuses a record batch
+ * over the topic's `max.message.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE, failing every publish in
+ * it; under load, many small publishes to one key (one partition) used to merge past that.
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
+/** Largest single message the topics we create accept (topic `max.message.bytes`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+// What the broker adds to each record of a batch (varints, attributes, deltas), counted towards the cap.
+const RECORD_OVERHEAD_BYTES = 64;
+// kafkajs's enums are types only under ESM: the protocol's numbers for a topic resource and a topic's own setting.
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+const SET_ON_TOPIC = 1; // ConfigSource.TOPIC_CONFIG
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
@@ -64,6 +79,17 @@ const CALLER_ERRORS = new Set([
   'INVALID_CONFIG',
 ]);
 
+export interface KafkaBusOptions {
+  log?: Logger;
+  /**
+   * The largest message the bus must carry: the topics it creates (or finds smaller) get
+   * `max.message.bytes` at least this large. The collector sizes it from `server.bodyLimitBytes`.
+   */
+  maxMessageBytes?: number;
+  /** Cap on the bytes merged into one produce request (several publishes batched together). */
+  maxBatchBytes?: number;
+}
+
 export class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   readonly #config: KafkaConfig;
@@ -72,17 +98,16 @@ export class KafkaBus implements Bus {
   readonly #subscriptions = new Set<KafkaSubscription>();
   #producer: Promise<Producer> | undefined;
   #admin: Promise<Admin> | undefined;
+  readonly #maxMessageBytes: number;
+  readonly #maxBatchBytes: number;
   #closed = false;
   #sending = false;
-  readonly #pending: Array<{
-    topic: string;
-    messages: OutgoingMessage[];
-    resolve: () => void;
-    reject: (e: Error) => void;
-  }> = [];
+  readonly #pending: PendingPublish[] = [];
 
-  constructor(config: KafkaConfig, options: { log?: Logger } = {}) {
+  constructor(config: KafkaConfig, options: KafkaBusOptions = {}) {
     this.#config = config;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.#log = (options.log ?? createLogger()).child({ component: 'bus', bus: 'kafka' });
     const { sasl } = config;
     this.#kafka = new Kafka({
@@ -109,7 +134,12 @@ export class KafkaBus implements Bus {
     try {
       const admin = await this.#connectedAdmin();
       const existing = new Set(await admin.listTopics());
-      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+      const wanted = [...new Set(topics)];
+      await this.#raiseMessageLimit(
+        admin,
+        wanted.filter((t) => existing.has(t)),
+      );
+      const missing = wanted.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       // createTopics returns false (no throw) when another process created them first.
       const created = await admin.createTopics({
@@ -127,22 +157,78 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /**
+   * Topics created before (or by someone else) keep their own `max.message.bytes`; raise it where it is
+   * below what this collector must carry, so a large accepted webhook is never refused by the broker.
+   */
+  async #raiseMessageLimit(admin: Admin, topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: [] })),
+    });
+    for (const resource of described.resources) {
+      const entries = resource.configEntries;
+      const current = Number(entries.find((e) => e.configName === 'max.message.bytes')?.configValue ?? 0);
+      if (current >= this.#maxMessageBytes) continue;
+      // alterConfigs replaces the topic's whole dynamic config: keep every entry set on the topic itself.
+      const kept = entries
+        .filter((e) => e.configSource === SET_ON_TOPIC && e.configName !== 'max.message.bytes')
+        .map((e) => ({ name: e.configName, value: e.configValue }));
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: TOPIC_RESOURCE,
+            name: resource.resourceName,
+            configEntries: [...kept, { name: 'max.message.bytes', value: String(this.#maxMessageBytes) }],
+          },
+        ],
+      });
+      this.#log.info(
+        { topic: resource.resourceName, from: current, to: this.#maxMessageBytes },
+        'Raised the topic max.message.bytes to the collector body limit.',
+      );
+    }
+  }
+
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
     if (messages.length === 0) return;
+    let bytes = 0;
+    for (const m of messages) {
+      const size = messageBytes(m);
+      // Permanent: no retry can make it fit, so the sender must not be told to retry (413, not 503).
+      if (size > this.#maxMessageBytes)
+        throw new MessageTooLargeError(
+          `a message of ${size} bytes exceeds the bus limit of ${this.#maxMessageBytes} bytes`,
+        );
+      bytes += size;
+    }
     // Batching while a send is in flight: the idempotent producer allows one request at a time, so
     // publishes that arrive meanwhile go out together in the next request (like SQLite group commit).
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ topic, messages, resolve, reject });
+      this.#pending.push({ topic, messages, bytes, resolve, reject });
       if (!this.#sending) void this.#drain();
     });
+  }
+
+  /** The next publishes to send together: in arrival order, at least one, up to the byte cap. */
+  #nextBatch(): PendingPublish[] {
+    let bytes = this.#pending[0]!.bytes;
+    let n = 1;
+    while (n < this.#pending.length && bytes + this.#pending[n]!.bytes <= this.#maxBatchBytes) {
+      bytes += this.#pending[n]!.bytes;
+      n++;
+    }
+    return this.#pending.splice(0, n);
   }
 
   async #drain(): Promise<void> {
     this.#sending = true;
     try {
       while (this.#pending.length > 0) {
-        const batch = this.#pending.splice(0, this.#pending.length);
+        const batch = this.#nextBatch();
         const byTopic = new Map<string, OutgoingMessage[]>();
         for (const p of batch) {
           const list = byTopic.get(p.topic) ?? [];
@@ -244,6 +330,8 @@ export class KafkaBus implements Bus {
     return [
       // The contract's timestamp is when the bus stored the message, not the producer's clock.
       { name: 'message.timestamp.type', value: 'LogAppendTime' },
+      // A webhook up to the body limit is one message: the broker's 1 MiB default would refuse it.
+      { name: 'max.message.bytes', value: String(this.#maxMessageBytes) },
       // With replicas, acks=-1 must mean at least two copies, or "all in-sync" may be the leader alone.
       ...(this.#config.replicationFactor > 1 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
     ];
@@ -273,6 +361,20 @@ export class KafkaBus implements Bus {
     });
     return this.#admin;
   }
+}
+
+interface PendingPublish {
+  topic: string;
+  messages: OutgoingMessage[];
+  bytes: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+function messageBytes(m: OutgoingMessage): number {
+  let n = RECORD_OVERHEAD_BYTES + Buffer.byteLength(m.key) + Buffer.byteLength(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v) + 8;
+  return n;
 }
 
 async function connectOnce<T extends { connect(): Promise<void> }>(
@@ -408,6 +510,10 @@ function toBusError(err: unknown, topic: string, action: string): Error {
   if (types.has('UNKNOWN_TOPIC_OR_PARTITION')) {
     return new Error(`unknown topic "${topic}": create it with ensureTopics first`, { cause: err });
   }
+  if (types.has('MESSAGE_TOO_LARGE') || types.has('RECORD_LIST_TOO_LARGE'))
+    return new MessageTooLargeError(`Kafka refused a message to "${topic}" as too large: ${message}`, {
+      cause: err,
+    });
   const refused = [...types].find((t) => CALLER_ERRORS.has(t));
   if (refused)
     return new Error(`Kafka refused to ${action} "${topic}" (${refused}): ${message}`, { cause: err });

@@ -68,3 +68,8 @@ export interface Bus {
 export class BusUnavailableError extends Error {
   override name = 'BusUnavailableError';
 }
+
+/** The bus can never take this message as it is (too large): retrying will not help. */
+export class MessageTooLargeError extends Error {
+  override name = 'MessageTooLargeError';
+}
