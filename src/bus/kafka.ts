@@ -63,6 +63,8 @@ const SET_ON_TOPIC = 1; // ConfigSource.TOPIC_CONFIG
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
+// While the bus is known to be down, how often a background probe asks the brokers whether it is back.
+const DOWN_PROBE_INTERVAL_MS = 1_000;
 // Short timeouts and few retries: a dead broker must fail a publish in seconds (a 503 to the sender),
 // not after kafkajs's default minutes of retrying.
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 250, maxRetryTime: 2_000 };
@@ -103,6 +105,8 @@ export class KafkaBus implements Bus {
   #closed = false;
   #sending = false;
   readonly #pending: PendingPublish[] = [];
+  /** Set when a publish failed for want of a broker: publishes fail at once until a probe succeeds. */
+  #down: { since: Date; reason: string; probe: NodeJS.Timeout } | undefined;
 
   constructor(config: KafkaConfig, options: KafkaBusOptions = {}) {
     this.#config = config;
@@ -194,6 +198,12 @@ export class KafkaBus implements Bus {
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
+    // Known down: answer now, not after the client's connection timeouts and retries (up to ~10 s, which
+    // is GitHub's delivery timeout), so the sender gets its 503 and Retry-After while it still listens.
+    if (this.#down)
+      throw new BusUnavailableError(
+        `Kafka unreachable since ${this.#down.since.toISOString()} (${this.#down.reason})`,
+      );
     if (messages.length === 0) return;
     let bytes = 0;
     for (const m of messages) {
@@ -248,7 +258,9 @@ export class KafkaBus implements Bus {
           for (const p of batch) p.resolve();
         } catch (err) {
           // Every caller of the batch is told: none may assume its messages are stored.
-          for (const p of batch) p.reject(toBusError(err, p.topic, 'take the messages for'));
+          const errors = batch.map((p) => toBusError(err, p.topic, 'take the messages for'));
+          batch.forEach((p, i) => p.reject(errors[i]!));
+          if (errors[0] instanceof BusUnavailableError) this.#markDown(errors[0].message);
         }
       }
     } finally {
@@ -318,9 +330,38 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /** Fail fast from now on, and probe in the background until the brokers answer again. */
+  #markDown(reason: string): void {
+    if (this.#down || this.#closed) return;
+    const probe = setInterval(() => {
+      void this.#probeOnce();
+    }, DOWN_PROBE_INTERVAL_MS);
+    probe.unref();
+    this.#down = { since: new Date(), reason, probe };
+    this.#log.warn({ reason }, 'Kafka is down: publishes fail at once until a probe reaches it.');
+  }
+
+  #probing = false;
+  async #probeOnce(): Promise<void> {
+    if (this.#probing || !this.#down) return;
+    this.#probing = true;
+    try {
+      await this.ping();
+      const { since, probe } = this.#down;
+      clearInterval(probe);
+      this.#down = undefined;
+      this.#log.info({ downMs: Date.now() - since.getTime() }, 'Kafka is reachable again.');
+    } catch {
+      // still down; the next tick asks again
+    } finally {
+      this.#probing = false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#down) clearInterval(this.#down.probe);
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
     const clients = [this.#producer, this.#admin].filter((c) => c !== undefined);
     await Promise.allSettled(clients.map(async (c) => (await c).disconnect()));

@@ -11,9 +11,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { KafkaBus, kafkaConfigSchema } from '../../src/bus/kafka.ts';
-import { MessageTooLargeError } from '../../src/bus/types.ts';
+import { BusUnavailableError, MessageTooLargeError } from '../../src/bus/types.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 
 const run = `kl${Date.now().toString(36)}`;
 const log = createLogger({ level: 'silent' });
@@ -134,6 +135,49 @@ describe('kafka-bus under load', () => {
       expect(got).toBe(big.length);
     } finally {
       await bus.close();
+    }
+  });
+});
+
+describe('kafka-bus when the brokers are away', () => {
+  it('fails publishes at once once it knows the bus is down, and takes them again when it is back', async () => {
+    const [host, port] = inject('kafkaBrokers').split(',')[0]!.split(':');
+    // The bootstrap goes through a proxy that starts cut: the brokers cannot be reached at all.
+    const proxy = await startTcpProxy({ host: host!, port: Number(port) });
+    await proxy.cut();
+    const bus = new KafkaBus(kafkaConfigSchema.parse({ brokers: [`127.0.0.1:${proxy.port}`] }), { log });
+    const topic = `${run}.down`;
+    try {
+      // The first publish learns it the slow way (connection attempts and retries)...
+      await expect(bus.publish(topic, [{ key: 'k', value: '1' }])).rejects.toBeInstanceOf(
+        BusUnavailableError,
+      );
+      // ...the next ones are answered from what the bus knows, without waiting on the network.
+      const started = performance.now();
+      const err = await bus.publish(topic, [{ key: 'k', value: '2' }]).catch((e: unknown) => e);
+      const elapsed = performance.now() - started;
+      expect(err).toBeInstanceOf(BusUnavailableError);
+      expect((err as Error).message).toMatch(/^Kafka unreachable since \d{4}-/);
+      expect(elapsed).toBeLessThan(1_000);
+
+      await proxy.restore();
+      // A background probe finds the brokers again; publishes then go through.
+      const deadline = Date.now() + 30_000;
+      let published = false;
+      while (!published && Date.now() < deadline) {
+        published = await bus
+          .ensureTopics([topic])
+          .then(
+            () => bus.publish(topic, [{ key: 'k', value: '3' }]).then(() => true),
+            () => false,
+          )
+          .catch(() => false);
+        if (!published) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(published).toBe(true);
+    } finally {
+      await bus.close();
+      await proxy.close();
     }
   });
 });
