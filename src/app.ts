@@ -448,6 +448,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         topic: config.topics.events,
         group: 'pipewarden-index',
         maxBatch: 1000,
+        concurrentPartitions: 3, // bulks of different partitions in flight together
         onAssignment: suspect,
         handler: async (batch) => {
           const events = readEvents(batch, log);
