@@ -127,22 +127,50 @@ export function partitionKey(e: PipewardenEvent): string {
 const SECRET_KEY =
   /(secret|token|password|passwd|authorization|api[_-]?key|private[_-]?key|credential|signature)/i;
 
+const REDACT_MAX_DEPTH = 32;
+
 /**
- * Deep copy of a vendor payload with the values of credential-looking keys replaced, so the raw payload
- * kept for the audit trail never carries a secret the vendor chose to echo.
+ * A vendor payload with the values of credential-looking keys replaced, so the raw payload kept for the
+ * audit trail never carries a secret the vendor chose to echo. Most payloads hold none: they are scanned
+ * first and returned as they are (no copy); only a payload that needs a change is copied.
  */
-export function redactPayload(value: unknown, depth = 0): unknown {
-  if (depth > 32) return '[depth limit]';
-  if (Array.isArray(value)) return value.map((v) => redactPayload(v, depth + 1));
+export function redactPayload(value: unknown): unknown {
+  return needsRedaction(value, 0) ? redactCopy(value, 0) : value;
+}
+
+/** Whether redactCopy would change anything: a credential-looking key holding a string, or too deep. */
+function needsRedaction(value: unknown, depth: number): boolean {
+  if (depth > REDACT_MAX_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      if (depth + 1 > REDACT_MAX_DEPTH) return true;
+      if (v !== null && typeof v === 'object' && needsRedaction(v, depth + 1)) return true;
+    }
+    return false;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const k in value) {
+      if (!Object.hasOwn(value, k)) continue;
+      if (depth + 1 > REDACT_MAX_DEPTH) return true;
+      const v = (value as Record<string, unknown>)[k];
+      if (typeof v === 'string') {
+        if (v.length > 0 && SECRET_KEY.test(k)) return true;
+      } else if (v !== null && typeof v === 'object' && needsRedaction(v, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
+function redactCopy(value: unknown, depth: number): unknown {
+  if (depth > REDACT_MAX_DEPTH) return '[depth limit]';
+  if (Array.isArray(value)) return value.map((v) => redactCopy(v, depth + 1));
   if (value && typeof value === 'object') {
     // Object.fromEntries defines own properties, so a vendor key named "__proto__" stays data.
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => [
         k,
         // Keys such as "token_scopes" or "secret_scanning" describe, they do not carry: keep non-strings.
-        SECRET_KEY.test(k) && typeof v === 'string' && v.length > 0
-          ? '[REDACTED]'
-          : redactPayload(v, depth + 1),
+        SECRET_KEY.test(k) && typeof v === 'string' && v.length > 0 ? '[REDACTED]' : redactCopy(v, depth + 1),
       ]),
     );
   }

@@ -18,7 +18,13 @@ import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 
 export function createBus(config: Config, log?: Logger): Bus {
-  if (config.mode === 'distributed') return new KafkaBus(config.kafka!, log ? { log } : {});
+  if (config.mode === 'distributed')
+    return new KafkaBus(config.kafka!, {
+      ...(log ? { log } : {}),
+      // One webhook is one message: the topics must take the largest body the server accepts, plus the
+      // event's own fields around the (redacted) payload.
+      maxMessageBytes: config.server.bodyLimitBytes + 1024 * 1024,
+    });
   mkdirSync(config.embedded.dataDir, { recursive: true });
   return new SqliteBus({
     path: join(config.embedded.dataDir, 'bus.sqlite'),

@@ -1,6 +1,7 @@
 // The distributed bus: Kafka through kafkajs. Idempotent producer, manual offset commits after the handler.
 import {
   type Admin,
+  type ConfigResourceTypes,
   type Consumer,
   type EachBatchPayload,
   type IHeaders,
@@ -19,6 +20,7 @@ import {
   type Bus,
   BusUnavailableError,
   type ConsumedMessage,
+  MessageTooLargeError,
   type OutgoingMessage,
   type SubscribeOptions,
   type Subscription,
@@ -45,9 +47,27 @@ export const kafkaConfigSchema = z.strictObject({
 export type KafkaConfig = z.output<typeof kafkaConfigSchema>;
 
 const DEFAULT_MAX_BATCH = 500;
+/**
+ * Bytes of keys, values and headers merged into one produce request. The broker refuses a record batch
+ * over the topic's `max.message.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE, failing every publish in
+ * it; under load, many small publishes to one key (one partition) used to merge past that.
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
+/** Largest single message the topics we create accept (topic `max.message.bytes`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+// What the broker adds to each record of a batch (varints, attributes, deltas), counted towards the cap.
+const RECORD_OVERHEAD_BYTES = 64;
+// kafkajs's enums are types only under ESM: the protocol's numbers for a topic resource and a topic's own setting.
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+const SET_ON_TOPIC = 1; // ConfigSource.TOPIC_CONFIG
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
+// Fetch sizes: large enough that a handler asking for 1,000 events of a few KB gets them in one batch.
+const FETCH_MAX_BYTES_PER_PARTITION = 8 * 1024 * 1024;
+const FETCH_MAX_BYTES = 32 * 1024 * 1024;
+// While the bus is known to be down, how often a background probe asks the brokers whether it is back.
+const DOWN_PROBE_INTERVAL_MS = 1_000;
 // Short timeouts and few retries: a dead broker must fail a publish in seconds (a 503 to the sender),
 // not after kafkajs's default minutes of retrying.
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 250, maxRetryTime: 2_000 };
@@ -64,6 +84,17 @@ const CALLER_ERRORS = new Set([
   'INVALID_CONFIG',
 ]);
 
+export interface KafkaBusOptions {
+  log?: Logger;
+  /**
+   * The largest message the bus must carry: the topics it creates (or finds smaller) get
+   * `max.message.bytes` at least this large. The collector sizes it from `server.bodyLimitBytes`.
+   */
+  maxMessageBytes?: number;
+  /** Cap on the bytes merged into one produce request (several publishes batched together). */
+  maxBatchBytes?: number;
+}
+
 export class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   readonly #config: KafkaConfig;
@@ -73,17 +104,18 @@ export class KafkaBus implements Bus {
   readonly #groups: Array<{ group: string; topic: string }> = [];
   #producer: Promise<Producer> | undefined;
   #admin: Promise<Admin> | undefined;
+  readonly #maxMessageBytes: number;
+  readonly #maxBatchBytes: number;
   #closed = false;
   #sending = false;
-  readonly #pending: Array<{
-    topic: string;
-    messages: OutgoingMessage[];
-    resolve: () => void;
-    reject: (e: Error) => void;
-  }> = [];
+  readonly #pending: PendingPublish[] = [];
+  /** Set when a publish failed for want of a broker: publishes fail at once until a probe succeeds. */
+  #down: { since: Date; reason: string; probe: NodeJS.Timeout } | undefined;
 
-  constructor(config: KafkaConfig, options: { log?: Logger } = {}) {
+  constructor(config: KafkaConfig, options: KafkaBusOptions = {}) {
     this.#config = config;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.#log = (options.log ?? createLogger()).child({ component: 'bus', bus: 'kafka' });
     const { sasl } = config;
     this.#kafka = new Kafka({
@@ -110,7 +142,12 @@ export class KafkaBus implements Bus {
     try {
       const admin = await this.#connectedAdmin();
       const existing = new Set(await admin.listTopics());
-      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+      const wanted = [...new Set(topics)];
+      await this.#raiseMessageLimit(
+        admin,
+        wanted.filter((t) => existing.has(t)),
+      );
+      const missing = wanted.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       // createTopics returns false (no throw) when another process created them first.
       const created = await admin.createTopics({
@@ -128,22 +165,84 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /**
+   * Topics created before (or by someone else) keep their own `max.message.bytes`; raise it where it is
+   * below what this collector must carry, so a large accepted webhook is never refused by the broker.
+   */
+  async #raiseMessageLimit(admin: Admin, topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: [] })),
+    });
+    for (const resource of described.resources) {
+      const entries = resource.configEntries;
+      const current = Number(entries.find((e) => e.configName === 'max.message.bytes')?.configValue ?? 0);
+      if (current >= this.#maxMessageBytes) continue;
+      // alterConfigs replaces the topic's whole dynamic config: keep every entry set on the topic itself.
+      const kept = entries
+        .filter((e) => e.configSource === SET_ON_TOPIC && e.configName !== 'max.message.bytes')
+        .map((e) => ({ name: e.configName, value: e.configValue }));
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: TOPIC_RESOURCE,
+            name: resource.resourceName,
+            configEntries: [...kept, { name: 'max.message.bytes', value: String(this.#maxMessageBytes) }],
+          },
+        ],
+      });
+      this.#log.info(
+        { topic: resource.resourceName, from: current, to: this.#maxMessageBytes },
+        'Raised the topic max.message.bytes to the collector body limit.',
+      );
+    }
+  }
+
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
+    // Known down: answer now, not after the client's connection timeouts and retries (up to ~10 s, which
+    // is GitHub's delivery timeout), so the sender gets its 503 and Retry-After while it still listens.
+    if (this.#down)
+      throw new BusUnavailableError(
+        `Kafka unreachable since ${this.#down.since.toISOString()} (${this.#down.reason})`,
+      );
     if (messages.length === 0) return;
+    let bytes = 0;
+    for (const m of messages) {
+      const size = messageBytes(m);
+      // Permanent: no retry can make it fit, so the sender must not be told to retry (413, not 503).
+      if (size > this.#maxMessageBytes)
+        throw new MessageTooLargeError(
+          `a message of ${size} bytes exceeds the bus limit of ${this.#maxMessageBytes} bytes`,
+        );
+      bytes += size;
+    }
     // Batching while a send is in flight: the idempotent producer allows one request at a time, so
     // publishes that arrive meanwhile go out together in the next request (like SQLite group commit).
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ topic, messages, resolve, reject });
+      this.#pending.push({ topic, messages, bytes, resolve, reject });
       if (!this.#sending) void this.#drain();
     });
+  }
+
+  /** The next publishes to send together: in arrival order, at least one, up to the byte cap. */
+  #nextBatch(): PendingPublish[] {
+    let bytes = this.#pending[0]!.bytes;
+    let n = 1;
+    while (n < this.#pending.length && bytes + this.#pending[n]!.bytes <= this.#maxBatchBytes) {
+      bytes += this.#pending[n]!.bytes;
+      n++;
+    }
+    return this.#pending.splice(0, n);
   }
 
   async #drain(): Promise<void> {
     this.#sending = true;
     try {
       while (this.#pending.length > 0) {
-        const batch = this.#pending.splice(0, this.#pending.length);
+        const batch = this.#nextBatch();
         const byTopic = new Map<string, OutgoingMessage[]>();
         for (const p of batch) {
           const list = byTopic.get(p.topic) ?? [];
@@ -163,7 +262,9 @@ export class KafkaBus implements Bus {
           for (const p of batch) p.resolve();
         } catch (err) {
           // Every caller of the batch is told: none may assume its messages are stored.
-          for (const p of batch) p.reject(toBusError(err, p.topic, 'take the messages for'));
+          const errors = batch.map((p) => toBusError(err, p.topic, 'take the messages for'));
+          for (const [i, p] of batch.entries()) p.reject(errors[i]!);
+          if (errors[0] instanceof BusUnavailableError) this.#markDown(errors[0].message);
         }
       }
     } finally {
@@ -175,7 +276,13 @@ export class KafkaBus implements Bus {
     if (this.#closed) throw new BusUnavailableError('Kafka bus is closed');
     const { topic, group } = options;
     this.#groups.push({ group, topic });
-    const consumer = this.#kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
+    const consumer = this.#kafka.consumer({
+      groupId: group,
+      allowAutoTopicCreation: false,
+      // kafkajs's 1 MiB per partition made each index bulk about 145 documents whatever maxBatch asked.
+      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+      maxBytes: FETCH_MAX_BYTES,
+    });
     const subscription = new KafkaSubscription(consumer, options, this.#log.child({ topic, group }), () =>
       this.#subscriptions.delete(subscription),
     );
@@ -186,6 +293,7 @@ export class KafkaBus implements Bus {
       await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
       await consumer.run({
         autoCommit: false,
+        partitionsConsumedConcurrently: options.concurrentPartitions ?? 1,
         eachBatchAutoResolve: false,
         eachBatch: (payload) => subscription.eachBatch(payload),
       });
@@ -238,9 +346,38 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /** Fail fast from now on, and probe in the background until the brokers answer again. */
+  #markDown(reason: string): void {
+    if (this.#down || this.#closed) return;
+    const probe = setInterval(() => {
+      void this.#probeOnce();
+    }, DOWN_PROBE_INTERVAL_MS);
+    probe.unref();
+    this.#down = { since: new Date(), reason, probe };
+    this.#log.warn({ reason }, 'Kafka is down: publishes fail at once until a probe reaches it.');
+  }
+
+  #probing = false;
+  async #probeOnce(): Promise<void> {
+    if (this.#probing || !this.#down) return;
+    this.#probing = true;
+    try {
+      await this.ping();
+      const { since, probe } = this.#down;
+      clearInterval(probe);
+      this.#down = undefined;
+      this.#log.info({ downMs: Date.now() - since.getTime() }, 'Kafka is reachable again.');
+    } catch {
+      // still down; the next tick asks again
+    } finally {
+      this.#probing = false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#down) clearInterval(this.#down.probe);
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
     const clients = [this.#producer, this.#admin].filter((c) => c !== undefined);
     await Promise.allSettled(clients.map(async (c) => (await c).disconnect()));
@@ -250,6 +387,8 @@ export class KafkaBus implements Bus {
     return [
       // The contract's timestamp is when the bus stored the message, not the producer's clock.
       { name: 'message.timestamp.type', value: 'LogAppendTime' },
+      // A webhook up to the body limit is one message: the broker's 1 MiB default would refuse it.
+      { name: 'max.message.bytes', value: String(this.#maxMessageBytes) },
       // With replicas, acks=-1 must mean at least two copies, or "all in-sync" may be the leader alone.
       ...(this.#config.replicationFactor > 1 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
     ];
@@ -279,6 +418,20 @@ export class KafkaBus implements Bus {
     });
     return this.#admin;
   }
+}
+
+interface PendingPublish {
+  topic: string;
+  messages: OutgoingMessage[];
+  bytes: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+function messageBytes(m: OutgoingMessage): number {
+  let n = RECORD_OVERHEAD_BYTES + Buffer.byteLength(m.key) + Buffer.byteLength(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v) + 8;
+  return n;
 }
 
 async function connectOnce<T extends { connect(): Promise<void> }>(
@@ -414,6 +567,10 @@ function toBusError(err: unknown, topic: string, action: string): Error {
   if (types.has('UNKNOWN_TOPIC_OR_PARTITION')) {
     return new Error(`unknown topic "${topic}": create it with ensureTopics first`, { cause: err });
   }
+  if (types.has('MESSAGE_TOO_LARGE') || types.has('RECORD_LIST_TOO_LARGE'))
+    return new MessageTooLargeError(`Kafka refused a message to "${topic}" as too large: ${message}`, {
+      cause: err,
+    });
   const refused = [...types].find((t) => CALLER_ERRORS.has(t));
   if (refused)
     return new Error(`Kafka refused to ${action} "${topic}" (${refused}): ${message}`, { cause: err });

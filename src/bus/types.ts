@@ -37,6 +37,12 @@ export interface SubscribeOptions {
    * changed meanwhile by the member that owned those partitions. The SQLite bus never rebalances.
    */
   onAssignment?: () => void;
+  /**
+   * How many partitions' batches the handler may be given at the same time (Kafka; default 1). Only for
+   * handlers whose per-message work is independent across partitions (the index role); the SQLite bus has
+   * one partition and ignores it.
+   */
+  concurrentPartitions?: number;
 }
 
 export interface Subscription {
@@ -72,4 +78,9 @@ export interface Bus {
 
 export class BusUnavailableError extends Error {
   override name = 'BusUnavailableError';
+}
+
+/** The bus can never take this message as it is (too large): retrying will not help. */
+export class MessageTooLargeError extends Error {
+  override name = 'MessageTooLargeError';
 }

@@ -1,7 +1,7 @@
 // The one Fastify plugin that serves every adapter at POST /ingest/<id>: raw body, auth, parse,
 // normalise, dedup, publish, answer. Adapters only turn a verified request into events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Bus, BusUnavailableError } from '../bus/types.ts';
+import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
 import type { Counters } from '../metrics.ts';
 import { alternateSecrets } from './source-config.ts';
@@ -262,6 +262,10 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         output.events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
       );
     } catch (err) {
+      if (err instanceof MessageTooLargeError) {
+        req.log.warn({ source, err: err.message }, 'Bus refused the events as too large.');
+        return fail(413, `the events of this request are too large to store: ${err.message}`, 'too_large');
+      }
       req.log.error({ source, err }, 'Bus refused the events; the sender is told to retry.');
       reply.header('retry-after', '5');
       const why = err instanceof BusUnavailableError ? err.message : 'bus error';

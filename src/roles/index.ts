@@ -18,6 +18,7 @@ export async function startIndex(deps: RoleDeps): Promise<Stoppable[]> {
       topic: deps.config.topics.events,
       group: 'pipewarden-index',
       maxBatch: 1000,
+      concurrentPartitions: 3, // bulks of different partitions in flight together
       onAssignment: () => redelivery.suspect(),
       handler: (batch) => indexBatch(deps, redelivery, batch),
     }),

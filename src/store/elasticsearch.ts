@@ -390,11 +390,26 @@ export class ElasticsearchStore implements Store {
    * The events whose ids no backing index of the data stream holds yet. A write not yet refreshed is not
    * found here, but it sits in the current write index, where `create` answers 409 anyway.
    */
+  /**
+   * A create keyed by id answers 409 for an event already in the write index, so only the stream's older
+   * backing indices (after a rollover) need asking. Most of the time there are none and nothing is asked.
+   * (A rollover landing between this look-up and the bulk could still let one redelivered event in twice:
+   * a window of one round trip, once per rollover.)
+   */
   async #notYetIndexed(events: PipewardenEvent[]): Promise<PipewardenEvent[]> {
+    const { data_streams: streams } = await this.#client.indices.resolveIndex({ name: this.#events });
+    const found = streams.find((d) => d.name === this.#events)?.backing_indices ?? [];
+    const backing = typeof found === 'string' ? [found] : found;
+    // The write index is the newest generation (`.ds-<stream>-<date>-<generation>`).
+    const generation = (name: string) => Number(name.slice(name.lastIndexOf('-') + 1)) || 0;
+    const newest = Math.max(...backing.map(generation));
+    const older = backing.filter((name) => generation(name) !== newest);
+    if (older.length === 0) return events;
     const res = await this.#client.search({
-      index: this.#events,
+      index: older.join(','),
       size: events.length,
       _source: false,
+      ignore_unavailable: true,
       query: { ids: { values: events.map((e) => e.event.id) } },
     });
     const existing = new Set(res.hits.hits.map((h) => h._id));
