@@ -398,6 +398,18 @@ export const artifactory: IngestAdapter<ArtifactoryConfig> = {
   id: 'artifactory',
   title: 'JFrog Artifactory (webhooks, access and request logs)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'JFrog Artifactory webhooks and access/request logs',
+      route: '`POST /ingest/artifactory` (JSON webhooks, or text/plain log lines), or syslog lines',
+      auth: '`X-JFrog-Event-Auth`: the secret (constant-time) or, with `authMode: hmac-sha256`, hex HMAC-SHA256 of the body',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ 'x-jfrog-event-auth': secret }),
+  },
   contentTypes: ['application/json', 'text/plain'],
   lines: LINE_FORMATS,
 

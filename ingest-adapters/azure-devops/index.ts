@@ -7,12 +7,14 @@ import {
   type PipewardenEvent,
   redactPayload,
 } from '../../src/event.ts';
-import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { basicAuth, tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET', {
+const SECRET_ENV = 'PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV, {
   /** The Basic-auth user name set on the subscription; checked too when given. The secret is the password. */
   username: z.string().min(1).optional(),
 });
@@ -67,6 +69,18 @@ export const azureDevops: IngestAdapter<AzureDevopsConfig> = {
   id: 'azure-devops',
   title: 'Azure DevOps service hooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'Azure DevOps service hooks',
+      route: '`POST /ingest/azure-devops`',
+      auth: 'Basic auth, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: basicAuth('sample', secret) }),
+  },
   contentTypes: ['application/json'],
 
   verify(_raw, headers, config) {

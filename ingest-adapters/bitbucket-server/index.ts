@@ -1,11 +1,13 @@
 // Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { idStr, isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_SERVER_WEBHOOK_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_BITBUCKET_SERVER_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 function classify(key: string): { kind: EventKind; category: string; type: string } {
   if (key === 'repo:refs_changed' || key === 'mirror:repo_synchronized') {
@@ -22,6 +24,18 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket-server',
   title: 'Bitbucket Server / Data Center webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'Bitbucket Server / Data Center',
+      route: '`POST /ingest/bitbucket-server` (webhooks), syslog (audit log lines)',
+      auth: '`X-Hub-Signature: sha256=` HMAC-SHA256',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-hub-signature': `sha256=${hmacHex('sha256', secret, raw)}` }),
+  },
   contentTypes: ['application/json'],
 
   verify(raw, headers, config) {

@@ -1,11 +1,13 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_WEBHOOK_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_BITBUCKET_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** A forced push or ref change. Not yet in src/event.ts: kept in _source (mapping dynamic: false). */
 type WithForced = PipewardenEvent['pipewarden'] & { forced?: boolean };
@@ -24,6 +26,18 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket',
   title: 'Bitbucket Cloud webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'Bitbucket Cloud webhooks',
+      route: '`POST /ingest/bitbucket`',
+      auth: '`X-Hub-Signature: sha256=` HMAC-SHA256',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-hub-signature': `sha256=${hmacHex('sha256', secret, raw)}` }),
+  },
   contentTypes: ['application/json'],
 
   verify(raw, headers, config) {

@@ -14,7 +14,9 @@ import {
 } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** The configured value is the token ("Bearer <token>" is sent) or the whole header value; constant time. */
 export function authorizationEquals(headers: Headers, secret: string | undefined): VerifyResult {
@@ -113,6 +115,20 @@ export const dockerDistribution: IngestAdapter<typeof configSchema._output> = {
   id: 'docker-distribution',
   title: 'Docker Distribution registry notifications',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Docker Distribution registry notifications',
+      route: '`POST /ingest/docker-distribution`',
+      auth: 'the configured `Authorization` value, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+    // The configured value is compared with the whole Authorization header.
+    secretValue: (secret) => `Bearer ${secret}`,
+  },
   contentTypes: [
     'application/vnd.docker.distribution.events.v2+json',
     'application/vnd.docker.distribution.events.v1+json',

@@ -1,12 +1,14 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { hmacHex, verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_WEBHOOK_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_GITHUB_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 interface Classification {
   kind: EventKind;
@@ -195,6 +197,18 @@ export const github: IngestAdapter<typeof configSchema._output> = {
   id: 'github',
   title: 'GitHub webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitHub webhooks',
+      route: '`POST /ingest/github`',
+      auth: '`X-Hub-Signature-256` HMAC-SHA256 of the raw body, constant-time compare',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-hub-signature-256': `sha256=${hmacHex('sha256', secret, raw)}` }),
+  },
   // A hook's content type is JSON or form encoding (`payload=<url-encoded JSON>`); both are signed as sent.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
 

@@ -6,7 +6,9 @@ import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 interface Classification {
   kind: EventKind;
@@ -159,6 +161,18 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab-audit',
   title: 'GitLab audit event streaming',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitLab audit event streaming',
+      route: '`POST /ingest/gitlab-audit`',
+      auth: '`X-Gitlab-Event-Streaming-Token`, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ 'x-gitlab-event-streaming-token': secret }),
+  },
   // GitLab's default Content-Type for streaming destinations is form-urlencoded, yet the body is JSON.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
 

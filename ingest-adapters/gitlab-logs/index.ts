@@ -6,7 +6,9 @@ import { idStr, type Json, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_LOGS_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_GITLAB_LOGS_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 // "Failed Login: username=<u> ip=<ip>", "Successful Login: username=<u> ip=<ip> method=… admin=…", "User Logout: …"
 const SESSION = /^(Failed Login|Successful Login|User Logout): username=(\S*) ip=(\S+)/;
@@ -196,6 +198,18 @@ export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab-logs',
   title: 'GitLab Rails JSON logs (application, audit, auth)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitLab Rails JSON logs',
+      route: '`POST /ingest/gitlab-logs` (text/plain, NDJSON), or syslog lines',
+      auth: '`Authorization: Bearer <token>`, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+  },
   contentTypes: ['text/plain', 'application/x-ndjson', 'application/json'],
   lines: [gitlabJsonLine],
 

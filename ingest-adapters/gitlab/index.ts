@@ -13,7 +13,9 @@ import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_WEBHOOK_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_GITLAB_WEBHOOK_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** Standard-Webhooks signatures older or newer than this are refused as replays (the spec's tolerance). */
 const SIGNATURE_TOLERANCE_S = 300;
@@ -133,6 +135,18 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab',
   title: 'GitLab webhooks and system hooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitLab webhooks and system hooks',
+      route: '`POST /ingest/gitlab`',
+      auth: '`X-Gitlab-Token`, constant-time (or Standard-Webhooks signature with a `whsec_` key)',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ 'x-gitlab-token': secret }),
+  },
   contentTypes: ['application/json'],
 
   verify(rawBody, headers, config, now) {

@@ -13,7 +13,9 @@ import { AdapterInputError, type IngestAdapter } from '../../src/ingest/types.ts
 import { table } from '../../src/util/table.ts';
 import { authorizationEquals } from '../docker-distribution/index.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_HARBOR_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_HARBOR_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 // CloudEvents type ("harbor.artifact.pushed") → the Default format's name.
 const FROM_CLOUDEVENTS = table<string>({
@@ -121,6 +123,20 @@ export const harbor: IngestAdapter<typeof configSchema._output> = {
   id: 'harbor',
   title: 'Harbor webhooks (Default and CloudEvents)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Harbor webhooks (Default and CloudEvents)',
+      route: '`POST /ingest/harbor`',
+      auth: 'the configured `Authorization` ("Auth Header") value, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+    // The "Auth Header" string is sent, and compared, whole.
+    secretValue: (secret) => `Bearer ${secret}`,
+  },
   contentTypes: ['application/json', 'application/cloudevents+json'],
 
   verify(_rawBody, headers, config) {

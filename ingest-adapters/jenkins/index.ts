@@ -4,6 +4,7 @@
 // One file per plugin format: audit-trail.ts (with audit-log.ts), logstash.ts, notification.ts; record.ts
 // holds what they share.
 import type { PipewardenEvent } from '../../src/event.ts';
+import { basicAuth } from '../../src/ingest/crypto.ts';
 import { idStr, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -16,7 +17,9 @@ import { isoOf, validTime } from './record.ts';
 export { jenkinsLines } from './audit-trail.ts';
 export { basicOrBearer } from './auth.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_JENKINS_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_JENKINS_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** What parse hands to toEvents for a text/plain body: its non-empty lines. */
 class TextLines {
@@ -55,6 +58,18 @@ export const jenkins: IngestAdapter<typeof configSchema._output> = {
   id: 'jenkins',
   title: 'Jenkins (Audit Trail, Audit Log, Logstash and Notification plugins)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Jenkins (Audit Trail, Audit Log, Logstash, Notification plugins)',
+      route: '`POST /ingest/jenkins` (JSON or text/plain lines), or syslog lines',
+      auth: '`Authorization: Basic <any user>:<secret>` or `Bearer <secret>`, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: basicAuth('sample', secret) }),
+  },
   contentTypes: ['application/json', 'text/plain'],
   lines: [jenkinsLines],
 

@@ -2,13 +2,15 @@
 // (component, asset), signed with X-Nexus-Webhook-Signature = hex HMAC-SHA1 of the body.
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_NEXUS_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_NEXUS_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** "admin/10.0.0.1" → user and IP; "anonymous/…" is anonymous. The IP is after the last slash. */
 export function parseInitiator(v: unknown): { user?: string; ip?: string; anonymous: boolean } {
@@ -85,6 +87,18 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
   id: 'nexus',
   title: 'Sonatype Nexus Repository webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Sonatype Nexus Repository webhooks',
+      route: '`POST /ingest/nexus`',
+      auth: '`X-Nexus-Webhook-Signature`: hex HMAC-SHA1 of the body',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-nexus-webhook-signature': hmacHex('sha1', secret, raw) }),
+  },
   contentTypes: ['application/json'],
 
   verify(rawBody, headers, config) {

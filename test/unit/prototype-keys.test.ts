@@ -1,10 +1,10 @@
 // Vendor strings used as table keys: an event named "toString" or an action named "__proto__" must be
 // treated as unknown, never as the Object.prototype member of the same name (found by the GitHub
 // adapter's property test: X-GitHub-Event "toString" classified a ruleset event as a login failure).
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bodyEvents } from '../../detectors/fixtures.ts';
 import { detectors } from '../../detectors/index.ts';
+import { loadSamples } from '../../ingest-adapters/fixtures.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
@@ -21,10 +21,7 @@ const ENVELOPE: Record<string, (body: unknown) => unknown> = {
 };
 
 function fixtures(id: string): { body: unknown; headers: Record<string, string> }[] {
-  const dir = new URL(`../../ingest-adapters/${id}/fixtures/`, import.meta.url);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
+  return loadSamples(id);
 }
 
 /** The body with every name-like field that holds a string (not a nested object) set to `name`. */
