@@ -8,7 +8,6 @@ import { loadSamples, lowerHeaders, rawBody } from '../../ingest-adapters/fixtur
 import { adapters } from '../../ingest-adapters/index.ts';
 import type { RunningApp } from '../../src/app.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import type { IngestAdapter } from '../../src/ingest/types.ts';
 import { eventually, startEmbedded } from '../support/app.ts';
 import { sourceSecretsEnv } from '../support/signers.ts';
 
@@ -23,7 +22,7 @@ interface Sample {
   source: string;
   headers: Record<string, string>;
   body: unknown;
-  adapter?: IngestAdapter<any>; // undefined: a build log
+  adapter?: (typeof adapters)[number]; // undefined: a build log
 }
 
 // Some copies carry a prefix to share a folder (system__, ghes__): the corpus name is after it.
