@@ -1,6 +1,7 @@
 // Every sample of the shared corpus (the project's own copies, in each adapter's fixtures/) fed to a
 // running collector over real HTTP, exactly as its source sends it: accepted and normalised to the kind
-// recorded in test/fixtures/sample-kinds.json, or refused with the status a source that sends no
+// recorded beside it (ingest-adapters/<id>/sample-kinds.json, keyed by fixture file; build logs in
+// test/fixtures/sample-kinds.json), or refused with the status a source that sends no
 // credentials deserves.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ const BUILD_LOGS = new URL('src/ingest/build-logs/fixtures/', ROOT);
 
 interface Sample {
   file: string; // <folder>/<file> in the corpus
+  fixture: string; // the file name of our copy
   source: string;
   headers: Record<string, string>;
   body: unknown;
@@ -34,6 +36,7 @@ function loadAll(): Sample[] {
     for (const s of loadSamples(adapter.id)) {
       out.push({
         file: `${s.source}/${corpusName(s.file)}`,
+        fixture: s.file,
         source: s.source,
         headers: s.headers,
         body: s.body,
@@ -42,15 +45,35 @@ function loadAll(): Sample[] {
     }
   }
   for (const s of loadSamples('build-logs', BUILD_LOGS)) {
-    out.push({ file: `${s.source}/${s.file}`, source: s.source, headers: s.headers, body: s.body });
+    out.push({
+      file: `${s.source}/${s.file}`,
+      fixture: s.file,
+      source: s.source,
+      headers: s.headers,
+      body: s.body,
+    });
   }
   // The one plain-text corpus file.
   const trace = readFileSync(new URL('gitlab_sample_trace.txt', BUILD_LOGS), 'utf8');
-  out.push({ file: 'build-logs/gitlab_sample_trace.txt', source: 'build-logs', headers: {}, body: trace });
+  out.push({
+    file: 'build-logs/gitlab_sample_trace.txt',
+    fixture: 'gitlab_sample_trace.txt',
+    source: 'build-logs',
+    headers: {},
+    body: trace,
+  });
   return out.sort((a, b) => a.file.localeCompare(b.file));
 }
 
 const text = { 'content-type': 'text/plain' };
+
+/** Where a sample's expected kinds are kept, and under which key: beside its adapter, or with the build logs. */
+const kindsOf = (s: Sample): { file: URL; key: string } =>
+  s.adapter
+    ? { file: new URL(`ingest-adapters/${s.adapter.id}/sample-kinds.json`, ROOT), key: s.fixture }
+    : { file: KINDS_FILE, key: s.file };
+const readJson = (file: URL): Record<string, string[]> =>
+  existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
 
 /**
  * Where and how each sample is delivered: to its adapter's route, as the adapter says its source sends a
@@ -94,10 +117,7 @@ afterAll(async () => {
 });
 
 describe('every sample of the corpus, through the running collector', () => {
-  const kinds: Record<string, string[]> = existsSync(KINDS_FILE)
-    ? JSON.parse(readFileSync(KINDS_FILE, 'utf8'))
-    : {};
-  const observed: Record<string, string[]> = {};
+  const observed = new Map<string, Record<string, string[]>>(); // kinds file → key → kinds
 
   it('covers every sample the shared corpus holds, when the corpus is beside the project', () => {
     const ours = new Set(samples.map((s) => s.file));
@@ -134,10 +154,11 @@ describe('every sample of the corpus, through the running collector', () => {
       expect(res.statusCode, res.body).toBeGreaterThanOrEqual(200);
       expect(res.statusCode, res.body).toBeLessThan(300);
       const answer = res.json() as { ids?: string[]; chunks?: number; secrets?: number };
+      let seen: string[];
       if (r.url.startsWith('/ingest/build-logs/')) {
         // Ordinary and CI-masked logs: chunked onto the bus, no secret reported.
         expect(answer.chunks).toBeGreaterThan(0);
-        observed[s.file] = [`build.log:${answer.secrets}`];
+        seen = [`build.log:${answer.secrets}`];
       } else {
         const ids = answer.ids ?? [];
         const events = await eventually(
@@ -148,14 +169,24 @@ describe('every sample of the corpus, through the running collector', () => {
           10_000,
           `${s.file} indexed`,
         );
-        observed[s.file] = events.map((e) => e.pipewarden.kind);
+        seen = events.map((e) => e.pipewarden.kind);
       }
-      if (process.env.UPDATE_SAMPLE_KINDS) return;
-      expect(observed[s.file], `${s.file}: kinds`).toEqual(kinds[s.file]);
+      const where = kindsOf(s);
+      if (process.env.UPDATE_SAMPLE_KINDS) {
+        const byKey = observed.get(where.file.href) ?? {};
+        byKey[where.key] = seen;
+        observed.set(where.file.href, byKey);
+        return;
+      }
+      expect(seen, `${s.file}: kinds (${where.file.pathname})`).toEqual(readJson(where.file)[where.key]);
     });
   }
 
   afterAll(() => {
-    if (process.env.UPDATE_SAMPLE_KINDS) writeFileSync(KINDS_FILE, `${JSON.stringify(observed, null, 1)}\n`);
+    if (!process.env.UPDATE_SAMPLE_KINDS) return;
+    for (const [file, byKey] of observed) {
+      const sorted = Object.fromEntries(Object.entries(byKey).sort(([a], [b]) => a.localeCompare(b)));
+      writeFileSync(new URL(file), `${JSON.stringify(sorted, null, 1)}\n`);
+    }
   });
 });
