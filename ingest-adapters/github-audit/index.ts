@@ -75,6 +75,7 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
       source: 'GitHub audit log (REST API poll)',
       route: 'poller: `GET /orgs/{org}/audit-log` or `/enterprises/{e}/audit-log`',
       auth: 'PAT (`read:audit_log`) from env',
+      secretEnv: 'PIPEWARDEN_GITHUB_AUDIT_API_TOKEN',
     },
   ],
   testing: {

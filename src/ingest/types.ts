@@ -52,6 +52,8 @@ export interface SourceDoc {
   source: string;
   route: string;
   auth: string;
+  /** The variable holding this row's credential, when not the adapter's `secretEnv` (e.g. a poller's token). */
+  secretEnv?: string;
 }
 
 /**

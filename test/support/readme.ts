@@ -8,20 +8,26 @@ const GROUPS: SourceDoc['group'][] = ['scm', 'build'];
 const cell = (s: string) => s.replace(/\s+/g, ' ').replace(/\|/g, '\\|');
 
 export function sourcesTable(
-  adapters: readonly Pick<IngestAdapter, 'docs'>[],
+  adapters: readonly Pick<IngestAdapter, 'docs' | 'secretEnv'>[],
   group: SourceDoc['group'],
 ): string {
-  const rows = adapters
-    .flatMap((a) => a.docs)
-    .filter((d) => d.group === group)
-    .map((d) => `| ${cell(d.source)} | ${cell(d.route)} | ${cell(d.auth)} | done |`);
-  return ['| source | route | authentication | status |', '|---|---|---|---|', ...rows].join('\n');
+  const rows = adapters.flatMap((a) =>
+    a.docs
+      .filter((d) => d.group === group)
+      .map(
+        (d) =>
+          `| ${cell(d.source)} | ${cell(d.route)} | ${cell(d.auth)} | \`${d.secretEnv ?? a.secretEnv}\` | done |`,
+      ),
+  );
+  return ['| source | route | authentication | secret | status |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
 }
 
 /** The README with every sources table replaced by the registry's; throws when a marker is missing. */
 export function renderSourcesTables(
   readme: string,
-  adapters: readonly Pick<IngestAdapter, 'docs'>[],
+  adapters: readonly Pick<IngestAdapter, 'docs' | 'secretEnv'>[],
 ): string {
   let out = readme;
   for (const g of GROUPS) {
