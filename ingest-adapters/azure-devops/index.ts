@@ -9,6 +9,7 @@ import {
 } from '../../src/event.ts';
 import { basicAuth, tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -169,22 +170,19 @@ export const azureDevops: IngestAdapter<AzureDevopsConfig> = {
     ];
     const time = times.map(str).find((t) => t && !Number.isNaN(Date.parse(t)));
     const text = str(obj(p.message)?.text);
-    const event: PipewardenEvent = {
-      '@timestamp': time ? new Date(time).toISOString() : receivedAt.toISOString(),
+    const event = makeEvent({
+      at: time ? new Date(time).toISOString() : receivedAt.toISOString(),
       message: text ?? `${who ?? 'someone'} ${eventType}`,
-      event: {
-        id: eventId('azure-devops', delivery ?? JSON.stringify(p)),
-        kind: 'event',
-        category: [cls.category],
-        type: [cls.type],
-        action: eventType,
-        outcome: outcomeOf(result),
-        dataset: 'azure_devops.service_hook',
-        provider: 'azure-devops',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('azure-devops', delivery ?? JSON.stringify(p)),
+      category: [cls.category],
+      type: [cls.type],
+      action: eventType,
+      outcome: outcomeOf(result),
+      dataset: 'azure_devops.service_hook',
+      provider: 'azure-devops',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (who) event.user = { name: who, ...(idStr(actor?.id) ? { id: idStr(actor?.id) } : {}) };
     const account =
       str(obj(obj(p.resourceContainers)?.account)?.baseUrl) ??

@@ -2,6 +2,7 @@
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { idStr, isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
@@ -81,22 +82,19 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
     if (typeof repo?.public === 'boolean') pw.visibility = repo.public ? 'public' : 'private';
 
     const who = str(actor?.slug) ?? str(actor?.name);
-    const event: PipewardenEvent = {
-      '@timestamp': isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
+    const event = makeEvent({
+      at: isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
-      event: {
-        id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
-        kind: 'event',
-        category: [cls.category],
-        type: [type],
-        action: key,
-        outcome: 'unknown',
-        dataset: 'bitbucket_server.webhook',
-        provider: 'bitbucket-server',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
+      category: [cls.category],
+      type: [type],
+      action: key,
+      outcome: 'unknown',
+      dataset: 'bitbucket_server.webhook',
+      provider: 'bitbucket-server',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (who) {
       const id = idStr(actor?.id);
       event.user = {
@@ -151,22 +149,19 @@ export const bitbucketAuditLine: LineFormat = {
       isoTime(r.timestamp, { epochMs: true }) ??
       (typeof epochSecond === 'number' ? isoTime(epochSecond * 1000, { epochMs: true }) : undefined) ??
       receivedAt.toISOString();
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message: `${name ?? 'someone'} ${action}${ip ? ` from ${ip}` : ''}${meta.host ? ` (${meta.host})` : ''}`,
-      event: {
-        id: eventId('bitbucket-server', line.trim()),
-        kind: 'event',
-        category: [kind.startsWith('log') ? 'authentication' : 'configuration'],
-        type: [kind.startsWith('login') ? 'start' : 'change'],
-        action,
-        outcome,
-        dataset: 'bitbucket_server.audit',
-        provider: 'bitbucket-server',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('bitbucket-server', line.trim()),
+      category: [kind.startsWith('log') ? 'authentication' : 'configuration'],
+      type: [kind.startsWith('login') ? 'start' : 'change'],
+      action,
+      outcome,
+      dataset: 'bitbucket_server.audit',
+      provider: 'bitbucket-server',
+      receivedAt,
       pipewarden: { kind, source: 'bitbucket-server', raw: redactPayload(r) },
-    };
+    });
     if (name) event.user = { name, ...(str(author?.type) ? { type: str(author?.type) } : {}) };
     if (ip) event.source = { ip };
     return event;

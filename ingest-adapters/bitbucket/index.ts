@@ -2,6 +2,7 @@
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -98,22 +99,19 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
     ];
     const time = times.map(str).find((t) => t && !Number.isNaN(Date.parse(t)));
     const who = str(actor?.nickname) ?? str(actor?.username) ?? str(actor?.display_name);
-    const event: PipewardenEvent = {
-      '@timestamp': time ? new Date(time).toISOString() : receivedAt.toISOString(),
+    const event = makeEvent({
+      at: time ? new Date(time).toISOString() : receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${pw.forced ? 'force-pushed' : key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
-      event: {
-        id: eventId('bitbucket', delivery ?? `${key}:${JSON.stringify(p)}`),
-        kind: 'event',
-        category: [cls.category],
-        type: [type],
-        action: key,
-        outcome,
-        dataset: 'bitbucket.webhook',
-        provider: 'bitbucket',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('bitbucket', delivery ?? `${key}:${JSON.stringify(p)}`),
+      category: [cls.category],
+      type: [type],
+      action: key,
+      outcome,
+      dataset: 'bitbucket.webhook',
+      provider: 'bitbucket',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (who) {
       const id = str(actor?.account_id) ?? str(actor?.uuid);
       event.user = {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -143,26 +144,23 @@ export const circleci: IngestAdapter<CircleciConfig> = {
       happened && !Number.isNaN(Date.parse(happened))
         ? new Date(happened).toISOString()
         : receivedAt.toISOString();
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message:
         `${type.replace('-', ' ')} ${jobName ?? wf ?? ''} ${status ?? ''} on ${slug ?? 'a project'}`.replace(
           /\s+/g,
           ' ',
         ),
-      event: {
-        id: eventId('circleci', id ?? JSON.stringify(p)),
-        kind: 'event',
-        category: ['process'],
-        type: ['end'],
-        action: status ? `${type}.${status}` : type,
-        outcome: outcomeOf(status),
-        dataset: 'circleci.webhook',
-        provider: 'circleci',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('circleci', id ?? JSON.stringify(p)),
+      category: ['process'],
+      type: ['end'],
+      action: status ? `${type}.${status}` : type,
+      outcome: outcomeOf(status),
+      dataset: 'circleci.webhook',
+      provider: 'circleci',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor) event.user = { name: actor };
     const org = str(obj(p.organization)?.name);
     if (org)

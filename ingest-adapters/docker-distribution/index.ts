@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
   AdapterInputError,
@@ -73,25 +74,22 @@ function toEvent(e: Json, receivedAt: Date): PipewardenEvent {
     pw.repository = repo;
     pw.artifact = `${repo}${ref}`;
   }
-  const event: PipewardenEvent = {
-    '@timestamp': Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString(),
+  const event = makeEvent({
+    at: Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString(),
     message: `${actor ?? 'anonymous'} ${action} ${pw.artifact ?? ''}${ip ? ` from ${ip}` : ''}`.replace(
       / {2,}/g,
       ' ',
     ),
-    event: {
-      id: eventId('docker-distribution', id),
-      kind: 'event',
-      category: kind === 'access.anonymous' ? ['package', 'web'] : ['package'],
-      type: [base.type],
-      action,
-      outcome: 'success',
-      dataset: 'docker_distribution.notification',
-      provider: 'docker-distribution',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('docker-distribution', id),
+    category: kind === 'access.anonymous' ? ['package', 'web'] : ['package'],
+    type: [base.type],
+    action,
+    outcome: 'success',
+    dataset: 'docker_distribution.notification',
+    provider: 'docker-distribution',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   if (actor) event.user = { name: actor };
   if (ip) event.source = { ip };
   if (ua) event.user_agent = { original: ua };

@@ -2,6 +2,7 @@
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
@@ -304,27 +305,24 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     const member = membershipChange(name, action, payload);
     if (member.change) pw.change = member.change;
 
-    const event: PipewardenEvent = {
-      '@timestamp': eventTime(payload, receivedAt),
+    const event = makeEvent({
+      at: eventTime(payload, receivedAt),
       message: sentence(
         actor,
         payload.forced === true ? 'force-pushed' : fullAction,
         repository,
         str(org?.login) ?? str(org?.slug),
       ),
-      event: {
-        id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
-        kind: 'event',
-        category: cls.category,
-        type: cls.type,
-        action: fullAction,
-        outcome: outcome(name, payload),
-        dataset: 'github.webhook',
-        provider: 'github',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
+      category: cls.category,
+      type: cls.type,
+      action: fullAction,
+      outcome: outcome(name, payload),
+      dataset: 'github.webhook',
+      provider: 'github',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor || member.target)
       event.user = {
         ...(actor ? { name: actor } : {}),

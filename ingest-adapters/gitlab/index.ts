@@ -9,6 +9,7 @@ import {
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
@@ -294,22 +295,19 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
             memberName ? ` (member ${memberName}${role ? `, ${role}` : ''})` : ''
           }${where ? ` on ${where}` : ''}`;
 
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message,
-      event: {
-        id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
-        kind: 'event',
-        category: cls.category,
-        type,
-        action,
-        outcome,
-        dataset: system ? 'gitlab.system_hook' : 'gitlab.webhook',
-        provider: 'gitlab',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
+      category: cls.category,
+      type,
+      action,
+      outcome,
+      dataset: system ? 'gitlab.system_hook' : 'gitlab.webhook',
+      provider: 'gitlab',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor) event.user = { name: actor, ...(actorId ? { id: actorId } : {}) };
     if (memberName || memberId) {
       event.user = {

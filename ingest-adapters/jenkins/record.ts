@@ -7,6 +7,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 
 export interface Classified {
   kind: EventKind;
@@ -110,22 +111,19 @@ export function toEvent(
   if (parsed.buildUrl) pw.build_url = parsed.buildUrl;
   // Every Jenkins node (built-in or agent) is infrastructure the team runs itself.
   if (parsed.node) pw.runner = { name: parsed.node, labels: parsed.labels ?? [], self_hosted: true };
-  const event: PipewardenEvent = {
-    '@timestamp': at,
+  const event = makeEvent({
+    at: at,
     message: `${who} ${parsed.action.replace(/[._]/g, ' ')}${what}${node}${from}`,
-    event: {
-      id: eventId('jenkins', ...opts.idParts),
-      kind: 'event',
-      category: parsed.category,
-      type: parsed.type,
-      action: parsed.action,
-      outcome: parsed.outcome ?? 'unknown',
-      dataset: opts.dataset,
-      provider: 'jenkins',
-      ingested: opts.receivedAt.toISOString(),
-    },
+    id: eventId('jenkins', ...opts.idParts),
+    category: parsed.category,
+    type: parsed.type,
+    action: parsed.action,
+    outcome: parsed.outcome ?? 'unknown',
+    dataset: opts.dataset,
+    provider: 'jenkins',
+    receivedAt: opts.receivedAt,
     pipewarden: pw,
-  };
+  });
   if (parsed.user) event.user = { name: parsed.user };
   if (parsed.ip) event.source = { ip: parsed.ip };
   return event;

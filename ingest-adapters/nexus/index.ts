@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
@@ -152,22 +153,19 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     if (artifact) pw.artifact = repoName ? `${repoName}/${artifact}` : artifact;
     const actor = who.user ?? (who.anonymous ? 'anonymous' : 'Nexus');
     const target = pw.artifact ?? (audit ? str(audit.context) : repoName);
-    const event: PipewardenEvent = {
-      '@timestamp': isoTime(payload.timestamp) ?? receivedAt.toISOString(),
+    const event = makeEvent({
+      at: isoTime(payload.timestamp) ?? receivedAt.toISOString(),
       message: `${actor} ${action.replace(/[._]/g, ' ')}${target ? ` ${target}` : ''}${who.ip ? ` from ${who.ip}` : ''}`,
-      event: {
-        id: eventId('nexus', delivery ?? JSON.stringify(payload)),
-        kind: 'event',
-        category: cls.category,
-        type: cls.type,
-        action,
-        outcome: 'success',
-        dataset: webhook === 'rm:global:audit' ? 'nexus.audit' : 'nexus.webhook',
-        provider: 'nexus',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('nexus', delivery ?? JSON.stringify(payload)),
+      category: cls.category,
+      type: cls.type,
+      action,
+      outcome: 'success',
+      dataset: webhook === 'rm:global:audit' ? 'nexus.audit' : 'nexus.webhook',
+      provider: 'nexus',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     const affected = auditTarget(audit);
     if (who.user || affected)
       event.user = { ...(who.user ? { name: who.user } : {}), ...(affected ? { target: affected } : {}) };
