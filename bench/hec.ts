@@ -2,9 +2,9 @@
 // embedded and distributed, against the bare Fastify JSON route of bench/ingest-target.ts in the same run.
 //   node bench/hec.ts            (the load generator; writes BENCHMARKS.md)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { loadSamples } from '../ingest-adapters/fixtures.ts';
 import { median, writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -15,10 +15,7 @@ const TOKEN = 'bench-hec-token';
 
 {
   // 50 real audit entries (the fixtures, repeated), each in a HEC envelope, one per line, as GitHub streams them.
-  const dir = new URL('../ingest-adapters/github-audit/fixtures/', import.meta.url);
-  const entries = readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')).body);
+  const entries = loadSamples('github-audit').map((s) => s.body as object);
   const batch = Array.from({ length: PER_REQUEST }, (_, i) => ({
     ...entries[i % entries.length],
     _document_id: `bench-${i}`,

@@ -2,18 +2,16 @@
 // against a bare Fastify JSON route measured in the same run. Each target runs in its own process.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { loadSample } from '../ingest-adapters/fixtures.ts';
 import { median, writeSection } from './report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
 
-const sample = JSON.parse(
-  readFileSync(new URL('../ingest-adapters/github/fixtures/push__default.json', import.meta.url), 'utf8'),
-);
+const sample = loadSample('github', 'push__default.json');
 const body = JSON.stringify(sample.body);
 const signature = `sha256=${createHmac('sha256', 'bench-secret').update(body).digest('hex')}`;
 

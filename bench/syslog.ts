@@ -2,10 +2,11 @@
 // to the adapters' line formats and batched publishes to a real SQLite bus, against a bare node:net server
 // counting newline-framed lines, measured in the same run. The sender is a separate process.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadSample } from '../ingest-adapters/fixtures.ts';
 import { adapters } from '../ingest-adapters/index.ts';
 import { SqliteBus } from '../src/bus/sqlite.ts';
 import type { Bus } from '../src/bus/types.ts';
@@ -37,9 +38,7 @@ if (process.argv[2] === 'send') {
   process.exit(0);
 }
 
-const sample = (adapter: string, file: string) =>
-  JSON.parse(readFileSync(new URL(`../ingest-adapters/${adapter}/fixtures/${file}`, import.meta.url), 'utf8'))
-    .body as string;
+const sample = (adapter: string, file: string) => loadSample(adapter, file).body as string;
 // A mix of real lines: Jenkins Audit Trail, Artifactory access and request logs (one varied per line).
 const lines = [
   sample('jenkins', 'audit-trail__configSubmit.json').replace('configSubmit', 'configSubmit#N'),

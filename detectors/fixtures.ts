@@ -1,6 +1,6 @@
 // For detector cases: real sample payloads run through the real adapter, as the ingest plugin runs them,
 // so every case tests the adapter–detector contract on what the source really sends.
-import { readFileSync } from 'node:fs';
+import { loadSample } from '../ingest-adapters/fixtures.ts';
 import { adapters } from '../ingest-adapters/index.ts';
 import type { PipewardenEvent } from '../src/event.ts';
 
@@ -30,9 +30,7 @@ export function bodyEvents(
 
 /** The single event of an adapter's fixture file (ingest-adapters/<id>/fixtures/<file>). */
 export function fixtureEvent(adapterId: string, file: string, receivedAt = RECEIVED): PipewardenEvent {
-  const s = JSON.parse(
-    readFileSync(new URL(`../ingest-adapters/${adapterId}/fixtures/${file}`, import.meta.url), 'utf8'),
-  );
+  const s = loadSample(adapterId, file);
   const [event] = bodyEvents(adapterId, s.body, s.headers ?? {}, receivedAt);
   if (!event) throw new Error(`${adapterId}/${file} produced no event`);
   return event;
@@ -40,7 +38,5 @@ export function fixtureEvent(adapterId: string, file: string, receivedAt = RECEI
 
 /** The raw body of a fixture, for cases that vary a real line (other time, other address). */
 export function fixtureBody(adapterId: string, file: string): unknown {
-  return JSON.parse(
-    readFileSync(new URL(`../ingest-adapters/${adapterId}/fixtures/${file}`, import.meta.url), 'utf8'),
-  ).body;
+  return loadSample(adapterId, file).body;
 }

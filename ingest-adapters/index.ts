@@ -6,6 +6,7 @@ import { bitbucket } from './bitbucket/index.ts';
 import { bitbucketServer } from './bitbucket-server/index.ts';
 import { circleci } from './circleci/index.ts';
 import { dockerDistribution } from './docker-distribution/index.ts';
+import { gitea } from './gitea/index.ts';
 import { github } from './github/index.ts';
 import { githubAudit } from './github-audit/index.ts';
 import { gitlab } from './gitlab/index.ts';
@@ -23,6 +24,7 @@ export const adapters = [
   gitlabLogs,
   bitbucket,
   bitbucketServer,
+  gitea,
   azureDevops,
   circleci,
   // Build servers and artefact stores (jenkins first: its line formats are tried before artifactory's).

@@ -11,6 +11,7 @@ import {
 } from '../../src/event.ts';
 import { hmacHexEquals, tokenEquals } from '../../src/ingest/crypto.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
   AdapterInputError,
@@ -118,22 +119,19 @@ function webhookEvent(payload: Json, raw: string, receivedAt: Date): PipewardenE
   }
   const what = artifact ?? (buildName ? pw.job : undefined);
   const origin = str(payload.jpd_origin);
-  const event: PipewardenEvent = {
-    '@timestamp': receivedAt.toISOString(), // webhook bodies carry no event time
+  const event = makeEvent({
+    at: receivedAt.toISOString(), // webhook bodies carry no event time
     message: `Artifactory ${action.replace(/[._]/g, ' ')}${what ? ` ${what}` : ''}`,
-    event: {
-      id: eventId('artifactory', 'webhook', raw),
-      kind: 'event',
-      category: cls.category,
-      type: cls.type,
-      action,
-      outcome: cls.outcome,
-      dataset: 'artifactory.webhook',
-      provider: 'artifactory',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('artifactory', 'webhook', raw),
+    category: cls.category,
+    type: cls.type,
+    action,
+    outcome: cls.outcome,
+    dataset: 'artifactory.webhook',
+    provider: 'artifactory',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   if (origin && /^https?:\/\//.test(origin)) event.url = { original: origin };
   return event;
 }
@@ -215,22 +213,19 @@ function accessEvent(
     const colon = target.indexOf(':');
     if (colon > 0) pw.repository = target.slice(0, colon);
   }
-  const event: PipewardenEvent = {
-    '@timestamp': at,
+  const event = makeEvent({
+    at: at,
     message: `${user} ${verdict!.toLowerCase()} ${action!.toLowerCase()}${target ? ` ${target}` : ''} from ${ipText}${marker ? ` [${marker}]` : ''}`,
-    event: {
-      id: eventId('artifactory', 'access', meta.host ?? '', line.trim()),
-      kind: 'event',
-      category: cls.category,
-      type: cls.type,
-      action: `${verdict} ${action}`,
-      outcome: cls.outcome,
-      dataset: 'artifactory.access',
-      provider: 'artifactory',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('artifactory', 'access', meta.host ?? '', line.trim()),
+    category: cls.category,
+    type: cls.type,
+    action: `${verdict} ${action}`,
+    outcome: cls.outcome,
+    dataset: 'artifactory.access',
+    provider: 'artifactory',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   // "anonymous [token]" is a token whose owner this line does not name: leave the user unset.
   if (user !== 'anonymous') event.user = { name: user! };
   else if (!anonymous) event.user = { type: marker! };
@@ -340,6 +335,7 @@ function requestEvent(
     raw: { line, ...(meta.host ? { host: meta.host } : {}), transport: meta.transport },
   };
   if (r.remoteRepo) pw.repository = r.remoteRepo;
+  // Built by hand, not by makeEvent: its url comes before pipewarden, and stored documents keep that order.
   const event: PipewardenEvent = {
     '@timestamp': r.at ?? receivedAt.toISOString(),
     message: `${r.user || 'anonymous'} ${r.method} ${r.url} ${r.status}${r.ip ? ` from ${r.ip}` : ''}`,
@@ -398,6 +394,18 @@ export const artifactory: IngestAdapter<ArtifactoryConfig> = {
   id: 'artifactory',
   title: 'JFrog Artifactory (webhooks, access and request logs)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'JFrog Artifactory webhooks and access/request logs',
+      route: '`POST /ingest/artifactory` (JSON webhooks, or text/plain log lines), or syslog lines',
+      auth: '`X-JFrog-Event-Auth`: the secret (constant-time) or, with `authMode: hmac-sha256`, hex HMAC-SHA256 of the body',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ 'x-jfrog-event-auth': secret }),
+  },
   contentTypes: ['application/json', 'text/plain'],
   lines: LINE_FORMATS,
 

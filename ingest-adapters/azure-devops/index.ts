@@ -7,12 +7,15 @@ import {
   type PipewardenEvent,
   redactPayload,
 } from '../../src/event.ts';
-import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { basicAuth, tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET', {
+const SECRET_ENV = 'PIPEWARDEN_AZURE_DEVOPS_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV, {
   /** The Basic-auth user name set on the subscription; checked too when given. The secret is the password. */
   username: z.string().min(1).optional(),
 });
@@ -67,6 +70,18 @@ export const azureDevops: IngestAdapter<AzureDevopsConfig> = {
   id: 'azure-devops',
   title: 'Azure DevOps service hooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'Azure DevOps service hooks',
+      route: '`POST /ingest/azure-devops`',
+      auth: 'Basic auth, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: basicAuth('sample', secret) }),
+  },
   contentTypes: ['application/json'],
 
   verify(_raw, headers, config) {
@@ -155,22 +170,19 @@ export const azureDevops: IngestAdapter<AzureDevopsConfig> = {
     ];
     const time = times.map(str).find((t) => t && !Number.isNaN(Date.parse(t)));
     const text = str(obj(p.message)?.text);
-    const event: PipewardenEvent = {
-      '@timestamp': time ? new Date(time).toISOString() : receivedAt.toISOString(),
+    const event = makeEvent({
+      at: time ? new Date(time).toISOString() : receivedAt.toISOString(),
       message: text ?? `${who ?? 'someone'} ${eventType}`,
-      event: {
-        id: eventId('azure-devops', delivery ?? JSON.stringify(p)),
-        kind: 'event',
-        category: [cls.category],
-        type: [cls.type],
-        action: eventType,
-        outcome: outcomeOf(result),
-        dataset: 'azure_devops.service_hook',
-        provider: 'azure-devops',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('azure-devops', delivery ?? JSON.stringify(p)),
+      category: [cls.category],
+      type: [cls.type],
+      action: eventType,
+      outcome: outcomeOf(result),
+      dataset: 'azure_devops.service_hook',
+      provider: 'azure-devops',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (who) event.user = { name: who, ...(idStr(actor?.id) ? { id: idStr(actor?.id) } : {}) };
     const account =
       str(obj(obj(p.resourceContainers)?.account)?.baseUrl) ??

@@ -1,11 +1,14 @@
 // Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { idStr, isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_SERVER_WEBHOOK_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_BITBUCKET_SERVER_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 function classify(key: string): { kind: EventKind; category: string; type: string } {
   if (key === 'repo:refs_changed' || key === 'mirror:repo_synchronized') {
@@ -22,6 +25,18 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket-server',
   title: 'Bitbucket Server / Data Center webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'Bitbucket Server / Data Center',
+      route: '`POST /ingest/bitbucket-server` (webhooks), syslog (audit log lines)',
+      auth: '`X-Hub-Signature: sha256=` HMAC-SHA256',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-hub-signature': `sha256=${hmacHex('sha256', secret, raw)}` }),
+  },
   contentTypes: ['application/json'],
 
   verify(raw, headers, config) {
@@ -67,22 +82,19 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
     if (typeof repo?.public === 'boolean') pw.visibility = repo.public ? 'public' : 'private';
 
     const who = str(actor?.slug) ?? str(actor?.name);
-    const event: PipewardenEvent = {
-      '@timestamp': isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
+    const event = makeEvent({
+      at: isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
-      event: {
-        id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
-        kind: 'event',
-        category: [cls.category],
-        type: [type],
-        action: key,
-        outcome: 'unknown',
-        dataset: 'bitbucket_server.webhook',
-        provider: 'bitbucket-server',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
+      category: [cls.category],
+      type: [type],
+      action: key,
+      outcome: 'unknown',
+      dataset: 'bitbucket_server.webhook',
+      provider: 'bitbucket-server',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (who) {
       const id = idStr(actor?.id);
       event.user = {
@@ -137,22 +149,19 @@ export const bitbucketAuditLine: LineFormat = {
       isoTime(r.timestamp, { epochMs: true }) ??
       (typeof epochSecond === 'number' ? isoTime(epochSecond * 1000, { epochMs: true }) : undefined) ??
       receivedAt.toISOString();
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message: `${name ?? 'someone'} ${action}${ip ? ` from ${ip}` : ''}${meta.host ? ` (${meta.host})` : ''}`,
-      event: {
-        id: eventId('bitbucket-server', line.trim()),
-        kind: 'event',
-        category: [kind.startsWith('log') ? 'authentication' : 'configuration'],
-        type: [kind.startsWith('login') ? 'start' : 'change'],
-        action,
-        outcome,
-        dataset: 'bitbucket_server.audit',
-        provider: 'bitbucket-server',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('bitbucket-server', line.trim()),
+      category: [kind.startsWith('log') ? 'authentication' : 'configuration'],
+      type: [kind.startsWith('login') ? 'start' : 'change'],
+      action,
+      outcome,
+      dataset: 'bitbucket_server.audit',
+      provider: 'bitbucket-server',
+      receivedAt,
       pipewarden: { kind, source: 'bitbucket-server', raw: redactPayload(r) },
-    };
+    });
     if (name) event.user = { name, ...(str(author?.type) ? { type: str(author?.type) } : {}) };
     if (ip) event.source = { ip };
     return event;

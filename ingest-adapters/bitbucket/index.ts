@@ -1,11 +1,14 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_BITBUCKET_WEBHOOK_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_BITBUCKET_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** A forced push or ref change. Not yet in src/event.ts: kept in _source (mapping dynamic: false). */
 type WithForced = PipewardenEvent['pipewarden'] & { forced?: boolean };
@@ -24,6 +27,18 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket',
   title: 'Bitbucket Cloud webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'Bitbucket Cloud webhooks',
+      route: '`POST /ingest/bitbucket`',
+      auth: '`X-Hub-Signature: sha256=` HMAC-SHA256',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-hub-signature': `sha256=${hmacHex('sha256', secret, raw)}` }),
+  },
   contentTypes: ['application/json'],
 
   verify(raw, headers, config) {
@@ -84,22 +99,19 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
     ];
     const time = times.map(str).find((t) => t && !Number.isNaN(Date.parse(t)));
     const who = str(actor?.nickname) ?? str(actor?.username) ?? str(actor?.display_name);
-    const event: PipewardenEvent = {
-      '@timestamp': time ? new Date(time).toISOString() : receivedAt.toISOString(),
+    const event = makeEvent({
+      at: time ? new Date(time).toISOString() : receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${pw.forced ? 'force-pushed' : key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
-      event: {
-        id: eventId('bitbucket', delivery ?? `${key}:${JSON.stringify(p)}`),
-        kind: 'event',
-        category: [cls.category],
-        type: [type],
-        action: key,
-        outcome,
-        dataset: 'bitbucket.webhook',
-        provider: 'bitbucket',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('bitbucket', delivery ?? `${key}:${JSON.stringify(p)}`),
+      category: [cls.category],
+      type: [type],
+      action: key,
+      outcome,
+      dataset: 'bitbucket.webhook',
+      provider: 'bitbucket',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (who) {
       const id = str(actor?.account_id) ?? str(actor?.uuid);
       event.user = {

@@ -1,12 +1,15 @@
 // CircleCI outbound webhooks: circleci-signature v1=<hex HMAC-SHA256>, and a happened_at we hold to a max age.
 import { z } from 'zod';
 import { eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_CIRCLECI_WEBHOOK_SECRET', {
+const SECRET_ENV = 'PIPEWARDEN_CIRCLECI_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV, {
   /** Deliveries whose happened_at is older than this are refused as replays. CircleCI retries for a while;
    * 15 minutes covers its retries and refuses old captures. */
   maxAgeMinutes: z.number().positive().default(15),
@@ -52,6 +55,18 @@ export const circleci: IngestAdapter<CircleciConfig> = {
   id: 'circleci',
   title: 'CircleCI webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'CircleCI webhooks',
+      route: '`POST /ingest/circleci`',
+      auth: '`circleci-signature: v1=` HMAC-SHA256; `happened_at` max age',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'circleci-signature': `v1=${hmacHex('sha256', secret, raw)}` }),
+  },
   contentTypes: ['application/json'],
 
   verify(raw, headers, config, now) {
@@ -129,26 +144,23 @@ export const circleci: IngestAdapter<CircleciConfig> = {
       happened && !Number.isNaN(Date.parse(happened))
         ? new Date(happened).toISOString()
         : receivedAt.toISOString();
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message:
         `${type.replace('-', ' ')} ${jobName ?? wf ?? ''} ${status ?? ''} on ${slug ?? 'a project'}`.replace(
           /\s+/g,
           ' ',
         ),
-      event: {
-        id: eventId('circleci', id ?? JSON.stringify(p)),
-        kind: 'event',
-        category: ['process'],
-        type: ['end'],
-        action: status ? `${type}.${status}` : type,
-        outcome: outcomeOf(status),
-        dataset: 'circleci.webhook',
-        provider: 'circleci',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('circleci', id ?? JSON.stringify(p)),
+      category: ['process'],
+      type: ['end'],
+      action: status ? `${type}.${status}` : type,
+      outcome: outcomeOf(status),
+      dataset: 'circleci.webhook',
+      provider: 'circleci',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor) event.user = { name: actor };
     const org = str(obj(p.organization)?.name);
     if (org)

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
   AdapterInputError,
@@ -14,7 +15,9 @@ import {
 } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_DOCKER_DISTRIBUTION_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** The configured value is the token ("Bearer <token>" is sent) or the whole header value; constant time. */
 export function authorizationEquals(headers: Headers, secret: string | undefined): VerifyResult {
@@ -71,25 +74,22 @@ function toEvent(e: Json, receivedAt: Date): PipewardenEvent {
     pw.repository = repo;
     pw.artifact = `${repo}${ref}`;
   }
-  const event: PipewardenEvent = {
-    '@timestamp': Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString(),
+  const event = makeEvent({
+    at: Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString(),
     message: `${actor ?? 'anonymous'} ${action} ${pw.artifact ?? ''}${ip ? ` from ${ip}` : ''}`.replace(
       / {2,}/g,
       ' ',
     ),
-    event: {
-      id: eventId('docker-distribution', id),
-      kind: 'event',
-      category: kind === 'access.anonymous' ? ['package', 'web'] : ['package'],
-      type: [base.type],
-      action,
-      outcome: 'success',
-      dataset: 'docker_distribution.notification',
-      provider: 'docker-distribution',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('docker-distribution', id),
+    category: kind === 'access.anonymous' ? ['package', 'web'] : ['package'],
+    type: [base.type],
+    action,
+    outcome: 'success',
+    dataset: 'docker_distribution.notification',
+    provider: 'docker-distribution',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   if (actor) event.user = { name: actor };
   if (ip) event.source = { ip };
   if (ua) event.user_agent = { original: ua };
@@ -113,6 +113,20 @@ export const dockerDistribution: IngestAdapter<typeof configSchema._output> = {
   id: 'docker-distribution',
   title: 'Docker Distribution registry notifications',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Docker Distribution registry notifications',
+      route: '`POST /ingest/docker-distribution`',
+      auth: 'the configured `Authorization` value, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+    // The configured value is compared with the whole Authorization header.
+    secretValue: (secret) => `Bearer ${secret}`,
+  },
   contentTypes: [
     'application/vnd.docker.distribution.events.v2+json',
     'application/vnd.docker.distribution.events.v1+json',

@@ -52,7 +52,9 @@ export type GithubAuditPollConfig = z.output<typeof pollSchema>;
  * The HEC endpoint is a push source like the others (its token as the secret, with rotation and
  * additional tokens); `poll` adds the REST poller.
  */
-const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN', { poll: pollSchema.optional() });
+const SECRET_ENV = 'PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV, { poll: pollSchema.optional() });
 
 export type GithubAuditConfig = z.output<typeof configSchema>;
 
@@ -60,6 +62,27 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
   id: 'github-audit',
   title: 'GitHub audit log (Splunk HEC streaming and REST API)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitHub audit log (Splunk HEC)',
+      route: '`POST /services/collector/event`, `/services/collector` (also `/ingest/github-audit`)',
+      auth: '`Authorization: Splunk <token>`, constant-time',
+    },
+    {
+      group: 'scm',
+      source: 'GitHub audit log (REST API poll)',
+      route: 'poller: `GET /orgs/{org}/audit-log` or `/enterprises/{e}/audit-log`',
+      auth: 'PAT (`read:audit_log`) from env',
+      secretEnv: 'PIPEWARDEN_GITHUB_AUDIT_API_TOKEN',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Splunk ${secret}` }),
+    // GitHub streams each audit entry inside a Splunk HEC envelope.
+    deliver: (body) => JSON.stringify({ event: body }),
+  },
   paths: HEC_PATHS,
   // HEC senders label the body variously (application/json, text/plain, none): it is always our framing.
   contentTypes: '*',

@@ -1,6 +1,7 @@
 // One GitHub audit-log entry (streamed or polled; same shape) → one normalised event.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { idStr, type Json, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
@@ -190,22 +191,19 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
       : cls.kind === 'login.success'
         ? 'success'
         : 'unknown';
-  const event: PipewardenEvent = {
-    '@timestamp': when,
+  const event = makeEvent({
+    at: when,
     message: `${actor ?? 'someone'} ${action}${target ? ` (user ${target})` : ''}${where ? ` on ${where}` : ''}`,
-    event: {
-      id: eventId('github-audit', docId ?? JSON.stringify(entry)),
-      kind: 'event',
-      category: [cls.category],
-      type: [typeOf(action, entry)],
-      action,
-      outcome,
-      dataset: ctx.dataset,
-      provider: 'github',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('github-audit', docId ?? JSON.stringify(entry)),
+    category: [cls.category],
+    type: [typeOf(action, entry)],
+    action,
+    outcome,
+    dataset: ctx.dataset,
+    provider: 'github',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   if (actor || member.target) {
     event.user = {
       ...(actor ? { name: actor } : {}),

@@ -1,12 +1,15 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { hmacHex, verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_WEBHOOK_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_GITHUB_WEBHOOK_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 interface Classification {
   kind: EventKind;
@@ -195,6 +198,18 @@ export const github: IngestAdapter<typeof configSchema._output> = {
   id: 'github',
   title: 'GitHub webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitHub webhooks',
+      route: '`POST /ingest/github`',
+      auth: '`X-Hub-Signature-256` HMAC-SHA256 of the raw body, constant-time compare',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-hub-signature-256': `sha256=${hmacHex('sha256', secret, raw)}` }),
+  },
   // A hook's content type is JSON or form encoding (`payload=<url-encoded JSON>`); both are signed as sent.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
 
@@ -290,27 +305,24 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     const member = membershipChange(name, action, payload);
     if (member.change) pw.change = member.change;
 
-    const event: PipewardenEvent = {
-      '@timestamp': eventTime(payload, receivedAt),
+    const event = makeEvent({
+      at: eventTime(payload, receivedAt),
       message: sentence(
         actor,
         payload.forced === true ? 'force-pushed' : fullAction,
         repository,
         str(org?.login) ?? str(org?.slug),
       ),
-      event: {
-        id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
-        kind: 'event',
-        category: cls.category,
-        type: cls.type,
-        action: fullAction,
-        outcome: outcome(name, payload),
-        dataset: 'github.webhook',
-        provider: 'github',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
+      category: cls.category,
+      type: cls.type,
+      action: fullAction,
+      outcome: outcome(name, payload),
+      dataset: 'github.webhook',
+      provider: 'github',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor || member.target)
       event.user = {
         ...(actor ? { name: actor } : {}),

@@ -2,11 +2,14 @@
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 interface Classification {
   kind: EventKind;
@@ -159,6 +162,18 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab-audit',
   title: 'GitLab audit event streaming',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitLab audit event streaming',
+      route: '`POST /ingest/gitlab-audit`',
+      auth: '`X-Gitlab-Event-Streaming-Token`, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ 'x-gitlab-event-streaming-token': secret }),
+  },
   // GitLab's default Content-Type for streaming destinations is form-urlencoded, yet the body is JSON.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
 
@@ -234,24 +249,21 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
 
     const outcome =
       cls.kind === 'login.failure' ? 'failure' : cls.kind === 'login.success' ? 'success' : 'unknown';
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message: `${actor ?? 'someone'}${authorClass && authorClass !== 'User' ? ` (${authorClass})` : ''} ${
         custom ?? action.replace(/[._]/g, ' ')
       }${entityPath ? ` on ${entityPath}` : ''}${ip ? ` from ${ip}` : ''}`,
-      event: {
-        id: eventId('gitlab-audit', delivery ?? JSON.stringify(p)),
-        kind: 'event',
-        category: [cls.category],
-        type: [cls.type],
-        action,
-        outcome,
-        dataset: 'gitlab.audit',
-        provider: 'gitlab',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('gitlab-audit', delivery ?? JSON.stringify(p)),
+      category: [cls.category],
+      type: [cls.type],
+      action,
+      outcome,
+      dataset: 'gitlab.audit',
+      provider: 'gitlab',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor || target) {
       const id = actor ? idStr(p.author_id) : undefined;
       event.user = {

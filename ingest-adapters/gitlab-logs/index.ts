@@ -3,10 +3,13 @@
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, type Json, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_LOGS_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_GITLAB_LOGS_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 // "Failed Login: username=<u> ip=<ip>", "Successful Login: username=<u> ip=<ip> method=… admin=…", "User Logout: …"
 const SESSION = /^(Failed Login|Successful Login|User Logout): username=(\S*) ip=(\S+)/;
@@ -145,22 +148,19 @@ function toEvent(line: string, receivedAt: Date, transport: string, host?: strin
   if (found.visibility) pw.visibility = found.visibility;
   const correlation = str(r.correlation_id);
   if (correlation) pw.delivery_id = correlation;
-  const event: PipewardenEvent = {
-    '@timestamp': when,
+  const event = makeEvent({
+    at: when,
     message: `${found.user ?? 'someone'} ${found.action.replace(/[._]/g, ' ')}${found.repository ? ` on ${found.repository}` : ''}${found.ip ? ` from ${found.ip}` : ''}${host ? ` (${host}, ${transport})` : ''}`,
-    event: {
-      id: eventId('gitlab-logs', line.trim()),
-      kind: 'event',
-      category: [found.category],
-      type: [found.type],
-      action: found.action,
-      outcome: found.outcome,
-      dataset: found.dataset,
-      provider: 'gitlab',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('gitlab-logs', line.trim()),
+    category: [found.category],
+    type: [found.type],
+    action: found.action,
+    outcome: found.outcome,
+    dataset: found.dataset,
+    provider: 'gitlab',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   if (found.user) {
     const id = idStr(r['meta.user_id']) ?? idStr(r.author_id);
     event.user = {
@@ -196,6 +196,18 @@ export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab-logs',
   title: 'GitLab Rails JSON logs (application, audit, auth)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitLab Rails JSON logs',
+      route: '`POST /ingest/gitlab-logs` (text/plain, NDJSON), or syslog lines',
+      auth: '`Authorization: Bearer <token>`, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+  },
   contentTypes: ['text/plain', 'application/x-ndjson', 'application/json'],
   lines: [gitlabJsonLine],
 

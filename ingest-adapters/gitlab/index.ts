@@ -9,11 +9,14 @@ import {
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { idStr, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_GITLAB_WEBHOOK_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_GITLAB_WEBHOOK_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** Standard-Webhooks signatures older or newer than this are refused as replays (the spec's tolerance). */
 const SIGNATURE_TOLERANCE_S = 300;
@@ -133,6 +136,18 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab',
   title: 'GitLab webhooks and system hooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'scm',
+      source: 'GitLab webhooks and system hooks',
+      route: '`POST /ingest/gitlab`',
+      auth: '`X-Gitlab-Token`, constant-time (or Standard-Webhooks signature with a `whsec_` key)',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ 'x-gitlab-token': secret }),
+  },
   contentTypes: ['application/json'],
 
   verify(rawBody, headers, config, now) {
@@ -280,22 +295,19 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
             memberName ? ` (member ${memberName}${role ? `, ${role}` : ''})` : ''
           }${where ? ` on ${where}` : ''}`;
 
-    const event: PipewardenEvent = {
-      '@timestamp': when,
+    const event = makeEvent({
+      at: when,
       message,
-      event: {
-        id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
-        kind: 'event',
-        category: cls.category,
-        type,
-        action,
-        outcome,
-        dataset: system ? 'gitlab.system_hook' : 'gitlab.webhook',
-        provider: 'gitlab',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
+      category: cls.category,
+      type,
+      action,
+      outcome,
+      dataset: system ? 'gitlab.system_hook' : 'gitlab.webhook',
+      provider: 'gitlab',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     if (actor) event.user = { name: actor, ...(actorId ? { id: actorId } : {}) };
     if (memberName || memberId) {
       event.user = {

@@ -8,12 +8,15 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 import { authorizationEquals } from '../docker-distribution/index.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_HARBOR_TOKEN');
+const SECRET_ENV = 'PIPEWARDEN_HARBOR_TOKEN';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 // CloudEvents type ("harbor.artifact.pushed") → the Default format's name.
 const FROM_CLOUDEVENTS = table<string>({
@@ -88,22 +91,19 @@ function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
   const severity = resources
     .flatMap((r) => Object.values(obj(r.scan_overview) ?? {}).map((o) => str(obj(o)?.severity)))
     .find((s) => s !== undefined);
-  const event: PipewardenEvent = {
-    '@timestamp': validTime(occur) ?? receivedAt.toISOString(),
+  const event = makeEvent({
+    at: validTime(occur) ?? receivedAt.toISOString(),
     message: `${operator ?? 'Harbor'} ${type.toLowerCase().replace(/_/g, ' ')}${artifact ? ` ${artifact}` : repoName ? ` ${repoName}` : ''}${severity ? ` (severity ${severity})` : ''}`,
-    event: {
-      id: eventId('harbor', id ?? JSON.stringify(payload)),
-      kind: 'event',
-      category: kind === 'access.anonymous' ? [base.category, 'web'] : [base.category],
-      type: [base.type],
-      action: ceType ?? type,
-      outcome: base.outcome,
-      dataset: ceType ? 'harbor.cloudevents' : 'harbor.webhook',
-      provider: 'harbor',
-      ingested: receivedAt.toISOString(),
-    },
+    id: eventId('harbor', id ?? JSON.stringify(payload)),
+    category: kind === 'access.anonymous' ? [base.category, 'web'] : [base.category],
+    type: [base.type],
+    action: ceType ?? type,
+    outcome: base.outcome,
+    dataset: ceType ? 'harbor.cloudevents' : 'harbor.webhook',
+    provider: 'harbor',
+    receivedAt,
     pipewarden: pw,
-  };
+  });
   if (operator && !anonymous) {
     event.user = {
       name: operator,
@@ -121,6 +121,20 @@ export const harbor: IngestAdapter<typeof configSchema._output> = {
   id: 'harbor',
   title: 'Harbor webhooks (Default and CloudEvents)',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Harbor webhooks (Default and CloudEvents)',
+      route: '`POST /ingest/harbor`',
+      auth: 'the configured `Authorization` ("Auth Header") value, constant-time',
+    },
+  ],
+  testing: {
+    sign: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
+    // The "Auth Header" string is sent, and compared, whole.
+    secretValue: (secret) => `Bearer ${secret}`,
+  },
   contentTypes: ['application/json', 'application/cloudevents+json'],
 
   verify(_rawBody, headers, config) {

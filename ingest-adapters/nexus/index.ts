@@ -2,13 +2,16 @@
 // (component, asset), signed with X-Nexus-Webhook-Signature = hex HMAC-SHA1 of the body.
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
-import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
+import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
 
-const configSchema = secretSourceSchema('PIPEWARDEN_NEXUS_SECRET');
+const SECRET_ENV = 'PIPEWARDEN_NEXUS_SECRET';
+
+const configSchema = secretSourceSchema(SECRET_ENV);
 
 /** "admin/10.0.0.1" → user and IP; "anonymous/…" is anonymous. The IP is after the last slash. */
 export function parseInitiator(v: unknown): { user?: string; ip?: string; anonymous: boolean } {
@@ -85,6 +88,18 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
   id: 'nexus',
   title: 'Sonatype Nexus Repository webhooks',
   configSchema,
+  secretEnv: SECRET_ENV,
+  docs: [
+    {
+      group: 'build',
+      source: 'Sonatype Nexus Repository webhooks',
+      route: '`POST /ingest/nexus`',
+      auth: '`X-Nexus-Webhook-Signature`: hex HMAC-SHA1 of the body',
+    },
+  ],
+  testing: {
+    sign: (raw, secret) => ({ 'x-nexus-webhook-signature': hmacHex('sha1', secret, raw) }),
+  },
   contentTypes: ['application/json'],
 
   verify(rawBody, headers, config) {
@@ -138,22 +153,19 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     if (artifact) pw.artifact = repoName ? `${repoName}/${artifact}` : artifact;
     const actor = who.user ?? (who.anonymous ? 'anonymous' : 'Nexus');
     const target = pw.artifact ?? (audit ? str(audit.context) : repoName);
-    const event: PipewardenEvent = {
-      '@timestamp': isoTime(payload.timestamp) ?? receivedAt.toISOString(),
+    const event = makeEvent({
+      at: isoTime(payload.timestamp) ?? receivedAt.toISOString(),
       message: `${actor} ${action.replace(/[._]/g, ' ')}${target ? ` ${target}` : ''}${who.ip ? ` from ${who.ip}` : ''}`,
-      event: {
-        id: eventId('nexus', delivery ?? JSON.stringify(payload)),
-        kind: 'event',
-        category: cls.category,
-        type: cls.type,
-        action,
-        outcome: 'success',
-        dataset: webhook === 'rm:global:audit' ? 'nexus.audit' : 'nexus.webhook',
-        provider: 'nexus',
-        ingested: receivedAt.toISOString(),
-      },
+      id: eventId('nexus', delivery ?? JSON.stringify(payload)),
+      category: cls.category,
+      type: cls.type,
+      action,
+      outcome: 'success',
+      dataset: webhook === 'rm:global:audit' ? 'nexus.audit' : 'nexus.webhook',
+      provider: 'nexus',
+      receivedAt,
       pipewarden: pw,
-    };
+    });
     const affected = auditTarget(audit);
     if (who.user || affected)
       event.user = { ...(who.user ? { name: who.user } : {}), ...(affected ? { target: affected } : {}) };

@@ -2,6 +2,16 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { type Headers, header, type VerifyResult } from './types.ts';
 
+/** Hex HMAC of a body, as most sources sign (the sending side of hmacHexEquals). */
+export function hmacHex(algorithm: 'sha1' | 'sha256', key: string, body: string | Buffer): string {
+  return createHmac(algorithm, key).update(body).digest('hex');
+}
+
+/** An HTTP Basic Authorization value. */
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
 /** Compares a hex digest sent by a source with the one we compute, in constant time. */
 export function hmacHexEquals(
   algorithm: 'sha1' | 'sha256',

@@ -45,10 +45,40 @@ export function readLine(
   return undefined;
 }
 
+/** One row of the README's sources table (checked against the registry by a test). */
+export interface SourceDoc {
+  /** Which table: source control and CI, or build servers and artefact stores. */
+  group: 'scm' | 'build';
+  source: string;
+  route: string;
+  auth: string;
+  /** The variable holding this row's credential, when not the adapter's `secretEnv` (e.g. a poller's token). */
+  secretEnv?: string;
+}
+
+/**
+ * The sender's side of `verify`, for tests that must authenticate bodies of their own making (compliance,
+ * every sample, signers). Kept beside verify so that the two cannot drift apart: a change to one that the
+ * other does not follow fails the compliance test. Never used to accept a request.
+ */
+export interface AdapterTesting {
+  /** The headers a source adds to authenticate `raw` when its secret is `secret`. */
+  sign(raw: string | Buffer, secret: string, now: Date): Record<string, string>;
+  /** What `secretEnv` must hold for `sign(…, secret)` to verify, when not `secret` itself. */
+  secretValue?(secret: string): string;
+  /** The bytes a source posts for one stored sample body, when not the body itself (e.g. an envelope). */
+  deliver?(body: unknown): string;
+}
+
 export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boolean }> {
   id: string; // kebab-case, equal to the folder name; the default route is POST /ingest/<id>
   title: string;
   configSchema: z.ZodType<C, any>;
+  /** The environment variable that holds the source's secret by default (`sources.<id>.secretEnv`). */
+  secretEnv: string;
+  /** Its rows in the README's sources table. */
+  docs: SourceDoc[];
+  testing: AdapterTesting;
   /** Extra routes served by this adapter besides /ingest/<id> (e.g. Splunk HEC paths). POST only. */
   paths?: string[];
   /** Media types accepted (default ['application/json']); '*' accepts any. */

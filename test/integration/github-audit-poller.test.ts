@@ -1,10 +1,10 @@
 // The GitHub audit-log poller against a real HTTP peer (node:http serving the real audit samples as
 // paginated API pages), publishing to the real Kafka and keeping its cursor in the real Elasticsearch.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadSamples } from '../../ingest-adapters/fixtures.ts';
 import { type GithubAuditConfig, githubAudit } from '../../ingest-adapters/github-audit/index.ts';
 import { githubAuditPoller } from '../../ingest-adapters/github-audit/poller.ts';
 import { KafkaBus, kafkaConfigSchema } from '../../src/bus/kafka.ts';
@@ -18,10 +18,8 @@ import type { Store } from '../../src/store/types.ts';
 
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
 const TOKEN = 'gh-audit-test-token';
-const dir = new URL('../../ingest-adapters/github-audit/fixtures/', import.meta.url);
-const entries: Array<Record<string, unknown>> = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')).body)
+const entries: Array<Record<string, unknown>> = loadSamples('github-audit')
+  .map((s) => s.body as Record<string, unknown>)
   .sort((a, b) => (a.created_at as number) - (b.created_at as number));
 
 /** A small GitHub: /api/v3/orgs/acme/audit-log with created:>= phrases, order=asc, after cursors, rate limits. */

@@ -1,38 +1,16 @@
-// Loads the project's own copies of the shared samples and signs them as the source would.
+// The adapters' sample fixtures (one loader: ingest-adapters/fixtures.ts), and signing them as a source would.
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lowerHeaders, type Sample } from '../../ingest-adapters/fixtures.ts';
 
-export interface Sample {
-  file: string;
-  source: string;
-  event_type: string;
-  headers: Record<string, string>;
-  body: unknown;
-  provenance: string;
-}
-
-export function fixtureDir(adapter: string): URL {
-  return new URL(`../../ingest-adapters/${adapter}/fixtures/`, import.meta.url);
-}
-
-export function loadSample(adapter: string, file: string): Sample {
-  return { file, ...JSON.parse(readFileSync(new URL(file, fixtureDir(adapter)), 'utf8')) };
-}
-
-export function listSamples(adapter: string): string[] {
-  return readdirSync(fixtureDir(adapter))
-    .filter((f) => f.endsWith('.json'))
-    .sort();
-}
-
-/** The exact bytes a source sends for a sample (compact JSON in file key order). */
-export function rawBody(sample: Sample): string {
-  return typeof sample.body === 'string' ? sample.body : JSON.stringify(sample.body);
-}
-
-export function lowerHeaders(h: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
-}
+export {
+  fixtureDir,
+  listSamples,
+  loadSample,
+  loadSamples,
+  lowerHeaders,
+  rawBody,
+  type Sample,
+} from '../../ingest-adapters/fixtures.ts';
 
 /** Headers for a GitHub delivery of `raw` signed with `secret` (replacing the sample's signatures). */
 export function signGithub(

@@ -1,13 +1,15 @@
 // One compliance test every registered adapter passes (Vector's habit): registered, documented, with
 // provenance-bearing fixtures; and through the real HTTP plugin, random and mutated bodies and headers,
 // correctly authenticated, are answered 2xx or 4xx, never 5xx, never a crash; unauthenticated, 401.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSamples, rawBody } from '../../ingest-adapters/fixtures.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
 import type { RunningApp } from '../../src/app.ts';
 import { startEmbedded } from '../support/app.ts';
-import { signers } from '../support/signers.ts';
+import { renderSourcesTables } from '../support/readme.ts';
+import { signers, sourceSecretsEnv } from '../support/signers.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 const SECRET = 'compliance-secret-0123456789';
@@ -15,33 +17,8 @@ const folders = readdirSync(new URL('ingest-adapters/', ROOT)).filter((f) =>
   statSync(new URL(`ingest-adapters/${f}`, ROOT)).isDirectory(),
 );
 
-// Sources whose secret is the whole Authorization value get it with its scheme.
-const ENV: Record<string, string> = {
-  github: 'GITHUB_WEBHOOK_SECRET',
-  'github-audit': 'GITHUB_AUDIT_HEC_TOKEN',
-  gitlab: 'GITLAB_WEBHOOK_TOKEN',
-  'gitlab-audit': 'GITLAB_AUDIT_STREAMING_TOKEN',
-  'gitlab-logs': 'GITLAB_LOGS_TOKEN',
-  bitbucket: 'BITBUCKET_WEBHOOK_SECRET',
-  'bitbucket-server': 'BITBUCKET_SERVER_WEBHOOK_SECRET',
-  'azure-devops': 'AZURE_DEVOPS_WEBHOOK_SECRET',
-  circleci: 'CIRCLECI_WEBHOOK_SECRET',
-  jenkins: 'JENKINS_SECRET',
-  artifactory: 'ARTIFACTORY_SECRET',
-  nexus: 'NEXUS_SECRET',
-  'docker-distribution': 'DOCKER_DISTRIBUTION_TOKEN',
-  harbor: 'HARBOR_TOKEN',
-};
-const WHOLE_HEADER = new Set(['docker-distribution', 'harbor']);
-
 function fixtureBodies(id: string): string[] {
-  const dir = new URL(`ingest-adapters/${id}/fixtures/`, ROOT);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => {
-      const body = JSON.parse(readFileSync(new URL(f, dir), 'utf8')).body;
-      return typeof body === 'string' ? body : JSON.stringify(body);
-    });
+  return loadSamples(id).map(rawBody);
 }
 
 describe('ingest adapter registry', () => {
@@ -59,27 +36,34 @@ describe('ingest adapter registry', () => {
         routes.some((r) => readme.includes(r)),
         `${a.id} route in README`,
       ).toBe(true);
-      expect(readme, `${a.id} secret variable in README`).toContain(`PIPEWARDEN_${ENV[a.id]}`);
+      expect(a.secretEnv, `${a.id} secretEnv`).toMatch(/^PIPEWARDEN_[A-Z0-9_]+$/);
+      expect(readme, `${a.id} secret variable in README`).toContain(a.secretEnv);
       expect(existsSync(new URL(`ingest-adapters/${a.id}/fixtures/README.md`, ROOT))).toBe(true);
       const bodies = fixtureBodies(a.id);
       expect(bodies.length).toBeGreaterThan(0);
-      for (const f of readdirSync(new URL(`ingest-adapters/${a.id}/fixtures/`, ROOT)).filter((x) =>
-        x.endsWith('.json'),
-      )) {
-        const s = JSON.parse(readFileSync(new URL(`ingest-adapters/${a.id}/fixtures/${f}`, ROOT), 'utf8'));
-        expect(s.provenance, `${a.id}/${f} provenance`).toBeTruthy();
+      for (const s of loadSamples(a.id)) {
+        expect(s.provenance, `${a.id}/${s.file} provenance`).toBeTruthy();
       }
       expect(signers[a.id], `${a.id} signer`).toBeTypeOf('function');
+      expect(a.docs.length, `${a.id} rows in the README's sources table`).toBeGreaterThan(0);
     });
   }
+
+  it("README's sources tables are the registry's (UPDATE_README=1 rewrites them)", () => {
+    const generated = renderSourcesTables(readme, adapters);
+    if (process.env.UPDATE_README) writeFileSync(new URL('README.md', ROOT), generated);
+    else
+      expect(
+        readme,
+        'README sources tables: run UPDATE_README=1 npx vitest run test/unit/adapter-compliance.test.ts',
+      ).toBe(generated);
+  });
 });
 
 describe('every adapter, through the HTTP plugin, under random and mutated input', () => {
   let app: RunningApp;
   beforeAll(async () => {
-    const env = Object.fromEntries(
-      adapters.map((a) => [`PIPEWARDEN_${ENV[a.id]}`, WHOLE_HEADER.has(a.id) ? `Bearer ${SECRET}` : SECRET]),
-    );
+    const env = sourceSecretsEnv(SECRET);
     ({ app } = await startEmbedded({ log: { level: 'silent' } }, env, ['ingest']));
   });
   afterAll(async () => {

@@ -196,6 +196,31 @@ describe('POST /ingest/build-logs/:job', () => {
     expect(await ok.json()).toEqual({ job: 'plain-job', chunks: 1, bytes: 6, secrets: 0 });
   });
 
+  it('takes job ids with slashes, raw or URL-encoded, and ids up to 512 characters', async () => {
+    const post = (path: string) =>
+      fetch(`${app.url}/ingest/build-logs/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', authorization: `Bearer ${UPLOAD_TOKEN}` },
+        body: 'hello\n',
+      });
+    // Jenkins folder and multibranch jobs: $JOB_NAME is "folder/sub/job", as the README's snippet sends it.
+    const raw = await post('jenkins:folder/sub/job:7');
+    expect(raw.status, await raw.clone().text()).toBe(202);
+    expect(await raw.json()).toMatchObject({ job: 'jenkins:folder/sub/job:7', chunks: 1 });
+    const encoded = await post(encodeURIComponent('jenkins:folder/sub/other:8'));
+    expect(encoded.status).toBe(202);
+    expect(await encoded.json()).toMatchObject({ job: 'jenkins:folder/sub/other:8' });
+    const chunks = await eventually(complete('jenkins:folder/sub/job:7'), 10_000, 'slashed job chunks');
+    expect(chunks[0]!.source).toBe('jenkins');
+    const long = `jenkins:${'d/'.repeat(200)}${'x'.repeat(512 - 8 - 400)}`;
+    expect(long).toHaveLength(512);
+    const longest = await post(long);
+    expect(longest.status).toBe(202);
+    expect(await longest.json()).toMatchObject({ job: long });
+    expect((await post(`${long}y`)).status).toBe(400);
+    expect((await post('')).status).toBe(400);
+  });
+
   it('answers 503 with Retry-After when the bus cannot take a chunk', async () => {
     // A real bus that has gone away: every publish is refused with BusUnavailableError.
     const down = new SqliteBus({ path: ':memory:', log: createLogger({ level: 'silent' }) });

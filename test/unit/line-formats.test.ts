@@ -1,9 +1,9 @@
 // Every adapter line format (syslog MSGs, text bodies) under random and mutated real lines: it never
 // throws, and what it makes is a well-formed event. (It found a job URI with a literal "%" that made the
 // Jenkins format throw.)
-import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadSamples } from '../../ingest-adapters/fixtures.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
 
@@ -11,10 +11,8 @@ const kinds = new Set<string>(EVENT_KINDS);
 const at = new Date('2024-06-01T00:00:00Z');
 
 function fixtureLines(id: string): string[] {
-  const dir = new URL(`../../ingest-adapters/${id}/fixtures/`, import.meta.url);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')).body)
+  return loadSamples(id)
+    .map((s) => s.body)
     .filter((b): b is string => typeof b === 'string')
     .flatMap((b) => b.split('\n'))
     .filter((l) => l.trim() !== '');

@@ -29,7 +29,7 @@ function fetcherSchema(defaultUrl: string, tokenEnv: string) {
 
 export const buildLogsConfigSchema = z
   .strictObject({
-    /** POST /ingest/build-logs/:job; on by default when its bearer token is set. */
+    /** POST /ingest/build-logs/<job>; on by default when its bearer token is set. */
     enabled: z.boolean().optional(),
     tokenEnv: secretRef('PIPEWARDEN_BUILD_LOGS_TOKEN'),
     /** Target size of a chunk on the build-logs topic (cut at a line end). */

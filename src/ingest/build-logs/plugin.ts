@@ -1,4 +1,4 @@
-// POST /ingest/build-logs/:job — console text of any size, streamed: never held whole in memory. An
+// POST /ingest/build-logs/<job> — console text of any size, streamed: never held whole in memory. An
 // encapsulated plugin whose content-type parser hands the raw request stream to the handler.
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -26,9 +26,11 @@ export async function buildLogsPlugin(app: FastifyInstance, opts: BuildLogsPlugi
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
-  app.post<{ Params: { job: string } }>(
-    '/ingest/build-logs/:job',
-    { schema: { params: { type: 'object', properties: { job: { type: 'string' } }, required: ['job'] } } },
+  // A wildcard, not a :job parameter: Jenkins' $JOB_NAME holds '/' for folder and multibranch jobs, sent raw
+  // or URL-encoded, and a wildcard is not held to the router's 100-character parameter limit (414).
+  app.post<{ Params: { '*': string } }>(
+    '/ingest/build-logs/*',
+    { schema: { params: { type: 'object', properties: { '*': { type: 'string' } }, required: ['*'] } } },
     async (req, reply) => {
       const count = (result: string) => metrics.inc('pipewarden_build_log_uploads_total', { result });
       const refuse = (status: number, result: string, message: string) => {
@@ -42,7 +44,7 @@ export async function buildLogsPlugin(app: FastifyInstance, opts: BuildLogsPlugi
       if (!auth) return refuse(401, 'unauthorized', 'missing Authorization header (send Bearer <token>)');
       if (!tokenEquals(opts.token.reveal(), sent))
         return refuse(401, 'unauthorized', 'the bearer token does not match');
-      const job = req.params.job;
+      const job = req.params['*'];
       if (!JOB_ID.test(job))
         return refuse(400, 'bad_request', 'job id must be 1 to 512 characters without control characters');
       const body = req.body as Readable | undefined;

@@ -1,5 +1,5 @@
 // The message format of the build-logs topic (config.topics.buildLogs): console text cut into ordered
-// chunks at line boundaries, keyed by job. Producers: POST /ingest/build-logs/:job and the log fetchers.
+// chunks at line boundaries, keyed by job. Producers: POST /ingest/build-logs/<job> and the log fetchers.
 // Consumers (the secret scanner) may see a chunk twice after a retry: (job, seq) identifies it.
 
 export interface BuildLogChunk {

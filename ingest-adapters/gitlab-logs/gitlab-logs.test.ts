@@ -1,10 +1,9 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gitlabJsonLine, gitlabLogs } from '../../ingest-adapters/gitlab-logs/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
-import { listSamples, loadSample } from '../support/samples.ts';
+import { listSamples, loadSample } from '../../test/support/samples.ts';
+import { gitlabJsonLine, gitlabLogs } from './index.ts';
 
 const config = { enabled: true, secret: new Secret('logs-token', 'test') };
 const at = new Date('2024-06-01T10:00:00Z');
@@ -100,53 +99,5 @@ describe('gitlab-logs', () => {
     expect(() => ingest('\n \n')).toThrow(/no log lines/);
     expect(() => ingest(`${lines[0]}\nnot json`)).toThrow(/line 2/);
     expect(() => ingest('[1]')).toThrow(AdapterInputError);
-  });
-
-  describe('property', () => {
-    it('never throws anything but AdapterInputError, from parse, toEvents or the line format', () => {
-      const texts = fc.oneof(
-        fc.string(),
-        fc.array(fc.jsonValue().map((v) => JSON.stringify(v))).map((xs) => xs.join('\n')),
-        fc
-          .tuple(
-            fc.integer({ min: 0, max: lines.length - 1 }),
-            fc.constantFrom(
-              'message',
-              'time',
-              'meta.user',
-              'meta.remote_ip',
-              'env',
-              'with',
-              'change',
-              'to',
-              'author_id',
-              'entity_type',
-            ),
-            fc.jsonValue(),
-          )
-          .map(([i, k, v]) => JSON.stringify({ ...JSON.parse(lines[i]!), [k]: v })),
-      );
-      fc.assert(
-        fc.property(texts, (text) => {
-          try {
-            for (const e of ingest(text).events) expect(EVENT_KINDS).toContain(e.pipewarden.kind);
-          } catch (err) {
-            expect(err).toBeInstanceOf(AdapterInputError);
-          }
-          for (const line of text.split('\n')) {
-            if (gitlabJsonLine.read(line, at, { transport: 'syslog' }) !== undefined)
-              gitlabJsonLine.read(line, at, { transport: 'syslog' }); // must not throw
-          }
-        }),
-        { numRuns: 400 },
-      );
-    });
-    it('never verifies without the token', () => {
-      fc.assert(
-        fc.property(fc.string(), (auth) => {
-          expect(gitlabLogs.verify(Buffer.from('x'), { authorization: auth }, config, at).ok).toBe(false);
-        }),
-      );
-    });
   });
 });

@@ -1,15 +1,14 @@
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipelineWeakening } from '../../detectors/pipeline-weakening/index.ts';
-import { githubAudit } from '../../ingest-adapters/github-audit/index.ts';
-import { nextLink } from '../../ingest-adapters/github-audit/poller.ts';
 import type { RunningApp } from '../../src/app.ts';
 import { Secret } from '../../src/config/secrets.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import { EVENT_KINDS } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
-import { startEmbedded } from '../support/app.ts';
-import { listSamples, loadSample } from '../support/samples.ts';
+import { startEmbedded } from '../../test/support/app.ts';
+import { listSamples, loadSample } from '../../test/support/samples.ts';
+import { githubAudit } from './index.ts';
+import { nextLink } from './poller.ts';
 
 const TOKEN = 'sample-webhook-secret';
 const config = { enabled: true, secret: new Secret(TOKEN, 'test'), poll: undefined };
@@ -273,75 +272,6 @@ describe('github-audit', () => {
     expect(nextLink('<https://x/prev>; rel="prev", <https://x/next>; rel="next"')).toBe('https://x/next');
     expect(nextLink('<https://x/first>; rel="first"')).toBeUndefined();
     expect(nextLink(null)).toBeUndefined();
-  });
-
-  describe('property', () => {
-    const mutate = (v: unknown, key: string, replacement: unknown): unknown =>
-      v && typeof v === 'object' && !Array.isArray(v)
-        ? { ...(v as object), [key]: replacement }
-        : replacement;
-
-    it('never throws anything but AdapterInputError, on random or mutated bodies and headers', () => {
-      const bodies = fc.oneof(
-        fc.string(),
-        fc.jsonValue().map((v) => JSON.stringify(v)),
-        fc.array(fc.jsonValue().map((v) => JSON.stringify({ event: v, time: 1 }))).map((xs) => xs.join('\n')),
-        fc
-          .tuple(
-            fc.integer({ min: 0, max: samples.length - 1 }),
-            fc.constantFrom(
-              'action',
-              'actor',
-              'created_at',
-              '@timestamp',
-              'data',
-              'repo',
-              'actor_ip',
-              'status_code',
-              '_document_id',
-            ),
-            fc.jsonValue(),
-          )
-          .map(([i, k, v]) => hecBody([mutate(samples[i]!.body, k, v)])),
-        // Byte-level damage to a valid body.
-        fc.tuple(fc.nat(), fc.string({ maxLength: 3 })).map(([pos, s]) => {
-          const b = hecBody(samples.slice(0, 3).map((x) => x.body));
-          const p = pos % b.length;
-          return b.slice(0, p) + s + b.slice(p + 1);
-        }),
-      );
-      fc.assert(
-        fc.property(
-          bodies,
-          fc.dictionary(fc.constantFrom('authorization', 'content-type'), fc.string()),
-          (raw, headers) => {
-            try {
-              const out = githubAudit.toEvents(githubAudit.parse!(Buffer.from(raw), headers), headers, at);
-              for (const e of out.events) expect(EVENT_KINDS).toContain(e.pipewarden.kind);
-            } catch (err) {
-              expect(err).toBeInstanceOf(AdapterInputError);
-            }
-          },
-        ),
-        { numRuns: 500 },
-      );
-    });
-
-    it('never verifies without the token', () => {
-      fc.assert(
-        fc.property(
-          fc.uint8Array({ maxLength: 100 }),
-          fc.oneof(
-            fc.string(),
-            fc.string().map((s) => `Splunk ${s}`),
-          ),
-          (raw, authorization) => {
-            expect(githubAudit.verify(Buffer.from(raw), { authorization }, config, at).ok).toBe(false);
-          },
-        ),
-        { numRuns: 400 },
-      );
-    });
   });
 
   describe('over HTTP (Splunk HEC paths)', () => {
