@@ -259,7 +259,7 @@ export class KafkaBus implements Bus {
         } catch (err) {
           // Every caller of the batch is told: none may assume its messages are stored.
           const errors = batch.map((p) => toBusError(err, p.topic, 'take the messages for'));
-          batch.forEach((p, i) => p.reject(errors[i]!));
+          for (const [i, p] of batch.entries()) p.reject(errors[i]!);
           if (errors[0] instanceof BusUnavailableError) this.#markDown(errors[0].message);
         }
       }
