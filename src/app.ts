@@ -26,6 +26,7 @@ import { detectBatch } from './detect/runner.ts';
 import { startSilenceWatch } from './detect/silence.ts';
 import { createStateStore } from './detect/state-store.ts';
 import { eventId } from './event.ts';
+import { readinessCheck } from './health.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
 import { BuildLogWriter, type SecretScanning } from './ingest/build-logs/writer.ts';
@@ -214,7 +215,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     'pipewarden_alert_deliveries_total',
     'Alert deliveries by sink and outcome (sent, failed, skipped).',
   );
-  await server.register(healthRoutes, { bus, store, metrics, consumers });
+  const embeddedDisk =
+    config.mode === 'embedded'
+      ? { dataDir: config.embedded.dataDir, minFreeBytes: config.embedded.minFreeMb * 1024 * 1024 }
+      : {};
+  const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk });
+  await server.register(healthRoutes, { bus, store, metrics, consumers, readiness });
 
   let pollers: PollerRunner | undefined;
   let syslog: SyslogListener | undefined;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
+import type { Readiness } from '../health.ts';
 import { type Counters, renderGauge } from '../ingest/metrics.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
@@ -109,10 +110,21 @@ async function lagGauge(bus: Bus, consumers: readonly Consumer[]): Promise<strin
 
 export async function healthRoutes(
   app: FastifyInstance,
-  opts: { bus?: Bus; store?: Store; metrics: Counters; consumers?: readonly Consumer[] },
+  opts: {
+    bus?: Bus;
+    store?: Store;
+    metrics: Counters;
+    consumers?: readonly Consumer[];
+    /** What this process's roles need (src/health.ts); without it, every given dependency is needed. */
+    readiness?: () => Promise<Readiness>;
+  },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
+    if (opts.readiness) {
+      const { ready, checks, missing } = await opts.readiness();
+      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks, missing });
+    }
     const checks: Record<string, string> = {};
     for (const [name, dep] of [
       ['bus', opts.bus],
