@@ -212,6 +212,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   metrics.describe('pipewarden_detect_events_total', 'Events evaluated by the detect role, by lane.');
   metrics.describe('pipewarden_hits_total', 'Hits raised, by detector and severity.');
   metrics.describe(
+    'pipewarden_index_events_total',
+    'Events the index role stored (indexed, redeliveries included) or failed to store (failed, retried).',
+  );
+  metrics.describe(
     'pipewarden_alert_deliveries_total',
     'Alert deliveries by sink and outcome (sent, failed, skipped).',
   );
@@ -460,7 +464,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           if (!events.length) return;
           try {
             await store.indexEvents(events, { mayBeRedelivered: Date.now() < suspectUntil });
+            metrics.inc('pipewarden_index_events_total', { outcome: 'indexed' }, events.length);
           } catch (err) {
+            metrics.inc('pipewarden_index_events_total', { outcome: 'failed' }, events.length);
             suspect();
             throw err;
           }

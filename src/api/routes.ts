@@ -6,6 +6,7 @@ import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Readiness } from '../health.ts';
 import { type Counters, renderGauge } from '../ingest/metrics.ts';
+import { storeUnavailable } from '../store/errors.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
@@ -148,6 +149,15 @@ export async function healthRoutes(
 }
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
+  // The store down is not a bug: 503 naming it, so clients retry; anything else goes to the server's handler.
+  app.setErrorHandler((err, _req, reply) => {
+    const why = storeUnavailable(err);
+    if (!why) throw err;
+    return reply
+      .status(503)
+      .header('retry-after', '5')
+      .send({ error: 'store_unavailable', message: `${why}; retry later` });
+  });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const auth = req.headers.authorization;
     if (!auth)

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createToken } from '../../src/api/tokens.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Role } from '../../src/config/schema.ts';
@@ -63,8 +64,22 @@ describe('readiness per role with Elasticsearch cut off', () => {
   });
 
   it('keeps ingest ready without the store; index and alert name the store as missing', async () => {
+    const { token } = await createToken(apps.ingest!.store, 'readiness');
+    const api = (url: string) =>
+      apps.ingest!.server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+    expect((await api('/api/events?size=1')).statusCode).toBe(200);
     await proxy.cut();
     try {
+      // The query API needs the store: 503 naming it (not a 500), for the token check and the search alike.
+      for (const url of ['/api/events?size=1', '/api/alerts']) {
+        const res = await api(url);
+        expect(res.statusCode, res.body).toBe(503);
+        expect(res.headers['retry-after']).toBeDefined();
+        expect(res.json()).toMatchObject({
+          error: 'store_unavailable',
+          message: expect.stringMatching(/^Elasticsearch is unreachable/),
+        });
+      }
       const ingest = await readyz('ingest');
       expect(ingest.status, JSON.stringify(ingest.body)).toBe(200);
       expect(ingest.body).toMatchObject({ status: 'ready', missing: [] });
