@@ -9,6 +9,7 @@ import type { Config, Role } from './config/schema.ts';
 import { ROLES } from './config/schema.ts';
 import type { DetectionEngine } from './detect/engine.ts';
 import { createBus, createStore } from './factories.ts';
+import { readinessCheck } from './health.ts';
 import type { SyslogListener } from './ingest/syslog/listener.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Counters } from './metrics.ts';
@@ -65,7 +66,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const server = createServer(config, log);
   describeMetrics(metrics);
-  await server.register(healthRoutes, { bus, store, metrics });
+  const embeddedDisk =
+    config.mode === 'embedded'
+      ? { dataDir: config.embedded.dataDir, minFreeBytes: config.embedded.minFreeMb * 1024 * 1024 }
+      : {};
+  const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk });
+  await server.register(healthRoutes, { bus, store, metrics, readiness });
 
   const result: Omit<RunningApp, 'url' | 'stop'> = { config, roles, bus, store, server, metrics };
   if (roles.includes('ingest')) {
@@ -125,6 +131,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 function describeMetrics(metrics: Counters): void {
   metrics.describe('pipewarden_detect_events_total', 'Events evaluated by the detect role, by lane.');
   metrics.describe('pipewarden_hits_total', 'Hits raised, by detector and severity.');
+  metrics.describe(
+    'pipewarden_index_events_total',
+    'Events the index role stored (indexed, redeliveries included) or failed to store (failed, retried).',
+  );
   metrics.describe(
     'pipewarden_alert_deliveries_total',
     'Alert deliveries by sink and outcome (sent, failed, skipped).',

@@ -2,6 +2,7 @@
 // records the outcome per sink. One sink failing never stops the others.
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
 import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
 import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severityRank } from './types.ts';
 
@@ -18,6 +19,8 @@ export interface AlerterOptions {
   runbookBaseUrl?: string;
   /** The longest wait a receiver's Retry-After is honoured for; asked for more, this round gives up. */
   maxRetryAfterMs?: number;
+  /** How the final alert record write is retried before the batch is redelivered (see outbox.ts). */
+  outbox?: Omit<OutboxOptions, 'log'>;
   log?: Logger;
   now?: () => Date;
 }
@@ -31,6 +34,7 @@ export class Alerter {
   readonly #store: Store | undefined;
   readonly #opts: AlerterOptions;
   readonly #budget: SinkBudget | undefined;
+  readonly #outbox: AlertOutbox | undefined;
 
   /** `store` may be undefined for one-off deliveries (test alerts) that are not recorded. */
   constructor(sinks: Sink[], store: Store | undefined, opts: AlerterOptions) {
@@ -38,21 +42,68 @@ export class Alerter {
     this.#store = store;
     this.#opts = opts;
     this.#budget = opts.throttle ? new SinkBudget(opts.throttle) : undefined;
+    this.#outbox = store
+      ? new AlertOutbox(store, { ...opts.outbox, ...(opts.log ? { log: opts.log } : {}) })
+      : undefined;
   }
 
   get sinkNames(): string[] {
     return this.#sinks.map((s) => s.name);
   }
 
+  /**
+   * Delivers a hit through the outbox (outbox.ts): the intent is stored before any sink is tried, each
+   * outcome right after, so a redelivered hit resumes instead of repeating what already went out.
+   * Throws, having sent nothing, when the intent cannot be stored; the caller's batch comes back later.
+   */
   async handle(hit: Hit): Promise<AlertRecord> {
     const store = this.#store;
-    if (!store) throw new Error('this alerter has no store to record alerts in');
+    const outbox = this.#outbox;
+    if (!store || !outbox) throw new Error('this alerter has no store to record alerts in');
     const existing = await store.getAlert(hit.id);
     // A redelivered hit that already went out is not sent twice.
-    if (existing?.status === 'delivered') return existing;
-    const deliveries = await this.deliver(hit, existing?.deliveries ?? {});
-    const record: AlertRecord = { ...hit, status: overallStatus(deliveries), deliveries };
-    await store.putAlert(record);
+    if (existing?.status === 'delivered') {
+      outbox.forget(hit.id);
+      return existing;
+    }
+    // What the store says, overlaid with sends this process made but could not record yet.
+    const deliveries: Record<string, Delivery> = {
+      ...existing?.deliveries,
+      ...outbox.unrecorded(hit.id),
+    };
+    const toSend: Sink[] = [];
+    for (const sink of this.#sinks) {
+      const decided = this.#decide(sink, hit, deliveries[sink.name]);
+      if (decided) deliveries[sink.name] = decided;
+      else toSend.push(sink);
+    }
+    if (toSend.length > 0) {
+      const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
+      const at = this.#now().toISOString();
+      for (const s of toSend)
+        deliveries[s.name] = { status: 'pending', attempts: deliveries[s.name]?.attempts ?? 0, at };
+      await outbox.recordIntent(hit, deliveries);
+      let progress: Promise<void> = Promise.resolve();
+      await Promise.allSettled(
+        toSend.map(async (sink) => {
+          const delivery = await this.#send(sink, hit, previous.get(sink.name)).catch(
+            (err: unknown): Delivery => ({
+              status: 'failed',
+              attempts: (previous.get(sink.name)?.attempts ?? 0) + 1,
+              at: this.#now().toISOString(),
+              error: String(err),
+            }),
+          );
+          if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
+          deliveries[sink.name] = delivery;
+          // Serialised, so an older snapshot never overwrites a newer one.
+          progress = progress.then(() => outbox.recordProgress(hit, sink.name, delivery, deliveries));
+        }),
+      );
+      await progress;
+    }
+    const record = alertRecord(hit, deliveries);
+    await outbox.recordFinal(record);
     return record;
   }
 
@@ -118,7 +169,13 @@ export class Alerter {
   /** Sends to every sink at or above its minimum severity (skipping those already sent), in parallel. */
   async deliver(hit: Hit, previous: Record<string, Delivery> = {}): Promise<Record<string, Delivery>> {
     const results = await Promise.allSettled(
-      this.#sinks.map((sink) => this.#deliver(sink, hit, previous[sink.name])),
+      this.#sinks.map(async (sink) => {
+        const decided = this.#decide(sink, hit, previous[sink.name]);
+        if (decided) return decided;
+        const delivery = await this.#send(sink, hit, previous[sink.name]);
+        if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
+        return delivery;
+      }),
     );
     const deliveries: Record<string, Delivery> = {};
     results.forEach((r, i) => {
@@ -135,7 +192,8 @@ export class Alerter {
     return this.#opts.now?.() ?? new Date();
   }
 
-  async #deliver(sink: Sink, hit: Hit, previous: Delivery | undefined): Promise<Delivery> {
+  /** The outcome for a sink that is not to be sent now (already sent, not routed, held…); undefined: send. */
+  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined): Delivery | undefined {
     if (previous?.status === 'sent') return previous;
     if (!this.#opts.ignoreRoutes && sink.detectors?.length && !sink.detectors.includes(hit.detector)) {
       return {
@@ -160,9 +218,7 @@ export class Alerter {
       if (!verdict.ok)
         return { status: 'held', attempts: 0, at: this.#now().toISOString(), reason: verdict.reason };
     }
-    const delivery = await this.#send(sink, hit, previous);
-    if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
-    return delivery;
+    return undefined;
   }
 
   /** A repository path as runbook becomes a link under runbookBaseUrl; an absolute URL is kept. */

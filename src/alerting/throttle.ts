@@ -71,6 +71,7 @@ export class SinkBudget {
 /** An alert's overall status from its deliveries. */
 export function overallStatus(deliveries: Record<string, Delivery>): AlertRecord['status'] {
   const statuses = Object.values(deliveries).map((d) => d.status);
+  if (statuses.includes('pending')) return 'pending';
   const failed = statuses.filter((s) => s === 'failed').length;
   if (failed > 0) return failed === statuses.length ? 'failed' : 'partial';
   return statuses.includes('held') ? 'held' : 'delivered';

@@ -30,9 +30,10 @@ export interface Hit {
 
 /**
  * held: the sink was over its alert budget (see throttle.ts), so the alert waits for the next digest;
- * digested: it went out in a digest message (`digest` names that message's alert id).
+ * digested: it went out in a digest message (`digest` names that message's alert id);
+ * pending: about to be sent (the outbox's intent, outbox.ts): a redelivery that finds it sends it.
  */
-export type DeliveryStatus = 'sent' | 'failed' | 'skipped' | 'held' | 'digested';
+export type DeliveryStatus = 'sent' | 'failed' | 'skipped' | 'held' | 'digested' | 'pending';
 
 export interface Delivery {
   status: DeliveryStatus;
@@ -50,7 +51,8 @@ export type AlertStatus = (typeof ALERT_STATUSES)[number];
 export interface AlertRecord extends Hit {
   /**
    * delivered: every enabled sink sent, digested or skipped; held: none failed, some wait for a digest;
-   * partial: some failed; failed: all failed; pending: not tried yet.
+   * partial: some failed; failed: all failed; pending: some sink is being sent or was interrupted
+   * before its outcome was stored (outbox.ts).
    */
   status: AlertStatus;
   deliveries: Record<string, Delivery>;

@@ -5,7 +5,9 @@ import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
+import type { Readiness } from '../health.ts';
 import { type Counters, renderGauge } from '../metrics.ts';
+import { storeUnavailable } from '../store/errors.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
@@ -104,10 +106,20 @@ async function lagGauge(bus: Bus): Promise<string> {
 
 export async function healthRoutes(
   app: FastifyInstance,
-  opts: { bus?: Bus; store?: Store; metrics: Counters },
+  opts: {
+    bus?: Bus;
+    store?: Store;
+    metrics: Counters;
+    /** What this process's roles need (src/health.ts); without it, every given dependency is needed. */
+    readiness?: () => Promise<Readiness>;
+  },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
+    if (opts.readiness) {
+      const { ready, checks, missing } = await opts.readiness();
+      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks, missing });
+    }
     const checks: Record<string, string> = {};
     for (const [name, dep] of [
       ['bus', opts.bus],
@@ -131,6 +143,15 @@ export async function healthRoutes(
 }
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
+  // The store down is not a bug: 503 naming it, so clients retry; anything else goes to the server's handler.
+  app.setErrorHandler((err, _req, reply) => {
+    const why = storeUnavailable(err);
+    if (!why) throw err;
+    return reply
+      .status(503)
+      .header('retry-after', '5')
+      .send({ error: 'store_unavailable', message: `${why}; retry later` });
+  });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const auth = req.headers.authorization;
     if (!auth)

@@ -56,6 +56,8 @@ export const configSchema = z
           .default(24 * 7),
         /** Days events stay in the embedded store (audit trail); absent: kept until deleted. Alerts stay. */
         storeRetentionDays: z.number().int().min(1).max(36_500).optional(),
+        /** /readyz says not ready when the data directory has less free space than this (MiB). */
+        minFreeMb: z.number().int().min(0).default(64),
       })
       .prefault({}),
     kafka: kafkaConfigSchema.optional(),

@@ -41,12 +41,18 @@ class RedeliveryWindow {
 }
 
 /** One batch: the valid events into the store. A failure opens the redelivery window and is retried. */
-async function indexBatch({ store, log }: RoleDeps, window: RedeliveryWindow, batch: ConsumedMessage[]) {
+async function indexBatch(
+  { store, log, metrics }: RoleDeps,
+  window: RedeliveryWindow,
+  batch: ConsumedMessage[],
+) {
   const events = readEvents(batch, log);
   if (!events.length) return;
   try {
     await store.indexEvents(events, { mayBeRedelivered: window.open });
+    metrics.inc('pipewarden_index_events_total', { outcome: 'indexed' }, events.length);
   } catch (err) {
+    metrics.inc('pipewarden_index_events_total', { outcome: 'failed' }, events.length);
     window.suspect();
     throw err;
   }

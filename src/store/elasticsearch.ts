@@ -211,6 +211,8 @@ export class ElasticsearchStore implements Store {
   readonly #state: string;
   readonly #deadletter: string;
   readonly #retentionDays: number | undefined;
+  /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
+  #recreating: Promise<void> | undefined;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
     this.#client = createElasticsearchClient(config);
@@ -226,6 +228,21 @@ export class ElasticsearchStore implements Store {
 
   async init(): Promise<void> {
     const c = this.#client;
+    // Plain indices get templates too, so even one auto-created by a write in a race gets our mappings.
+    for (const [index, mappings] of [
+      [this.#alerts, ALERT_MAPPINGS],
+      [this.#tokens, TOKEN_MAPPINGS],
+      [this.#state, STATE_MAPPINGS],
+      [this.#deadletter, DEADLETTER_MAPPINGS],
+    ] as const) {
+      await c.indices.putIndexTemplate({
+        name: index,
+        index_patterns: [index],
+        template: { settings: SETTINGS, mappings },
+        priority: 200,
+        _meta: { managed_by: 'pipewarden' },
+      });
+    }
     await c.cluster.putComponentTemplate({
       name: `${this.#prefix}-events-mappings`,
       template: { settings: SETTINGS, mappings: EVENT_MAPPINGS },
@@ -251,11 +268,24 @@ export class ElasticsearchStore implements Store {
   }
 
   async indexEvents(events: PipewardenEvent[], options: IndexOptions = {}): Promise<void> {
-    if (options.mayBeRedelivered && events.length > 0) events = await this.#notYetIndexed(events);
+    if (options.mayBeRedelivered && events.length > 0) {
+      try {
+        events = await this.#notYetIndexed(events);
+      } catch (err) {
+        if (!isIndexNotFound(err)) throw err;
+        await this.#recreate(`the ${this.#events} data stream`); // then nothing of it is indexed yet
+      }
+    }
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
     const operations = events.flatMap((e) => [{ create: { _index: this.#events, _id: e.event.id } }, e]);
-    const res = await this.#client.bulk({ operations, refresh: false });
+    // require_data_stream: if the data stream is gone (the node came back empty), a write must not
+    // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
+    let res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
+    if (res.errors && res.items.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
+      await this.#recreate(`the ${this.#events} data stream`);
+      res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
+    }
     if (!res.errors) return;
     const failures: string[] = [];
     const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
@@ -301,6 +331,7 @@ export class ElasticsearchStore implements Store {
   }
 
   async putAlert(alert: AlertRecord): Promise<void> {
+    await this.#ensure(this.#alerts);
     await this.#client.index({ index: this.#alerts, id: alert.id, document: alert, refresh: false });
   }
 
@@ -320,6 +351,7 @@ export class ElasticsearchStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
+    await this.#ensure(this.#tokens);
     await this.#client.index({ index: this.#tokens, id: token.id, document: token, refresh: false });
   }
 
@@ -329,6 +361,7 @@ export class ElasticsearchStore implements Store {
   }
 
   async putState(key: string, value: string): Promise<void> {
+    await this.#ensure(this.#state);
     await this.#client.index({
       index: this.#state,
       id: key,
@@ -352,6 +385,11 @@ export class ElasticsearchStore implements Store {
   async ping(): Promise<void> {
     const health = await this.#client.cluster.health();
     if (health.status === 'red') throw new Error(`Elasticsearch cluster ${health.cluster_name} is red`);
+    // A node that came back empty answers health green: the store is ready only with its indices.
+    const all = [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter];
+    if (!(await this.#client.indices.exists({ index: all, allow_no_indices: false }))) {
+      await this.#recreate('some of its indices');
+    }
   }
 
   async close(): Promise<void> {
@@ -442,11 +480,38 @@ export class ElasticsearchStore implements Store {
     );
   }
 
+  /**
+   * Before a write to a plain index: if it vanished (the node came back empty, someone deleted it), set
+   * the store up again first, so the write neither fails forever nor auto-creates an unmapped index.
+   */
+  async #ensure(index: string): Promise<void> {
+    if (!(await this.#client.indices.exists({ index }))) await this.#recreate(index);
+  }
+
+  #recreate(what: string): Promise<void> {
+    this.#recreating ??= (async () => {
+      this.#log?.warn(
+        { missing: what },
+        'Elasticsearch lost the store; creating its templates and indices again.',
+      );
+      try {
+        await this.init();
+      } finally {
+        this.#recreating = undefined;
+      }
+    })();
+    return this.#recreating;
+  }
+
   async #ensureIndex(index: string, mappings: estypes.MappingTypeMapping): Promise<void> {
     const created = await ignoreExists(this.#client.indices.create({ index, settings: SETTINGS, mappings }));
     // Already there: add fields mapped since it was created (additive changes only).
     if (!created) await this.#client.indices.putMapping({ index, ...mappings });
   }
+}
+
+function isIndexNotFound(err: unknown): boolean {
+  return err instanceof errors.ResponseError && err.body?.error?.type === 'index_not_found_exception';
 }
 
 /** Resolves true when created, false when it already existed. */

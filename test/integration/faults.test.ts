@@ -110,5 +110,9 @@ describe('Elasticsearch outage under a distributed collector', () => {
     expect(got).toHaveLength(ids.size);
     expect(new Set(got)).toEqual(ids);
     expect((await app.server.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    // Every event shows on /metrics as indexed (redeliveries, if any, count again).
+    const metrics = (await app.server.inject({ method: 'GET', url: '/metrics' })).body;
+    const indexedMetric = /pipewarden_index_events_total\{outcome="indexed"\} (\d+)/.exec(metrics)?.[1];
+    expect(Number(indexedMetric)).toBeGreaterThanOrEqual(BEFORE + DURING);
   });
 });

@@ -63,4 +63,20 @@ describe('deploy/compose.yaml', () => {
     expect(config.mode).toBe('distributed');
     expect(config.kafka?.brokers).toEqual(['kafka:9092']);
   });
+
+  it("checks each role's readiness on /readyz at the configured port", () => {
+    const merged = parseAllDocuments(read('deploy/compose.yaml'), { merge: true })[0]!.toJS();
+    const config = parseConfig(parseAllDocuments(read('deploy/pipewarden.compose.yaml'))[0]!.toJS(), {
+      PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'set-by-the-operator',
+    });
+    const roleServices = Object.values(
+      merged.services as Record<string, { command?: string[]; healthcheck?: { test?: string[] } }>,
+    ).filter((s) => roleOf(s.command));
+    expect(roleServices).toHaveLength(ROLES.length);
+    for (const s of roleServices) {
+      const probe = (s.healthcheck?.test ?? []).join(' ');
+      expect(probe).toContain(`http://127.0.0.1:${config.server.port}/readyz`);
+      expect(probe).toMatch(/r\.ok \? 0 : 1/); // only a 2xx is healthy
+    }
+  });
 });
