@@ -5,6 +5,7 @@ import { buildServerHardening } from './build-server-hardening/index.ts';
 import { failedLogins } from './failed-logins/index.ts';
 import { outOfHoursDeploys } from './out-of-hours-deploys/index.ts';
 import { pipelineWeakening } from './pipeline-weakening/index.ts';
+import { poisonedPipelineExecution } from './poisoned-pipeline-execution/index.ts';
 import { secretsInBuildLogs } from './secrets-in-build-logs/index.ts';
 import { telemetryLoss } from './telemetry-loss/index.ts';
 
@@ -16,4 +17,5 @@ export const detectors: Detector<any>[] = [
   buildServerHardening,
   telemetryLoss,
   secretsInBuildLogs,
+  poisonedPipelineExecution,
 ];

@@ -81,6 +81,13 @@ const OPENINGS = table<Opening>({
 // GitHub audit repo.access, GitLab audit/log visibility changes ("change: visibility", *_visibility_*).
 const VISIBILITY_CHANGE = /^(?:access|.*visibility.*)$/;
 
+// Repository creation: GitHub audit repo.create, webhook repository.created, GitLab project_create(d).
+const CREATED = /^(?:create|created|project_create|project_created)$/;
+
+/** The new visibility when the event carries it as a setting change rather than `pipewarden.visibility`. */
+const visibilityTo = (e: PipewardenEvent): string | undefined =>
+  e.pipewarden.change?.field === 'visibility' ? e.pipewarden.change.to : undefined;
+
 // "Anonymous access … enabled" in any source's own words: Jenkins, Artifactory, Nexus (security.anonymous), …
 const ANONYMOUS_ENABLED = /anonymous.*(?:enable|allow|grant)|(?:enable|allow).*anonymous/i;
 
@@ -94,9 +101,18 @@ function opening(e: PipewardenEvent): Opening | undefined {
   const bare = action.replace(SCOPE, '');
   const known = OPENINGS[action] ?? OPENINGS[bare];
   if (known) return known;
-  if (VISIBILITY_CHANGE.test(bare) && e.pipewarden.visibility?.toLowerCase() === 'public') {
-    return { what: 'changed the visibility to public', severity: 'high' };
+  const visibility = (e.pipewarden.visibility ?? visibilityTo(e))?.toLowerCase();
+  if (VISIBILITY_CHANGE.test(bare)) {
+    if (visibility === 'public') return { what: 'changed the visibility to public', severity: 'high' };
+    // The entry does not say which way it moved (GitHub repo.access without `visibility`): it may be public.
+    if (visibility === undefined)
+      return {
+        what: 'changed the visibility (the new visibility is not recorded; it may be public)',
+        severity: 'low',
+      };
   }
+  if (CREATED.test(bare) && visibility === 'public' && e.organization?.name)
+    return { what: 'created a public repository', severity: 'medium' };
   if (ANONYMOUS_ENABLED.test(action)) return { what: 'enabled anonymous access', severity: 'high' };
   return undefined;
 }
