@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'ingest-adapters/**/*.test.ts', 'detectors/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -6,8 +6,8 @@ import { failedLogins } from './failed-logins/index.ts';
 import { outOfHoursDeploys } from './out-of-hours-deploys/index.ts';
 import { pipelineWeakening } from './pipeline-weakening/index.ts';
 import { poisonedPipelineExecution } from './poisoned-pipeline-execution/index.ts';
-import { securityAlertTriage } from './security-alert-triage/index.ts';
 import { secretsInBuildLogs } from './secrets-in-build-logs/index.ts';
+import { securityAlertTriage } from './security-alert-triage/index.ts';
 import { telemetryLoss } from './telemetry-loss/index.ts';
 
 export const detectors: Detector<any>[] = [

@@ -96,6 +96,8 @@ export interface PipewardenEvent {
      * title and body, comment body, commit messages), each bounded in length by the adapter.
      */
     untrusted?: Array<{ field: string; value: string }>;
+    /** Whether `branch` names a branch or a tag (from the full ref, `refs/tags/…`), when the source says. */
+    ref_type?: 'branch' | 'tag';
     /** Paths a push added, modified or removed (bounded), e.g. `.github/workflows/ci.yml`. */
     files?: string[];
     /** Which credential acted, as the source identifies it: its hash or id, never the credential. */

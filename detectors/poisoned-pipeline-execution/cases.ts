@@ -176,4 +176,15 @@ export const cases: DetectorCase[] = [
     event: fixtureEvent('github', 'push__with-organization.json'),
     expect: 0,
   },
+  {
+    name: 'a GitLab push system hook (documented form) that changes .gitlab-ci.yml',
+    event: fixtureEvent('gitlab', 'system__push.json'),
+    expect: 1,
+    summaryIncludes: '.gitlab-ci.yml',
+  },
+  {
+    name: 'a GitLab tag-push system hook is not a pipeline change',
+    event: fixtureEvent('gitlab', 'system__tag_push.json'),
+    expect: 0,
+  },
 ];

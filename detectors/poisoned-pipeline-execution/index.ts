@@ -216,6 +216,6 @@ export const coverage: CoverageRow[] = [
     row: 'pipeline-definition',
     what: 'pushes that change workflows, .gitlab-ci.yml, Jenkinsfile and other pipeline definitions',
     owasp: ['CICD-SEC-4'],
-    sources: ['github'],
+    sources: ['github', 'gitlab'],
   },
 ];

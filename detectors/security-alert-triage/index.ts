@@ -34,18 +34,66 @@ interface Row {
 
 /** GitHub webhook (`<event>.<action>`) and audit-log action names, per GitHub's payload and audit references. */
 const ACTIONS = table<Row>({
-  'secret_scanning_alert.created': { check: 'new-secret', what: 'A secret was committed (secret scanning alert)', severity: 'high' },
-  'secret_scanning_alert.create': { check: 'new-secret', what: 'A secret was committed (secret scanning alert)', severity: 'high' },
-  'secret_scanning_alert.reopened': { check: 'new-secret', what: 'A secret scanning alert was reopened', severity: 'medium' },
-  'secret_scanning_alert.reopen': { check: 'new-secret', what: 'A secret scanning alert was reopened', severity: 'medium' },
-  'secret_scanning_alert.resolved': { check: 'dismissal', what: 'closed a secret scanning alert', severity: 'medium' },
-  'secret_scanning_alert.resolve': { check: 'dismissal', what: 'closed a secret scanning alert', severity: 'medium' },
-  'dependabot_alert.dismissed': { check: 'dismissal', what: 'dismissed a Dependabot alert', severity: 'medium' },
-  'dependabot_alert.auto_dismissed': { check: 'dismissal', what: 'auto-dismissed a Dependabot alert', severity: 'low' },
-  'repository_vulnerability_alert.dismiss': { check: 'dismissal', what: 'dismissed a Dependabot (vulnerability) alert', severity: 'medium' },
-  'dependabot_alerts.dismiss': { check: 'dismissal', what: 'dismissed a Dependabot alert', severity: 'medium' },
-  'code_scanning_alert.closed_by_user': { check: 'dismissal', what: 'dismissed a code scanning alert', severity: 'medium' },
-  'code_scanning_alert.dismiss': { check: 'dismissal', what: 'dismissed a code scanning alert', severity: 'medium' },
+  'secret_scanning_alert.created': {
+    check: 'new-secret',
+    what: 'A secret was committed (secret scanning alert)',
+    severity: 'high',
+  },
+  'secret_scanning_alert.create': {
+    check: 'new-secret',
+    what: 'A secret was committed (secret scanning alert)',
+    severity: 'high',
+  },
+  'secret_scanning_alert.reopened': {
+    check: 'new-secret',
+    what: 'A secret scanning alert was reopened',
+    severity: 'medium',
+  },
+  'secret_scanning_alert.reopen': {
+    check: 'new-secret',
+    what: 'A secret scanning alert was reopened',
+    severity: 'medium',
+  },
+  'secret_scanning_alert.resolved': {
+    check: 'dismissal',
+    what: 'closed a secret scanning alert',
+    severity: 'medium',
+  },
+  'secret_scanning_alert.resolve': {
+    check: 'dismissal',
+    what: 'closed a secret scanning alert',
+    severity: 'medium',
+  },
+  'dependabot_alert.dismissed': {
+    check: 'dismissal',
+    what: 'dismissed a Dependabot alert',
+    severity: 'medium',
+  },
+  'dependabot_alert.auto_dismissed': {
+    check: 'dismissal',
+    what: 'auto-dismissed a Dependabot alert',
+    severity: 'low',
+  },
+  'repository_vulnerability_alert.dismiss': {
+    check: 'dismissal',
+    what: 'dismissed a Dependabot (vulnerability) alert',
+    severity: 'medium',
+  },
+  'dependabot_alerts.dismiss': {
+    check: 'dismissal',
+    what: 'dismissed a Dependabot alert',
+    severity: 'medium',
+  },
+  'code_scanning_alert.closed_by_user': {
+    check: 'dismissal',
+    what: 'dismissed a code scanning alert',
+    severity: 'medium',
+  },
+  'code_scanning_alert.dismiss': {
+    check: 'dismissal',
+    what: 'dismissed a code scanning alert',
+    severity: 'medium',
+  },
 });
 
 function row(e: PipewardenEvent): Row | undefined {
@@ -86,7 +134,8 @@ export const securityAlertTriage: Detector<Config> = {
       return { summary: `${r.what} on ${where}`, severity: r.severity, context };
     }
     if (!config.dismissals.enabled) return null;
-    const resolution = event.pipewarden.change?.field === 'resolution' ? event.pipewarden.change.to : undefined;
+    const resolution =
+      event.pipewarden.change?.field === 'resolution' ? event.pipewarden.change.to : undefined;
     if (resolution && config.dismissals.fixedResolutions.includes(resolution)) return null;
     return {
       summary: `${event.user?.name ?? 'Someone'} ${r.what}${resolution ? ` as ${resolution.replace(/_/g, ' ')}` : ''} on ${where}`,

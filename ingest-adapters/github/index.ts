@@ -369,6 +369,9 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     if (delivery) pw.delivery_id = delivery;
     if (repository) pw.repository = repository;
     if (ref) pw.branch = ref.replace(/^refs\/(heads|tags)\//, '');
+    if (ref?.startsWith('refs/tags/') || (name !== 'push' && str(payload.ref_type) === 'tag'))
+      pw.ref_type = 'tag';
+    else if (ref?.startsWith('refs/heads/') || str(payload.ref_type) === 'branch') pw.ref_type = 'branch';
     const environment =
       str(deployment?.environment) ??
       str(obj(payload.deployment_status)?.environment) ??

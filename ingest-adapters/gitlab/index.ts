@@ -51,6 +51,8 @@ const BY_OBJECT_KIND = table<Classification>({
 function byEventName(name: string): Classification | undefined {
   if (name === 'user_failed_login') return c('login.failure', 'authentication', 'start');
   if (name === 'repository_update') return c('code.push', 'configuration', 'change');
+  // Push and tag-push system hooks in their documented form: event_name, no object_kind.
+  if (name === 'push' || name === 'tag_push') return BY_OBJECT_KIND[name];
   const type = /_(create|add_to_\w+)$/.test(name)
     ? 'creation'
     : /_(destroy|remove_from_\w+|deny)$/.test(name)
@@ -218,15 +220,28 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     }
     if (eventName === 'user_failed_login') outcome = 'failure';
     const zero = /^0+$/;
-    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.after) ?? ''))
-      type = ['deletion'];
-    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.before) ?? ''))
-      type = ['creation'];
+    const pushKind = objectKind ?? eventName;
+    const isPush = pushKind === 'push' || pushKind === 'tag_push';
+    if (isPush && zero.test(str(p.after) ?? '')) type = ['deletion'];
+    if (isPush && zero.test(str(p.before) ?? '')) type = ['creation'];
 
     const pw: WithRunner = { kind: cls.kind, source: 'gitlab', raw: redactPayload(p) };
     if (delivery) pw.delivery_id = delivery;
     if (repository) pw.repository = repository;
     if (ref) pw.branch = ref.replace(/^refs\/(heads|tags)\//, '');
+    if (ref?.startsWith('refs/tags/') || pushKind === 'tag_push') pw.ref_type = 'tag';
+    else if (ref?.startsWith('refs/heads/')) pw.ref_type = 'branch';
+    // Files a push touched (commits[].added / modified / removed, per GitLab's push hook docs), bounded.
+    if (isPush && Array.isArray(p.commits)) {
+      const files = new Set<string>();
+      for (const cm of p.commits.slice(0, 100))
+        for (const k of ['added', 'modified', 'removed']) {
+          const l = obj(cm)?.[k];
+          if (Array.isArray(l))
+            for (const f of l) if (typeof f === 'string' && files.size < 200) files.add(f.slice(0, 512));
+        }
+      if (files.size) pw.files = [...files];
+    }
     const environment = str(p.environment) ?? str(obj(p.environment)?.name) ?? str(attrs?.environment);
     if (environment) pw.environment = environment;
     if (objectKind === 'pipeline' && attrs) pw.pipeline = idStr(attrs.id) ?? '';
