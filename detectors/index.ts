@@ -1,6 +1,7 @@
 // The registry of detectors: an explicit typed array. A test fails when a folder is missing from it.
 import type { Detector } from '../src/detect/types.ts';
 import { anonymousAccess } from './anonymous-access/index.ts';
+import { artifactIntegrity } from './artifact-integrity/index.ts';
 import { buildServerHardening } from './build-server-hardening/index.ts';
 import { failedLogins } from './failed-logins/index.ts';
 import { outOfHoursDeploys } from './out-of-hours-deploys/index.ts';
@@ -20,4 +21,5 @@ export const detectors: Detector<any>[] = [
   secretsInBuildLogs,
   poisonedPipelineExecution,
   securityAlertTriage,
+  artifactIntegrity,
 ];
