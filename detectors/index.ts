@@ -3,6 +3,7 @@ import type { Detector } from '../src/detect/types.ts';
 import { anonymousAccess } from './anonymous-access/index.ts';
 import { artifactIntegrity } from './artifact-integrity/index.ts';
 import { buildServerHardening } from './build-server-hardening/index.ts';
+import { exfiltration } from './exfiltration/index.ts';
 import { failedLogins } from './failed-logins/index.ts';
 import { outOfHoursDeploys } from './out-of-hours-deploys/index.ts';
 import { pipelineWeakening } from './pipeline-weakening/index.ts';
@@ -22,4 +23,5 @@ export const detectors: Detector<any>[] = [
   poisonedPipelineExecution,
   securityAlertTriage,
   artifactIntegrity,
+  exfiltration,
 ];
