@@ -1,5 +1,6 @@
 // The registry of detectors: an explicit typed array. A test fails when a folder is missing from it.
 import type { Detector } from '../src/detect/types.ts';
+import { accountTakeover } from './account-takeover/index.ts';
 import { anonymousAccess } from './anonymous-access/index.ts';
 import { artifactIntegrity } from './artifact-integrity/index.ts';
 import { buildServerHardening } from './build-server-hardening/index.ts';
@@ -24,4 +25,5 @@ export const detectors: Detector<any>[] = [
   securityAlertTriage,
   artifactIntegrity,
   exfiltration,
+  accountTakeover,
 ];
