@@ -37,9 +37,12 @@ export interface DetectorCoverage {
 const RISKS = Object.keys(OWASP_RISKS) as OwaspRisk[];
 export const NOT_OBSERVABLE = 'not observable from this source';
 
+/** Where events come from: every adapter id, and the build-log upload endpoint (`/ingest/build-logs`). */
+export const SOURCES = (): string[] => [...adapters.map((a) => a.id), 'build-logs'];
+
 /** The Markdown table: one line per OWASP risk and source, naming the detector rows that cover it. */
 export function coverageTable(all: DetectorCoverage[]): string {
-  const sources = adapters.map((a) => a.id);
+  const sources = SOURCES();
   const lines = ['| OWASP risk | Source | Detector rows |', '| --- | --- | --- |'];
   for (const risk of RISKS) {
     for (const source of sources) {

@@ -8,6 +8,7 @@ import type { Detector, Firing, KeyField, Match, Rule } from '../../src/detect/t
 import type { PipewardenEvent } from '../../src/event.ts';
 import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
 import { table } from '../../src/util/table.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 /** What the use rules group on: the tool (default, one alert per tool), the client, or the repository. */
 const USE_KEYS = [
@@ -244,3 +245,24 @@ export const anonymousAccess: Detector<Config> = {
     return rules;
   },
 };
+
+export const coverage: CoverageRow[] = [
+  {
+    row: 'configuration',
+    what: 'repositories made or created public, anonymous Git read, private forking, anonymous access enabled',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
+    sources: ['github', 'github-audit', 'gitlab-audit', 'gitlab-logs', 'nexus', 'artifactory'],
+  },
+  {
+    row: 'anonymous-read',
+    what: 'anonymous downloads, pulls and API reads',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
+    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
+  },
+  {
+    row: 'anonymous-write',
+    what: 'anonymous uploads, deletes and job changes',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7', 'CICD-SEC-9'],
+    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
+  },
+];

@@ -11,6 +11,7 @@ import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { EventKind, PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 const configSchema = z
   .strictObject({
@@ -864,3 +865,108 @@ export const pipelineWeakening: Detector<Config> = {
     };
   },
 };
+
+/**
+ * The detector's coverage rows: each WEAKENINGS entry belongs to the first group whose pattern matches its
+ * key (a test fails when an entry matches none), and each group declares its OWASP risks and sources.
+ */
+export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
+  {
+    row: 'environments',
+    what: 'deployment environments deleted, unprotected or their approval rules removed',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /environment/,
+  },
+  {
+    row: 'branch-protection',
+    what: 'branch protection and rulesets deleted, overridden or loosened (force pushes, reviews, status checks, admins, signatures, linear history)',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
+    keys: /branch_protection|protected_branch|ruleset|required_status_check|members_can_update_protected_branches/,
+  },
+  {
+    row: 'push-rules',
+    what: 'GitLab push rules loosened (secret files, unsigned commits, unverified authors, tag deletion)',
+    owasp: ['CICD-SEC-1'],
+    sources: ['gitlab-audit'],
+    keys: /push_rules/,
+  },
+  {
+    row: 'auth-requirements',
+    what: '2FA, SAML/OIDC SSO, OAuth app restrictions, SSH certificate requirements disabled',
+    owasp: ['CICD-SEC-2'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /two_factor|saml|oidc|oauth_app_restrictions|ssh_certificate|application_setting/,
+  },
+  {
+    row: 'security-features',
+    what: 'secret scanning, push protection, Advanced Security, Dependabot, dependency graph, code scanning switched off or bypassed (repository, organisation, enterprise, new repositories)',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /secret_scanning|secret_push_protection|advanced_security|dependabot|vulnerability_alert|dependency_graph|code_scanning|security_setting/,
+  },
+  {
+    row: 'workflow-token',
+    what: 'default GITHUB_TOKEN permissions raised to write, Actions allowed to approve, CI job token allowlist off',
+    owasp: ['CICD-SEC-5'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /workflow_permission|actions_can_approve|job_token/,
+  },
+  {
+    row: 'non-human-access',
+    what: 'deploy keys and tokens, GitHub Apps installed or granted permissions, OAuth apps authorised, PATs with admin scopes, outside collaborators',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-8'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
+    keys: /deploy_key|deploy_token|public_key|installation|oauth|personal_access_token|outside_collaborator/,
+  },
+  {
+    row: 'merge-approvals',
+    what: 'merge request approval rules and settings, pipeline gates, compliance frameworks, status checks, security policies loosened',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /approv|merge|pipeline|compliance_framework|status_check|security_policy/,
+  },
+  {
+    row: 'elevated-roles',
+    what: 'new owners, admins, maintainers (members added or promoted, by the new role)',
+    owasp: ['CICD-SEC-2'],
+    sources: ['github', 'github-audit', 'gitlab', 'gitlab-audit', 'nexus'],
+    keys: /member|admin|promote|user_add|user_update|audit\.security\.user/,
+  },
+  {
+    row: 'runners',
+    what: 'self-hosted and CI runners registered or created',
+    owasp: ['CICD-SEC-5', 'CICD-SEC-7'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /runner/,
+  },
+  {
+    row: 'ci-variables',
+    what: 'CI/CD variables (project, group, instance) unprotected or unmasked',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-7'],
+    sources: ['gitlab-audit'],
+    keys: /ci_.*variable/,
+  },
+  {
+    row: 'network',
+    what: 'IP allow list disabled, entries added or changed (widening)',
+    owasp: ['CICD-SEC-7'],
+    sources: ['github-audit'],
+    keys: /ip_allow_list/,
+  },
+  {
+    row: 'egress',
+    what: 'webhooks created or redirected outside the allowed domains, repositories transferred out',
+    owasp: ['CICD-SEC-8', 'CICD-SEC-7'],
+    sources: ['github', 'github-audit'],
+    keys: /hook|transfer/,
+  },
+];
+
+/** The group a WEAKENINGS key belongs to (first match), or undefined. */
+export function groupOf(key: string): string | undefined {
+  return GROUPS.find((g) => g.keys.test(key))?.row;
+}
+
+export const coverage: CoverageRow[] = GROUPS.map(({ keys: _keys, ...row }) => row);
