@@ -45,6 +45,7 @@ const EXPECTED: Array<[string, string, string]> = [
   ['pipeline-weakening', 'match', 'github/deploy_key__created.json'],
   ['pipeline-weakening', 'match', 'github/installation__created.with-requester.json'],
   ['pipeline-weakening', 'match', 'github/installation__new_permissions_accepted.json'],
+  ['pipeline-weakening', 'match', 'github/ghes__repository__deleted.json'],
   ['pipeline-weakening', 'match', 'github/repository__transferred.with-installation.json'],
   ['pipeline-weakening', 'match', 'gitlab/system__user_add_to_group.json'],
   ['pipeline-weakening', 'match', 'gitlab/system__user_update_for_group.json'],

@@ -255,4 +255,9 @@ export const cases: DetectorCase[] = [
     config: { reads: { enabled: false } },
     expect: 0,
   },
+  {
+    name: 'audit private_repository_forking.clear (policy cleared)',
+    event: audit('private_repository_forking.clear', { business: 'octo-enterprise' }),
+    expect: 1,
+  },
 ];

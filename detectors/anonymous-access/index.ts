@@ -76,6 +76,11 @@ const OPENINGS = table<Opening>({
     severity: 'medium',
   },
   enable_private_repository_forking: { what: 'enabled forking of private repositories', severity: 'medium' },
+  // The enterprise / organisation policy cleared: organisations or repositories may now allow forking.
+  'private_repository_forking.clear': {
+    what: 'cleared the private repository forking policy (forking may now be allowed below)',
+    severity: 'low',
+  },
 });
 
 // Actions that change visibility; they open access only when the new visibility is public.

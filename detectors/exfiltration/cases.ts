@@ -126,4 +126,28 @@ export const cases: DetectorCase[] = [
     config: { artifacts: { threshold: 10 } },
     expect: 0,
   },
+  {
+    name: 'GitHub audit: repo.create of s1ngularity-repository-0 (Nx worm)',
+    event: githubAudit('repo.create', 1, {
+      repo: 'victim-user/s1ngularity-repository-0',
+      visibility: 'public',
+    }),
+    expect: 1,
+    summaryIncludes: 'supply-chain worm',
+  },
+  {
+    name: 'GitHub webhook: repository.created named Shai-Hulud',
+    event: (() => {
+      const b = structuredClone(fixtureBody('github', 'repository__created.json')) as Body;
+      b.repository.name = 'Shai-Hulud';
+      b.repository.full_name = 'Octocoders/Shai-Hulud';
+      return bodyEvents('github', b, { 'x-github-event': 'repository' })[0]!;
+    })(),
+    expect: 1,
+  },
+  {
+    name: 'GitHub audit: an ordinary repo.create',
+    event: githubAudit('repo.create', 1, { repo: 'octo-org/api' }),
+    expect: 0,
+  },
 ];

@@ -57,17 +57,29 @@ function describeMany(noun: string) {
   });
 }
 
+// Repositories that supply-chain worms create to publish stolen secrets: Nx "s1ngularity" (GHSA-cxm3-wv7p-598c,
+// `s1ngularity-repository`, `-0`, `-1`, …) and "Shai-Hulud" (npm worm, 2025: `Shai-Hulud`, `…-migration`).
+const WORM_REPO = /(?:^|\/)(?:s1ngularity-repository(?:-\d+)?|shai-hulud(?:[-_ ]?\w+)?)$/i;
+const CREATED = /^(?:repo\.create|repository\.created|project_create|project_created)$/;
+
+/** A new repository named like a known worm's exfiltration repository. */
+export function wormRepository(e: PipewardenEvent): string | undefined {
+  const repo = e.pipewarden.repository;
+  return repo && CREATED.test(e.event.action) && WORM_REPO.test(repo.slice(0, 300)) ? repo : undefined;
+}
+
 export const exfiltration: Detector<Config> = {
   id: 'exfiltration',
   title: 'Bulk reads and token reuse',
   severity: 'high',
   description:
-    'One actor cloned or downloaded many repositories or artefacts in a short window (exfiltration or reconnaissance), or an actor’s token was used from another address than before within a day.',
+    'One actor cloned or downloaded many repositories or artefacts in a short window (exfiltration or reconnaissance), an actor’s token was used from another address than before within a day, or a repository was created with the name supply-chain worms use to publish stolen secrets.',
   runbook: 'detectors/exfiltration/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1213/003/',
   configSchema,
 
   appliesTo(event, config) {
+    if (wormRepository(event) !== undefined) return true;
     return (
       event.user?.name !== undefined &&
       !config.ignoreActors.includes(event.user.name) &&
@@ -75,6 +87,16 @@ export const exfiltration: Detector<Config> = {
         isArtifactRead(event) ||
         (tokenOf(event) !== undefined && event.source?.ip !== undefined))
     );
+  },
+
+  match(event) {
+    const repo = wormRepository(event);
+    if (!repo) return null;
+    return {
+      summary: `${event.user?.name ?? 'Someone'} created ${repo}, named like a supply-chain worm’s repository of stolen secrets (s1ngularity / Shai-Hulud)`,
+      severity: 'critical',
+      context: { action: event.event.action, repository: repo, check: 'worm-repository' },
+    };
   },
 
   rules(config) {
@@ -139,6 +161,12 @@ export const coverage: CoverageRow[] = [
     what: 'one actor downloading many artefacts in a window',
     owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
     sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution'],
+  },
+  {
+    row: 'worm-repository',
+    what: 'a repository created with the name supply-chain worms use for stolen secrets (s1ngularity, Shai-Hulud)',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
+    sources: ['github', 'github-audit', 'gitlab'],
   },
   {
     row: 'token-new-address',

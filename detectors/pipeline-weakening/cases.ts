@@ -1191,4 +1191,31 @@ export const cases: DetectorCase[] = [
     event: audit('org.add_outside_collaborator', { user: 'outsider' }),
     expect: 1,
   },
+  ...[
+    'org.runner_group_created',
+    'org.runner_group_updated',
+    'org.runner_group_runners_added',
+    'org.update_saml_provider_settings',
+    'business.referrer_override_disable',
+    'repo.create_actions_secret',
+    'environment.create_actions_secret',
+    'codespaces.create_an_org_secret',
+    'repo.destroy',
+  ].map(
+    (action): DetectorCase => ({
+      name: `${action} (audit)`,
+      event: audit(action, { repo: 'octo-org/api' }),
+      expect: 1,
+    }),
+  ),
+  {
+    name: 'repository.deleted (GHES webhook sample)',
+    event: fromGithubFixture('ghes__repository__deleted.json'),
+    expect: 1,
+  },
+  {
+    name: 'repo.update_actions_secret is not reported',
+    event: audit('repo.update_actions_secret'),
+    expect: 0,
+  },
 ];

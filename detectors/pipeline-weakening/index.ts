@@ -484,6 +484,21 @@ export const WEAKENINGS = table<Weakening>({
   transfer_outgoing: hi('transferred a repository out of the organisation'), // repo.transfer_outgoing
   transfer_start: med('started transferring a repository'), // repo.transfer_start
   'repository.transferred': hi('transferred a repository'), // webhook
+  // Runner groups decide which repositories may use self-hosted runners (Sigma's runner-changes rule).
+  runner_group_created: med('created a self-hosted runner group'),
+  runner_group_updated: med('changed a self-hosted runner group (which repositories may use it)'),
+  runner_group_runners_added: med('added runners to a self-hosted runner group'),
+  runner_group_runners_updated: med('changed the runners of a self-hosted runner group'),
+  // SSO settings changed, referrer policy override disabled (enterprise).
+  update_saml_provider_settings: med('changed the SAML single sign-on provider settings'),
+  referrer_override_disable: med('disabled the referrer policy override'),
+  // New Actions / Codespaces / environment secrets: credentials placed where workflows can read them.
+  create_actions_secret: { what: 'created an Actions secret', severity: 'low' },
+  'environment.create_actions_secret': { what: 'created an environment Actions secret', severity: 'low' },
+  'codespaces.create_an_org_secret': { what: 'created a Codespaces organisation secret', severity: 'low' },
+  // Repositories deleted: code, history and its audit trail gone (audit repo.destroy, webhook repository.deleted).
+  'repo.destroy': hi('deleted a repository'),
+  'repository.deleted': hi('deleted a repository'),
   // Outside collaborators: someone outside the organisation given repository access.
   add_outside_collaborator: med('added an outside collaborator'),
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
@@ -897,7 +912,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     what: '2FA, SAML/OIDC SSO, OAuth app restrictions, SSH certificate requirements disabled',
     owasp: ['CICD-SEC-2'],
     sources: ['github-audit', 'gitlab-audit'],
-    keys: /two_factor|saml|oidc|oauth_app_restrictions|ssh_certificate|application_setting/,
+    keys: /two_factor|saml|oidc|oauth_app_restrictions|ssh_certificate|application_setting|referrer_override/,
   },
   {
     row: 'security-features',
@@ -954,6 +969,13 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     owasp: ['CICD-SEC-7'],
     sources: ['github-audit'],
     keys: /ip_allow_list/,
+  },
+  {
+    row: 'secrets-and-deletions',
+    what: 'Actions, environment and Codespaces secrets created; repositories deleted',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-10'],
+    sources: ['github', 'github-audit'],
+    keys: /secret|destroy|deleted$/,
   },
   {
     row: 'egress',
