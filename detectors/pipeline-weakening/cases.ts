@@ -1218,4 +1218,41 @@ export const cases: DetectorCase[] = [
     event: audit('repo.update_actions_secret'),
     expect: 0,
   },
+  // GitHub webhook security_and_analysis (payload per GitHub's webhook reference: changes.from.security_and_analysis
+  // before, repository.security_and_analysis after), built on the real repository.edited body.
+  ...(
+    [
+      ['secret_scanning', 'enabled', 'disabled', 1],
+      ['advanced_security', 'enabled', 'disabled', 1],
+      ['dependabot_security_updates', 'enabled', 'disabled', 1],
+      ['secret_scanning', 'disabled', 'enabled', 0],
+    ] as const
+  ).map(
+    ([feature, from, to, n]): DetectorCase => ({
+      name: `security_and_analysis webhook: ${feature} ${from} → ${to}`,
+      event: one(
+        'github',
+        {
+          ...bodyOf('github', 'repository__edited.json'),
+          action: undefined,
+          changes: { from: { security_and_analysis: { [feature]: { status: from } } } },
+          repository: {
+            ...(bodyOf('github', 'repository__edited.json').repository as Body),
+            security_and_analysis: { [feature]: { status: to } },
+          },
+        },
+        { 'x-github-event': 'security_and_analysis' },
+      ),
+      expect: n,
+    }),
+  ),
+  {
+    name: 'repository_ruleset.edited (webhook)',
+    event: one(
+      'github',
+      { ...bodyOf('github', 'repository__edited.json'), action: 'edited' },
+      { 'x-github-event': 'repository_ruleset' },
+    ),
+    expect: 1,
+  },
 ];

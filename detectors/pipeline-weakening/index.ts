@@ -499,6 +499,23 @@ export const WEAKENINGS = table<Weakening>({
   // Repositories deleted: code, history and its audit trail gone (audit repo.destroy, webhook repository.deleted).
   'repo.destroy': hi('deleted a repository'),
   'repository.deleted': hi('deleted a repository'),
+  // Webhook security_and_analysis: the feature that moved (adapter), reported when it moved to disabled.
+  security_and_analysis: only(
+    off('advanced_security', 'disabled GitHub Advanced Security', 'critical'),
+    off('secret_scanning', 'disabled secret scanning'),
+    off('secret_scanning_push_protection', 'disabled secret scanning push protection'),
+    off(
+      'secret_scanning_non_provider_patterns',
+      'disabled secret scanning for non-provider patterns',
+      'medium',
+    ),
+    off('secret_scanning_validity_checks', 'disabled secret scanning validity checks', 'medium'),
+    off('dependabot_security_updates', 'disabled Dependabot security updates'),
+    off('code_security', 'disabled GitHub Code Security', 'critical'),
+    off('secret_protection', 'disabled GitHub Secret Protection', 'critical'),
+  ),
+  'ruleset.edited': med('changed a ruleset'), // webhook repository_ruleset.edited
+  'personal_access_token_request.approved': med('approved a fine-grained personal access token request'),
   // Outside collaborators: someone outside the organisation given repository access.
   add_outside_collaborator: med('added an outside collaborator'),
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
@@ -919,7 +936,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     what: 'secret scanning, push protection, Advanced Security, Dependabot, dependency graph, code scanning switched off or bypassed (repository, organisation, enterprise, new repositories)',
     owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
     sources: ['github-audit', 'gitlab-audit'],
-    keys: /secret_scanning|secret_push_protection|advanced_security|dependabot|vulnerability_alert|dependency_graph|code_scanning|security_setting/,
+    keys: /secret_scanning|secret_push_protection|advanced_security|dependabot|vulnerability_alert|dependency_graph|code_scanning|security_setting|security_and_analysis/,
   },
   {
     row: 'workflow-token',

@@ -67,6 +67,7 @@ const BY_EVENT = table<Classification>({
   registry_package: PUBLISH,
   enterprise: CONFIG,
   // Poisoned-pipeline inputs: kept as "other" (no kind-based rule), read by poisoned-pipeline-execution.
+  security_and_analysis: CONFIG,
   pull_request: OTHER,
   pull_request_target: OTHER,
   issues: OTHER,
@@ -290,6 +291,18 @@ function settingOf(name: string, action: string | undefined, p: Json): Change | 
     const from = scalar(obj(changes?.[field])?.from);
     const to = scalar(rule?.[field]);
     return { field, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  }
+  // security_and_analysis: `changes.from.security_and_analysis.<feature>.status` before, the repository's
+  // `security_and_analysis.<feature>.status` after ("enabled" / "disabled"); the first feature that moved.
+  if (name === 'security_and_analysis') {
+    const before = obj(obj(obj(p.changes)?.from)?.security_and_analysis);
+    const after = obj(obj(p.repository)?.security_and_analysis);
+    for (const [feature, v] of Object.entries(after ?? {})) {
+      const to = lower(obj(v)?.status);
+      const from = lower(obj(before?.[feature])?.status);
+      if (to && from !== to) return { field: feature, ...(from ? { from } : {}), to };
+    }
+    return undefined;
   }
   const alert = obj(p.alert);
   if (alert && /_alert$/.test(name)) {
