@@ -1255,4 +1255,20 @@ export const cases: DetectorCase[] = [
     ),
     expect: 1,
   },
+  {
+    name: 'a security feature switched off under a name the table does not list (fallback)',
+    event: audit('org.code_scanning_default_setup_disabled_for_new_repos'),
+    expect: 1,
+    summaryIncludes: 'for new repositories',
+  },
+  {
+    name: 'business_code_security.disabled (fallback)',
+    event: audit('business_code_security.disabled'),
+    expect: 1,
+  },
+  {
+    name: 'business_code_security.enabled is not reported',
+    event: audit('business_code_security.enabled'),
+    expect: 0,
+  },
 ];

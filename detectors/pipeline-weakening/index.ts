@@ -740,8 +740,22 @@ const KINDS: ReadonlySet<EventKind> = new Set([
   'other',
 ]);
 
+// Any other GitHub security feature switched off, in names the table does not list yet (GitHub adds scopes
+// and forms often): a feature word, then `.disable` / `.disabled` / `_disabled…` (e.g.
+// `org.code_scanning_default_setup_disabled_for_new_repos`, `business_code_security.disabled`).
+const FEATURE_OFF =
+  /^(?:[a-z_]*_)?(?:secret_scanning|secret_protection|advanced_security|code_security|dependabot|dependency_graph|code_scanning|push_protection|vulnerability_alerts?)[a-z_]*[._]disabled?(?:_[a-z_]+)?$/;
+
 function lookup(event: PipewardenEvent): Weakening | undefined {
-  return WEAKENINGS[event.event.action] ?? WEAKENINGS[unscoped(event.event.action)];
+  const action = event.event.action;
+  const bare = unscoped(action);
+  const row = WEAKENINGS[action] ?? WEAKENINGS[bare];
+  if (row) return row;
+  if (action.length <= 200 && FEATURE_OFF.test(bare))
+    return /new_repos/.test(bare)
+      ? med(`switched off a security feature for new repositories (${bare})`)
+      : hi(`switched off a security feature (${bare})`);
+  return undefined;
 }
 
 /**
