@@ -949,7 +949,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     row: 'security-features',
     what: 'secret scanning, push protection, Advanced Security, Dependabot, dependency graph, code scanning switched off or bypassed (repository, organisation, enterprise, new repositories)',
     owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
-    sources: ['github-audit', 'gitlab-audit'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
     keys: /secret_scanning|secret_push_protection|advanced_security|dependabot|vulnerability_alert|dependency_graph|code_scanning|security_setting|security_and_analysis/,
   },
   {
