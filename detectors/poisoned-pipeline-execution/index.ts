@@ -198,7 +198,7 @@ export const coverage: CoverageRow[] = [
     row: 'injection',
     what: 'expression / shell injection payloads in PR titles, branch names, issues, comments, commit messages',
     owasp: ['CICD-SEC-4'],
-    sources: ['github'],
+    sources: ['github', 'gitlab'],
   },
   {
     row: 'self-hosted-runner',
@@ -210,7 +210,7 @@ export const coverage: CoverageRow[] = [
     row: 'skip-ci',
     what: '[skip ci]-style pushes to public repositories',
     owasp: ['CICD-SEC-1', 'CICD-SEC-4'],
-    sources: ['github'],
+    sources: ['github', 'gitlab'],
   },
   {
     row: 'pipeline-definition',
