@@ -1271,4 +1271,9 @@ export const cases: DetectorCase[] = [
     event: audit('business_code_security.enabled'),
     expect: 0,
   },
+  ...[
+    'org.set_fork_pr_workflows_policy',
+    'business.set_fork_pr_workflows_policy',
+    'repo.set_actions_fork_pr_approvals_policy',
+  ].map((action): DetectorCase => ({ name: `${action} (audit)`, event: audit(action), expect: 1 })),
 ];

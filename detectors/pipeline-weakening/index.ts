@@ -519,6 +519,14 @@ export const WEAKENINGS = table<Weakening>({
   // Outside collaborators: someone outside the organisation given repository access.
   add_outside_collaborator: med('added an outside collaborator'),
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
+  // Fork pull request workflows (PPE, CICD-SEC-4): running them, sending them write tokens or secrets, and
+  // who needs approval first (business. / org. / repo. forms).
+  set_fork_pr_workflows_policy: med(
+    'changed the policy for workflows from fork pull requests (may run them with write tokens or secrets)',
+  ),
+  set_actions_fork_pr_approvals_policy: med(
+    'changed which fork pull requests need approval before their workflows run',
+  ),
   // GitLab audit event streaming: `event.action` is the GitLab audit event type. Every name below is on
   // GitLab's "Audit event types" page (doc/user/compliance/audit_event_types.md in gitlab-org/gitlab,
   // docs.gitlab.com/ee/user/compliance/audit_event_types.html); the `details` each one carries (change /
@@ -954,10 +962,10 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
   },
   {
     row: 'workflow-token',
-    what: 'default GITHUB_TOKEN permissions raised to write, Actions allowed to approve, CI job token allowlist off',
-    owasp: ['CICD-SEC-5'],
+    what: 'default GITHUB_TOKEN permissions raised to write, Actions allowed to approve, fork pull request workflow and approval policies changed, CI job token allowlist off',
+    owasp: ['CICD-SEC-5', 'CICD-SEC-4'],
     sources: ['github-audit', 'gitlab-audit'],
-    keys: /workflow_permission|actions_can_approve|job_token/,
+    keys: /workflow_permission|actions_can_approve|job_token|fork_pr/,
   },
   {
     row: 'non-human-access',
