@@ -84,6 +84,22 @@ export interface PipewardenEvent {
     };
     /** A push that rewrote history. */
     forced?: boolean;
+    /** What started a CI run (GitHub `workflow_run.event`: push, pull_request_target, workflow_run, …). */
+    trigger?: string;
+    /** The change (pull request, run) came from a fork: its head repository is not the base repository. */
+    fork?: boolean;
+    /** How the author of a pull request, issue or comment relates to the repository (GitHub
+     * `author_association`, lower case: owner, member, collaborator, contributor, first_time_contributor, none). */
+    association?: string;
+    /**
+     * Attacker-controlled text a workflow may interpolate (pull request title and body, head branch, issue
+     * title and body, comment body, commit messages), each bounded in length by the adapter.
+     */
+    untrusted?: Array<{ field: string; value: string }>;
+    /** Whether `branch` names a branch or a tag (from the full ref, `refs/tags/…`), when the source says. */
+    ref_type?: 'branch' | 'tag';
+    /** Paths a push added, modified or removed (bounded), e.g. `.github/workflows/ci.yml`. */
+    files?: string[];
     /** Which credential acted, as the source identifies it: its hash or id, never the credential. */
     token?: { hashed?: string; id?: string; scopes?: string; type?: string };
     /**
