@@ -128,6 +128,8 @@ interface CompiledRule {
   next?: number;
   /** The previous run (or the first tick): where a new key's open period starts. */
   last?: number;
+  /** Time-driven keys loaded only for a check: another consumer may own them, so they are reloaded each time. */
+  borrowed?: Set<string>;
 }
 
 interface DetectorPlan {
@@ -311,13 +313,13 @@ export class DetectionEngine {
         t,
         v,
         e: ids,
-        n: s.n ?? 0,
+        ...(r.rule.type === 'scheduled' ? { n: s.n ?? 0 } : {}),
         wm: s.wm,
         fired: s.fired ?? NONE,
         src: s.src,
         off: s.off ?? -1,
-        borrowed: options.borrowed ?? false,
       });
+      if (options.borrowed) r.borrowed?.add(e.key);
       if (!isTime(r.rule) && s.wm > this.#watermark) this.#watermark = s.wm;
       n++;
     }
@@ -503,7 +505,7 @@ export class DetectionEngine {
       if (rule.type === 'scheduled') s.wm = r.last ?? t; // the open period began at the previous run
     }
     r.states.set(key, s);
-    s.borrowed = false; // an event of the key reached this consumer: it owns the key
+    r.borrowed?.delete(key); // an event of the key reached this consumer: it owns the key
     if (position) {
       s.src = `${position.topic}/${position.partition}`;
       s.off = Number(position.offset);
@@ -569,7 +571,7 @@ export class DetectionEngine {
           saved.set(key, undefined);
           const s = newState(r.rule.type);
           s.wm = nowMs; // watching begins
-          s.borrowed = true;
+          r.borrowed?.add(key);
           r.states.set(key, s);
           this.#touch(r, key);
         }
@@ -620,8 +622,12 @@ export class DetectionEngine {
     const out: string[] = [];
     for (const r of this.#rules) {
       if (!r.schedule || !inLane(r, lane)) continue;
-      for (const [key, s] of r.states)
-        if (s.borrowed && !this.#dirty.has(stateId(r.detector.id, r.rule.id, key))) r.states.delete(key);
+      // Without change tracking nothing is saved, so there is nothing to reload from.
+      for (const key of this.#track ? (r.borrowed ?? []) : []) {
+        if (this.#dirty.has(stateId(r.detector.id, r.rule.id, key))) continue; // not saved yet
+        r.states.delete(key);
+        r.borrowed?.delete(key);
+      }
       try {
         for (const key of this.#expected(r, env).keys())
           if (!r.states.has(key)) out.push(stateId(r.detector.id, r.rule.id, key));
@@ -719,6 +725,7 @@ export class DetectionEngine {
 
   #drop(r: CompiledRule, key: string): void {
     r.states.delete(key);
+    r.borrowed?.delete(key);
     this.#forget(r, key);
   }
 

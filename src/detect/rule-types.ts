@@ -26,27 +26,25 @@ export interface KeyState {
   t: number[];
   v: string[] | undefined;
   e: string;
-  n: number; // scheduled: events in the open period
+  n?: number; // scheduled only: events in the open period
   wm: number;
   fired: number;
   src: string | undefined;
   off: number;
-  /** Loaded for a time-driven check only; another consumer may own the key, so it is reloaded each time. */
-  borrowed: boolean;
 }
 
 export function newState(type: string): KeyState {
-  return {
+  const s: KeyState = {
     t: [],
     v: type === 'distinct' ? [] : undefined,
     e: '',
-    n: 0,
     wm: NONE,
     fired: NONE,
     src: undefined,
     off: -1,
-    borrowed: false,
   };
+  if (type === 'scheduled') s.n = 0;
+  return s;
 }
 
 /** What a window rule found for a key; the engine adds rule, key and event to make the `Firing`. */
@@ -288,7 +286,7 @@ export function judgeAbsence(
 
 /** Scheduled: counts the event into the key's open period. */
 export function observeScheduled(s: KeyState, event: PipewardenEvent, t: number): void {
-  s.n++;
+  s.n = (s.n ?? 0) + 1;
   const ids = Ids.raw(s.e);
   ids.push(Ids.encode(event.event.id));
   if (ids.length > MAX_EVENT_IDS) ids.splice(0, ids.length - MAX_EVENT_IDS);
@@ -310,7 +308,7 @@ export function closePeriod(
     key,
     from: iso(fromMs),
     to: iso(atMs),
-    count: s.n,
+    count: s.n ?? 0,
     eventIds: Ids.split(s.e),
     firstAt: s.t.length ? iso(s.t[0]!) : null,
     lastAt: s.t.length ? iso(s.t[1]!) : null,
