@@ -389,6 +389,7 @@ export class DetectionEngine {
       if (!inLane(r, lane)) continue;
       n += r.states.size;
       r.states.clear();
+      r.borrowed?.clear();
     }
     return n;
   }
@@ -636,6 +637,14 @@ export class DetectionEngine {
       }
     }
     return out;
+  }
+
+  /** When the next time-driven check of `lane` is due (ms), once a first tick started the watch. */
+  nextTick(lane: Lane = 'all'): number | undefined {
+    let next: number | undefined;
+    for (const r of this.#rules)
+      if (r.next !== undefined && inLane(r, lane) && (next === undefined || r.next < next)) next = r.next;
+    return next;
   }
 
   /** Does this engine hold any time-driven rule (in `lane`)? */
