@@ -23,8 +23,8 @@ import type { Config, Role } from './config/schema.ts';
 import { ROLES } from './config/schema.ts';
 import { DetectionEngine, type Lane, rekeyedTopic } from './detect/engine.ts';
 import { detectBatch } from './detect/runner.ts';
-import { startSilenceWatch } from './detect/silence.ts';
 import { createStateStore } from './detect/state-store.ts';
+import { startTimeDrivenRules } from './detect/time-driven.ts';
 import { eventId } from './event.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
@@ -353,11 +353,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   }
 
   // --- telemetry-loss: sources gone silent (src/detect/silence.ts) ---------------------------------
-  // Part of the detect role but not of the engine: its own consumer group on the events topic and a
-  // node-cron check; its hits go to the hits topic like the engine's. Off unless sources are watched.
-  if (roles.includes('detect')) {
-    const silence = await startSilenceWatch({ config, bus: consumingBus, store, now, log });
-    if (silence) subscriptions.push(silence);
+  // Time-driven rules (absence, scheduled; e.g. telemetry-loss's silent sources) run in the detect
+  // engine above; this is their clock (src/detect/time-driven.ts). Off unless a rule is declared.
+  if (roles.includes('detect') && engine) {
+    const clock = await startTimeDrivenRules({ config, engine, bus, now, log });
+    if (clock) subscriptions.push(clock);
   }
   // --- end telemetry-loss ----------------------------------------------------------------------------
 

@@ -144,8 +144,9 @@ const MIN_WINDOW_MS = 1_000;
 const MAX_WINDOW_MS = 7 * 86_400_000;
 const MAX_SILENCE_MS = 30 * 86_400_000;
 const PRUNE_EVERY = 1024;
-/** A tick after a long pause runs at most this many past times of one schedule (then skips to now). */
+/** A tick after a long pause runs at most this many past times of one schedule (then the last one due). */
 const MAX_RUNS_PER_TICK = 1000;
+const SKIP_LIMIT = 10_000_000;
 /** Time-driven state is kept this long past its newest change in the snapshot store (then it expires). */
 const TIME_STATE_TTL_MS = 31 * 86_400_000;
 /** Events re-published for absence rules only: one per key and this interval is enough (newest arrival). */
@@ -582,12 +583,22 @@ export class DetectionEngine {
           continue;
         }
         let runs = 0;
-        while (r.next <= nowMs && runs++ < MAX_RUNS_PER_TICK) {
-          this.#run(r, r.next, expected, saved, hits);
-          r.last = r.next;
-          r.next = r.schedule.next(r.next);
+        while (r.next <= nowMs) {
+          let at = r.next;
+          if (++runs >= MAX_RUNS_PER_TICK) {
+            // After a long pause: skip to the last time due (scheduled periods in between merge into it).
+            for (
+              let i = 0, n = r.schedule.next(at);
+              n <= nowMs && i < SKIP_LIMIT;
+              i++, n = r.schedule.next(n)
+            )
+              at = n;
+          }
+          this.#run(r, at, expected, saved, hits);
+          r.last = at;
+          r.next = r.schedule.next(at);
+          if (runs >= MAX_RUNS_PER_TICK && r.next <= nowMs) r.next = r.schedule.next(nowMs);
         }
-        if (r.next <= nowMs) r.next = r.schedule.next(nowMs);
       } catch (err) {
         const id = r.detector.id;
         this.stats.errors[id] = (this.stats.errors[id] ?? 0) + 1;
