@@ -650,6 +650,17 @@ export class DetectionEngine {
     return out;
   }
 
+  /**
+   * The absence rules of `lane` that watch every key they see (`windowMs`): before a tick, the keys the
+   * snapshot store holds for them are loaded too (`restoreListed`), so a key silent across a restart is
+   * still judged.
+   */
+  listedRules(lane: Lane = 'all'): Array<{ detector: string; rule: string }> {
+    return this.#rules
+      .filter((r) => r.rule.type === 'absence' && r.rule.windowMs !== undefined && inLane(r, lane))
+      .map((r) => ({ detector: r.detector.id, rule: r.rule.id }));
+  }
+
   /** When the next time-driven check of `lane` is due (ms), once a first tick started the watch. */
   nextTick(lane: Lane = 'all'): number | undefined {
     let next: number | undefined;

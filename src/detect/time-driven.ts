@@ -71,6 +71,8 @@ export class TimeDrivenRules {
     for (const lane of this.#lanes) {
       const ids = engine.timeStateIds({ lane, env });
       if (ids.length) engine.restore(await state.load(ids, Number.NEGATIVE_INFINITY), { borrowed: true });
+      for (const { detector, rule } of engine.listedRules(lane))
+        engine.restore(await state.entriesOf(detector, rule), { borrowed: true });
       const { hits, undo } = engine.tick(this.#o.now(), { lane, env });
       try {
         if (hits.length) await this.#o.publishHits(hits);
