@@ -495,11 +495,6 @@ export class DetectionEngine {
       this.stats.late++;
       return;
     }
-    // A distinct rule does not touch the key for an event without a value.
-    if (rule.type === 'distinct') {
-      const value = rule.field(event);
-      if (value === undefined || value === '') return;
-    }
     if (s)
       r.states.delete(key); // re-inserted below: keeps the map in last-touched order
     else {

@@ -149,7 +149,7 @@ export function applyDistinct(
   cap: number,
 ): Fire | undefined | null {
   const value = rule.field(event);
-  if (value === undefined || value === '') return null; // not counted: the key state is not touched
+  if (value === undefined || value === '') return null; // not counted (the key's newest time still moves)
   const v = s.v!;
   const ids = Ids.raw(s.e);
   while (ids.length < v.length) ids.push(''); // a snapshot from before ids were kept
