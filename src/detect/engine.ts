@@ -304,11 +304,9 @@ export class DetectionEngine {
       const v = s.v ? s.v.slice(-r.cap) : r.rule.type === 'distinct' ? [] : undefined;
       let ids = s.e ?? '';
       if (t.length < s.t.length && ids !== '') {
-        // Fewer kept than saved (a lower cap since): keep the ids that still align.
+        // Fewer times kept than saved (a lower cap since): keep the ids of the times kept (both tail-aligned).
         const raw = ids.split(' ');
-        const keep =
-          r.rule.type === 'distinct' ? Math.min(raw.length, t.length) : Math.min(raw.length, t.length);
-        ids = raw.slice(raw.length - keep).join(' ');
+        ids = raw.slice(raw.length - Math.min(raw.length, t.length)).join(' ');
       }
       r.states.set(e.key, {
         t,
@@ -707,7 +705,7 @@ export class DetectionEngine {
           this.#drop(r, key); // seen, but not watched
           continue;
         }
-        const found = judgeAbsence(rule, s, key, maxMs, atMs);
+        const found = judgeAbsence(s, key, maxMs, atMs);
         if (found) {
           keep(key, s);
           s.fired = found.from;

@@ -3,7 +3,7 @@
 // dedup, change tracking, snapshots and pruning. Design: README.md.
 import type { PipewardenEvent } from '../event.ts';
 import {
-  type AbsenceRule,
+  type Absence,
   type DistinctRule,
   type Firing,
   MAX_EVENT_IDS,
@@ -257,19 +257,15 @@ export function observeAbsence(s: KeyState, event: PipewardenEvent): void {
 
 /** Absence at a check time: the silence to report, if any (one per silence: `fired` holds its start). */
 export function judgeAbsence(
-  rule: AbsenceRule<any>,
   s: KeyState,
   key: string,
   maxMs: number,
   atMs: number,
-):
-  | { from: number; absence: Omit<Parameters<AbsenceRule<any>['describe']>[0], 'rule' | 'keyBy'> }
-  | undefined {
+): { from: number; absence: Omit<Absence, 'rule' | 'keyBy'> } | undefined {
   const last = s.t[0];
   const from = last ?? s.wm; // never seen: silent since watching began
   const silentMs = atMs - from;
   if (silentMs <= maxMs || s.fired === from) return undefined;
-  void rule;
   return {
     from,
     absence: {
