@@ -645,7 +645,7 @@ export class DetectionEngine {
 
   /**
    * The absence rules of `lane` that watch every key they see (`windowMs`): before a tick, the keys the
-   * snapshot store holds for them are loaded too (`restoreListed`), so a key silent across a restart is
+   * snapshot store holds for them are loaded too (`entriesOf`, by time-driven.ts), so a key silent across a restart is
    * still judged.
    */
   listedRules(lane: Lane = 'all'): Array<{ detector: string; rule: string }> {
