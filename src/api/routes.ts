@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
+import { MAX_EVENT_IDS } from '../detect/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Readiness } from '../health.ts';
 import { type Counters, renderGauge } from '../metrics.ts';
@@ -15,8 +16,8 @@ import type { TokenVerifier } from './tokens.ts';
 const isoTime = z.iso.datetime({ offset: true });
 const size = z.coerce.number().int().min(1).max(500).default(50);
 
-/** Events returned inline with one alert; the rest are listed by id in event_ids. */
-const MAX_ALERT_EVENTS = 100;
+/** Events returned inline with one alert: every contributing event its hit carries (`event_total` says if more). */
+const MAX_ALERT_EVENTS = MAX_EVENT_IDS;
 
 const eventQuerySchema = z.strictObject({
   from: isoTime.optional(),
