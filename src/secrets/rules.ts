@@ -1261,7 +1261,7 @@ export const RULES: readonly SecretRule[] = [
       'mysql',
     ],
     regex: g(
-      String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)["']?(?<secret>[^\s"'\x60;|&]{8,200})`,
+      String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)(?:"(?<secret>[^"\r\n]{6,200})"|'(?<secret>[^'\r\n]{6,200})'|(?<secret>[^\s"'\x60;|&]{8,200}))`,
       'i',
     ),
     entropy: 3,
