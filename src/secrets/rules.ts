@@ -105,6 +105,11 @@ const PEM_PREVIEW = (m: string): string => /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY
 const GOOGLE_PUBLIC_KEY_CONTEXT =
   /firebase|maps\.googleapis\.com\/maps\/api\/js|browser[ _-]?key|public[ _-]?(?:api[ _-]?)?key|NEXT_PUBLIC_|REACT_APP_|VITE_|EXPO_PUBLIC_|GATSBY_|NUXT_PUBLIC_/i;
 
+/** A Google browser key in a context that says it is public (see GOOGLE_PUBLIC_KEY_CONTEXT). */
+function notPublicGoogleKey(m: MatchContext): boolean {
+  return !(m.secret.startsWith('AIza') && GOOGLE_PUBLIC_KEY_CONTEXT.test(m.text));
+}
+
 // Database and broker schemes whose URLs carry credentials.
 const DB_SCHEMES =
   'postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|jdbc:[a-z]{2,12}|clickhouse|cockroachdb|couchdbs?|neo4j(?:\\+s)?|bolt|nats|cassandra|influxdb|elasticsearch|memcached|ldaps?|ftps?|sftp|smtps?|imaps?';
@@ -211,7 +216,7 @@ export const RULES: readonly SecretRule[] = [
     prefix: 4,
     // Browser keys are public by design (Firebase web config, the Maps JavaScript loader, front-end
     // build variables): Google restricts them by referrer, not by secrecy.
-    check: (m) => !GOOGLE_PUBLIC_KEY_CONTEXT.test(m.text),
+    check: notPublicGoogleKey,
   }),
   high({
     id: 'gcp-service-account-key-id',
@@ -1234,11 +1239,12 @@ export const RULES: readonly SecretRule[] = [
     // Named headers anywhere; `X-<Vendor>-ApiKey` / `-Token` / `-Secret`; and a bare `Token:` / `Secret:`
     // / `Auth:` header only where curl or HTTPie sets it (`-H "Token: …"`).
     regex: g(
-      String.raw`(?:PRIVATE-TOKEN|JOB-TOKEN|X-API-Key|Api-?Key|X-Auth-Token|X-Vault-Token|X-JFrog-Art-Api|Circle-Token|X-Gitlab-Token|X-[A-Za-z0-9]{1,30}-(?:Api-?Key|Token|Auth-Token|Access-Token|Secret|Auth)|(?<=(?:-H|--header)\s{1,4}["']?)(?:Token|Secret|Auth|Access-Token|Access-Key))["']?\s{0,2}:\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,512})`,
+      String.raw`(?:PRIVATE-TOKEN|JOB-TOKEN|X-API-Key|Api-?Key|X-Auth-Token|X-Vault-Token|X-JFrog-Art-Api|Circle-Token|X-Gitlab-Token|X-(?!CSRF|XSRF|Request|Correlation|Trace|Amzn|B3|Cloud-Trace|Idempotency)[A-Za-z0-9]{1,30}-(?:Api-?Key|Token|Auth-Token|Access-Token|Secret|Auth)|(?<=(?:-H|--header)\s{1,4}["']?)(?:Token|Secret|Auth|Access-Token|Access-Key))["']?\s{0,2}:\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,512})`,
       'i',
     ),
     entropy: 3.5,
     extend: true,
+    check: notPublicGoogleKey,
   }),
 
   // ── Generic tier: assignments whose name says "secret". Weaker evidence, lower severity.
@@ -1309,7 +1315,7 @@ export const RULES: readonly SecretRule[] = [
     // The lookbehind skips GitLab Runner's artifact lines ("responseStatus=200 OK token=AdWPNg2R"): it
     // prints only the first 8 characters of the job token, on purpose.
     regex: g(
-      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?<name>(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|credentials?|creds|auth)[A-Za-z0-9_.\-]{0,30})(?:["'\x60]?\s{0,4}(?::\s{0,2}(?:String|string|str|&str|Secret|SecureString)\s{0,4})?(?:=>|:{1,3}=|[?.+:]=|\?\?=|<-|=|:(?!:))|\s{1,4}(?:string|String|str)\s{1,4}:?=|["']\s{0,4},|>)\s{0,4}(?:"(?<secret>[^\s"\\]{4,200})(?=["\s\\])|'(?<secret>[^\s']{4,200})(?=['\s])|\x60(?<secret>[^\s\x60]{4,200})(?=[\x60\s])|(?![?:!])(?<secret>[^\s"'\x60,;<>(){}\[\]]{6,200}))`,
+      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?<name>(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|credentials?|creds|auth)[A-Za-z0-9_.\-]{0,30})(?:\\?["'\x60]?\s{0,4}(?::\s{0,2}(?:String|string|str|&str|Secret|SecureString)\s{0,4})?(?:=>|:{1,3}=|[?.+:]=|\?\?=|<-|=|:(?!:))|\s{1,4}(?:string|String|str)\s{1,4}:?=|["']\s{0,4},|>)\s{0,4}(?:\\?"(?<secret>[^\s"\\]{4,200})(?=["\s\\])|'(?<secret>[^\s']{4,200})(?=['\s])|\x60(?<secret>[^\s\x60]{4,200})(?=[\x60\s])|(?![?:!])(?<secret>[^\s"'\x60,;<>(){}\[\]]{6,200}))`,
       'i',
     ),
     extend: true,
@@ -1352,7 +1358,7 @@ function genericValueCheck(m: MatchContext): boolean {
     .slice(a, m.nameEnd)
     .toLowerCase()
     .replace(/^[_.-]+|[_.-]+$/g, '');
-  if (NAME_PREFIX.test(lower)) return false;
+  if (NAME_PREFIX.test(lower) || /csrf|xsrf|authenticity/.test(lower)) return false;
   // The keyword may end the name (`api_key`, `DB_PASSWORD`); anything after it must not be a descriptor
   // such as `_URL` or `Name`.
   if (!/(?:pass(?:word|wd|phrase)?|pwd|secret|token|key|credentials?|creds|auth)$/.test(lower)) {
@@ -1361,6 +1367,11 @@ function genericValueCheck(m: MatchContext): boolean {
   // XML element: `<password>value</password>` needs the opening `<` before the name.
   const sep = m.text.slice(m.nameEnd, m.secretStart).trim();
   if (sep === '>' && m.text[a - 1] !== '<') return false;
+  // Maven / Gradle coordinates: `com.google.auth:google-auth-library`, `io.jsonwebtoken:jjwt-api`.
+  if (sep === ':' && m.text[m.nameEnd] === ':' && /^[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+$/.test(lower)) {
+    return false;
+  }
+  if (!notPublicGoogleKey(m)) return false;
   const v = m.text.slice(m.secretStart, m.matchedEnd);
   if (NAME_HASHY.test(lower) && /^[0-9a-f]{32,}$/i.test(v)) return false;
   return !isGenericFalsePositive(v, /pass|pwd/.test(lower));
@@ -1437,8 +1448,9 @@ const GENERIC_FP_SHAPES: readonly RegExp[] = [
  * short value that mixes three kinds of characters whatever its entropy.
  */
 export function isGenericFalsePositive(secret: string, passwordName = false): boolean {
+  if (/^\d+$/.test(secret)) return secret.length < 6; // a PIN or numeric password; sequences are placeholders
   // Another assignment (`password_policy: min_length=12`): judge its value (`_session=<random>` stays).
-  const inner = /^[A-Za-z_][A-Za-z0-9_.-]*=(?!=)/.exec(secret);
+  const inner = /^[A-Za-z_][A-Za-z0-9_.-]*=(?!=|$)/.exec(secret);
   if (inner !== null) {
     const rest = secret.slice(inner[0].length);
     return rest.length < 16 || isGenericFalsePositive(rest, false);
@@ -1449,7 +1461,6 @@ export function isGenericFalsePositive(secret: string, passwordName = false): bo
   if (/[A-Z]/.test(secret)) kinds++;
   if (/[0-9]/.test(secret)) kinds++;
   if (/[^A-Za-z0-9]/.test(secret)) kinds++;
-  if (/^\d+$/.test(secret)) return secret.length < 6;
   if (kinds < 2) return true;
   if (passwordName && kinds >= 3 && secret.length >= 6) return false;
   if (secret.length < 8) return true;
