@@ -482,8 +482,9 @@ export const RULES: readonly SecretRule[] = [
     id: 'telegram-bot-token',
     title: 'Telegram bot token',
     severity: 'medium',
-    keywords: [':aa'],
-    regex: g(String.raw`(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}${R}`),
+    keywords: [':a'],
+    // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`.
+    regex: g(String.raw`(?<![0-9])[0-9]{8,10}:A[A-Za-z0-9_\-]{34}${R}`),
     entropy: 3.5,
   }),
   // ── Package registries and build tooling
@@ -1242,7 +1243,7 @@ export const RULES: readonly SecretRule[] = [
       String.raw`(?:PRIVATE-TOKEN|JOB-TOKEN|X-API-Key|Api-?Key|X-Auth-Token|X-Vault-Token|X-JFrog-Art-Api|Circle-Token|X-Gitlab-Token|X-(?!CSRF|XSRF|Request|Correlation|Trace|Amzn|B3|Cloud-Trace|Idempotency)[A-Za-z0-9]{1,30}-(?:Api-?Key|Token|Auth-Token|Access-Token|Secret|Auth)|(?<=(?:-H|--header)\s{1,4}["']?)(?:Token|Secret|Auth|Access-Token|Access-Key))["']?\s{0,2}:\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,512})`,
       'i',
     ),
-    entropy: 3.5,
+    entropy: 3,
     extend: true,
     check: notPublicGoogleKey,
   }),
@@ -1272,7 +1273,7 @@ export const RULES: readonly SecretRule[] = [
     ),
     entropy: 3,
     extend: true,
-    check: notTruncated,
+    check: (m) => notTruncated(m) && !isGenericFalsePositive(m.text.slice(m.secretStart, m.matchedEnd), true),
   },
   {
     id: 'generic-curl-user',
@@ -1287,7 +1288,7 @@ export const RULES: readonly SecretRule[] = [
     ),
     entropy: 2.5,
     extend: true,
-    check: (m) => notTruncated(m) && !CREDENTIAL_WORD.test(m.text.slice(m.secretStart, m.matchedEnd)),
+    check: (m) => notTruncated(m) && !isGenericFalsePositive(m.text.slice(m.secretStart, m.matchedEnd), true),
   },
   {
     id: 'generic-xml-attribute-secret',
@@ -1310,12 +1311,12 @@ export const RULES: readonly SecretRule[] = [
     // The name, then one of the ways languages and formats bind a value to it: `=`, `:`, `:=`, `::=`,
     // `:::=`, `?=`, `.=`, `+=`, `??=`, `=>`, `<-`, a typed declaration (`string x = `, Go `x string =`,
     // Kotlin `x: String =`), a quoted name followed by a comma (`System.setProperty("X_TOKEN", "…")`,
-    // `getenv("API_TOKEN", "…")`), or an XML element (`<password>…</password>`). The value is quoted or a
+    // `getenv("API_TOKEN", "…")`), a call with a quoted argument (`setPassword("…")`), or an XML element (`<password>…</password>`). The value is quoted or a
     // bare token. The name's full extent and the value's context are checked in code (genericValueCheck).
     // The lookbehind skips GitLab Runner's artifact lines ("responseStatus=200 OK token=AdWPNg2R"): it
     // prints only the first 8 characters of the job token, on purpose.
     regex: g(
-      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?<name>(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|credentials?|creds|auth)[A-Za-z0-9_.\-]{0,30})(?:\\?["'\x60]?\s{0,4}(?::\s{0,2}(?:String|string|str|&str|Secret|SecureString)\s{0,4})?(?:=>|:{1,3}=|[?.+:]=|\?\?=|<-|=|:(?!:))|\s{1,4}(?:string|String|str)\s{1,4}:?=|["']\s{0,4},|>)\s{0,4}(?:\\?"(?<secret>[^\s"\\]{4,200})(?=["\s\\])|'(?<secret>[^\s']{4,200})(?=['\s])|\x60(?<secret>[^\s\x60]{4,200})(?=[\x60\s])|(?![?:!])(?<secret>[^\s"'\x60,;<>(){}\[\]]{6,200}))`,
+      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?<name>(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|credentials?|creds|auth)[A-Za-z0-9_.\-]{0,30})(?:\\?["'\x60]?\s{0,4}(?::\s{0,2}(?:String|string|str|&str|Secret|SecureString)\s{0,4})?(?:=>|:{1,3}=|[?.+:]=|\?\?=|<-|=|:(?!:))|\s{1,4}(?:string|String|str)\s{1,4}:?=|["']\s{0,4},|\(\s{0,2}(?=["'\x60])|>)\s{0,4}(?:\\?"(?<secret>[^\s"\\]{4,200})(?=["\s\\])|'(?<secret>[^\s']{4,200})(?=['\s])|\x60(?<secret>[^\s\x60]{4,200})(?=[\x60\s])|(?![?:!])(?<secret>[^\s"'\x60,;<>(){}\[\]]{6,200}))`,
       'i',
     ),
     extend: true,
@@ -1424,7 +1425,6 @@ const GENERIC_FP_SHAPES: readonly RegExp[] = [
   /^v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]{1,40})?$/, // version number
   /^(?:true|false|null|none|nil|undefined|required|optional|string|boolean|number|bytes|str)$/i,
   /^[A-Z][A-Z0-9_]{2,}$/, // another variable's NAME (`token: GITHUB_TOKEN`)
-  /^[A-Za-z]+$/, // a word or CamelCase identifier (`SharedAccessKeyName=RootManageSharedAccessKey`)
   // A property path (`secrets.NPM_TOKEN`, `process.env.API_KEY`, `config.auth.token()`): every segment an
   // identifier without digits in the middle. `s.ZC9Ecf4M5g9o34Q6RkzGsj0z` (legacy Vault) is not one.
   /^[A-Za-z_][A-Za-z_]*\d{0,2}(?:\.[A-Za-z_][A-Za-z_]*\d{0,2})+(?:\(\))?$/,
@@ -1453,7 +1453,7 @@ export function isGenericFalsePositive(secret: string, passwordName = false): bo
   const inner = /^[A-Za-z_][A-Za-z0-9_.-]*=(?!=|$)/.exec(secret);
   if (inner !== null) {
     const rest = secret.slice(inner[0].length);
-    return rest.length < 16 || isGenericFalsePositive(rest, false);
+    return rest.length < 8 || isGenericFalsePositive(rest, false);
   }
   for (const re of GENERIC_FP_SHAPES) if (re.test(secret)) return true;
   let kinds = 0;
@@ -1461,6 +1461,12 @@ export function isGenericFalsePositive(secret: string, passwordName = false): bo
   if (/[A-Z]/.test(secret)) kinds++;
   if (/[0-9]/.test(secret)) kinds++;
   if (/[^A-Za-z0-9]/.test(secret)) kinds++;
+  // Letters only: a word or CamelCase identifier (`SharedAccessKeyName=RootManageSharedAccessKey`), unless
+  // it is long, mixes cases evenly and is random-looking (`yqDVtkqPECriaLRi`).
+  if (kinds === 2 && /^[A-Za-z]+$/.test(secret)) {
+    const upper = secret.replace(/[^A-Z]/g, '').length / secret.length;
+    return secret.length < 12 || upper < 0.3 || upper > 0.7 || shannonEntropy(secret) < 3.3;
+  }
   if (kinds < 2) return true;
   if (passwordName && kinds >= 3 && secret.length >= 6) return false;
   if (secret.length < 8) return true;

@@ -51,6 +51,7 @@ describe('secrets round two: name and value joined by other separators', () => {
   add('PHP .=', (s) => `$dbPassword .= "${s}";`);
   add('Java System.setProperty', (s) => `System.setProperty("DB_PASSWORD", "${s}");`);
   add('function-call arguments', (s) => `os.Setenv("API_TOKEN", "${s}")`);
+  add('a call with the value as its argument', (s) => `dataSource.setPassword("${s}");`);
   add('Makefile ?=', (s) => `REGISTRY_TOKEN ?= ${s}`);
   add('Makefile ::=', (s) => `API_SECRET ::= ${s}`);
   add('Makefile :::=', (s) => `DEPLOY_TOKEN :::= "${s}"`);
