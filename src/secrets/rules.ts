@@ -484,7 +484,7 @@ export const RULES: readonly SecretRule[] = [
     severity: 'medium',
     keywords: [':a'],
     // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`.
-    regex: g(String.raw`(?<![0-9])[0-9]{8,10}:A[A-Za-z0-9_\-]{34}${R}`),
+    regex: g(String.raw`(?<![A-Za-z0-9])[0-9]{8,10}:A[A-Za-z0-9_\-]{34}${R}`),
     entropy: 3.5,
   }),
   // ── Package registries and build tooling
@@ -1160,7 +1160,7 @@ export const RULES: readonly SecretRule[] = [
     severity: 'high',
     keywords: ['sumo'],
     regex: g(
-      String.raw`sumo[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![A-Za-z0-9])`,
+      String.raw`sumo(?:[_.\-]?logic[A-Za-z0-9_.\-]{0,30}|[_.\-][A-Za-z0-9_.\-]{0,30})${ASSIGN}(?<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![A-Za-z0-9])`,
       'i',
     ),
     entropy: 3,
@@ -1330,8 +1330,10 @@ const NAME_CHAR = /[A-Za-z0-9_.-]/;
 /** Names that hold something about a secret, not the secret: `secretName`, `TOKEN_URL`, `passwordFile`. */
 const NAME_SUFFIX =
   /(?:name|names|ref|refs|id|ids|file|files|path|url|uri|arn|type|length|len|size|policy|version|ttl|expiry|expires|expiration|expired|expiresin|count|store|vault|field|fields|header|param|params|prefix|mode|dir|endpoint|host|hash|sha|sha1|sha256|digest|env|enabled|required|provider|manager|source|format|label|location|hint|help|description|desc|rotation|template|reset|strength|min|max|regex|pattern|placeholder|keyid|key_id|tokens|passwords|secrets|credentials|creds|keys|ring|chain|pair|pairs|service|server|usage|used|limit|timeout|validity|lifetime|lifespan|file_path|id_env|var|variable|script|command|cmd|generator|index|position|pos|button|input|label|text|title|msg|message|error|warning|status|result|results|request|response)$/;
-const NAME_PREFIX =
-  /^(?:csrf|xsrf|authenticity|public|publishable|author(?!iz)|min|max|num|no|is|has|use|enable|disable)[_.-]?/i;
+const NAME_PREFIX = /^(?:csrf|xsrf|authenticity|public|publishable|author(?!iz))/i;
+// `max_tokens`, `MIN_PASSWORD_LENGTH`, `isTokenValid`, `useSecret`: settings about secrets, not secrets.
+const QUALIFIER_SNAKE = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[_.-]/i;
+const QUALIFIER_CAMEL = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[A-Z]/;
 const NAME_HASHY = /commit|sha|hash|digest|checksum|integrity|fingerprint|nonce|salt/i;
 
 /** Where the whole identifier around the `name` group starts (the regex starts at the keyword). */
@@ -1355,10 +1357,9 @@ function notTruncated(m: MatchContext): boolean {
 function genericValueCheck(m: MatchContext): boolean {
   if (!notTruncated(m)) return false;
   const a = nameStartOf(m);
-  const lower = m.text
-    .slice(a, m.nameEnd)
-    .toLowerCase()
-    .replace(/^[_.-]+|[_.-]+$/g, '');
+  const original = m.text.slice(a, m.nameEnd).replace(/^[_.-]+|[_.-]+$/g, '');
+  const lower = original.toLowerCase();
+  if (QUALIFIER_SNAKE.test(original) || QUALIFIER_CAMEL.test(original)) return false;
   if (NAME_PREFIX.test(lower) || /csrf|xsrf|authenticity/.test(lower)) return false;
   // The keyword may end the name (`api_key`, `DB_PASSWORD`); anything after it must not be a descriptor
   // such as `_URL` or `Name`.
