@@ -273,7 +273,7 @@ export class SecretEngine {
         if (v.length > MAX_ENCODED || overlapsClaimed(m.index, m.index + v.length)) continue;
         // Base64 of text mixes cases (a digit is not required: `QUtJQU…` hides an AWS key id); paths,
         // words and hex hashes do not. CamelCase identifiers decode to binary and are dropped below.
-        if (!/[A-Z]/.test(v) || !/[a-z]/.test(v)) continue;
+        if (!/[A-Z]/.test(v) || !/[a-z]/.test(v) || !looksLikeB64Text(v)) continue;
         attempts++;
         tryDecoded(printable(Buffer.from(v, 'base64')), m.index, m.index + v.length, 'base64');
         B64_CANDIDATE.lastIndex = m.index + v.length;
@@ -371,6 +371,15 @@ const KV_VALUE = /^\s{0,40}-?\s{0,4}["']?value["']?\s{0,4}[:=]\s{0,4}/;
 const SECRET_NAME =
   /pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|credential|creds|auth/i;
 
+/** The last character that is not whitespace (-1 for a blank text). */
+function lastNonSpace(text: string): number {
+  for (let i = text.length - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c > 32) return c;
+  }
+  return -1;
+}
+
 /** Token characters for wrapped-token joining (no `=`, `.` or `:`: a name and its value never join). */
 function isTokenChar(c: number): boolean {
   return (
@@ -396,6 +405,19 @@ function tokenHeadLength(text: string): number {
   let i = 0;
   while (i < text.length && i < 300 && isTokenChar(text.charCodeAt(i))) i++;
   return i;
+}
+
+/**
+ * Cheap test before allocating: base64 of printable ASCII starts every 4-character group with `I`–`Z` or
+ * `a`–`f` (the top 6 bits of a byte 0x20–0x7e). One miss in the first 16 groups is tolerated (a newline).
+ */
+function looksLikeB64Text(v: string): boolean {
+  let misses = 0;
+  for (let i = 0; i < v.length && i < 64; i += 4) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102)) && ++misses > 1) return false;
+  }
+  return true;
 }
 
 /** Cheap test before allocating: the first bytes of the decoded hex are printable ASCII. */
@@ -758,8 +780,9 @@ export class StreamScanner {
         } else if (--pending.ttl <= 0) this.pendingName = undefined;
       }
     }
-    const xml = XML_OPEN_ALONE.exec(text);
-    const kv = xml === null ? KV_NAME.exec(text) : null;
+    const last = lastNonSpace(text);
+    const xml = last === 62 ? XML_OPEN_ALONE.exec(text) : null; // `>`
+    const kv = xml === null && text.includes('name') ? KV_NAME.exec(text) : null;
     const name = xml?.[1] ?? kv?.[1];
     if (name !== undefined && SECRET_NAME.test(name)) {
       this.pendingName = { name, kind: xml !== null ? 'xml' : 'kv', ttl: 2 };
@@ -768,7 +791,7 @@ export class StreamScanner {
     if (this.curlContinues) {
       add(`curl ${text}`, -5, 5, (id) => id === 'generic-curl-user');
     }
-    const endsWithBackslash = /\\\s*$/.test(text);
+    const endsWithBackslash = last === 92;
     this.curlContinues = endsWithBackslash && (this.curlContinues || text.includes('curl'));
     // 3. A token wrapped by a terminal: the previous line ended inside a token, this one goes on with it.
     const tail = this.wrapTail;
