@@ -1329,7 +1329,7 @@ export const RULES: readonly SecretRule[] = [
 const NAME_CHAR = /[A-Za-z0-9_.-]/;
 /** Names that hold something about a secret, not the secret: `secretName`, `TOKEN_URL`, `passwordFile`. */
 const NAME_SUFFIX =
-  /(?:name|names|ref|refs|id|ids|file|files|path|url|uri|arn|type|length|len|size|policy|version|ttl|expiry|expires|expiration|expired|expiresin|count|store|vault|field|fields|header|param|params|prefix|mode|dir|endpoint|host|hash|sha|sha1|sha256|digest|env|enabled|required|provider|manager|source|format|label|location|hint|help|description|desc|rotation|template|reset|strength|min|max|regex|pattern|placeholder|keyid|key_id|tokens|passwords|secrets|credentials|creds|keys|ring|chain|pair|pairs|service|server|usage|used|limit|timeout|validity|lifetime|lifespan|file_path|id_env|var|variable|script|command|cmd|generator|index|position|pos|button|input|label|text|title|msg|message|error|warning|status|result|results|request|response)$/;
+  /(?:name|names|ref|refs|id|ids|file|files|path|url|uri|arn|type|length|len|size|policy|version|ttl|expiry|expires|expiration|expired|expiresin|count|store|vault|field|fields|header|param|params|prefix|mode|dir|endpoint|host|hash|sha|sha1|sha256|digest|env|enabled|required|provider|manager|source|format|label|location|hint|help|description|desc|rotation|template|reset|strength|min|max|regex|pattern|placeholder|keyid|key_id|tokens|passwords|secrets|credentials|creds|keys|ring|chain|pair|pairs|service|server|usage|used|limit|timeout|validity|lifetime|lifespan|file_path|id_env|var|variable|script|command|cmd|generator|index|position|pos|button|input|label|text|title|msg|message|error|warning|status|result|results|request|response|ms|sec|secs|seconds|minutes|hours|days|millis|bytes|kb|mb|retries|attempts|port|interval|delay|level|scope|scopes|method|methods|algorithm|alg|encoding|style|strategy|class|handler|plugin)$/;
 const NAME_PREFIX = /^(?:csrf|xsrf|authenticity|public|publishable|author(?!iz))/i;
 // `max_tokens`, `MIN_PASSWORD_LENGTH`, `isTokenValid`, `useSecret`: settings about secrets, not secrets.
 const QUALIFIER_SNAKE = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[_.-]/i;
@@ -1374,7 +1374,13 @@ function genericValueCheck(m: MatchContext): boolean {
     return false;
   }
   if (!notPublicGoogleKey(m)) return false;
+  // `passed`, `passing`, `passthrough`: not a password.
+  if (/pass(?:ed|es|ing|thr|eng|ive|age|port|ion)/.test(lower) && !/password|passwd|passphrase/.test(lower)) {
+    return false;
+  }
   const v = m.text.slice(m.secretStart, m.matchedEnd);
+  // Digits only: a PIN or numeric password, not a count (`auth_retries: 100000`).
+  if (/^\d+$/.test(v) && !/pass(?:word|wd|code)|pwd|pin|secret|token|key/.test(lower)) return false;
   if (NAME_HASHY.test(lower) && /^[0-9a-f]{32,}$/i.test(v)) return false;
   return !isGenericFalsePositive(v, /pass|pwd/.test(lower));
 }
