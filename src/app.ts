@@ -15,7 +15,7 @@ import type { Delivery, Hit, Sink } from './alerting/types.ts';
 import { apiRoutes, type Consumer, healthRoutes } from './api/routes.ts';
 import { TokenVerifier } from './api/tokens.ts';
 import { KafkaBus } from './bus/kafka.ts';
-import { readEvents, readHits } from './bus/messages.ts';
+import { readHits } from './bus/messages.ts';
 import { SqliteBus } from './bus/sqlite.ts';
 import type { Bus, Subscription } from './bus/types.ts';
 import { ConfigError } from './config/load.ts';
@@ -39,6 +39,7 @@ import { SecretEngine } from './secrets/scanner.ts';
 import { ElasticsearchStore } from './store/elasticsearch.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
+import { startTrail } from './trail/service.ts';
 
 export interface AppOptions {
   roles?: readonly Role[];
@@ -437,6 +438,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     const suspect = () => {
       suspectUntil = Date.now() + REDELIVERY_WINDOW_MS;
     };
+    // Trail (src/trail): reads, hash-chains and stores each batch, signs checkpoints, runs the scheduled check.
+    const trail = await startTrail({ config, store, bus, log, now });
+    subscriptions.push(trail);
     subscriptions.push(
       await consumingBus.subscribe({
         topic: config.topics.events,
@@ -444,10 +448,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         maxBatch: 1000,
         onAssignment: suspect,
         handler: async (batch) => {
-          const events = readEvents(batch, log);
-          if (!events.length) return;
           try {
-            await store.indexEvents(events, { mayBeRedelivered: Date.now() < suspectUntil });
+            await trail.indexer.index(batch, { mayBeRedelivered: Date.now() < suspectUntil });
           } catch (err) {
             suspect();
             throw err;

@@ -6,6 +6,7 @@ import { createStore, startApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { ROLES, type Role } from './config/schema.ts';
 import { createLogger, routeProcessWarnings } from './log.ts';
+import { TRAIL_USAGE } from './trail/cli.ts';
 
 const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly alerter
 
@@ -24,6 +25,7 @@ Usage:
       Run the detectors over exported events (one normalised event per line) or over the stored
       audit trail for a time range, to backtest thresholds. Hits go to stdout; progress and a
       summary to stderr. Each event is evaluated at its own time, so runs are repeatable.
+${TRAIL_USAGE}
 
 The config file may also be given by PIPEWARDEN_CONFIG. Secrets come from environment variables
 (or VAR_FILE paths), never from the file: see pipewarden.example.yaml.`;
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<void> {
       set: { type: 'string', multiple: true },
       only: { type: 'string' },
       format: { type: 'string' },
+      anchor: { type: 'string' }, // trail verify
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -157,6 +160,24 @@ async function main(argv: string[]): Promise<void> {
     }
     return;
   }
+
+  // --- trail (src/trail/cli.ts) ---
+  if (command === 'trail') {
+    const { trailCommand } = await import('./trail/cli.ts');
+    const code = await trailCommand(
+      sub,
+      config,
+      {
+        ...(values.from ? { from: values.from } : {}),
+        ...(values.to ? { to: values.to } : {}),
+        ...(values.anchor ? { anchor: values.anchor } : {}),
+      },
+      { out: process.stdout, err: process.stderr },
+    );
+    if (code !== 0) process.exit(code);
+    return;
+  }
+  // --- end trail ---
 
   fail(`unknown command '${positionals.join(' ')}'\n\n${USAGE}`);
 }

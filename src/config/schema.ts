@@ -10,6 +10,7 @@ import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
+import { trailConfigSchema } from '../trail/config.ts';
 
 const sourcesSchema = z
   .strictObject(Object.fromEntries(adapters.map((a) => [a.id, a.configSchema])))
@@ -68,6 +69,8 @@ export const configSchema = z
     /** Syslog listener (src/ingest/syslog): routes lines to the adapter whose line format owns them. */
     syslog: syslogConfigSchema,
     detectors: detectorsSchema,
+    /** Tamper-evident trail: hash chain, signed checkpoints, anchors (src/trail). */
+    trail: trailConfigSchema,
     alerting: z
       .strictObject({
         slack: slackSinkConfigSchema.prefault({}),
