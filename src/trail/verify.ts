@@ -258,28 +258,36 @@ async function verifyPartition(
   // are past the retention period; a missing segment younger than that was deleted by someone.
   const firstPresent = await firstEvent(o.store, p, cps[0]?.fromOffset ?? 0);
   let start = cps[0];
-  if (start && firstPresent && (firstPresent.pipewarden.trail?.seq ?? 0) > start.fromSeq) {
+  /** Set when verification starts after the last checkpoint (everything signed is past retention). */
+  let after: Checkpoint | undefined;
+  const firstSeq = firstPresent?.pipewarden.trail?.seq ?? Number.POSITIVE_INFINITY;
+  if (start && firstSeq > start.fromSeq) {
     const cutoff = o.retentionMs === undefined ? undefined : o.now.getTime() - o.retentionMs;
-    const seq = firstPresent.pipewarden.trail!.seq;
-    const i = cps.findIndex((c) => c.toSeq >= seq);
+    const past = (c: Checkpoint) => cutoff !== undefined && Date.parse(c.time) < cutoff;
+    const i = cps.findIndex((c) => c.toSeq >= firstSeq);
     const holding = i === -1 ? undefined : cps[i];
     const gone = cps.slice(0, i === -1 ? cps.length : i);
-    const aligned = holding?.fromSeq === seq;
-    const past = (c: Checkpoint) => cutoff !== undefined && Date.parse(c.time) < cutoff;
-    if (gone.every(past) && (aligned || (holding && past(holding)))) {
-      start = aligned ? holding : cps[i + 1];
-      cps = cps.slice(aligned ? i : i + 1);
-      report.notes.push(
-        start
-          ? `partition ${p}: starting at checkpoint ${start.n} (seq ${start.fromSeq}), the oldest retained; older segments were removed by retention`
-          : `partition ${p}: every checkpointed segment is past retention`,
-      );
+    const aligned = holding?.fromSeq === firstSeq;
+    if (gone.every(past) && (!holding || aligned || past(holding))) {
+      if (!holding || (!aligned && i + 1 >= cps.length)) {
+        after = cps.at(-1);
+        cps = [];
+        start = undefined;
+        report.notes.push(`partition ${p}: every checkpointed segment is past retention`);
+        if (!firstPresent) return;
+      } else {
+        start = aligned ? holding : cps[i + 1]!;
+        cps = cps.slice(aligned ? i : i + 1);
+        report.notes.push(
+          `partition ${p}: starting at checkpoint ${start.n} (seq ${start.fromSeq}), the oldest retained; older segments were removed by retention`,
+        );
+      }
     }
   } else if (start) {
     report.notes.push(`partition ${p}: starting at checkpoint ${start.n} (seq ${start.fromSeq})`);
   }
-  const fromOffset = start?.fromOffset ?? 0;
-  const fromSeq = start?.fromSeq ?? 1;
+  const fromOffset = start?.fromOffset ?? (after ? after.toOffset + 1 : 0);
+  const fromSeq = start?.fromSeq ?? (after ? after.toSeq + 1 : 1);
   const toSeq = withTail ? Number.POSITIVE_INFINITY : (cps.at(-1)?.toSeq ?? 0);
   const heads = new Map(cps.map((c) => [c.toSeq, c]));
   const bySeq = new SeqHeap();
@@ -287,7 +295,7 @@ async function verifyPartition(
   let last: Last | undefined;
   let expectPrev = start
     ? (all.find((c) => c.n === start.n - 1)?.head ?? (start.n === 1 ? GENESIS : undefined))
-    : GENESIS;
+    : (after?.head ?? GENESIS);
   let pending: PipewardenEvent[] = [];
   let brokenAt = -1;
   let clean = true;

@@ -1,16 +1,23 @@
 // Tamper evidence on the real stores: a trail built by the index role's chaining, then changed behind
 // pipewarden's back the way a store administrator could; `trail verify` names each change precisely.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { describe, expect, inject, it } from 'vitest';
+import type { Hit } from '../../src/alerting/types.ts';
+import { KafkaBus } from '../../src/bus/kafka.ts';
+import type { Bus } from '../../src/bus/types.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
 import { ElasticsearchStore, elasticsearchConfigSchema } from '../../src/store/elasticsearch.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/types.ts';
 import { readAnchor } from '../../src/trail/anchors/read.ts';
+import { startTrail } from '../../src/trail/service.ts';
 import type { Checkpoint } from '../../src/trail/types.ts';
 import { type VerifyReport, verifyTrail } from '../../src/trail/verify.ts';
+import { eventually } from '../support/app.ts';
 import {
   BASE,
   buildTrail,
@@ -245,3 +252,80 @@ for (const [kind, make] of Object.entries(kinds)) {
     });
   });
 }
+
+describe('scheduled trail check (distributed: Kafka and Elasticsearch)', () => {
+  it('publishes a critical "audit trail tampered" hit on the hits topic when the store was changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pipewarden-trail-sched-'));
+    const keyFile = join(dir, 'trail.pem');
+    writeFileSync(keyFile, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const prefix = `pw-trail-${Math.random().toString(36).slice(2, 10)}`;
+    const hits = `${prefix}.hits`;
+    const config = parseConfig(
+      {
+        mode: 'distributed',
+        kafka: { brokers: inject('kafkaBrokers').split(','), partitions: 1 },
+        elasticsearch: { node: esUrl, indexPrefix: prefix },
+        topics: { events: `${prefix}.events`, hits, buildLogs: `${prefix}.logs` },
+        log: { level: 'silent' },
+        trail: { enabled: true, keyFile, verify: { enabled: false } },
+      },
+      {},
+    );
+    const log = createLogger({ level: 'silent' });
+    const bus = new KafkaBus(config.kafka!, { log });
+    await bus.ensureTopics([hits]);
+    const store = new ElasticsearchStore(config.elasticsearch!);
+    await store.init();
+    const p0 = await buildTrail(store, key);
+    const trail = await startTrail({ config, store, bus, log, now: () => now });
+    const received: Hit[] = [];
+    const sub = await bus.subscribe({
+      topic: hits,
+      group: `${prefix}-reader`,
+      handler: async (batch) => {
+        for (const m of batch) received.push(JSON.parse(m.value) as Hit);
+      },
+    });
+    try {
+      const clean = await trail.verifyNow();
+      expect(clean?.ok).toBe(true);
+      await elasticsearchTamper(new Client({ node: esUrl }), prefix).remove(p0[20]!.event.id);
+      const report = await trail.verifyNow();
+      expect(brief(report!)).toEqual([{ kind: 'deleted', partition: 0, offset: 119 }]);
+      const hit = await eventually(async () => received[0], 30_000, 'the tamper hit');
+      expect(hit).toMatchObject({
+        detector: 'audit-trail-tampered',
+        severity: 'critical',
+        title: 'audit trail tampered',
+      });
+      expect(hit.summary).toContain('deleted (seq 21..21)');
+      expect(received).toHaveLength(1); // the clean run raised nothing
+      const state = JSON.parse((await store.getState('trail:verified'))!) as {
+        ok: boolean;
+        seen: Record<number, number>;
+      };
+      expect(state).toMatchObject({ ok: false, seen: { 0: 3, 1: 1 } });
+    } finally {
+      await sub.stop();
+      await trail.stop();
+      await bus.close();
+      await store.close();
+    }
+  });
+
+  it('refuses to start in distributed mode without a signing key', async () => {
+    const config = parseConfig(
+      {
+        mode: 'distributed',
+        kafka: { brokers: ['127.0.0.1:1'] },
+        elasticsearch: { node: esUrl },
+        trail: { enabled: true },
+      },
+      {},
+    );
+    const log = createLogger({ level: 'silent' });
+    await expect(
+      startTrail({ config, store: {} as Store, bus: { kind: 'kafka' } as Bus, log, now: () => now }),
+    ).rejects.toThrow(/trail\.keyFile: the trail is enabled in distributed mode but no signing key is set/);
+  });
+});
