@@ -2,6 +2,7 @@
 import type { Detector } from '../src/detect/types.ts';
 import { anonymousAccess } from './anonymous-access/index.ts';
 import { buildServerHardening } from './build-server-hardening/index.ts';
+import { deployWithoutTrace } from './deploy-without-trace/index.ts';
 import { failedLogins } from './failed-logins/index.ts';
 import { outOfHoursDeploys } from './out-of-hours-deploys/index.ts';
 import { pipelineWeakening } from './pipeline-weakening/index.ts';
@@ -16,4 +17,5 @@ export const detectors: Detector<any>[] = [
   buildServerHardening,
   telemetryLoss,
   secretsInBuildLogs,
+  deployWithoutTrace,
 ];

@@ -6,6 +6,7 @@ import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import { type Counters, renderGauge } from '../ingest/metrics.ts';
 import type { Store } from '../store/types.ts';
+import { traceChange, traceQuerySchema } from '../trail/trace.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
 
@@ -212,4 +213,12 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     if (!parsed.success) return badQuery(reply, parsed.error);
     return answer(reply, () => opts.store.searchAlerts(parsed.data));
   });
+
+  // --- trace (src/trail/trace.ts): a change from commit to deploy, with the gaps named ---
+  app.get('/api/trace', async (req, reply) => {
+    const parsed = traceQuerySchema.safeParse(req.query);
+    if (!parsed.success) return badQuery(reply, parsed.error);
+    return answer(reply, () => traceChange(opts.store, parsed.data));
+  });
+  // --- end trace ---
 }

@@ -6,7 +6,7 @@ import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
-import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord } from './types.ts';
+import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord, TraceField } from './types.ts';
 
 export const elasticsearchConfigSchema = z
   .strictObject({
@@ -490,6 +490,17 @@ export class ElasticsearchStore implements Store {
       if (res.hits.hits.length < TRAIL_PAGE) return;
       after = res.hits.hits.at(-1)?.sort;
     }
+  }
+
+  async traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]> {
+    if (values.length === 0) return [];
+    const res = await this.#client.search<PipewardenEvent>({
+      index: this.#events,
+      size: limit,
+      query: { bool: { filter: [{ terms: { [`pipewarden.${field}`]: values } }] } },
+      sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
+    });
+    return res.hits.hits.flatMap((h) => (h._source ? [h._source] : []));
   }
 
   /** The data stream's write index, looked up again every minute (a rollover moves it). */

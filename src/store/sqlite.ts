@@ -5,7 +5,15 @@ import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
-import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
+import {
+  type AlertQuery,
+  type EventQuery,
+  type Page,
+  type Store,
+  type TokenRecord,
+  TRACE_FIELDS,
+  type TraceField,
+} from './types.ts';
 
 const SCHEMA = `
   -- ts is epoch milliseconds: ISO strings with offsets or other precisions would not sort as text.
@@ -347,6 +355,17 @@ export class SqliteStore implements Store {
       if (rows.length < TRAIL_PAGE) return;
       after = Number(rows.at(-1)!.rowid);
     }
+  }
+
+  async traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]> {
+    if (!TRACE_FIELDS.includes(field) || values.length === 0) return [];
+    const rows = this.#db
+      .prepare(
+        `SELECT doc FROM events WHERE json_extract(doc, '$.pipewarden.${field}') IN (${values.map(() => '?').join(', ')})
+         ORDER BY ts, id LIMIT ?`,
+      )
+      .all(...values, limit);
+    return rows.map((r) => JSON.parse(r.doc as string) as PipewardenEvent);
   }
 
   /** Deletes the events of every checkpoint segment signed before `before` (ms), whole; keeps the checkpoints. */

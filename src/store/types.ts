@@ -45,6 +45,10 @@ export interface Page<T> {
   next?: string;
 }
 
+/** The correlation fields a trace follows (`pipewarden.<field>`). */
+export const TRACE_FIELDS = ['commit', 'deployment_id', 'build_id', 'artifact', 'artifact_digest'] as const;
+export type TraceField = (typeof TRACE_FIELDS)[number];
+
 export interface TokenRecord {
   id: string; // public part of the token, used for lookup
   name: string;
@@ -87,6 +91,8 @@ export interface Store {
   trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent>;
   /** Events with no chain link ingested at or after `since` (ISO), streamed. */
   trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }>;
+  /** Events whose `pipewarden.<field>` is one of `values`, oldest first, at most `limit` (trace). */
+  traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]>;
   // --- end trail ---------------------------------------------------------------------------------
 
   /** Make writes visible to search now (Elasticsearch refresh). For tests and the CLI. */
