@@ -162,17 +162,23 @@ export async function traceChange(store: Store, query: TraceQuery, limit = 500):
     if (values.length === 0) continue;
     for (const e of await store.traceEvents(field, values, limit + 1)) byId.set(e.event.id, e);
   }
-  const events = [...byId.values()].sort(
+  // Time order; at the same instant, the stage's place in a change's life, then the action (created before status).
+  const rank = (s: TraceStep) => STAGES.indexOf(s.stage);
+  const all = [...byId.values()].map(step);
+  all.sort(
     (a, b) =>
-      Date.parse(a['@timestamp']) - Date.parse(b['@timestamp']) || a.event.id.localeCompare(b.event.id),
+      Date.parse(a.time) - Date.parse(b.time) ||
+      rank(a) - rank(b) ||
+      (a.action < b.action ? -1 : a.action > b.action ? 1 : 0) ||
+      (a.id < b.id ? -1 : 1),
   );
-  const steps = events.slice(0, limit).map(step);
+  const steps = all.slice(0, limit);
   return {
     query,
     steps,
     commits: [...new Set(steps.flatMap((s) => (s.commit ? [s.commit] : [])))],
     deployments: [...new Set(steps.flatMap((s) => (s.deployment_id ? [s.deployment_id] : [])))],
     gaps: traceGaps(steps, query),
-    truncated: events.length > limit,
+    truncated: all.length > limit,
   };
 }
