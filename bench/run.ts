@@ -10,6 +10,7 @@ const ALL: Record<string, string> = {
   syslog: 'syslog.ts',
   detect: 'detect.ts',
   secrets: 'secrets/run.ts',
+  trail: 'trail.ts',
 };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
 for (const name of wanted) {

@@ -291,12 +291,14 @@ export class SqliteStore implements Store {
   // --- trail (src/trail) -------------------------------------------------------------------------------
   async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
     const out = new Map<string, TrailLink | null>();
-    const get = this.#db.prepare(
-      "SELECT json_extract(doc, '$.pipewarden.trail') AS t FROM events WHERE id = ?",
-    );
-    for (const id of ids) {
-      const row = get.get(id) as { t: string | null } | undefined;
-      if (row) out.set(id, row.t ? (JSON.parse(row.t) as TrailLink) : null);
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = this.#db
+        .prepare(
+          `SELECT id, json_extract(doc, '$.pipewarden.trail') AS t FROM events WHERE id IN (${chunk.map(() => '?').join(',')})`,
+        )
+        .all(...chunk) as Array<{ id: string; t: string | null }>;
+      for (const r of rows) out.set(r.id, r.t ? (JSON.parse(r.t) as TrailLink) : null);
     }
     return out;
   }
