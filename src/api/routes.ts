@@ -6,6 +6,7 @@ import type { Bus } from '../bus/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import { type Counters, renderGauge } from '../ingest/metrics.ts';
 import type { Store } from '../store/types.ts';
+import { VERIFIED_STATE_KEY } from '../trail/service.ts';
 import { traceChange, traceQuerySchema } from '../trail/trace.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
@@ -219,6 +220,15 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     const parsed = traceQuerySchema.safeParse(req.query);
     if (!parsed.success) return badQuery(reply, parsed.error);
     return answer(reply, () => traceChange(opts.store, parsed.data));
+  });
+
+  // The trail's state for the console's sources page: the last scheduled verification and each
+  // partition's newest checkpoint.
+  app.get('/api/trail', async () => {
+    const verified = await opts.store.getState(VERIFIED_STATE_KEY);
+    const newest = new Map<number, unknown>();
+    for (const c of await opts.store.trailCheckpoints()) newest.set(c.partition, c);
+    return { verified: verified ? JSON.parse(verified) : null, checkpoints: [...newest.values()] };
   });
   // --- end trace ---
 }

@@ -220,6 +220,15 @@ for (const [kind, make] of Object.entries(kinds)) {
       await f.store.close();
     });
 
+    it('names a checkpoint the anchor never received', async () => {
+      const f = await make();
+      await buildTrail(f.store, key, f.anchor);
+      const lines = readFileSync(f.anchor, 'utf8').trim().split('\n');
+      writeFileSync(f.anchor, `${lines.filter((_, i) => i !== 2).join('\n')}\n`); // p0 #3
+      expect(brief(await verify(f, true))).toEqual([{ kind: 'unanchored', partition: 0, checkpoint: 3 }]);
+      await f.store.close();
+    });
+
     it('names a checkpoint forged with another key', async () => {
       const f = await make();
       await buildTrail(f.store, key, f.anchor);

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createToken } from '../../src/api/tokens.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
@@ -84,7 +85,11 @@ describe('trail in the embedded collector', () => {
       [2, 7, 12, 6],
     ]);
     expect(statSync(join(dataDir, 'trail-ed25519.pem')).mode & 0o777).toBe(0o600);
-    const anchored = readFileSync(join(dataDir, 'anchor.jsonl'), 'utf8').trim().split('\n');
+    // The anchor is written right after the store.
+    const anchored = await eventually(async () => {
+      const lines = readFileSync(join(dataDir, 'anchor.jsonl'), 'utf8').trim().split('\n');
+      return lines.length === 2 && lines;
+    });
     expect((JSON.parse(anchored[0]!) as Checkpoint).head).toBe(cps[0]!.head);
   });
 
@@ -118,6 +123,18 @@ describe('trail in the embedded collector', () => {
     const alerts = await app.store.searchAlerts({ detector: 'audit-trail-tampered' });
     expect(alerts.items[0]).toMatchObject({ severity: 'critical', title: 'audit trail tampered' });
     expect(alerts.items[0]!.event_ids).toEqual([target]);
+    // What the console's sources page reads: the last verification and the newest checkpoints.
+    const { token } = await createToken(app.store, 'console');
+    const res = await app.server.inject({
+      method: 'GET',
+      url: '/api/trail',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      verified: { ok: false, seen: { 0: 2 } },
+      checkpoints: [{ partition: 0, n: 2 }],
+    });
   });
 });
 
