@@ -2,10 +2,11 @@
 // index role; `pipewarden trail verify` and `trail key` work on its data; tampering with the SQLite file
 // is caught by the scheduled check, which raises "audit trail tampered" through the alert path (email to a
 // real SMTP server); retention removes whole segments and verification says where it starts.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/api/tokens.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
@@ -15,6 +16,7 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { Checkpoint } from '../../src/trail/types.ts';
 import { verifyTrail } from '../../src/trail/verify.ts';
 import { eventually } from '../support/app.ts';
+import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { BASE, buildTrail, newKey, sqliteTamper, trailEvent } from '../support/trail.ts';
 
@@ -177,3 +179,60 @@ describe('trail retention (embedded)', () => {
     await s2.close();
   });
 });
+
+describe('trail across a kill -9 (embedded collector, real process)', () => {
+  it('verifies clean after the collector is killed mid-stream and restarted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-trail-kill-'));
+    const file = join(dir, 'pipewarden.yaml');
+    writeFileSync(
+      file,
+      `embedded:\n  dataDir: ${join(dir, 'data')}\nlog:\n  level: info\ntrail:\n  checkpoint:\n    everyEvents: 20\n`,
+    );
+    const sample = loadSample('github', 'push__default.json');
+    const raw = rawBody(sample);
+    const post = (url: string, i: number) =>
+      fetch(`${url}/ingest/github`, {
+        method: 'POST',
+        body: raw,
+        headers: signGithub(sample, raw, SECRET, `kill-${i}`),
+      }).then((r) => r.status);
+    const first = await serve(file);
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push(await post(first.url, i));
+    first.child.kill('SIGKILL'); // no drain, no commit: whatever was in flight is redelivered
+    await new Promise((r) => first.child.once('exit', r));
+    const second = await serve(file);
+    for (let i = 60; i < 120; i++) statuses.push(await post(second.url, i));
+    expect(statuses.every((s) => s === 202)).toBe(true);
+    await eventually(
+      async () => {
+        const r = spawnSync(process.execPath, [CLI, 'trail', 'verify', '--config', file], {
+          encoding: 'utf8',
+        });
+        return r.status === 0 && r.stdout.startsWith('OK: 120 events') && r;
+      },
+      30_000,
+      'a clean trail of 120 events',
+    );
+    second.child.kill('SIGTERM');
+    await new Promise((r) => second.child.once('exit', r));
+  }, 120_000); // two process starts and 120 signed requests on a shared machine
+});
+
+const SECRET = 'trail-kill-secret';
+
+/** Starts `serve` and resolves with its URL once the "running" log line appears. */
+async function serve(configFile: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--port', '0'], {
+    env: { PATH: process.env.PATH, PIPEWARDEN_GITHUB_WEBHOOK_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; address?: string };
+      if (entry.msg === 'pipewarden is running.') resolve(entry.address!);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
+  });
+  return { child, url };
+}
