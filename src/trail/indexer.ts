@@ -172,7 +172,7 @@ export class TrailIndexer {
     if (fresh.length) await store.indexEvents(fresh, {});
     s.head = { at: head, next: nextOffset };
     if (head.seq > lastSeq) {
-      if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s);
+      if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
       const due =
         head.seq - lastSeq >= this.#o.checkpoint.everyEvents ||
         this.#o.now().getTime() - s.segmentStart.at >= this.#o.checkpoint.everySeconds * 1000;
@@ -180,18 +180,23 @@ export class TrailIndexer {
     }
   }
 
-  /** Where the unsigned part of the chain starts, read back from the store (after a restart). */
-  async #segmentStart(p: number, s: PartitionState): Promise<NonNullable<PartitionState['segmentStart']>> {
+  /**
+   * Where the unsigned part of the chain starts, read back from the store (after a restart). If that
+   * event is gone (someone deleted it), the segment starts at the first one left: indexing goes on, and
+   * `trail verify` reports the gap.
+   */
+  async #segmentStart(
+    p: number,
+    s: PartitionState,
+    head: ChainHead,
+  ): Promise<NonNullable<PartitionState['segmentStart']>> {
     await this.#o.store.refresh();
-    const from = (s.last?.toOffset ?? -1) + 1;
-    for await (const e of this.#o.store.trailChain(p, from)) {
+    const at = this.#o.now().getTime();
+    for await (const e of this.#o.store.trailChain(p, (s.last?.toOffset ?? -1) + 1)) {
       const l = e.pipewarden.trail!;
-      if (l.seq === (s.last?.toSeq ?? 0) + 1)
-        return { offset: l.offset, ingested: e.event.ingested, at: this.#o.now().getTime() };
+      if (l.seq > (s.last?.toSeq ?? 0)) return { offset: l.offset, ingested: e.event.ingested, at };
     }
-    throw new Error(
-      `trail: partition ${p} has no event after checkpoint ${s.last?.n ?? 0} to start a segment`,
-    );
+    return { offset: head.offset, ingested: head.ingested, at };
   }
 
   async #checkpoint(p: number, s: PartitionState, head: ChainHead): Promise<void> {

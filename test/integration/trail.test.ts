@@ -112,6 +112,18 @@ for (const [kind, make] of Object.entries(kinds)) {
       await f.store.close();
     });
 
+    it('a restart mid-segment signs the segment from its first event, read back from the store', async () => {
+      const f = await make();
+      const events = Array.from({ length: 15 }, (_, i) => trailEvent(i));
+      await indexer(f.store, key).index(events.slice(0, 5).map((e, k) => message(0, 100 + k, e)));
+      await indexer(f.store, key).index(events.slice(5).map((e, k) => message(0, 105 + k, e)));
+      const [cp] = await f.store.trailCheckpoints(0);
+      expect([cp!.n, cp!.fromSeq, cp!.toSeq, cp!.fromOffset, cp!.toOffset]).toEqual([1, 1, 15, 100, 114]);
+      expect(cp!.fromTime).toBe(events[0]!.event.ingested);
+      expect((await verify(f)).findings).toEqual([]);
+      await f.store.close();
+    });
+
     it('names an edited event by id and offset', async () => {
       const f = await make();
       const p0 = await buildTrail(f.store, key);
