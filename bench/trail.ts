@@ -1,7 +1,8 @@
 // Trail costs: the index role's throughput with chaining on vs off (same run, interleaved, medians), and
 // `trail verify` throughput (events/s) with its memory, on the embedded store.
 // `node bench/trail.ts` (part of `npm run bench`). BENCH_TRAIL_VERIFY_EVENTS sets the verify size
-// (default 1,000,000); BENCH_TRAIL_INDEX_EVENTS the events per index run (default 50,000).
+// (default 1,000,000); BENCH_TRAIL_INDEX_EVENTS the events per index run (default 50,000);
+// BENCH_TRAIL_RUNS the interleaved off/on pairs (default 7).
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { median, writeSection } from './report.ts';
 
 const INDEX_EVENTS = Number(process.env.BENCH_TRAIL_INDEX_EVENTS ?? 50_000);
 const VERIFY_EVENTS = Number(process.env.BENCH_TRAIL_VERIFY_EVENTS ?? 1_000_000);
-const RUNS = 3;
+const RUNS = Number(process.env.BENCH_TRAIL_RUNS ?? 7);
 const BATCH = 1000; // the index role's maxBatch
 const T0 = Date.parse('2026-11-22T09:00:00Z');
 const log = createLogger({ level: 'silent' });
@@ -148,7 +149,8 @@ if (!report.ok || report.events !== VERIFY_EVENTS)
 
 const mOn = median(on);
 const mOff = median(off);
-const cost = ((mOff - mOn) / mOff) * 100;
+// Paired: each on run against the off run just before it, so load drifting over the run cancels out.
+const cost = median(on.map((x, i) => (1 - x / off[i]!) * 100));
 const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
 writeSection(
   'Trail: chaining cost and verify throughput',
@@ -162,7 +164,7 @@ chain of ${VERIFY_EVENTS.toLocaleString('en')} events with ${report.checkpoints}
 | --- | --- |
 | index, chaining off | ${Math.round(mOff).toLocaleString('en')} events/s |
 | index, chaining on | ${Math.round(mOn).toLocaleString('en')} events/s |
-| cost of chaining | ${cost.toFixed(1)} % |
+| cost of chaining (median of paired runs) | ${cost.toFixed(1)} % |
 | trail verify | ${Math.round(VERIFY_EVENTS / verifyS).toLocaleString('en')} events/s (${verifyS.toFixed(1)} s for ${VERIFY_EVENTS.toLocaleString('en')}) |
 | verify memory | RSS ${mb(rssBefore)} before, ${mb(peakRss)} peak |
 | building the verify chain | ${buildS.toFixed(1)} s |
