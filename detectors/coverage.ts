@@ -5,6 +5,7 @@ import { coverage as accountTakeover } from './account-takeover/index.ts';
 import { coverage as anonymousAccess } from './anonymous-access/index.ts';
 import { coverage as artifactIntegrity } from './artifact-integrity/index.ts';
 import { coverage as buildServerHardening } from './build-server-hardening/index.ts';
+import { coverage as deployWithoutTrace } from './deploy-without-trace/index.ts';
 import { coverage as exfiltration } from './exfiltration/index.ts';
 import { coverage as failedLogins } from './failed-logins/index.ts';
 import { detectors } from './index.ts';
@@ -58,6 +59,7 @@ const BY_ID: ReadonlyMap<string, CoverageRow[]> = new Map([
   ['failed-logins', failedLogins],
   ['pipeline-weakening', pipelineWeakening],
   ['anonymous-access', anonymousAccess],
+  ['deploy-without-trace', deployWithoutTrace],
   ['out-of-hours-deploys', outOfHoursDeploys],
   ['build-server-hardening', buildServerHardening],
   ['telemetry-loss', telemetryLoss],

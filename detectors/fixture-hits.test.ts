@@ -25,6 +25,8 @@ const EXPECTED: Array<[string, string, string]> = [
   ],
   ['anonymous-access', 'anonymous-read', 'docker-distribution/manifest-pull.json'],
   ['anonymous-access', 'anonymous-write', 'nexus/component.json'],
+  // Azure DevOps's sample release deployment names no commit, build or artefact digest.
+  ['deploy-without-trace', 'untraceable', 'azure-devops/deployment_completed.json'],
   // A public repository created in an organisation (Gitea's own sample): reported like GitHub's.
   ['anonymous-access', 'match', 'gitea/repository__created.json'],
   ['anonymous-access', 'match', 'github/ghes__enterprise__anonymous_access_enabled.json'],

@@ -4,6 +4,7 @@ import { accountTakeover } from './account-takeover/index.ts';
 import { anonymousAccess } from './anonymous-access/index.ts';
 import { artifactIntegrity } from './artifact-integrity/index.ts';
 import { buildServerHardening } from './build-server-hardening/index.ts';
+import { deployWithoutTrace } from './deploy-without-trace/index.ts';
 import { exfiltration } from './exfiltration/index.ts';
 import { failedLogins } from './failed-logins/index.ts';
 import { outOfHoursDeploys } from './out-of-hours-deploys/index.ts';
@@ -26,4 +27,5 @@ export const detectors = [
   artifactIntegrity,
   exfiltration,
   accountTakeover,
+  deployWithoutTrace,
 ] satisfies Detector[];

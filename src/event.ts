@@ -1,5 +1,6 @@
 // The normalised event: Elastic Common Schema field names, with `pipewarden.*` for what ECS lacks.
 import { createHash } from 'node:crypto';
+import type { TrailLink } from './trail/types.ts';
 
 /**
  * The small fixed vocabulary detectors match on. Adapters map every vendor event to exactly one kind,
@@ -113,6 +114,17 @@ export interface PipewardenEvent {
     secret?: SecretFindingFields;
     /** The vendor payload, secrets redacted. Stored for the audit trail, not indexed for search. */
     raw?: unknown;
+    // --- trail (src/trail): the chain link and the correlation fields a trace follows ---------------
+    /** Set by the index role: this event's link in its partition's hash chain. */
+    trail?: TrailLink;
+    ref?: string; // the full git ref, e.g. refs/heads/main
+    pull_request?: string; // the pull or merge request number
+    build_id?: string; // workflow run / pipeline / build id or number
+    artifact_version?: string;
+    artifact_digest?: string; // e.g. sha256:...
+    deployment_id?: string;
+    approvers?: string[]; // who approved (a review, a deployment protection rule, an input step)
+    // --- end trail ---------------------------------------------------------------------------------
   };
 }
 

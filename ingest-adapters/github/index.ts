@@ -432,8 +432,41 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     const buildUrl =
       str(run?.html_url) ?? str(job?.html_url) ?? str(obj(payload.deployment_status)?.target_url);
     if (buildUrl) pw.build_url = buildUrl;
-    const commit = str(payload.after) ?? str(deployment?.sha) ?? str(run?.head_sha) ?? str(job?.head_sha);
+    const pr = obj(payload.pull_request);
+    const checkRun = obj(payload.check_run);
+    const commit =
+      str(payload.after) ??
+      str(deployment?.sha) ??
+      str(run?.head_sha) ??
+      str(job?.head_sha) ??
+      str(payload.sha) ?? // status
+      str(checkRun?.head_sha) ??
+      str(obj(pr?.head)?.sha);
     if (commit) pw.commit = commit;
+    // --- trace (src/trail/trace.ts): correlation fields where GitHub sends them ---
+    if (str(payload.ref)?.startsWith('refs/')) pw.ref = str(payload.ref)!;
+    const prNumber =
+      idStr(pr?.number) ??
+      (Array.isArray(run?.pull_requests) ? idStr(obj(run.pull_requests[0])?.number) : undefined);
+    if (prNumber) pw.pull_request = prNumber;
+    const buildId = idStr(run?.id) ?? idStr(job?.run_id);
+    if (buildId) pw.build_id = buildId;
+    if (idStr(deployment?.id)) pw.deployment_id = idStr(deployment?.id)!;
+    const review = obj(payload.review);
+    const approver =
+      str(review?.state)?.toLowerCase() === 'approved'
+        ? str(obj(review?.user)?.login)
+        : name === 'deployment_review' && action === 'approved'
+          ? str(obj(payload.approver)?.login)
+          : undefined;
+    if (approver) pw.approvers = [approver];
+    const pkg = obj(payload.package);
+    if (name === 'package' && str(pkg?.name)) {
+      pw.artifact = str(pkg?.name)!;
+      const version = obj(pkg?.package_version);
+      if (str(version?.version)) pw.artifact_version = str(version?.version)!;
+    }
+    // --- end trace ---
     const visibility =
       str(repo?.visibility) ??
       (typeof repo?.private === 'boolean' ? (repo.private ? 'private' : 'public') : undefined);

@@ -330,6 +330,15 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     if (membership?.sets === 'update' && role) pw.change = { field: membership.roleKey, to: role };
     const buildUrl = str(attrs?.url) ?? str(p.deployable_url);
     if (buildUrl && (objectKind === 'pipeline' || objectKind === 'deployment')) pw.build_url = buildUrl;
+    // --- trace (src/trail/trace.ts): correlation fields where GitLab sends them ---
+    if (str(p.ref)?.startsWith('refs/')) pw.ref = str(p.ref)!;
+    const buildId =
+      objectKind === 'pipeline' ? idStr(attrs?.id) : (idStr(p.pipeline_id) ?? idStr(p.deployable_id));
+    if (buildId) pw.build_id = buildId;
+    if (objectKind === 'deployment' && idStr(p.deployment_id)) pw.deployment_id = idStr(p.deployment_id)!;
+    const mr = objectKind === 'merge_request' ? attrs : obj(p.merge_request);
+    if (idStr(mr?.iid)) pw.pull_request = idStr(mr?.iid)!;
+    // --- end trace ---
 
     // Event time: the status time the hook carries; otherwise (system hooks, whose created_at is the
     // record's age, e.g. the blocked user's creation) the time we received it.
