@@ -29,6 +29,7 @@ import { eventId } from './event.ts';
 import { startLogFetchers } from './ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from './ingest/build-logs/plugin.ts';
 import { BuildLogWriter, type SecretScanning } from './ingest/build-logs/writer.ts';
+import { serverOptions } from './ingest/guard.ts';
 import { Counters } from './ingest/metrics.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
 import { createPollers } from './ingest/pollers/index.ts';
@@ -185,6 +186,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     loggerInstance: log as unknown as FastifyBaseLogger,
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
+    ...serverOptions(config.server.limits), // timeouts: issue 10 item 7 (src/ingest/guard.ts)
   });
   server.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
@@ -221,6 +223,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       bus,
       topic: config.topics.events,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      limits: config.server.limits,
       metrics,
       now,
     });

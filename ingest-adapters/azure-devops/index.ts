@@ -8,6 +8,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -68,6 +69,9 @@ export const azureDevops: IngestAdapter<AzureDevopsConfig> = {
   title: 'Azure DevOps service hooks',
   configSchema,
   contentTypes: ['application/json'],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => azureDevops.verify(NO_BODY, headers, config, now),
 
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');

@@ -1,6 +1,7 @@
 // Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter, type LineFormat } from '../../src/ingest/types.ts';
@@ -23,6 +24,10 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
   title: 'Bitbucket Server / Data Center webhooks',
   configSchema,
   contentTypes: ['application/json'],
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-hub-signature') ? 'body' : bitbucketServer.verify(NO_BODY, headers, config, now),
 
   verify(raw, headers, config) {
     return verifyHubSignatureSha256(headers, config.secret?.reveal(), raw);

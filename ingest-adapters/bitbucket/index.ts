@@ -1,6 +1,7 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -25,6 +26,10 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   title: 'Bitbucket Cloud webhooks',
   configSchema,
   contentTypes: ['application/json'],
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-hub-signature') ? 'body' : bitbucket.verify(NO_BODY, headers, config, now),
 
   verify(raw, headers, config) {
     return verifyHubSignatureSha256(headers, config.secret?.reveal(), raw);

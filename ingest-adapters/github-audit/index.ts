@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { secretRef } from '../../src/config/secrets.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { HEC_PATHS, HEC_TEXT, splitConcatenatedJson } from './hec.ts';
@@ -63,6 +64,9 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
   paths: HEC_PATHS,
   // HEC senders label the body variously (application/json, text/plain, none): it is always our framing.
   contentTypes: '*',
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => githubAudit.verify(NO_BODY, headers, config, now),
 
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');

@@ -1,6 +1,7 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -197,6 +198,10 @@ export const github: IngestAdapter<typeof configSchema._output> = {
   configSchema,
   // A hook's content type is JSON or form encoding (`payload=<url-encoded JSON>`); both are signed as sent.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-hub-signature-256') ? 'body' : github.verify(NO_BODY, headers, config, now),
 
   verify(rawBody, headers, config) {
     return verifyPrefixedHmac(header(headers, 'x-hub-signature-256'), {

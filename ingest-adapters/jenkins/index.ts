@@ -10,6 +10,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import {
@@ -582,6 +583,9 @@ export const jenkins: IngestAdapter<typeof configSchema._output> = {
   configSchema,
   contentTypes: ['application/json', 'text/plain'],
   lines: [jenkinsLines],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => jenkins.verify(NO_BODY, headers, config, now),
 
   verify(_rawBody, headers, config) {
     return basicOrBearer(headers, config.secret?.reveal());

@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -86,6 +87,10 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
   title: 'Sonatype Nexus Repository webhooks',
   configSchema,
   contentTypes: ['application/json'],
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-nexus-webhook-signature') ? 'body' : nexus.verify(NO_BODY, headers, config, now),
 
   verify(rawBody, headers, config) {
     const sent = header(headers, 'x-nexus-webhook-signature');

@@ -8,6 +8,7 @@ import { slackSinkConfigSchema } from '../alerting/sinks/slack.ts';
 import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
+import { serverLimitsSchema } from '../ingest/guard.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
 
@@ -39,6 +40,8 @@ export const configSchema = z
           .default(25 * 1024 * 1024),
         /** Trust X-Forwarded-For from a reverse proxy (only behind one you run). */
         trustProxy: z.boolean().default(false),
+        /** Timeouts and caps on unauthenticated requests (src/ingest/guard.ts). */
+        limits: serverLimitsSchema,
       })
       .prefault({}),
     embedded: z

@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
+import { guardIngest, type ServerLimits, serverLimitsSchema } from './guard.ts';
 import type { Counters } from './metrics.ts';
 import { alternateSecrets } from './source-config.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
@@ -17,6 +18,8 @@ export interface IngestOptions {
   now?: () => Date;
   /** Rejected requests are aggregated per (source, client IP) over this interval (default 10 s). */
   rejectedIntervalMs?: number;
+  /** Caps on unauthenticated requests (server.limits); defaults when absent. */
+  limits?: ServerLimits;
 }
 
 /** Remembers recent delivery ids per source so a redelivered webhook is answered without republishing. */
@@ -176,39 +179,75 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     done(null, body);
   });
 
-  const handle = async (source: string, req: FastifyRequest, reply: FastifyReply) => {
-    const count = (result: string) => metrics.inc('pipewarden_ingest_requests_total', { source, result });
-    const fail = (status: number, message: string, result: string) => {
-      count(result);
-      return reply.status(status).send({ error: result, message });
-    };
-
+  // Metric labels name known sources only: a request to /ingest/<anything> must not add a series.
+  const refuse = (source: string, reply: FastifyReply, status: number, message: string, result: string) => {
+    const label = byId.has(source) ? source : 'unknown';
+    metrics.inc('pipewarden_ingest_requests_total', { source: label, result });
+    return reply.status(status).send({ error: result, message });
+  };
+  /** What is refused before the body is read (the guard's onRequest hook asks first). */
+  const precheck = (source: string, req: FastifyRequest, reply: FastifyReply) => {
     const adapter = byId.get(source);
     if (!adapter)
-      return fail(
+      return refuse(
+        source,
+        reply,
         404,
-        `unknown source '${source}'; known sources: ${[...byId.keys()].join(', ')}`,
+        `unknown source '${source.slice(0, 100)}'; known sources: ${[...byId.keys()].join(', ')}`,
         'unknown_source',
       );
-    const config = opts.sourceConfigs[source];
-    if (!config?.enabled) {
-      return fail(
+    if (!opts.sourceConfigs[source]?.enabled) {
+      return refuse(
+        source,
+        reply,
         404,
         `source '${source}' is not enabled: configure sources.${source} and its secret`,
         'disabled_source',
       );
     }
-    const raw = req.body;
-    if (!Buffer.isBuffer(raw) || raw.length === 0) return fail(400, 'request body is empty', 'bad_request');
     const type = mediaType(req);
     const accepted = adapter.contentTypes ?? ['application/json'];
     if (accepted !== '*' && !accepted.includes(type)) {
-      return fail(
+      return refuse(
+        source,
+        reply,
         415,
-        `content type '${type || '(none)'}' is not accepted for ${source}; send ${accepted.join(' or ')}`,
+        `content type '${type.slice(0, 100) || '(none)'}' is not accepted for ${source}; send ${accepted.join(' or ')}`,
         'unsupported_type',
       );
     }
+    return undefined;
+  };
+  const unauthenticated = (source: string, req: FastifyRequest, reason: string) => {
+    req.log.warn({ source, ip: req.ip, reason }, 'Rejected an unauthenticated ingest request.');
+    rejected.add(source, req.ip, reason);
+  };
+  // Before the body is read: unknown sources, media types and header credentials; caps on signed bodies.
+  guardIngest(app, {
+    adapters: byId,
+    sourceConfigs: opts.sourceConfigs,
+    limits: opts.limits ?? serverLimitsSchema.parse(undefined),
+    now,
+    sourceOf: (req) =>
+      (req.routeOptions.config as { source?: string }).source ??
+      (req.params as { source?: string }).source ??
+      '',
+    precheck,
+    refuse,
+    unauthenticated,
+  });
+
+  const handle = async (source: string, req: FastifyRequest, reply: FastifyReply) => {
+    const count = (result: string) => metrics.inc('pipewarden_ingest_requests_total', { source, result });
+    const fail = (status: number, message: string, result: string) =>
+      refuse(source, reply, status, message, result);
+
+    const early = precheck(source, req, reply);
+    if (early) return early;
+    const adapter = byId.get(source)!;
+    const config = opts.sourceConfigs[source]!;
+    const raw = req.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0) return fail(400, 'request body is empty', 'bad_request');
 
     // Authenticate before parsing: untrusted bytes are not even read as JSON.
     let verdict = adapter.verify(raw, req.headers, config, now());
@@ -224,11 +263,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       }
     }
     if (!verdict.ok) {
-      req.log.warn(
-        { source, ip: req.ip, reason: verdict.reason },
-        'Rejected an unauthenticated ingest request.',
-      );
-      rejected.add(source, req.ip, verdict.reason);
+      unauthenticated(source, req, verdict.reason);
       return fail(401, verdict.reason, 'unauthorized');
     }
 
@@ -283,7 +318,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   );
   for (const adapter of opts.adapters) {
     for (const path of adapter.paths ?? []) {
-      app.post(path, { bodyLimit: opts.bodyLimitBytes }, (req, reply) => handle(adapter.id, req, reply));
+      app.post(path, { bodyLimit: opts.bodyLimitBytes, config: { source: adapter.id } }, (req, reply) =>
+        handle(adapter.id, req, reply),
+      );
     }
   }
 }

@@ -58,6 +58,12 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
    * given for sources that sign a timestamp, so stale or replayed deliveries can be refused.
    */
   verify(rawBody: Buffer, headers: Headers, config: C, now: Date): VerifyResult;
+  /**
+   * Optional: the verdict on the headers alone, checked before the body is read (src/ingest/guard.ts).
+   * A scheme whose credential is a header (token, Basic, HEC) decides here; a signed scheme refuses a
+   * request without its signature header and answers 'body' otherwise: only the body can tell.
+   */
+  verifyHeaders?(headers: Headers, config: C, now: Date): VerifyResult | 'body';
   /** Turns the verified raw body into what toEvents reads. Default: JSON.parse. Throw AdapterInputError. */
   parse?(rawBody: Buffer, headers: Headers): unknown;
   /** The delivery id the source reuses on redelivery, for deduplication. */
