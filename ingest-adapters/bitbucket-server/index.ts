@@ -37,6 +37,16 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
     return header(headers, 'x-request-id');
   },
 
+  // X-Event-Key is not signed: when the signed body names its event, the header must agree with it.
+  checkHeaders(body, headers) {
+    const key = header(headers, 'x-event-key');
+    const bodyKey = str(obj(body)?.eventKey);
+    if (key && bodyKey && bodyKey !== key)
+      throw new AdapterInputError(
+        `X-Event-Key says '${key.slice(0, 100)}' but the signed body's eventKey is '${bodyKey.slice(0, 100)}'`,
+      );
+  },
+
   toEvents(body, headers, receivedAt) {
     const p = obj(body);
     if (!p) throw new AdapterInputError('a Bitbucket Server webhook body must be a JSON object');
@@ -76,7 +86,7 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
       '@timestamp': isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
       event: {
-        id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
+        id: eventId('bitbucket-server', `${key}:${JSON.stringify(p)}`), // signed content, not X-Request-Id
         kind: 'event',
         category: [cls.category],
         type: [type],

@@ -3,6 +3,7 @@ import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '..
 import { verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
 import { NO_BODY } from '../../src/ingest/guard.ts';
 import { obj, str } from '../../src/ingest/json.ts';
+import { checkShape, type Shape } from '../../src/ingest/shape.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -21,6 +22,17 @@ function classify(key: string): { kind: EventKind; category: string; type: strin
   return { kind: 'other', category: 'web', type: 'info' };
 }
 
+/** Fields Bitbucket's event payload reference documents for the event keys mapped above (src/ingest/shape.ts). */
+function bitbucketShape(key: string): Shape | undefined {
+  if (key === 'repo:push') return { push: 'object', repository: 'object' };
+  if (key.startsWith('repo:commit_status_')) return { commit_status: 'object', repository: 'object' };
+  if (key === 'repo:updated') return { changes: 'object', repository: 'object' };
+  if (key.startsWith('repo:')) return { repository: 'object' };
+  if (key.startsWith('pullrequest:')) return { pullrequest: 'object' };
+  if (key.startsWith('issue:')) return { issue: 'object' };
+  return undefined;
+}
+
 export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket',
   title: 'Bitbucket Cloud webhooks',
@@ -37,6 +49,13 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
 
   deliveryId(headers) {
     return header(headers, 'x-request-uuid');
+  },
+
+  // X-Event-Key is not signed: the signed body must have the shape of the event it names.
+  checkHeaders(body, headers) {
+    const key = header(headers, 'x-event-key');
+    const p = obj(body);
+    if (key && p) checkShape('X-Event-Key', key, bitbucketShape(key), p);
   },
 
   toEvents(body, headers, receivedAt) {
@@ -93,7 +112,7 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
       '@timestamp': time ? new Date(time).toISOString() : receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${pw.forced ? 'force-pushed' : key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
       event: {
-        id: eventId('bitbucket', delivery ?? `${key}:${JSON.stringify(p)}`),
+        id: eventId('bitbucket', `${key}:${JSON.stringify(p)}`), // signed content, not X-Request-UUID
         kind: 'event',
         category: [cls.category],
         type: [type],

@@ -3,9 +3,11 @@ import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '..
 import { verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
 import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
+import { checkShape } from '../../src/ingest/shape.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
+import { GITHUB_MARKERS, GITHUB_SHAPES } from './shapes.ts';
 
 const configSchema = secretSourceSchema('PIPEWARDEN_GITHUB_WEBHOOK_SECRET');
 
@@ -229,6 +231,13 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     return header(headers, 'x-github-delivery');
   },
 
+  // X-GitHub-Event is not signed: the signed body must have the shape of the event it names (shapes.ts).
+  checkHeaders(body, headers) {
+    const name = header(headers, 'x-github-event');
+    const payload = obj(body);
+    if (name && payload) checkShape('X-GitHub-Event', name, GITHUB_SHAPES[name], payload, GITHUB_MARKERS);
+  },
+
   toEvents(body, headers, receivedAt) {
     const name = header(headers, 'x-github-event');
     if (!name) throw new AdapterInputError('missing X-GitHub-Event header');
@@ -304,7 +313,7 @@ export const github: IngestAdapter<typeof configSchema._output> = {
         str(org?.login) ?? str(org?.slug),
       ),
       event: {
-        id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
+        id: eventId('github', `${name}:${JSON.stringify(payload)}`), // signed content, not X-GitHub-Delivery
         kind: 'event',
         category: cls.category,
         type: cls.type,

@@ -293,7 +293,7 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
       '@timestamp': when,
       message,
       event: {
-        id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
+        id: eventId('gitlab', JSON.stringify(p)), // the body only: Idempotency-Key and X-Gitlab-Event are not signed
         kind: 'event',
         category: cls.category,
         type,

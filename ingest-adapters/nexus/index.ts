@@ -5,6 +5,7 @@ import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '..
 import { hmacHexEquals } from '../../src/ingest/crypto.ts';
 import { NO_BODY } from '../../src/ingest/guard.ts';
 import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
+import { checkShape, type Shape } from '../../src/ingest/shape.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
@@ -82,6 +83,13 @@ function auditTarget(
   return { ...(name ? { name } : {}), ...(roles.length ? { roles } : {}) };
 }
 
+/** The object each Nexus webhook type carries (Sonatype's webhook reference; src/ingest/shape.ts). */
+const NEXUS_SHAPES = new Map<string, Shape>([
+  ['rm:global:audit', { audit: 'object' }],
+  ['rm:repository:asset', { asset: 'object' }],
+  ['rm:repository:component', { component: 'object' }],
+]);
+
 export const nexus: IngestAdapter<typeof configSchema._output> = {
   id: 'nexus',
   title: 'Sonatype Nexus Repository webhooks',
@@ -108,6 +116,13 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
 
   deliveryId(headers) {
     return header(headers, 'x-nexus-webhook-delivery');
+  },
+
+  // X-Nexus-Webhook-Id is not signed: the signed body must carry the object of the type it names.
+  checkHeaders(body, headers) {
+    const webhook = header(headers, 'x-nexus-webhook-id');
+    const payload = obj(body);
+    if (webhook && payload) checkShape('X-Nexus-Webhook-Id', webhook, NEXUS_SHAPES.get(webhook), payload);
   },
 
   toEvents(body, headers, receivedAt) {
@@ -147,7 +162,7 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
       '@timestamp': isoTime(payload.timestamp) ?? receivedAt.toISOString(),
       message: `${actor} ${action.replace(/[._]/g, ' ')}${target ? ` ${target}` : ''}${who.ip ? ` from ${who.ip}` : ''}`,
       event: {
-        id: eventId('nexus', delivery ?? JSON.stringify(payload)),
+        id: eventId('nexus', JSON.stringify(payload)), // signed content, not X-Nexus-Webhook-Delivery
         kind: 'event',
         category: cls.category,
         type: cls.type,

@@ -29,10 +29,13 @@ export const serverLimitsSchema = z
     timeoutCheckIntervalMs: z.number().int().min(10).max(60_000).default(1_000),
     /** Open connections, beyond which new ones are refused. */
     maxConnections: z.number().int().min(1).max(1_000_000).default(4_096),
-    /** Requests per client address whose signed body is being read and not yet checked. */
-    maxUnauthenticatedPerClient: z.number().int().min(1).max(10_000).default(8),
+    /**
+     * Requests per client address whose signed body is being read and not yet checked. Behind a reverse
+     * proxy, set server.trustProxy so that the client, not the proxy, is counted.
+     */
+    maxUnauthenticatedPerClient: z.number().int().min(1).max(10_000).default(32),
     /** The same, over all clients: memory held by unchecked bodies is at most this × bodyLimitBytes. */
-    maxUnauthenticated: z.number().int().min(1).max(100_000).default(64),
+    maxUnauthenticated: z.number().int().min(1).max(100_000).default(128),
   })
   .refine((l) => l.requestTimeoutMs === 0 || l.headersTimeoutMs <= l.requestTimeoutMs, {
     path: ['headersTimeoutMs'],
@@ -123,6 +126,13 @@ export interface GuardOptions {
   unauthenticated(source: string, req: FastifyRequest, reason: string): void;
 }
 
+const releases = new WeakMap<FastifyRequest, () => void>();
+
+/** Frees the request's unauthenticated slot once its body has been checked (either way). */
+export function settled(req: FastifyRequest): void {
+  releases.get(req)?.();
+}
+
 /** Adds the onRequest hook to the (encapsulated) ingest plugin's routes. */
 export function guardIngest(app: FastifyInstance, opts: GuardOptions): PendingCounter {
   const pending = new PendingCounter(opts.limits.maxUnauthenticatedPerClient, opts.limits.maxUnauthenticated);
@@ -154,6 +164,7 @@ export function guardIngest(app: FastifyInstance, opts: GuardOptions): PendingCo
     }
     // Released when the exchange ends whichever way: answered, timed out or dropped by the client.
     reply.raw.once('close', release);
+    releases.set(req, release);
   });
   return pending;
 }

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
-import { guardIngest, type ServerLimits, serverLimitsSchema } from './guard.ts';
+import { guardIngest, type ServerLimits, serverLimitsSchema, settled } from './guard.ts';
 import type { Counters } from './metrics.ts';
 import { alternateSecrets } from './source-config.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
@@ -262,6 +262,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         break;
       }
     }
+    settled(req); // checked: no longer counted against the unauthenticated caps
     if (!verdict.ok) {
       unauthenticated(source, req, verdict.reason);
       return fail(401, verdict.reason, 'unauthorized');
@@ -284,11 +285,28 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     let output: ReturnType<typeof adapter.toEvents>;
     try {
+      adapter.checkHeaders?.(body, req.headers); // unsigned headers must agree with the signed body
       output = adapter.toEvents(body, req.headers, now());
     } catch (err) {
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
       req.log.error({ source, err }, 'Adapter threw on a verified request.');
       return fail(500, `the ${source} adapter could not read this payload`, 'adapter_error');
+    }
+
+    // A signed body replayed under new delivery ids yields the same content-derived event ids: one event.
+    // (Durably, the store's create-only writes and the alerter's hit ids dedup across restarts and replicas.)
+    const contentKey = output.events.length
+      ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
+      : undefined;
+    const ids = output.events.map((e) => e.event.id);
+    const answer = () =>
+      output.reply
+        ? reply.status(200).send({ ...output.reply, accepted: ids.length, ids })
+        : reply.status(202).send({ accepted: ids.length, ids });
+    if (contentKey && recent.has(contentKey)) {
+      if (dedupKey) recent.add(dedupKey);
+      count('replayed'); // the same signed content under another delivery id
+      return answer(); // the same answer as the first time: the sender sees nothing to retry
     }
 
     try {
@@ -304,11 +322,10 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     }
 
     if (dedupKey) recent.add(dedupKey);
+    if (contentKey) recent.add(contentKey);
     count('accepted');
     metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
-    const ids = output.events.map((e) => e.event.id);
-    if (output.reply) return reply.status(200).send({ ...output.reply, accepted: ids.length, ids });
-    return reply.status(202).send({ accepted: ids.length, ids });
+    return answer();
   };
 
   app.post<{ Params: { source: string } }>(

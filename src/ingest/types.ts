@@ -66,6 +66,11 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
   verifyHeaders?(headers: Headers, config: C, now: Date): VerifyResult | 'body';
   /** Turns the verified raw body into what toEvents reads. Default: JSON.parse. Throw AdapterInputError. */
   parse?(rawBody: Buffer, headers: Headers): unknown;
+  /**
+   * Optional: headers the signature does not cover but normalisation reads (an event type) must agree with
+   * the signed body; throws AdapterInputError (answered 400) naming the mismatch. Run before toEvents.
+   */
+  checkHeaders?(body: unknown, headers: Headers): void;
   /** The delivery id the source reuses on redelivery, for deduplication. */
   deliveryId(headers: Headers, body: unknown): string | undefined;
   /** Pure: vendor payload in, normalised events out. Throws AdapterInputError on a payload it cannot read. */
