@@ -210,7 +210,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     'pipewarden_alert_deliveries_total',
     'Alert deliveries by sink and outcome (sent, failed, skipped).',
   );
-  await server.register(healthRoutes, { bus, store, metrics, consumers });
+  await server.register(healthRoutes, {
+    bus,
+    store,
+    metrics,
+    consumers,
+    metricsToken: config.server.metricsTokenEnv,
+  });
 
   let pollers: PollerRunner | undefined;
   let syslog: SyslogListener | undefined;

@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
+import type { Secret } from '../config/secrets.ts';
 import { EVENT_KINDS } from '../event.ts';
+import { tokenEquals } from '../ingest/crypto.ts';
 import { type Counters, renderGauge } from '../ingest/metrics.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
@@ -76,7 +78,8 @@ async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T 
   } catch (err) {
     if (err instanceof RangeError)
       return reply.status(400).send({ error: 'bad_request', message: err.message });
-    throw err;
+    // The store's own error text (Elasticsearch's, with its statusCode) never reaches an API client.
+    throw new Error('the store could not answer this query', { cause: err });
   }
 }
 
@@ -109,7 +112,14 @@ async function lagGauge(bus: Bus, consumers: readonly Consumer[]): Promise<strin
 
 export async function healthRoutes(
   app: FastifyInstance,
-  opts: { bus?: Bus; store?: Store; metrics: Counters; consumers?: readonly Consumer[] },
+  opts: {
+    bus?: Bus;
+    store?: Store;
+    metrics: Counters;
+    consumers?: readonly Consumer[];
+    /** When set, /metrics asks for `Authorization: Bearer <it>` (compared in constant time). */
+    metricsToken?: Secret | undefined;
+  },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -129,7 +139,14 @@ export async function healthRoutes(
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (opts.metricsToken) {
+      const sent = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!tokenEquals(opts.metricsToken.reveal(), sent))
+        return reply
+          .status(401)
+          .send({ error: 'unauthorized', message: '/metrics needs Authorization: Bearer <metrics token>' });
+    }
     const lag = opts.bus && opts.consumers?.length ? await lagGauge(opts.bus, opts.consumers) : '';
     return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
   });

@@ -11,6 +11,7 @@ import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { serverLimitsSchema } from '../ingest/guard.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
+import { secretRef } from './secrets.ts';
 
 const sourcesSchema = z
   .strictObject(Object.fromEntries(adapters.map((a) => [a.id, a.configSchema])))
@@ -40,6 +41,8 @@ export const configSchema = z
           .default(25 * 1024 * 1024),
         /** Trust X-Forwarded-For from a reverse proxy (only behind one you run). */
         trustProxy: z.boolean().default(false),
+        /** When its variable is set, /metrics asks for Authorization: Bearer <token>. */
+        metricsTokenEnv: secretRef('PIPEWARDEN_METRICS_TOKEN'),
         /** Timeouts and caps on unauthenticated requests (src/ingest/guard.ts). */
         limits: serverLimitsSchema,
       })

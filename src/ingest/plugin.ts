@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
 import { guardIngest, type ServerLimits, serverLimitsSchema, settled } from './guard.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.ts';
 import type { Counters } from './metrics.ts';
 import { alternateSecrets } from './source-config.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
@@ -275,6 +276,8 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
       return fail(400, `malformed JSON: ${(err as Error).message}`, 'bad_request');
     }
+    if (nestedDeeperThan(body))
+      return fail(400, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, 'bad_request');
 
     const delivery = adapter.deliveryId(req.headers, body);
     const dedupKey = delivery ? `${source}\u0000${delivery}` : undefined;
@@ -289,6 +292,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       output = adapter.toEvents(body, req.headers, now());
     } catch (err) {
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
+      // JSON inside the body (a HEC event string, a log line) nested past what the stack can walk.
+      if (err instanceof RangeError && /call stack/i.test(err.message))
+        return fail(400, 'a value in the body is nested too deeply to read', 'bad_request');
       req.log.error({ source, err }, 'Adapter threw on a verified request.');
       return fail(500, `the ${source} adapter could not read this payload`, 'adapter_error');
     }
