@@ -15,7 +15,7 @@ const sample = JSON.parse(
   readFileSync(new URL('../ingest-adapters/github/fixtures/push__default.json', import.meta.url), 'utf8'),
 );
 const body = JSON.stringify(sample.body);
-const signature = `sha256=${createHmac('sha256', 'bench-secret').update(body).digest('hex')}`;
+const signature = `sha256=${createHmac('sha256', 'bench-secret-0123456789').update(body).digest('hex')}`;
 
 async function startTarget(kind: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [new URL('./ingest-target.ts', import.meta.url).pathname, kind], {

@@ -1,6 +1,6 @@
 // Wires the roles together over the bus and the store. `serve` runs all four; `--role` runs one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -40,6 +40,7 @@ import { SecretEngine } from './secrets/scanner.ts';
 import { ElasticsearchStore } from './store/elasticsearch.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
+import { privateDir } from './util/private-files.ts';
 
 export interface AppOptions {
   roles?: readonly Role[];
@@ -69,7 +70,7 @@ export interface RunningApp {
 
 export function createBus(config: Config, log?: Logger): Bus {
   if (config.mode === 'distributed') return new KafkaBus(config.kafka!, log ? { log } : {});
-  mkdirSync(config.embedded.dataDir, { recursive: true });
+  privateDir(config.embedded.dataDir); // 0700 (issue 10 item 9)
   return new SqliteBus({
     path: join(config.embedded.dataDir, 'bus.sqlite'),
     retentionMs: config.embedded.retentionHours * 3_600_000,
@@ -79,7 +80,7 @@ export function createBus(config: Config, log?: Logger): Bus {
 
 export function createStore(config: Config, log?: Logger): Store {
   if (config.mode === 'distributed') return new ElasticsearchStore(config.elasticsearch!, log ? { log } : {});
-  mkdirSync(config.embedded.dataDir, { recursive: true });
+  privateDir(config.embedded.dataDir); // 0700 (issue 10 item 9)
   return new SqliteStore({ path: join(config.embedded.dataDir, 'store.sqlite'), ...(log ? { log } : {}) });
 }
 
@@ -98,7 +99,7 @@ export function secretScanning(config: Config): SecretScanning {
       ]);
     }
     const file = join(config.embedded.dataDir, 'fingerprint.key');
-    mkdirSync(config.embedded.dataDir, { recursive: true });
+    privateDir(config.embedded.dataDir); // 0700 (issue 10 item 9)
     if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
     key = readFileSync(file, 'utf8').trim();
   }

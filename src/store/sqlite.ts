@@ -4,6 +4,7 @@ import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { ipMatcher } from '../util/ip.ts';
+import { privateFile } from '../util/private-files.ts';
 import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
 
 const SCHEMA = `
@@ -67,7 +68,7 @@ export class SqliteStore implements Store {
   readonly #log: Logger | undefined;
 
   constructor(options: { path: string; log?: Logger }) {
-    this.#db = new DatabaseSync(options.path);
+    this.#db = new DatabaseSync(privateFile(options.path)); // 0600: the trail, alerts, token hashes
     this.#log = options.log;
     // pw_ip_in(ip, block): the `ip` filter, with the same address and CIDR semantics as Elasticsearch.
     const matchers = new Map<string, (ip: string | undefined) => boolean>();

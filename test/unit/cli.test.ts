@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
-const SECRET = 'cli-test-secret';
+const SECRET = 'cli-test-secret-01';
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [CLI, ...args], {
