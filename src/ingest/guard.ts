@@ -62,6 +62,7 @@ export function serverOptions(l: ServerLimits) {
  * check does: a verdict, or 'body' when only the body can tell.
  */
 export function verifyOnHeaders(
+  // biome-ignore lint/suspicious/noExplicitAny: each adapter has its own config type
   adapter: IngestAdapter<any>,
   headers: Headers,
   config: object,
@@ -111,6 +112,7 @@ export class PendingCounter {
 }
 
 export interface GuardOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: each adapter has its own config type
   adapters: ReadonlyMap<string, IngestAdapter<any>>;
   sourceConfigs: Record<string, { enabled: boolean }>;
   limits: ServerLimits;

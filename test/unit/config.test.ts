@@ -96,7 +96,9 @@ describe('config', () => {
       { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET'] } } },
       { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'long-enough-secret-x', ORG_A_SECRET: 'org-a-secret-0123456' },
     );
-    expect(ok.sources.github.additionalSecrets?.map((x: { reveal(): string }) => x.reveal())).toEqual(['org-a-secret-0123456']);
+    expect(ok.sources.github.additionalSecrets?.map((x: { reveal(): string }) => x.reveal())).toEqual([
+      'org-a-secret-0123456',
+    ]);
   });
 
   it('refuses an alert route naming a detector that does not exist', () => {
