@@ -18,8 +18,15 @@ const pollSchema = z
       .default('*/5 * * * *'),
     /** https://api.github.com, or https://<ghes-host>/api/v3 for GitHub Enterprise Server. */
     apiUrl: z.url().default('https://api.github.com'),
-    org: z.string().min(1).optional(),
-    enterprise: z.string().min(1).optional(),
+    // Slugs as GitHub allows them: `..` would move the token to another API path.
+    org: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub organisation login')
+      .optional(),
+    enterprise: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,99})$/, 'must be a GitHub enterprise slug')
+      .optional(),
     /** A classic PAT with read:audit_log (admin:enterprise on older GHES). */
     tokenEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_API_TOKEN'),
     include: z.enum(['web', 'git', 'all']).default('all'),
