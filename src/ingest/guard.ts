@@ -50,7 +50,7 @@ export function serverOptions(l: ServerLimits) {
   return {
     requestTimeout: l.requestTimeoutMs,
     // Route parameters up to 512 characters (build-log job ids); Fastify's default of 100 answered 414.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     connectionTimeout: l.idleTimeoutMs,
     keepAliveTimeout: l.keepAliveTimeoutMs,
     http: { headersTimeout: l.headersTimeoutMs, connectionsCheckingInterval: l.timeoutCheckIntervalMs },
