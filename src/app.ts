@@ -71,7 +71,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       ? { dataDir: config.embedded.dataDir, minFreeBytes: config.embedded.minFreeMb * 1024 * 1024 }
       : {};
   const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk });
-  await server.register(healthRoutes, { bus, store, metrics, readiness });
+  await server.register(healthRoutes, {
+    bus,
+    store,
+    metrics,
+    readiness,
+    metricsToken: config.server.metricsTokenEnv,
+  });
 
   const result: Omit<RunningApp, 'url' | 'stop'> = { config, roles, bus, store, server, metrics };
   if (roles.includes('ingest')) {

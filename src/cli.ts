@@ -107,6 +107,8 @@ async function main(argv: string[]): Promise<void> {
 
   if (command === 'config check') {
     process.stdout.write(`configuration OK (${configFile ?? 'defaults'}): mode ${config.mode}\n`);
+    const { sourceStatus } = await import('./config/status.ts');
+    for (const line of sourceStatus(config)) process.stdout.write(`  ${line}\n`);
     return;
   }
 

@@ -1,7 +1,7 @@
 // What the roles are built on, chosen by configuration: the bus, the store, the alert sinks, and the
 // build-log secret scanner's settings. The CLI uses them too (token create, replay, alert test).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSinks as createRegisteredSinks } from './alerting/sinks/index.ts';
 import type { Sink } from './alerting/types.ts';
@@ -16,6 +16,7 @@ import { SecretEngine } from './secrets/scanner.ts';
 import { ElasticsearchStore } from './store/elasticsearch.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
+import { privateDir } from './util/private-files.ts';
 
 export function createBus(config: Config, log?: Logger): Bus {
   if (config.mode === 'distributed')
@@ -25,7 +26,7 @@ export function createBus(config: Config, log?: Logger): Bus {
       // event's own fields around the (redacted) payload.
       maxMessageBytes: config.server.bodyLimitBytes + 1024 * 1024,
     });
-  mkdirSync(config.embedded.dataDir, { recursive: true });
+  privateDir(config.embedded.dataDir); // 0700: the whole trail, alerts, token hashes
   return new SqliteBus({
     path: join(config.embedded.dataDir, 'bus.sqlite'),
     retentionMs: config.embedded.retentionHours * 3_600_000,
@@ -36,7 +37,7 @@ export function createBus(config: Config, log?: Logger): Bus {
 /** Elasticsearch's retention is the data stream lifecycle (its template); SQLite sweeps its own. */
 export function createStore(config: Config, log?: Logger): Store {
   if (config.mode === 'distributed') return new ElasticsearchStore(config.elasticsearch!, log ? { log } : {});
-  mkdirSync(config.embedded.dataDir, { recursive: true });
+  privateDir(config.embedded.dataDir); // 0700: the whole trail, alerts, token hashes
   const { storeRetentionDays } = config.embedded;
   return new SqliteStore({
     path: join(config.embedded.dataDir, 'store.sqlite'),
@@ -60,7 +61,7 @@ export function secretScanning(config: Config): SecretScanning {
       ]);
     }
     const file = join(config.embedded.dataDir, 'fingerprint.key');
-    mkdirSync(config.embedded.dataDir, { recursive: true });
+    privateDir(config.embedded.dataDir); // 0700: the whole trail, alerts, token hashes
     if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
     key = readFileSync(file, 'utf8').trim();
   }

@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { secretRef } from '../../src/config/secrets.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { HEC_PATHS, HEC_TEXT, hecReplies, splitConcatenatedJson } from './hec.ts';
@@ -18,8 +19,15 @@ const pollSchema = z
       .default('*/5 * * * *'),
     /** https://api.github.com, or https://<ghes-host>/api/v3 for GitHub Enterprise Server. */
     apiUrl: z.url().default('https://api.github.com'),
-    org: z.string().min(1).optional(),
-    enterprise: z.string().min(1).optional(),
+    // Slugs as GitHub allows them: `..` would move the token to another API path.
+    org: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub organisation login')
+      .optional(),
+    enterprise: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,99})$/, 'must be a GitHub enterprise slug')
+      .optional(),
     /** A classic PAT with read:audit_log (admin:enterprise on older GHES). */
     tokenEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_API_TOKEN'),
     include: z.enum(['web', 'git', 'all']).default('all'),
@@ -87,6 +95,9 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
   paths: HEC_PATHS,
   // HEC senders label the body variously (application/json, text/plain, none): it is always our framing.
   contentTypes: '*',
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => githubAudit.verify(NO_BODY, headers, config, now),
 
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');

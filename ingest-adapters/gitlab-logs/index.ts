@@ -2,6 +2,7 @@
 // posted by a shipper as text/plain or NDJSON, or arriving as syslog lines routed here by `lines`.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -262,6 +263,9 @@ export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['text/plain', 'application/x-ndjson', 'application/json'],
   lines: [gitlabJsonLine],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => gitlabLogs.verify(NO_BODY, headers, config, now),
 
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');

@@ -8,6 +8,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -188,6 +189,14 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['application/json'],
 
+  // A token is checked before the body is read; a Standard Webhooks signature needs the body (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    config.secret?.reveal().startsWith('whsec_') &&
+    header(headers, 'webhook-id') &&
+    header(headers, 'webhook-timestamp') &&
+    header(headers, 'webhook-signature')
+      ? 'body'
+      : gitlab.verify(NO_BODY, headers, config, now),
   verify(rawBody, headers, config, now) {
     const key = config.secret?.reveal();
     if (!key) return { ok: false, reason: 'no GitLab webhook token is configured' };
@@ -363,7 +372,7 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     const event = makeEvent({
       at: when,
       message,
-      id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
+      id: eventId('gitlab', JSON.stringify(p)), // the body only: Idempotency-Key and X-Gitlab-Event are not signed
       category: cls.category,
       type,
       action,

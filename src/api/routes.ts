@@ -4,9 +4,11 @@ import { z } from 'zod';
 import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
+import type { Secret } from '../config/secrets.ts';
 import { MAX_EVENT_IDS } from '../detect/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Readiness } from '../health.ts';
+import { tokenEquals } from '../ingest/crypto.ts';
 import { type Counters, renderGauge } from '../metrics.ts';
 import { storeUnavailable } from '../store/errors.ts';
 import type { Store } from '../store/types.ts';
@@ -82,7 +84,8 @@ async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T 
   } catch (err) {
     if (err instanceof RangeError)
       return reply.status(400).send({ error: 'bad_request', message: err.message });
-    throw err;
+    // The store's own error text (Elasticsearch's, with its statusCode) never reaches an API client.
+    throw new Error('the store could not answer this query', { cause: err });
   }
 }
 
@@ -115,6 +118,8 @@ export async function healthRoutes(
     metrics: Counters;
     /** What this process's roles need (src/health.ts); without it, every given dependency is needed. */
     readiness?: () => Promise<Readiness>;
+    /** When set, /metrics asks for `Authorization: Bearer <it>` (compared in constant time). */
+    metricsToken?: Secret | undefined;
   },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -139,7 +144,14 @@ export async function healthRoutes(
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (opts.metricsToken) {
+      const sent = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!tokenEquals(opts.metricsToken.reveal(), sent))
+        return reply
+          .status(401)
+          .send({ error: 'unauthorized', message: '/metrics needs Authorization: Bearer <metrics token>' });
+    }
     const lag = opts.bus ? await lagGauge(opts.bus) : '';
     return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
   });

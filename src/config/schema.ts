@@ -7,9 +7,11 @@ import { sinkConfigShape, sinks } from '../alerting/sinks/index.ts';
 import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
+import { serverLimitsSchema } from '../ingest/guard.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
 import { trailConfigSchema } from '../trail/config.ts';
+import { secretRef } from './secrets.ts';
 
 /**
  * Sections keyed by unit id. Each unit reads its own section through its own config type (the registries
@@ -45,6 +47,10 @@ export const configSchema = z
           .default(25 * 1024 * 1024),
         /** Trust X-Forwarded-For from a reverse proxy (only behind one you run). */
         trustProxy: z.boolean().default(false),
+        /** When its variable is set, /metrics asks for Authorization: Bearer <token>. */
+        metricsTokenEnv: secretRef('PIPEWARDEN_METRICS_TOKEN'),
+        /** Timeouts and caps on unauthenticated requests (src/ingest/guard.ts). */
+        limits: serverLimitsSchema,
       })
       .prefault({}),
     embedded: z

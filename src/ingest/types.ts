@@ -90,8 +90,19 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
    * given for sources that sign a timestamp, so stale or replayed deliveries can be refused.
    */
   verify(rawBody: Buffer, headers: Headers, config: C, now: Date): VerifyResult;
+  /**
+   * Optional: the verdict on the headers alone, checked before the body is read (src/ingest/guard.ts).
+   * A scheme whose credential is a header (token, Basic, HEC) decides here; a signed scheme refuses a
+   * request without its signature header and answers 'body' otherwise: only the body can tell.
+   */
+  verifyHeaders?(headers: Headers, config: C, now: Date): VerifyResult | 'body';
   /** Turns the verified raw body into what toEvents reads. Default: JSON.parse. Throw AdapterInputError. */
   parse?(rawBody: Buffer, headers: Headers): unknown;
+  /**
+   * Optional: headers the signature does not cover but normalisation reads (an event type) must agree with
+   * the signed body; throws AdapterInputError (answered 400) naming the mismatch. Run before toEvents.
+   */
+  checkHeaders?(body: unknown, headers: Headers): void;
   /** The delivery id the source reuses on redelivery, for deduplication. */
   deliveryId(headers: Headers, body: unknown): string | undefined;
   /** Pure: vendor payload in, normalised events out. Throws AdapterInputError on a payload it cannot read. */

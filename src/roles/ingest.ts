@@ -29,6 +29,7 @@ export async function startIngest(deps: RoleDeps, server: FastifyInstance): Prom
     bus,
     topic: config.topics.events,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    limits: config.server.limits,
     metrics,
     now,
   });

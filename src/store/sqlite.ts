@@ -5,6 +5,7 @@ import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
+import { privateFile } from '../util/private-files.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
 import {
   type AlertQuery,
@@ -99,7 +100,7 @@ export class SqliteStore implements Store {
 
   /** `retentionDays`: events older than this are deleted by sweepRetention; absent: kept until deleted. */
   constructor(options: { path: string; log?: Logger; retentionDays?: number }) {
-    this.#db = new DatabaseSync(options.path);
+    this.#db = new DatabaseSync(privateFile(options.path)); // 0600: the trail, alerts, token hashes
     this.#log = options.log;
     const { retentionDays } = options;
     if (retentionDays) {

@@ -2,6 +2,7 @@
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
+import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const emailSinkConfigSchema = z
@@ -61,10 +62,9 @@ export function escapeHtml(s: string): string {
     .replace(/'/g, '&#39;');
 }
 
-/** Untrusted text on one line: control characters (CR and LF included) become spaces. */
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-}
+/** Untrusted text on one line, without bidi controls, capped (src/alerting/text.ts). */
+const oneLine = (s: string): string => flatText(s);
+const SUMMARY_MAX = 3000;
 
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
@@ -106,7 +106,7 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
   const text = [
     `${sev}: ${oneLine(hit.title)}`,
     '',
-    hit.summary,
+    flatText(hit.summary, SUMMARY_MAX),
     '',
     ...fields.map(([k, v]) => `${k}: ${v}`),
     '',
@@ -126,7 +126,7 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
     '<!doctype html>',
     '<html><body style="font-family:sans-serif">',
     `<h2>[${escapeHtml(sev)}] ${escapeHtml(oneLine(hit.title))}</h2>`,
-    `<p>${escapeHtml(hit.summary)}</p>`,
+    `<p>${escapeHtml(flatText(hit.summary, SUMMARY_MAX))}</p>`,
     `<table>${fields.map(row).join('')}</table>`,
     ...(hit.description ? [`<p>${escapeHtml(hit.description)}</p>`] : []),
     ...(context.length ? ['<h3>Context</h3>', `<table>${context.map(row).join('')}</table>`] : []),

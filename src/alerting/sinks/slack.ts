@@ -9,6 +9,7 @@ import {
 } from '@slack/web-api';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
+import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const SLACK_TOKEN_ENV = 'PIPEWARDEN_SLACK_TOKEN';
@@ -88,10 +89,8 @@ function truncate(s: string, max: number): string {
   return `${s.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`;
 }
 
-/** Untrusted text on one line: control characters (newlines included) become spaces. */
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-}
+/** Untrusted text on one line, without bidi controls, capped (src/alerting/text.ts). */
+const oneLine = (s: string): string => flatText(s);
 
 /** A link for mrkdwn: only http(s) URLs become links; `|` and `>` would end the link markup. */
 function link(url: string, label: string): string {
@@ -119,7 +118,7 @@ export function renderSlackMessage(
 ): SlackMessage {
   const sev = hit.severity.toUpperCase();
   const title = oneLine(hit.title);
-  const summary = escapeSlack(hit.summary);
+  const summary = escapeSlack(flatText(hit.summary, SECTION_MAX));
   const fields: Mrkdwn[] = [
     field('Severity', `${SEVERITY_EMOJI[hit.severity]} ${sev}`),
     field('Detector', `\`${escapeSlack(oneLine(hit.detector))}\``),
@@ -144,7 +143,10 @@ export function renderSlackMessage(
 
   return {
     channel: options.channel,
-    text: truncate(`[${sev}] ${escapeSlack(title)}: ${escapeSlack(oneLine(hit.summary))}`, FALLBACK_MAX),
+    text: truncate(
+      `[${sev}] ${escapeSlack(title)}: ${escapeSlack(flatText(hit.summary, SECTION_MAX))}`,
+      FALLBACK_MAX,
+    ),
     blocks: [
       // plain_text is never parsed for links or mentions, so the header is not escaped
       {

@@ -9,6 +9,8 @@ function fetcherSchema(defaultUrl: string, tokenEnv: string) {
       enabled: z.boolean().optional(),
       apiUrl: z.url().default(defaultUrl),
       tokenEnv: secretRef(tokenEnv),
+      /** Hosts (`host` or `host:port`) a log download may be redirected to besides the vendor's own. */
+      redirectHosts: z.array(z.string().min(1).max(255)).max(50).default([]),
     })
     .superRefine((c, ctx) => {
       if (c.enabled === true && !c.tokenEnv) {
@@ -19,11 +21,14 @@ function fetcherSchema(defaultUrl: string, tokenEnv: string) {
         });
       }
     })
-    .transform((c): { enabled: boolean; apiUrl: string; token: Secret | undefined } => ({
-      enabled: c.enabled ?? c.tokenEnv !== undefined,
-      apiUrl: c.apiUrl.replace(/\/+$/, ''),
-      token: c.tokenEnv,
-    }))
+    .transform(
+      (c): { enabled: boolean; apiUrl: string; token: Secret | undefined; redirectHosts: string[] } => ({
+        enabled: c.enabled ?? c.tokenEnv !== undefined,
+        apiUrl: c.apiUrl.replace(/\/+$/, ''),
+        token: c.tokenEnv,
+        redirectHosts: c.redirectHosts,
+      }),
+    )
     .prefault({});
 }
 

@@ -5,6 +5,7 @@ import type { PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
 import { obj } from '../json.ts';
 import type { BuildLogsConfig } from './config.ts';
+import { githubRepo, type RedirectPolicy, redirectRefusal, VENDOR_LOG_HOSTS } from './egress.ts';
 import type { BuildLogWriter } from './writer.ts';
 
 /** One log to download: where, with which credentials, and the job id it travels under. */
@@ -13,7 +14,15 @@ export interface FetchTarget {
   source: 'github' | 'gitlab';
   url: string;
   headers: Record<string, string>;
+  /** Where redirects may go (src/ingest/build-logs/egress.ts). */
+  redirects?: RedirectPolicy;
 }
+
+const policy = (source: 'github' | 'gitlab', apiUrl: string, allowHosts: string[]): RedirectPolicy => ({
+  apiOrigin: new URL(apiUrl).origin,
+  allowHosts,
+  vendorHosts: VENDOR_LOG_HOSTS[source],
+});
 
 const idOf = (v: unknown): string | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v > 0
@@ -32,12 +41,14 @@ export function fetchTarget(event: PipewardenEvent, config: BuildLogsConfig['fet
   const gh = config.github;
   if (event.pipewarden.source === 'github' && gh.enabled && gh.token && raw.action === 'completed') {
     const jobId = idOf(obj(raw.workflow_job)?.id);
-    const repo = obj(raw.repository)?.full_name;
-    if (!jobId || typeof repo !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return null;
+    const repo = githubRepo(obj(raw.repository)?.full_name); // `../..` is no repository
+    if (!jobId || !repo) return null;
+    const path = `${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.name)}`;
     return {
-      job: `github:${repo}:${jobId}`,
+      job: `github:${repo.owner}/${repo.name}:${jobId}`,
       source: 'github',
-      url: `${gh.apiUrl}/repos/${repo}/actions/jobs/${jobId}/logs`,
+      url: `${gh.apiUrl}/repos/${path}/actions/jobs/${jobId}/logs`,
+      redirects: policy('github', gh.apiUrl, gh.redirectHosts ?? []),
       headers: {
         authorization: `Bearer ${gh.token.reveal()}`,
         accept: 'application/vnd.github+json',
@@ -55,6 +66,7 @@ export function fetchTarget(event: PipewardenEvent, config: BuildLogsConfig['fet
       job: `gitlab:${project}:${build}`,
       source: 'gitlab',
       url: `${gl.apiUrl}/api/v4/projects/${project}/jobs/${build}/trace`,
+      redirects: policy('gitlab', gl.apiUrl, gl.redirectHosts ?? []),
       headers: { 'private-token': gl.token.reveal() },
     };
   }
@@ -73,13 +85,19 @@ export class FetchError extends Error {
 /** Downloads one log and streams it onto the topic. GitHub answers 302 to a pre-signed URL: followed without our token. */
 export async function fetchLog(target: FetchTarget, writer: BuildLogWriter, timeoutMs = 60_000) {
   const signal = AbortSignal.timeout(timeoutMs);
+  // The token goes to the configured API origin and nowhere else.
+  if (target.redirects && new URL(target.url).origin !== target.redirects.apiOrigin)
+    throw new FetchError(`${target.url} is not on the configured API`, false);
   let res = await fetch(target.url, { headers: target.headers, redirect: 'manual', signal });
   for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 3; hops++) {
     const location = res.headers.get('location');
     await res.body?.cancel();
     if (!location) throw new FetchError(`${target.url} answered ${res.status} without a Location`, false);
     // The redirect target is a pre-signed blob URL: the API token must not travel there.
-    res = await fetch(new URL(location, target.url), { redirect: 'manual', signal });
+    const next = new URL(location, target.url);
+    const refused = target.redirects ? await redirectRefusal(next, target.redirects) : undefined;
+    if (refused) throw new FetchError(`redirect from ${target.url} refused: ${refused}`, false);
+    res = await fetch(next, { redirect: 'manual', signal });
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
