@@ -135,6 +135,20 @@ export class KafkaBus implements Bus {
   }
 
   async ensureTopics(topics: string[]): Promise<void> {
+    // With several brokers, the leaders' metadata of a topic just created can reach the broker asked
+    // before it knows the topic (UNKNOWN_TOPIC_OR_PARTITION): the topics exist, so look again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#ensureTopics(topics);
+      } catch (err) {
+        const unknown = (err as Error).message.startsWith('unknown topic');
+        if (!unknown || attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+      }
+    }
+  }
+
+  async #ensureTopics(topics: string[]): Promise<void> {
     try {
       const admin = await this.#connectedAdmin();
       const existing = new Set(await admin.listTopics());
