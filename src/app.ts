@@ -34,6 +34,7 @@ import { Counters } from './ingest/metrics.ts';
 import { ingestPlugin } from './ingest/plugin.ts';
 import { createPollers } from './ingest/pollers/index.ts';
 import { PollerRunner } from './ingest/pollers/runner.ts';
+import { createSpool, spoolGauges } from './ingest/spool.ts';
 import { SyslogListener } from './ingest/syslog/listener.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SecretEngine } from './secrets/scanner.ts';
@@ -182,6 +183,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     close: () => bus.close(),
   };
   const store = createStore(config, log);
+  const spool = createSpool(config, roles, bus, log);
+  const ingestBus = spool?.wrap() ?? bus; // what ingest publishes through: the spool when it is on
   const subscriptions: Subscription[] = [];
   const sinks: Sink[] = [];
 
@@ -223,8 +226,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     config.mode === 'embedded'
       ? { dataDir: config.embedded.dataDir, minFreeBytes: config.embedded.minFreeMb * 1024 * 1024 }
       : {};
-  const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk });
-  await server.register(healthRoutes, { bus, store, metrics, consumers, readiness });
+  const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk, ...(spool ? { spool } : {}) });
+  const gauges = () => spoolGauges(spool);
+  await server.register(healthRoutes, { bus, store, metrics, consumers, readiness, gauges });
 
   let pollers: PollerRunner | undefined;
   let syslog: SyslogListener | undefined;
@@ -234,7 +238,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     await server.register(ingestPlugin, {
       adapters: allAdapters,
       sourceConfigs: config.sources as Record<string, { enabled: boolean }>,
-      bus,
+      bus: ingestBus,
       topic: config.topics.events,
       bodyLimitBytes: config.server.bodyLimitBytes,
       metrics,
@@ -257,7 +261,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     const writer =
       (config.buildLogs.enabled && config.buildLogs.token) || fetching
         ? new BuildLogWriter({
-            bus,
+            bus: ingestBus,
             buildLogsTopic: config.topics.buildLogs,
             eventsTopic: config.topics.events,
             chunkBytes: config.buildLogs.chunkBytes,
@@ -283,7 +287,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       syslog = new SyslogListener({
         config: config.syslog,
         adapters: allAdapters,
-        bus,
+        bus: ingestBus,
         topic: config.topics.events,
         metrics,
         log,
@@ -495,6 +499,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       await pollers?.stop();
       await Promise.allSettled(subscriptions.map((s) => s.stop()));
       await Promise.allSettled(sinks.map((s) => s.close?.()));
+      await spool?.close(); // what it still holds is forwarded at the next start
       await bus.close();
       await store.close();
       log.info('pipewarden stopped.');

@@ -118,6 +118,8 @@ export async function healthRoutes(
     consumers?: readonly Consumer[];
     /** What this process's roles need (src/health.ts); without it, every given dependency is needed. */
     readiness?: () => Promise<Readiness>;
+    /** More gauges, rendered at scrape time (the spool's depth). */
+    gauges?: () => string;
   },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -144,7 +146,9 @@ export async function healthRoutes(
   });
   app.get('/metrics', async (_req, reply) => {
     const lag = opts.bus && opts.consumers?.length ? await lagGauge(opts.bus, opts.consumers) : '';
-    return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
+    return reply
+      .type('text/plain; version=0.0.4')
+      .send(opts.metrics.render() + lag + (opts.gauges?.() ?? ''));
   });
 }
 
