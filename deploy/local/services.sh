@@ -506,6 +506,9 @@ transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
 transaction.state.log.num.partitions=3
 group.initial.rebalance.delay.ms=0
+# A dead broker is fenced (and its partitions get new leaders) after 4 s rather than 9 s.
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=500
 num.network.threads=1
 num.io.threads=2
 num.recovery.threads.per.data.dir=1

@@ -64,12 +64,21 @@ export async function sendLoad(o: LoadOptions): Promise<LoadResult> {
       await new Promise((r) => setTimeout(r, 250));
     }
   };
+  // While a fault is injected or healed, every worker waits, so the load spans the whole fault.
+  let gate: Promise<void> | undefined;
   const worker = async () => {
     while (next < o.count) {
+      await gate;
       const i = next++;
       result.sent++;
       await one(i);
-      await o.onProgress?.(result.sent);
+      const step = o.onProgress?.(result.sent);
+      if (step) {
+        gate = Promise.resolve(step).finally(() => {
+          gate = undefined;
+        });
+        await gate;
+      }
     }
   };
   await Promise.all(Array.from({ length: o.concurrency ?? 4 }, worker));
