@@ -276,8 +276,10 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     count('accepted');
     metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
     const ids = output.events.map((e) => e.event.id);
-    if (output.reply) return reply.status(200).send({ ...output.reply, accepted: ids.length, ids });
-    return reply.status(202).send({ accepted: ids.length, ids });
+    const invalid = output.rejected?.length ? { rejected: output.rejected } : {};
+    if (output.reply)
+      return reply.status(200).send({ ...output.reply, accepted: ids.length, ids, ...invalid });
+    return reply.status(202).send({ accepted: ids.length, ids, ...invalid });
   };
 
   app.post<{ Params: { source: string } }>(
