@@ -7,7 +7,7 @@
 // at two thirds, then counted: accepted (202), indexed, alerted, lost (accepted, not indexed),
 // duplicates (documents beyond distinct ids, and messages per sink beyond one per alert).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,10 +25,13 @@ const SLACK_TOKEN = 'xoxb-faults';
 const COUNT = Number(process.env.FAULTS_COUNT ?? 150);
 const ALERT_EVERY = 25;
 const ES_URL = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:19200';
+const LOGS = process.env.FAULTS_LOGS ?? mkdtempSync(join(tmpdir(), 'pipewarden-faults-logs-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   fault: string;
+  /** Accepted event ids, to count again at the end (an event indexed late is not lost). */
+  ids?: Set<string>;
   sent: number;
   accepted: number;
   indexed: number;
@@ -54,10 +57,12 @@ function proc(role: string, port: number, configFile: string, env: NodeJS.Proces
     async start() {
       const args = ['src/cli.ts', 'serve', '--config', configFile, '--port', String(port)];
       if (role !== 'all') args.push('--role', role);
+      // Each process's log, kept for a look after the run (FAULTS_LOGS, default a temp dir).
+      const out = openSync(join(LOGS, `${role}-${port}.log`), 'a');
       p.child = spawn(process.execPath, args, {
         cwd: ROOT,
         env: { ...process.env, ...env },
-        stdio: 'ignore',
+        stdio: ['ignore', out, out],
       });
       const deadline = Date.now() + 120_000;
       for (;;) {
@@ -96,7 +101,7 @@ const alertsPerSink = (slack: SlackServer, smtp: TestSmtpServer, from: { slack: 
 });
 
 /** Waits until `indexed()` stops growing (or reaches `want`). */
-async function settle(indexed: () => Promise<number>, want: number, maxMs = 120_000): Promise<number> {
+async function settle(indexed: () => Promise<number>, want: number, maxMs = 180_000): Promise<number> {
   const deadline = Date.now() + maxMs;
   let last = -1;
   let stableSince = Date.now();
@@ -107,7 +112,7 @@ async function settle(indexed: () => Promise<number>, want: number, maxMs = 120_
       last = n;
       stableSince = Date.now();
     }
-    if (Date.now() > deadline || Date.now() - stableSince > 30_000) return n;
+    if (Date.now() > deadline || Date.now() - stableSince > 45_000) return n;
     await sleep(1_000);
   }
 }
@@ -199,7 +204,7 @@ async function distributed(rows: Row[]): Promise<void> {
   };
   const alertsFor = async (ids: Set<string>) => {
     await es.indices.refresh({ index: `pw-${run}-alerts` });
-    const res = await es.search<{ event_ids: string[]; status: string }>({
+    const res = await es.search<{ id: string; event_ids: string[]; status: string }>({
       index: `pw-${run}-alerts`,
       size: 1000,
       query: { terms: { event_ids: [...ids] } },
@@ -238,6 +243,7 @@ async function distributed(rows: Row[]): Promise<void> {
   ];
 
   try {
+    const first = rows.length;
     for (const [n, fault] of faults.entries()) {
       const before = { slack: slack.messages.length, mail: smtp.messages.length };
       let injected = false;
@@ -275,6 +281,7 @@ async function distributed(rows: Row[]): Promise<void> {
       const delivered = alerts.filter((a) => a.status === 'delivered').length;
       rows.push({
         fault: fault.name,
+        ids: load.ids,
         sent: load.sent,
         accepted: load.accepted,
         indexed,
@@ -287,7 +294,33 @@ async function distributed(rows: Row[]): Promise<void> {
           ? { note: `missing: ${(await missing(load.ids)).slice(0, 5).join(' ')}` }
           : {}),
       });
-      console.log(JSON.stringify(rows.at(-1)));
+      console.log(JSON.stringify({ ...rows.at(-1), ids: undefined, refused: load.refused }));
+    }
+    // Final count, once everything has had time: lost means never indexed; each alert's messages are
+    // found by its hit id (both sinks print it), so a late delivery counts for its own fault's row.
+    await sleep(30_000);
+    for (const r of rows.slice(first)) {
+      if (!r.ids) continue;
+      const { found, docs } = await countIds(r.ids);
+      if (found > r.indexed) r.note = `${found - r.indexed} indexed after the settle window`;
+      r.indexed = found;
+      r.lost = r.ids.size - found;
+      const alerts = await alertsFor(r.ids);
+      let extra = 0;
+      let unsent = 0;
+      let slackSent = 0;
+      let mailSent = 0;
+      for (const a of alerts) {
+        const inSlack = slack.messages.filter((m) => JSON.stringify(m).includes(a.id)).length;
+        const inMail = smtp.messages.filter((m) => m.text.includes(a.id)).length;
+        slackSent += inSlack;
+        mailSent += inMail;
+        extra += Math.max(0, inSlack - 1) + Math.max(0, inMail - 1);
+        unsent += (inSlack === 0 ? 1 : 0) + (inMail === 0 ? 1 : 0);
+      }
+      r.alerts = alerts.length;
+      r.alerted = `${alerts.filter((a) => a.status === 'delivered').length} (slack ${slackSent}, email ${mailSent}${unsent ? `, ${unsent} unsent` : ''})`;
+      r.duplicates = docs - found + extra;
     }
   } finally {
     for (const p of Object.values(procs)) await stopGracefully(p);
@@ -416,7 +449,7 @@ async function embedded(rows: Row[]): Promise<void> {
           Math.max(0, smtp.messages.length - alerts.length),
         ...(readyWhileFull !== undefined ? { note: `/readyz while full: ${readyWhileFull}` } : {}),
       });
-      console.log(JSON.stringify(rows.at(-1)));
+      console.log(JSON.stringify({ ...rows.at(-1), refused: load.refused }));
     } finally {
       await stopGracefully(p);
       await slack.close();
@@ -431,6 +464,7 @@ const rows: Row[] = [];
 const only = process.argv[2];
 if (only !== 'embedded') await distributed(rows);
 if (only !== 'distributed') await embedded(rows);
+console.log(`process logs: ${LOGS}`);
 const header = [
   'fault',
   'sent',
