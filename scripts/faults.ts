@@ -17,7 +17,7 @@ import { killBroker, leaderOf, startKafkaCluster, stopKafkaCluster } from '../te
 import { sendLoad } from '../test/support/load.ts';
 import { type SlackServer, startSlackServer } from '../test/support/slack-server.ts';
 import { startSmtpServer, type TestSmtpServer } from '../test/support/smtp.ts';
-import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
+import { startTcpProxy } from '../test/support/tcp-proxy.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'faults-github-secret';

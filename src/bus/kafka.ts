@@ -275,6 +275,9 @@ export class KafkaBus implements Bus {
           const errors = batch.map((p) => toBusError(err, p.topic, 'take the messages for'));
           for (const [i, p] of batch.entries()) p.reject(errors[i]!);
           if (errors[0] instanceof BusUnavailableError) this.#markDown(errors[0].message);
+          // After a leader change the idempotent producer can lose its sequence state for good (every
+          // later send fails "out of order sequence"): start a new producer, with a new producer id.
+          if (producerStateLost(err)) this.#resetProducer();
         }
       }
     } finally {
@@ -353,6 +356,13 @@ export class KafkaBus implements Bus {
     probe.unref();
     this.#down = { since: new Date(), reason, probe };
     this.#log.warn({ reason }, 'Kafka is down: publishes fail at once until a probe reaches it.');
+  }
+
+  #resetProducer(): void {
+    const old = this.#producer;
+    this.#producer = undefined;
+    this.#log.warn('Kafka producer lost its sequence state; starting a new one.');
+    void old?.then((p) => p.disconnect()).catch(() => {});
   }
 
   #probing = false;
@@ -548,6 +558,26 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
       : value.toString('utf8');
   }
   return out;
+}
+
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'DUPLICATE_SEQUENCE_NUMBER',
+]);
+
+/** Whether the failure leaves the idempotent producer unable to send again. */
+function producerStateLost(err: unknown): boolean {
+  const pending: unknown[] = [err];
+  for (let e = pending.pop(); e instanceof Error; e = pending.pop()) {
+    const { type, errors } = e as { type?: unknown; errors?: unknown };
+    if (typeof type === 'string' && PRODUCER_STATE_ERRORS.has(type)) return true;
+    if (/out of order sequence/i.test(e.message)) return true;
+    if (e.cause !== undefined) pending.push(e.cause);
+    if (Array.isArray(errors)) pending.push(...errors);
+  }
+  return false;
 }
 
 /** Maps a kafkajs failure: the caller's mistake stays a plain Error, anything else means "retry later". */

@@ -74,10 +74,11 @@ export async function sendLoad(o: LoadOptions): Promise<LoadResult> {
       await one(i);
       const step = o.onProgress?.(result.sent);
       if (step) {
-        gate = Promise.resolve(step).finally(() => {
-          gate = undefined;
-        });
-        await gate;
+        // Joined to any step in progress, never replacing it: nobody runs on while a fault is being healed.
+        const mine = Promise.all([gate, step]).then(() => {});
+        gate = mine;
+        await mine;
+        if (gate === mine) gate = undefined;
       }
     }
   };
