@@ -526,7 +526,15 @@ PROPS
     -Djava.awt.headless=true -Dlog4j.configuration="file:$run/log4j.properties" \
     -cp "$KAFKA_CACHE/lib/*" kafka.Kafka "$run/server.properties" \
     >"$run/kafka.log" 2>&1 </dev/null &
-  echo $! >"$RUN_DIR/kafka-cluster-$n.pid"
+  local pid=$! i
+  # setsid may fork (when it leads its process group), so $! can be a parent that exits at once: record
+  # the broker's own pid, found by its configuration file.
+  for ((i = 0; i < 50; i++)); do
+    pid="$(pgrep -f "kafka.Kafka $run/server.properties" | head -n 1 || true)"
+    [[ -n "$pid" ]] && break
+    sleep 0.1
+  done
+  echo "${pid:-$!}" >"$RUN_DIR/kafka-cluster-$n.pid"
 }
 
 launch_kafka() {
