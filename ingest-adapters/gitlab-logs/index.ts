@@ -296,15 +296,18 @@ export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
       throw new AdapterInputError('expected GitLab log lines');
     }
     const events: PipewardenEvent[] = [];
+    // One bad line does not cost the others: they are accepted, the bad ones reported (by line number).
+    const rejected: Array<{ item: number; reason: string }> = [];
     body.forEach((line: string, i) => {
       try {
         const e = toEvent(line, receivedAt, 'http');
         if (e) events.push(e);
       } catch (err) {
-        if (err instanceof AdapterInputError) throw new AdapterInputError(`line ${i + 1}: ${err.message}`);
-        throw err;
+        if (!(err instanceof AdapterInputError)) throw err;
+        rejected.push({ item: i + 1, reason: `line ${i + 1}: ${err.message}` });
       }
     });
-    return { events };
+    if (events.length === 0 && rejected.length > 0) throw new AdapterInputError(rejected[0]!.reason);
+    return rejected.length ? { events, rejected } : { events };
   },
 };

@@ -120,6 +120,8 @@ export async function healthRoutes(
     readiness?: () => Promise<Readiness>;
     /** When set, /metrics asks for `Authorization: Bearer <it>` (compared in constant time). */
     metricsToken?: Secret | undefined;
+    /** More gauges, rendered at scrape time (the spool's depth). */
+    gauges?: () => string;
   },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -153,7 +155,9 @@ export async function healthRoutes(
           .send({ error: 'unauthorized', message: '/metrics needs Authorization: Bearer <metrics token>' });
     }
     const lag = opts.bus ? await lagGauge(opts.bus) : '';
-    return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
+    return reply
+      .type('text/plain; version=0.0.4')
+      .send(opts.metrics.render() + lag + (opts.gauges?.() ?? ''));
   });
 }
 

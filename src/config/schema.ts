@@ -8,6 +8,7 @@ import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { serverLimitsSchema } from '../ingest/guard.ts';
+import { spoolConfigSchema } from '../ingest/spool.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
 import { trailConfigSchema } from '../trail/config.ts';
@@ -74,6 +75,13 @@ export const configSchema = z
         events: z.string().min(1).default('pipewarden.events'),
         hits: z.string().min(1).default('pipewarden.hits'),
         buildLogs: z.string().min(1).default('pipewarden.build-logs'),
+      })
+      .prefault({}),
+    /** The ingest role's options. */
+    ingest: z
+      .strictObject({
+        /** A durable local spool for events while the bus is unreachable (src/ingest/spool.ts). */
+        spool: spoolConfigSchema.prefault({}),
       })
       .prefault({}),
     sources: sourcesSchema,

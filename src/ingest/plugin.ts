@@ -204,10 +204,12 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
       : undefined;
     const ids = output.events.map((e) => e.event.id);
+    // Entries of a batch body that could not be read are reported beside the accepted ones.
+    const invalid = output.rejected?.length ? { rejected: output.rejected } : {};
     const answer = () =>
       output.reply
-        ? reply.status(200).send({ ...output.reply, accepted: ids.length, ids })
-        : reply.status(202).send({ accepted: ids.length, ids });
+        ? reply.status(200).send({ ...output.reply, accepted: ids.length, ids, ...invalid })
+        : reply.status(202).send({ accepted: ids.length, ids, ...invalid });
     if (contentKey && recent.has(contentKey)) {
       if (dedupKey) recent.add(dedupKey);
       count('replayed'); // the same signed content under another delivery id

@@ -13,6 +13,11 @@ export type VerifyResult = { ok: true } | { ok: false; reason: string };
 export interface AdapterOutput {
   events: PipewardenEvent[];
   reply?: Record<string, unknown>;
+  /**
+   * Entries of a batch body (HEC events, log lines) that could not be read: the valid ones are still
+   * published, all together, and these are reported in the answer. A body with no valid entry throws.
+   */
+  rejected?: Array<{ item: number; reason: string }>;
 }
 
 /** Thrown by toEvents for a body that parses but is not what the source sends: answered 400. */

@@ -205,7 +205,8 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
         async () => {
           const page = await api('/api/alerts?size=100');
           const mine = page.items.filter((a: any) => ids.includes(a.event_ids[0]));
-          return mine.length === 5 && mine;
+          // An alert is listed from its outbox intent on ('pending'); wait for its outcome.
+          return mine.length === 5 && mine.every((a: any) => a.status !== 'pending') && mine;
         },
         30_000,
         'the five flood alerts',
