@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { detectors } from '../detectors/index.ts';
 import { createSinks as createRegisteredSinks } from './alerting/sinks/index.ts';
 import type { Sink } from './alerting/types.ts';
 import { KafkaBus } from './bus/kafka.ts';
@@ -10,6 +11,7 @@ import { SqliteBus } from './bus/sqlite.ts';
 import type { Bus } from './bus/types.ts';
 import { ConfigError } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import type { Detector } from './detect/types.ts';
 import type { SecretScanning } from './ingest/build-logs/writer.ts';
 import type { Logger } from './log.ts';
 import { SecretEngine } from './secrets/scanner.ts';
@@ -52,12 +54,15 @@ export function createStore(config: Config, log?: Logger): Store {
  * every ingest node must share it for fingerprints to correlate.
  */
 export function secretScanning(config: Config): SecretScanning {
-  const d = config.detectors['secrets-in-build-logs'];
-  let key = d.fingerprintKeyEnv?.reveal();
+  // The detector that reads scanned build logs declares the scanner's settings (Detector.buildLogScanning).
+  const sections = config.detectors as Record<string, { enabled: boolean } | undefined>;
+  const owner = (detectors as Detector[]).find((d) => d.buildLogScanning && sections[d.id]);
+  const d = owner?.buildLogScanning?.(sections[owner.id]!);
+  let key = d?.fingerprintKey;
   if (!key) {
     if (config.mode === 'distributed') {
       throw new ConfigError('config', [
-        'detectors.secrets-in-build-logs.fingerprintKeyEnv: build logs are enabled in distributed mode but PIPEWARDEN_FINGERPRINT_KEY is not set (>= 16 bytes, shared by every ingest node)',
+        `detectors.${owner?.id ?? '<build-log detector>'}.${d?.keyPath ?? 'fingerprintKeyEnv'}: build logs are enabled in distributed mode but PIPEWARDEN_FINGERPRINT_KEY is not set (>= 16 bytes, shared by every ingest node)`,
       ]);
     }
     const file = join(config.embedded.dataDir, 'fingerprint.key');
@@ -68,8 +73,8 @@ export function secretScanning(config: Config): SecretScanning {
   return {
     engine: new SecretEngine(),
     fingerprintKey: key,
-    suppressFingerprints: d.suppressFingerprints,
-    suppressRules: d.suppressRules,
+    suppressFingerprints: d?.suppressFingerprints ?? [],
+    suppressRules: d?.suppressRules ?? [],
   };
 }
 

@@ -7,6 +7,7 @@ import {
   type PipewardenEvent,
   redactPayload,
 } from '../../src/event.ts';
+import { idOf, type LogFetcher } from '../../src/ingest/build-logs/fetcher.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
@@ -171,10 +172,33 @@ function verifySigned(
   return { ok: false as const, reason: 'webhook-signature does not match the body' };
 }
 
+// GitLab job statuses after which the trace is complete.
+const FINISHED_JOB = new Set(['success', 'failed', 'canceled', 'cancelled', 'skipped']);
+
+/** GitLab job traces: when a Job Hook says a job finished, `GET /api/v4/projects/{id}/jobs/{id}/trace`. */
+const gitlabLogFetcher: LogFetcher = {
+  defaultApiUrl: 'https://gitlab.com',
+  tokenEnv: 'PIPEWARDEN_GITLAB_TOKEN',
+  vendorHosts: [], // the trace comes from the instance itself
+  target(_event, raw, { apiUrl, token }) {
+    if (raw.object_kind !== 'build') return null;
+    const status = raw.build_status;
+    const project = idOf(raw.project_id);
+    const build = idOf(raw.build_id);
+    if (typeof status !== 'string' || !FINISHED_JOB.has(status) || !project || !build) return null;
+    return {
+      job: `gitlab:${project}:${build}`,
+      url: `${apiUrl}/api/v4/projects/${project}/jobs/${build}/trace`,
+      headers: { 'private-token': token },
+    };
+  },
+};
+
 export const gitlab: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab',
   title: 'GitLab webhooks and system hooks',
   configSchema,
+  logFetcher: gitlabLogFetcher,
   secretEnv: SECRET_ENV,
   docs: [
     {

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { PipewardenEvent } from '../event.ts';
+import type { LogFetcher } from './build-logs/fetcher.ts';
 import type { Poller } from './pollers/types.ts';
 
 export type Headers = Record<string, string | string[] | undefined>;
@@ -121,6 +122,8 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
   httpHooks?(app: FastifyInstance): void;
   /** Pollers for a source that also offers a pull API, made from the source's own config. */
   pollers?(config: C): Poller[];
+  /** Job logs this source's events point to, fetched when a job finishes (`buildLogs.fetch.<id>`). */
+  logFetcher?: LogFetcher;
 }
 
 export function header(headers: Headers, name: string): string | undefined {

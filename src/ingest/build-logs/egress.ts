@@ -22,17 +22,6 @@ export function githubRepo(fullName: unknown): { owner: string; name: string } |
   return { owner, name };
 }
 
-/**
- * Log-storage hosts each vendor documents for job logs: GitHub's job-log endpoint answers 302 to a
- * pre-signed URL on Actions' storage (`*.actions.githubusercontent.com`, Azure blob storage
- * `*.blob.core.windows.net`, per "Communication between self-hosted runners and GitHub"). GitLab's trace
- * endpoint answers the text itself: no host besides the instance.
- */
-export const VENDOR_LOG_HOSTS: Readonly<Record<'github' | 'gitlab', readonly string[]>> = {
-  github: ['*.actions.githubusercontent.com', '*.blob.core.windows.net'],
-  gitlab: [],
-};
-
 /** Addresses a redirect must never reach (unless the operator lists the host itself). */
 const NON_PUBLIC = ipMatcher([
   '0.0.0.0/8',
