@@ -2,6 +2,7 @@
 // records the outcome per sink. One sink failing never stops the others.
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import type { Silences } from './silences.ts';
 import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
 import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severityRank } from './types.ts';
 
@@ -18,6 +19,8 @@ export interface AlerterOptions {
   runbookBaseUrl?: string;
   /** The longest wait a receiver's Retry-After is honoured for; asked for more, this round gives up. */
   maxRetryAfterMs?: number;
+  /** Hits matching an active silence are recorded as silenced and not sent. */
+  silences?: Silences;
   log?: Logger;
   now?: () => Date;
 }
@@ -50,6 +53,12 @@ export class Alerter {
     const existing = await store.getAlert(hit.id);
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') return existing;
+    const silence = existing ? undefined : await this.#opts.silences?.matching(hit);
+    if (silence) {
+      const silenced: AlertRecord = { ...hit, status: 'silenced', deliveries: {}, silence: silence.id };
+      await store.putAlert(silenced);
+      return silenced;
+    }
     const deliveries = await this.deliver(hit, existing?.deliveries ?? {});
     const record: AlertRecord = { ...hit, status: overallStatus(deliveries), deliveries };
     await store.putAlert(record);

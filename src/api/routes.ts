@@ -1,5 +1,5 @@
 // Health, readiness and the responders' query API (/api/events, /api/alerts, bearer token required).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
@@ -8,7 +8,7 @@ import { EVENT_KINDS } from '../event.ts';
 import { type Counters, renderGauge } from '../metrics.ts';
 import type { Store } from '../store/types.ts';
 import { ipOrCidr } from '../util/ip.ts';
-import type { TokenVerifier } from './tokens.ts';
+import type { ConsoleAuth } from './auth.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
 const size = z.coerce.number().int().min(1).max(500).default(50);
@@ -43,7 +43,7 @@ const alertQuerySchema = z.strictObject({
 export interface ApiOptions {
   bus: Bus;
   store: Store;
-  tokens: TokenVerifier;
+  auth: ConsoleAuth;
   metrics: Counters;
   /** Sends a synthetic alert through every enabled sink now; the outcome per sink. */
   testAlert: () => Promise<Record<string, Delivery>>;
@@ -131,24 +131,8 @@ export async function healthRoutes(
 }
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const auth = req.headers.authorization;
-    if (!auth)
-      return reply
-        .status(401)
-        .send({ error: 'unauthorized', message: 'missing Authorization: Bearer <token> header' });
-    const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    if (!m)
-      return reply
-        .status(401)
-        .send({ error: 'unauthorized', message: 'Authorization header must be "Bearer <token>"' });
-    const verdict = await opts.tokens.verify(m[1]!);
-    if (!verdict.ok) {
-      opts.metrics.inc('pipewarden_api_auth_failures_total');
-      req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Rejected an API request.');
-      return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
-    }
-  });
+  // Bearer token or console session; CSRF and the route's role (src/api/auth.ts).
+  app.addHook('onRequest', opts.auth.hook);
 
   app.get('/api/events', async (req, reply) => {
     const parsed = eventQuerySchema.safeParse(req.query);

@@ -44,6 +44,15 @@ export const configSchema = z
           .default(25 * 1024 * 1024),
         /** Trust X-Forwarded-For from a reverse proxy (only behind one you run). */
         trustProxy: z.boolean().default(false),
+        /** Where people reach the console (behind a proxy, its public address); alerts link here. */
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** How long a console session lasts without use ends it; it never outlives its token. */
+        sessionMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(12 * 60),
       })
       .prefault({}),
     embedded: z

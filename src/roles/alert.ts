@@ -2,6 +2,7 @@
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
+import { Silences } from '../alerting/silences.ts';
 import { consoleUrlOf } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
@@ -28,6 +29,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     throttle: config.alerting.throttle,
     ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
+    silences: new Silences(store, now),
     log,
     now,
   });

@@ -163,7 +163,16 @@ const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
 // Strict: tokens are written only by our own code, so an unknown field is a bug worth failing on.
 const TOKEN_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: 'strict',
-  properties: { id: keyword, name: keyword, hash: { type: 'keyword', index: false }, createdAt: date },
+  properties: {
+    id: keyword,
+    name: keyword,
+    hash: { type: 'keyword', index: false },
+    createdAt: date,
+    role: keyword,
+    expiresAt: date,
+    revokedAt: date,
+    lastUsedAt: date,
+  },
 };
 
 // Opaque JSON text: stored, never searched.
@@ -320,13 +329,28 @@ export class ElasticsearchStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    await this.#client.index({ index: this.#tokens, id: token.id, document: token, refresh: false });
+    // wait_for: `token list` right after a create or revoke shows it (tokens change rarely).
+    await this.#client.index({ index: this.#tokens, id: token.id, document: token, refresh: 'wait_for' });
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {
     const res = await this.#client.get<TokenRecord>({ index: this.#tokens, id }, { ignore: [404] });
     return res.found ? res._source : undefined;
   }
+
+  // --- console: token list ---
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const res = await this.#client.search<TokenRecord>({
+      index: this.#tokens,
+      size: 10_000,
+      query: { match_all: {} },
+      sort: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    return res.hits.hits.flatMap((h) => (h._source ? [h._source] : []));
+  }
+
+  // --- end console: token list ---
 
   async putState(key: string, value: string): Promise<void> {
     await this.#client.index({

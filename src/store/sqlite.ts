@@ -1,11 +1,11 @@
 // The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqlite';
 import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
-import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
+import type { AlertQuery, EventQuery, Page, Store, TokenRecord, TokenRole } from './types.ts';
 
 const SCHEMA = `
   -- ts is epoch milliseconds: ISO strings with offsets or other precisions would not sort as text.
@@ -97,6 +97,7 @@ export class SqliteStore implements Store {
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
     this.#migrateFts();
     this.#db.exec(SCHEMA);
+    this.#migrateTokens();
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
   }
 
@@ -232,22 +233,49 @@ export class SqliteStore implements Store {
   async putToken(token: TokenRecord): Promise<void> {
     this.#db
       .prepare(
-        `INSERT INTO tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at`,
+        `INSERT INTO tokens (id, name, hash, created_at, role, expires_at, revoked_at, last_used_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at,
+           role = excluded.role, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at,
+           last_used_at = excluded.last_used_at`,
       )
-      .run(token.id, token.name, token.hash, token.createdAt);
+      .run(
+        token.id,
+        token.name,
+        token.hash,
+        token.createdAt,
+        token.role ?? null,
+        token.expiresAt ?? null,
+        token.revokedAt ?? null,
+        token.lastUsedAt ?? null,
+      );
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {
-    const row = this.#db.prepare('SELECT id, name, hash, created_at FROM tokens WHERE id = ?').get(id);
-    if (!row) return undefined;
-    return {
-      id: row.id as string,
-      name: row.name as string,
-      hash: row.hash as string,
-      createdAt: row.created_at as string,
-    };
+    const row = this.#db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`).get(id);
+    return row ? tokenFromRow(row) : undefined;
   }
+
+  // --- console: token roles, expiry and revocation (the columns come from #migrateTokens) ---
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return this.#db
+      .prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`)
+      .all()
+      .map(tokenFromRow);
+  }
+
+  /** Token tables made before roles lack the role, expiry, revocation and last-use columns: add them. */
+  #migrateTokens(): void {
+    const have = new Set(
+      (this.#db.prepare('PRAGMA table_info(tokens)').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    for (const column of ['role', 'expires_at', 'revoked_at', 'last_used_at']) {
+      if (!have.has(column)) this.#db.exec(`ALTER TABLE tokens ADD COLUMN ${column} TEXT`);
+    }
+  }
+
+  // --- end console: tokens ---
 
   async putState(key: string, value: string): Promise<void> {
     this.#db
@@ -310,6 +338,22 @@ export class SqliteStore implements Store {
       throw err;
     }
   }
+}
+
+const TOKEN_COLUMNS = 'id, name, hash, created_at, role, expires_at, revoked_at, last_used_at';
+
+function tokenFromRow(row: Record<string, SQLOutputValue>): TokenRecord {
+  const record: TokenRecord = {
+    id: row.id as string,
+    name: row.name as string,
+    hash: row.hash as string,
+    createdAt: row.created_at as string,
+  };
+  if (row.role) record.role = row.role as TokenRole;
+  if (row.expires_at) record.expiresAt = row.expires_at as string;
+  if (row.revoked_at) record.revokedAt = row.revoked_at as string;
+  if (row.last_used_at) record.lastUsedAt = row.last_used_at as string;
+  return record;
 }
 
 /** The FTS columns of an event: message, action, actor, repository, dataset, other. */

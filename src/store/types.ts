@@ -44,11 +44,19 @@ export interface Page<T> {
   next?: string;
 }
 
+export const TOKEN_ROLES = ['viewer', 'analyst', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
 export interface TokenRecord {
   id: string; // public part of the token, used for lookup
   name: string;
   hash: string; // hex SHA-256 of the whole token; the token itself is never stored
   createdAt: string;
+  /** viewer reads; analyst also acts on alerts and silences; admin also manages tokens. Absent: admin (made before roles). */
+  role?: TokenRole;
+  expiresAt?: string; // refused from then on; absent: never expires
+  revokedAt?: string; // refused from then on
+  lastUsedAt?: string; // updated at most once a minute
 }
 
 export interface Store {
@@ -65,6 +73,8 @@ export interface Store {
   searchAlerts(query: AlertQuery): Promise<Page<AlertRecord>>;
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
+  /** Every token record (revoked ones too), oldest first. */
+  listTokens(): Promise<TokenRecord[]>;
   /**
    * Small named state documents (poller cursors, detector state snapshots), JSON text. Last write wins;
    * get is read-your-writes (no refresh needed).

@@ -1,0 +1,374 @@
+// The console: sign-in (token or one-time link), the single-page UI's files, and the routes only the
+// console needs (inbox, triage, silences, tokens, export). Every /api route here goes through the same
+// auth hook as the JSON API (src/api/auth.ts); the UI uses the same API a script would.
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type SilenceError, type Silences, silenceInputSchema } from '../alerting/silences.ts';
+import {
+  type AlertRecord,
+  SEVERITIES,
+  type Severity,
+  severityRank,
+  TRIAGE_STATES,
+} from '../alerting/types.ts';
+import { type ConsoleAuth, principalOf, SESSION_COOKIE } from '../api/auth.ts';
+import { createToken, revokeToken } from '../api/tokens.ts';
+import type { PipewardenEvent } from '../event.ts';
+import type { Store } from '../store/types.ts';
+import { TOKEN_ROLES } from '../store/types.ts';
+import { parseExpiry } from '../util/duration.ts';
+import { loginCodeKey } from './cli.ts';
+import { applyTriage, triageInputSchema, triageOf } from './triage.ts';
+
+export interface ConsoleOptions {
+  store: Store;
+  auth: ConsoleAuth;
+  silences: Silences;
+  now: () => Date;
+  /** The built UI (index.html, app.js, app.css); default: dist/console beside the sources. */
+  webDir?: URL;
+}
+
+/** No inline script or style, nothing from elsewhere: every value on the page is attacker-controlled text. */
+export const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+const ASSETS: ReadonlyMap<string, string> = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['app.js', 'text/javascript; charset=utf-8'],
+  ['app.css', 'text/css; charset=utf-8'],
+]);
+
+/** The UI's files, read once; undefined when the UI was not built (`npm run build`). */
+function loadWeb(dir: URL | undefined): Map<string, Buffer> | undefined {
+  const candidates = dir
+    ? [dir]
+    : [new URL('../../dist/console/', import.meta.url), new URL('../../console/', import.meta.url)];
+  for (const d of candidates) {
+    try {
+      return new Map([...ASSETS.keys()].map((f) => [f, readFileSync(new URL(f, d))]));
+    } catch {
+      // not built here: try the next place
+    }
+  }
+  return undefined;
+}
+
+function bad(reply: FastifyReply, error: z.ZodError) {
+  const problems = error.issues.map((i) =>
+    i.code === 'unrecognized_keys'
+      ? `unknown field(s): ${i.keys.join(', ')}`
+      : `${i.path.join('.') || 'body'}: ${i.message}`,
+  );
+  return reply.status(400).send({ error: 'bad_request', message: problems.join('; ') });
+}
+
+const isoTime = z.iso.datetime({ offset: true });
+const text = z.string().trim().min(1).max(300);
+
+const inboxQuerySchema = z.strictObject({
+  status: z.enum([...TRIAGE_STATES, 'silenced']).optional(),
+  severity: z.enum(SEVERITIES).optional(), // at least
+  detector: text.optional(),
+  source: text.optional(),
+  repository: text.optional(), // owner/name, or an organisation (owner, or owner/*)
+  actor: text.optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+});
+
+/** How many recent alerts the inbox filters over (newest first). */
+const INBOX_SCAN = 2000;
+const INBOX_SHOW = 200;
+
+function caseEq(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.toLowerCase() === b.toLowerCase();
+}
+
+function repoMatches(repo: string | undefined, want: string): boolean {
+  if (!repo) return false;
+  const r = repo.toLowerCase();
+  const w = want.toLowerCase().replace(/\/\*$/, '');
+  return w.includes('/') ? r === w : r.startsWith(`${w}/`);
+}
+
+function inboxFilter(q: z.output<typeof inboxQuerySchema>): (a: AlertRecord) => boolean {
+  return (a) =>
+    (q.status === undefined ||
+      (q.status === 'silenced'
+        ? a.status === 'silenced'
+        : a.status !== 'silenced' && triageOf(a).state === q.status)) &&
+    (q.severity === undefined || severityRank(a.severity) >= severityRank(q.severity)) &&
+    (q.detector === undefined || a.detector === q.detector) &&
+    (q.source === undefined || caseEq(a.source, q.source)) &&
+    (q.actor === undefined || caseEq(a.actor, q.actor)) &&
+    (q.repository === undefined || repoMatches(a.repository, q.repository));
+}
+
+const exportQuerySchema = z.strictObject({
+  format: z.enum(['ndjson', 'csv']).default('ndjson'),
+  q: z.string().min(1).max(500).optional(),
+  source: text.optional(),
+  actor: text.optional(),
+  repository: text.optional(),
+  action: text.optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+});
+
+const CSV_COLUMNS = [
+  '@timestamp',
+  'source',
+  'kind',
+  'action',
+  'outcome',
+  'actor',
+  'repository',
+  'ip',
+  'message',
+];
+
+/** One CSV cell: quoted, and a leading = + - @ neutralised so a spreadsheet never runs it as a formula. */
+function csvCell(value: string | undefined): string {
+  let v = value ?? '';
+  if (/^[=+\-@\t\r]/.test(v)) v = `'${v}`;
+  return `"${v.replaceAll('"', '""')}"`;
+}
+
+function csvRow(e: PipewardenEvent): string {
+  return `${[
+    e['@timestamp'],
+    e.pipewarden.source,
+    e.pipewarden.kind,
+    e.event.action,
+    e.event.outcome,
+    e.user?.name,
+    e.pipewarden.repository,
+    e.source?.ip,
+    e.message,
+  ]
+    .map(csvCell)
+    .join(',')}\r\n`;
+}
+
+export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions): Promise<void> {
+  const { store, auth, silences, now } = opts;
+  const web = loadWeb(opts.webDir);
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('content-security-policy', CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    return payload;
+  });
+
+  const page = (file: string) => async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (!web)
+      return reply
+        .status(503)
+        .send({ error: 'console_not_built', message: 'the console UI is not built: run npm run build' });
+    return reply
+      .type(ASSETS.get(file)!)
+      .header('cache-control', file === 'index.html' ? 'no-store' : 'no-cache')
+      .send(web.get(file));
+  };
+  app.get('/', page('index.html'));
+  app.get('/assets/app.js', page('app.js'));
+  app.get('/assets/app.css', page('app.css'));
+
+  const signIn = async (req: FastifyRequest, reply: FastifyReply, tokenId: string) => {
+    const record = await auth.tokens.record(tokenId);
+    if (!record) return undefined;
+    auth.succeededSignIn(req.ip);
+    const s = auth.open(record);
+    reply.setCookie(SESSION_COOKIE, s.id, auth.cookieOptions(req));
+    return { name: record.name, role: record.role ?? 'admin', csrf: s.csrf };
+  };
+
+  const throttled = (req: FastifyRequest, reply: FastifyReply) => {
+    const wait = auth.throttled(req.ip);
+    if (wait === 0) return false;
+    reply
+      .status(429)
+      .header('retry-after', String(wait))
+      .send({ error: 'too_many_attempts', message: `too many failed sign-ins; try again in ${wait} s` });
+    return true;
+  };
+
+  // Sign in with a token: opens a session (cookie) and returns its CSRF token.
+  app.post('/api/session', async (req, reply) => {
+    if (!auth.sameOrigin(req))
+      return reply.status(403).send({ error: 'csrf', message: 'cross-site sign-in refused' });
+    if (throttled(req, reply)) return reply;
+    const parsed = z.strictObject({ token: z.string().min(1).max(200) }).safeParse(req.body);
+    if (!parsed.success) return bad(reply, parsed.error);
+    const verdict = await auth.tokens.verify(parsed.data.token);
+    if (!verdict.ok) {
+      auth.failedSignIn(req.ip);
+      req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Failed console sign-in.');
+      return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
+    }
+    return signIn(req, reply, verdict.record.id);
+  });
+
+  // The one-time link printed by `pipewarden console login`.
+  app.get('/login', async (req, reply) => {
+    if (throttled(req, reply)) return reply;
+    const code = (req.query as { code?: unknown }).code;
+    const key = typeof code === 'string' && code.length <= 100 ? loginCodeKey(code) : undefined;
+    const saved = key ? await store.getState(key) : undefined;
+    const grant = saved
+      ? (JSON.parse(saved) as { tokenId?: string; expiresAt?: number; used?: boolean })
+      : {};
+    if (!key || !grant.tokenId || grant.used || (grant.expiresAt ?? 0) < now().getTime()) {
+      auth.failedSignIn(req.ip);
+      return reply
+        .status(401)
+        .type('text/plain; charset=utf-8')
+        .send(
+          'This sign-in link is unknown, expired or already used. Run `pipewarden console login` again.\n',
+        );
+    }
+    await store.putState(key, JSON.stringify({ used: true }));
+    const ok = await signIn(req, reply, grant.tokenId);
+    if (!ok)
+      return reply.status(401).type('text/plain; charset=utf-8').send('The link’s token no longer exists.\n');
+    return reply.redirect('/', 303);
+  });
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', auth.hook);
+
+    api.get('/api/session', async (req) => {
+      const p = principalOf(req);
+      const s = await auth.session(req);
+      return { name: p.name, role: p.role, via: p.via, ...('session' in s ? { csrf: s.session.csrf } : {}) };
+    });
+
+    api.delete('/api/session', { config: { role: 'viewer' } }, async (req, reply) => {
+      auth.close(req.cookies[SESSION_COOKIE]);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return { signedOut: true };
+    });
+
+    api.get('/api/console/alerts', async (req, reply) => {
+      const parsed = inboxQuerySchema.safeParse(req.query);
+      if (!parsed.success) return bad(reply, parsed.error);
+      const q = parsed.data;
+      const keep = inboxFilter(q);
+      const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+      const items: AlertRecord[] = [];
+      let scanned = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await store.searchAlerts({
+          size: 500,
+          ...(q.from ? { from: q.from } : {}),
+          ...(q.to ? { to: q.to } : {}),
+          ...(q.detector ? { detector: q.detector } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const a of page.items) {
+          if (!keep(a)) continue;
+          counts[a.severity]++;
+          if (items.length < INBOX_SHOW) items.push(a);
+        }
+        scanned += page.items.length;
+        cursor = page.next;
+      } while (cursor && scanned < INBOX_SCAN);
+      return { counts, items, scanned, complete: cursor === undefined };
+    });
+
+    api.post('/api/alerts/:id/triage', { config: { role: 'analyst' } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const parsed = triageInputSchema.safeParse(req.body);
+      if (!parsed.success) return bad(reply, parsed.error);
+      const alert = await store.getAlert(id);
+      if (!alert) return reply.status(404).send({ error: 'not_found', message: `no alert with id '${id}'` });
+      return applyTriage(store, alert, parsed.data, principalOf(req).name, now());
+    });
+
+    api.get('/api/silences', async () => ({ items: (await silences.list()).reverse() }));
+
+    api.post('/api/silences', { config: { role: 'analyst' } }, async (req, reply) => {
+      const parsed = silenceInputSchema.safeParse(req.body);
+      if (!parsed.success) return bad(reply, parsed.error);
+      try {
+        return reply.status(201).send(await silences.create(parsed.data, principalOf(req).name));
+      } catch (err) {
+        if ((err as SilenceError).name === 'SilenceError')
+          return reply.status(400).send({ error: 'bad_request', message: (err as Error).message });
+        throw err;
+      }
+    });
+
+    api.post('/api/silences/:id/expire', { config: { role: 'analyst' } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const s = await silences.expire(id, principalOf(req).name);
+      if (!s) return reply.status(404).send({ error: 'not_found', message: `no silence with id '${id}'` });
+      return s;
+    });
+
+    api.get('/api/tokens', { config: { role: 'admin' } }, async () => ({
+      items: (await store.listTokens()).map(({ hash: _hash, ...t }) => ({ ...t, role: t.role ?? 'admin' })),
+    }));
+
+    api.post('/api/tokens', { config: { role: 'admin' } }, async (req, reply) => {
+      const parsed = z
+        .strictObject({
+          name: z.string().trim().min(1).max(200),
+          role: z.enum(TOKEN_ROLES).default('viewer'),
+          expires: z.string().max(40).optional(),
+        })
+        .safeParse(req.body);
+      if (!parsed.success) return bad(reply, parsed.error);
+      const at = now();
+      const expiresAt = parsed.data.expires === undefined ? undefined : parseExpiry(parsed.data.expires, at);
+      if (parsed.data.expires !== undefined && !expiresAt)
+        return reply.status(400).send({
+          error: 'bad_request',
+          message: 'expires: a duration (30m, 12h, 90d) or a future ISO time',
+        });
+      const { token, record } = await createToken(store, parsed.data.name, at, {
+        role: parsed.data.role,
+        ...(expiresAt ? { expiresAt } : {}),
+      });
+      const { hash: _hash, ...shown } = record;
+      return reply.status(201).send({ token, ...shown });
+    });
+
+    api.post('/api/tokens/:id/revoke', { config: { role: 'admin' } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const revoked = await revokeToken(store, id, now());
+      if (!revoked)
+        return reply.status(404).send({ error: 'not_found', message: `no token with id '${id}'` });
+      auth.tokens.forget(id);
+      const { hash: _hash, ...shown } = revoked;
+      return shown;
+    });
+
+    // The current search as NDJSON or CSV, streamed page by page (any size, constant memory).
+    api.get('/api/events/export', async (req, reply) => {
+      const parsed = exportQuerySchema.safeParse(req.query);
+      if (!parsed.success) return bad(reply, parsed.error);
+      const { format, ...query } = parsed.data;
+      async function* lines() {
+        if (format === 'csv') yield `${CSV_COLUMNS.map(csvCell).join(',')}\r\n`;
+        let cursor: string | undefined;
+        do {
+          const page = await store.searchEvents({ ...query, size: 500, ...(cursor ? { cursor } : {}) });
+          yield page.items.map((e) => (format === 'csv' ? csvRow(e) : `${JSON.stringify(e)}\n`)).join('');
+          cursor = page.next;
+        } while (cursor);
+      }
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+        .header('content-disposition', `attachment; filename="pipewarden-events.${format}"`)
+        .send(Readable.from(lines()));
+    });
+  });
+}
