@@ -16,6 +16,7 @@ import {
 import { type ConsoleAuth, principalOf, SESSION_COOKIE } from '../api/auth.ts';
 import { createToken, revokeToken } from '../api/tokens.ts';
 import type { PipewardenEvent } from '../event.ts';
+import { parseQuery, parseTimeValue, QueryError, type QueryNode, withTime } from '../search/query.ts';
 import type { Store } from '../store/types.ts';
 import { TOKEN_ROLES } from '../store/types.ts';
 import { parseExpiry } from '../util/duration.ts';
@@ -108,16 +109,30 @@ function inboxFilter(q: z.output<typeof inboxQuerySchema>): (a: AlertRecord) => 
     (q.repository === undefined || repoMatches(a.repository, q.repository));
 }
 
-const exportQuerySchema = z.strictObject({
-  format: z.enum(['ndjson', 'csv']).default('ndjson'),
-  q: z.string().min(1).max(500).optional(),
-  source: text.optional(),
-  actor: text.optional(),
-  repository: text.optional(),
-  action: text.optional(),
-  from: isoTime.optional(),
-  to: isoTime.optional(),
+const timeParam = z.string().trim().min(1).max(40);
+
+const searchQuerySchema = z.strictObject({
+  q: z.string().max(2000).default(''),
+  from: timeParam.optional(), // ISO or now-1h
+  to: timeParam.optional(),
+  size: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().min(1).max(1000).optional(),
+  format: z.enum(['ndjson', 'csv']).default('ndjson'), // export only
 });
+
+/** The parsed query with the pickers' range; a QueryError or RangeError becomes a 400 naming the problem. */
+function compileSearch(p: z.output<typeof searchQuerySchema>, nowMs: number) {
+  const from = p.from !== undefined ? parseTimeValue(p.from, nowMs) : undefined;
+  const to = p.to !== undefined ? parseTimeValue(p.to, nowMs) : undefined;
+  return { node: withTime(parseQuery(p.q, nowMs), from, to), from, to };
+}
+
+/** A bucket width near (to - from) / 60, rounded up to a whole minute, hour or day. */
+function histogramInterval(spanMs: number): number {
+  const raw = Math.max(60_000, Math.ceil(spanMs / 60));
+  for (const unit of [86_400_000, 3_600_000, 60_000]) if (raw >= unit) return Math.ceil(raw / unit) * unit;
+  return 60_000;
+}
 
 const CSV_COLUMNS = [
   '@timestamp',
@@ -351,16 +366,48 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       return shown;
     });
 
+    // Search in the query language (src/search/query.ts): a page of events and their histogram.
+    api.get('/api/search', async (req, reply) => {
+      const parsed = searchQuerySchema.safeParse(req.query);
+      if (!parsed.success) return bad(reply, parsed.error);
+      const nowMs = now().getTime();
+      try {
+        const { node, from, to } = compileSearch(parsed.data, nowMs);
+        const end = to ?? nowMs;
+        const start = from ?? end - 7 * 86_400_000;
+        const [page, histogram] = await Promise.all([
+          store.queryEvents(node, {
+            size: parsed.data.size,
+            ...(parsed.data.cursor ? { cursor: parsed.data.cursor } : {}),
+          }),
+          store.eventHistogram(node, { from: start, to: end, interval: histogramInterval(end - start) }),
+        ]);
+        return { ...page, histogram };
+      } catch (err) {
+        if (err instanceof QueryError || err instanceof RangeError)
+          return reply.status(400).send({ error: 'bad_query', message: err.message });
+        throw err;
+      }
+    });
+
     // The current search as NDJSON or CSV, streamed page by page (any size, constant memory).
     api.get('/api/events/export', async (req, reply) => {
-      const parsed = exportQuerySchema.safeParse(req.query);
+      const parsed = searchQuerySchema.safeParse(req.query);
       if (!parsed.success) return bad(reply, parsed.error);
-      const { format, ...query } = parsed.data;
+      const { format } = parsed.data;
+      let query: QueryNode;
+      try {
+        query = compileSearch(parsed.data, now().getTime()).node;
+      } catch (err) {
+        if (err instanceof QueryError)
+          return reply.status(400).send({ error: 'bad_query', message: err.message });
+        throw err;
+      }
       async function* lines() {
         if (format === 'csv') yield `${CSV_COLUMNS.map(csvCell).join(',')}\r\n`;
         let cursor: string | undefined;
         do {
-          const page = await store.searchEvents({ ...query, size: 500, ...(cursor ? { cursor } : {}) });
+          const page = await store.queryEvents(query, { size: 500, ...(cursor ? { cursor } : {}) });
           yield page.items.map((e) => (format === 'csv' ? csvRow(e) : `${JSON.stringify(e)}\n`)).join('');
           cursor = page.next;
         } while (cursor);

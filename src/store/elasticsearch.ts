@@ -5,8 +5,21 @@ import type { AlertRecord } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { SEARCH_TEXT, toElasticsearch } from '../search/compile-elasticsearch.ts';
+import type { QueryNode } from '../search/query.ts';
+import { normalizeText, searchText } from '../search/text.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
-import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord } from './types.ts';
+import {
+  type AlertQuery,
+  denseBuckets,
+  type EventQuery,
+  type HistogramBucket,
+  type HistogramRange,
+  type IndexOptions,
+  type Page,
+  type Store,
+  type TokenRecord,
+} from './types.ts';
 
 export const elasticsearchConfigSchema = z
   .strictObject({
@@ -57,6 +70,7 @@ const date = { type: 'date' } as const;
 // would reject the whole event and stall the index consumer over a harmless new field.
 const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
+  _source: { excludes: [SEARCH_TEXT] }, // indexed for search, never returned
   properties: {
     '@timestamp': date,
     message: { type: 'text', copy_to: TEXT },
@@ -129,6 +143,7 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
         // Kept for the audit trail, never parsed: vendor payloads would explode the mapping.
         raw: { type: 'object', enabled: false },
         text: { type: 'text' }, // TEXT: the copy_to target, not in _source
+        search_text: { type: 'text' }, // SEARCH_TEXT: free text tokenised as SQLite does (src/search/text.ts)
       },
     },
   },
@@ -263,7 +278,10 @@ export class ElasticsearchStore implements Store {
     if (options.mayBeRedelivered && events.length > 0) events = await this.#notYetIndexed(events);
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
-    const operations = events.flatMap((e) => [{ create: { _index: this.#events, _id: e.event.id } }, e]);
+    const operations = events.flatMap((e) => [
+      { create: { _index: this.#events, _id: e.event.id } },
+      withSearchText(e),
+    ]);
     const res = await this.#client.bulk({ operations, refresh: false });
     if (!res.errors) return;
     const failures: string[] = [];
@@ -294,7 +312,7 @@ export class ElasticsearchStore implements Store {
       ...term('event.action', query.action),
       // An ip field takes an address or a CIDR block in a term query.
       ...term('source.ip', query.ip),
-      ...textTerms(query.q).map((t) => ({ match_phrase: { [TEXT]: t } })),
+      ...textTerms(query.q).map((t) => ({ match_phrase: { [SEARCH_TEXT]: normalizeText(t) } })),
     ];
     return this.#page<PipewardenEvent>(this.#events, filter, 'event.id', query);
   }
@@ -351,6 +369,41 @@ export class ElasticsearchStore implements Store {
   }
 
   // --- end console: token list ---
+
+  // --- console search: the query AST compiled to query DSL (src/search/compile-elasticsearch.ts) ---
+
+  async queryEvents(
+    query: QueryNode,
+    page: { size?: number; cursor?: string },
+  ): Promise<Page<PipewardenEvent>> {
+    return this.#page<PipewardenEvent>(this.#events, [toElasticsearch(query)], 'event.id', page);
+  }
+
+  async eventHistogram(query: QueryNode, range: HistogramRange): Promise<HistogramBucket[]> {
+    const res = await this.#client.search({
+      index: this.#events,
+      size: 0,
+      query: {
+        bool: {
+          filter: [
+            {
+              range: {
+                '@timestamp': { gte: String(range.from), lt: String(range.to), format: 'epoch_millis' },
+              },
+            },
+            toElasticsearch(query),
+          ],
+        },
+      },
+      aggs: { t: { date_histogram: { field: '@timestamp', fixed_interval: `${range.interval}ms` } } },
+    });
+    const buckets = (
+      res.aggregations?.t as { buckets?: Array<{ key: number; doc_count: number }> } | undefined
+    )?.buckets;
+    return denseBuckets(range, new Map((buckets ?? []).map((b) => [b.key, b.doc_count])));
+  }
+
+  // --- end console search ---
 
   async putState(key: string, value: string): Promise<void> {
     await this.#client.index({
@@ -487,6 +540,11 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
     }
     throw err;
   }
+}
+
+/** The document as indexed: the event plus its normalised free text (excluded from _source). */
+function withSearchText(e: PipewardenEvent): PipewardenEvent & { pipewarden: { search_text: string } } {
+  return { ...e, pipewarden: { ...e.pipewarden, search_text: searchText(e) } };
 }
 
 function term(field: string, value: string | undefined): estypes.QueryDslQueryContainer[] {

@@ -3,9 +3,21 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqli
 import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { toSqlite } from '../search/compile-sqlite.ts';
+import type { QueryNode } from '../search/query.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
-import type { AlertQuery, EventQuery, Page, Store, TokenRecord, TokenRole } from './types.ts';
+import {
+  type AlertQuery,
+  denseBuckets,
+  type EventQuery,
+  type HistogramBucket,
+  type HistogramRange,
+  type Page,
+  type Store,
+  type TokenRecord,
+  type TokenRole,
+} from './types.ts';
 
 const SCHEMA = `
   -- ts is epoch milliseconds: ISO strings with offsets or other precisions would not sort as text.
@@ -98,6 +110,7 @@ export class SqliteStore implements Store {
     this.#migrateFts();
     this.#db.exec(SCHEMA);
     this.#migrateTokens();
+    this.#searchIndexes();
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
   }
 
@@ -277,6 +290,40 @@ export class SqliteStore implements Store {
 
   // --- end console: tokens ---
 
+  // --- console search: the query AST compiled to SQL + FTS5 (src/search/compile-sqlite.ts) ---
+
+  async queryEvents(
+    query: QueryNode,
+    page: { size?: number; cursor?: string },
+  ): Promise<Page<PipewardenEvent>> {
+    const { sql, params } = toSqlite(query);
+    return this.#page<PipewardenEvent>('events', { sql: [sql], params }, page);
+  }
+
+  async eventHistogram(query: QueryNode, range: HistogramRange): Promise<HistogramBucket[]> {
+    const { sql, params } = toSqlite(query);
+    const rows = this.#db
+      .prepare(
+        `SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, count(*) AS n FROM events WHERE ts >= ? AND ts < ? AND ${sql} GROUP BY b`,
+      )
+      .all(range.interval, range.interval, range.from, range.to, ...params) as Array<{
+      b: number;
+      n: number;
+    }>;
+    return denseBuckets(range, new Map(rows.map((r) => [Number(r.b), Number(r.n)])));
+  }
+
+  /** Case-insensitive lookups (actor:Alice finds alice) use these instead of scanning. */
+  #searchIndexes(): void {
+    this.#db.exec(`
+      CREATE INDEX IF NOT EXISTS events_actor_ci ON events (actor COLLATE NOCASE);
+      CREATE INDEX IF NOT EXISTS events_repository_ci ON events (repository COLLATE NOCASE);
+      CREATE INDEX IF NOT EXISTS events_source_ci ON events (source COLLATE NOCASE);
+    `);
+  }
+
+  // --- end console search ---
+
   async putState(key: string, value: string): Promise<void> {
     this.#db
       .prepare(
@@ -356,8 +403,8 @@ function tokenFromRow(row: Record<string, SQLOutputValue>): TokenRecord {
   return record;
 }
 
-/** The FTS columns of an event: message, action, actor, repository, dataset, other. */
-function ftsValues(e: PipewardenEvent): [string, string, string, string, string, string] {
+/** The FTS columns of an event: message, action, actor, repository, dataset, other (also Elasticsearch's free text). */
+export function ftsValues(e: PipewardenEvent): [string, string, string, string, string, string] {
   return [
     e.message ?? '',
     e.event.action,

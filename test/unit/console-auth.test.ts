@@ -290,12 +290,12 @@ describe('console roles and CSRF', () => {
       pipewarden: { kind: 'code.push', source: 'github' },
     }));
     await app.store.indexEvents(events);
-    const nd = await call(viewer, 'GET', '/api/events/export?format=ndjson&actor=exporter');
+    const nd = await call(viewer, 'GET', '/api/events/export?format=ndjson&q=actor:EXPORTER');
     expect(nd.headers.get('content-type')).toContain('application/x-ndjson');
     const lines = (await nd.text()).trim().split('\n');
     expect(lines).toHaveLength(1203);
     expect(new Set(lines.map((l: string) => JSON.parse(l).event.id)).size).toBe(1203);
-    const csv = await (await call(viewer, 'GET', '/api/events/export?format=csv&actor=exporter')).text();
+    const csv = await (await call(viewer, 'GET', '/api/events/export?format=csv&q=actor:exporter')).text();
     const rows = csv.trim().split('\r\n');
     expect(rows).toHaveLength(1204);
     expect(csv).toContain(`"'=HYPERLINK(""x"")"`);
