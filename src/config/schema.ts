@@ -46,11 +46,10 @@ export const configSchema = z
         trustProxy: z.boolean().default(false),
         /** Where people reach the console (behind a proxy, its public address); alerts link here. */
         publicUrl: z.url({ protocol: /^https?$/ }).optional(),
-        /** How long a console session lasts without use ends it; it never outlives its token. */
+        /** Minutes without use that end a console session (fractions allowed); it never outlives its token. */
         sessionMinutes: z
           .number()
-          .int()
-          .min(1)
+          .positive()
           .max(7 * 24 * 60)
           .default(12 * 60),
       })

@@ -21,6 +21,7 @@ import type { Store } from '../store/types.ts';
 import { TOKEN_ROLES } from '../store/types.ts';
 import { parseExpiry } from '../util/duration.ts';
 import { loginCodeKey } from './cli.ts';
+import { type SourceState, sourceActivity } from './sources.ts';
 import { applyTriage, triageInputSchema, triageOf } from './triage.ts';
 
 export interface ConsoleOptions {
@@ -28,6 +29,8 @@ export interface ConsoleOptions {
   auth: ConsoleAuth;
   silences: Silences;
   now: () => Date;
+  /** Each push source enabled or not and why (from the config). */
+  sources: SourceState[];
   /** The built UI (index.html, app.js, app.css); default: dist/console beside the sources. */
   webDir?: URL;
 }
@@ -306,6 +309,10 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       if (!alert) return reply.status(404).send({ error: 'not_found', message: `no alert with id '${id}'` });
       return applyTriage(store, alert, parsed.data, principalOf(req).name, now());
     });
+
+    api.get('/api/console/sources', async () => ({
+      items: await sourceActivity(store, opts.sources, now().getTime()),
+    }));
 
     api.get('/api/silences', async () => ({ items: (await silences.list()).reverse() }));
 

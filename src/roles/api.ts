@@ -6,6 +6,7 @@ import { ConsoleAuth } from '../api/auth.ts';
 import { apiRoutes } from '../api/routes.ts';
 import { TokenVerifier } from '../api/tokens.ts';
 import { consoleRoutes } from '../console/plugin.ts';
+import { sourceStates } from '../console/sources.ts';
 import { sendTestAlert } from './alert.ts';
 import type { RoleDeps } from './types.ts';
 
@@ -25,5 +26,11 @@ export async function registerApi(deps: RoleDeps, server: FastifyInstance): Prom
     metrics,
     testAlert: () => sendTestAlert(config, log, now),
   });
-  await server.register(consoleRoutes, { store, auth, silences: new Silences(store, now), now });
+  await server.register(consoleRoutes, {
+    store,
+    auth,
+    silences: new Silences(store, now),
+    sources: sourceStates(config),
+    now,
+  });
 }

@@ -44,7 +44,9 @@ async function api<T = Json>(path: string, init: { method?: string; body?: unkno
   const body = (await res.json().catch(() => ({}))) as Json;
   if (res.status === 401) {
     me = undefined;
-    signIn(String(body.message ?? 'sign in'));
+    // "session expired; sign in again", "session ended: token revoked" are worth showing; "not signed in" is not.
+    const why = String(body.message ?? '');
+    signIn(/^session/.test(why) ? why : undefined);
     throw new HttpError(401, String(body.message ?? 'not signed in'));
   }
   if (!res.ok) throw new HttpError(res.status, String(body.message ?? res.statusText));
