@@ -22,7 +22,7 @@ export interface AlertRole {
 export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
   const { config, bus, store, log, now } = deps;
   const sinks = createSinks(config);
-  const consoleUrl = consoleUrlOf(config.alerting);
+  const consoleUrl = consoleUrlOf(config.alerting) ?? config.server.publicUrl;
   const alerter = new Alerter(sinks, store, {
     attempts: config.alerting.attempts,
     backoffMs: config.alerting.backoffMs,

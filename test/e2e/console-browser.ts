@@ -182,7 +182,14 @@ export function consoleInBrowser(
       for (let i = 0; i < 10; i++) await failedLogin(user, '198.51.100.9', 'octo-org/tools');
       await page.goto(`${app.url}/#/?status=silenced`);
       const row = page.locator('tr.row', { hasText: user }).first();
-      await row.waitFor({ timeout: 45_000 });
+      await row.waitFor({ timeout: 45_000 }).catch(async (err) => {
+        // Say what the store holds, to tell a missing hit from one that was not silenced.
+        const all = (await (await page.request.get(`${app.url}/api/alerts?size=50`)).json()) as {
+          items: Array<{ actor?: string; status: string; detector: string }>;
+        };
+        const seen = all.items.map((a) => `${a.detector}/${a.actor}/${a.status}`).join(', ');
+        throw new Error(`${(err as Error).message}; alerts: ${seen}`);
+      });
       expect(await row.textContent()).toContain('silenced');
     });
 
