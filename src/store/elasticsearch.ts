@@ -68,7 +68,7 @@ const date = { type: 'date' } as const;
 
 // dynamic: false keeps an unmapped field an adapter adds later in _source without indexing it; 'strict'
 // would reject the whole event and stall the index consumer over a harmless new field.
-const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
+export const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
   _source: { excludes: [SEARCH_TEXT] }, // indexed for search, never returned
   properties: {
@@ -149,7 +149,7 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
   },
 };
 
-const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
+export const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
   properties: {
     id: keyword,
@@ -172,6 +172,16 @@ const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
     // Flattened: sink names and context keys are open-ended; one field each, no mapping growth.
     context: { type: 'flattened' },
     deliveries: { type: 'flattened' },
+    // The console's silences and triage (src/alerting/silences.ts, src/console/triage.ts).
+    silence: keyword,
+    triage: {
+      properties: {
+        state: keyword,
+        assignee: keyword,
+        resolution: keyword,
+        history: { type: 'object', enabled: false },
+      },
+    },
   },
 };
 
