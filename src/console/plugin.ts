@@ -14,6 +14,7 @@ import {
   TRIAGE_STATES,
 } from '../alerting/types.ts';
 import { type ConsoleAuth, principalOf, SESSION_COOKIE } from '../api/auth.ts';
+import { doc, documentOnly, ITEMS, OBJECT } from '../api/openapi.ts';
 import { createToken, revokeToken } from '../api/tokens.ts';
 import type { PipewardenEvent } from '../event.ts';
 import { parseQuery, parseTimeValue, QueryError, type QueryNode, withTime } from '../search/query.ts';
@@ -172,8 +173,21 @@ function csvRow(e: PipewardenEvent): string {
     .join(',')}\r\n`;
 }
 
+const signInSchema = z.strictObject({ token: z.string().min(1).max(200) });
+const tokenInputSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  role: z.enum(TOKEN_ROLES).default('viewer'),
+  expires: z.string().max(40).optional(), // 30m, 12h, 90d or an ISO time
+});
+const idParam = z.strictObject({ id: z.string().min(1).max(200) });
+const S = ['session'];
+const A = ['alerts'];
+const SIL = ['silences'];
+const TOK = ['tokens'];
+
 export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions): Promise<void> {
   const { store, auth, silences, now } = opts;
+  documentOnly(app);
   const web = loadWeb(opts.webDir);
 
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -218,20 +232,31 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
   };
 
   // Sign in with a token: opens a session (cookie) and returns its CSRF token.
-  app.post('/api/session', async (req, reply) => {
-    if (!auth.sameOrigin(req))
-      return reply.status(403).send({ error: 'csrf', message: 'cross-site sign-in refused' });
-    if (throttled(req, reply)) return reply;
-    const parsed = z.strictObject({ token: z.string().min(1).max(200) }).safeParse(req.body);
-    if (!parsed.success) return bad(reply, parsed.error);
-    const verdict = await auth.tokens.verify(parsed.data.token);
-    if (!verdict.ok) {
-      auth.failedSignIn(req.ip);
-      req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Failed console sign-in.');
-      return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
-    }
-    return signIn(req, reply, verdict.record.id);
-  });
+  app.post(
+    '/api/session',
+    {
+      schema: doc({
+        summary: 'Sign in with a token: sets the session cookie, returns the CSRF token',
+        tags: S,
+        body: signInSchema,
+        response: { 200: OBJECT, 429: OBJECT },
+      }),
+    },
+    async (req, reply) => {
+      if (!auth.sameOrigin(req))
+        return reply.status(403).send({ error: 'csrf', message: 'cross-site sign-in refused' });
+      if (throttled(req, reply)) return reply;
+      const parsed = signInSchema.safeParse(req.body);
+      if (!parsed.success) return bad(reply, parsed.error);
+      const verdict = await auth.tokens.verify(parsed.data.token);
+      if (!verdict.ok) {
+        auth.failedSignIn(req.ip);
+        req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Failed console sign-in.');
+        return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
+      }
+      return signIn(req, reply, verdict.record.id);
+    },
+  );
 
   // The one-time link printed by `pipewarden console login`.
   app.get('/login', async (req, reply) => {
@@ -261,168 +286,292 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
   await app.register(async (api) => {
     api.addHook('onRequest', auth.hook);
 
-    api.get('/api/session', async (req) => {
-      const p = principalOf(req);
-      const s = await auth.session(req);
-      return { name: p.name, role: p.role, via: p.via, ...('session' in s ? { csrf: s.session.csrf } : {}) };
-    });
+    api.get(
+      '/api/session',
+      {
+        schema: doc({
+          summary: "Who is signed in (and the session's CSRF token)",
+          tags: S,
+          response: { 200: OBJECT },
+        }),
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const s = await auth.session(req);
+        return {
+          name: p.name,
+          role: p.role,
+          via: p.via,
+          ...('session' in s ? { csrf: s.session.csrf } : {}),
+        };
+      },
+    );
 
-    api.delete('/api/session', { config: { role: 'viewer' } }, async (req, reply) => {
-      auth.close(req.cookies[SESSION_COOKIE]);
-      reply.clearCookie(SESSION_COOKIE, { path: '/' });
-      return { signedOut: true };
-    });
+    api.delete(
+      '/api/session',
+      {
+        config: { role: 'viewer' },
+        schema: doc({ summary: 'Sign out', tags: S, response: { 200: OBJECT } }),
+      },
+      async (req, reply) => {
+        auth.close(req.cookies[SESSION_COOKIE]);
+        reply.clearCookie(SESSION_COOKIE, { path: '/' });
+        return { signedOut: true };
+      },
+    );
 
-    api.get('/api/console/alerts', async (req, reply) => {
-      const parsed = inboxQuerySchema.safeParse(req.query);
-      if (!parsed.success) return bad(reply, parsed.error);
-      const q = parsed.data;
-      const keep = inboxFilter(q);
-      const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
-      const items: AlertRecord[] = [];
-      let scanned = 0;
-      let cursor: string | undefined;
-      do {
-        const page = await store.searchAlerts({
-          size: 500,
-          ...(q.from ? { from: q.from } : {}),
-          ...(q.to ? { to: q.to } : {}),
-          ...(q.detector ? { detector: q.detector } : {}),
-          ...(cursor ? { cursor } : {}),
-        });
-        for (const a of page.items) {
-          if (!keep(a)) continue;
-          counts[a.severity]++;
-          if (items.length < INBOX_SHOW) items.push(a);
-        }
-        scanned += page.items.length;
-        cursor = page.next;
-      } while (cursor && scanned < INBOX_SCAN);
-      return { counts, items, scanned, complete: cursor === undefined };
-    });
-
-    api.post('/api/alerts/:id/triage', { config: { role: 'analyst' } }, async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const parsed = triageInputSchema.safeParse(req.body);
-      if (!parsed.success) return bad(reply, parsed.error);
-      const alert = await store.getAlert(id);
-      if (!alert) return reply.status(404).send({ error: 'not_found', message: `no alert with id '${id}'` });
-      return applyTriage(store, alert, parsed.data, principalOf(req).name, now());
-    });
-
-    api.get('/api/console/sources', async () => ({
-      items: await sourceActivity(store, opts.sources, now().getTime()),
-    }));
-
-    api.get('/api/silences', async () => ({ items: (await silences.list()).reverse() }));
-
-    api.post('/api/silences', { config: { role: 'analyst' } }, async (req, reply) => {
-      const parsed = silenceInputSchema.safeParse(req.body);
-      if (!parsed.success) return bad(reply, parsed.error);
-      try {
-        return reply.status(201).send(await silences.create(parsed.data, principalOf(req).name));
-      } catch (err) {
-        if ((err as SilenceError).name === 'SilenceError')
-          return reply.status(400).send({ error: 'bad_request', message: (err as Error).message });
-        throw err;
-      }
-    });
-
-    api.post('/api/silences/:id/expire', { config: { role: 'analyst' } }, async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const s = await silences.expire(id, principalOf(req).name);
-      if (!s) return reply.status(404).send({ error: 'not_found', message: `no silence with id '${id}'` });
-      return s;
-    });
-
-    api.get('/api/tokens', { config: { role: 'admin' } }, async () => ({
-      items: (await store.listTokens()).map(({ hash: _hash, ...t }) => ({ ...t, role: t.role ?? 'admin' })),
-    }));
-
-    api.post('/api/tokens', { config: { role: 'admin' } }, async (req, reply) => {
-      const parsed = z
-        .strictObject({
-          name: z.string().trim().min(1).max(200),
-          role: z.enum(TOKEN_ROLES).default('viewer'),
-          expires: z.string().max(40).optional(),
-        })
-        .safeParse(req.body);
-      if (!parsed.success) return bad(reply, parsed.error);
-      const at = now();
-      const expiresAt = parsed.data.expires === undefined ? undefined : parseExpiry(parsed.data.expires, at);
-      if (parsed.data.expires !== undefined && !expiresAt)
-        return reply.status(400).send({
-          error: 'bad_request',
-          message: 'expires: a duration (30m, 12h, 90d) or a future ISO time',
-        });
-      const { token, record } = await createToken(store, parsed.data.name, at, {
-        role: parsed.data.role,
-        ...(expiresAt ? { expiresAt } : {}),
-      });
-      const { hash: _hash, ...shown } = record;
-      return reply.status(201).send({ token, ...shown });
-    });
-
-    api.post('/api/tokens/:id/revoke', { config: { role: 'admin' } }, async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const revoked = await revokeToken(store, id, now());
-      if (!revoked)
-        return reply.status(404).send({ error: 'not_found', message: `no token with id '${id}'` });
-      auth.tokens.forget(id);
-      const { hash: _hash, ...shown } = revoked;
-      return shown;
-    });
-
-    // Search in the query language (src/search/query.ts): a page of events and their histogram.
-    api.get('/api/search', async (req, reply) => {
-      const parsed = searchQuerySchema.safeParse(req.query);
-      if (!parsed.success) return bad(reply, parsed.error);
-      const nowMs = now().getTime();
-      try {
-        const { node, from, to } = compileSearch(parsed.data, nowMs);
-        const end = to ?? nowMs;
-        const start = from ?? end - 7 * 86_400_000;
-        const [page, histogram] = await Promise.all([
-          store.queryEvents(node, {
-            size: parsed.data.size,
-            ...(parsed.data.cursor ? { cursor: parsed.data.cursor } : {}),
-          }),
-          store.eventHistogram(node, { from: start, to: end, interval: histogramInterval(end - start) }),
-        ]);
-        return { ...page, histogram };
-      } catch (err) {
-        if (err instanceof QueryError || err instanceof RangeError)
-          return reply.status(400).send({ error: 'bad_query', message: err.message });
-        throw err;
-      }
-    });
-
-    // The current search as NDJSON or CSV, streamed page by page (any size, constant memory).
-    api.get('/api/events/export', async (req, reply) => {
-      const parsed = searchQuerySchema.safeParse(req.query);
-      if (!parsed.success) return bad(reply, parsed.error);
-      const { format } = parsed.data;
-      let query: QueryNode;
-      try {
-        query = compileSearch(parsed.data, now().getTime()).node;
-      } catch (err) {
-        if (err instanceof QueryError)
-          return reply.status(400).send({ error: 'bad_query', message: err.message });
-        throw err;
-      }
-      async function* lines() {
-        if (format === 'csv') yield `${CSV_COLUMNS.map(csvCell).join(',')}\r\n`;
+    api.get(
+      '/api/console/alerts',
+      {
+        schema: doc({
+          summary: 'The inbox: filtered alerts and counts per severity',
+          tags: A,
+          querystring: inboxQuerySchema,
+          response: { 200: OBJECT },
+        }),
+      },
+      async (req, reply) => {
+        const parsed = inboxQuerySchema.safeParse(req.query);
+        if (!parsed.success) return bad(reply, parsed.error);
+        const q = parsed.data;
+        const keep = inboxFilter(q);
+        const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+        const items: AlertRecord[] = [];
+        let scanned = 0;
         let cursor: string | undefined;
         do {
-          const page = await store.queryEvents(query, { size: 500, ...(cursor ? { cursor } : {}) });
-          yield page.items.map((e) => (format === 'csv' ? csvRow(e) : `${JSON.stringify(e)}\n`)).join('');
+          const page = await store.searchAlerts({
+            size: 500,
+            ...(q.from ? { from: q.from } : {}),
+            ...(q.to ? { to: q.to } : {}),
+            ...(q.detector ? { detector: q.detector } : {}),
+            ...(cursor ? { cursor } : {}),
+          });
+          for (const a of page.items) {
+            if (!keep(a)) continue;
+            counts[a.severity]++;
+            if (items.length < INBOX_SHOW) items.push(a);
+          }
+          scanned += page.items.length;
           cursor = page.next;
-        } while (cursor);
-      }
-      return reply
-        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
-        .header('content-disposition', `attachment; filename="pipewarden-events.${format}"`)
-        .send(Readable.from(lines()));
-    });
+        } while (cursor && scanned < INBOX_SCAN);
+        return { counts, items, scanned, complete: cursor === undefined };
+      },
+    );
+
+    api.post(
+      '/api/alerts/:id/triage',
+      {
+        config: { role: 'analyst' },
+        schema: doc({
+          summary: 'Acknowledge, assign, resolve, comment or reopen',
+          tags: A,
+          params: idParam,
+          body: triageInputSchema,
+          response: { 200: OBJECT },
+        }),
+      },
+      async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const parsed = triageInputSchema.safeParse(req.body);
+        if (!parsed.success) return bad(reply, parsed.error);
+        const alert = await store.getAlert(id);
+        if (!alert)
+          return reply.status(404).send({ error: 'not_found', message: `no alert with id '${id}'` });
+        return applyTriage(store, alert, parsed.data, principalOf(req).name, now());
+      },
+    );
+
+    api.get(
+      '/api/console/sources',
+      {
+        schema: doc({
+          summary:
+            'Each source: enabled or why not, last event, events and rejected requests in the last hour',
+          tags: ['sources'],
+          response: { 200: ITEMS },
+        }),
+      },
+      async () => ({
+        items: await sourceActivity(store, opts.sources, now().getTime()),
+      }),
+    );
+
+    api.get(
+      '/api/silences',
+      { schema: doc({ summary: 'Silences, newest first', tags: SIL, response: { 200: ITEMS } }) },
+      async () => ({ items: (await silences.list()).reverse() }),
+    );
+
+    api.post(
+      '/api/silences',
+      {
+        config: { role: 'analyst' },
+        schema: doc({
+          summary: 'Create a silence',
+          tags: SIL,
+          body: silenceInputSchema,
+          response: { 201: OBJECT },
+        }),
+      },
+      async (req, reply) => {
+        const parsed = silenceInputSchema.safeParse(req.body);
+        if (!parsed.success) return bad(reply, parsed.error);
+        try {
+          return reply.status(201).send(await silences.create(parsed.data, principalOf(req).name));
+        } catch (err) {
+          if ((err as SilenceError).name === 'SilenceError')
+            return reply.status(400).send({ error: 'bad_request', message: (err as Error).message });
+          throw err;
+        }
+      },
+    );
+
+    api.post(
+      '/api/silences/:id/expire',
+      {
+        config: { role: 'analyst' },
+        schema: doc({ summary: 'End a silence now', tags: SIL, params: idParam, response: { 200: OBJECT } }),
+      },
+      async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const s = await silences.expire(id, principalOf(req).name);
+        if (!s) return reply.status(404).send({ error: 'not_found', message: `no silence with id '${id}'` });
+        return s;
+      },
+    );
+
+    api.get(
+      '/api/tokens',
+      {
+        config: { role: 'admin' },
+        schema: doc({ summary: 'Tokens (never their secret)', tags: TOK, response: { 200: ITEMS } }),
+      },
+      async () => ({
+        items: (await store.listTokens()).map(({ hash: _hash, ...t }) => ({ ...t, role: t.role ?? 'admin' })),
+      }),
+    );
+
+    api.post(
+      '/api/tokens',
+      {
+        config: { role: 'admin' },
+        schema: doc({
+          summary: 'Create a token (shown once)',
+          tags: TOK,
+          body: tokenInputSchema,
+          response: { 201: OBJECT },
+        }),
+      },
+      async (req, reply) => {
+        const parsed = tokenInputSchema.safeParse(req.body);
+        if (!parsed.success) return bad(reply, parsed.error);
+        const at = now();
+        const expiresAt =
+          parsed.data.expires === undefined ? undefined : parseExpiry(parsed.data.expires, at);
+        if (parsed.data.expires !== undefined && !expiresAt)
+          return reply.status(400).send({
+            error: 'bad_request',
+            message: 'expires: a duration (30m, 12h, 90d) or a future ISO time',
+          });
+        const { token, record } = await createToken(store, parsed.data.name, at, {
+          role: parsed.data.role,
+          ...(expiresAt ? { expiresAt } : {}),
+        });
+        const { hash: _hash, ...shown } = record;
+        return reply.status(201).send({ token, ...shown });
+      },
+    );
+
+    api.post(
+      '/api/tokens/:id/revoke',
+      {
+        config: { role: 'admin' },
+        schema: doc({ summary: 'Revoke a token', tags: TOK, params: idParam, response: { 200: OBJECT } }),
+      },
+      async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const revoked = await revokeToken(store, id, now());
+        if (!revoked)
+          return reply.status(404).send({ error: 'not_found', message: `no token with id '${id}'` });
+        auth.tokens.forget(id);
+        const { hash: _hash, ...shown } = revoked;
+        return shown;
+      },
+    );
+
+    // Search in the query language (src/search/query.ts): a page of events and their histogram.
+    api.get(
+      '/api/search',
+      {
+        schema: doc({
+          summary: 'Search in the query language: a page of events and their histogram',
+          tags: ['events'],
+          querystring: searchQuerySchema,
+          response: { 200: OBJECT },
+        }),
+      },
+      async (req, reply) => {
+        const parsed = searchQuerySchema.safeParse(req.query);
+        if (!parsed.success) return bad(reply, parsed.error);
+        const nowMs = now().getTime();
+        try {
+          const { node, from, to } = compileSearch(parsed.data, nowMs);
+          const end = to ?? nowMs;
+          const start = from ?? end - 7 * 86_400_000;
+          const [page, histogram] = await Promise.all([
+            store.queryEvents(node, {
+              size: parsed.data.size,
+              ...(parsed.data.cursor ? { cursor: parsed.data.cursor } : {}),
+            }),
+            store.eventHistogram(node, { from: start, to: end, interval: histogramInterval(end - start) }),
+          ]);
+          return { ...page, histogram };
+        } catch (err) {
+          if (err instanceof QueryError || err instanceof RangeError)
+            return reply.status(400).send({ error: 'bad_query', message: err.message });
+          throw err;
+        }
+      },
+    );
+
+    // The current search as NDJSON or CSV, streamed page by page (any size, constant memory).
+    api.get(
+      '/api/events/export',
+      {
+        schema: doc({
+          summary: 'The query streamed as NDJSON or CSV',
+          tags: ['events'],
+          querystring: searchQuerySchema,
+          response: { 200: { type: 'string' } },
+        }),
+      },
+      async (req, reply) => {
+        const parsed = searchQuerySchema.safeParse(req.query);
+        if (!parsed.success) return bad(reply, parsed.error);
+        const { format } = parsed.data;
+        let query: QueryNode;
+        try {
+          query = compileSearch(parsed.data, now().getTime()).node;
+        } catch (err) {
+          if (err instanceof QueryError)
+            return reply.status(400).send({ error: 'bad_query', message: err.message });
+          throw err;
+        }
+        async function* lines() {
+          if (format === 'csv') yield `${CSV_COLUMNS.map(csvCell).join(',')}\r\n`;
+          let cursor: string | undefined;
+          do {
+            const page = await store.queryEvents(query, { size: 500, ...(cursor ? { cursor } : {}) });
+            yield page.items.map((e) => (format === 'csv' ? csvRow(e) : `${JSON.stringify(e)}\n`)).join('');
+            cursor = page.next;
+          } while (cursor);
+        }
+        return reply
+          .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+          .header('content-disposition', `attachment; filename="pipewarden-events.${format}"`)
+          .send(Readable.from(lines()));
+      },
+    );
   });
 }

@@ -3,6 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { Silences } from '../alerting/silences.ts';
 import { ConsoleAuth } from '../api/auth.ts';
+import { registerOpenApi } from '../api/openapi.ts';
 import { apiRoutes } from '../api/routes.ts';
 import { TokenVerifier } from '../api/tokens.ts';
 import { consoleRoutes } from '../console/plugin.ts';
@@ -19,6 +20,7 @@ export async function registerApi(deps: RoleDeps, server: FastifyInstance): Prom
     ...(config.server.publicUrl ? { publicUrl: config.server.publicUrl } : {}),
   });
   await server.register(fastifyCookie);
+  await registerOpenApi(server);
   await server.register(apiRoutes, {
     bus,
     store,

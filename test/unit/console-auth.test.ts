@@ -332,6 +332,59 @@ describe('the one-time sign-in link', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents every /api route with its request and response schemas', async () => {
+    const res = await fetch(`${app.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { parameters?: unknown[]; requestBody?: unknown; responses: Record<string, unknown> }>
+      >;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    const ops = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([m, op]) => [`${m.toUpperCase()} ${path}`, op] as const),
+    );
+    const names = ops.map(([n]) => n);
+    for (const route of [
+      'GET /api/events',
+      'GET /api/events/{id}',
+      'GET /api/alerts',
+      'GET /api/alerts/{id}',
+      'POST /api/alerts/test',
+      'POST /api/session',
+      'GET /api/session',
+      'DELETE /api/session',
+      'GET /api/console/alerts',
+      'POST /api/alerts/{id}/triage',
+      'GET /api/silences',
+      'POST /api/silences',
+      'POST /api/silences/{id}/expire',
+      'GET /api/tokens',
+      'POST /api/tokens',
+      'POST /api/tokens/{id}/revoke',
+      'GET /api/search',
+      'GET /api/events/export',
+      'GET /api/console/sources',
+    ])
+      expect(names).toContain(route);
+    expect(names.every((n) => n.split(' ')[1]!.startsWith('/api/'))).toBe(true);
+    for (const [name, op] of ops) {
+      expect(
+        Object.keys(op.responses).some((c) => c.startsWith('2')),
+        name,
+      ).toBe(true);
+      expect(op.responses['403'], name).toBeDefined();
+    }
+    const search = ops.find(([n]) => n === 'GET /api/search')![1];
+    expect(JSON.stringify(search.parameters)).toContain('"q"');
+    const silence = ops.find(([n]) => n === 'POST /api/silences')![1];
+    expect(JSON.stringify(silence.requestBody)).toContain('matchers');
+  });
+});
+
 describe('TokenVerifier', () => {
   it('refuses a revoked token within its TTL even when the token is used continuously', async () => {
     const store = new SqliteStore({ path: ':memory:' });
