@@ -52,8 +52,16 @@ export function toSqlite(node: QueryNode): SqlWhere {
     switch (n.type) {
       case 'all':
         return '1';
-      case 'and':
-        return `(${n.nodes.map(walk).join(' AND ')})`;
+      case 'and': {
+        // Free-text terms side by side become one FTS5 MATCH (its own AND): one index lookup, not one each.
+        const texts = n.nodes.filter((x) => x.type === 'text');
+        const rest = n.nodes.filter((x) => x.type !== 'text').map(walk);
+        if (texts.length > 1) {
+          params.push(texts.map((t) => ftsPhrase(t.value, t.prefix)).join(' '));
+          rest.push('rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)');
+        } else if (texts.length === 1) rest.push(walk(texts[0]!));
+        return `(${rest.join(' AND ')})`;
+      }
       case 'or':
         return `(${n.nodes.map(walk).join(' OR ')})`;
       case 'not':

@@ -316,9 +316,9 @@ export class SqliteStore implements Store {
   /** Case-insensitive lookups (actor:Alice finds alice) use these instead of scanning. */
   #searchIndexes(): void {
     this.#db.exec(`
-      CREATE INDEX IF NOT EXISTS events_actor_ci ON events (actor COLLATE NOCASE);
-      CREATE INDEX IF NOT EXISTS events_repository_ci ON events (repository COLLATE NOCASE);
-      CREATE INDEX IF NOT EXISTS events_source_ci ON events (source COLLATE NOCASE);
+      CREATE INDEX IF NOT EXISTS events_actor_ci ON events (actor COLLATE NOCASE, ts DESC, id DESC);
+      CREATE INDEX IF NOT EXISTS events_repository_ci ON events (repository COLLATE NOCASE, ts DESC, id DESC);
+      CREATE INDEX IF NOT EXISTS events_source_ci ON events (source COLLATE NOCASE, ts DESC, id DESC);
     `);
   }
 
