@@ -180,6 +180,12 @@ const tokenInputSchema = z.strictObject({
   expires: z.string().max(40).optional(), // 30m, 12h, 90d or an ISO time
 });
 const idParam = z.strictObject({ id: z.string().min(1).max(200) });
+const savedQuerySchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  q: z.string().max(2000),
+  range: z.string().max(10).optional(),
+});
+type SavedQuery = z.output<typeof savedQuerySchema>;
 const S = ['session'];
 const A = ['alerts'];
 const SIL = ['silences'];
@@ -395,6 +401,65 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       async () => ({
         items: await sourceActivity(store, opts.sources, now().getTime()),
       }),
+    );
+
+    // Saved queries, per user (per token): a small state document each.
+    const savedKey = (req: FastifyRequest) => `saved-queries:${principalOf(req).tokenId}`;
+    const readSaved = async (req: FastifyRequest): Promise<SavedQuery[]> => {
+      const text = await store.getState(savedKey(req));
+      return text ? (JSON.parse(text) as SavedQuery[]) : [];
+    };
+    api.get(
+      '/api/saved-queries',
+      { schema: doc({ summary: 'My saved queries', tags: ['events'], response: { 200: ITEMS } }) },
+      async (req) => ({ items: await readSaved(req) }),
+    );
+    api.post(
+      '/api/saved-queries',
+      {
+        config: { role: 'viewer' },
+        schema: doc({
+          summary: 'Save a query under a name (replaces one of that name)',
+          tags: ['events'],
+          body: savedQuerySchema,
+          response: { 200: ITEMS },
+        }),
+      },
+      async (req, reply) => {
+        const parsed = savedQuerySchema.safeParse(req.body);
+        if (!parsed.success) return bad(reply, parsed.error);
+        try {
+          parseQuery(parsed.data.q);
+        } catch (err) {
+          if (err instanceof QueryError)
+            return reply.status(400).send({ error: 'bad_query', message: err.message });
+          throw err;
+        }
+        const items = [
+          ...(await readSaved(req)).filter((x) => x.name !== parsed.data.name),
+          parsed.data,
+        ].slice(-100);
+        await store.putState(savedKey(req), JSON.stringify(items));
+        return { items };
+      },
+    );
+    api.delete(
+      '/api/saved-queries/:name',
+      {
+        config: { role: 'viewer' },
+        schema: doc({
+          summary: 'Forget a saved query',
+          tags: ['events'],
+          params: z.strictObject({ name: z.string().min(1).max(100) }),
+          response: { 200: ITEMS },
+        }),
+      },
+      async (req) => {
+        const { name } = req.params as { name: string };
+        const items = (await readSaved(req)).filter((x) => x.name !== name);
+        await store.putState(savedKey(req), JSON.stringify(items));
+        return { items };
+      },
     );
 
     api.get(

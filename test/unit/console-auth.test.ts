@@ -271,6 +271,24 @@ describe('console roles and CSRF', () => {
     expect(res.status).toBe(401);
   });
 
+  it('keeps saved queries per user, and refuses one that does not parse', async () => {
+    const saved = await write(analyst, 'POST', '/api/saved-queries', {
+      name: 'bots',
+      q: 'actor:*bot',
+      range: '24h',
+    });
+    expect(saved.status).toBe(200);
+    expect((await (await call(analyst, 'GET', '/api/saved-queries')).json()).items).toEqual([
+      { name: 'bots', q: 'actor:*bot', range: '24h' },
+    ]);
+    expect((await (await call(viewer, 'GET', '/api/saved-queries')).json()).items).toEqual([]);
+    const bad = await write(viewer, 'POST', '/api/saved-queries', { name: 'x', q: '(actor:bob' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toContain('missing )');
+    expect((await write(analyst, 'DELETE', '/api/saved-queries/bots')).status).toBe(200);
+    expect((await (await call(analyst, 'GET', '/api/saved-queries')).json()).items).toEqual([]);
+  });
+
   it('exports the current search as NDJSON and CSV, streamed', async () => {
     const events: PipewardenEvent[] = Array.from({ length: 1203 }, (_, i) => ({
       '@timestamp': new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(),

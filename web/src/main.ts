@@ -431,14 +431,45 @@ async function search(): Promise<void> {
     );
   const result = h('div');
   const drawer = h('pre', { class: 'raw', hidden: 'true', 'aria-label': 'Event' });
+  const saved = h('p', { id: 'saved', class: 'muted' });
+  const save = h('button', { type: 'button' }, 'Save query');
+  save.addEventListener('click', async () => {
+    const name = window.prompt('Name for this query', input.value.slice(0, 60));
+    if (!name) return;
+    try {
+      await api('/api/saved-queries', { method: 'POST', body: { name, q: input.value, range: range.value } });
+      await listSaved();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  const listSaved = async () => {
+    const res = await api<{ items: Array<{ name: string; q: string; range?: string }> }>(
+      '/api/saved-queries',
+    );
+    saved.replaceChildren(
+      res.items.length ? 'Saved: ' : '',
+      ...res.items.flatMap((x, i) => {
+        const a = h('a', { href: '#' }, x.name);
+        a.addEventListener('click', (ev) => {
+          ev.preventDefault();
+          go('/search', { q: x.q, range: x.range });
+        });
+        return i ? [' · ', a] : [a];
+      }),
+    );
+  };
+  form.append(save);
   show(
     h('h1', {}, 'Search'),
     form,
+    saved,
     h('p', {}, 'Export: ', exportLink('ndjson'), ' · ', exportLink('csv')),
     result,
     drawer,
   );
   input.focus();
+  listSaved().catch(() => undefined);
   try {
     const res = await api<{ total: number; items: Json[]; histogram?: Array<{ t: string; n: number }> }>(
       `/api/search?${params}&size=100`,
