@@ -154,7 +154,7 @@ exports.push(`SQLite ${Math.round(await exportRate(sqlite))} events/s`);
 await sqlite.close();
 rmSync(dir, { recursive: true, force: true });
 
-const esUrl = process.env.ELASTICSEARCH_URL;
+const esUrl = process.env.PW_BENCH_SKIP_ES ? undefined : process.env.ELASTICSEARCH_URL;
 if (esUrl) {
   const prefix = `pw-bench-console-${Date.now().toString(36)}`;
   const es = new ElasticsearchStore(elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: prefix }));
