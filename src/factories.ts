@@ -80,5 +80,19 @@ export function secretScanning(config: Config): SecretScanning {
 
 /** Every enabled sink of the registry (src/alerting/sinks/index.ts). */
 export function createSinks(config: Config): Sink[] {
-  return createRegisteredSinks(config.alerting);
+  return createRegisteredSinks(withConsoleUrl(config));
+}
+
+/** Sinks link to the console's alert page: server.publicUrl unless a sink sets its own consoleUrl. */
+export function withConsoleUrl(config: Config): Config['alerting'] {
+  const url = config.server.publicUrl;
+  if (!url) return config.alerting;
+  return Object.fromEntries(
+    Object.entries(config.alerting).map(([k, v]) => [
+      k,
+      v && typeof v === 'object' && 'enabled' in v && !('consoleUrl' in v && v.consoleUrl)
+        ? { ...v, consoleUrl: url }
+        : v,
+    ]),
+  ) as unknown as Config['alerting'];
 }

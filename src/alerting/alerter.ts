@@ -3,6 +3,7 @@
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
+import type { Silences } from './silences.ts';
 import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
 import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severityRank } from './types.ts';
 
@@ -21,6 +22,8 @@ export interface AlerterOptions {
   maxRetryAfterMs?: number;
   /** How the final alert record write is retried before the batch is redelivered (see outbox.ts). */
   outbox?: Omit<OutboxOptions, 'log'>;
+  /** Hits matching an active silence are recorded as silenced and not sent. */
+  silences?: Silences;
   log?: Logger;
   now?: () => Date;
 }
@@ -65,6 +68,14 @@ export class Alerter {
     if (existing?.status === 'delivered') {
       outbox.forget(hit.id);
       return existing;
+    }
+    // A hit matching an active silence is recorded as silenced (with the silence's id) and never sent.
+    if (existing?.status === 'silenced') return existing;
+    const silence = existing ? undefined : await this.#opts.silences?.matching(hit);
+    if (silence) {
+      const silenced: AlertRecord = { ...hit, status: 'silenced', deliveries: {}, silence: silence.id };
+      await store.putAlert(silenced);
+      return silenced;
     }
     // What the store says, overlaid with sends this process made but could not record yet.
     const deliveries: Record<string, Delivery> = {

@@ -52,6 +52,14 @@ export const configSchema = z
         metricsTokenEnv: secretRef('PIPEWARDEN_METRICS_TOKEN'),
         /** Timeouts and caps on unauthenticated requests (src/ingest/guard.ts). */
         limits: serverLimitsSchema,
+        /** Where people reach the console (behind a proxy, its public address); alerts link here. */
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Minutes without use that end a console session (fractions allowed); it never outlives its token. */
+        sessionMinutes: z
+          .number()
+          .positive()
+          .max(7 * 24 * 60)
+          .default(12 * 60),
       })
       .prefault({}),
     embedded: z

@@ -2,6 +2,7 @@
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
+import { Silences } from '../alerting/silences.ts';
 import { consoleUrlOf } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
@@ -21,13 +22,14 @@ export interface AlertRole {
 export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
   const { config, bus, store, log, now } = deps;
   const sinks = createSinks(config);
-  const consoleUrl = consoleUrlOf(config.alerting);
+  const consoleUrl = consoleUrlOf(config.alerting) ?? config.server.publicUrl;
   const alerter = new Alerter(sinks, store, {
     attempts: config.alerting.attempts,
     backoffMs: config.alerting.backoffMs,
     throttle: config.alerting.throttle,
     ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
+    silences: new Silences(store, now),
     log,
     now,
   });

@@ -2,6 +2,7 @@
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
+import { alertPageUrl } from '../../console/links.ts';
 import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
@@ -93,7 +94,11 @@ function htmlLink(url: string): string {
 }
 
 /** Pure: the mail for one hit. Every interpolated value is HTML-escaped in the HTML part. */
-export function renderEmail(hit: Hit, options: { from: string; to: string[] }): EmailMessage {
+export function renderEmail(
+  hit: Hit,
+  options: { from: string; to: string[]; consoleUrl?: string },
+): EmailMessage {
+  const page = options.consoleUrl ? alertPageUrl(options.consoleUrl, hit.id) : undefined;
   const sev = hit.severity.toUpperCase();
   const prefix = `[pipewarden][${sev}] ${oneLine(hit.title)}`;
   const subject = truncate(`${prefix} — ${oneLine(hit.summary)}`, SUBJECT_MAX);
@@ -114,6 +119,7 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
     ...(context.length ? ['Context:', ...context.map(([k, v]) => `  ${k}: ${v}`), ''] : []),
     `Runbook: ${oneLine(hit.runbook)}`,
     ...(hit.reference ? [`Reference: ${oneLine(hit.reference)}`] : []),
+    ...(page ? [`Alert and events: ${page}`] : []),
     '',
     '-- ',
     'pipewarden',
@@ -132,6 +138,7 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
     ...(context.length ? ['<h3>Context</h3>', `<table>${context.map(row).join('')}</table>`] : []),
     `<p>Runbook: ${htmlLink(hit.runbook)}</p>`,
     ...(hit.reference ? [`<p>Reference: ${htmlLink(hit.reference)}</p>`] : []),
+    ...(page ? [`<p>Alert and events: ${htmlLink(page)}</p>`] : []),
     '</body></html>',
     '',
   ].join('\n');
@@ -198,11 +205,13 @@ export function createEmailSink(config: EmailSinkConfig): Sink<EmailMessage> {
     disableUrlAccess: true,
     logger: false,
   });
+  // Set from server.publicUrl by createSinks (src/factories.ts): the alert's page in the console.
+  const { consoleUrl } = config as { consoleUrl?: string };
   return {
     name: 'email',
     minSeverity: config.minSeverity,
     detectors: config.detectors,
-    render: (hit) => renderEmail(hit, { from, to }),
+    render: (hit) => renderEmail(hit, { from, to, ...(consoleUrl ? { consoleUrl } : {}) }),
     async send(payload) {
       try {
         await transport.sendMail(payload);

@@ -1,4 +1,5 @@
 // Slack sink: a pure Block Kit renderer and a thin chat.postMessage sender (falcosidekick's shape).
+
 import {
   LogLevel,
   WebAPIHTTPError,
@@ -9,6 +10,7 @@ import {
 } from '@slack/web-api';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
+import { alertPageUrl } from '../../console/links.ts';
 import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
@@ -132,14 +134,8 @@ export function renderSlackMessage(
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
-  // The alert with the events that triggered it (GET /api/alerts/<id>, bearer token): the first pivot.
-  if (options.consoleUrl)
-    context.push(
-      link(
-        `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`,
-        'alert and events',
-      ),
-    );
+  // The alert's page in the console, with the events that triggered it: the first pivot.
+  if (options.consoleUrl) context.push(link(alertPageUrl(options.consoleUrl, hit.id), 'alert and events'));
 
   return {
     channel: options.channel,
