@@ -21,6 +21,8 @@ export interface SecretRule {
   readonly entropy?: number;
   /** How many leading characters of the secret the masked preview shows (the vendor prefix). */
   readonly prefix?: number;
+  /** The prefix is shown only when the secret matches this (a rule with prefixed and unprefixed forms). */
+  readonly prefixWhen?: RegExp;
   /** Extra check on the secret (checksum-free structure, decodability, ...). */
   readonly validate?: (secret: string) => boolean;
   /** Custom preview (private keys show their BEGIN line only). Never more than the usual prefix + 4. */
@@ -61,6 +63,7 @@ const R62 = String.raw`(?![A-Za-z0-9])`;
 // `name = value`, `name: value`, `"name": "value"`, `name => value`, `name := value` (and Makefile's
 // `::=`, `:::=`, `?=`, PHP's `.=`), with optional quotes.
 const ASSIGN = String.raw`["']?\s{0,4}(?:=>|:{1,3}=|[?.+]=|[:=])\s{0,4}["'\x60]?`;
+const SONAR = '[Ss][Oo][Nn][Aa][Rr]';
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 
 function base64Text(s: string): string | undefined {
@@ -71,8 +74,8 @@ function base64Text(s: string): string | undefined {
 }
 
 /**
- * A JWT's header decodes to a JSON object (any header: `{"version":"3"}` and `{"kid":…}` tokens exist)
- * that does not declare `alg: none`.
+ * A JWT's header decodes to a JSON object (any header: `{"version":"3"}` and `{"kid":…}` tokens exist,
+ * and unsigned `{"alg":"none"}` ones).
  */
 function isJwt(token: string): boolean {
   const header = base64Text(token.slice(0, token.indexOf('.')));
@@ -80,10 +83,25 @@ function isJwt(token: string): boolean {
   try {
     const h = JSON.parse(header) as { alg?: unknown } | null;
     if (h === null || typeof h !== 'object' || Array.isArray(h)) return false;
-    return typeof h.alg !== 'string' || h.alg.toLowerCase() !== 'none';
+    // RFC 7519 §6.1: an unsecured JWT (`alg: none`) has an empty signature. It is still a bearer token
+    // carrying claims (servers that accept it exist), so it is reported; `alg: none` followed by a
+    // signature is a hand-built look-alike, and a signed algorithm needs a signature.
+    const unsigned = typeof h.alg === 'string' && h.alg.toLowerCase() === 'none';
+    return unsigned === token.endsWith('.');
   } catch {
     return false;
   }
+}
+
+/**
+ * Sentry org auth tokens are `sntrys_<base64 claims>_<secret>`, the secret 32 random bytes in unpadded
+ * base64: exactly 43 characters. A token whose tail is longer or shorter was cut or edited by hand.
+ * User tokens (`sntryu_` + 64 hex) are checked by the regex alone.
+ */
+function isSentryToken(token: string): boolean {
+  if (!token.startsWith('sntrys_')) return true;
+  const cut = token.lastIndexOf('_');
+  return cut > 7 && /^[A-Za-z0-9+/]{43}$/.test(token.slice(cut + 1));
 }
 
 /** `user:password` once base64-decoded (HTTP Basic, docker config auth). */
@@ -574,10 +592,16 @@ export const RULES: readonly SecretRule[] = [
     id: 'sonarqube-token',
     title: 'SonarQube / SonarCloud token',
     severity: 'medium',
-    keywords: ['squ_', 'sqp_', 'sqa_'],
-    regex: g(String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}`),
+    keywords: ['squ_', 'sqp_', 'sqa_', 'sonar'],
+    // Tokens made before SonarQube 9.5 have no `sq?_` prefix: 40 characters labelled with the product's
+    // name (`sonar.login=…`, `SONAR_TOKEN: …`, `<sonar.login>…</sonar.login>`), docs.sonarsource.com
+    // "Generating and using tokens".
+    regex: g(
+      String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}|${SONAR}[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[A-Za-z0-9]{40})${R62}|<${SONAR}[A-Za-z0-9_.\-]{0,30}>\s{0,8}(?<secret2>[A-Za-z0-9]{40})\s{0,8}</`,
+    ),
     entropy: 3,
     prefix: 4,
+    prefixWhen: /^sq[upa]_/,
   }),
   high({
     id: 'buildkite-token',
@@ -774,6 +798,7 @@ export const RULES: readonly SecretRule[] = [
     regex: g(String.raw`${L62}(?:sntrys_eyJ[A-Za-z0-9+/=_\-]{80,600}|sntryu_[a-f0-9]{64})${R62}`),
     entropy: 3.5,
     prefix: 7,
+    validate: isSentryToken,
   }),
   // ── Payments and commerce
   high({
@@ -1028,7 +1053,11 @@ export const RULES: readonly SecretRule[] = [
     title: 'Anthropic API key',
     severity: 'critical',
     keywords: ['sk-ant-'],
-    regex: g(String.raw`${L62}sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_\-]{80,120}${R}`),
+    // API and admin keys end in `AA` (the base64 tail of a fixed-length binary key); a look-alike that
+    // does not is a hand-edited sample.
+    regex: g(
+      String.raw`${L62}sk-ant-(?:(?:api|admin)\d{2}-[A-Za-z0-9_\-]{78,118}AA|sid\d{2}-[A-Za-z0-9_\-]{80,120})${R}`,
+    ),
     entropy: 4,
     prefix: 7,
   }),
@@ -1172,7 +1201,7 @@ export const RULES: readonly SecretRule[] = [
     severity: 'medium',
     keywords: ['eyj'],
     regex: g(
-      String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.[A-Za-z0-9_\-]{16,1000}${R}`,
+      String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.(?:[A-Za-z0-9_\-]{16,1000}${R}|(?![A-Za-z0-9_\-.]))`,
     ),
     entropy: 4,
     prefix: 3,
@@ -1415,13 +1444,20 @@ export function isSequentialSample(secret: string, run = 5): boolean {
   return /^(.{1,8})\1{2,}$/.test(secret);
 }
 
+/**
+ * Masks, references, bracketed placeholders and documentation words, in both tiers. The sequential-sample
+ * filter applies to the generic tier only: a vendor rule's match already has the vendor's shape (prefix,
+ * exact length and charset, or the product's name bound to its documented format), and a vendor token
+ * that happens to be hand-written (`12345678-ABCD-…` as a Snyk token in a committed config) is still a
+ * credential someone may have pasted for real; `password = 12345678` in a build log usually is not.
+ */
 export function isPlaceholder(secret: string, tier: Tier): boolean {
   return (
     MASKED.test(secret) ||
     REFERENCE.test(secret) ||
     BRACKETED.test(secret) ||
     (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret) ||
-    isSequentialSample(secret, tier === 'generic' ? 5 : 6)
+    (tier === 'generic' && isSequentialSample(secret, 5))
   );
 }
 
