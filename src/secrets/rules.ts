@@ -445,9 +445,11 @@ export const RULES: readonly SecretRule[] = [
     keywords: ['xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxe-'],
     // Current and legacy shapes: `xoxp-<team>-<user>-<app>-<32 hex>`, `xoxs-…-<10 hex>`, `xoxe-…` (refresh
     // tokens of token rotation, api.slack.com/authentication/rotation).
+    // The numeric segments are team / user / app ids (`xoxa-2-511111111-…` is a valid workspace id), so
+    // the entropy floor applies to the random last segment only.
     regex: g(String.raw`${L}xox[paose]-(?:[0-9]{1,14}-){2,4}[A-Za-z0-9]{10,64}${R}`),
-    entropy: 3,
     prefix: 5,
+    validate: (t) => shannonEntropy(t.slice(t.lastIndexOf('-') + 1)) >= 3,
   }),
   high({
     id: 'slack-refresh-token',
@@ -1361,8 +1363,12 @@ const NAME_SUFFIX =
   /(?:name|names|ref|refs|id|ids|file|files|path|url|uri|arn|type|length|len|size|policy|version|ttl|expiry|expires|expiration|expired|expiresin|count|store|vault|field|fields|header|param|params|prefix|mode|dir|endpoint|host|hash|sha|sha1|sha256|digest|env|enabled|required|provider|manager|source|format|label|location|hint|help|description|desc|rotation|template|reset|strength|min|max|regex|pattern|placeholder|keyid|key_id|tokens|passwords|secrets|credentials|creds|keys|ring|chain|pair|pairs|service|server|usage|used|limit|timeout|validity|lifetime|lifespan|file_path|id_env|var|variable|script|command|cmd|generator|index|position|pos|button|input|label|text|title|msg|message|error|warning|status|result|results|request|response|ms|sec|secs|seconds|minutes|hours|days|millis|bytes|kb|mb|retries|attempts|port|interval|delay|level|scope|scopes|method|methods|algorithm|alg|encoding|style|strategy|class|handler|plugin)$/;
 const NAME_PREFIX = /^(?:csrf|xsrf|authenticity|public|publishable|author(?!iz))/i;
 // `max_tokens`, `MIN_PASSWORD_LENGTH`, `isTokenValid`, `useSecret`: settings about secrets, not secrets.
-const QUALIFIER_SNAKE = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[_.-]/i;
-const QUALIFIER_CAMEL = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[A-Z]/;
+// Names that say the value is not a real one, as test code prints them (`invalid_token`, `fakeSecret`,
+// `nonMatchingToken`, `wrongPassword`, `dummy_api_key`): fixtures for the negative path, not credentials.
+const QUALIFIER_SNAKE =
+  /^(?:min|max|num|no|is|has|use|enable|disable|show|hide|invalid|fake|dummy|mock|bogus|wrong|bad|non[_-]?matching|not[_-]?matching|unmatched|malformed)[_.-]/i;
+const QUALIFIER_CAMEL =
+  /^(?:min|max|num|no|is|has|use|enable|disable|show|hide|invalid|fake|dummy|mock|bogus|wrong|bad|non[Mm]atching|not[Mm]atching|unmatched|malformed)[A-Z]/;
 const NAME_HASHY = /commit|sha|hash|digest|checksum|integrity|fingerprint|nonce|salt/i;
 
 /** Where the whole identifier around the `name` group starts (the regex starts at the keyword). */
@@ -1441,7 +1447,25 @@ export function isSequentialSample(secret: string, run = 5): boolean {
     asc = d === 1 ? asc + 1 : 1;
     if (asc >= run) return true;
   }
-  return /^(.{1,8})\1{2,}$/.test(secret);
+  return /^(.{1,8})\1{2,}$/.test(secret) || isRunsOnly(secret);
+}
+
+/**
+ * Made only of ascending runs of 3 or more, ignoring case (`AbCeFG123`, `abc-DEF-789`, `xyz123`): typed
+ * by hand along the keyboard. A random value of 6+ characters is like that about once in a million.
+ */
+function isRunsOnly(secret: string): boolean {
+  const s = secret.toLowerCase().replace(/[-_.]/g, '');
+  if (s.length < 6) return false;
+  let len = 1;
+  for (let i = 1; i <= s.length; i++) {
+    if (i < s.length && s.charCodeAt(i) - s.charCodeAt(i - 1) === 1) len++;
+    else {
+      if (len < 3) return false;
+      len = 1;
+    }
+  }
+  return true;
 }
 
 /**
