@@ -503,8 +503,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'Telegram bot token',
     severity: 'medium',
     keywords: [':a'],
-    // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`.
-    regex: g(String.raw`(?<![A-Za-z0-9])[0-9]{8,10}:A[A-Za-z0-9_\-]{34}${R}`),
+    // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`; the
+    // docs' own example has a 6-digit id (early bots), ids are 52-bit numbers at most.
+    regex: g(String.raw`(?<![A-Za-z0-9])[0-9]{5,16}:A[A-Za-z0-9_\-]{34}${R}`),
     entropy: 3.5,
   }),
   // ── Package registries and build tooling
@@ -1371,6 +1372,25 @@ const QUALIFIER_CAMEL =
   /^(?:min|max|num|no|is|has|use|enable|disable|show|hide|invalid|fake|dummy|mock|bogus|wrong|bad|non[Mm]atching|not[Mm]atching|unmatched|malformed)[A-Z]/;
 const NAME_HASHY = /commit|sha|hash|digest|checksum|integrity|fingerprint|nonce|salt/i;
 
+/**
+ * Names that start with a product whose token format is fixed and documented. A generic match under such
+ * a name whose value does not have that format is a truncated or made-up sample: a real one is reported by
+ * the vendor rule (with the vendor's title), so the generic tier defers to it.
+ */
+const VENDOR_FORMATS: ReadonlyArray<readonly [RegExp, RegExp]> = [
+  // core.telegram.org/bots/api#authorizing-your-bot
+  [/^telegram/, /^[0-9]{5,16}:A[A-Za-z0-9_-]{34}(?![A-Za-z0-9_-])/],
+  // help.sumologic.com "Access Keys": access id `su` + 12, access key 64 alphanumerics
+  [/^sumo/, /^(?:su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![A-Za-z0-9])/],
+  // developer.cisco.com/meraki "Authorization": 40 hex characters
+  [/^meraki/, /^[0-9a-f]{40}(?![A-Za-z0-9])/i],
+];
+
+function failsVendorFormat(lowerName: string, value: string): boolean {
+  for (const [name, format] of VENDOR_FORMATS) if (name.test(lowerName)) return !format.test(value);
+  return false;
+}
+
 /** Where the whole identifier around the `name` group starts (the regex starts at the keyword). */
 function nameStartOf(m: MatchContext): number {
   let a = m.nameStart;
@@ -1414,6 +1434,7 @@ function genericValueCheck(m: MatchContext): boolean {
     return false;
   }
   const v = m.text.slice(m.secretStart, m.matchedEnd);
+  if (failsVendorFormat(lower, v)) return false;
   // Digits only: a PIN or numeric password, not a count (`auth_retries: 100000`).
   if (/^\d+$/.test(v) && !/pass(?:word|wd|code)|pwd|pin|secret|token|key/.test(lower)) return false;
   if (NAME_HASHY.test(lower) && /^[0-9a-f]{32,}$/i.test(v)) return false;
