@@ -64,9 +64,6 @@ const R62 = String.raw`(?![A-Za-z0-9])`;
 // `::=`, `:::=`, `?=`, PHP's `.=`), with optional quotes.
 const ASSIGN = String.raw`["']?\s{0,4}(?:=>|:{1,3}=|[?.+]=|[:=])\s{0,4}["'\x60]?`;
 const SONAR = '[Ss][Oo][Nn][Aa][Rr]';
-// A product's name bound to its value: the assignments above, Go `var snykToken string = "…"`, Java
-// `System.setProperty("SNYK_TOKEN", "…")`.
-const LABEL_SEP = String.raw`(?:${ASSIGN}|["']?\s{1,4}string\s{1,4}=\s{0,4}["'\x60]?|["']\s{0,4},\s{0,4}["'])`;
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 
 function base64Text(s: string): string | undefined {
@@ -603,7 +600,7 @@ export const RULES: readonly SecretRule[] = [
     // name (`sonar.login=…`, `SONAR_TOKEN: …`, `<sonar.login>…</sonar.login>`), docs.sonarsource.com
     // "Generating and using tokens".
     regex: g(
-      String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}|${SONAR}[A-Za-z0-9_.\-]{0,30}${LABEL_SEP}(?<secret>[A-Za-z0-9]{40})${R62}|<${SONAR}[A-Za-z0-9_.\-]{0,30}>\s{0,8}(?<secret2>[A-Za-z0-9]{40})\s{0,8}</`,
+      String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}|${SONAR}[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[A-Za-z0-9]{40})${R62}|<${SONAR}[A-Za-z0-9_.\-]{0,30}>\s{0,8}(?<secret2>[A-Za-z0-9]{40})\s{0,8}</`,
     ),
     entropy: 3,
     prefix: 4,
@@ -717,7 +714,7 @@ export const RULES: readonly SecretRule[] = [
     severity: 'high',
     keywords: ['heroku', 'hrku-'],
     regex: g(
-      String.raw`(?:heroku[A-Za-z0-9_.\-]{0,30}${LABEL_SEP}(?<secret>${UUID})${R62}|${L}(?<secret2>HRKU-[A-Za-z0-9_\-]{58,66})${R})`,
+      String.raw`(?:heroku[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>${UUID})${R62}|${L}(?<secret2>HRKU-[A-Za-z0-9_\-]{58,66})${R})`,
       'i',
     ),
     entropy: 3,
@@ -727,7 +724,7 @@ export const RULES: readonly SecretRule[] = [
     title: 'Snyk API token',
     severity: 'medium',
     keywords: ['snyk'],
-    regex: g(String.raw`snyk[A-Za-z0-9_.\-]{0,30}${LABEL_SEP}(?<secret>${UUID})${R62}`, 'i'),
+    regex: g(String.raw`snyk[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>${UUID})${R62}`, 'i'),
     entropy: 3,
   }),
   high({

@@ -42,14 +42,6 @@ describe('vendor rules keep values that look hand-written', () => {
     expectFound(`SLACK_BOT_TOKEN=${t}`, 'slack-bot-token', tail);
   });
 
-  it('a product-named value in Go and Java shapes is found', () => {
-    const t = `${str(r, HEX, 8)}-${str(r, HEX, 4)}-4${str(r, HEX, 3)}-a${str(r, HEX, 3)}-${str(r, HEX, 12)}`;
-    expectFound(`var snykToken string = "${t}"`, 'snyk-token', t);
-    expectFound(`System.setProperty("SNYK_TOKEN", "${t}");`, 'snyk-token', t);
-    const s = str(r, HEX, 40);
-    expectFound(`System.setProperty("sonar.login", "${s}");`, 'sonarqube-token', s);
-  });
-
   it('the generic tier still drops sequential sample values', () => {
     expect(ids('DB_PASSWORD=abcdefgh12')).toEqual([]);
     expect(ids('api_token: "12345678-abcd-abcd-abcd-1234567890ab"')).toEqual([]);
