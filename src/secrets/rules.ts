@@ -21,6 +21,8 @@ export interface SecretRule {
   readonly entropy?: number;
   /** How many leading characters of the secret the masked preview shows (the vendor prefix). */
   readonly prefix?: number;
+  /** The prefix is shown only when the secret matches this (a rule with prefixed and unprefixed forms). */
+  readonly prefixWhen?: RegExp;
   /** Extra check on the secret (checksum-free structure, decodability, ...). */
   readonly validate?: (secret: string) => boolean;
   /** Custom preview (private keys show their BEGIN line only). Never more than the usual prefix + 4. */
@@ -61,6 +63,7 @@ const R62 = String.raw`(?![A-Za-z0-9])`;
 // `name = value`, `name: value`, `"name": "value"`, `name => value`, `name := value` (and Makefile's
 // `::=`, `:::=`, `?=`, PHP's `.=`), with optional quotes.
 const ASSIGN = String.raw`["']?\s{0,4}(?:=>|:{1,3}=|[?.+]=|[:=])\s{0,4}["'\x60]?`;
+const SONAR = '[Ss][Oo][Nn][Aa][Rr]';
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 
 function base64Text(s: string): string | undefined {
@@ -71,8 +74,8 @@ function base64Text(s: string): string | undefined {
 }
 
 /**
- * A JWT's header decodes to a JSON object (any header: `{"version":"3"}` and `{"kid":…}` tokens exist)
- * that does not declare `alg: none`.
+ * A JWT's header decodes to a JSON object (any header: `{"version":"3"}` and `{"kid":…}` tokens exist,
+ * and unsigned `{"alg":"none"}` ones).
  */
 function isJwt(token: string): boolean {
   const header = base64Text(token.slice(0, token.indexOf('.')));
@@ -80,10 +83,25 @@ function isJwt(token: string): boolean {
   try {
     const h = JSON.parse(header) as { alg?: unknown } | null;
     if (h === null || typeof h !== 'object' || Array.isArray(h)) return false;
-    return typeof h.alg !== 'string' || h.alg.toLowerCase() !== 'none';
+    // RFC 7519 §6.1: an unsecured JWT (`alg: none`) has an empty signature. It is still a bearer token
+    // carrying claims (servers that accept it exist), so it is reported; `alg: none` followed by a
+    // signature is a hand-built look-alike, and a signed algorithm needs a signature.
+    const unsigned = typeof h.alg === 'string' && h.alg.toLowerCase() === 'none';
+    return unsigned === token.endsWith('.');
   } catch {
     return false;
   }
+}
+
+/**
+ * Sentry org auth tokens are `sntrys_<base64 claims>_<secret>`, the secret 32 random bytes in unpadded
+ * base64: exactly 43 characters. A token whose tail is longer or shorter was cut or edited by hand.
+ * User tokens (`sntryu_` + 64 hex) are checked by the regex alone.
+ */
+function isSentryToken(token: string): boolean {
+  if (!token.startsWith('sntrys_')) return true;
+  const cut = token.lastIndexOf('_');
+  return cut > 7 && /^[A-Za-z0-9+/]{43}$/.test(token.slice(cut + 1));
 }
 
 /** `user:password` once base64-decoded (HTTP Basic, docker config auth). */
@@ -427,9 +445,11 @@ export const RULES: readonly SecretRule[] = [
     keywords: ['xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxe-'],
     // Current and legacy shapes: `xoxp-<team>-<user>-<app>-<32 hex>`, `xoxs-…-<10 hex>`, `xoxe-…` (refresh
     // tokens of token rotation, api.slack.com/authentication/rotation).
+    // The numeric segments are team / user / app ids (`xoxa-2-511111111-…` is a valid workspace id), so
+    // the entropy floor applies to the random last segment only.
     regex: g(String.raw`${L}xox[paose]-(?:[0-9]{1,14}-){2,4}[A-Za-z0-9]{10,64}${R}`),
-    entropy: 3,
     prefix: 5,
+    validate: (t) => shannonEntropy(t.slice(t.lastIndexOf('-') + 1)) >= 3,
   }),
   high({
     id: 'slack-refresh-token',
@@ -483,8 +503,9 @@ export const RULES: readonly SecretRule[] = [
     title: 'Telegram bot token',
     severity: 'medium',
     keywords: [':a'],
-    // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`.
-    regex: g(String.raw`(?<![A-Za-z0-9])[0-9]{8,10}:A[A-Za-z0-9_\-]{34}${R}`),
+    // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`; the
+    // docs' own example has a 6-digit id (early bots), ids are 52-bit numbers at most.
+    regex: g(String.raw`(?<![A-Za-z0-9])[0-9]{5,16}:A[A-Za-z0-9_\-]{34}${R}`),
     entropy: 3.5,
   }),
   // ── Package registries and build tooling
@@ -574,10 +595,16 @@ export const RULES: readonly SecretRule[] = [
     id: 'sonarqube-token',
     title: 'SonarQube / SonarCloud token',
     severity: 'medium',
-    keywords: ['squ_', 'sqp_', 'sqa_'],
-    regex: g(String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}`),
+    keywords: ['squ_', 'sqp_', 'sqa_', 'sonar'],
+    // Tokens made before SonarQube 9.5 have no `sq?_` prefix: 40 characters labelled with the product's
+    // name (`sonar.login=…`, `SONAR_TOKEN: …`, `<sonar.login>…</sonar.login>`), docs.sonarsource.com
+    // "Generating and using tokens".
+    regex: g(
+      String.raw`${L62}sq[upa]_[a-f0-9]{40}${R62}|${SONAR}[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[A-Za-z0-9]{40})${R62}|<${SONAR}[A-Za-z0-9_.\-]{0,30}>\s{0,8}(?<secret2>[A-Za-z0-9]{40})\s{0,8}</`,
+    ),
     entropy: 3,
     prefix: 4,
+    prefixWhen: /^sq[upa]_/,
   }),
   high({
     id: 'buildkite-token',
@@ -774,6 +801,7 @@ export const RULES: readonly SecretRule[] = [
     regex: g(String.raw`${L62}(?:sntrys_eyJ[A-Za-z0-9+/=_\-]{80,600}|sntryu_[a-f0-9]{64})${R62}`),
     entropy: 3.5,
     prefix: 7,
+    validate: isSentryToken,
   }),
   // ── Payments and commerce
   high({
@@ -1028,7 +1056,11 @@ export const RULES: readonly SecretRule[] = [
     title: 'Anthropic API key',
     severity: 'critical',
     keywords: ['sk-ant-'],
-    regex: g(String.raw`${L62}sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_\-]{80,120}${R}`),
+    // API and admin keys end in `AA` (the base64 tail of a fixed-length binary key); a look-alike that
+    // does not is a hand-edited sample.
+    regex: g(
+      String.raw`${L62}sk-ant-(?:(?:api|admin)\d{2}-[A-Za-z0-9_\-]{78,118}AA|sid\d{2}-[A-Za-z0-9_\-]{80,120})${R}`,
+    ),
     entropy: 4,
     prefix: 7,
   }),
@@ -1172,7 +1204,7 @@ export const RULES: readonly SecretRule[] = [
     severity: 'medium',
     keywords: ['eyj'],
     regex: g(
-      String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.[A-Za-z0-9_\-]{16,1000}${R}`,
+      String.raw`${L}eyJ[A-Za-z0-9_\-]{10,2000}\.eyJ[A-Za-z0-9_\-]{10,4000}\.(?:[A-Za-z0-9_\-]{16,1000}${R}|(?![A-Za-z0-9_\-.]))`,
     ),
     entropy: 4,
     prefix: 3,
@@ -1332,9 +1364,32 @@ const NAME_SUFFIX =
   /(?:name|names|ref|refs|id|ids|file|files|path|url|uri|arn|type|length|len|size|policy|version|ttl|expiry|expires|expiration|expired|expiresin|count|store|vault|field|fields|header|param|params|prefix|mode|dir|endpoint|host|hash|sha|sha1|sha256|digest|env|enabled|required|provider|manager|source|format|label|location|hint|help|description|desc|rotation|template|reset|strength|min|max|regex|pattern|placeholder|keyid|key_id|tokens|passwords|secrets|credentials|creds|keys|ring|chain|pair|pairs|service|server|usage|used|limit|timeout|validity|lifetime|lifespan|file_path|id_env|var|variable|script|command|cmd|generator|index|position|pos|button|input|label|text|title|msg|message|error|warning|status|result|results|request|response|ms|sec|secs|seconds|minutes|hours|days|millis|bytes|kb|mb|retries|attempts|port|interval|delay|level|scope|scopes|method|methods|algorithm|alg|encoding|style|strategy|class|handler|plugin)$/;
 const NAME_PREFIX = /^(?:csrf|xsrf|authenticity|public|publishable|author(?!iz))/i;
 // `max_tokens`, `MIN_PASSWORD_LENGTH`, `isTokenValid`, `useSecret`: settings about secrets, not secrets.
-const QUALIFIER_SNAKE = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[_.-]/i;
-const QUALIFIER_CAMEL = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[A-Z]/;
+// Names that say the value is not a real one, as test code prints them (`invalid_token`, `fakeSecret`,
+// `nonMatchingToken`, `wrongPassword`, `dummy_api_key`): fixtures for the negative path, not credentials.
+const QUALIFIER_SNAKE =
+  /^(?:min|max|num|no|is|has|use|enable|disable|show|hide|invalid|fake|dummy|mock|bogus|wrong|bad|non[_-]?matching|not[_-]?matching|unmatched|malformed)[_.-]/i;
+const QUALIFIER_CAMEL =
+  /^(?:min|max|num|no|is|has|use|enable|disable|show|hide|invalid|fake|dummy|mock|bogus|wrong|bad|non[Mm]atching|not[Mm]atching|unmatched|malformed)[A-Z]/;
 const NAME_HASHY = /commit|sha|hash|digest|checksum|integrity|fingerprint|nonce|salt/i;
+
+/**
+ * Names that start with a product whose token format is fixed and documented. A generic match under such
+ * a name whose value does not have that format is a truncated or made-up sample: a real one is reported by
+ * the vendor rule (with the vendor's title), so the generic tier defers to it.
+ */
+const VENDOR_FORMATS: ReadonlyArray<readonly [RegExp, RegExp]> = [
+  // core.telegram.org/bots/api#authorizing-your-bot
+  [/^telegram/, /^[0-9]{5,16}:A[A-Za-z0-9_-]{34}(?![A-Za-z0-9_-])/],
+  // help.sumologic.com "Access Keys": access id `su` + 12, access key 64 alphanumerics
+  [/^sumo/, /^(?:su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![A-Za-z0-9])/],
+  // developer.cisco.com/meraki "Authorization": 40 hex characters
+  [/^meraki/, /^[0-9a-f]{40}(?![A-Za-z0-9])/i],
+];
+
+function failsVendorFormat(lowerName: string, value: string): boolean {
+  for (const [name, format] of VENDOR_FORMATS) if (name.test(lowerName)) return !format.test(value);
+  return false;
+}
 
 /** Where the whole identifier around the `name` group starts (the regex starts at the keyword). */
 function nameStartOf(m: MatchContext): number {
@@ -1379,6 +1434,7 @@ function genericValueCheck(m: MatchContext): boolean {
     return false;
   }
   const v = m.text.slice(m.secretStart, m.matchedEnd);
+  if (failsVendorFormat(lower, v)) return false;
   // Digits only: a PIN or numeric password, not a count (`auth_retries: 100000`).
   if (/^\d+$/.test(v) && !/pass(?:word|wd|code)|pwd|pin|secret|token|key/.test(lower)) return false;
   if (NAME_HASHY.test(lower) && /^[0-9a-f]{32,}$/i.test(v)) return false;
@@ -1412,16 +1468,41 @@ export function isSequentialSample(secret: string, run = 5): boolean {
     asc = d === 1 ? asc + 1 : 1;
     if (asc >= run) return true;
   }
-  return /^(.{1,8})\1{2,}$/.test(secret);
+  return /^(.{1,8})\1{2,}$/.test(secret) || isRunsOnly(secret);
 }
 
+/**
+ * Made only of ascending runs of 3 or more, ignoring case (`AbCeFG123`, `abc-DEF-789`, `xyz123`): typed
+ * by hand along the keyboard. A random value of 6+ characters is like that about once in a million.
+ */
+function isRunsOnly(secret: string): boolean {
+  const s = secret.toLowerCase().replace(/[-_.]/g, '');
+  if (s.length < 6) return false;
+  let len = 1;
+  for (let i = 1; i <= s.length; i++) {
+    if (i < s.length && s.charCodeAt(i) - s.charCodeAt(i - 1) === 1) len++;
+    else {
+      if (len < 3) return false;
+      len = 1;
+    }
+  }
+  return true;
+}
+
+/**
+ * Masks, references, bracketed placeholders and documentation words, in both tiers. The sequential-sample
+ * filter applies to the generic tier only: a vendor rule's match already has the vendor's shape (prefix,
+ * exact length and charset, or the product's name bound to its documented format), and a vendor token
+ * that happens to be hand-written (`12345678-ABCD-…` as a Snyk token in a committed config) is still a
+ * credential someone may have pasted for real; `password = 12345678` in a build log usually is not.
+ */
 export function isPlaceholder(secret: string, tier: Tier): boolean {
   return (
     MASKED.test(secret) ||
     REFERENCE.test(secret) ||
     BRACKETED.test(secret) ||
     (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret) ||
-    isSequentialSample(secret, tier === 'generic' ? 5 : 6)
+    (tier === 'generic' && isSequentialSample(secret, 5))
   );
 }
 

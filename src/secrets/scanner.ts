@@ -493,7 +493,8 @@ export function cleanLine(raw: string, atLineStart = true): CleanLine {
 
 /** The rule's known prefix and at most the last 4 characters; short secrets show less. */
 export function maskSecret(rule: SecretRule, secret: string): string {
-  const p = Math.min(rule.prefix ?? 0, Math.floor(secret.length / 2));
+  const known = rule.prefixWhen === undefined || rule.prefixWhen.test(secret) ? (rule.prefix ?? 0) : 0;
+  const p = Math.min(known, Math.floor(secret.length / 2));
   const rest = secret.length - p;
   const tail = rest >= 20 ? 4 : rest >= 12 ? 2 : 0;
   return `${secret.slice(0, p)}…${tail > 0 ? secret.slice(-tail) : ''}`;
