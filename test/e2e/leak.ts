@@ -175,9 +175,16 @@ export function leakTest(mode: LeakMode): void {
       for (const rule of PLANTED_RULES) expect(rules, rule).toContain(rule);
       expect(slack.messages.length).toBeGreaterThanOrEqual(PLANTED_RULES.length);
       await smtp.waitFor(PLANTED_RULES.length, 20_000);
-      await app.store.refresh();
-
-      const { bus, store } = await mode.dump(app);
+      // The index role stores the findings on its own consumer: wait until they are there (bounded).
+      const { bus, store } = await eventually(
+        async () => {
+          await app.store.refresh();
+          const d = await mode.dump(app);
+          return d.store.includes('secret.detected') && d.bus.includes('secret.detected') ? d : undefined;
+        },
+        60_000,
+        'the findings in the bus and the store',
+      );
       // Not vacuous: the redacted log and the findings really are in what we searched.
       expect(bus).toContain('octo-org/octo-repo');
       expect(bus).toContain('secret.detected');
