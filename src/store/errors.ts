@@ -7,6 +7,15 @@ const SQLITE_TRANSIENT = new Set([5, 6, 10, 13, 14]);
 
 /** A short description of why the store cannot answer now, or undefined when `err` is something else. */
 export function storeUnavailable(err: unknown): string | undefined {
+  // Callers may wrap the store's error (so its text never reaches a client): look through `cause`.
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const why = unavailable(e);
+    if (why) return why;
+  }
+  return undefined;
+}
+
+function unavailable(err: unknown): string | undefined {
   if (
     err instanceof errors.ConnectionError ||
     err instanceof errors.TimeoutError ||
