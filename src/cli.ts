@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pipewarden command line: serve, token create, alert test, config check, replay (grammar: cli-args.ts).
+// pipewarden command line: serve, token create, alert test|routes, config check, replay (grammar: cli-args.ts).
 import { sinkConfigKeys } from './alerting/sinks/index.ts';
 import { createToken } from './api/tokens.ts';
 import { createStore, startApp } from './app.ts';
@@ -45,6 +45,7 @@ async function main(argv: string[]): Promise<void> {
     set?: string[];
     only?: string;
     format?: string;
+    test?: string;
   };
   const configFile = values.config ?? process.env.PIPEWARDEN_CONFIG;
   const config = loadConfig(configFile);
@@ -101,6 +102,15 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${name}: ${d.status}${d.error ? ` (${d.error})` : ''}\n`);
     }
     if (!Object.values(deliveries).every((d) => d.status === 'sent')) process.exit(1);
+    return;
+  }
+
+  if (command === 'alert routes') {
+    if (!values.test) fail('alert routes needs --test HIT.json (a hit as JSON)');
+    const { describeRouting } = await import('./alerting/route-test.ts');
+    const out = describeRouting(config, values.test);
+    if ('error' in out) fail(out.error);
+    process.stdout.write(out.text);
     return;
   }
 

@@ -3,6 +3,7 @@
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
+import type { Router } from './routing.ts';
 import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
 import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severityRank } from './types.ts';
 
@@ -21,6 +22,8 @@ export interface AlerterOptions {
   maxRetryAfterMs?: number;
   /** How the final alert record write is retried before the batch is redelivered (see outbox.ts). */
   outbox?: Omit<OutboxOptions, 'log'>;
+  /** The routing tree (routing.ts); without it every sink is a receiver of every hit. */
+  router?: Router;
   log?: Logger;
   now?: () => Date;
 }
@@ -72,8 +75,9 @@ export class Alerter {
       ...outbox.unrecorded(hit.id),
     };
     const toSend: Sink[] = [];
+    const routed = this.#routed(hit);
     for (const sink of this.#sinks) {
-      const decided = this.#decide(sink, hit, deliveries[sink.name]);
+      const decided = this.#decide(sink, hit, deliveries[sink.name], routed);
       if (decided) deliveries[sink.name] = decided;
       else toSend.push(sink);
     }
@@ -168,9 +172,10 @@ export class Alerter {
 
   /** Sends to every sink at or above its minimum severity (skipping those already sent), in parallel. */
   async deliver(hit: Hit, previous: Record<string, Delivery> = {}): Promise<Record<string, Delivery>> {
+    const routed = this.#routed(hit);
     const results = await Promise.allSettled(
       this.#sinks.map(async (sink) => {
-        const decided = this.#decide(sink, hit, previous[sink.name]);
+        const decided = this.#decide(sink, hit, previous[sink.name], routed);
         if (decided) return decided;
         const delivery = await this.#send(sink, hit, previous[sink.name]);
         if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
@@ -192,9 +197,23 @@ export class Alerter {
     return this.#opts.now?.() ?? new Date();
   }
 
+  /** The receivers the routing tree gives the hit; undefined: every sink (no tree, or test alerts). */
+  #routed(hit: Hit): Set<string> | undefined {
+    if (this.#opts.ignoreRoutes || !this.#opts.router) return undefined;
+    return new Set(this.#opts.router.route(hit).receivers);
+  }
+
   /** The outcome for a sink that is not to be sent now (already sent, not routed, held…); undefined: send. */
-  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined): Delivery | undefined {
+  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined, routed?: Set<string>): Delivery | undefined {
     if (previous?.status === 'sent') return previous;
+    if (routed && !routed.has(sink.name)) {
+      return {
+        status: 'skipped',
+        attempts: 0,
+        at: this.#now().toISOString(),
+        reason: `no route sends this hit to ${sink.name}`,
+      };
+    }
     if (!this.#opts.ignoreRoutes && sink.detectors?.length && !sink.detectors.includes(hit.detector)) {
       return {
         status: 'skipped',

@@ -76,7 +76,10 @@ export class SinkError extends Error {
  * Built by a factory from its validated config, so a missing option fails at load time, not at 3 a.m.
  */
 export interface Sink<P = unknown> {
-  readonly name: string; // "slack", "email"
+  /** The receiver's name: the sink id for alerting.<sink>, the configured name for alerting.receivers. */
+  readonly name: string;
+  /** The sink id of the registry ("slack", "email"), when the name is a receiver's. */
+  readonly type?: string;
   readonly minSeverity: Severity;
   /** When non-empty, only hits of these detectors are routed to this sink. */
   readonly detectors?: readonly string[];

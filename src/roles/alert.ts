@@ -2,7 +2,8 @@
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
-import { consoleUrlOf } from '../alerting/sinks/index.ts';
+import { Router } from '../alerting/routing.ts';
+import { consoleUrlOf, implicitReceivers } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
@@ -28,6 +29,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     throttle: config.alerting.throttle,
     ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
+    router: routerOf(config),
     log,
     now,
   });
@@ -54,6 +56,11 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     stoppables.push(sweeper);
   }
   return { alerter, sinks, stoppables };
+}
+
+/** The routing tree of the config; the default route's receivers are the alerting.<sink> sinks. */
+export function routerOf(config: Config): Router {
+  return new Router(config.alerting.route, implicitReceivers(config.alerting));
 }
 
 async function alertBatch({ config, metrics, log }: RoleDeps, alerter: Alerter, batch: ConsumedMessage[]) {
