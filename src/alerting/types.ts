@@ -26,7 +26,27 @@ export interface Hit {
   repository?: string;
   source_ip?: string;
   context: Record<string, string | number | boolean | null>; // redacted, flat, small
+  /** Set by the alerter when rendering: the incident this hit belongs to (incidents.ts). */
+  incident?: IncidentInfo;
 }
+
+/** What a message shows of an incident: how many hits, since when, and who acted on it. */
+export interface IncidentInfo {
+  id: string;
+  count: number;
+  first_at: string;
+  last_at: string;
+  status: 'open' | 'acknowledged' | 'resolved';
+  /** The latest hit's summary (what is new, for updates). */
+  last_summary?: string;
+  acknowledged_by?: string;
+  acknowledged_at?: string;
+  resolved_by?: string;
+  resolved_at?: string;
+}
+
+/** Where a sink put a message it can later edit (Slack: channel and ts). */
+export type SinkRef = Record<string, string>;
 
 /**
  * held: the sink was over its alert budget (see throttle.ts), so the alert waits for the next digest;
@@ -43,6 +63,8 @@ export interface Delivery {
   retryable?: boolean; // for failed deliveries: whether another attempt can help (rate limit, 5xx, timeout)
   reason?: string; // for skipped: below the sink's minimum severity, ...; for held: the budget
   digest?: string; // for digested: the id of the digest alert that summarised this one
+  ref?: SinkRef; // for sent: where the message is, when the sink can edit it (Slack)
+  update?: boolean; // for sent: an update of the incident's message rather than a new one
 }
 
 export const ALERT_STATUSES = ['pending', 'delivered', 'held', 'partial', 'failed'] as const;
@@ -56,6 +78,8 @@ export interface AlertRecord extends Hit {
    */
   status: AlertStatus;
   deliveries: Record<string, Delivery>;
+  /** The incident this hit was counted into (incidents.ts). */
+  incident_id?: string;
 }
 
 /** What a sink's sender reports. `retryable` tells the alerter whether another attempt can help. */
@@ -84,8 +108,13 @@ export interface Sink<P = unknown> {
   /** When non-empty, only hits of these detectors are routed to this sink. */
   readonly detectors?: readonly string[];
   render(hit: Hit): P;
-  /** Resolves when delivered; rejects with SinkError. */
-  send(payload: P): Promise<void>;
+  /** Resolves when delivered (with where the message is, when the sink can edit it); rejects with SinkError. */
+  send(payload: P): Promise<SinkRef | undefined | void>;
+  /**
+   * For sinks that can edit what they sent: brings the message at `ref` up to date with the incident
+   * (`hit.incident`) and says what is new (Slack: chat.update, then a reply in the thread).
+   */
+  update?(ref: SinkRef, hit: Hit): Promise<void>;
   close?(): Promise<void>;
 }
 

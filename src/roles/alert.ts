@@ -1,6 +1,7 @@
 // The alert role: consumes hits, delivers them through every enabled sink (retries, throttle, digests),
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
+import { IncidentTracker } from '../alerting/incidents.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
 import { Router } from '../alerting/routing.ts';
 import { consoleUrlOf, implicitReceivers } from '../alerting/sinks/index.ts';
@@ -30,6 +31,11 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
     router: routerOf(config),
+    incidents: new IncidentTracker(store, {
+      groupBy: config.alerting.route.group_by,
+      groupIntervalMs: config.alerting.route.group_interval,
+      repeatIntervalMs: config.alerting.route.repeat_interval,
+    }),
     log,
     now,
   });

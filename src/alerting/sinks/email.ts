@@ -80,11 +80,23 @@ function hitFields(hit: Hit): Array<[string, string]> {
     ['Repository', hit.repository],
     ['Source IP', hit.source_ip],
     ['Time', hit['@timestamp']],
+    ['Hits', hit.incident && hit.incident.count > 1 ? incidentLine(hit.incident) : undefined],
     ['Hit', hit.id],
   ];
   return fields
     .filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '')
     .map(([k, v]) => [k, oneLine(v)]);
+}
+
+/** An incident's count and span, and who acted on it. */
+function incidentLine(inc: NonNullable<Hit['incident']>): string {
+  const acted =
+    inc.status === 'acknowledged'
+      ? `; acknowledged by ${inc.acknowledged_by ?? 'someone'}`
+      : inc.status === 'resolved'
+        ? `; resolved by ${inc.resolved_by ?? 'someone'}`
+        : '';
+  return `${inc.count} in incident ${inc.id} (first ${inc.first_at}, last ${inc.last_at})${acted}`;
 }
 
 function htmlLink(url: string): string {

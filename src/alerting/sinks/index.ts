@@ -1,7 +1,7 @@
 // The registry of alert sinks: an explicit typed array. The `alerting` config keys, createSinks, the CLI,
 // the API and the README's sink table derive from it; a test fails when a sink file is missing from it.
 import { z } from 'zod';
-import type { Sink, SinkConfigBase, SinkDefinition } from '../types.ts';
+import type { Hit, Sink, SinkConfigBase, SinkDefinition, SinkRef } from '../types.ts';
 import { email } from './email.ts';
 import { slack } from './slack.ts';
 import { webhook } from './webhook/index.ts';
@@ -76,6 +76,7 @@ function asReceiver(name: string, type: string, sink: Sink): Sink {
     render: (hit) => sink.render(hit),
     send: (payload) => sink.send(payload),
     ...(sink.close ? { close: () => sink.close!() } : {}),
+    ...(sink.update ? { update: (ref: SinkRef, hit: Hit) => sink.update!(ref, hit) } : {}),
   };
 }
 

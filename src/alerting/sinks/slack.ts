@@ -129,6 +129,11 @@ export function renderSlackMessage(
   if (hit.repository) fields.push(field('Repository', escapeSlack(oneLine(hit.repository))));
   if (hit.source_ip) fields.push(field('Source IP', escapeSlack(oneLine(hit.source_ip))));
   fields.push(field('Time', slackDate(hit['@timestamp'])));
+  const inc = hit.incident;
+  if (inc && inc.count > 1)
+    fields.push(
+      field('Hits', `${inc.count} (first ${slackDate(inc.first_at)}, last ${slackDate(inc.last_at)})`),
+    );
 
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
@@ -153,9 +158,33 @@ export function renderSlackMessage(
       },
       { type: 'section', text: { type: 'mrkdwn', text: truncate(summary, SECTION_MAX), verbatim: true } },
       { type: 'section', fields },
+      ...incidentBlocks(hit),
       { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('  ·  '), SECTION_MAX) }] },
     ],
   };
+}
+
+/** Who acted on the incident, as a context line (Slack user ids become mentions Slack resolves). */
+function incidentBlocks(hit: Hit): SlackBlock[] {
+  const inc = hit.incident;
+  if (!inc || inc.status === 'open') return [];
+  const who = (by: string | undefined) =>
+    by && /^U[A-Z0-9]{2,20}$/.test(by) ? `<@${by}>` : escapeSlack(oneLine(by ?? 'someone'));
+  const line =
+    inc.status === 'acknowledged'
+      ? `:eyes: Acknowledged by ${who(inc.acknowledged_by)}${inc.acknowledged_at ? ` at ${slackDate(inc.acknowledged_at)}` : ''}`
+      : `:white_check_mark: Resolved by ${who(inc.resolved_by)}${inc.resolved_at ? ` at ${slackDate(inc.resolved_at)}` : ''}`;
+  return [{ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(line, SECTION_MAX) }] }];
+}
+
+/** Pure: the thread reply for a later hit of an incident: what is new. */
+export function renderSlackThreadReply(hit: Hit): string {
+  const inc = hit.incident;
+  const count = inc ? `Hit ${inc.count}` : 'New hit';
+  return truncate(
+    `${count} at ${slackDate(hit['@timestamp'])}: ${escapeSlack(oneLine(hit.summary))} (hit \`${escapeSlack(oneLine(hit.id))}\`)`,
+    SECTION_MAX,
+  );
 }
 
 // Platform errors that say "try again later" rather than "this will never work".
@@ -210,7 +239,29 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
       renderSlackMessage(hit, { channel, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
     async send(payload) {
       try {
-        await client.chat.postMessage({ ...payload, unfurl_links: false, unfurl_media: false });
+        const res = await client.chat.postMessage({ ...payload, unfurl_links: false, unfurl_media: false });
+        // where the message is, so an incident's later hits edit it and reply in its thread
+        return res.channel && res.ts ? { channel: res.channel, ts: res.ts } : undefined;
+      } catch (err) {
+        throw toSinkError(err);
+      }
+    },
+    async update(ref, hit) {
+      const { channel: at, ts } = ref;
+      if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
+      const message = renderSlackMessage(hit, {
+        channel: at,
+        ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
+      });
+      try {
+        await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
+        await client.chat.postMessage({
+          channel: at,
+          thread_ts: ts,
+          text: renderSlackThreadReply(hit),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
       } catch (err) {
         throw toSinkError(err);
       }
