@@ -5,6 +5,7 @@ import { adapters } from '../../ingest-adapters/index.ts';
 import { redeliverConfigSchema } from '../alerting/redeliver.ts';
 import { namedReceivers, rootRouteSchema } from '../alerting/routing.ts';
 import { implicitReceivers, receiversSchema, sinkConfigShape, sinks } from '../alerting/sinks/index.ts';
+import { slackInteractionsConfigSchema } from '../alerting/slack-interactions.ts';
 import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
@@ -82,6 +83,8 @@ export const configSchema = z
         ...sinkConfigShape(),
         /** Named receivers, each one sink with its own settings (routing.ts). */
         receivers: receiversSchema,
+        /** Buttons on Slack incident messages: POST /slack/interactions (slack-interactions.ts). */
+        slackInteractions: slackInteractionsConfigSchema,
         /** The routing tree: which receivers get which hits, and how hits group into incidents. */
         route: rootRouteSchema,
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */

@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.ts';
 import { eventId } from '../event.ts';
 import { createSinks } from '../factories.ts';
 import type { Logger } from '../log.ts';
+import type { Store } from '../store/types.ts';
 import type { RoleDeps, Stoppable } from './types.ts';
 
 export interface AlertRole {
@@ -31,11 +32,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
     router: routerOf(config),
-    incidents: new IncidentTracker(store, {
-      groupBy: config.alerting.route.group_by,
-      groupIntervalMs: config.alerting.route.group_interval,
-      repeatIntervalMs: config.alerting.route.repeat_interval,
-    }),
+    incidents: incidentTracker(config, store),
     log,
     now,
   });
@@ -62,6 +59,15 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     stoppables.push(sweeper);
   }
   return { alerter, sinks, stoppables };
+}
+
+/** Incidents as alerting.route groups them (the alert role and the Slack buttons share them). */
+export function incidentTracker(config: Config, store: Store): IncidentTracker {
+  return new IncidentTracker(store, {
+    groupBy: config.alerting.route.group_by,
+    groupIntervalMs: config.alerting.route.group_interval,
+    repeatIntervalMs: config.alerting.route.repeat_interval,
+  });
 }
 
 /** The routing tree of the config; the default route's receivers are the alerting.<sink> sinks. */

@@ -1,8 +1,10 @@
 // The responders' query API (/api/*, bearer token), served with the ingest role.
 import type { FastifyInstance } from 'fastify';
+import { consoleUrlOf } from '../alerting/sinks/index.ts';
+import { slackInteractionRoutes } from '../alerting/slack-interactions.ts';
 import { apiRoutes } from '../api/routes.ts';
 import { TokenVerifier } from '../api/tokens.ts';
-import { sendTestAlert } from './alert.ts';
+import { incidentTracker, sendTestAlert } from './alert.ts';
 import type { RoleDeps } from './types.ts';
 
 export async function registerApi(deps: RoleDeps, server: FastifyInstance): Promise<void> {
@@ -14,4 +16,17 @@ export async function registerApi(deps: RoleDeps, server: FastifyInstance): Prom
     metrics,
     testAlert: () => sendTestAlert(config, log, now),
   });
+  // Buttons on Slack incident messages (signed by the Slack app; off unless configured).
+  const interactions = config.alerting.slackInteractions;
+  if (interactions.enabled) {
+    const consoleUrl = consoleUrlOf(config.alerting);
+    await server.register(slackInteractionRoutes, {
+      config: interactions,
+      store,
+      incidents: incidentTracker(config, store),
+      ...(consoleUrl ? { consoleUrl } : {}),
+      log,
+      now,
+    });
+  }
 }

@@ -53,7 +53,25 @@ type Mrkdwn = { type: 'mrkdwn'; text: string; verbatim?: boolean };
 export type SlackBlock =
   | { type: 'header'; text: PlainText }
   | { type: 'section'; text?: Mrkdwn; fields?: Mrkdwn[] }
-  | { type: 'context'; elements: Mrkdwn[] };
+  | { type: 'context'; elements: Mrkdwn[] }
+  | { type: 'actions'; block_id: string; elements: SlackButton[] };
+
+type SlackButton = {
+  type: 'button';
+  action_id: string;
+  text: PlainText;
+  value?: string;
+  url?: string;
+  style?: 'primary' | 'danger';
+};
+
+/** The buttons' action ids (slack-interactions.ts handles them); each button's value is the incident id. */
+export const SLACK_ACTIONS = {
+  ack: 'pipewarden.ack',
+  silence1h: 'pipewarden.silence-1h',
+  silence24h: 'pipewarden.silence-24h',
+  open: 'pipewarden.open',
+} as const;
 
 /** What chat.postMessage receives (a subset of ChatPostMessageArguments). */
 export interface SlackMessage {
@@ -160,6 +178,7 @@ export function renderSlackMessage(
       { type: 'section', fields },
       ...incidentBlocks(hit),
       { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('  ·  '), SECTION_MAX) }] },
+      ...actionBlocks(hit, options.consoleUrl),
     ],
   };
 }
@@ -175,6 +194,32 @@ function incidentBlocks(hit: Hit): SlackBlock[] {
       ? `:eyes: Acknowledged by ${who(inc.acknowledged_by)}${inc.acknowledged_at ? ` at ${slackDate(inc.acknowledged_at)}` : ''}`
       : `:white_check_mark: Resolved by ${who(inc.resolved_by)}${inc.resolved_at ? ` at ${slackDate(inc.resolved_at)}` : ''}`;
   return [{ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(line, SECTION_MAX) }] }];
+}
+
+/** The incident's buttons: Acknowledge (while open), Silence 1 h / 24 h (same key), Open in console. */
+function actionBlocks(hit: Hit, consoleUrl: string | undefined): SlackBlock[] {
+  const inc = hit.incident;
+  if (!inc) return [];
+  const button = (action_id: string, text: string, extra: Partial<SlackButton> = {}): SlackButton => ({
+    type: 'button',
+    action_id,
+    text: { type: 'plain_text', text },
+    value: inc.id,
+    ...extra,
+  });
+  const elements: SlackButton[] = [];
+  if (inc.status === 'open') elements.push(button(SLACK_ACTIONS.ack, 'Acknowledge', { style: 'primary' }));
+  elements.push(
+    button(SLACK_ACTIONS.silence1h, 'Silence 1 h'),
+    button(SLACK_ACTIONS.silence24h, 'Silence 24 h'),
+  );
+  if (consoleUrl && /^https?:\/\//i.test(consoleUrl))
+    elements.push(
+      button(SLACK_ACTIONS.open, 'Open in console', {
+        url: `${consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`,
+      }),
+    );
+  return [{ type: 'actions', block_id: `pipewarden:${inc.id}`.slice(0, 255), elements }];
 }
 
 /** Pure: the thread reply for a later hit of an incident: what is new. */
