@@ -54,12 +54,14 @@ const COLOR: Record<Severity, string> = {
 
 /** One line, and the Markdown Adaptive Cards understand made literal. */
 export function teamsText(s: string): string {
-  return s
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
-    .trim()
-    // link brackets and emphasis: no text from an event becomes a link or formatting
-    .replace(/([\\`*_[\]])/g, '\\$1')
-    .slice(0, 2000);
+  return (
+    s
+      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .trim()
+      // link brackets and emphasis: no text from an event becomes a link or formatting
+      .replace(/([\\`*_[\]])/g, '\\$1')
+      .slice(0, 2000)
+  );
 }
 
 /** Pure: the Workflows webhook body for one hit. */
