@@ -67,14 +67,23 @@ export interface Delivery {
   update?: boolean; // for sent: an update of the incident's message rather than a new one
 }
 
-export const ALERT_STATUSES = ['pending', 'delivered', 'held', 'partial', 'failed'] as const;
+export const ALERT_STATUSES = [
+  'pending',
+  'delivered',
+  'held',
+  'digested',
+  'partial',
+  'failed',
+  'undelivered',
+] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
 export interface AlertRecord extends Hit {
   /**
    * delivered: every enabled sink sent, digested or skipped; held: none failed, some wait for a digest;
    * partial: some failed; failed: all failed; pending: some sink is being sent or was interrupted
-   * before its outcome was stored (outbox.ts).
+   * before its outcome was stored (outbox.ts); digested: what was held went out in a digest;
+   * undelivered: no sink is configured, so nobody was told.
    */
   status: AlertStatus;
   deliveries: Record<string, Delivery>;

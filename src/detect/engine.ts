@@ -645,5 +645,8 @@ function makeRuleHit(detector: Detector<any>, rule: Rule<any>, f: Firing, m: Mat
     first_at: f.firstAt,
     last_at: f.lastAt,
   };
+  // A distinct-count hit is about many values (users sprayed from one IP): its last event's user is not
+  // its actor; the detector names the set in its context (e.g. targets: "5 users from 203.0.113.7").
+  if (rule.type === 'distinct') delete hit.actor;
   return hit;
 }

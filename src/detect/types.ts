@@ -170,4 +170,6 @@ export interface DetectorCase {
   expectByRule?: Record<string, number>;
   /** Substring the first hit's summary must contain, when given. */
   summaryIncludes?: string;
+  /** Fields the first hit must have (toMatchObject; `actor: undefined` means it has none), when given. */
+  hitMatches?: Record<string, unknown>;
 }

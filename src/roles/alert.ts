@@ -4,7 +4,7 @@ import { Alerter } from '../alerting/alerter.ts';
 import { IncidentTracker } from '../alerting/incidents.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
 import { Router } from '../alerting/routing.ts';
-import { consoleUrlOf, implicitReceivers } from '../alerting/sinks/index.ts';
+import { consoleUrlOf, implicitReceivers, sinkConfigKeys } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
@@ -24,6 +24,11 @@ export interface AlertRole {
 export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
   const { config, bus, store, log, now } = deps;
   const sinks = createSinks(config);
+  if (!sinks.length)
+    log.warn(
+      { sinks: sinkConfigKeys() },
+      'No alert sink is enabled: hits are stored as undelivered alerts and nobody is told.',
+    );
   const consoleUrl = consoleUrlOf(config.alerting);
   const alerter = new Alerter(sinks, store, {
     attempts: config.alerting.attempts,

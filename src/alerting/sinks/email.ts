@@ -18,6 +18,8 @@ export const emailSinkConfigSchema = z
     from: z.email().optional(),
     to: z.array(z.email()).min(1).optional(),
     minSeverity: z.enum(SEVERITIES).default('high'),
+    /** pipewarden's API or console, linked from each mail (as from Slack). */
+    consoleUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Route only these detectors' alerts here (ids); empty: every detector. */
     detectors: z.array(z.string().min(1)).default([]),
   })
@@ -105,7 +107,13 @@ function htmlLink(url: string): string {
 }
 
 /** Pure: the mail for one hit. Every interpolated value is HTML-escaped in the HTML part. */
-export function renderEmail(hit: Hit, options: { from: string; to: string[] }): EmailMessage {
+export function renderEmail(
+  hit: Hit,
+  options: { from: string; to: string[]; consoleUrl?: string },
+): EmailMessage {
+  const alertUrl = options.consoleUrl
+    ? `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`
+    : undefined;
   const sev = hit.severity.toUpperCase();
   const prefix = `[pipewarden][${sev}] ${oneLine(hit.title)}`;
   const subject = truncate(`${prefix} — ${oneLine(hit.summary)}`, SUBJECT_MAX);
@@ -126,6 +134,7 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
     ...(context.length ? ['Context:', ...context.map(([k, v]) => `  ${k}: ${v}`), ''] : []),
     `Runbook: ${oneLine(hit.runbook)}`,
     ...(hit.reference ? [`Reference: ${oneLine(hit.reference)}`] : []),
+    ...(alertUrl ? [`Alert and events: ${alertUrl}`] : []),
     '',
     '-- ',
     'pipewarden',
@@ -144,6 +153,7 @@ export function renderEmail(hit: Hit, options: { from: string; to: string[] }): 
     ...(context.length ? ['<h3>Context</h3>', `<table>${context.map(row).join('')}</table>`] : []),
     `<p>Runbook: ${htmlLink(hit.runbook)}</p>`,
     ...(hit.reference ? [`<p>Reference: ${htmlLink(hit.reference)}</p>`] : []),
+    ...(alertUrl ? [`<p>Alert and events: ${htmlLink(alertUrl)}</p>`] : []),
     '</body></html>',
     '',
   ].join('\n');
@@ -214,7 +224,8 @@ export function createEmailSink(config: EmailSinkConfig): Sink<EmailMessage> {
     name: 'email',
     minSeverity: config.minSeverity,
     detectors: config.detectors,
-    render: (hit) => renderEmail(hit, { from, to }),
+    render: (hit) =>
+      renderEmail(hit, { from, to, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
     async send(payload) {
       try {
         await transport.sendMail(payload);

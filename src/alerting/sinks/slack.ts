@@ -143,7 +143,11 @@ export function renderSlackMessage(
     field('Detector', `\`${escapeSlack(oneLine(hit.detector))}\``),
     field('Source', escapeSlack(oneLine(hit.source))),
   ];
+  if (hit.context.rule !== undefined)
+    fields.push(field('Rule', `\`${escapeSlack(oneLine(String(hit.context.rule)))}\``));
   if (hit.actor) fields.push(field('Actor', escapeSlack(oneLine(hit.actor))));
+  else if (typeof hit.context.targets === 'string')
+    fields.push(field('Targets', escapeSlack(oneLine(hit.context.targets))));
   if (hit.repository) fields.push(field('Repository', escapeSlack(oneLine(hit.repository))));
   if (hit.source_ip) fields.push(field('Source IP', escapeSlack(oneLine(hit.source_ip))));
   fields.push(field('Time', slackDate(hit['@timestamp'])));
@@ -175,12 +179,29 @@ export function renderSlackMessage(
         text: { type: 'plain_text', text: truncate(`[${sev}] ${title}`, HEADER_MAX), emoji: true },
       },
       { type: 'section', text: { type: 'mrkdwn', text: truncate(summary, SECTION_MAX), verbatim: true } },
-      { type: 'section', fields },
-      ...incidentBlocks(hit),
+      { type: 'section', fields: fields.slice(0, 10) }, // Block Kit: at most 10 fields
       { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('  ·  '), SECTION_MAX) }] },
+      ...detailBlocks(hit),
+      ...incidentBlocks(hit),
       ...actionBlocks(hit, options.consoleUrl),
     ],
   };
+}
+
+/** What email shows as Context (counts, first/last, the users, a secret's job and line), one line each. */
+function detailBlocks(hit: Hit): SlackBlock[] {
+  const shown = new Set(['rule', 'targets']);
+  const lines = Object.entries(hit.context)
+    .filter(([k, v]) => !shown.has(k) && v !== null && v !== '')
+    .slice(0, 30)
+    .map(([k, v]) => `*${escapeSlack(oneLine(k))}*: ${escapeSlack(oneLine(String(v)))}`);
+  if (!lines.length) return [];
+  return [
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: truncate(lines.join('\n'), SECTION_MAX), verbatim: true },
+    },
+  ];
 }
 
 /** Who acted on the incident, as a context line (Slack user ids become mentions Slack resolves). */
