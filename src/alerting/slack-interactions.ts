@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { type Incident, type IncidentTracker, incidentInfo } from './incidents.ts';
 import { SLACK_ACTIONS as ACTIONS, renderSlackMessage } from './sinks/slack.ts';
+import type { Hit } from './types.ts';
 
 export const SLACK_SIGNING_SECRET_ENV = 'PIPEWARDEN_SLACK_SIGNING_SECRET';
 /** Slack's own advice: refuse requests older than five minutes. */
@@ -94,6 +95,11 @@ export interface InteractionOptions {
   incidents: IncidentTracker;
   silences?: SilenceCreator;
   consoleUrl?: string;
+  /**
+   * Called after an acknowledgement with the incident and its latest hit, so receivers that track
+   * incidents elsewhere follow it (PagerDuty: an `acknowledge` on the same dedup_key).
+   */
+  onChange?: (incident: Incident, hit: Hit) => Promise<void>;
   log: Logger;
   now: () => Date;
 }
@@ -191,9 +197,28 @@ export async function slackInteractionRoutes(app: FastifyInstance, opts: Interac
       { incident: incident.id, slackUser: user, action: action.action_id },
       'Slack user acted on an incident.',
     );
-    await replaceMessage(opts, payload.response_url, updated ?? incident, note);
+    const current = updated ?? incident;
+    const hit = await latestHit(opts.store, current);
+    await replaceMessage(opts, payload.response_url, current, hit, note);
+    if (hit && opts.onChange)
+      await opts
+        .onChange(current, { ...hit, incident: incidentInfo(current) })
+        .catch((err: unknown) =>
+          opts.log.warn(
+            { incident: current.id, err },
+            'Could not pass the acknowledgement on to every receiver.',
+          ),
+        );
     return reply.code(200).send();
   });
+}
+
+/** The incident's latest hit, as stored. */
+async function latestHit(store: Store, incident: Incident): Promise<Hit | undefined> {
+  const last = await store.getAlert(incident.hits[incident.hits.length - 1] ?? '');
+  if (!last) return undefined;
+  const { status: _s, deliveries: _d, incident_id: _i, ...hit } = last;
+  return hit;
 }
 
 /** Replaces the incident's Slack message (its latest hit, with who acted) through the response_url. */
@@ -201,6 +226,7 @@ async function replaceMessage(
   opts: InteractionOptions,
   url: string | undefined,
   incident: Incident,
+  hit: Hit | undefined,
   note: string,
 ) {
   if (!url || !url.startsWith(opts.config.responseUrlPrefix)) {
@@ -210,9 +236,7 @@ async function replaceMessage(
     );
     return;
   }
-  const last = await opts.store.getAlert(incident.hits[incident.hits.length - 1] ?? '');
-  if (!last) return;
-  const { status: _s, deliveries: _d, incident_id: _i, ...hit } = last;
+  if (!hit) return;
   const message = renderSlackMessage(
     { ...hit, incident: incidentInfo(incident) },
     { channel: '', ...(opts.consoleUrl ? { consoleUrl: opts.consoleUrl } : {}) },

@@ -31,6 +31,7 @@ let responseServer: ReturnType<typeof createServer>;
 let responseUrl: string;
 const replaced: Array<Record<string, unknown>> = [];
 const silences: Array<Parameters<SilenceCreator['create']>[0]> = [];
+const changes: Array<{ status: string; hitStatus: string | undefined }> = [];
 
 const hit: Hit = {
   id: 'hit-spray-1',
@@ -105,6 +106,9 @@ beforeAll(async () => {
       },
     },
     consoleUrl: 'https://pw.example.org/',
+    onChange: async (incident, h) => {
+      changes.push({ status: incident.status, hitStatus: h.incident?.status });
+    },
     log: createLogger({ level: 'silent' }),
     now: () => NOW,
   });
@@ -182,6 +186,8 @@ describe('slack interactions', () => {
     expect(blocks).not.toContain(SLACK_ACTIONS.ack); // no Acknowledge button any more
     expect(blocks).toContain(SLACK_ACTIONS.silence1h);
     expect(blocks).toContain('https://pw.example.org/api/alerts/hit-spray-1');
+    // receivers that follow the incident elsewhere (PagerDuty) are told, with the acknowledged incident
+    expect(changes).toEqual([{ status: 'acknowledged', hitStatus: 'acknowledged' }]);
     // the very same signed request again: a replay
     const again = await post(body, headers);
     expect(again.statusCode).toBe(401);
