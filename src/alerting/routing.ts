@@ -130,12 +130,13 @@ export function fieldOf(hit: Hit, field: MatchField | 'source_ip'): string | und
       return hit.repository;
     case 'organisation':
       return (
+        hit.organization ??
         ctx('organisation') ??
         ctx('organization') ??
         (hit.repository?.includes('/') ? hit.repository.split('/')[0] : undefined)
       );
     case 'environment':
-      return ctx('environment');
+      return hit.environment ?? ctx('environment');
     case 'actor':
       return hit.actor;
     case 'key':

@@ -25,6 +25,10 @@ export interface Hit {
   actor?: string;
   repository?: string;
   source_ip?: string;
+  environment?: string; // the triggering event's deployment environment, when it names one
+  organization?: string; // the triggering event's organisation, when it names one
+  /** The object at the vendor (the Jenkins build, the pipeline run), when the event carries its http(s) URL. */
+  link?: string;
   context: Record<string, string | number | boolean | null>; // redacted, flat, small
   /** Set by the alerter when rendering: the incident this hit belongs to (incidents.ts). */
   incident?: IncidentInfo;

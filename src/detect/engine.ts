@@ -628,6 +628,11 @@ export function makeHit(
   if (event.user?.name) hit.actor = event.user.name;
   if (event.pipewarden.repository) hit.repository = event.pipewarden.repository;
   if (event.source?.ip) hit.source_ip = event.source.ip;
+  if (event.pipewarden.environment) hit.environment = event.pipewarden.environment;
+  if (event.organization?.name) hit.organization = event.organization.name;
+  // a deep link to the vendor's object (the build, the run); only http(s), never a vendor's javascript:
+  const link = event.pipewarden.build_url ?? event.url?.original;
+  if (link && /^https?:\/\/[^\s]{1,2000}$/i.test(link)) hit.link = link;
   return hit;
 }
 

@@ -2,10 +2,13 @@
 // of users a spraying hit targets, a secret's job and line), email links to the console, a digest names
 // what it held, and an alert with no sink configured is `undelivered`.
 import { describe, expect, it } from 'vitest';
+import { detectors } from '../../detectors/index.ts';
 import { renderEmail } from '../../src/alerting/sinks/email.ts';
 import { renderSlackMessage } from '../../src/alerting/sinks/slack.ts';
 import { buildDigest, overallStatus } from '../../src/alerting/throttle.ts';
 import type { AlertRecord, Hit } from '../../src/alerting/types.ts';
+import { makeHit } from '../../src/detect/engine.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
 
 const spraying: Hit = {
   id: 'hit-spray',
@@ -58,6 +61,39 @@ describe('alert content', () => {
     const mail = renderEmail(secret, { from: 'a@example.org', to: ['b@example.org'] });
     expect(mail.text).toContain('job: acme/web #42');
     expect(mail.text).toContain('line: 118');
+  });
+
+  it('links to the object at the vendor where the event carries one', () => {
+    const h = { ...secret, link: 'https://jenkins.example.org/job/web/42/' };
+    expect(text(h)).toContain('<https://jenkins.example.org/job/web/42/|open at jenkins>');
+    const mail = renderEmail(h, { from: 'a@example.org', to: ['b@example.org'] });
+    expect(mail.text).toContain('At jenkins: https://jenkins.example.org/job/web/42/');
+  });
+
+  it("the engine carries the event's build URL, environment and organisation onto the hit", () => {
+    const event = {
+      '@timestamp': '2026-05-01T10:00:00Z',
+      message: 'm',
+      event: { id: 'ev1', kind: 'event', ingested: '2026-05-01T10:00:01Z' },
+      organization: { name: 'acme' },
+      pipewarden: {
+        kind: 'deploy',
+        source: 'jenkins',
+        environment: 'production',
+        build_url: 'https://jenkins.example.org/job/web/42/',
+      },
+    } as unknown as PipewardenEvent;
+    const h = makeHit(detectors[0]!, event, 'k', { summary: 's' }, 0, new Date('2026-05-01T10:00:02Z'));
+    expect(h).toMatchObject({
+      environment: 'production',
+      organization: 'acme',
+      link: 'https://jenkins.example.org/job/web/42/',
+    });
+    const evil = {
+      ...event,
+      pipewarden: { ...event.pipewarden, build_url: 'javascript:alert(1)' },
+    } as PipewardenEvent;
+    expect(makeHit(detectors[0]!, evil, 'k', { summary: 's' }, 0, new Date()).link).toBeUndefined();
   });
 
   it('email links to the console like Slack', () => {

@@ -159,6 +159,7 @@ export function renderSlackMessage(
 
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
+  if (hit.link) context.push(link(hit.link, `open at ${oneLine(hit.source)}`));
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
   // The alert with the events that triggered it (GET /api/alerts/<id>, bearer token): the first pivot.
   if (options.consoleUrl)
