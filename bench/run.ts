@@ -11,6 +11,7 @@ const ALL: Record<string, string> = {
   detect: 'detect.ts',
   secrets: 'secrets/run.ts',
   redact: 'redact.ts',
+  trail: 'trail.ts',
 };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
 for (const name of wanted) {

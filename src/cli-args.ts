@@ -78,6 +78,22 @@ ${CONFIG_USAGE}
       format: { type: 'string' },
     },
   },
+  'trail key': {
+    usage: `pipewarden trail key [--config FILE]
+  Print the public key that verifies the trail's checkpoints (keep a copy away from the store).
+${CONFIG_USAGE}`,
+    options: CONFIG,
+  },
+  'trail verify': {
+    usage: `pipewarden trail verify [--from ISO] [--to ISO] [--anchor FILE|DIR] [--config FILE]
+  Re-read the stored trail, recompute every chain and check it against the signed checkpoints (and an
+  anchor's copies). Reports modified, deleted, inserted, reordered events and missing or forged
+  checkpoints with ids and offsets; exits 1 when anything fails.
+${CONFIG_USAGE}
+  --from, --to     only the checkpoints and events of this time range (ISO 8601)
+  --anchor PATH    the anchor file (or directory of anchor files) to check the checkpoints against`,
+    options: { ...CONFIG, from: { type: 'string' }, to: { type: 'string' }, anchor: { type: 'string' } },
+  },
 });
 
 export const USAGE = `pipewarden — CI/CD pipeline log collector and anomaly alerter

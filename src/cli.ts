@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<void> {
     only?: string;
     format?: string;
     test?: string;
+    anchor?: string;
   };
   const configFile = values.config ?? process.env.PIPEWARDEN_CONFIG;
   const config = loadConfig(configFile);
@@ -152,6 +153,24 @@ async function main(argv: string[]): Promise<void> {
     }
     return;
   }
+
+  // --- trail (src/trail/cli.ts) ---
+  if (command === 'trail key' || command === 'trail verify') {
+    const { trailCommand } = await import('./trail/cli.ts');
+    const code = await trailCommand(
+      command.split(' ')[1],
+      config,
+      {
+        ...(values.from ? { from: values.from } : {}),
+        ...(values.to ? { to: values.to } : {}),
+        ...(values.anchor ? { anchor: values.anchor } : {}),
+      },
+      { out: process.stdout, err: process.stderr },
+    );
+    if (code !== 0) process.exit(code);
+    return;
+  }
+  // --- end trail ---
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

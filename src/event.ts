@@ -1,5 +1,6 @@
 // The normalised event: Elastic Common Schema field names, with `pipewarden.*` for what ECS lacks.
 import { createHash } from 'node:crypto';
+import type { TrailLink } from './trail/types.ts';
 
 /**
  * The small fixed vocabulary detectors match on. Adapters map every vendor event to exactly one kind,
@@ -84,6 +85,22 @@ export interface PipewardenEvent {
     };
     /** A push that rewrote history. */
     forced?: boolean;
+    /** What started a CI run (GitHub `workflow_run.event`: push, pull_request_target, workflow_run, …). */
+    trigger?: string;
+    /** The change (pull request, run) came from a fork: its head repository is not the base repository. */
+    fork?: boolean;
+    /** How the author of a pull request, issue or comment relates to the repository (GitHub
+     * `author_association`, lower case: owner, member, collaborator, contributor, first_time_contributor, none). */
+    association?: string;
+    /**
+     * Attacker-controlled text a workflow may interpolate (pull request title and body, head branch, issue
+     * title and body, comment body, commit messages), each bounded in length by the adapter.
+     */
+    untrusted?: Array<{ field: string; value: string }>;
+    /** Whether `branch` names a branch or a tag (from the full ref, `refs/tags/…`), when the source says. */
+    ref_type?: 'branch' | 'tag';
+    /** Paths a push added, modified or removed (bounded), e.g. `.github/workflows/ci.yml`. */
+    files?: string[];
     /** Which credential acted, as the source identifies it: its hash or id, never the credential. */
     token?: { hashed?: string; id?: string; scopes?: string; type?: string };
     /**
@@ -97,6 +114,17 @@ export interface PipewardenEvent {
     secret?: SecretFindingFields;
     /** The vendor payload, secrets redacted. Stored for the audit trail, not indexed for search. */
     raw?: unknown;
+    // --- trail (src/trail): the chain link and the correlation fields a trace follows ---------------
+    /** Set by the index role: this event's link in its partition's hash chain. */
+    trail?: TrailLink;
+    ref?: string; // the full git ref, e.g. refs/heads/main
+    pull_request?: string; // the pull or merge request number
+    build_id?: string; // workflow run / pipeline / build id or number
+    artifact_version?: string;
+    artifact_digest?: string; // e.g. sha256:...
+    deployment_id?: string;
+    approvers?: string[]; // who approved (a review, a deployment protection rule, an input step)
+    // --- end trail ---------------------------------------------------------------------------------
   };
 }
 

@@ -1,6 +1,8 @@
 // `pipewarden replay`: runs the detectors over exported events (NDJSON) or over the stored audit trail
 // for a time range, so a platform team can backtest a threshold before changing it. Deterministic:
-// each event is evaluated with `now` = its own time, by the same engine the detect role runs.
+// each event is evaluated with `now` = its own time, by the same engine the detect role runs; the
+// engine's clock follows the events, so time-driven rules (absence, scheduled) run at their scheduled
+// times in between, as the detect role's clock runs them live.
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse as parseYaml } from 'yaml';
@@ -30,6 +32,8 @@ export interface ReplayOptions {
   err: Output;
   /** Progress bar on `err`; default: only when `err` is a TTY. */
   progress?: boolean;
+  /** Time-driven rules: run the clock on to this time after the last event (store input: `to`). */
+  until?: string;
 }
 
 export interface ReplaySummary {
@@ -114,7 +118,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       .filter((d) => !options.only || options.only.includes(d.id))
       .map((detector) => ({ detector, config: detectorConfigs[detector.id] ?? { enabled: false } })),
     // No clock skew clamp needed: `now` is each event's own time. Lateness: generous, exports may be unordered.
-    { allowedLatenessMs: 24 * 3_600_000 },
+    { allowedLatenessMs: 24 * 3_600_000, env: { enabledSources: enabledIds(config.sources) } },
   );
   const summary: ReplaySummary = {
     events: 0,
@@ -129,15 +133,27 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const bar = new ProgressBar(err, options.progress ?? err.isTTY === true);
   if (format === 'table') out.write(`${TABLE_HEADER}\n`);
 
-  const onEvent = (event: PipewardenEvent) => {
-    summary.events++;
-    for (const hit of engine.evaluate(event, new Date(event['@timestamp']))) {
+  const report = (hits: Hit[]) => {
+    for (const hit of hits) {
       summary.hits++;
       summary.byDetector[hit.detector] = (summary.byDetector[hit.detector] ?? 0) + 1;
       const rule = `${hit.detector}/${hit.context.rule ?? 'match'}`;
       summary.byRule[rule] = (summary.byRule[rule] ?? 0) + 1;
       out.write(format === 'table' ? `${tableRow(hit)}\n` : `${JSON.stringify(hit)}\n`);
     }
+  };
+  // The clock: ticks never go back (an unordered export ticks at the newest time seen so far).
+  let clock = Number.NEGATIVE_INFINITY;
+  const tick = (ms: number) => {
+    if (Number.isNaN(ms) || ms < clock) return;
+    clock = ms;
+    report(engine.tick(new Date(ms)).hits);
+  };
+  const onEvent = (event: PipewardenEvent) => {
+    summary.events++;
+    const now = new Date(event['@timestamp']);
+    tick(now.getTime());
+    report(engine.evaluate(event, now));
   };
 
   if ('file' in options.input) {
@@ -189,6 +205,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       bar.update((end - fromMs) / (toMs - fromMs), summary);
     }
   }
+  const until = options.until ?? ('file' in options.input ? undefined : options.input.to);
+  if (until !== undefined) tick(Date.parse(until));
   bar.clear();
   summary.suppressed = engine.stats.suppressed;
   summary.durationMs = Math.round(performance.now() - started);
@@ -204,6 +222,12 @@ export function formatSummary(s: ReplaySummary): string {
   for (const [rule, n] of Object.entries(s.byRule).sort()) lines.push(`  ${rule}: ${n}`);
   for (const [d, n] of Object.entries(s.errors)) lines.push(`  ${d}: threw on ${n} events (see log)`);
   return `${lines.join('\n')}\n`;
+}
+
+function enabledIds(section: Record<string, unknown>): string[] {
+  return Object.entries(section)
+    .filter(([, v]) => (v as { enabled?: boolean } | undefined)?.enabled)
+    .map(([k]) => k);
 }
 
 function cmp(a: string, b: string): number {

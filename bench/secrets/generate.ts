@@ -5,7 +5,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RULES } from '../../src/secrets/rules.ts';
-import { A62, A64, HEX, LOWER, pemBody, type Rng, rng, SAMPLES, str } from '../../src/secrets/samples.ts';
+import {
+  A62,
+  A64,
+  HEX,
+  LOWER,
+  pemBody,
+  type Rng,
+  rng,
+  SAMPLES,
+  str,
+} from '../../test/support/secret-samples.ts';
 
 export interface Planted {
   line: number;

@@ -87,9 +87,41 @@ export const cases: DetectorCase[] = [
     expect: 0,
   },
   {
-    name: 'a public repository created is not a visibility change (real GitHub sample)',
+    // Issue 11: a repository created public in an organisation is reported (it was silent before).
+    name: 'a public repository created in an organisation is reported (real GitHub sample)',
     event: fromGithub('repository__created.json'),
+    expect: 1,
+    summaryIncludes: 'created a public repository',
+  },
+  {
+    name: 'audit repo.create public',
+    event: audit('repo.create', { repo: 'octo-org/leak', visibility: 'public', public_repo: true }),
+    expect: 1,
+    summaryIncludes: 'created a public repository on octo-org/leak',
+  },
+  {
+    name: 'audit repo.create internal is not reported (real entry)',
+    event: auditEventToPipewarden(fixtureBody('github-audit', 'repo.create.json'), RECEIVED, {
+      source: 'github-audit',
+      dataset: 'github.audit',
+    }),
     expect: 0,
+  },
+  {
+    name: 'audit repo.access without a visibility field is reported at low severity',
+    event: audit('repo.access', { repo: 'octo-org/api' }),
+    expect: 1,
+    summaryIncludes: 'may be public',
+  },
+  {
+    name: 'audit repo.access with previous_visibility private and visibility public',
+    event: audit('repo.access', {
+      repo: 'octo-org/api',
+      previous_visibility: 'private',
+      visibility: 'public',
+    }),
+    expect: 1,
+    summaryIncludes: 'changed the visibility to public',
   },
   {
     name: 'a repository meant to be public is allowlisted',
@@ -222,5 +254,10 @@ export const cases: DetectorCase[] = [
     event: fromArtifactory('artifactory-access.log__ACCEPTED_DOWNLOAD_anonymous_.json'),
     config: { reads: { enabled: false } },
     expect: 0,
+  },
+  {
+    name: 'audit private_repository_forking.clear (policy cleared)',
+    event: audit('private_repository_forking.clear', { business: 'octo-enterprise' }),
+    expect: 1,
   },
 ];

@@ -8,6 +8,7 @@ import type { Detector, Firing, KeyField, Match, Rule } from '../../src/detect/t
 import type { PipewardenEvent } from '../../src/event.ts';
 import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
 import { table } from '../../src/util/table.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 /** What the use rules group on: the tool (default, one alert per tool), the client, or the repository. */
 const USE_KEYS = [
@@ -75,11 +76,23 @@ const OPENINGS = table<Opening>({
     severity: 'medium',
   },
   enable_private_repository_forking: { what: 'enabled forking of private repositories', severity: 'medium' },
+  // The enterprise / organisation policy cleared: organisations or repositories may now allow forking.
+  'private_repository_forking.clear': {
+    what: 'cleared the private repository forking policy (forking may now be allowed below)',
+    severity: 'low',
+  },
 });
 
 // Actions that change visibility; they open access only when the new visibility is public.
 // GitHub audit repo.access, GitLab audit/log visibility changes ("change: visibility", *_visibility_*).
 const VISIBILITY_CHANGE = /^(?:access|.*visibility.*)$/;
+
+// Repository creation: GitHub audit repo.create, webhook repository.created, GitLab project_create(d).
+const CREATED = /^(?:create|created|project_create|project_created)$/;
+
+/** The new visibility when the event carries it as a setting change rather than `pipewarden.visibility`. */
+const visibilityTo = (e: PipewardenEvent): string | undefined =>
+  e.pipewarden.change?.field === 'visibility' ? e.pipewarden.change.to : undefined;
 
 // "Anonymous access … enabled" in any source's own words: Jenkins, Artifactory, Nexus (security.anonymous), …
 const ANONYMOUS_ENABLED = /anonymous.*(?:enable|allow|grant)|(?:enable|allow).*anonymous/i;
@@ -94,9 +107,18 @@ function opening(e: PipewardenEvent): Opening | undefined {
   const bare = action.replace(SCOPE, '');
   const known = OPENINGS[action] ?? OPENINGS[bare];
   if (known) return known;
-  if (VISIBILITY_CHANGE.test(bare) && e.pipewarden.visibility?.toLowerCase() === 'public') {
-    return { what: 'changed the visibility to public', severity: 'high' };
+  const visibility = (e.pipewarden.visibility ?? visibilityTo(e))?.toLowerCase();
+  if (VISIBILITY_CHANGE.test(bare)) {
+    if (visibility === 'public') return { what: 'changed the visibility to public', severity: 'high' };
+    // The entry does not say which way it moved (GitHub repo.access without `visibility`): it may be public.
+    if (visibility === undefined)
+      return {
+        what: 'changed the visibility (the new visibility is not recorded; it may be public)',
+        severity: 'low',
+      };
   }
+  if (CREATED.test(bare) && visibility === 'public' && e.organization?.name)
+    return { what: 'created a public repository', severity: 'medium' };
   if (ANONYMOUS_ENABLED.test(action)) return { what: 'enabled anonymous access', severity: 'high' };
   return undefined;
 }
@@ -228,3 +250,24 @@ export const anonymousAccess: Detector<Config> = {
     return rules;
   },
 };
+
+export const coverage: CoverageRow[] = [
+  {
+    row: 'configuration',
+    what: 'repositories made or created public, anonymous Git read, private forking, anonymous access enabled',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
+    sources: ['github', 'github-audit', 'gitlab-audit', 'gitlab-logs', 'nexus', 'artifactory'],
+  },
+  {
+    row: 'anonymous-read',
+    what: 'anonymous downloads, pulls and API reads',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
+    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
+  },
+  {
+    row: 'anonymous-write',
+    what: 'anonymous uploads, deletes and job changes',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7', 'CICD-SEC-9'],
+    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
+  },
+];

@@ -2,7 +2,23 @@
 // adapter: its real Audit Trail samples, and Audit Trail lines in the format the plugin writes.
 import type { DetectorCase } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
-import { bodyEvents, fixtureEvent } from '../fixtures.ts';
+import { bodyEvents, fixtureBody, fixtureEvent } from '../fixtures.ts';
+
+/** The real GitLab job hook (xanzy/go-gitlab build.json) with its documented `runner` block varied. */
+function gitlabJob(runner: Record<string, unknown>, buildName = 'test'): PipewardenEvent {
+  const b = structuredClone(fixtureBody('gitlab', 'build.json')) as Record<string, any>;
+  b.runner = { ...b.runner, ...runner };
+  b.build_name = buildName;
+  const [e] = bodyEvents('gitlab', b, { 'x-gitlab-event': 'Job Hook' });
+  if (!e) throw new Error('no event');
+  return e;
+}
+const SHARED_UNTAGGED = {
+  runner_type: 'instance_type',
+  is_shared: true,
+  tags: [],
+  description: 'shared-docker-1',
+};
 
 const RECEIVED = new Date('2026-01-08T09:00:00Z');
 
@@ -97,6 +113,33 @@ export const cases: DetectorCase[] = [
   {
     name: 'a build started by hand is not a hardening change',
     event: line('/job/release/build by alice from 10.0.0.5'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab: a job on an instance runner without tags',
+    event: gitlabJob(SHARED_UNTAGGED),
+    expect: 1,
+    summaryIncludes: 'instance runner shared-docker-1 has no tags',
+  },
+  {
+    name: 'GitLab: two jobs on the same untagged instance runner within the hour are one finding',
+    events: [gitlabJob(SHARED_UNTAGGED, 'build'), gitlabJob(SHARED_UNTAGGED, 'deploy')],
+    expect: 1,
+  },
+  {
+    name: 'GitLab: an instance runner with tags is not reported',
+    event: gitlabJob({ runner_type: 'instance_type', is_shared: true, tags: ['docker'] }),
+    expect: 0,
+  },
+  {
+    name: 'GitLab: the real job on a tagged project runner is not reported',
+    event: fixtureEvent('gitlab', 'build.json'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab: the check can be switched off',
+    event: gitlabJob(SHARED_UNTAGGED),
+    config: { checks: { sharedUntaggedRunners: false } },
     expect: 0,
   },
 ];

@@ -1,11 +1,13 @@
-// Jenkins hardening: builds on the built-in (controller) node, plugin installs, updates and removals,
-// script console use, and changes to the security realm or authorization strategy.
+// Build server hardening. Jenkins: builds on the built-in (controller) node, plugin installs, updates and removals,
+// script console use, and changes to the security realm or authorization strategy. GitLab: jobs on
+// instance-wide runners that have no tags (they pick up every project's untagged jobs).
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import { MINUTE } from '../../src/detect/config.ts';
 import type { Detector, Match } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 const configSchema = z
   .strictObject({
@@ -18,6 +20,8 @@ const configSchema = z
         plugins: z.boolean().default(true),
         scriptConsole: z.boolean().default(true),
         security: z.boolean().default(true),
+        /** GitLab: jobs on an instance-wide (shared) runner that has no tags, so it takes any project's untagged jobs. */
+        sharedUntaggedRunners: z.boolean().default(true),
       })
       .prefault({}),
     /** Actors whose changes are expected (e.g. a configuration-as-code service account). Matched exactly. */
@@ -81,12 +85,23 @@ function builtInNode(event: PipewardenEvent, config: Config): string | undefined
   return nodeNames(node).find((n) => builtIn.has(n.toLowerCase()));
 }
 
+/**
+ * A GitLab job on an instance-wide runner (runner_type instance_type / is_shared, which the adapter maps to
+ * `self_hosted: false` with type instance_type) with no tags: the runner's name or id, else undefined.
+ */
+function sharedUntagged(event: PipewardenEvent): string | undefined {
+  const r = event.pipewarden.runner;
+  if (event.event.provider !== 'gitlab' || event.pipewarden.kind !== 'build' || !r) return undefined;
+  if (r.type !== 'instance_type' || r.labels.length > 0) return undefined;
+  return r.name ?? r.id ?? 'unknown';
+}
+
 export const buildServerHardening: Detector<Config> = {
   id: 'build-server-hardening',
-  title: 'Jenkins controller hardening',
+  title: 'Build server hardening',
   severity: 'high',
   description:
-    'Something weakened or bypassed the hardening of a Jenkins controller: a build ran on the built-in node, a plugin was installed, updated or removed, the script console was used, or the security realm or authorization strategy was changed.',
+    'Something weakened or bypassed the hardening of a build server: a Jenkins build ran on the built-in node, a plugin was installed, updated or removed, the script console was used, or the security realm or authorization strategy was changed; a GitLab instance-wide runner without tags runs any project’s untagged jobs.',
   runbook: 'detectors/build-server-hardening/README.md#runbook',
   reference: 'https://www.jenkins.io/doc/book/security/controller-isolation/',
   configSchema,
@@ -94,16 +109,35 @@ export const buildServerHardening: Detector<Config> = {
   dedupMs: 60 * MINUTE,
 
   appliesTo(event, config) {
-    return event.event.provider === 'jenkins' && !config.ignoreActors.includes(event.user?.name ?? '');
+    if (config.ignoreActors.includes(event.user?.name ?? '')) return false;
+    return event.event.provider === 'jenkins' || sharedUntagged(event) !== undefined;
   },
 
   // Built-in node: one finding per job; the rest per actor (or source IP when anonymous).
   key(event) {
+    const shared = sharedUntagged(event);
+    if (shared) return `gitlab-runner:${shared}`;
     if (event.pipewarden.kind === 'build') return `job:${jobName(event.pipewarden.job) ?? 'unknown'}`;
     return event.user?.name ?? event.source?.ip ?? 'anonymous';
   },
 
   match(event, { config }) {
+    const shared = sharedUntagged(event);
+    if (shared) {
+      if (!config.checks.sharedUntaggedRunners) return null;
+      // One finding per runner per dedup period: the summary names the runner, not the job.
+      return {
+        summary: `GitLab instance runner ${shared} has no tags: it runs untagged jobs from every project`,
+        severity: 'medium',
+        context: {
+          action: event.event.action,
+          runner: shared,
+          check: 'sharedUntaggedRunners',
+          repository: event.pipewarden.repository ?? null,
+          job: event.pipewarden.job ?? null,
+        },
+      };
+    }
     const found: Match[] = [];
     const who =
       event.user?.name ?? (event.pipewarden.kind === 'access.anonymous' ? 'An anonymous user' : 'Someone');
@@ -137,3 +171,31 @@ export const buildServerHardening: Detector<Config> = {
     return found.length ? found : null;
   },
 };
+
+export const coverage: CoverageRow[] = [
+  {
+    row: 'built-in-node',
+    what: 'Jenkins builds on the built-in (controller) node',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'plugins',
+    what: 'Jenkins plugins installed, updated or removed',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-8'],
+    sources: ['jenkins'],
+  },
+  { row: 'script-console', what: 'Jenkins script console used', owasp: ['CICD-SEC-7'], sources: ['jenkins'] },
+  {
+    row: 'security',
+    what: 'Jenkins security realm or authorization strategy changed',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'shared-untagged-runners',
+    what: 'GitLab instance-wide runners without tags running any project’s jobs',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['gitlab'],
+  },
+];

@@ -5,6 +5,7 @@ import { count, MINUTE, mins, minutes, windowAndDedup } from '../../src/detect/c
 import type { Detector, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 const configSchema = z
   .strictObject({
@@ -176,3 +177,62 @@ function allowedBy(list: string[]): (e: PipewardenEvent) => boolean {
   const inList = ipMatcher(list);
   return (e) => inList(e.source?.ip);
 }
+
+export const coverage: CoverageRow[] = [
+  {
+    row: 'brute-force',
+    what: 'many failed sign-ins for one user',
+    owasp: ['CICD-SEC-2'],
+    sources: [
+      'artifactory',
+      'bitbucket-server',
+      'github-audit',
+      'gitlab',
+      'gitlab-audit',
+      'gitlab-logs',
+      'jenkins',
+    ],
+  },
+  {
+    row: 'password-spraying',
+    what: 'many users failing from one address',
+    owasp: ['CICD-SEC-2'],
+    sources: [
+      'artifactory',
+      'bitbucket-server',
+      'github-audit',
+      'gitlab',
+      'gitlab-audit',
+      'gitlab-logs',
+      'jenkins',
+    ],
+  },
+  {
+    row: 'failure-then-success',
+    what: 'failures then a success (possible compromise)',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-6'],
+    sources: [
+      'artifactory',
+      'bitbucket-server',
+      'github-audit',
+      'gitlab',
+      'gitlab-audit',
+      'gitlab-logs',
+      'jenkins',
+    ],
+  },
+  {
+    row: 'built-in-account',
+    what: 'any failure on a built-in account',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
+    sources: [
+      'artifactory',
+      'bitbucket-server',
+      'github-audit',
+      'gitlab',
+      'gitlab-audit',
+      'gitlab-logs',
+      'jenkins',
+    ],
+  },
+];

@@ -5,6 +5,7 @@ import type { Severity } from '../../src/alerting/types.ts';
 import { MINUTE } from '../../src/detect/config.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 type Day = (typeof DAYS)[number];
@@ -330,3 +331,21 @@ export const outOfHoursDeploys: Detector<Config> = {
     };
   },
 };
+
+export const coverage: CoverageRow[] = [
+  {
+    row: 'out-of-hours',
+    what: 'deploys, deploy jobs and release tags outside working hours, on holidays or in change freezes',
+    owasp: ['CICD-SEC-1'],
+    sources: [
+      'github',
+      'github-audit',
+      'gitlab',
+      'azure-devops',
+      'circleci',
+      'jenkins',
+      'artifactory',
+      'harbor',
+    ],
+  },
+];

@@ -878,4 +878,402 @@ export const cases: DetectorCase[] = [
     config: { ignoreActions: ['deploy_key_added'] },
     expect: 0,
   },
+  // ---- Issue 11: security features switched off in every scope and form (action names per GitHub's
+  // "Audit log events for your enterprise / organization" pages; entries as documented there).
+  ...[
+    'business_advanced_security.disabled',
+    'business_advanced_security.disabled_for_new_repos',
+    'business_secret_scanning.disable',
+    'business_secret_scanning.disabled_for_new_repos',
+    'business_secret_scanning_push_protection.disable',
+    'business_secret_scanning_push_protection.disabled_for_new_repos',
+    'business_secret_scanning_custom_pattern_push_protection.disabled',
+    'business_secret_scanning_push_protection_custom_message.disable',
+    'org.advanced_security_disabled_on_all_repos',
+    'org.advanced_security_disabled_for_new_repos',
+    'org.advanced_security_policy_selected_member_disabled',
+    'org.secret_scanning_push_protection_disable',
+    'repo.advanced_security_disabled',
+    'repository_secret_scanning.disable',
+    'repository_secret_scanning_push_protection.disable',
+    'repository_secret_scanning_custom_pattern.delete',
+    'repository_vulnerability_alerts.disable',
+    'repository_vulnerability_alerts_auto_dismissal.disable',
+    'dependabot_alerts.disable',
+    'dependabot_alerts_new_repos.disable',
+    'dependabot_security_updates.disable',
+    'dependabot_security_updates_new_repos.disable',
+    'dependency_graph.disable',
+    'dependency_graph_new_repos.disable',
+    'secret_scanning.disable',
+    'secret_scanning_new_repos.disable',
+    'repository_code_scanning_default_setup.disable',
+    'business.members_can_update_protected_branches.disable',
+  ].map(
+    (action): DetectorCase => ({
+      name: `${action} (audit) is reported`,
+      event: audit(action, action.startsWith('repo') ? { repo: 'octo-org/octo-repo' } : {}),
+      expect: 1,
+    }),
+  ),
+  {
+    name: 'business_advanced_security.disabled is classified, not "other", by the audit adapter',
+    event: audit('business_advanced_security.disabled', { business: 'octo-enterprise' }),
+    expect: 1,
+    summaryIncludes: 'disabled GitHub Advanced Security',
+  },
+  {
+    name: 'business_advanced_security.enabled is not a weakening',
+    event: audit('business_advanced_security.enabled'),
+    expect: 0,
+  },
+  { name: 'dependency_graph.enable is not a weakening', event: audit('dependency_graph.enable'), expect: 0 },
+  // SAML / SSO under every name.
+  ...[
+    'org.disable_saml',
+    'org.saml_disabled',
+    'business.disable_saml',
+    'business.disable_oidc',
+    'org.disable_two_factor_requirement',
+    'business.disable_two_factor_requirement',
+  ].map((action): DetectorCase => ({ name: `${action} is critical`, event: audit(action), expect: 1 })),
+  { name: 'org.saml_enabled is not a weakening', event: audit('org.saml_enabled'), expect: 0 },
+  // IP allow list direction.
+  {
+    name: 'ip_allow_list_entry.create widens access and is reported',
+    event: audit('ip_allow_list_entry.create', { operation_type: 'create' }),
+    expect: 1,
+    summaryIncludes: 'added an IP allow list entry',
+  },
+  {
+    name: 'ip_allow_list_entry.destroy tightens access and is not reported',
+    event: audit('ip_allow_list_entry.destroy', { operation_type: 'remove' }),
+    expect: 0,
+  },
+  // Deploy keys from the audit log.
+  {
+    name: 'public_key.create with a repository is a deploy key',
+    event: audit('public_key.create', { repo: 'octo-org/octo-repo', operation_type: 'create' }),
+    expect: 1,
+    summaryIncludes: 'added a deploy key on octo-org/octo-repo',
+  },
+  {
+    name: 'public_key.create without a repository is a user SSH key',
+    event: audit('public_key.create'),
+    expect: 0,
+  },
+  // Workflow token permissions: creation is not a weakening.
+  {
+    name: 'org.set_default_workflow_permissions with operation_type create is not reported',
+    event: audit('org.set_default_workflow_permissions', { operation_type: 'create' }),
+    expect: 0,
+  },
+  {
+    name: 'org.set_default_workflow_permissions with operation_type modify is reported',
+    event: audit('org.set_default_workflow_permissions', { operation_type: 'modify' }),
+    expect: 1,
+  },
+  // GitHub branch protection updates, by the documented enforcement level.
+  ...(
+    [
+      [
+        'protected_branch.update_allow_force_pushes_enforcement_level',
+        'allow_force_pushes_enforcement_level',
+        2,
+        1,
+        'allowed force pushes',
+      ],
+      [
+        'protected_branch.update_allow_force_pushes_enforcement_level',
+        'allow_force_pushes_enforcement_level',
+        0,
+        0,
+        '',
+      ],
+      [
+        'protected_branch.update_allow_deletions_enforcement_level',
+        'allow_deletions_enforcement_level',
+        'everyone',
+        1,
+        'deleted',
+      ],
+      [
+        'protected_branch.update_pull_request_reviews_enforcement_level',
+        'pull_request_reviews_enforcement_level',
+        0,
+        1,
+        'stopped requiring pull request reviews',
+      ],
+      [
+        'protected_branch.update_pull_request_reviews_enforcement_level',
+        'pull_request_reviews_enforcement_level',
+        2,
+        0,
+        '',
+      ],
+      [
+        'protected_branch.update_required_status_checks_enforcement_level',
+        'required_status_checks_enforcement_level',
+        'off',
+        1,
+        'status checks',
+      ],
+      ['protected_branch.update_admin_enforced', 'admin_enforced', false, 1, 'exempted administrators'],
+      ['protected_branch.update_admin_enforced', 'admin_enforced', true, 0, ''],
+      [
+        'protected_branch.update_linear_history_requirement_enforcement_level',
+        'linear_history_requirement_enforcement_level',
+        0,
+        1,
+        'linear history',
+      ],
+      [
+        'protected_branch.update_signature_requirement_enforcement_level',
+        'signature_requirement_enforcement_level',
+        0,
+        1,
+        'signed commits',
+      ],
+      [
+        'protected_branch.update_require_code_owner_review',
+        'require_code_owner_review',
+        false,
+        1,
+        'code owner review',
+      ],
+      [
+        'protected_branch.update_required_approving_review_count',
+        'required_approving_review_count',
+        0,
+        1,
+        'lowered',
+      ],
+    ] as const
+  ).map(
+    ([action, field, value, n, text]): DetectorCase => ({
+      name: `${action} ${field}=${value} → ${n}`,
+      event: auditVaried('protected_branch.create.json', { action, [field]: value }),
+      expect: n,
+      ...(text ? { summaryIncludes: text } : {}),
+    }),
+  ),
+  {
+    name: 'protected_branch.update_required_status_checks_enforcement_level with no level is reported',
+    event: auditVaried('protected_branch.create.json', {
+      action: 'protected_branch.update_required_status_checks_enforcement_level',
+    }),
+    expect: 1,
+  },
+  {
+    name: 'branch_protection_rule.edited (webhook) that allows force pushes',
+    event: one(
+      'github',
+      {
+        ...bodyOf('github', 'branch_protection_rule__created.1.json'),
+        action: 'edited',
+        rule: {
+          ...(bodyOf('github', 'branch_protection_rule__created.1.json').rule as Body),
+          allow_force_pushes_enforcement_level: 'everyone',
+        },
+        changes: { allow_force_pushes_enforcement_level: { from: 'off' } },
+      },
+      { 'x-github-event': 'branch_protection_rule' },
+    ),
+    expect: 1,
+    summaryIncludes: 'allowed force pushes',
+  },
+  {
+    name: 'branch_protection_rule.edited (webhook) that requires more reviews is not reported',
+    event: one(
+      'github',
+      {
+        ...bodyOf('github', 'branch_protection_rule__created.1.json'),
+        action: 'edited',
+        rule: {
+          ...(bodyOf('github', 'branch_protection_rule__created.1.json').rule as Body),
+          pull_request_reviews_enforcement_level: 'everyone',
+        },
+        changes: { pull_request_reviews_enforcement_level: { from: 'off' } },
+      },
+      { 'x-github-event': 'branch_protection_rule' },
+    ),
+    expect: 0,
+  },
+  // Environments.
+  {
+    name: 'environment.delete',
+    event: audit('environment.delete', { repo: 'octo-org/octo-repo' }),
+    expect: 1,
+  },
+  {
+    name: 'environment.remove_protection_rule',
+    event: audit('environment.remove_protection_rule', { repo: 'octo-org/octo-repo' }),
+    expect: 1,
+  },
+  { name: 'environment.create is not a weakening', event: audit('environment.create'), expect: 0 },
+  // Apps, OAuth apps, tokens, webhooks, transfers.
+  {
+    name: 'integration_installation.create (real entry)',
+    event: fromAuditFixture('integration_installation.create.json'),
+    expect: 1,
+  },
+  {
+    name: 'installation.created (webhook)',
+    event: fromGithubFixture('installation__created.with-requester.json'),
+    expect: 1,
+  },
+  {
+    name: 'installation.new_permissions_accepted (webhook)',
+    event: fromGithubFixture('installation__new_permissions_accepted.json'),
+    expect: 1,
+  },
+  {
+    name: 'org.oauth_app_access_approved (real entry)',
+    event: fromAuditFixture('org.oauth_app_access_approved.json'),
+    expect: 1,
+  },
+  { name: 'oauth_authorization.create', event: audit('oauth_authorization.create'), expect: 1 },
+  {
+    name: 'oauth_access.create with admin:org scope is high',
+    event: audit('oauth_access.create', { scopes: ['repo', 'admin:org'] }),
+    expect: 1,
+    summaryIncludes: 'administrative scopes (admin:org)',
+  },
+  {
+    name: 'oauth_access.create with read scopes is not reported',
+    event: audit('oauth_access.create', { scopes: ['read:user'] }),
+    expect: 0,
+  },
+  {
+    name: 'oauth_access.create without scopes is not reported',
+    event: audit('oauth_access.create'),
+    expect: 0,
+  },
+  {
+    name: 'personal_access_token.access_granted',
+    event: audit('personal_access_token.access_granted'),
+    expect: 1,
+  },
+  {
+    name: 'hook.create to a domain outside the allowed ones is high',
+    event: audit('hook.create', { repo: 'octo-org/octo-repo', config: { url: 'https://webhook.site/abc' } }),
+    config: { allowedWebhookDomains: ['example.com'] },
+    expect: 1,
+    summaryIncludes: 'outside the allowed domains',
+  },
+  {
+    name: 'hook.create to an allowed domain is not reported',
+    event: audit('hook.create', {
+      repo: 'octo-org/octo-repo',
+      config: { url: 'https://ci.example.com/hook' },
+    }),
+    config: { allowedWebhookDomains: ['example.com'] },
+    expect: 0,
+  },
+  {
+    name: 'hook.create with no allow list is reported',
+    event: audit('hook.create', { repo: 'octo-org/octo-repo' }),
+    expect: 1,
+  },
+  { name: 'repo.transfer (real entry)', event: fromAuditFixture('repo.transfer.json'), expect: 1 },
+  {
+    name: 'repo.transfer_outgoing',
+    event: audit('repo.transfer_outgoing', { repo: 'octo-org/octo-repo' }),
+    expect: 1,
+  },
+  {
+    name: 'repository.transferred (webhook)',
+    event: fromGithubFixture('repository__transferred.with-installation.json'),
+    expect: 1,
+  },
+  {
+    name: 'org.add_outside_collaborator',
+    event: audit('org.add_outside_collaborator', { user: 'outsider' }),
+    expect: 1,
+  },
+  ...[
+    'org.runner_group_created',
+    'org.runner_group_updated',
+    'org.runner_group_runners_added',
+    'org.update_saml_provider_settings',
+    'business.referrer_override_disable',
+    'repo.create_actions_secret',
+    'environment.create_actions_secret',
+    'codespaces.create_an_org_secret',
+    'repo.destroy',
+  ].map(
+    (action): DetectorCase => ({
+      name: `${action} (audit)`,
+      event: audit(action, { repo: 'octo-org/api' }),
+      expect: 1,
+    }),
+  ),
+  {
+    name: 'repository.deleted (GHES webhook sample)',
+    event: fromGithubFixture('ghes__repository__deleted.json'),
+    expect: 1,
+  },
+  {
+    name: 'repo.update_actions_secret is not reported',
+    event: audit('repo.update_actions_secret'),
+    expect: 0,
+  },
+  // GitHub webhook security_and_analysis (payload per GitHub's webhook reference: changes.from.security_and_analysis
+  // before, repository.security_and_analysis after), built on the real repository.edited body.
+  ...(
+    [
+      ['secret_scanning', 'enabled', 'disabled', 1],
+      ['advanced_security', 'enabled', 'disabled', 1],
+      ['dependabot_security_updates', 'enabled', 'disabled', 1],
+      ['secret_scanning', 'disabled', 'enabled', 0],
+    ] as const
+  ).map(
+    ([feature, from, to, n]): DetectorCase => ({
+      name: `security_and_analysis webhook: ${feature} ${from} → ${to}`,
+      event: one(
+        'github',
+        {
+          ...bodyOf('github', 'repository__edited.json'),
+          action: undefined,
+          changes: { from: { security_and_analysis: { [feature]: { status: from } } } },
+          repository: {
+            ...(bodyOf('github', 'repository__edited.json').repository as Body),
+            security_and_analysis: { [feature]: { status: to } },
+          },
+        },
+        { 'x-github-event': 'security_and_analysis' },
+      ),
+      expect: n,
+    }),
+  ),
+  {
+    name: 'repository_ruleset.edited (webhook)',
+    event: one(
+      'github',
+      { ...bodyOf('github', 'repository__edited.json'), action: 'edited' },
+      { 'x-github-event': 'repository_ruleset' },
+    ),
+    expect: 1,
+  },
+  {
+    name: 'a security feature switched off under a name the table does not list (fallback)',
+    event: audit('org.code_scanning_default_setup_disabled_for_new_repos'),
+    expect: 1,
+    summaryIncludes: 'for new repositories',
+  },
+  {
+    name: 'business_code_security.disabled (fallback)',
+    event: audit('business_code_security.disabled'),
+    expect: 1,
+  },
+  {
+    name: 'business_code_security.enabled is not reported',
+    event: audit('business_code_security.enabled'),
+    expect: 0,
+  },
+  ...[
+    'org.set_fork_pr_workflows_policy',
+    'business.set_fork_pr_workflows_policy',
+    'repo.set_actions_fork_pr_approvals_policy',
+  ].map((action): DetectorCase => ({ name: `${action} (audit)`, event: audit(action), expect: 1 })),
 ];

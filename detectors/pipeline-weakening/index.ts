@@ -11,6 +11,7 @@ import type { Severity } from '../../src/alerting/types.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { EventKind, PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 const configSchema = z
   .strictObject({
@@ -21,6 +22,25 @@ const configSchema = z
     ignoreRepositories: z.array(z.string().min(1)).default([]),
     /** Normalised actions (as in the table, scope prefix removed) not to report, e.g. "register_self_hosted_runner". */
     ignoreActions: z.array(z.string().min(1)).default([]),
+    /**
+     * Domains webhooks may send to (a host equal to one, or under it: `example.com` allows
+     * `ci.example.com`). Empty: every new webhook is reported at medium; set: only those outside, at high.
+     */
+    allowedWebhookDomains: z.array(z.string().min(1)).default([]),
+    /** Token scopes that make a new token or OAuth authorisation an administrative one (high). */
+    adminScopes: z
+      .array(z.string().min(1))
+      .default([
+        'admin:org',
+        'admin:enterprise',
+        'admin:repo_hook',
+        'admin:org_hook',
+        'admin:public_key',
+        'admin:gpg_key',
+        'delete_repo',
+        'site_admin',
+        'workflow',
+      ]),
   })
   .prefault({});
 
@@ -65,6 +85,14 @@ interface Weakening extends Finding {
    * update): only the listed settings, moved the risky way, are reported; anything else is not.
    */
   only?: boolean;
+  /** Only when the event names a repository (GitHub's `public_key.create` is a deploy key then, else a user's SSH key). */
+  repositoryOnly?: boolean;
+  /** Not when the entry records the setting's first creation (audit `operation_type: create`). */
+  notOnCreate?: boolean;
+  /** Judged by the webhook target against `allowedWebhookDomains` (see `assessWebhook`). */
+  webhook?: boolean;
+  /** Judged by the scopes granted against `adminScopes` (see `assessScopes`). */
+  scopes?: 'judge' | 'admin-only';
 }
 
 const hi = (what: string): Weakening => ({ what, severity: 'high' });
@@ -98,6 +126,26 @@ const on = (field: string, what: string, severity: Severity = 'high'): Setting =
   whatTo: () => what,
   severity,
 });
+/** A GitHub branch-protection enforcement level ("off" / 0, "non_admins" / 1, "everyone" / 2) that
+ * switches a requirement off when it moves to off. */
+const levelOff = (field: string, what: string, severity: Severity = 'high'): Setting => ({
+  fields: [field],
+  risky: (to) => to === '0' || to === 'off' || to === 'false',
+  whatTo: () => what,
+  severity,
+});
+/** A loophole level (force pushes, deletions): anything but off opens it. */
+const levelOn = (field: string, what: string, severity: Severity = 'high'): Setting => ({
+  fields: [field],
+  risky: (to) => to !== '0' && to !== 'off' && to !== 'false',
+  whatTo: () => what,
+  severity,
+});
+/** A GitHub branch-protection update row (`protected_branch.update_<field>`), judged by direction. */
+const branchRule = (what: string, s: Setting): Weakening => setting(hi(what), s);
+/** A security feature disabled (GitHub's repository / organisation / enterprise / new-repository forms). */
+const featureOff = (what: string, severity: Severity = 'high'): Weakening => ({ what, severity });
+
 /** A GitLab merge request approval setting's project and group event types; the group row says "(group)". */
 const approvalSetting = (
   project: string,
@@ -212,15 +260,273 @@ export const WEAKENINGS = table<Weakening>({
   // Network restrictions
   'ip_allow_list.disable': hi('disabled the IP allow list'),
   'ip_allow_list.disable_for_installed_apps': med('disabled the IP allow list for installed apps'),
-  'ip_allow_list_entry.destroy': med('removed an IP allow list entry'),
+  // Adding or changing an allow list entry widens who may connect; removing one tightens (not reported).
+  'ip_allow_list_entry.create': med('added an IP allow list entry (widens who may connect)'),
+  'ip_allow_list_entry.update': med('changed an IP allow list entry'),
   // Actions token permissions: read → write is the weakening. GitHub's audit entries document no
-  // before/after for it, so it fires unless an event's pipewarden.change says it moved to read.
-  set_default_workflow_permissions: setting(med('changed the default GITHUB_TOKEN workflow permissions'), {
-    fields: ['default_workflow_permissions'],
-    risky: (to) => to === 'write',
-    whatTo: (to) => `set the default GITHUB_TOKEN workflow permissions to ${to}`,
-  }),
+  // before/after for it, so it fires unless an event's pipewarden.change says it moved to read, or the
+  // entry records the setting's creation (`operation_type: create`, event.type creation).
+  set_default_workflow_permissions: {
+    ...setting(med('changed the default GITHUB_TOKEN workflow permissions'), {
+      fields: ['default_workflow_permissions'],
+      risky: (to) => to === 'write',
+      whatTo: (to) => `set the default GITHUB_TOKEN workflow permissions to ${to}`,
+    }),
+    notOnCreate: true,
+  },
+  set_workflow_permission_can_approve_pr: {
+    ...med('let GitHub Actions approve pull requests'),
+    notOnCreate: true,
+  },
+  // ---- GitHub: security features switched off, every scope (repo., org., business_, repository_, new repos)
+  'advanced_security.disabled': featureOff('disabled GitHub Advanced Security', 'critical'), // business_advanced_security.disabled
+  'advanced_security.disabled_for_new_repos': featureOff(
+    'disabled GitHub Advanced Security for new repositories',
+  ),
+  advanced_security_disabled: featureOff('disabled GitHub Advanced Security', 'critical'), // repo.advanced_security_disabled
+  advanced_security_disabled_on_all_repos: featureOff(
+    'disabled GitHub Advanced Security on all repositories',
+    'critical',
+  ),
+  advanced_security_disabled_for_new_repos: featureOff(
+    'disabled GitHub Advanced Security for new repositories',
+  ),
+  advanced_security_policy_selected_member_disabled: featureOff(
+    'prevented GitHub Advanced Security from being enabled',
+  ),
+  'advanced_security.disable': featureOff('disabled GitHub Advanced Security', 'critical'),
+  'secret_scanning.disabled_for_new_repos': med('disabled secret scanning for new repositories'),
+  secret_scanning_disabled_for_new_repos: med('disabled secret scanning for new repositories'),
+  'secret_scanning_push_protection.disabled_for_new_repos': med(
+    'disabled push protection for new repositories',
+  ),
+  secret_scanning_push_protection_disable: hi('disabled secret scanning push protection'), // org.secret_scanning_push_protection_disable
+  secret_scanning_push_protection_disabled_for_new_repos: med(
+    'disabled push protection for new repositories',
+  ),
+  'secret_scanning_push_protection_custom_message.disable': med(
+    'disabled the push protection custom message',
+  ),
+  'secret_scanning_custom_pattern.delete': med('deleted a secret scanning custom pattern'),
+  'secret_scanning_custom_pattern_push_protection.disabled': hi(
+    'disabled push protection for a custom secret pattern',
+  ),
+  secret_scanning_custom_pattern_push_protection_disabled: hi(
+    'disabled push protection for a custom secret pattern',
+  ),
+  'secret_scanning_non_provider_patterns.disabled': med('disabled secret scanning for non-provider patterns'),
+  'secret_scanning_validity_checks.disabled': med('disabled secret scanning validity checks'),
+  'dependabot_alerts_new_repos.disable': med('disabled Dependabot alerts for new repositories'),
+  'dependabot_security_updates.disable': hi('disabled Dependabot security updates'),
+  'dependabot_security_updates_new_repos.disable': med(
+    'disabled Dependabot security updates for new repositories',
+  ),
+  'vulnerability_alerts_auto_dismissal.disable': med(
+    'disabled automatic dismissal of low-impact Dependabot alerts',
+  ),
+  'dependency_graph.disable': hi('disabled the dependency graph'),
+  'dependency_graph_new_repos.disable': med('disabled the dependency graph for new repositories'),
+  'code_scanning.disable': hi('disabled code scanning'),
+  'code_scanning_default_setup.disable': hi('disabled code scanning default setup'),
+  'code_scanning_default_setup.disabled': hi('disabled code scanning default setup'),
+  code_scanning_default_setup_disabled: hi('disabled code scanning default setup'),
+  'code_scanning_default_setup_new_repos.disable': med(
+    'disabled code scanning default setup for new repositories',
+  ),
+  'vulnerability_alert_rule.disable': med('disabled a Dependabot alert rule'),
+  'vulnerability_alert_rule.force_disable': med('disabled a Dependabot alert rule'),
+  'members_can_update_protected_branches.disable': med('changed who may update branch protection rules'),
+  // ---- SAML / SSO / SSH CA under every name GitHub has used (org. and business. forms)
+  saml_disabled: crit('disabled SAML single sign-on'),
+  disable_saml_sso: crit('disabled SAML single sign-on'),
+  'saml_provider.destroy': crit('removed the SAML identity provider'),
+  'ssh_certificate_requirement.disable': hi('dropped the SSH certificate requirement'),
+  'ssh_certificate_authority.destroy': med('deleted an SSH certificate authority'),
+  // ---- GitHub branch protection updates (audit protected_branch.update_*; webhook
+  // branch_protection_rule.edited with `changes`): judged by the documented enforcement level / flag.
+  'protected_branch.update_allow_force_pushes_enforcement_level': branchRule(
+    'changed whether force pushes are allowed on a protected branch',
+    levelOn('allow_force_pushes_enforcement_level', 'allowed force pushes to a protected branch'),
+  ),
+  'protected_branch.update_allow_deletions_enforcement_level': branchRule(
+    'changed whether a protected branch may be deleted',
+    levelOn('allow_deletions_enforcement_level', 'allowed a protected branch to be deleted'),
+  ),
+  'protected_branch.update_pull_request_reviews_enforcement_level': branchRule(
+    'changed the required pull request reviews of a protected branch',
+    levelOff(
+      'pull_request_reviews_enforcement_level',
+      'stopped requiring pull request reviews on a protected branch',
+    ),
+  ),
+  'protected_branch.update_required_status_checks_enforcement_level': branchRule(
+    'changed the required status checks of a protected branch',
+    levelOff(
+      'required_status_checks_enforcement_level',
+      'stopped requiring status checks on a protected branch',
+    ),
+  ),
+  'protected_branch.update_admin_enforced': branchRule(
+    'changed whether branch protection applies to administrators',
+    levelOff('admin_enforced', 'exempted administrators from branch protection'),
+  ),
+  'protected_branch.update_linear_history_requirement_enforcement_level': branchRule(
+    'changed the linear history requirement of a protected branch',
+    levelOff(
+      'linear_history_requirement_enforcement_level',
+      'dropped the linear history requirement of a protected branch',
+      'medium',
+    ),
+  ),
+  'protected_branch.update_signature_requirement_enforcement_level': branchRule(
+    'changed the signed commits requirement of a protected branch',
+    levelOff(
+      'signature_requirement_enforcement_level',
+      'stopped requiring signed commits on a protected branch',
+    ),
+  ),
+  'protected_branch.update_require_code_owner_review': branchRule(
+    'changed the code owner review requirement of a protected branch',
+    levelOff('require_code_owner_review', 'stopped requiring code owner review on a protected branch'),
+  ),
+  'protected_branch.update_require_last_push_approval': branchRule(
+    'changed whether the last push needs approval on a protected branch',
+    levelOff('require_last_push_approval', 'stopped requiring approval of the most recent push', 'medium'),
+  ),
+  'protected_branch.update_required_approving_review_count': setting(
+    med('changed the number of required approving reviews of a protected branch'),
+    {
+      fields: ['required_approving_review_count'],
+      risky: fewer,
+      whatTo: (to) => `lowered the required approving reviews of a protected branch to ${to}`,
+    },
+  ),
+  'protected_branch.dismiss_stale_reviews': setting(
+    med('changed whether new pushes dismiss stale reviews'),
+    levelOff(
+      'dismiss_stale_reviews',
+      'kept approvals when new commits are pushed to a protected branch',
+      'medium',
+    ),
+  ),
+  'protected_branch.update_ignore_approvals_from_contributors': med(
+    'changed whether contributors’ approvals count on a protected branch',
+  ),
+  'protected_branch.authorized_users_teams': med('changed who may push to a protected branch'),
+  'protected_branch.branch_allowances': med('changed who may bypass a protected branch'),
+  'protected_branch.required_status_override': hi(
+    'overrode the required status checks of a protected branch',
+  ),
+  'protected_branch.review_policy_override': hi('overrode the required reviews of a protected branch'),
+  'protected_branch.review_policy_and_required_status_override': hi(
+    'overrode the required reviews and status checks of a protected branch',
+  ),
+  'required_status_check.destroy': med('removed a required status check'),
+  'ruleset.update': med('changed a ruleset'),
+  'branch_protection_rule.edited': setting(
+    med('changed a branch protection rule'),
+    levelOn('allow_force_pushes_enforcement_level', 'allowed force pushes to a protected branch'),
+    levelOn('allow_deletions_enforcement_level', 'allowed a protected branch to be deleted'),
+    levelOff(
+      'pull_request_reviews_enforcement_level',
+      'stopped requiring pull request reviews on a protected branch',
+    ),
+    levelOff(
+      'required_status_checks_enforcement_level',
+      'stopped requiring status checks on a protected branch',
+    ),
+    levelOff('admin_enforced', 'exempted administrators from branch protection'),
+    levelOff(
+      'linear_history_requirement_enforcement_level',
+      'dropped the linear history requirement of a protected branch',
+      'medium',
+    ),
+    levelOff(
+      'signature_requirement_enforcement_level',
+      'stopped requiring signed commits on a protected branch',
+    ),
+    levelOff('require_code_owner_review', 'stopped requiring code owner review on a protected branch'),
+    levelOff('dismiss_stale_reviews_on_push', 'kept approvals when new commits are pushed', 'medium'),
+    {
+      fields: ['required_approving_review_count'],
+      risky: fewer,
+      whatTo: (to) => `lowered the required approving reviews to ${to}`,
+      severity: 'medium',
+    },
+  ),
+  // ---- GitHub environments (deployment gates)
+  'environment.delete': hi('deleted a deployment environment'),
+  'environment.remove_protection_rule': hi('removed a protection rule from a deployment environment'),
+  'environment.update_protection_rule': med('changed a protection rule of a deployment environment'),
+  // ---- Ways in that bypass users: apps, OAuth apps, tokens, keys, webhooks, transfers
+  'public_key.create': { ...med('added a deploy key'), repositoryOnly: true }, // audit: a deploy key when it names a repository
+  'integration_installation.create': med('installed a GitHub App'),
+  'integration_installation.repositories_added': med('gave a GitHub App access to more repositories'),
+  'integration_installation.version_updated': med('accepted new permissions for a GitHub App'),
+  'installation.created': med('installed a GitHub App'), // webhook
+  'installation.new_permissions_accepted': med('accepted new permissions for a GitHub App'), // webhook
+  'installation_repositories.added': med('gave a GitHub App access to more repositories'), // webhook
+  'oauth_authorization.create': { ...med('authorised an OAuth app'), scopes: 'judge' },
+  'oauth_application.create': med('created an OAuth app'),
+  oauth_app_access_approved: med('approved an OAuth app’s access to the organisation'),
+  'personal_access_token.access_granted': {
+    ...med('granted a personal access token access'),
+    scopes: 'judge',
+  },
+  'personal_access_token.request_created': {
+    ...med('requested personal access token access'),
+    scopes: 'judge',
+  },
+  'oauth_access.create': { ...med('created an access token'), scopes: 'admin-only' },
+  'hook.create': { ...med('created a webhook'), webhook: true },
+  'hook.config_changed': { ...med('changed where a webhook sends data'), webhook: true },
+  transfer: hi('transferred a repository'), // repo.transfer (audit)
+  transfer_outgoing: hi('transferred a repository out of the organisation'), // repo.transfer_outgoing
+  transfer_start: med('started transferring a repository'), // repo.transfer_start
+  'repository.transferred': hi('transferred a repository'), // webhook
+  // Runner groups decide which repositories may use self-hosted runners (Sigma's runner-changes rule).
+  runner_group_created: med('created a self-hosted runner group'),
+  runner_group_updated: med('changed a self-hosted runner group (which repositories may use it)'),
+  runner_group_runners_added: med('added runners to a self-hosted runner group'),
+  runner_group_runners_updated: med('changed the runners of a self-hosted runner group'),
+  // SSO settings changed, referrer policy override disabled (enterprise).
+  update_saml_provider_settings: med('changed the SAML single sign-on provider settings'),
+  referrer_override_disable: med('disabled the referrer policy override'),
+  // New Actions / Codespaces / environment secrets: credentials placed where workflows can read them.
+  create_actions_secret: { what: 'created an Actions secret', severity: 'low' },
+  'environment.create_actions_secret': { what: 'created an environment Actions secret', severity: 'low' },
+  'codespaces.create_an_org_secret': { what: 'created a Codespaces organisation secret', severity: 'low' },
+  // Repositories deleted: code, history and its audit trail gone (audit repo.destroy, webhook repository.deleted).
+  'repo.destroy': hi('deleted a repository'),
+  'repository.deleted': hi('deleted a repository'),
+  // Webhook security_and_analysis: the feature that moved (adapter), reported when it moved to disabled.
+  security_and_analysis: only(
+    off('advanced_security', 'disabled GitHub Advanced Security', 'critical'),
+    off('secret_scanning', 'disabled secret scanning'),
+    off('secret_scanning_push_protection', 'disabled secret scanning push protection'),
+    off(
+      'secret_scanning_non_provider_patterns',
+      'disabled secret scanning for non-provider patterns',
+      'medium',
+    ),
+    off('secret_scanning_validity_checks', 'disabled secret scanning validity checks', 'medium'),
+    off('dependabot_security_updates', 'disabled Dependabot security updates'),
+    off('code_security', 'disabled GitHub Code Security', 'critical'),
+    off('secret_protection', 'disabled GitHub Secret Protection', 'critical'),
+  ),
+  'ruleset.edited': med('changed a ruleset'), // webhook repository_ruleset.edited
+  'personal_access_token_request.approved': med('approved a fine-grained personal access token request'),
+  // Outside collaborators: someone outside the organisation given repository access.
+  add_outside_collaborator: med('added an outside collaborator'),
   set_actions_can_approve_pull_requests: med('let GitHub Actions approve pull requests'),
+  // Fork pull request workflows (PPE, CICD-SEC-4): running them, sending them write tokens or secrets, and
+  // who needs approval first (business. / org. / repo. forms).
+  set_fork_pr_workflows_policy: med(
+    'changed the policy for workflows from fork pull requests (may run them with write tokens or secrets)',
+  ),
+  set_actions_fork_pr_approvals_policy: med(
+    'changed which fork pull requests need approval before their workflows run',
+  ),
   // GitLab audit event streaming: `event.action` is the GitLab audit event type. Every name below is on
   // GitLab's "Audit event types" page (doc/user/compliance/audit_event_types.md in gitlab-org/gitlab,
   // docs.gitlab.com/ee/user/compliance/audit_event_types.html); the `details` each one carries (change /
@@ -442,8 +748,22 @@ const KINDS: ReadonlySet<EventKind> = new Set([
   'other',
 ]);
 
+// Any other GitHub security feature switched off, in names the table does not list yet (GitHub adds scopes
+// and forms often): a feature word, then `.disable` / `.disabled` / `_disabled…` (e.g.
+// `org.code_scanning_default_setup_disabled_for_new_repos`, `business_code_security.disabled`).
+const FEATURE_OFF =
+  /^(?:[a-z_]*_)?(?:secret_scanning|secret_protection|advanced_security|code_security|dependabot|dependency_graph|code_scanning|push_protection|vulnerability_alerts?)[a-z_]*[._]disabled?(?:_[a-z_]+)?$/;
+
 function lookup(event: PipewardenEvent): Weakening | undefined {
-  return WEAKENINGS[event.event.action] ?? WEAKENINGS[unscoped(event.event.action)];
+  const action = event.event.action;
+  const bare = unscoped(action);
+  const row = WEAKENINGS[action] ?? WEAKENINGS[bare];
+  if (row) return row;
+  if (action.length <= 200 && FEATURE_OFF.test(bare))
+    return /new_repos/.test(bare)
+      ? med(`switched off a security feature for new repositories (${bare})`)
+      : hi(`switched off a security feature (${bare})`);
+  return undefined;
 }
 
 /**
@@ -509,10 +829,44 @@ function assessSetting(event: PipewardenEvent, w: Weakening): Finding | undefine
   };
 }
 
+/** A webhook's target host against the allowed domains: outside → high, inside → nothing. */
+function assessWebhook(event: PipewardenEvent, w: Weakening, config: Config): Finding | undefined {
+  let host: string | undefined;
+  try {
+    host = event.url?.original ? new URL(event.url.original).hostname.toLowerCase() : undefined;
+  } catch {
+    host = undefined;
+  }
+  if (!host || config.allowedWebhookDomains.length === 0)
+    return host ? { ...w, what: `${w.what} sending to ${host}` } : w;
+  const allowed = config.allowedWebhookDomains.some((d) => {
+    const dom = d.toLowerCase().replace(/^\*?\./, '');
+    return host === dom || host.endsWith(`.${dom}`);
+  });
+  return allowed
+    ? undefined
+    : { what: `${w.what} sending to ${host}, outside the allowed domains`, severity: 'high' };
+}
+
+/** A new token's scopes (`pipewarden.change` field "scopes"): administrative → high; none → nothing. */
+function assessScopes(event: PipewardenEvent, w: Weakening, config: Config): Finding | undefined {
+  const change = event.pipewarden.change;
+  const granted =
+    change?.field === 'scopes' && change.to ? change.to.split(/[,\s]+/).filter(Boolean) : undefined;
+  if (!granted) return w.scopes === 'admin-only' ? undefined : w;
+  const admin = granted.filter((g) => config.adminScopes.includes(g));
+  if (admin.length === 0) return undefined;
+  return { what: `${w.what} with administrative scopes (${admin.join(', ')})`, severity: 'high' };
+}
+
 /** What the event is found to be, or undefined when it is not (or not in this direction) a weakening. */
-function assess(event: PipewardenEvent): Finding | undefined {
+function assess(event: PipewardenEvent, config: Config): Finding | undefined {
   const w = lookup(event);
   if (!w) return undefined;
+  if (w.repositoryOnly && !event.pipewarden.repository) return undefined;
+  if (w.notOnCreate && event.event.type.includes('creation')) return undefined;
+  if (w.webhook) return assessWebhook(event, w, config);
+  if (w.scopes) return assessScopes(event, w, config);
   if (w.membership) return assessRole(event, w);
   if (w.settings) return assessSetting(event, w);
   return w;
@@ -533,7 +887,7 @@ export const pipelineWeakening: Detector<Config> = {
   appliesTo(event, config) {
     return (
       KINDS.has(event.pipewarden.kind) &&
-      assess(event) !== undefined &&
+      assess(event, config) !== undefined &&
       !config.ignoreActions.includes(unscoped(event.event.action)) &&
       !config.ignoreActors.includes(event.user?.name ?? '') &&
       !config.ignoreRepositories.includes(event.pipewarden.repository ?? '')
@@ -544,8 +898,8 @@ export const pipelineWeakening: Detector<Config> = {
     return event.pipewarden.repository ?? event.organization?.name ?? 'global';
   },
 
-  match(event) {
-    const w = assess(event);
+  match(event, { config }) {
+    const w = assess(event, config);
     if (!w) return null;
     const where = event.pipewarden.repository ?? event.organization?.name ?? 'an unknown scope';
     const branch = event.pipewarden.branch ? ` (branch ${event.pipewarden.branch})` : '';
@@ -565,3 +919,115 @@ export const pipelineWeakening: Detector<Config> = {
     };
   },
 };
+
+/**
+ * The detector's coverage rows: each WEAKENINGS entry belongs to the first group whose pattern matches its
+ * key (a test fails when an entry matches none), and each group declares its OWASP risks and sources.
+ */
+export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
+  {
+    row: 'environments',
+    what: 'deployment environments deleted, unprotected or their approval rules removed',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /environment/,
+  },
+  {
+    row: 'branch-protection',
+    what: 'branch protection and rulesets deleted, overridden or loosened (force pushes, reviews, status checks, admins, signatures, linear history)',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
+    keys: /branch_protection|protected_branch|ruleset|required_status_check|members_can_update_protected_branches/,
+  },
+  {
+    row: 'push-rules',
+    what: 'GitLab push rules loosened (secret files, unsigned commits, unverified authors, tag deletion)',
+    owasp: ['CICD-SEC-1'],
+    sources: ['gitlab-audit'],
+    keys: /push_rules/,
+  },
+  {
+    row: 'auth-requirements',
+    what: '2FA, SAML/OIDC SSO, OAuth app restrictions, SSH certificate requirements disabled',
+    owasp: ['CICD-SEC-2'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /two_factor|saml|oidc|oauth_app_restrictions|ssh_certificate|application_setting|referrer_override/,
+  },
+  {
+    row: 'security-features',
+    what: 'secret scanning, push protection, Advanced Security, Dependabot, dependency graph, code scanning switched off or bypassed (repository, organisation, enterprise, new repositories)',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
+    keys: /secret_scanning|secret_push_protection|advanced_security|dependabot|vulnerability_alert|dependency_graph|code_scanning|security_setting|security_and_analysis/,
+  },
+  {
+    row: 'workflow-token',
+    what: 'default GITHUB_TOKEN permissions raised to write, Actions allowed to approve, fork pull request workflow and approval policies changed, CI job token allowlist off',
+    owasp: ['CICD-SEC-5', 'CICD-SEC-4'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /workflow_permission|actions_can_approve|job_token|fork_pr/,
+  },
+  {
+    row: 'non-human-access',
+    what: 'deploy keys and tokens, GitHub Apps installed or granted permissions, OAuth apps authorised, PATs with admin scopes, outside collaborators',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-8'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
+    keys: /deploy_key|deploy_token|public_key|installation|oauth|personal_access_token|outside_collaborator/,
+  },
+  {
+    row: 'merge-approvals',
+    what: 'merge request approval rules and settings, pipeline gates, compliance frameworks, status checks, security policies loosened',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /approv|merge|pipeline|compliance_framework|status_check|security_policy/,
+  },
+  {
+    row: 'elevated-roles',
+    what: 'new owners, admins, maintainers (members added or promoted, by the new role)',
+    owasp: ['CICD-SEC-2'],
+    sources: ['github', 'github-audit', 'gitlab', 'gitlab-audit', 'nexus'],
+    keys: /member|admin|promote|user_add|user_update|audit\.security\.user/,
+  },
+  {
+    row: 'runners',
+    what: 'self-hosted and CI runners registered or created',
+    owasp: ['CICD-SEC-5', 'CICD-SEC-7'],
+    sources: ['github-audit', 'gitlab-audit'],
+    keys: /runner/,
+  },
+  {
+    row: 'ci-variables',
+    what: 'CI/CD variables (project, group, instance) unprotected or unmasked',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-7'],
+    sources: ['gitlab-audit'],
+    keys: /ci_.*variable/,
+  },
+  {
+    row: 'network',
+    what: 'IP allow list disabled, entries added or changed (widening)',
+    owasp: ['CICD-SEC-7'],
+    sources: ['github-audit'],
+    keys: /ip_allow_list/,
+  },
+  {
+    row: 'secrets-and-deletions',
+    what: 'Actions, environment and Codespaces secrets created; repositories deleted',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-10'],
+    sources: ['github', 'github-audit'],
+    keys: /secret|destroy|deleted$/,
+  },
+  {
+    row: 'egress',
+    what: 'webhooks created or redirected outside the allowed domains, repositories transferred out',
+    owasp: ['CICD-SEC-8', 'CICD-SEC-7'],
+    sources: ['github', 'github-audit'],
+    keys: /hook|transfer/,
+  },
+];
+
+/** The group a WEAKENINGS key belongs to (first match), or undefined. */
+export function groupOf(key: string): string | undefined {
+  return GROUPS.find((g) => g.keys.test(key))?.row;
+}
+
+export const coverage: CoverageRow[] = GROUPS.map(({ keys: _keys, ...row }) => row);

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { secretRef } from '../../src/config/secrets.ts';
 import type { Detector } from '../../src/detect/types.ts';
+import type { CoverageRow } from '../owasp.ts';
 
 const configSchema = z
   .strictObject({
@@ -79,3 +80,12 @@ export const secretsInBuildLogs: Detector<Config> = {
     };
   },
 };
+
+export const coverage: CoverageRow[] = [
+  {
+    row: 'secret-in-log',
+    what: 'a credential printed in a CI log (uploads to /ingest/build-logs, Jenkins console via Logstash)',
+    owasp: ['CICD-SEC-6'],
+    sources: ['build-logs', 'jenkins'],
+  },
+];

@@ -1,10 +1,12 @@
 // Positive and negative examples for telemetry-loss: feeds cut (real GitHub samples through the real
-// adapters) and bursts of bad signatures (the aggregate events the ingest plugin publishes, shape as in
-// src/ingest/plugin.ts; test/unit/ingest-http.test.ts runs the plugin's real output through this detector).
-// Silent sources are checked by src/detect/silence.ts, tested in test/unit/silence.test.ts.
+// adapters), bursts of bad signatures (the aggregate events built by the ingest plugin's own module,
+// src/ingest/rejections.ts; test/unit/ingest-http.test.ts runs the plugin's real output through this
+// detector), and silent sources (the `silence` absence rule, its checks run by the engine's clock
+// through `until`; restarts and the detect role's wiring in test/unit/silence.test.ts).
 import { auditEventToPipewarden } from '../../ingest-adapters/github-audit/normalise.ts';
 import type { DetectorCase } from '../../src/detect/types.ts';
-import { eventId, type PipewardenEvent } from '../../src/event.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
+import { rejectedRequestsEvent } from '../../src/ingest/rejections.ts';
 import { bodyEvents, fixtureBody, fixtureEvent, RECEIVED } from '../fixtures.ts';
 
 const fromGithub = (file: string) => fixtureEvent('github', file);
@@ -31,29 +33,42 @@ const audit = (action: string, extra: Record<string, unknown> = {}) =>
     { source: 'github-audit', dataset: 'github.audit' },
   );
 
-/** One aggregate of rejected ingest requests, as the ingest plugin publishes it. */
+/** One aggregate of rejected ingest requests, built by the ingest plugin's own module. */
 function rejected(atMs: number, count: number, ip = '203.0.113.50', source = 'github'): PipewardenEvent {
-  const at = new Date(atMs).toISOString();
-  return {
-    '@timestamp': at,
-    message: `${count} requests to /ingest/${source} from ${ip} failed authentication: X-Hub-Signature-256 does not match the body`,
-    event: {
-      id: eventId('ingest.auth_failed', source, ip, at),
-      kind: 'event',
-      category: ['authentication', 'web'],
-      type: ['denied'],
-      action: 'ingest.auth_failed',
-      outcome: 'failure',
-      dataset: 'pipewarden.ingest',
-      provider: 'pipewarden',
-      ingested: at,
+  const at = new Date(atMs);
+  return rejectedRequestsEvent(
+    {
+      source,
+      ip,
+      count,
+      first: at,
+      last: at,
+      reasons: new Set(['X-Hub-Signature-256 does not match the body']),
     },
-    source: { ip },
-    pipewarden: { kind: 'access.denied', source, count },
-  };
+    at.toISOString(),
+    10_000,
+  );
 }
 
 const T0 = Date.parse('2024-06-01T09:00:00Z');
+const MIN = 60_000;
+
+/** A real GitHub push through the real adapter, received (and stamped) at `atMs`. */
+function pushAt(atMs: number, source = 'github'): PipewardenEvent {
+  const e = fromGithub('push__default.json');
+  const at = new Date(atMs).toISOString();
+  return {
+    ...e,
+    '@timestamp': at,
+    event: { ...e.event, id: `${e.event.id}-${atMs}`, ingested: at },
+    pipewarden: { ...e.pipewarden, source },
+  };
+}
+const silenceConfig = (sources: Record<string, number>, extra: Record<string, unknown> = {}) => ({
+  silence: { schedule: '*/5 * * * *', sources, ...extra },
+  badSignatures: { enabled: false },
+});
+const iso = (ms: number) => new Date(ms).toISOString();
 const every10s = (n: number, count: number, ip?: string) =>
   Array.from({ length: n }, (_, i) => rejected(T0 + i * 10_000, count, ip));
 
@@ -139,6 +154,62 @@ export const cases: DetectorCase[] = [
     name: 'bad-signature rules switched off',
     event: rejected(T0, 500),
     config: { badSignatures: { enabled: false } },
+    expect: 0,
+  },
+  {
+    name: 'a watched source silent past its interval: one hit per silence, at the first check after it',
+    events: [pushAt(T0)],
+    config: silenceConfig({ github: 60 }),
+    until: iso(T0 + 3 * 60 * MIN),
+    expect: 1,
+    expectByRule: { silence: 1 },
+    summaryIncludes: `No events from source github for 65 min (expected at least every 60 min); last event at ${iso(T0)}`,
+  },
+  {
+    name: 'a source that keeps sending within its interval is not silent',
+    events: [0, 30, 60, 90, 120, 150].map((m) => pushAt(T0 + m * MIN)),
+    config: silenceConfig({ github: 60 }),
+    until: iso(T0 + 200 * MIN),
+    expect: 0,
+  },
+  {
+    name: 'a watched source never heard from is silent since the watch began',
+    events: [pushAt(T0)],
+    config: silenceConfig({ github: 600, jenkins: 30 }),
+    until: iso(T0 + 60 * MIN),
+    expect: 1,
+    summaryIncludes: `No events from source jenkins for 35 min (expected at least every 30 min); nothing received since watching began at ${iso(T0)}`,
+  },
+  {
+    name: 'a new event ends a silence; the next silence is a new hit',
+    events: [pushAt(T0), pushAt(T0 + 120 * MIN)],
+    config: silenceConfig({ github: 60 }),
+    until: iso(T0 + 190 * MIN),
+    expect: 2,
+  },
+  {
+    name: 'pipewarden’s own rejected-request aggregates do not count as a source speaking',
+    events: [pushAt(T0), ...[10, 20, 30, 40, 50, 60].map((m) => rejected(T0 + m * MIN, 1))],
+    config: silenceConfig({ github: 60 }),
+    until: iso(T0 + 70 * MIN),
+    expect: 1,
+    expectByRule: { silence: 1 },
+  },
+  {
+    name: 'defaultMaxMinutes watches every enabled source',
+    events: [pushAt(T0), pushAt(T0 + 50 * MIN)],
+    config: silenceConfig({}, { defaultMaxMinutes: 60 }),
+    enabledSources: ['github', 'jenkins'],
+    until: iso(T0 + 70 * MIN),
+    expect: 1,
+    summaryIncludes: 'No events from source jenkins',
+  },
+  {
+    name: 'no source watched: no silence, however long',
+    events: [pushAt(T0)],
+    config: { silence: { schedule: '*/5 * * * *' } },
+    enabledSources: ['github', 'jenkins'],
+    until: iso(T0 + 30 * 24 * 60 * MIN),
     expect: 0,
   },
 ];

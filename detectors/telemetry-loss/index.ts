@@ -1,18 +1,24 @@
 // Telemetry loss: pipewarden going blind. A webhook or audit stream deleted (our feed cut), a burst of
 // requests with bad signatures at ingest (someone probing, or a sender whose secret no longer matches),
-// and — run by src/detect/silence.ts on a schedule, with this detector's metadata — a configured source
-// silent for longer than its expected interval.
+// and a configured source silent for longer than its expected interval (an absence rule, checked by the
+// engine on the configured schedule).
 import cron from 'node-cron';
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
-import { count, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
-import type { Detector, Rule } from '../../src/detect/types.ts';
-import type { PipewardenEvent } from '../../src/event.ts';
+import { count, MINUTE, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
+import type { Absence, Detector, Rule, RuleEnv } from '../../src/detect/types.ts';
+import type { EventKind, PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
 
-/** What the ingest plugin publishes once per (source, client IP) and interval of rejected requests. */
+/**
+ * What the ingest plugin publishes once per (source, client IP) and interval of rejected requests
+ * (src/ingest/rejections.ts builds it from these names; the rules below match on them).
+ */
 export const INGEST_DATASET = 'pipewarden.ingest';
 export const AUTH_FAILED = 'ingest.auth_failed';
+export const AUTH_FAILED_KIND: EventKind = 'access.denied';
+/** Datasets of pipewarden's own events: they prove nothing about a source's feed. */
+export const OWN_DATASET_PREFIX = 'pipewarden.';
 
 const configSchema = z
   .strictObject({
@@ -31,7 +37,7 @@ const configSchema = z
         dedupMinutes: minutes(60),
       })
       .prefault({}),
-    /** Sources expected to send: silent longer than their interval is a hit (checked by src/detect/silence.ts). */
+    /** Sources expected to send: silent longer than their interval is a hit (the `silence` absence rule). */
     silence: z
       .strictObject({
         /** node-cron expression of the check. */
@@ -62,6 +68,46 @@ const configSchema = z
   .prefault({});
 
 export type TelemetryLossConfig = z.output<typeof configSchema>;
+
+/** Source → longest expected silence (ms): the listed sources, plus every enabled one when a default is set. */
+export function expectations(
+  config: TelemetryLossConfig,
+  enabledSources: readonly string[],
+): Map<string, number> {
+  const out = new Map<string, number>();
+  const d = config.silence.defaultMaxMinutes;
+  if (d !== null) for (const s of enabledSources) out.set(s, d * MINUTE);
+  for (const [s, m] of Object.entries(config.silence.sources)) out.set(s, m * MINUTE);
+  return out;
+}
+
+/** Whether the silence rule can watch anything (else it is not declared and sees no event). */
+const watchesSources = (c: TelemetryLossConfig) =>
+  Object.keys(c.silence.sources).length > 0 || c.silence.defaultMaxMinutes !== null;
+
+function duration(ms: number): string {
+  const m = Math.round(ms / MINUTE);
+  return m < 120
+    ? `${m} min`
+    : m < 48 * 60
+      ? `${Math.round((m / 60) * 10) / 10} h`
+      : `${Math.round((m / 1440) * 10) / 10} days`;
+}
+
+function silence(a: Absence) {
+  const last =
+    a.lastSeen === null
+      ? `nothing received since watching began at ${a.since}`
+      : `last event at ${a.lastSeen}`;
+  return {
+    summary: `No events from source ${a.key} for ${duration(a.silentMs)} (expected at least every ${duration(a.maxMs)}); ${last}`,
+    context: {
+      last_seen: a.lastSeen,
+      silent_minutes: Math.round(a.silentMs / MINUTE),
+      max_minutes: Math.round(a.maxMs / MINUTE),
+    },
+  };
+}
 
 interface Cut {
   what: string;
@@ -132,8 +178,8 @@ export const telemetryLoss: Detector<Config> = {
   configSchema,
   dedupMs: 0,
 
-  appliesTo(event) {
-    return isAuthFailure(event) || cutOf(event) !== undefined;
+  appliesTo(event, config) {
+    return isAuthFailure(event) || cutOf(event) !== undefined || watchesSources(config);
   },
 
   key(event) {
@@ -154,11 +200,23 @@ export const telemetryLoss: Detector<Config> = {
   },
 
   rules(config) {
+    const rules: Rule<Config>[] = [];
+    if (watchesSources(config))
+      rules.push({
+        id: 'silence',
+        type: 'absence',
+        keyBy: 'pipewarden.source',
+        schedule: config.silence.schedule,
+        // Our own aggregates (rejected requests) prove nothing about the source's feed.
+        when: (e) => !e.event.dataset?.startsWith(OWN_DATASET_PREFIX),
+        expect: (env: RuleEnv, c) => expectations(c, env.enabledSources),
+        describe: silence,
+      });
     const b = config.badSignatures;
-    if (!b.enabled) return [];
+    if (!b.enabled) return rules;
     const n = (e: PipewardenEvent) => e.pipewarden.count ?? 1;
     const { windowMs, dedupMs } = windowAndDedup(b);
-    const rules: Rule<Config>[] = [
+    rules.push(
       {
         id: 'bad-signature-burst',
         type: 'threshold',
@@ -186,7 +244,7 @@ export const telemetryLoss: Detector<Config> = {
           context: { source_ip: x.key, ingest_source: x.event.pipewarden.source },
         }),
       },
-    ];
+    );
     return rules;
   },
 };

@@ -117,6 +117,12 @@ function webhookEvent(payload: Json, raw: string, receivedAt: Date): PipewardenE
     pw.pipeline = buildName;
     pw.job = `${buildName} #${str(data.build_number) ?? ''}`;
   }
+  // --- trace (src/trail/trace.ts): build "<name>#<number>" as Jenkins names it; digest and version ---
+  if (buildName && str(data.build_number)) pw.build_id = `${buildName}#${str(data.build_number)}`;
+  if (str(data.sha256)) pw.artifact_digest = `sha256:${str(data.sha256)}`;
+  const version = str(data.release_bundle_version) ?? str(data.tag);
+  if (version) pw.artifact_version = version;
+  // --- end trace ---
   const what = artifact ?? (buildName ? pw.job : undefined);
   const origin = str(payload.jpd_origin);
   const event = makeEvent({

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
-import { obj, str } from '../../src/ingest/json.ts';
+import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -49,6 +49,33 @@ function outcomeOf(status: string | undefined): Outcome {
     return 'failure';
   }
   return 'unknown';
+}
+
+/**
+ * Pipelines of GitLab, GitHub App and Bitbucket Data Center projects carry no `vcs` block: branch, commit
+ * and actor sit under `pipeline.trigger_parameters` (CircleCI's "Pipeline values" and webhook docs):
+ * `trigger_parameters.git` (`branch`, `tag`, `ref`, `checkout_sha`) and one block per provider
+ * (`gitlab`, `github_app`, `bitbucket_dc`, …) with `branch`, `ref`, `checkout_sha` / `commit_sha` and the
+ * user (`user_username`, `user_login`, `user_name`).
+ */
+function triggerParameters(pipeline: Json | undefined): { actor?: string; branch?: string; commit?: string } {
+  const tp = obj(pipeline?.trigger_parameters);
+  if (!tp) return {};
+  const blocks = [
+    obj(tp.git),
+    ...Object.entries(tp)
+      .filter(([k]) => k !== 'git' && k !== 'circleci')
+      .map(([, v]) => obj(v)),
+  ].filter((b): b is Json => b !== undefined);
+  const first = (...keys: string[]) => {
+    for (const b of blocks) for (const k of keys) if (str(b[k])) return str(b[k]);
+    return undefined;
+  };
+  const ref = first('ref');
+  const branch = first('branch', 'tag') ?? ref?.replace(/^refs\/(heads|tags)\//, '');
+  const commit = first('checkout_sha', 'commit_sha', 'revision');
+  const actor = first('user_username', 'user_login', 'user_name', 'commit_author_name');
+  return { ...(actor ? { actor } : {}), ...(branch ? { branch } : {}), ...(commit ? { commit } : {}) };
 }
 
 export const circleci: IngestAdapter<CircleciConfig> = {
@@ -118,7 +145,8 @@ export const circleci: IngestAdapter<CircleciConfig> = {
     const job = obj(p.job);
     const status = str(job?.status) ?? str(workflow?.status);
     const trigger = obj(pipeline?.trigger);
-    const actor = str(obj(trigger?.actor)?.login) ?? str(obj(obj(vcs?.commit)?.author)?.name);
+    const tp = triggerParameters(pipeline);
+    const actor = str(obj(trigger?.actor)?.login) ?? str(obj(obj(vcs?.commit)?.author)?.name) ?? tp.actor;
 
     const pw: PipewardenEvent['pipewarden'] = {
       kind: type === 'workflow-completed' || type === 'job-completed' ? 'build' : 'other',
@@ -128,9 +156,9 @@ export const circleci: IngestAdapter<CircleciConfig> = {
     if (id) pw.delivery_id = id;
     const slug = str(project?.slug);
     if (slug) pw.repository = slug.split('/').slice(1).join('/') || slug;
-    const branch = str(vcs?.branch) ?? str(vcs?.tag);
+    const branch = str(vcs?.branch) ?? str(vcs?.tag) ?? tp.branch;
     if (branch) pw.branch = branch;
-    const commit = str(vcs?.revision);
+    const commit = str(vcs?.revision) ?? tp.commit;
     if (commit) pw.commit = commit;
     const wf = str(workflow?.name);
     if (wf) pw.pipeline = wf;

@@ -5,8 +5,9 @@ import { secretRef } from '../../src/config/secrets.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
-import { HEC_PATHS, HEC_TEXT, splitConcatenatedJson } from './hec.ts';
+import { HEC_PATHS, HEC_TEXT, hecReplies, splitConcatenatedJson } from './hec.ts';
 import { auditEventToPipewarden, obj } from './normalise.ts';
+import { githubAuditPoller } from './poller.ts';
 
 const pollSchema = z
   .strictObject({
@@ -141,4 +142,7 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
     });
     return { events, reply: { text: 'Success', code: 0 } };
   },
+  // HEC senders read {text, code} on errors too.
+  httpHooks: hecReplies,
+  pollers: (config) => (config.poll ? [githubAuditPoller(config.poll)] : []),
 };

@@ -43,6 +43,13 @@ const RULES: Array<[RegExp, Classification]> = [
     /^(repo|org|business|enterprise|protected_branch|hook|audit_log_streaming|environment|ip_allow_list|actions|codespaces|pages|packages|migration|repository_ruleset)\.|^(repository_|secret_scanning|dependabot|org_secret_scanning)/,
     { kind: 'config.change', category: 'configuration' },
   ],
+  // Enterprise and organisation security features: `business_advanced_security.disabled`,
+  // `business_secret_scanning_push_protection.disable`, `org_secret_scanning_custom_pattern.delete`,
+  // `dependency_graph.disable`, `code_scanning…`, `private_repository_forking.enable`, `ip_allow_list_entry.create`.
+  [
+    /^(business|enterprise|org|organization)_[a-z_]+\.|^(dependency_graph|code_scanning|advanced_security|private_repository_forking|ip_allow_list_entry|required_status_check|ssh_certificate_(authority|requirement)|vulnerability_alert_rule)[a-z_]*\./,
+    { kind: 'config.change', category: 'configuration' },
+  ],
 ];
 
 function classify(action: string, entry: Json): Classification {
@@ -131,6 +138,37 @@ function roleChange(
   return { ...(target ? { target } : {}), ...(change ? { change } : {}) };
 }
 
+const scalar = (v: unknown): string | undefined =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+    ? String(v).toLowerCase()
+    : undefined;
+
+/**
+ * The setting a non-membership entry moved, where the entry documents it: a branch protection update
+ * (`protected_branch.update_allow_force_pushes_enforcement_level` carries `allow_force_pushes_enforcement_level`,
+ * `protected_branch.update_admin_enforced` carries `admin_enforced`, …: the field named after the action),
+ * a visibility change (`repo.access`: `visibility`, `previous_visibility`), the scopes a new token or OAuth
+ * authorisation was granted (`scopes`).
+ */
+function settingChange(action: string, entry: Json): WithToken['change'] | undefined {
+  const pb = /^protected_branch\.(?:update_)?([a-z_]+)$/.exec(action);
+  if (pb) {
+    const to = scalar(entry[pb[1]!]);
+    return to === undefined ? undefined : { field: pb[1]!, to };
+  }
+  if (/^(?:repo|repository)\.access$/.test(action)) {
+    const to = scalar(entry.visibility);
+    const from = scalar(entry.previous_visibility);
+    return to || from ? { field: 'visibility', ...(from ? { from } : {}), ...(to ? { to } : {}) } : undefined;
+  }
+  const scopes = Array.isArray(entry.scopes)
+    ? entry.scopes.filter((x): x is string => typeof x === 'string').join(',')
+    : scalar(entry.scopes);
+  if (scopes && /^(oauth_access|oauth_authorization|personal_access_token)\./.test(action))
+    return { field: 'scopes', to: scopes.toLowerCase() };
+  return undefined;
+}
+
 export interface AuditContext {
   source: string;
   dataset: string;
@@ -159,7 +197,11 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
   const pw: WithToken = { kind: cls.kind, source: ctx.source, raw: redactPayload(entry) };
   if (docId) pw.delivery_id = docId;
   if (repository) pw.repository = repository;
-  const branch = str(entry.branch) ?? str(data?.head_branch) ?? str(data?.branch);
+  const branch =
+    str(entry.branch) ??
+    str(data?.head_branch) ??
+    str(data?.branch) ??
+    (action.startsWith('protected_branch.') ? str(entry.name) : undefined);
   if (branch) pw.branch = branch.replace(/^refs\/(heads|tags)\//, '');
   const environment = str(entry.environment_name) ?? str(data?.environment_name);
   if (environment) pw.environment = environment;
@@ -184,6 +226,10 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
   const target = str(entry.user);
   const member = cls.kind === 'permission.change' ? roleChange(action, entry) : {};
   if (member.change) pw.change = member.change;
+  else {
+    const moved = settingChange(action, entry);
+    if (moved) pw.change = moved;
+  }
   const where = repository ?? org;
   const outcome =
     cls.kind === 'login.failure' || cls.kind === 'access.denied'
@@ -217,7 +263,9 @@ export function auditEventToPipewarden(input: unknown, receivedAt: Date, ctx: Au
   const ua = str(entry.user_agent);
   if (ua) event.user_agent = { original: ua };
   if (org) event.organization = { name: org };
-  const route = str(entry.route) ?? str(entry.url);
+  // A webhook's target (hook.create / hook.config_changed carry `config.url`): where the data goes.
+  const hookUrl = action.startsWith('hook.') ? str(obj(entry.config)?.url) : undefined;
+  const route = hookUrl ?? str(entry.route) ?? str(entry.url);
   if (route) event.url = { original: route };
   return event;
 }

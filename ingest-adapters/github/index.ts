@@ -69,6 +69,13 @@ const BY_EVENT = table<Classification>({
   package: PUBLISH,
   registry_package: PUBLISH,
   enterprise: CONFIG,
+  // Poisoned-pipeline inputs: kept as "other" (no kind-based rule), read by poisoned-pipeline-execution.
+  security_and_analysis: CONFIG,
+  pull_request: OTHER,
+  pull_request_target: OTHER,
+  issues: OTHER,
+  issue_comment: OTHER,
+  pull_request_review_comment: OTHER,
 });
 
 type GithubExtras = PipewardenEvent['pipewarden'];
@@ -184,6 +191,130 @@ function membershipChange(
   return {};
 }
 
+/** Longest piece of attacker-controlled text kept per field (bounds every later regex). */
+const UNTRUSTED_MAX = 2048;
+const bounded = (v: unknown): string | undefined => str(v)?.slice(0, UNTRUSTED_MAX);
+
+/**
+ * What a poisoned-pipeline check needs from a webhook, per GitHub's webhook payload reference: the event
+ * that started a run (`workflow_run.event`), whether the change came from a fork (`pull_request.head.repo`
+ * vs `base.repo`; `workflow_run.head_repository` vs `repository`; `workflow_run.pull_requests[]`), the
+ * author's `author_association`, the text a workflow may interpolate into a script, and the files a push
+ * touched (`commits[].added / modified / removed`).
+ */
+function untrustedContext(name: string, p: Json): Partial<GithubExtras> {
+  const out: Partial<GithubExtras> = {};
+  const texts: Array<{ field: string; value: string }> = [];
+  const add = (field: string, v: unknown) => {
+    const value = bounded(v);
+    if (value) texts.push({ field, value });
+  };
+  const pr = obj(p.pull_request);
+  if (pr) {
+    const head = obj(obj(pr.head)?.repo);
+    const base = obj(obj(pr.base)?.repo);
+    const headName = str(head?.full_name);
+    const baseName = str(base?.full_name);
+    if (headName && baseName) out.fork = headName !== baseName;
+    else if (head && obj(pr.head) && head.fork === true) out.fork = true;
+    add('pull_request.title', pr.title);
+    add('pull_request.body', pr.body);
+    add('pull_request.head.ref', obj(pr.head)?.ref);
+    add('pull_request.head.label', obj(pr.head)?.label);
+    const assoc = lower(pr.author_association);
+    if (assoc) out.association = assoc;
+  }
+  const issue = obj(p.issue);
+  if (issue && name !== 'pull_request') {
+    add('issue.title', issue.title);
+    add('issue.body', issue.body);
+    const assoc = lower(issue.author_association);
+    if (assoc) out.association = assoc;
+  }
+  const comment = obj(p.comment);
+  if (comment) {
+    add('comment.body', comment.body);
+    const assoc = lower(comment.author_association);
+    if (assoc) out.association = assoc;
+  }
+  const run = obj(p.workflow_run);
+  if (run) {
+    const trigger = lower(run.event);
+    if (trigger) out.trigger = trigger;
+    const headRepo = obj(run.head_repository);
+    const repo = obj(run.repository) ?? obj(p.repository);
+    const headId = idStr(headRepo?.id);
+    const baseId = idStr(repo?.id);
+    const crossPr = Array.isArray(run.pull_requests)
+      ? run.pull_requests.some((x) => {
+          const h = idStr(obj(obj(obj(x)?.head)?.repo)?.id);
+          const b = idStr(obj(obj(obj(x)?.base)?.repo)?.id);
+          return h !== undefined && b !== undefined && h !== b;
+        })
+      : false;
+    if (headRepo?.fork === true || crossPr || (headId && baseId && headId !== baseId)) out.fork = true;
+    else if (headId && baseId) out.fork = false;
+    add('workflow_run.head_branch', run.head_branch);
+    add('workflow_run.display_title', run.display_title);
+    add('workflow_run.head_commit.message', obj(run.head_commit)?.message);
+  }
+  if (name === 'push' && Array.isArray(p.commits)) {
+    const files = new Set<string>();
+    for (const c of p.commits.slice(0, 100)) {
+      const commit = obj(c);
+      add('commit.message', commit?.message);
+      for (const k of ['added', 'modified', 'removed']) {
+        const list = commit?.[k];
+        if (Array.isArray(list))
+          for (const f of list) if (typeof f === 'string' && files.size < 200) files.add(f.slice(0, 512));
+      }
+    }
+    if (files.size) out.files = [...files];
+  }
+  if (texts.length) out.untrusted = texts.slice(0, 50);
+  return out;
+}
+
+/**
+ * The setting a `branch_protection_rule.edited` hook moved: the first key of `changes` (e.g.
+ * `allow_force_pushes_enforcement_level`, `admin_enforced`), `changes.<key>.from`, and the rule's new value.
+ * A `secret_scanning_alert.resolved` / `code_scanning_alert.closed_by_user` / `dependabot_alert.dismissed`
+ * hook: why it was closed (`alert.resolution`, `alert.dismissed_reason`).
+ */
+function settingOf(name: string, action: string | undefined, p: Json): Change | undefined {
+  if (name === 'branch_protection_rule' && action === 'edited') {
+    const changes = obj(p.changes);
+    const rule = obj(p.rule);
+    const field = changes ? Object.keys(changes)[0] : undefined;
+    if (!field) return undefined;
+    const scalar = (v: unknown) =>
+      typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+        ? String(v).toLowerCase()
+        : undefined;
+    const from = scalar(obj(changes?.[field])?.from);
+    const to = scalar(rule?.[field]);
+    return { field, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  }
+  // security_and_analysis: `changes.from.security_and_analysis.<feature>.status` before, the repository's
+  // `security_and_analysis.<feature>.status` after ("enabled" / "disabled"); the first feature that moved.
+  if (name === 'security_and_analysis') {
+    const before = obj(obj(obj(p.changes)?.from)?.security_and_analysis);
+    const after = obj(obj(p.repository)?.security_and_analysis);
+    for (const [feature, v] of Object.entries(after ?? {})) {
+      const to = lower(obj(v)?.status);
+      const from = lower(obj(before?.[feature])?.status);
+      if (to && from !== to) return { field: feature, ...(from ? { from } : {}), to };
+    }
+    return undefined;
+  }
+  const alert = obj(p.alert);
+  if (alert && /_alert$/.test(name)) {
+    const reason = lower(alert.resolution) ?? lower(alert.dismissed_reason);
+    return reason ? { field: 'resolution', to: reason } : undefined;
+  }
+  return undefined;
+}
+
 function sentence(
   actor: string | undefined,
   action: string,
@@ -266,6 +397,9 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     if (delivery) pw.delivery_id = delivery;
     if (repository) pw.repository = repository;
     if (ref) pw.branch = ref.replace(/^refs\/(heads|tags)\//, '');
+    if (ref?.startsWith('refs/tags/') || (name !== 'push' && str(payload.ref_type) === 'tag'))
+      pw.ref_type = 'tag';
+    else if (ref?.startsWith('refs/heads/') || str(payload.ref_type) === 'branch') pw.ref_type = 'branch';
     const environment =
       str(deployment?.environment) ??
       str(obj(payload.deployment_status)?.environment) ??
@@ -298,12 +432,52 @@ export const github: IngestAdapter<typeof configSchema._output> = {
     const buildUrl =
       str(run?.html_url) ?? str(job?.html_url) ?? str(obj(payload.deployment_status)?.target_url);
     if (buildUrl) pw.build_url = buildUrl;
-    const commit = str(payload.after) ?? str(deployment?.sha) ?? str(run?.head_sha) ?? str(job?.head_sha);
+    const pr = obj(payload.pull_request);
+    const checkRun = obj(payload.check_run);
+    const commit =
+      str(payload.after) ??
+      str(deployment?.sha) ??
+      str(run?.head_sha) ??
+      str(job?.head_sha) ??
+      str(payload.sha) ?? // status
+      str(checkRun?.head_sha) ??
+      str(obj(pr?.head)?.sha);
     if (commit) pw.commit = commit;
-    const visibility = str(repo?.visibility);
+    // --- trace (src/trail/trace.ts): correlation fields where GitHub sends them ---
+    if (str(payload.ref)?.startsWith('refs/')) pw.ref = str(payload.ref)!;
+    const prNumber =
+      idStr(pr?.number) ??
+      (Array.isArray(run?.pull_requests) ? idStr(obj(run.pull_requests[0])?.number) : undefined);
+    if (prNumber) pw.pull_request = prNumber;
+    const buildId = idStr(run?.id) ?? idStr(job?.run_id);
+    if (buildId) pw.build_id = buildId;
+    if (idStr(deployment?.id)) pw.deployment_id = idStr(deployment?.id)!;
+    const review = obj(payload.review);
+    const approver =
+      str(review?.state)?.toLowerCase() === 'approved'
+        ? str(obj(review?.user)?.login)
+        : name === 'deployment_review' && action === 'approved'
+          ? str(obj(payload.approver)?.login)
+          : undefined;
+    if (approver) pw.approvers = [approver];
+    const pkg = obj(payload.package);
+    if (name === 'package' && str(pkg?.name)) {
+      pw.artifact = str(pkg?.name)!;
+      const version = obj(pkg?.package_version);
+      if (str(version?.version)) pw.artifact_version = str(version?.version)!;
+    }
+    // --- end trace ---
+    const visibility =
+      str(repo?.visibility) ??
+      (typeof repo?.private === 'boolean' ? (repo.private ? 'private' : 'public') : undefined);
     if (visibility) pw.visibility = visibility;
     const member = membershipChange(name, action, payload);
     if (member.change) pw.change = member.change;
+    else {
+      const moved = settingOf(name, action, payload);
+      if (moved) pw.change = moved;
+    }
+    Object.assign(pw, untrustedContext(name, payload));
 
     const event = makeEvent({
       at: eventTime(payload, receivedAt),

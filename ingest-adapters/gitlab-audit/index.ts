@@ -6,6 +6,7 @@ import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
+import { emailsIn } from '../gitlab-logs/index.ts';
 
 const SECRET_ENV = 'PIPEWARDEN_GITLAB_AUDIT_STREAMING_TOKEN';
 
@@ -241,6 +242,12 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
     if (details.change === 'visibility' && to) pw.visibility = to.toLowerCase();
     const change = changeOf(details);
     if (change) pw.change = change;
+    // CVE-2023-7028: a password reset asked for several addresses ("Ask for password reset", target_details
+    // a JSON array of emails).
+    else if (custom === 'Ask for password reset') {
+      const n = emailsIn(str(p.target_details) ?? str(details.target_details));
+      if (n !== undefined) pw.change = { field: 'password reset emails', to: String(n) };
+    }
     // Protected-branch events name the branch (or wildcard) as their target.
     const targetType = str(p.target_type) ?? str(details.target_type);
     const branch = str(p.target_details) ?? str(details.target_details);

@@ -29,6 +29,24 @@ const expected: Record<
     'John Doe4',
     undefined,
   ],
+  'audit_json.log__password_reset_two_emails.json': [
+    'other',
+    'password_reset_request',
+    undefined,
+    '203.0.113.77',
+  ],
+  'production_json.log__password_reset_one_email.json': [
+    'other',
+    'password_reset_request',
+    undefined,
+    '203.0.113.77',
+  ],
+  'production_json.log__password_reset_two_emails.json': [
+    'other',
+    'password_reset_request',
+    undefined,
+    '203.0.113.77',
+  ],
   'auth_json.log__Rack_Attack_blocklist.json': [
     'access.denied',
     'rack_attack.blocklist',

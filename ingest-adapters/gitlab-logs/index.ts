@@ -29,6 +29,40 @@ interface Found {
   repository?: string;
   visibility?: string;
   url?: string;
+  change?: { field: string; to: string };
+}
+
+/**
+ * How many addresses a password reset was asked for (CVE-2023-7028: a second address receives the reset
+ * link): production_json.log `POST /users/password` with `params` `[{ key: 'user', value: { email: [...] } }]`,
+ * or audit_json.log "Ask for password reset" with `target_details` a JSON array of addresses.
+ */
+export function resetEmailCount(rec: Json): number | undefined {
+  if (str(rec.path)?.split('?')[0] === '/users/password' && (str(rec.method) ?? 'POST') === 'POST') {
+    const params = Array.isArray(rec.params) ? rec.params : [];
+    for (const p of params) {
+      const param = p && typeof p === 'object' ? (p as Json) : undefined;
+      const value = param?.value && typeof param.value === 'object' ? (param.value as Json) : undefined;
+      if (str(param?.key) === 'user' && value) return Array.isArray(value.email) ? value.email.length : 1;
+    }
+    return undefined;
+  }
+  if (str(rec.custom_message) === 'Ask for password reset') return emailsIn(str(rec.target_details));
+  return undefined;
+}
+
+/** Addresses in an audit `target_details`: a JSON array (several) or one address. */
+export function emailsIn(details: string | undefined): number | undefined {
+  if (!details) return undefined;
+  if (details.trimStart().startsWith('[')) {
+    try {
+      const list: unknown = JSON.parse(details);
+      if (Array.isArray(list)) return list.length;
+    } catch {
+      // not JSON: counted below as one address
+    }
+  }
+  return 1;
 }
 
 function read(rec: Json): Found | null {
@@ -36,6 +70,22 @@ function read(rec: Json): Found | null {
   const remoteIp = str(rec['meta.remote_ip']) ?? str(rec.remote_ip);
   const metaUser = str(rec['meta.user']);
 
+  const resets = resetEmailCount(rec);
+  if (resets !== undefined) {
+    // The reset is asked for by someone not signed in (author_id -1): no actor then.
+    const user = metaUser ?? (Number(rec.author_id) > 0 ? str(rec.author_name) : undefined);
+    return {
+      kind: 'other',
+      category: 'authentication',
+      type: 'change',
+      action: 'password_reset_request',
+      dataset: str(rec.path) ? 'gitlab.production' : 'gitlab.audit',
+      outcome: 'unknown',
+      ...(user ? { user } : {}),
+      ...(remoteIp ? { ip: remoteIp } : {}),
+      change: { field: 'password reset emails', to: String(resets) },
+    };
+  }
   const s = SESSION.exec(message);
   if (s) {
     const [, what, username, ip] = s;
@@ -146,6 +196,7 @@ function toEvent(line: string, receivedAt: Date, transport: string, host?: strin
   };
   if (found.repository) pw.repository = found.repository;
   if (found.visibility) pw.visibility = found.visibility;
+  if (found.change) pw.change = found.change;
   const correlation = str(r.correlation_id);
   if (correlation) pw.delivery_id = correlation;
   const event = makeEvent({
@@ -180,7 +231,8 @@ export const gitlabJsonLine: LineFormat = {
     const t = line.trimStart();
     const ours =
       t.startsWith('{') &&
-      /"severity"\s*:/.test(t) &&
+      // production_json.log (Lograge) lines carry controller/path instead of severity.
+      /"(severity|controller)"\s*:/.test(t) &&
       /"(correlation_id|meta\.caller_id|meta\.remote_ip|author_id)"\s*:/.test(t);
     if (!ours) return undefined;
     try {

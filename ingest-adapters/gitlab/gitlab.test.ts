@@ -30,6 +30,8 @@ const expected: Record<string, [kind: string, action: string]> = {
   'system__project_rename.json': ['config.change', 'project_rename'],
   'system__project_update.json': ['config.change', 'project_update'],
   'system__repository_update.json': ['code.push', 'repository_update'],
+  'system__push.json': ['code.push', 'push'],
+  'system__tag_push.json': ['code.push', 'tag_push'],
   'system__user_add_to_group.json': ['permission.change', 'user_add_to_group'],
   'system__user_create.json': ['permission.change', 'user_create'],
   'system__user_failed_login.json': ['login.failure', 'user_failed_login'],

@@ -8,7 +8,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
-import { idStr, obj, str } from '../../src/ingest/json.ts';
+import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -54,6 +54,8 @@ const BY_OBJECT_KIND = table<Classification>({
 function byEventName(name: string): Classification | undefined {
   if (name === 'user_failed_login') return c('login.failure', 'authentication', 'start');
   if (name === 'repository_update') return c('code.push', 'configuration', 'change');
+  // Push and tag-push system hooks in their documented form: event_name, no object_kind.
+  if (name === 'push' || name === 'tag_push') return BY_OBJECT_KIND[name];
   const type = /_(create|add_to_\w+)$/.test(name)
     ? 'creation'
     : /_(destroy|remove_from_\w+|deny)$/.test(name)
@@ -66,6 +68,42 @@ function byEventName(name: string): Classification | undefined {
 }
 
 type WithRunner = PipewardenEvent['pipewarden'];
+
+/** Longest piece of attacker-controlled text kept per field (bounds every later regex). */
+const UNTRUSTED_MAX = 2048;
+
+/**
+ * What a poisoned-pipeline check needs from a GitLab hook, per GitLab's webhook docs: a merge request from a
+ * fork (`source_project_id` ≠ `target_project_id`, on `object_attributes` or a note's `merge_request`), and
+ * the text a pipeline may interpolate (merge request title, description and source branch, issue title
+ * and description, note body, pushed commit messages).
+ */
+function untrustedInputs(kind: string | undefined, p: Json, attrs: Json | undefined): Partial<WithRunner> {
+  const out: Partial<WithRunner> = {};
+  const texts: Array<{ field: string; value: string }> = [];
+  const add = (field: string, v: unknown) => {
+    const value = str(v)?.slice(0, UNTRUSTED_MAX);
+    if (value) texts.push({ field, value });
+  };
+  const mr = kind === 'merge_request' ? attrs : obj(p.merge_request);
+  if (mr) {
+    const source = idStr(mr.source_project_id);
+    const target = idStr(mr.target_project_id);
+    if (source && target) out.fork = source !== target;
+    add('merge_request.title', mr.title);
+    add('merge_request.description', mr.description);
+    add('merge_request.source_branch', mr.source_branch);
+  }
+  if (kind === 'issue' && attrs) {
+    add('issue.title', attrs.title);
+    add('issue.description', attrs.description);
+  }
+  if (kind === 'note' && attrs) add('comment.body', attrs.note);
+  if ((kind === 'push' || kind === 'tag_push') && Array.isArray(p.commits))
+    for (const c of p.commits.slice(0, 100)) add('commit.message', obj(c)?.message);
+  if (texts.length) out.untrusted = texts.slice(0, 50);
+  return out;
+}
 
 /**
  * Membership hooks (system hooks and group "Member Hook"s): their `user_*` fields are the MEMBER, not
@@ -233,15 +271,29 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     }
     if (eventName === 'user_failed_login') outcome = 'failure';
     const zero = /^0+$/;
-    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.after) ?? ''))
-      type = ['deletion'];
-    if ((objectKind === 'push' || objectKind === 'tag_push') && zero.test(str(p.before) ?? ''))
-      type = ['creation'];
+    const pushKind = objectKind ?? eventName;
+    const isPush = pushKind === 'push' || pushKind === 'tag_push';
+    if (isPush && zero.test(str(p.after) ?? '')) type = ['deletion'];
+    if (isPush && zero.test(str(p.before) ?? '')) type = ['creation'];
 
     const pw: WithRunner = { kind: cls.kind, source: 'gitlab', raw: redactPayload(p) };
     if (delivery) pw.delivery_id = delivery;
     if (repository) pw.repository = repository;
     if (ref) pw.branch = ref.replace(/^refs\/(heads|tags)\//, '');
+    if (ref?.startsWith('refs/tags/') || pushKind === 'tag_push') pw.ref_type = 'tag';
+    else if (ref?.startsWith('refs/heads/')) pw.ref_type = 'branch';
+    // Files a push touched (commits[].added / modified / removed, per GitLab's push hook docs), bounded.
+    if (isPush && Array.isArray(p.commits)) {
+      const files = new Set<string>();
+      for (const cm of p.commits.slice(0, 100))
+        for (const k of ['added', 'modified', 'removed']) {
+          const l = obj(cm)?.[k];
+          if (Array.isArray(l))
+            for (const f of l) if (typeof f === 'string' && files.size < 200) files.add(f.slice(0, 512));
+        }
+      if (files.size) pw.files = [...files];
+    }
+    Object.assign(pw, untrustedInputs(pushKind, p, attrs));
     const environment = str(p.environment) ?? str(obj(p.environment)?.name) ?? str(attrs?.environment);
     if (environment) pw.environment = environment;
     if (objectKind === 'pipeline' && attrs) pw.pipeline = idStr(attrs.id) ?? '';
@@ -267,13 +319,26 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     const commit =
       str(p.checkout_sha) ?? str(p.after) ?? str(p.sha) ?? str(attrs?.sha) ?? str(obj(p.commit)?.id);
     if (commit && !zero.test(commit)) pw.commit = commit;
+    const level = project?.visibility_level;
     const visibility =
-      str(p.project_visibility)?.replace(/^visibilitylevel\|/, '') ?? str(project?.visibility);
+      str(p.project_visibility)?.replace(/^visibilitylevel\|/, '') ??
+      str(project?.visibility) ??
+      // Webhooks carry project.visibility_level: 0 private, 10 internal, 20 public (GitLab's Gitlab::VisibilityLevel).
+      (level === 20 ? 'public' : level === 10 ? 'internal' : level === 0 ? 'private' : undefined);
     if (visibility) pw.visibility = visibility;
     // An update names only the new role: the change has no `from`.
     if (membership?.sets === 'update' && role) pw.change = { field: membership.roleKey, to: role };
     const buildUrl = str(attrs?.url) ?? str(p.deployable_url);
     if (buildUrl && (objectKind === 'pipeline' || objectKind === 'deployment')) pw.build_url = buildUrl;
+    // --- trace (src/trail/trace.ts): correlation fields where GitLab sends them ---
+    if (str(p.ref)?.startsWith('refs/')) pw.ref = str(p.ref)!;
+    const buildId =
+      objectKind === 'pipeline' ? idStr(attrs?.id) : (idStr(p.pipeline_id) ?? idStr(p.deployable_id));
+    if (buildId) pw.build_id = buildId;
+    if (objectKind === 'deployment' && idStr(p.deployment_id)) pw.deployment_id = idStr(p.deployment_id)!;
+    const mr = objectKind === 'merge_request' ? attrs : obj(p.merge_request);
+    if (idStr(mr?.iid)) pw.pull_request = idStr(mr?.iid)!;
+    // --- end trace ---
 
     // Event time: the status time the hook carries; otherwise (system hooks, whose created_at is the
     // record's age, e.g. the blocked user's creation) the time we received it.

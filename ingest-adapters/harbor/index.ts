@@ -53,6 +53,8 @@ function validTime(ms: number): string | undefined {
 
 // Harbor's own services act as these operators: not people.
 const SERVICE_OPERATORS = new Set(['harbor-jobservice', 'auto', 'harbor-core', 'admin-server']);
+// Replication and retention events name how the job was triggered in `operator`, not who: not a user.
+const TRIGGER_OPERATORS = new Set(['manual', 'schedule', 'scheduled', 'event_based']);
 
 function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
   const ceType = str(payload.specversion) ? str(payload.type) : undefined;
@@ -104,7 +106,9 @@ function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
     receivedAt,
     pipewarden: pw,
   });
-  if (operator && !anonymous) {
+  const trigger = operator !== undefined && TRIGGER_OPERATORS.has(operator.toLowerCase());
+  if (trigger) event.pipewarden.trigger = operator.toLowerCase();
+  if (operator && !anonymous && !trigger) {
     event.user = {
       name: operator,
       ...(operator.startsWith('robot$')

@@ -42,6 +42,7 @@ export function notificationEvent(doc: Json, receivedAt: Date): PipewardenEvent 
   if (branch) event.pipewarden.branch = branch.replace(/^(origin|refs\/heads)\//, '');
   const commit = str(scm?.commit);
   if (commit) event.pipewarden.commit = commit;
+  if (num) event.pipewarden.build_id = `${name}#${num}`; // trace: as Artifactory's build info names it
   const repo = repoOf(str(scm?.url));
   if (repo) event.pipewarden.repository = repo;
   return event;

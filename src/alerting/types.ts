@@ -20,7 +20,9 @@ export interface Hit {
   runbook: string; // URL or repo path of the detector's README runbook
   reference?: string;
   key: string; // what the detector grouped on (actor, IP, repository)
-  event_ids: string[];
+  event_ids: string[]; // the contributing events, oldest first; at most 100 (the newest)
+  /** How many events contributed, when more than `event_ids` lists. */
+  event_total?: number;
   source: string; // adapter id of the triggering event
   actor?: string;
   repository?: string;

@@ -4,19 +4,22 @@ import { z } from 'zod';
 import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
+import { MAX_EVENT_IDS } from '../detect/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Readiness } from '../health.ts';
 import { type Counters, renderGauge } from '../metrics.ts';
 import { storeUnavailable } from '../store/errors.ts';
 import type { Store } from '../store/types.ts';
+import { VERIFIED_STATE_KEY } from '../trail/service.ts';
+import { traceChange, traceQuerySchema } from '../trail/trace.ts';
 import { ipOrCidr } from '../util/ip.ts';
 import type { TokenVerifier } from './tokens.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
 const size = z.coerce.number().int().min(1).max(500).default(50);
 
-/** Events returned inline with one alert; the rest are listed by id in event_ids. */
-const MAX_ALERT_EVENTS = 100;
+/** Events returned inline with one alert: every contributing event its hit carries (`event_total` says if more). */
+const MAX_ALERT_EVENTS = MAX_EVENT_IDS;
 
 const eventQuerySchema = z.strictObject({
   from: isoTime.optional(),
@@ -228,4 +231,21 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     if (!parsed.success) return badQuery(reply, parsed.error);
     return answer(reply, () => opts.store.searchAlerts(parsed.data));
   });
+
+  // --- trace (src/trail/trace.ts): a change from commit to deploy, with the gaps named ---
+  app.get('/api/trace', async (req, reply) => {
+    const parsed = traceQuerySchema.safeParse(req.query);
+    if (!parsed.success) return badQuery(reply, parsed.error);
+    return answer(reply, () => traceChange(opts.store, parsed.data));
+  });
+
+  // The trail's state for the console's sources page: the last scheduled verification and each
+  // partition's newest checkpoint.
+  app.get('/api/trail', async () => {
+    const verified = await opts.store.getState(VERIFIED_STATE_KEY);
+    const newest = new Map<number, unknown>();
+    for (const c of await opts.store.trailCheckpoints()) newest.set(c.partition, c);
+    return { verified: verified ? JSON.parse(verified) : null, checkpoints: [...newest.values()] };
+  });
+  // --- end trace ---
 }

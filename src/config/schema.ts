@@ -11,6 +11,7 @@ import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
+import { trailConfigSchema } from '../trail/config.ts';
 
 /**
  * Sections keyed by unit id. Each unit reads its own section through its own config type (the registries
@@ -77,6 +78,8 @@ export const configSchema = z
     /** Syslog listener (src/ingest/syslog): routes lines to the adapter whose line format owns them. */
     syslog: syslogConfigSchema,
     detectors: detectorsSchema,
+    /** Tamper-evident trail: hash chain, signed checkpoints, anchors (src/trail). */
+    trail: trailConfigSchema,
     alerting: z
       .strictObject({
         // One key per registered sink (src/alerting/sinks/index.ts), each with its own schema.

@@ -1,17 +1,37 @@
 // Runs every enabled detector over each event: stateless `match`, and the declared stateful rules
 // (threshold, distinct, sequence) with per-key window state on event time, dedup, pruning and
-// snapshots of changed state. Design and its reasons: src/detect/README.md.
+// snapshots of changed state; and, at the times of their schedules (`tick`), the time-driven rules
+// (absence, scheduled) with the same key state and snapshots. The work of each rule type is one
+// function in rule-types.ts. Design and its reasons: src/detect/README.md.
 import type { Hit } from '../alerting/types.ts';
 import { eventId, type PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import {
+  applyDistinct,
+  applySequence,
+  applyThreshold,
+  closePeriod,
+  type Fire,
+  judgeAbsence,
+  type KeyState,
+  NONE,
+  newState,
+  observeAbsence,
+  observeScheduled,
+} from './rule-types.ts';
+import { Schedule } from './schedule.ts';
+import {
+  type Absence,
   type Detector,
   type Firing,
   KEY_FIELDS,
   type KeyField,
   keyValue,
+  MAX_EVENT_IDS,
   type Match,
   type Rule,
+  type RuleEnv,
+  type TimeRule,
 } from './types.ts';
 
 export interface EnabledDetector {
@@ -42,6 +62,14 @@ export interface EngineOptions {
   maxKeysPerRule?: number;
   /** Record changed and pruned keys for `drainChanges()` (the detect role's snapshots). Default false. */
   trackChanges?: boolean;
+  /** What time-driven rules may need beyond their config (default: no enabled sources); `tick` may override. */
+  env?: RuleEnv;
+}
+
+/** What one `tick` raised; `undo()` puts the states it changed back (when its hits could not be published). */
+export interface TickResult {
+  hits: Hit[];
+  undo(): void;
 }
 
 /**
@@ -63,8 +91,10 @@ export interface BusPosition {
 
 /** The serialisable state of one rule for one key. */
 export interface KeyStateJson {
-  t: number[]; // threshold / sequence: event times (ms), ascending; distinct: last-seen times
+  t: number[]; // threshold / sequence: event times (ms), ascending; distinct: last-seen times (see KeyState)
   v?: string[]; // distinct: values, parallel to t
+  e?: string; // contributing event ids, space-joined (rule-types.ts `Ids`)
+  n?: number; // scheduled: events in the open period
   wm: number; // newest event time applied
   fired: number | null; // event time of the last hit
   src?: string; // topic/partition of the last applied event
@@ -85,15 +115,6 @@ export interface StateChanges {
   deletes: string[];
 }
 
-interface KeyState {
-  t: number[];
-  v: string[] | undefined;
-  wm: number;
-  fired: number;
-  src: string | undefined;
-  off: number;
-}
-
 interface CompiledRule {
   detector: Detector<any>;
   config: { enabled: boolean };
@@ -102,6 +123,13 @@ interface CompiledRule {
   dedupMs: number;
   cap: number; // timestamps or values kept per key
   states: Map<string, KeyState>; // insertion order = last touched, so the front expires first
+  /** Time-driven rules: their schedule, and the next time it runs (undefined until the first tick). */
+  schedule?: Schedule;
+  next?: number;
+  /** The previous run (or the first tick): where a new key's open period starts. */
+  last?: number;
+  /** Time-driven keys loaded only for a check: another consumer may own them, so they are reloaded each time. */
+  borrowed?: Set<string>;
 }
 
 interface DetectorPlan {
@@ -114,8 +142,19 @@ interface DetectorPlan {
 const MAX_COUNT = 1000;
 const MIN_WINDOW_MS = 1_000;
 const MAX_WINDOW_MS = 7 * 86_400_000;
+const MAX_SILENCE_MS = 30 * 86_400_000;
 const PRUNE_EVERY = 1024;
-const NONE = Number.NEGATIVE_INFINITY;
+/** A tick after a long pause runs at most this many past times of one schedule (then the last one due). */
+const MAX_RUNS_PER_TICK = 1000;
+const SKIP_LIMIT = 10_000_000;
+/** Time-driven state is kept this long past its newest change in the snapshot store (then it expires). */
+const TIME_STATE_TTL_MS = 31 * 86_400_000;
+/** Events re-published for absence rules only: one per key and this interval is enough (newest arrival). */
+const HEARTBEAT_MS = 60_000;
+
+function isTime(rule: Rule<any>): rule is TimeRule<any> {
+  return rule.type === 'absence' || rule.type === 'scheduled';
+}
 
 export function defaultKey(e: PipewardenEvent): string {
   return e.user?.name ?? e.source?.ip ?? e.pipewarden.repository ?? 'global';
@@ -148,11 +187,14 @@ export class DetectionEngine {
   readonly #maxKeys: number;
   readonly #track: boolean;
   readonly #dirty = new Map<string, { rule: CompiledRule; key: string }>();
-  readonly #deleted = new Set<string>();
+  readonly #deleted = new Map<string, CompiledRule>(); // pruned keys, by state id
   #watermark = NONE; // newest (clamped) event time seen by this engine
   #sincePrune = 0;
   // Last time a (detector, key, summary) fired through `match`, for declared dedup periods. Bounded by pruning.
   readonly #lastFired = new Map<string, number>();
+  readonly #env: RuleEnv;
+  // (field, key) → arrival time last re-published for absence rules only (see HEARTBEAT_MS).
+  readonly #heartbeats = new Map<string, number>();
 
   constructor(detectors: EnabledDetector[], logOrOptions?: Logger | EngineOptions) {
     const options: EngineOptions =
@@ -164,6 +206,7 @@ export class DetectionEngine {
     this.#latenessMs = options.allowedLatenessMs ?? 10 * 60_000;
     this.#maxKeys = options.maxKeysPerRule ?? 1_000_000;
     this.#track = options.trackChanges ?? false;
+    this.#env = options.env ?? { enabledSources: [] };
     const problems: string[] = [];
     this.#plans = detectors
       .filter((d) => d.config.enabled)
@@ -200,6 +243,7 @@ export class DetectionEngine {
    */
   rekeyTargets(event: PipewardenEvent): Array<{ keyBy: KeyField; key: string }> {
     const out = new Map<KeyField, string>();
+    const absenceOnly = new Map<KeyField, string>();
     for (const r of this.#rules) {
       const f = r.rule.keyBy;
       if (f === EVENTS_TOPIC_KEY || out.has(f)) continue;
@@ -211,6 +255,18 @@ export class DetectionEngine {
       } catch {
         continue; // the consumer of the re-keyed topic would only throw again; it is counted there
       }
+      if (r.rule.type === 'absence') absenceOnly.set(f, key);
+      else out.set(f, key);
+    }
+    // An absence rule needs only the newest arrival of a key: a heartbeat per key and interval will do.
+    for (const [f, key] of absenceOnly) {
+      if (out.has(f)) continue;
+      const hb = `${f}\u0000${key}`;
+      const at = Date.parse(event.event?.ingested ?? event['@timestamp']);
+      const last = this.#heartbeats.get(hb);
+      if (last !== undefined && at >= last && at - last < HEARTBEAT_MS) continue;
+      if (this.#heartbeats.size >= 100_000) this.#heartbeats.clear();
+      this.#heartbeats.set(hb, at);
       out.set(f, key);
     }
     return [...out].map(([keyBy, key]) => ({ keyBy, key }));
@@ -234,22 +290,36 @@ export class DetectionEngine {
     return out;
   }
 
-  /** Puts snapshot entries back into memory (not marked changed). Unknown detectors or rules are ignored. */
-  restore(entries: Iterable<StateEntry>): number {
+  /**
+   * Puts snapshot entries back into memory (not marked changed). Unknown detectors or rules are ignored.
+   * `borrowed`: loaded only for a time-driven check (see `timeStateIds`).
+   */
+  restore(entries: Iterable<StateEntry>, options: { borrowed?: boolean } = {}): number {
     let n = 0;
     for (const e of entries) {
       const r = this.#rules.find((x) => x.detector.id === e.detector && x.rule.id === e.rule);
       if (!r || r.states.has(e.key)) continue;
       const s = e.state;
+      const t = s.t.slice(-r.cap);
+      const v = s.v ? s.v.slice(-r.cap) : r.rule.type === 'distinct' ? [] : undefined;
+      let ids = s.e ?? '';
+      if (t.length < s.t.length && ids !== '') {
+        // Fewer times kept than saved (a lower cap since): keep the ids of the times kept (both tail-aligned).
+        const raw = ids.split(' ');
+        ids = raw.slice(raw.length - Math.min(raw.length, t.length)).join(' ');
+      }
       r.states.set(e.key, {
-        t: s.t.slice(-r.cap),
-        v: s.v ? s.v.slice(-r.cap) : r.rule.type === 'distinct' ? [] : undefined,
+        t,
+        v,
+        e: ids,
+        ...(r.rule.type === 'scheduled' ? { n: s.n ?? 0 } : {}),
         wm: s.wm,
         fired: s.fired ?? NONE,
         src: s.src,
         off: s.off ?? -1,
       });
-      if (s.wm > this.#watermark) this.#watermark = s.wm;
+      if (options.borrowed) r.borrowed?.add(e.key);
+      if (!isTime(r.rule) && s.wm > this.#watermark) this.#watermark = s.wm;
       n++;
     }
     return n;
@@ -259,15 +329,17 @@ export class DetectionEngine {
    * Key states of `lane` changed since the last call, and every key pruned (needs `trackChanges`).
    * Per lane, so one consumer never snapshots state whose hits another consumer has not yet published.
    */
-  drainChanges(lane: Lane = 'all'): StateChanges {
+  drainChanges(lane: Lane = 'all', options: { timeOnly?: boolean } = {}): StateChanges {
     const upserts: StateEntry[] = [];
     for (const [id, { rule: r, key }] of this.#dirty) {
-      if (!inLane(r, lane)) continue;
+      if (!inLane(r, lane) || (options.timeOnly && !isTime(r.rule))) continue;
       this.#dirty.delete(id);
       const s = r.states.get(key);
       if (!s) continue;
       const state: KeyStateJson = { t: s.t, wm: s.wm, fired: s.fired === NONE ? null : s.fired };
       if (s.v) state.v = s.v;
+      if (s.e !== '') state.e = s.e;
+      if (s.n) state.n = s.n;
       if (s.src !== undefined) {
         state.src = s.src;
         state.off = s.off;
@@ -281,9 +353,13 @@ export class DetectionEngine {
         state,
       });
     }
-    const changes = { upserts, deletes: [...this.#deleted] };
-    this.#deleted.clear();
-    return changes;
+    const deletes: string[] = [];
+    for (const [id, r] of this.#deleted) {
+      if (options.timeOnly && !isTime(r.rule)) continue;
+      deletes.push(id);
+      this.#deleted.delete(id);
+    }
+    return { upserts, deletes };
   }
 
   /**
@@ -312,6 +388,7 @@ export class DetectionEngine {
       if (!inLane(r, lane)) continue;
       n += r.states.size;
       r.states.clear();
+      r.borrowed?.clear();
     }
     return n;
   }
@@ -358,6 +435,7 @@ export class DetectionEngine {
     this.#sincePrune = 0;
     const horizon = this.#watermark - this.#latenessMs;
     for (const r of this.#rules) {
+      if (r.schedule) continue; // time-driven keys are judged and dropped by `tick`
       // Front = least recently touched; stop at the first live one (amortised O(1) per event).
       for (const [key, s] of r.states) {
         if (expiresAt(r, s) > horizon && r.states.size <= this.#maxKeys) break;
@@ -390,6 +468,7 @@ export class DetectionEngine {
     }
   }
 
+  /** One event through one rule: the checks every type shares, then the type's own function. */
   #apply(
     r: CompiledRule,
     event: PipewardenEvent,
@@ -410,86 +489,35 @@ export class DetectionEngine {
         return;
       }
     }
-    if (s && t <= s.wm - r.windowMs) {
+    if (s && !r.schedule && t <= s.wm - r.windowMs) {
       this.stats.late++;
       return;
     }
     if (s)
       r.states.delete(key); // re-inserted below: keeps the map in last-touched order
-    else
-      s = {
-        t: [],
-        v: rule.type === 'distinct' ? [] : undefined,
-        wm: NONE,
-        fired: NONE,
-        src: undefined,
-        off: -1,
-      };
+    else {
+      s = newState(rule.type);
+      if (rule.type === 'scheduled') s.wm = r.last ?? t; // the open period began at the previous run
+    }
     r.states.set(key, s);
+    r.borrowed?.delete(key); // an event of the key reached this consumer: it owns the key
     if (position) {
       s.src = `${position.topic}/${position.partition}`;
       s.off = Number(position.offset);
     }
+    this.#touch(r, key);
+    if (r.schedule) {
+      if (rule.type === 'absence') observeAbsence(s, event);
+      else if (rule.type === 'scheduled') observeScheduled(s, event, t);
+      return; // judged by `tick`
+    }
     if (t > s.wm) s.wm = t;
-    if (this.#track) {
-      const id = stateId(r.detector.id, rule.id, key);
-      this.#dirty.set(id, { rule: r, key });
-      this.#deleted.delete(id);
-    }
-
-    let fire: Omit<Firing, 'rule' | 'keyBy' | 'key' | 'windowMs' | 'event'> | undefined;
     const horizon = s.wm - r.windowMs; // a time counts while it is > horizon
-    if (rule.type === 'threshold') {
-      insertSorted(s.t, t, r.cap);
-      dropUpTo(s.t, horizon);
-      if (s.t.length >= rule.threshold)
-        fire = { count: s.t.length, firstAt: iso(s.t[0]!), lastAt: iso(s.t.at(-1)!) };
-    } else if (rule.type === 'distinct') {
-      const value = rule.field(event);
-      if (value === undefined || value === '') return;
-      const v = s.v!;
-      const i = v.indexOf(value);
-      if (i >= 0) {
-        if (t > s.t[i]!) s.t[i] = t;
-      } else {
-        v.push(value);
-        s.t.push(t);
-      }
-      // Drop values last seen before the window, and beyond the cap the one seen longest ago.
-      for (let j = s.t.length - 1; j >= 0; j--) {
-        if (s.t[j]! <= horizon) {
-          s.t.splice(j, 1);
-          v.splice(j, 1);
-        }
-      }
-      while (s.t.length > r.cap) {
-        const oldest = s.t.indexOf(Math.min(...s.t));
-        s.t.splice(oldest, 1);
-        v.splice(oldest, 1);
-      }
-      if (v.length >= rule.threshold) {
-        const order = s.t.map((_, j) => j).sort((a, b) => s!.t[b]! - s!.t[a]!);
-        fire = {
-          count: v.length,
-          values: order.map((j) => v[j]!),
-          firstAt: iso(s.t[order.at(-1)!]!),
-          lastAt: iso(s.t[order[0]!]!),
-        };
-      }
-    } else {
-      if (rule.first(event, config)) {
-        insertSorted(s.t, t, r.cap);
-        dropUpTo(s.t, horizon);
-      } else if (rule.followedBy(event, config)) {
-        // First-step events strictly before this one, within the window before it.
-        const before = s.t.filter((x) => x <= t && x > t - r.windowMs);
-        dropUpTo(s.t, horizon);
-        if (before.length >= (rule.minFirst ?? 1)) {
-          fire = { count: before.length, firstAt: iso(before[0]!), lastAt: iso(t) };
-          s.t = s.t.filter((x) => x > t); // this run is reported; a later success needs new failures
-        }
-      }
-    }
+    let fire: Fire | undefined | null;
+    if (rule.type === 'threshold') fire = applyThreshold(rule, s, event, t, horizon, r.cap);
+    else if (rule.type === 'distinct') fire = applyDistinct(rule, s, event, t, horizon, r.cap);
+    else if (rule.type === 'sequence')
+      fire = applySequence(rule, s, event, t, horizon, r.cap, r.windowMs, config);
     if (!fire) return;
     if (r.dedupMs > 0 && s.fired !== NONE && s.wm - s.fired < r.dedupMs) {
       this.stats.suppressed++;
@@ -504,8 +532,225 @@ export class DetectionEngine {
       windowMs: r.windowMs,
       event,
     };
-    const m = rule.describe(firing, { config, now });
+    const m = (rule as Exclude<Rule<any>, TimeRule<any>>).describe(firing, { config, now });
     hits.push(makeRuleHit(r.detector, rule, firing, m, now));
+  }
+
+  #touch(r: CompiledRule, key: string): void {
+    if (!this.#track) return;
+    const id = stateId(r.detector.id, r.rule.id, key);
+    this.#dirty.set(id, { rule: r, key });
+    this.#deleted.delete(id);
+  }
+
+  /**
+   * Runs the time-driven rules of `lane` whose schedule has a time in (previous tick, `now`], at each
+   * such time in order (so replay, ticking at each event's time, gives the live answer). The first tick
+   * starts the watch: keys a rule expects and that no snapshot knows are silent from then on. Before a
+   * tick, load what `timeStateIds` names (keys another consumer may have advanced).
+   */
+  tick(now: Date, options: { lane?: Lane; env?: RuleEnv } = {}): TickResult {
+    const lane = options.lane ?? 'all';
+    const env = options.env ?? this.#env;
+    const nowMs = now.getTime();
+    const hits: Hit[] = [];
+    const before = new Map<CompiledRule, Map<string, KeyState | undefined>>();
+    for (const r of this.#rules) {
+      if (!r.schedule || !inLane(r, lane)) continue;
+      const saved = new Map<string, KeyState | undefined>();
+      before.set(r, saved);
+      try {
+        const expected = this.#expected(r, env);
+        for (const key of expected.keys()) {
+          if (r.states.has(key)) continue;
+          saved.set(key, undefined);
+          const s = newState(r.rule.type);
+          s.wm = nowMs; // watching begins
+          r.borrowed?.add(key);
+          r.states.set(key, s);
+          this.#touch(r, key);
+        }
+        if (r.next === undefined) {
+          r.next = r.schedule.next(nowMs);
+          r.last = nowMs;
+          continue;
+        }
+        let runs = 0;
+        while (r.next <= nowMs) {
+          let at = r.next;
+          if (++runs >= MAX_RUNS_PER_TICK) {
+            // After a long pause: skip to the last time due (scheduled periods in between merge into it).
+            for (
+              let i = 0, n = r.schedule.next(at);
+              n <= nowMs && i < SKIP_LIMIT;
+              i++, n = r.schedule.next(n)
+            )
+              at = n;
+          }
+          this.#run(r, at, expected, saved, hits);
+          r.last = at;
+          r.next = r.schedule.next(at);
+          if (runs >= MAX_RUNS_PER_TICK && r.next <= nowMs) r.next = r.schedule.next(nowMs);
+        }
+      } catch (err) {
+        const id = r.detector.id;
+        this.stats.errors[id] = (this.stats.errors[id] ?? 0) + 1;
+        this.#log?.error(
+          { detector: id, rule: r.rule.id, err },
+          'Time-driven rule threw; skipped this check.',
+        );
+      }
+    }
+    this.stats.hits += hits.length;
+    return {
+      hits,
+      undo: () => {
+        for (const [r, saved] of before) {
+          for (const [key, s] of saved) {
+            if (s) r.states.set(key, s);
+            else r.states.delete(key);
+            this.#touch(r, key);
+          }
+        }
+      },
+    };
+  }
+
+  /**
+   * Ids of the time-driven key states of `lane` to load from the snapshot store before a tick: the keys
+   * its rules expect that are not in memory. Drops the states earlier ticks borrowed first (another
+   * consumer owns those keys and may have moved them on), so they are read afresh.
+   */
+  timeStateIds(options: { lane?: Lane; env?: RuleEnv } = {}): string[] {
+    const lane = options.lane ?? 'all';
+    const env = options.env ?? this.#env;
+    const out: string[] = [];
+    for (const r of this.#rules) {
+      if (!r.schedule || !inLane(r, lane)) continue;
+      // Without change tracking nothing is saved, so there is nothing to reload from.
+      for (const key of this.#track ? (r.borrowed ?? []) : []) {
+        if (this.#dirty.has(stateId(r.detector.id, r.rule.id, key))) continue; // not saved yet
+        r.states.delete(key);
+        r.borrowed?.delete(key);
+      }
+      try {
+        for (const key of this.#expected(r, env).keys())
+          if (!r.states.has(key)) out.push(stateId(r.detector.id, r.rule.id, key));
+      } catch {
+        // counted when the tick calls it again
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The absence rules of `lane` that watch every key they see (`windowMs`): before a tick, the keys the
+   * snapshot store holds for them are loaded too (`entriesOf`, by time-driven.ts), so a key silent across a restart is
+   * still judged.
+   */
+  listedRules(lane: Lane = 'all'): Array<{ detector: string; rule: string }> {
+    return this.#rules
+      .filter((r) => r.rule.type === 'absence' && r.rule.windowMs !== undefined && inLane(r, lane))
+      .map((r) => ({ detector: r.detector.id, rule: r.rule.id }));
+  }
+
+  /** When the next time-driven check of `lane` is due (ms), once a first tick started the watch. */
+  nextTick(lane: Lane = 'all'): number | undefined {
+    let next: number | undefined;
+    for (const r of this.#rules)
+      if (r.next !== undefined && inLane(r, lane) && (next === undefined || r.next < next)) next = r.next;
+    return next;
+  }
+
+  /** Does this engine hold any time-driven rule (in `lane`)? */
+  hasTimeRules(lane: Lane = 'all'): boolean {
+    return this.#rules.some((r) => r.schedule !== undefined && inLane(r, lane));
+  }
+
+  /** Keys a time-driven rule expects, with their window (absence) or 0 (scheduled). */
+  #expected(r: CompiledRule, env: RuleEnv): Map<string, number> {
+    const rule = r.rule;
+    if (rule.type === 'absence') {
+      const m = new Map<string, number>();
+      for (const [k, ms] of rule.expect?.(env, r.config) ?? []) {
+        if (!Number.isFinite(ms) || ms < MIN_WINDOW_MS || ms > MAX_SILENCE_MS)
+          throw new Error(`${r.detector.id}/${rule.id}: expected silence for ${k} out of range`);
+        m.set(k, ms);
+      }
+      return m;
+    }
+    if (rule.type === 'scheduled') return new Map((rule.expect?.(env, r.config) ?? []).map((k) => [k, 0]));
+    return new Map();
+  }
+
+  /** One run of a time-driven rule at `atMs`. `saved` collects the states before their first change. */
+  #run(
+    r: CompiledRule,
+    atMs: number,
+    expected: Map<string, number>,
+    saved: Map<string, KeyState | undefined>,
+    hits: Hit[],
+  ): void {
+    const { rule, config, detector } = r;
+    const now = new Date(atMs);
+    const keep = (key: string, s: KeyState) => {
+      if (!saved.has(key)) saved.set(key, structuredClone(s));
+      this.#touch(r, key);
+    };
+    for (const [key, s] of [...r.states]) {
+      if (rule.type === 'absence') {
+        const maxMs = expected.get(key) ?? r.windowMs;
+        if (!expected.has(key) && !rule.windowMs) {
+          keep(key, s);
+          this.#drop(r, key); // seen, but not watched
+          continue;
+        }
+        const found = judgeAbsence(s, key, maxMs, atMs);
+        if (found) {
+          keep(key, s);
+          s.fired = found.from;
+          const absence: Absence = { ...found.absence, rule: rule.id, keyBy: rule.keyBy };
+          const m = rule.describe(absence, { config, now });
+          hits.push(
+            makeTimeHit(
+              detector,
+              rule,
+              key,
+              m,
+              now,
+              found.from,
+              absence.lastEventId ? [absence.lastEventId] : [],
+            ),
+          );
+        } else if (!expected.has(key) && s.fired !== NONE && s.fired === (s.t[0] ?? s.wm)) {
+          keep(key, s);
+          this.#drop(r, key); // reported, and not expected: a new event starts it again
+        }
+      } else if (rule.type === 'scheduled') {
+        if (s.n === 0 && !expected.has(key)) {
+          keep(key, s);
+          this.#drop(r, key);
+          continue;
+        }
+        keep(key, s);
+        const period = closePeriod(rule, s, key, s.wm === NONE ? atMs : s.wm, atMs);
+        const m = rule.check(period, { config, now });
+        if (m)
+          hits.push(
+            makeTimeHit(detector, rule, key, m, now, atMs, period.eventIds, period.count, {
+              count: period.count,
+              period_from: period.from,
+              period_to: period.to,
+            }),
+          );
+      }
+    }
+  }
+
+  #drop(r: CompiledRule, key: string): void {
+    r.states.delete(key);
+    r.borrowed?.delete(key);
+    this.#forget(r, key);
   }
 
   #eventTime(event: PipewardenEvent, nowMs: number): number {
@@ -518,7 +763,7 @@ export class DetectionEngine {
     if (!this.#track) return;
     const id = stateId(r.detector.id, r.rule.id, key);
     this.#dirty.delete(id);
-    this.#deleted.add(id);
+    this.#deleted.set(id, r);
   }
 
   #suppressed(id: string, key: string, summary: string, periodMs: number, nowMs: number): boolean {
@@ -540,26 +785,12 @@ function inLane(r: CompiledRule, lane: Lane): boolean {
 }
 
 function expiresAt(r: CompiledRule, s: KeyState): number {
+  if (r.schedule) {
+    // Judged and dropped by `tick`; the snapshot store forgets a key nothing touched for a month.
+    const newest = Math.max(s.wm, s.t.at(-1) ?? NONE, s.fired);
+    return (newest === NONE ? 0 : newest) + TIME_STATE_TTL_MS;
+  }
   return Math.max(s.wm + r.windowMs, s.fired + r.dedupMs);
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** Inserts into an ascending array, keeping only the newest `cap` values. */
-function insertSorted(a: number[], t: number, cap: number): void {
-  let i = a.length;
-  while (i > 0 && a[i - 1]! > t) i--;
-  a.splice(i, 0, t);
-  if (a.length > cap) a.splice(0, a.length - cap);
-}
-
-/** Removes the leading values <= horizon from an ascending array. */
-function dropUpTo(a: number[], horizon: number): void {
-  let n = 0;
-  while (n < a.length && a[n]! <= horizon) n++;
-  if (n) a.splice(0, n);
 }
 
 function compileRules(
@@ -588,6 +819,34 @@ function compileRules(
     if (seen.has(rule.id)) bad('duplicate rule id');
     seen.add(rule.id);
     if (!(KEY_FIELDS as readonly string[]).includes(rule.keyBy)) bad(`unknown keyBy ${rule.keyBy}`);
+    if (isTime(rule)) {
+      let schedule: Schedule | undefined;
+      try {
+        schedule = new Schedule(rule.schedule);
+      } catch (err) {
+        bad((err as Error).message);
+      }
+      const windowMs = rule.type === 'absence' ? rule.windowMs : undefined;
+      if (
+        windowMs !== undefined &&
+        (!Number.isInteger(windowMs) || windowMs < MIN_WINDOW_MS || windowMs > MAX_SILENCE_MS)
+      )
+        bad(`windowMs must be an integer in ${MIN_WINDOW_MS}..${MAX_SILENCE_MS}`);
+      if (rule.type === 'absence' && windowMs === undefined && !rule.expect)
+        bad('an absence rule needs windowMs, expect or both');
+      if (schedule)
+        out.push({
+          detector,
+          config,
+          rule,
+          windowMs: windowMs ?? 0,
+          dedupMs: 0,
+          cap: 1,
+          states: new Map(),
+          schedule,
+        });
+      continue;
+    }
     if (!Number.isInteger(rule.windowMs) || rule.windowMs < MIN_WINDOW_MS || rule.windowMs > MAX_WINDOW_MS)
       bad(`windowMs must be an integer in ${MIN_WINDOW_MS}..${MAX_WINDOW_MS}`);
     const dedupMs = rule.dedupMs ?? rule.windowMs;
@@ -641,6 +900,7 @@ function makeRuleHit(detector: Detector<any>, rule: Rule<any>, f: Firing, m: Mat
   const hit = makeHit(detector, f.event, f.key, m, 0, now);
   hit.id = eventId('hit', detector.id, rule.id, f.event.event.id);
   hit.severity = m.severity ?? rule.severity ?? detector.severity;
+  setEventIds(hit, f.eventIds, f.event.event.id, rule.type === 'sequence' ? f.count + 1 : f.count);
   hit.context = {
     ...m.context,
     rule: rule.id,
@@ -653,5 +913,46 @@ function makeRuleHit(detector: Detector<any>, rule: Rule<any>, f: Firing, m: Mat
   // A distinct-count hit is about many values (users sprayed from one IP): its last event's user is not
   // its actor; the detector names the set in its context (e.g. targets: "5 users from 203.0.113.7").
   if (rule.type === 'distinct') delete hit.actor;
+  return hit;
+}
+
+/** The contributing ids (the completing event always among them), and the total when more contributed. */
+function setEventIds(hit: Hit, ids: string[], completing: string, total: number): void {
+  const list = ids.includes(completing) ? ids : [...ids, completing].slice(-MAX_EVENT_IDS);
+  hit.event_ids = list;
+  const all = Math.max(total, list.length);
+  if (all > list.length) hit.event_total = all;
+}
+
+/** A time-driven rule's hit: at the check time, id from detector, rule, key and what it judged (`basis`). */
+function makeTimeHit(
+  detector: Detector<any>,
+  rule: TimeRule<any>,
+  key: string,
+  m: Match,
+  now: Date,
+  basis: number,
+  eventIds: string[],
+  total = eventIds.length,
+  context: Record<string, string | number | boolean | null> = {},
+): Hit {
+  const at = now.toISOString();
+  const hit: Hit = {
+    id: eventId('hit', detector.id, rule.id, key, basis),
+    '@timestamp': at,
+    detected_at: at,
+    detector: detector.id,
+    title: detector.title,
+    severity: m.severity ?? rule.severity ?? detector.severity,
+    summary: m.summary,
+    description: detector.description,
+    runbook: detector.runbook,
+    key,
+    event_ids: eventIds.slice(-MAX_EVENT_IDS),
+    source: rule.keyBy === 'pipewarden.source' ? key : 'pipewarden',
+    context: { ...context, ...m.context, rule: rule.id, key_by: rule.keyBy },
+  };
+  if (total > hit.event_ids.length) hit.event_total = total;
+  if (detector.reference) hit.reference = detector.reference;
   return hit;
 }

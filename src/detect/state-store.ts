@@ -14,8 +14,12 @@ export interface DetectStateStore {
   load(ids: string[], horizonMs: number): Promise<StateEntry[]>;
   /** Durable when it resolves: the detect role commits its offsets only after. */
   save(changes: StateChanges): Promise<void>;
+  /** Every entry of one rule (the keys an absence rule watches because it saw them). At most 10,000. */
+  entriesOf(detector: string, rule: string): Promise<StateEntry[]>;
   close(): Promise<void>;
 }
+
+const MAX_ENTRIES_OF = 10_000;
 
 /** Beside the store of the mode: a SQLite file in the data dir, or an index in Elasticsearch. */
 export function createStateStore(config: Config): DetectStateStore {
@@ -37,6 +41,12 @@ export class MemoryStateStore implements DetectStateStore {
     for (const e of changes.upserts) this.entries.set(e.id, structuredClone(e));
     for (const id of changes.deletes) this.entries.delete(id);
   }
+  async entriesOf(detector: string, rule: string): Promise<StateEntry[]> {
+    return [...this.entries.values()]
+      .filter((e) => e.detector === detector && e.rule === rule)
+      .slice(0, MAX_ENTRIES_OF)
+      .map((e) => structuredClone(e));
+  }
   async close(): Promise<void> {}
 }
 
@@ -51,7 +61,19 @@ export class SqliteStateStore implements DetectStateStore {
 
   async init(): Promise<void> {
     this.#db.exec(`CREATE TABLE IF NOT EXISTS detect_state (
-      id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, entry TEXT NOT NULL) STRICT`);
+      id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, entry TEXT NOT NULL) STRICT;
+      CREATE INDEX IF NOT EXISTS detect_state_rule
+        ON detect_state (json_extract(entry, '$.detector'), json_extract(entry, '$.rule'))`);
+  }
+
+  async entriesOf(detector: string, rule: string): Promise<StateEntry[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT entry FROM detect_state
+         WHERE json_extract(entry, '$.detector') = ? AND json_extract(entry, '$.rule') = ? LIMIT ?`,
+      )
+      .all(detector, rule, MAX_ENTRIES_OF) as Array<{ entry: string }>;
+    return rows.map((r) => JSON.parse(r.entry) as StateEntry);
   }
 
   async load(ids: string[], horizonMs: number): Promise<StateEntry[]> {
@@ -97,19 +119,38 @@ export class ElasticsearchStateStore implements DetectStateStore {
   }
 
   async init(): Promise<void> {
+    const mappings = {
+      dynamic: false,
+      properties: {
+        expires_at: { type: 'long' },
+        entry: { type: 'object', enabled: false },
+        // For `entriesOf`: which rule a key state belongs to.
+        detector: { type: 'keyword' },
+        rule: { type: 'keyword' },
+      },
+    } as const;
     const exists = await this.#client.indices.exists({ index: this.#index });
-    if (exists) return;
+    if (exists) {
+      await this.#client.indices.putMapping({ index: this.#index, ...mappings }); // additive
+      return;
+    }
     // Another instance may create it first.
     await ignoreExists(
       this.#client.indices.create({
         index: this.#index,
         settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
-        mappings: {
-          dynamic: false,
-          properties: { expires_at: { type: 'long' }, entry: { type: 'object', enabled: false } },
-        },
+        mappings,
       }),
     );
+  }
+
+  async entriesOf(detector: string, rule: string): Promise<StateEntry[]> {
+    const res = await this.#client.search<{ entry: StateEntry }>({
+      index: this.#index,
+      size: MAX_ENTRIES_OF,
+      query: { bool: { filter: [{ term: { detector } }, { term: { rule } }] } },
+    });
+    return res.hits.hits.flatMap((h) => (h._source ? [h._source.entry] : []));
   }
 
   async load(ids: string[], horizonMs: number): Promise<StateEntry[]> {
@@ -129,7 +170,10 @@ export class ElasticsearchStateStore implements DetectStateStore {
   async save(changes: StateChanges): Promise<void> {
     const ops: object[] = [];
     for (const e of changes.upserts)
-      ops.push({ index: { _index: this.#index, _id: e.id } }, { expires_at: e.expiresAt, entry: e });
+      ops.push(
+        { index: { _index: this.#index, _id: e.id } },
+        { expires_at: e.expiresAt, detector: e.detector, rule: e.rule, entry: e },
+      );
     for (const id of changes.deletes) ops.push({ delete: { _index: this.#index, _id: id } });
     if (ops.length === 0) return;
     const res = await this.#client.bulk({ operations: ops });

@@ -60,6 +60,9 @@ export function keyValue(event: PipewardenEvent, field: KeyField): string | unde
   return v === '' ? undefined : v;
 }
 
+/** Contributing event ids a hit carries at most (the newest; `Hit.event_total` says how many there were). */
+export const MAX_EVENT_IDS = 100;
+
 /** What the engine hands a rule's `describe` when the rule fires for one key. */
 export interface Firing {
   rule: string;
@@ -77,8 +80,54 @@ export interface Firing {
   firstAt: string;
   lastAt: string;
   windowMs: number;
-  /** The event that completed the rule; the hit carries its id, actor, IP and repository. */
+  /** The event that completed the rule; the hit carries its actor, IP and repository. */
   event: PipewardenEvent;
+  /**
+   * Ids of the events that contributed (threshold: the counted events; distinct: the newest event of
+   * each value; sequence: the first-step events, then the completing one), oldest first, at most
+   * `MAX_EVENT_IDS` (the newest). The hit's `event_ids`.
+   */
+  eventIds: string[];
+}
+
+/** What the engine hands an absence rule's `describe` when a key has been silent too long. */
+export interface Absence {
+  rule: string;
+  keyBy: KeyField;
+  key: string;
+  /** Arrival time (ISO) of the key's newest event, or null when none arrived since watching began. */
+  lastSeen: string | null;
+  /** Id of that event, when known. */
+  lastEventId: string | null;
+  /** When the engine began watching the key (ISO): the silence of a key never seen counts from here. */
+  since: string;
+  /** How long the key has been silent at the check, and the longest silence tolerated (ms). */
+  silentMs: number;
+  maxMs: number;
+  /** The scheduled check that found it (ISO). */
+  at: string;
+}
+
+/** What the engine hands a scheduled rule's `check` for one key at one run. */
+export interface Period {
+  rule: string;
+  keyBy: KeyField;
+  key: string;
+  /** The previous run (or when watching began) and this run (ISO): the period's bounds. */
+  from: string;
+  to: string;
+  /** Matching events that arrived in the period, and the ids of the newest `MAX_EVENT_IDS` of them. */
+  count: number;
+  eventIds: string[];
+  /** Event time of the oldest and newest of them; null when none arrived. */
+  firstAt: string | null;
+  lastAt: string | null;
+}
+
+/** What time-driven rules may need beyond their detector's config (given by the caller of the engine). */
+export interface RuleEnv {
+  /** Ids of the enabled sources (`pipewarden.source`). */
+  enabledSources: readonly string[];
 }
 
 interface RuleCommon<C> {
@@ -127,7 +176,47 @@ export interface SequenceRule<C> extends RuleCommon<C> {
   minFirst?: number;
 }
 
-export type Rule<C> = ThresholdRule<C> | DistinctRule<C> | SequenceRule<C>;
+/**
+ * Time-driven, for a missing signal: fires when no matching event arrived for a key for longer than
+ * its window. Judged at the times of `schedule` (cron, as node-cron reads it), on arrival time
+ * (`event.ingested`, else `@timestamp`): a source that sends late-stamped events still proves its feed
+ * works. One hit per silence: a new event ends it. Keys in `expect` are watched from the first check
+ * even if never seen; other keys once seen, when `windowMs` is set.
+ */
+export interface AbsenceRule<C> {
+  type: 'absence';
+  id: string;
+  keyBy: KeyField;
+  when?(event: PipewardenEvent, config: C): boolean;
+  /** Cron expression of the checks. */
+  schedule: string;
+  /** Longest tolerated silence (ms, 1 s .. 30 days) of every key seen; omitted: only `expect` keys. */
+  windowMs?: number;
+  /** Keys watched from the start, each with its own longest silence (ms). Pure. */
+  expect?(env: RuleEnv, config: C): ReadonlyMap<string, number>;
+  severity?: Severity;
+  describe(absence: Absence, ctx: DetectorContext<C>): Match;
+}
+
+/**
+ * Time-driven, for periodic checks: at each time of `schedule`, `check` sees per key the matching
+ * events that arrived since the previous run (a period aligned to the schedule), and may return a
+ * finding. Keys in `expect` are checked at every run, also when they saw nothing.
+ */
+export interface ScheduledRule<C> {
+  type: 'scheduled';
+  id: string;
+  keyBy: KeyField;
+  when?(event: PipewardenEvent, config: C): boolean;
+  schedule: string;
+  expect?(env: RuleEnv, config: C): readonly string[];
+  severity?: Severity;
+  check(period: Period, ctx: DetectorContext<C>): Match | null;
+}
+
+export type WindowRule<C> = ThresholdRule<C> | DistinctRule<C> | SequenceRule<C>;
+export type TimeRule<C> = AbsenceRule<C> | ScheduledRule<C>;
+export type Rule<C> = WindowRule<C> | TimeRule<C>;
 
 export interface Detector<C extends { enabled: boolean } = { enabled: boolean }> {
   id: string; // kebab-case, equal to the folder name
@@ -170,6 +259,13 @@ export interface DetectorCase {
   expectByRule?: Record<string, number>;
   /** Substring the first hit's summary must contain, when given. */
   summaryIncludes?: string;
+  /**
+   * Time-driven rules: the engine's clock runs with the events (a tick at each event's time, the first
+   * one starting the watch) and then on to this time; scheduled checks run at their times in between.
+   */
+  until?: string;
+  /** Time-driven rules: the enabled sources (default: none). */
+  enabledSources?: string[];
   /** Fields the first hit must have (toMatchObject; `actor: undefined` means it has none), when given. */
   hitMatches?: Record<string, unknown>;
 }

@@ -1,7 +1,9 @@
 // The shape of an ingest adapter (see STYLE.md): a plain object, pure verify and toEvents; the shared
 // Fastify plugin (ingest/plugin.ts) does the HTTP work, auth answers, dedup, publishing and counting.
+import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { PipewardenEvent } from '../event.ts';
+import type { Poller } from './pollers/types.ts';
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -96,6 +98,13 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
   toEvents(body: unknown, headers: Headers, receivedAt: Date): AdapterOutput;
   /** Line formats this adapter owns, for the syslog listener and text bodies. */
   lines?: LineFormat[];
+  /**
+   * Hooks on the HTTP server, for a source whose sender expects its own answer shape (Splunk HEC's
+   * `{text, code}`). Registered before the routes, so the adapter's routes inherit them.
+   */
+  httpHooks?(app: FastifyInstance): void;
+  /** Pollers for a source that also offers a pull API, made from the source's own config. */
+  pollers?(config: C): Poller[];
 }
 
 export function header(headers: Headers, name: string): string | undefined {

@@ -6,8 +6,8 @@ import type { Hit } from '../alerting/types.ts';
 import type { ConsumedMessage, Subscription } from '../bus/types.ts';
 import { DetectionEngine, type Lane, rekeyedTopic } from '../detect/engine.ts';
 import { detectBatch } from '../detect/runner.ts';
-import { startSilenceWatch } from '../detect/silence.ts';
 import { createStateStore, type DetectStateStore } from '../detect/state-store.ts';
+import { startTimeDrivenRules } from '../detect/time-driven.ts';
 import type { RoleDeps, Stoppable } from './types.ts';
 
 export interface DetectRole {
@@ -41,12 +41,10 @@ export async function startDetect(deps: RoleDeps): Promise<DetectRole> {
     },
   ];
 
-  // --- telemetry-loss: sources gone silent (src/detect/silence.ts) ---------------------------------
-  // Part of the detect role but not of the engine: its own consumer group on the events topic and a
-  // node-cron check; its hits go to the hits topic like the engine's. Off unless sources are watched.
-  const silence = await startSilenceWatch({ config, bus, store: deps.store, now: deps.now, log: deps.log });
-  if (silence) stoppables.push(silence);
-  // --- end telemetry-loss ----------------------------------------------------------------------------
+  // Time-driven rules (absence, scheduled; e.g. telemetry-loss's silent sources) run in the detect
+  // engine above; this is their clock (src/detect/time-driven.ts). Off unless a rule is declared.
+  const clock = await startTimeDrivenRules({ config, engine, bus, now: deps.now, log: deps.log });
+  if (clock) stoppables.push(clock);
 
   return { engine, stoppables };
 }

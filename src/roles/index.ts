@@ -1,7 +1,7 @@
 // The index role: consumes the events topic and bulk-indexes every event into the store (the audit
 // trail); runs the store's own retention sweep where it has one.
-import { readEvents } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
+import { startTrail, type TrailService } from '../trail/service.ts';
 import type { RoleDeps, Stoppable } from './types.ts';
 
 /** How long after a start, rebalance or failed attempt the index role checks for redelivered events. */
@@ -13,6 +13,16 @@ export async function startIndex(deps: RoleDeps): Promise<Stoppable[]> {
   const retention = await startRetentionSweep(deps);
   if (retention) stoppables.push(retention);
   const redelivery = new RedeliveryWindow();
+  // The trail (src/trail): chains what it indexes per partition and signs checkpoints; without a key it
+  // only indexes.
+  const trail = await startTrail({
+    config: deps.config,
+    store: deps.store,
+    bus: deps.bus,
+    log: deps.log,
+    now: deps.now,
+  });
+  stoppables.push(trail);
   stoppables.push(
     await deps.bus.subscribe({
       topic: deps.config.topics.events,
@@ -20,7 +30,7 @@ export async function startIndex(deps: RoleDeps): Promise<Stoppable[]> {
       maxBatch: 1000,
       concurrentPartitions: 3, // bulks of different partitions in flight together
       onAssignment: () => redelivery.suspect(),
-      handler: (batch) => indexBatch(deps, redelivery, batch),
+      handler: (batch) => indexBatch(deps, trail, redelivery, batch),
     }),
   );
   return stoppables;
@@ -40,19 +50,21 @@ class RedeliveryWindow {
   }
 }
 
-/** One batch: the valid events into the store. A failure opens the redelivery window and is retried. */
+/**
+ * One batch: the valid events into the store, chained by the trail (it reads each message itself: it
+ * needs their partitions and offsets). A failure opens the redelivery window and is retried.
+ */
 async function indexBatch(
-  { store, log, metrics }: RoleDeps,
+  { metrics }: RoleDeps,
+  trail: TrailService,
   window: RedeliveryWindow,
   batch: ConsumedMessage[],
 ) {
-  const events = readEvents(batch, log);
-  if (!events.length) return;
   try {
-    await store.indexEvents(events, { mayBeRedelivered: window.open });
-    metrics.inc('pipewarden_index_events_total', { outcome: 'indexed' }, events.length);
+    await trail.indexer.index(batch, { mayBeRedelivered: window.open });
+    metrics.inc('pipewarden_index_events_total', { outcome: 'indexed' }, batch.length);
   } catch (err) {
-    metrics.inc('pipewarden_index_events_total', { outcome: 'failed' }, events.length);
+    metrics.inc('pipewarden_index_events_total', { outcome: 'failed' }, batch.length);
     window.suspect();
     throw err;
   }

@@ -1,7 +1,6 @@
 // The ingest role: every adapter's route, the build-log uploads and fetchers, the pollers and the syslog
 // listener. It only turns what arrives into events on the bus; the other roles read them from there.
 import type { FastifyInstance } from 'fastify';
-import { hecReplies } from '../../ingest-adapters/github-audit/hec.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
 import { secretScanning } from '../factories.ts';
 import { startLogFetchers } from '../ingest/build-logs/fetch.ts';
@@ -22,8 +21,8 @@ export interface IngestRole {
 
 export async function startIngest(deps: RoleDeps, server: FastifyInstance): Promise<IngestRole> {
   const { config, bus, metrics, now } = deps;
-  // HEC answers {text, code} on its paths; hooked before the ingest plugin so its routes inherit it.
-  hecReplies(server);
+  // Sources that answer in their own shape (HEC's {text, code}) hook in before the routes, which inherit it.
+  for (const adapter of adapters) adapter.httpHooks?.(server);
   await server.register(ingestPlugin, {
     adapters,
     sourceConfigs: config.sources as Record<string, { enabled: boolean }>,

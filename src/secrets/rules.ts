@@ -25,6 +25,31 @@ export interface SecretRule {
   readonly validate?: (secret: string) => boolean;
   /** Custom preview (private keys show their BEGIN line only). Never more than the usual prefix + 4. */
   readonly preview?: (match: string) => string;
+  /** Extra check that sees the whole text around the match (names, context words, what follows). */
+  readonly check?: (m: MatchContext) => boolean;
+  /**
+   * The value's delimiters are not known (`password=…`): redact, fingerprint and preview the value to its
+   * longest plausible extent — to the closing quote, to the closing XML tag, else to the end of the
+   * unquoted token — not only the part the regex accepted.
+   */
+  readonly extend?: boolean;
+}
+
+/** What a rule's `check` sees: the scanned text and the match's spans in it. */
+export interface MatchContext {
+  text: string;
+  /** Start and end of the whole match. */
+  start: number;
+  end: number;
+  /** Start and end of the secret (already extended for `extend` rules). */
+  secretStart: number;
+  secretEnd: number;
+  secret: string;
+  /** End of the part of the secret the regex itself accepted (before any extension). */
+  matchedEnd: number;
+  /** The `name` group's span, when the regex has one. */
+  nameStart: number;
+  nameEnd: number;
 }
 
 const g = (source: string, flags = ''): RegExp => new RegExp(source, `g${flags}`);
@@ -33,8 +58,9 @@ const L = String.raw`(?<![A-Za-z0-9_\-])`;
 const R = String.raw`(?![A-Za-z0-9_\-])`;
 const L62 = String.raw`(?<![A-Za-z0-9])`;
 const R62 = String.raw`(?![A-Za-z0-9])`;
-// `name = value`, `name: value`, `"name": "value"`, `name => value`, `name := value`, with optional quotes.
-const ASSIGN = String.raw`["']?\s{0,4}(?:=>|:=|[:=])\s{0,4}["'\x60]?`;
+// `name = value`, `name: value`, `"name": "value"`, `name => value`, `name := value` (and Makefile's
+// `::=`, `:::=`, `?=`, PHP's `.=`), with optional quotes.
+const ASSIGN = String.raw`["']?\s{0,4}(?:=>|:{1,3}=|[?.+]=|[:=])\s{0,4}["'\x60]?`;
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 
 function base64Text(s: string): string | undefined {
@@ -44,13 +70,17 @@ function base64Text(s: string): string | undefined {
   return /^[\x20-\x7e]+$/.test(text) ? text : undefined;
 }
 
-/** A JWT's header decodes to a JSON object naming an algorithm other than `none`. */
+/**
+ * A JWT's header decodes to a JSON object (any header: `{"version":"3"}` and `{"kid":…}` tokens exist)
+ * that does not declare `alg: none`.
+ */
 function isJwt(token: string): boolean {
   const header = base64Text(token.slice(0, token.indexOf('.')));
   if (header === undefined) return false;
   try {
-    const h = JSON.parse(header) as { alg?: unknown };
-    return typeof h.alg === 'string' && h.alg.toLowerCase() !== 'none';
+    const h = JSON.parse(header) as { alg?: unknown } | null;
+    if (h === null || typeof h !== 'object' || Array.isArray(h)) return false;
+    return typeof h.alg !== 'string' || h.alg.toLowerCase() !== 'none';
   } catch {
     return false;
   }
@@ -61,7 +91,8 @@ function isBasicPair(b64: string): boolean {
   const text = base64Text(b64);
   if (text === undefined) return false;
   const i = text.indexOf(':');
-  return i > 0 && i < text.length - 1;
+  // `user:` with an empty password is a credential too (an API key sent as the user name).
+  return i > 0 && (i < text.length - 1 || (text.length >= 5 && notDevDefault(text.slice(0, i))));
 }
 
 // Throwaway credentials of CI service containers and docs (`postgres://postgres:postgres@localhost`).
@@ -70,6 +101,14 @@ const DEV_DEFAULT_PASSWORD =
 const notDevDefault = (password: string): boolean => !DEV_DEFAULT_PASSWORD.test(password);
 
 const PEM_PREVIEW = (m: string): string => /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----/.exec(m)![0];
+
+const GOOGLE_PUBLIC_KEY_CONTEXT =
+  /firebase|maps\.googleapis\.com\/maps\/api\/js|browser[ _-]?key|public[ _-]?(?:api[ _-]?)?key|NEXT_PUBLIC_|REACT_APP_|VITE_|EXPO_PUBLIC_|GATSBY_|NUXT_PUBLIC_/i;
+
+/** A Google browser key in a context that says it is public (see GOOGLE_PUBLIC_KEY_CONTEXT). */
+function notPublicGoogleKey(m: MatchContext): boolean {
+  return !(m.secret.startsWith('AIza') && GOOGLE_PUBLIC_KEY_CONTEXT.test(m.text));
+}
 
 // Database and broker schemes whose URLs carry credentials.
 const DB_SCHEMES =
@@ -175,6 +214,9 @@ export const RULES: readonly SecretRule[] = [
     regex: g(String.raw`${L}AIza[0-9A-Za-z_\-]{35}${R}`),
     entropy: 3.5,
     prefix: 4,
+    // Browser keys are public by design (Firebase web config, the Maps JavaScript loader, front-end
+    // build variables): Google restricts them by referrer, not by secrecy.
+    check: notPublicGoogleKey,
   }),
   high({
     id: 'gcp-service-account-key-id',
@@ -374,7 +416,7 @@ export const RULES: readonly SecretRule[] = [
     title: 'Slack bot token',
     severity: 'high',
     keywords: ['xoxb-'],
-    regex: g(String.raw`${L}xoxb-[0-9]{8,14}-(?:[0-9]{8,14}-)?[A-Za-z0-9]{20,40}${R}`),
+    regex: g(String.raw`${L}xoxb-[0-9]{8,14}-(?:[0-9]{8,14}-)?[A-Za-z0-9]{18,40}${R}`),
     entropy: 3,
     prefix: 5,
   }),
@@ -382,8 +424,10 @@ export const RULES: readonly SecretRule[] = [
     id: 'slack-user-token',
     title: 'Slack user / workspace token',
     severity: 'high',
-    keywords: ['xoxp-', 'xoxa-', 'xoxo-', 'xoxs-'],
-    regex: g(String.raw`${L}xox[paos]-[0-9]{1,14}-[0-9]{8,14}-(?:[0-9]{8,14}-)?[A-Za-z0-9]{20,64}${R}`),
+    keywords: ['xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxe-'],
+    // Current and legacy shapes: `xoxp-<team>-<user>-<app>-<32 hex>`, `xoxs-…-<10 hex>`, `xoxe-…` (refresh
+    // tokens of token rotation, api.slack.com/authentication/rotation).
+    regex: g(String.raw`${L}xox[paose]-(?:[0-9]{1,14}-){2,4}[A-Za-z0-9]{10,64}${R}`),
     entropy: 3,
     prefix: 5,
   }),
@@ -411,7 +455,7 @@ export const RULES: readonly SecretRule[] = [
     severity: 'high',
     keywords: ['hooks.slack.com'],
     regex: g(
-      String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/(?<secret>[A-Za-z0-9]{8,12}/[A-Za-z0-9]{8,12}/[A-Za-z0-9]{20,32}|[A-Za-z0-9]{8,12}/[0-9]{8,20}/[a-f0-9]{32,64})${R}`,
+      String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/(?<secret>[A-Za-z0-9]{8,12}/[A-Za-z0-9]{8,12}/[A-Za-z0-9]{20,32}|[A-Za-z0-9]{8,12}/[0-9]{8,20}/[a-f0-9]{32,64}|[A-Za-z0-9]{8,12}/[A-Za-z0-9]{8,12}/[0-9]{8,20}/[A-Za-z0-9]{20,40}|[A-Za-z0-9]{40,100})${R}`,
     ),
     entropy: 3.5,
   }),
@@ -438,8 +482,9 @@ export const RULES: readonly SecretRule[] = [
     id: 'telegram-bot-token',
     title: 'Telegram bot token',
     severity: 'medium',
-    keywords: [':aa'],
-    regex: g(String.raw`(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}${R}`),
+    keywords: [':a'],
+    // core.telegram.org/bots/api#authorizing-your-bot: `<bot id>:<35 characters>` starting with `A`.
+    regex: g(String.raw`(?<![A-Za-z0-9])[0-9]{8,10}:A[A-Za-z0-9_\-]{34}${R}`),
     entropy: 3.5,
   }),
   // ── Package registries and build tooling
@@ -576,7 +621,7 @@ export const RULES: readonly SecretRule[] = [
     title: 'Infracost API key',
     severity: 'medium',
     keywords: ['ico-'],
-    regex: g(String.raw`${L}ico-[A-Za-z0-9]{32}${R62}`),
+    regex: g(String.raw`(?<![A-Za-z0-9_.\-/])ico-[A-Za-z0-9]{32}(?![A-Za-z0-9_\-]|\.[A-Za-z]{2,5}\b)`),
     entropy: 3.5,
     prefix: 4,
   }),
@@ -735,8 +780,8 @@ export const RULES: readonly SecretRule[] = [
     id: 'stripe-secret-key',
     title: 'Stripe secret / restricted key',
     severity: 'critical',
-    keywords: ['sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'],
-    regex: g(String.raw`${L62}[sr]k_(?:live|test)_[A-Za-z0-9]{24,99}${R62}`),
+    keywords: ['sk_live_', 'rk_live_', 'sk_test_', 'rk_test_', 'sk_prod_', 'rk_prod_'],
+    regex: g(String.raw`${L62}[sr]k_(?:live|test|prod)_[A-Za-z0-9]{24,99}${R62}`),
     entropy: 3.5,
     prefix: 8,
   }),
@@ -1043,6 +1088,83 @@ export const RULES: readonly SecretRule[] = [
     entropy: 3.5,
     prefix: 4,
   }),
+  // ── Formats documented by their vendors, added in round two
+  high({
+    id: 'sourcegraph-token',
+    title: 'Sourcegraph access token',
+    severity: 'high',
+    keywords: ['sgp_'],
+    // sgp_<40 hex> (legacy), sgp_<16 hex instance id>_<40 hex>, sgp_local_<40 hex>.
+    regex: g(String.raw`${L62}sgp_(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40}${R62}`),
+    entropy: 3,
+    prefix: 4,
+  }),
+  high({
+    id: 'onepassword-secret-key',
+    title: '1Password account secret key',
+    severity: 'critical',
+    keywords: ['a3-'],
+    // A3-XXXXXX-XXXXXX-XXXXX-XXXXX-XXXXX-XXXXX (1Password security design white paper).
+    regex: g(
+      String.raw`${L62}A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}${R62}`,
+    ),
+    entropy: 3,
+    prefix: 3,
+  }),
+  high({
+    id: 'openshift-token',
+    title: 'OpenShift OAuth access token',
+    severity: 'high',
+    keywords: ['sha256~'],
+    regex: g(String.raw`${L62}sha256~[A-Za-z0-9_\-]{43}${R}`),
+    entropy: 3.5,
+    prefix: 7,
+  }),
+  high({
+    id: 'facebook-access-token',
+    title: 'Facebook / Meta access token or app token',
+    severity: 'high',
+    keywords: ['eaa', '|', '%7c'],
+    // User / page tokens start `EAA`; an app token is `<app id>|<app secret or token>`.
+    regex: g(
+      String.raw`${L62}(?:EAA[A-Za-z0-9]{90,400}${R62}|(?<![0-9])[0-9]{15,16}(?:\||%7C)[A-Za-z0-9_\-]{27,40}${R})`,
+    ),
+    entropy: 3.5,
+    prefix: 3,
+  }),
+  high({
+    id: 'bundler-credentials',
+    title: 'Bundler gem source credentials (BUNDLE_<HOST>=user:password)',
+    severity: 'high',
+    keywords: ['bundle_'],
+    regex: g(
+      String.raw`BUNDLE_[A-Z0-9_]{1,80}__[A-Z0-9_]{1,80}["']?\s{0,4}[=:]\s{0,4}["']?(?<secret>[^\s"':]{1,100}:[^\s"']{3,200})`,
+    ),
+    validate: (s) => notDevDefault(s.slice(s.indexOf(':') + 1)),
+    extend: true,
+  }),
+  high({
+    id: 'cloudflare-api-key',
+    title: 'Cloudflare API token / global API key',
+    severity: 'high',
+    keywords: ['cloudflare', 'cf_api'],
+    regex: g(
+      String.raw`(?:cloudflare|cf_api)[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[A-Za-z0-9_\-]{40}|[a-f0-9]{37})(?![A-Za-z0-9_\-])`,
+      'i',
+    ),
+    entropy: 3.5,
+  }),
+  high({
+    id: 'sumologic-key',
+    title: 'Sumo Logic access id / access key',
+    severity: 'high',
+    keywords: ['sumo'],
+    regex: g(
+      String.raw`sumo(?:[_.\-]?logic[A-Za-z0-9_.\-]{0,30}|[_.\-][A-Za-z0-9_.\-]{0,30})${ASSIGN}(?<secret>su[A-Za-z0-9]{12}|[A-Za-z0-9]{64})(?![A-Za-z0-9])`,
+      'i',
+    ),
+    entropy: 3,
+  }),
   // ── Structural: JWTs, URLs with credentials, HTTP auth headers
   high({
     id: 'jwt',
@@ -1103,12 +1225,27 @@ export const RULES: readonly SecretRule[] = [
     id: 'auth-header-api-key',
     title: 'API-key request header (PRIVATE-TOKEN, X-API-Key, X-Vault-Token, ...)',
     severity: 'high',
-    keywords: ['private-token', 'api-key', 'apikey', 'auth-token', 'vault-token', 'art-api', 'circle-token'],
+    keywords: [
+      'private-token',
+      'api-key',
+      'apikey',
+      'auth-token',
+      'vault-token',
+      'art-api',
+      'circle-token',
+      '-token',
+      'token:',
+      'secret:',
+    ],
+    // Named headers anywhere; `X-<Vendor>-ApiKey` / `-Token` / `-Secret`; and a bare `Token:` / `Secret:`
+    // / `Auth:` header only where curl or HTTPie sets it (`-H "Token: …"`).
     regex: g(
-      String.raw`(?:PRIVATE-TOKEN|JOB-TOKEN|X-API-Key|Api-Key|X-Auth-Token|X-Vault-Token|X-JFrog-Art-Api|Circle-Token|X-Gitlab-Token)["']?\s{0,2}:\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,512})`,
+      String.raw`(?:PRIVATE-TOKEN|JOB-TOKEN|X-API-Key|Api-?Key|X-Auth-Token|X-Vault-Token|X-JFrog-Art-Api|Circle-Token|X-Gitlab-Token|X-(?!CSRF|XSRF|Request|Correlation|Trace|Amzn|B3|Cloud-Trace|Idempotency)[A-Za-z0-9]{1,30}-(?:Api-?Key|Token|Auth-Token|Access-Token|Secret|Auth)|(?<=(?:-H|--header)\s{1,4}["']?)(?:Token|Secret|Auth|Access-Token|Access-Key))["']?\s{0,2}:\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=\-]{16,512})`,
       'i',
     ),
-    entropy: 3.5,
+    entropy: 3,
+    extend: true,
+    check: notPublicGoogleKey,
   }),
 
   // ── Generic tier: assignments whose name says "secret". Weaker evidence, lower severity.
@@ -1131,10 +1268,12 @@ export const RULES: readonly SecretRule[] = [
       'mysql',
     ],
     regex: g(
-      String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)["']?(?<secret>[^\s"'\x60;|&]{8,200})`,
+      String.raw`(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s{1,4})|(?:docker|podman|helm registry|oras) login\b[^\r\n]{0,200}?\s-p\s{1,4}|(?:mysql|mysqladmin|mysqldump)\b[^\r\n]{0,200}?\s-p)(?:"(?<secret>[^"\r\n]{6,200})"|'(?<secret>[^'\r\n]{6,200})'|(?<secret>[^\s"'\x60;|&]{8,200}))`,
       'i',
     ),
     entropy: 3,
+    extend: true,
+    check: (m) => notTruncated(m) && !isGenericFalsePositive(m.text.slice(m.secretStart, m.matchedEnd), true),
   },
   {
     id: 'generic-curl-user',
@@ -1142,73 +1281,204 @@ export const RULES: readonly SecretRule[] = [
     severity: 'medium',
     tier: 'generic',
     keywords: ['curl'],
+    // `-u user:password`, `-u "user:password"`, `--user user:'password'`, `-u :token`, and a token as the
+    // user with an empty password (`-u sk_live_…:`).
     regex: g(
-      String.raw`curl\b[^\r\n]{0,300}?\s(?:-u|--user)\s{1,4}["']?[^\s:"']{1,64}:(?<secret>[^\s"']{6,200})`,
+      String.raw`curl\b[^\r\n]{0,300}?\s(?:-u|--user)(?:\s{1,4}|=)["']?(?:[^\s:"'<>\[\]]{0,64}:["']?(?<secret>[^\s"'<>]{6,200})|(?<secret>[A-Za-z0-9_\-]{16,200}):(?=["'\s]|$))`,
     ),
     entropy: 2.5,
+    extend: true,
+    check: (m) => notTruncated(m) && !isGenericFalsePositive(m.text.slice(m.secretStart, m.matchedEnd), true),
+  },
+  {
+    id: 'generic-xml-attribute-secret',
+    title: 'Secret in an XML key / value attribute pair (NuGet, app.config, Maven)',
+    severity: 'medium',
+    tier: 'generic',
+    keywords: ['value='],
+    regex: g(
+      String.raw`\b(?:key|name)\s{0,2}=\s{0,2}"(?<name>[A-Za-z0-9_.:\- ]{0,40}(?:password|passwd|secret|token|api[_.\-]?key|credentials?|connectionstring)[A-Za-z0-9_.:\-]{0,20})"\s{1,4}value\s{0,2}=\s{0,2}"(?<secret>[^"\r\n]{4,300})"`,
+      'i',
+    ),
+    check: genericValueCheck,
   },
   {
     id: 'generic-secret-assignment',
     title: 'Secret-looking value assigned to a password / secret / token / key variable',
     severity: 'low',
     tier: 'generic',
-    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'auth'],
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'creds', 'auth'],
+    // The name, then one of the ways languages and formats bind a value to it: `=`, `:`, `:=`, `::=`,
+    // `:::=`, `?=`, `.=`, `+=`, `??=`, `=>`, `<-`, a typed declaration (`string x = `, Go `x string =`,
+    // Kotlin `x: String =`), a quoted name followed by a comma (`System.setProperty("X_TOKEN", "…")`,
+    // `getenv("API_TOKEN", "…")`), a call with a quoted argument (`setPassword("…")`), or an XML element (`<password>…</password>`). The value is quoted or a
+    // bare token. The name's full extent and the value's context are checked in code (genericValueCheck).
+    // The lookbehind skips GitLab Runner's artifact lines ("responseStatus=200 OK token=AdWPNg2R"): it
+    // prints only the first 8 characters of the job token, on purpose.
     regex: g(
-      // The lookbehind skips GitLab Runner's artifact lines ("responseStatus=200 OK token=AdWPNg2R"): it
-      // prints only the first 8 characters of the job token, on purpose.
-      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|credentials?|auth)[A-Za-z0-9_.\-]{0,30}${ASSIGN}(?<secret>[^\s"'\x60,;<>(){}\[\]]{8,200})`,
+      String.raw`(?<!responseStatus=\d{3} [A-Za-z]{1,20} )(?<name>(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|credentials?|creds|auth)[A-Za-z0-9_.\-]{0,30})(?:\\?["'\x60]?\s{0,4}(?::\s{0,2}(?:String|string|str|&str|Secret|SecureString)\s{0,4})?(?:=>|:{1,3}=|[?.+:]=|\?\?=|<-|=|:(?!:))|\s{1,4}(?:string|String|str)\s{1,4}:?=|["']\s{0,4},|\(\s{0,2}(?=["'\x60])|>)\s{0,4}(?:\\?"(?<secret>[^\s"\\]{4,200})(?=["\s\\])|'(?<secret>[^\s']{4,200})(?=['\s])|\x60(?<secret>[^\s\x60]{4,200})(?=[\x60\s])|(?![?:!])(?<secret>[^\s"'\x60,;<>(){}\[\]]{6,200}))`,
       'i',
     ),
-    entropy: 3,
+    extend: true,
+    check: genericValueCheck,
   },
 ];
 
+// ── Generic tier checks ──────────────────────────────────────────────────────────────────────────────
+
+const NAME_CHAR = /[A-Za-z0-9_.-]/;
+/** Names that hold something about a secret, not the secret: `secretName`, `TOKEN_URL`, `passwordFile`. */
+const NAME_SUFFIX =
+  /(?:name|names|ref|refs|id|ids|file|files|path|url|uri|arn|type|length|len|size|policy|version|ttl|expiry|expires|expiration|expired|expiresin|count|store|vault|field|fields|header|param|params|prefix|mode|dir|endpoint|host|hash|sha|sha1|sha256|digest|env|enabled|required|provider|manager|source|format|label|location|hint|help|description|desc|rotation|template|reset|strength|min|max|regex|pattern|placeholder|keyid|key_id|tokens|passwords|secrets|credentials|creds|keys|ring|chain|pair|pairs|service|server|usage|used|limit|timeout|validity|lifetime|lifespan|file_path|id_env|var|variable|script|command|cmd|generator|index|position|pos|button|input|label|text|title|msg|message|error|warning|status|result|results|request|response|ms|sec|secs|seconds|minutes|hours|days|millis|bytes|kb|mb|retries|attempts|port|interval|delay|level|scope|scopes|method|methods|algorithm|alg|encoding|style|strategy|class|handler|plugin)$/;
+const NAME_PREFIX = /^(?:csrf|xsrf|authenticity|public|publishable|author(?!iz))/i;
+// `max_tokens`, `MIN_PASSWORD_LENGTH`, `isTokenValid`, `useSecret`: settings about secrets, not secrets.
+const QUALIFIER_SNAKE = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[_.-]/i;
+const QUALIFIER_CAMEL = /^(?:min|max|num|no|is|has|use|enable|disable|show|hide)[A-Z]/;
+const NAME_HASHY = /commit|sha|hash|digest|checksum|integrity|fingerprint|nonce|salt/i;
+
+/** Where the whole identifier around the `name` group starts (the regex starts at the keyword). */
+function nameStartOf(m: MatchContext): number {
+  let a = m.nameStart;
+  while (a > 0 && a > m.nameStart - 60 && NAME_CHAR.test(m.text[a - 1]!)) a--;
+  return a;
+}
+
+/** The name of a credential instead of one (`--user "username:password"`, `password: password`). */
+const CREDENTIAL_WORD =
+  /^(?:password|passwd|pass|secret|token|username|user|apikey|api_key|api-key|key|value|changeit|mypassword|mysecret|mytoken)$/i;
+
+/** The value stops at `…`, `...` or `[Redacted]`: a truncated or redacted print, not the secret. */
+function notTruncated(m: MatchContext): boolean {
+  const after = m.text.slice(m.secretEnd, m.secretEnd + 12);
+  if (/^(?:…|\.\.|\[[A-Za-z ]{0,10}\]|\*)/.test(after)) return false;
+  return !/(?:…|\.\.\.?)$/.test(m.secret);
+}
+
+function genericValueCheck(m: MatchContext): boolean {
+  if (!notTruncated(m)) return false;
+  const a = nameStartOf(m);
+  const original = m.text.slice(a, m.nameEnd).replace(/^[_.-]+|[_.-]+$/g, '');
+  const lower = original.toLowerCase();
+  if (QUALIFIER_SNAKE.test(original) || QUALIFIER_CAMEL.test(original)) return false;
+  if (NAME_PREFIX.test(lower) || /csrf|xsrf|authenticity/.test(lower)) return false;
+  // The keyword may end the name (`api_key`, `DB_PASSWORD`); anything after it must not be a descriptor
+  // such as `_URL` or `Name`.
+  if (!/(?:pass(?:word|wd|phrase)?|pwd|secret|token|key|credentials?|creds|auth)$/.test(lower)) {
+    if (NAME_SUFFIX.test(lower)) return false;
+  }
+  // XML element: `<password>value</password>` needs the opening `<` before the name.
+  const sep = m.text.slice(m.nameEnd, m.secretStart).trim();
+  if (sep === '>' && m.text[a - 1] !== '<') return false;
+  // Maven / Gradle coordinates: `com.google.auth:google-auth-library`, `io.jsonwebtoken:jjwt-api`.
+  if (sep === ':' && m.text[m.nameEnd] === ':' && /^[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+$/.test(lower)) {
+    return false;
+  }
+  if (!notPublicGoogleKey(m)) return false;
+  // `passed`, `passing`, `passthrough`: not a password.
+  if (/pass(?:ed|es|ing|thr|eng|ive|age|port|ion)/.test(lower) && !/password|passwd|passphrase/.test(lower)) {
+    return false;
+  }
+  const v = m.text.slice(m.secretStart, m.matchedEnd);
+  // Digits only: a PIN or numeric password, not a count (`auth_retries: 100000`).
+  if (/^\d+$/.test(v) && !/pass(?:word|wd|code)|pwd|pin|secret|token|key/.test(lower)) return false;
+  if (NAME_HASHY.test(lower) && /^[0-9a-f]{32,}$/i.test(v)) return false;
+  return !isGenericFalsePositive(v, /pass|pwd/.test(lower));
+}
+
 /** CI masks and redaction markers (`***`, `[MASKED]`, `<redacted>`, `xxxxx`): already hidden. */
 const MASKED =
-  /\*{3,}|\[(?:masked|redacted|secure|secret|hidden|filtered)\]|<[a-z_\- ]{0,30}>|redacted|x{5,}|•{3,}/i;
+  /\*{3,}|#{4,}|\[(?:masked|redacted|secure|secret|hidden|filtered)\]|<[a-z_\- ]{0,30}>|redacted|x{5,}|•{3,}|…|\.\.\.$/i;
+/** Placeholders in brackets: `<user:password>`, `[PASSWORD]`, `{token}`, `%PASSWORD%`. */
+const BRACKETED =
+  /^[<[{(%][A-Za-z0-9_:.\- ]{1,40}[>\]})%]$|^[<[{][A-Za-z_ -]{2,30}[>\]}]|[<[{][A-Za-z_ -]{2,30}[>\]}]$/;
 /** Documentation and test placeholders (`changeme`, `example`, `dummy`, `your_token`, ...). */
 const STOPWORDS =
-  /changeme|change_me|example|dummy|placeholder|sample|your[_-]?(?:token|key|secret|password|api)|notreal|not_real|fake|insert|replace[_-]?me|todo|lorem|foobar/i;
+  /changeme|change_me|example|dummy|placeholder|sample|your[_-]?(?:token|key|secret|password|api)|notreal|not_real|fake|insert|replace[_-]?me|todo|lorem|foobar|123e4567-e89b/i;
 /** The same list minus the short words that random 100-character tokens contain by chance. */
 const STOPWORDS_STRICT =
-  /changeme|example|dummy|placeholder|your[_-]?(?:token|key|secret|password|api)|notreal/i;
+  /changeme|example|dummy|placeholder|your[_-]?(?:token|key|secret|password|api)|notreal|123e4567-e89b/i;
 /** References to a value rather than the value (`$VAR`, `${VAR}`, `${{ secrets.X }}`, `%VAR%`, `{{ x }}`). */
 const REFERENCE = /^(?:\$|%[A-Za-z_]|\{\{|<%|#\{|@\{|&lt;)|\$\{\{|\$\(|\$\{?[A-Z_]{2,}/;
+
+/**
+ * Sample values written by hand: a run of 5 (generic) or 6 (vendor token) consecutive ascending
+ * characters (`12345`, `abcdef`, `KLMNOP`) or one block repeated (`abcabcabc`). Random tokens contain such a run
+ * with a probability of about one in ten million per position.
+ */
+export function isSequentialSample(secret: string, run = 5): boolean {
+  let asc = 1;
+  for (let i = 1; i < secret.length; i++) {
+    const d = secret.charCodeAt(i) - secret.charCodeAt(i - 1);
+    asc = d === 1 ? asc + 1 : 1;
+    if (asc >= run) return true;
+  }
+  return /^(.{1,8})\1{2,}$/.test(secret);
+}
 
 export function isPlaceholder(secret: string, tier: Tier): boolean {
   return (
     MASKED.test(secret) ||
     REFERENCE.test(secret) ||
-    (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret)
+    BRACKETED.test(secret) ||
+    (tier === 'generic' ? STOPWORDS : STOPWORDS_STRICT).test(secret) ||
+    isSequentialSample(secret, tier === 'generic' ? 5 : 6)
   );
 }
 
 // Values that look random but are known not to be secrets: hashes, digests, ids, versions, paths.
 const GENERIC_FP_SHAPES: readonly RegExp[] = [
   /^[0-9a-f]{7,12}$/i, // abbreviated commit SHA
-  /^[0-9a-f]{40}$/i, // git commit / SHA-1
   /^(?:sha(?:1|224|256|384|512)|md5)[-:=]/i, // sha512-… integrity, sha256:… digests
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, // UUID
   /^v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]{1,40})?$/, // version number
-  /^(?:true|false|null|none|nil|undefined|required|optional|string|boolean|number)$/i,
+  /^(?:true|false|null|none|nil|undefined|required|optional|string|boolean|number|bytes|str)$/i,
   /^[A-Z][A-Z0-9_]{2,}$/, // another variable's NAME (`token: GITHUB_TOKEN`)
-  /^[A-Za-z_][A-Za-z0-9_.-]*=[^=]/, // another assignment (`password_policy: min_length=12`)
-  /^[A-Za-z]+$/, // a word or CamelCase identifier (`SharedAccessKeyName=RootManageSharedAccessKey`)
-  /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\(\))?$/, // property path `secrets.NPM_TOKEN`
+  // A property path (`secrets.NPM_TOKEN`, `process.env.API_KEY`, `config.auth.token()`): every segment an
+  // identifier without digits in the middle. `s.ZC9Ecf4M5g9o34Q6RkzGsj0z` (legacy Vault) is not one.
+  /^[A-Za-z_][A-Za-z_]*\d{0,2}(?:\.[A-Za-z_][A-Za-z_]*\d{0,2})+(?:\(\))?$/,
   /^(?:\.{0,2}\/|~\/|[A-Za-z]:\\)/, // file path
-  /^[A-Za-z0-9_\-./]+\.(?:json|ya?ml|pem|key|crt|cer|p12|pfx|txt|env|cfg|conf|ini|properties|xml|jks|gpg|asc|toml)$/i,
+  /^[A-Za-z0-9_\-./]+\.(?:json|ya?ml|pem|key|crt|cer|p12|pfx|txt|env|cfg|conf|ini|properties|xml|jks|gpg|asc|toml|png|jpe?g|gif|svg|ico|css|js|html?)$/i,
   /:\/\//, // a URL (credentials in URLs have their own rules)
+  /^[<[{]/, // markup or a template (`<xsd:element`, `{{ x }}`), not a value
+  CREDENTIAL_WORD,
+  /::/, // a test id or a qualified name (`tests/test_auth.py::test_token`, `Foo::Bar`)
+  // kebab / snake identifiers, resource names and Maven coordinates (`registry-credentials`,
+  // `google-auth-library`, `jjwt-jackson-0.11.2`), optionally version-suffixed.
+  /^[a-z]+(?:[-_.:][a-z]+)+(?:[-_.:]v?\d+(?:\.\d+)*(?:-[a-z]+)?)?$/,
+  /^[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.[a-z]{2,12}(?::\d{1,5})?$/, // host name, optionally with port
+  /^[^@\s]{1,64}@[a-z0-9.-]{1,200}\.[a-z]{2,12}$/i, // e-mail address
+  /^\d{1,5}$|^\d+(?:\.\d+)?(?:ms|s|m|h|d|k|kb|mb|gb|%)$/i, // numbers and durations
 ];
 
-export function isGenericFalsePositive(secret: string): boolean {
+/**
+ * True when a generic-rule value is known not to be a secret. The name already says secret, so shapes
+ * that vendors use for keys (UUIDs, 40-hex, digits-only, dotted) are kept; `password` names also keep a
+ * short value that mixes three kinds of characters whatever its entropy.
+ */
+export function isGenericFalsePositive(secret: string, passwordName = false): boolean {
+  if (/^\d+$/.test(secret)) return secret.length < 6; // a PIN or numeric password; sequences are placeholders
+  // Another assignment (`password_policy: min_length=12`): judge its value (`_session=<random>` stays).
+  const inner = /^[A-Za-z_][A-Za-z0-9_.-]*=(?!=|$)/.exec(secret);
+  if (inner !== null) {
+    const rest = secret.slice(inner[0].length);
+    return rest.length < 8 || isGenericFalsePositive(rest, false);
+  }
   for (const re of GENERIC_FP_SHAPES) if (re.test(secret)) return true;
-  // A password-like value mixes at least two kinds of characters.
   let kinds = 0;
   if (/[a-z]/.test(secret)) kinds++;
   if (/[A-Z]/.test(secret)) kinds++;
   if (/[0-9]/.test(secret)) kinds++;
   if (/[^A-Za-z0-9]/.test(secret)) kinds++;
-  return kinds < 2;
+  // Letters only: a word or CamelCase identifier (`SharedAccessKeyName=RootManageSharedAccessKey`), unless
+  // it is long, mixes cases evenly and is random-looking (`yqDVtkqPECriaLRi`).
+  if (kinds === 2 && /^[A-Za-z]+$/.test(secret)) {
+    const upper = secret.replace(/[^A-Z]/g, '').length / secret.length;
+    return secret.length < 12 || upper < 0.3 || upper > 0.7 || shannonEntropy(secret) < 3.3;
+  }
+  if (kinds < 2) return true;
+  if (passwordName && kinds >= 3 && secret.length >= 6) return false;
+  if (secret.length < 8) return true;
+  // Entropy floor relative to length: short values cannot reach 3 bits per character.
+  return shannonEntropy(secret) < Math.min(3, Math.log2(secret.length) - 0.7);
 }
 
 /** Shannon entropy in bits per character. */

@@ -10,8 +10,8 @@ import { createHmac } from 'node:crypto';
 import type { Severity } from '../alerting/types.ts';
 import { KeywordAutomaton } from './aho-corasick.ts';
 import {
-  isGenericFalsePositive,
   isPlaceholder,
+  type MatchContext,
   RULES,
   type SecretRule,
   shannonEntropy,
@@ -49,6 +49,8 @@ interface RawMatch {
   /** For a secret found inside a decoded value: the decoded match (for the preview). */
   decodedMatch?: string;
   encoding?: string;
+  /** Already reported (the second line of a wrapped token): redact only. */
+  reported?: boolean;
 }
 
 export interface EngineOptions {
@@ -174,29 +176,40 @@ export class SecretEngine {
         re.lastIndex++;
         continue;
       }
-      let secret = m[0];
+      const groups = m.indices?.groups;
+      const span = groups?.secret ?? groups?.secret2;
       let secretStart = m.index;
-      const span = m.indices?.groups?.secret ?? m.indices?.groups?.secret2;
-      if (span !== undefined) {
-        secretStart = span[0];
-        secret = text.slice(span[0], span[1]);
+      let secretEnd = m.index + m[0].length;
+      if (span !== undefined) [secretStart, secretEnd] = span;
+      const end = m.index + m[0].length;
+      const accepted = secretEnd;
+      if (rule.extend === true) secretEnd = valueEnd(text, secretStart, secretEnd);
+      const secret = text.slice(secretStart, secretEnd);
+      if (!this.accept(rule, secret, accepted - secretStart)) continue;
+      if (rule.check !== undefined) {
+        const name = groups?.name;
+        const ctx: MatchContext = {
+          text,
+          start: m.index,
+          end,
+          secretStart,
+          secretEnd,
+          secret,
+          matchedEnd: accepted,
+          nameStart: name?.[0] ?? m.index,
+          nameEnd: name?.[1] ?? m.index,
+        };
+        if (!rule.check(ctx)) continue;
       }
-      if (!this.accept(rule, secret)) continue;
-      out.push({
-        rule: ri,
-        start: m.index,
-        end: m.index + m[0].length,
-        secretStart,
-        secretEnd: secretStart + secret.length,
-        secret,
-      });
+      out.push({ rule: ri, start: m.index, end: Math.max(end, secretEnd), secretStart, secretEnd, secret });
     }
   }
 
-  private accept(rule: SecretRule, secret: string): boolean {
-    if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) return false;
-    if (isPlaceholder(secret, rule.tier)) return false;
-    if (rule.tier === 'generic' && isGenericFalsePositive(secret)) return false;
+  /** `matched`: how much of the secret the regex itself accepted (the rest is its extension). */
+  private accept(rule: SecretRule, secret: string, matched: number): boolean {
+    const core = matched < secret.length ? secret.slice(0, matched) : secret;
+    if (rule.entropy !== undefined && shannonEntropy(core) < rule.entropy) return false;
+    if (isPlaceholder(secret, rule.tier) || (core !== secret && isPlaceholder(core, rule.tier))) return false;
     if (rule.validate !== undefined && !rule.validate(secret)) return false;
     return true;
   }
@@ -240,6 +253,7 @@ export class SecretEngine {
         if (!looksLikeHexText(v)) continue;
         attempts++;
         tryDecoded(printable(Buffer.from(v, 'hex')), m.index, m.index + v.length, 'hex');
+        HEX_CANDIDATE.lastIndex = m.index + v.length; // the nested scan reused the shared regex
         claimed.push({
           rule: -1,
           start: m.index,
@@ -257,10 +271,12 @@ export class SecretEngine {
       ) {
         const v = m[0];
         if (v.length > MAX_ENCODED || overlapsClaimed(m.index, m.index + v.length)) continue;
-        // Base64 of text mixes cases and digits; paths, words and hex hashes do not.
-        if (!/[A-Z]/.test(v) || !/[a-z]/.test(v) || !/[0-9]/.test(v)) continue;
+        // Base64 of text mixes cases (a digit is not required: `QUtJQU…` hides an AWS key id); paths,
+        // words and hex hashes do not. CamelCase identifiers decode to binary and are dropped below.
+        if (!/[A-Z]/.test(v) || !/[a-z]/.test(v) || !looksLikeB64Text(v)) continue;
         attempts++;
         tryDecoded(printable(Buffer.from(v, 'base64')), m.index, m.index + v.length, 'base64');
+        B64_CANDIDATE.lastIndex = m.index + v.length;
       }
     }
     if (pct) {
@@ -287,6 +303,7 @@ export class SecretEngine {
         }
         attempts++;
         tryDecoded(decoded, a, b, 'percent');
+        PERCENT.lastIndex = b;
       }
     }
   }
@@ -294,6 +311,113 @@ export class SecretEngine {
 
 function isDelimiter(c: number): boolean {
   return c <= 32 || c === 34 || c === 39 || c === 96 || c === 60 || c === 62;
+}
+
+const MAX_EXTENT = 1024;
+
+/**
+ * The end of a value whose delimiters the rule could not know: inside quotes, the closing quote (an
+ * unterminated quote: the end of the line); after `>` (an XML element), the next `<`; otherwise the end of
+ * the unquoted token (the next whitespace). Never before `end`.
+ */
+export function valueEnd(text: string, start: number, end: number): number {
+  const limit = Math.min(text.length, start + MAX_EXTENT);
+  const q = openingQuote(text, start);
+  if (q !== -1) {
+    const quote = text.charCodeAt(q);
+    for (let i = start; i < limit; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 92)
+        i++; // backslash escape
+      else if (c === quote) return Math.max(end, i);
+    }
+    return Math.max(end, limit);
+  }
+  if (start > 0 && text.charCodeAt(start - 1) === 62) {
+    const lt = text.indexOf('<', start);
+    return Math.max(end, lt === -1 ? limit : Math.min(lt, limit));
+  }
+  let i = end;
+  while (i < limit && text.charCodeAt(i) > 32) i++;
+  return i;
+}
+
+/**
+ * The quote that opens the string holding `pos` (read from the start of the text: single, double and
+ * back quotes, a backslash escapes the next character outside single quotes), or -1 when `pos` is not
+ * inside quotes.
+ */
+function openingQuote(text: string, pos: number): number {
+  let open = -1;
+  let quote = 0;
+  for (let i = 0; i < pos; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92 && quote !== 39) i++;
+    else if (quote === 0) {
+      if (c === 34 || c === 39 || c === 96) {
+        quote = c;
+        open = i;
+      }
+    } else if (c === quote) quote = 0;
+  }
+  return quote === 0 ? -1 : open;
+}
+
+// Look-back patterns (anchored, bounded).
+const XML_OPEN_ALONE = /^\s{0,40}<([A-Za-z][A-Za-z0-9_.:-]{0,60})>\s{0,8}$/;
+const KV_NAME =
+  /^\s{0,40}-?\s{0,4}["']?name["']?\s{0,4}[:=]\s{0,4}["']?([A-Za-z0-9_.-]{1,80})["']?\s{0,4},?\s{0,4}$/;
+const KV_VALUE = /^\s{0,40}-?\s{0,4}["']?value["']?\s{0,4}[:=]\s{0,4}/;
+const SECRET_NAME =
+  /pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|credential|creds|auth/i;
+
+/** The last character that is not whitespace (-1 for a blank text). */
+function lastNonSpace(text: string): number {
+  for (let i = text.length - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c > 32) return c;
+  }
+  return -1;
+}
+
+/** Token characters for wrapped-token joining (no `=`, `.` or `:`: a name and its value never join). */
+function isTokenChar(c: number): boolean {
+  return (
+    (c >= 48 && c <= 57) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 97 && c <= 122) ||
+    c === 95 ||
+    c === 45 ||
+    c === 43 ||
+    c === 47
+  );
+}
+
+/** Start of the run of token characters that ends the text (at most 300 characters back). */
+function tokenTailStart(text: string): number {
+  let i = text.length;
+  while (i > 0 && text.length - i < 300 && isTokenChar(text.charCodeAt(i - 1))) i--;
+  return i;
+}
+
+/** Length of the run of token characters that starts the text (at most 300). */
+function tokenHeadLength(text: string): number {
+  let i = 0;
+  while (i < text.length && i < 300 && isTokenChar(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * Cheap test before allocating: base64 of printable ASCII starts every 4-character group with `I`–`Z` or
+ * `a`–`f` (the top 6 bits of a byte 0x20–0x7e). One miss in the first 16 groups is tolerated (a newline).
+ */
+function looksLikeB64Text(v: string): boolean {
+  let misses = 0;
+  for (let i = 0; i < v.length && i < 64; i += 4) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102)) && ++misses > 1) return false;
+  }
+  return true;
 }
 
 /** Cheap test before allocating: the first bytes of the decoded hex are printable ASCII. */
@@ -486,6 +610,12 @@ export class StreamScanner {
   private lineNo = 1;
   private pem: PemBlock | undefined;
   private seenOnLine = new Set<string>();
+  /** Look-back state (bounded: one name, one flag, one held line). */
+  private pendingName: { name: string; kind: 'xml' | 'kv'; ttl: number } | undefined;
+  private curlContinues = false;
+  private wrapTail: { text: string; line: number; colBase: number } | undefined;
+  /** The redacted text of a line whose last token may continue on the next line (redact mode). */
+  private held: { stripped: string; offset: number; found: RawMatch[]; suffix: string } | undefined;
   private redacted: string[] = [];
   /** Characters at the start of the next window already written to the redacted output. */
   private redactSkip = 0;
@@ -538,6 +668,7 @@ export class StreamScanner {
       this.completeLine(line, out, false);
     }
     this.finishPem(out);
+    this.flushHeld();
     return out;
   }
 
@@ -552,6 +683,8 @@ export class StreamScanner {
     if (line.length <= this.maxLine && this.carryCol === 0) {
       this.scanLine(line, out);
     } else {
+      this.flushHeld();
+      this.wrapTail = undefined;
       const step = this.maxLine - this.overlap;
       for (let off = 0; ; off += step) {
         const last = off + this.maxLine >= line.length;
@@ -564,7 +697,10 @@ export class StreamScanner {
         if (last) break;
       }
     }
-    if (this.redact && newline) this.redacted.push('\n');
+    if (this.redact && newline) {
+      if (this.held !== undefined) this.held.suffix = '\n';
+      else this.redacted.push('\n');
+    }
     this.redactSkip = 0;
     this.lineNo++;
     this.carryCol = 0;
@@ -578,11 +714,13 @@ export class StreamScanner {
     const colBase = this.carryCol + c.offset;
     let swallowed = false;
     if (this.pem !== undefined) swallowed = this.feedPem(c.text, out);
-    const found = this.engine.match(c.text);
+    let found = this.engine.match(c.text);
+    const extra = this.lookBack(c.text, found, colBase, out);
+    if (extra.length > 0) found = [...found, ...extra].sort((a, b) => a.start - b.start);
     let sawKey = false;
     for (const f of found) {
       if (f.rule === this.engine.privateKeyRule) sawKey = true;
-      this.emit(f, c.text, colBase, out);
+      if (f.reported !== true) this.emit(f, c.text, colBase, out);
     }
     // A BEGIN line without its body on the same line opens a multi-line block.
     if (!sawKey && this.pem === undefined && c.text.includes('-----BEGIN')) {
@@ -592,10 +730,125 @@ export class StreamScanner {
       }
     }
     if (this.redact) {
-      let r = found.length > 0 ? applyRedactions(c.stripped, c.offset, found, this.engine.rules) : line;
-      if (swallowed) r = `${c.stripped.slice(0, c.offset)}[private key redacted]`;
-      this.redacted.push(r);
+      if (swallowed) this.redacted.push(`${c.stripped.slice(0, c.offset)}[private key redacted]`);
+      else if (this.wrapTail !== undefined && this.wrapTail.line === this.lineNo) {
+        // Its last token may continue on the next line: hold it until that line is seen.
+        this.held = { stripped: c.stripped, offset: c.offset, found: found.slice(), suffix: '' };
+      } else {
+        this.redacted.push(
+          found.length > 0 ? applyRedactions(c.stripped, c.offset, found, this.engine.rules) : line,
+        );
+      }
     }
+  }
+
+  /**
+   * Secrets split from their name or over two lines, found with a little state carried from the lines
+   * before: a Kubernetes / ECS env entry (`- name: DB_PASSWORD` then `value: …`), an XML element whose
+   * value sits on its own line, a curl command continued with `\`, and a token a terminal wrapped.
+   * Returns matches in this line's coordinates (wrapped tokens are reported here, at their first line).
+   */
+  private lookBack(text: string, found: readonly RawMatch[], colBase: number, out: Finding[]): RawMatch[] {
+    const extra: RawMatch[] = [];
+    const add = (synth: string, offset: number, prefixLen: number, only?: (id: string) => boolean): void => {
+      for (const f of this.engine.match(synth)) {
+        if (f.secretStart < prefixLen) continue;
+        if (only !== undefined && !only(this.engine.rules[f.rule]!.id)) continue;
+        const a = f.secretStart + offset;
+        const b = f.secretEnd + offset;
+        if (found.some((x) => a < x.secretEnd && x.secretStart < b)) continue;
+        extra.push({ ...f, start: Math.max(0, f.start + offset), end: b, secretStart: a, secretEnd: b });
+      }
+    };
+    // 1. A name announced on an earlier line.
+    const pending = this.pendingName;
+    if (pending !== undefined) {
+      const trimmed = text.trim();
+      if (pending.kind === 'xml' && trimmed.length > 0) {
+        this.pendingName = undefined;
+        if (!trimmed.startsWith('<')) {
+          const at = text.indexOf(trimmed);
+          const prefix = `<${pending.name}>`;
+          add(`${prefix}${trimmed}`, at - prefix.length, prefix.length);
+        }
+      } else if (pending.kind === 'kv') {
+        const v = KV_VALUE.exec(text);
+        if (v !== null) {
+          this.pendingName = undefined;
+          const prefix = `${pending.name}: `;
+          add(`${prefix}${text.slice(v[0].length)}`, v[0].length - prefix.length, prefix.length);
+        } else if (--pending.ttl <= 0) this.pendingName = undefined;
+      }
+    }
+    const last = lastNonSpace(text);
+    const xml = last === 62 ? XML_OPEN_ALONE.exec(text) : null; // `>`
+    const kv = xml === null && text.includes('name') ? KV_NAME.exec(text) : null;
+    const name = xml?.[1] ?? kv?.[1];
+    if (name !== undefined && SECRET_NAME.test(name)) {
+      this.pendingName = { name, kind: xml !== null ? 'xml' : 'kv', ttl: 2 };
+    }
+    // 2. curl options continued on the next line with a trailing backslash.
+    if (this.curlContinues) {
+      add(`curl ${text}`, -5, 5, (id) => id === 'generic-curl-user');
+    }
+    const endsWithBackslash = last === 92;
+    this.curlContinues = endsWithBackslash && (this.curlContinues || text.includes('curl'));
+    // 3. A token wrapped by a terminal: the previous line ended inside a token, this one goes on with it.
+    const tail = this.wrapTail;
+    this.wrapTail = undefined;
+    if (tail !== undefined && tail.line === this.lineNo - 1) {
+      const headLen = tokenHeadLength(text);
+      if (headLen >= 4) {
+        const joined = tail.text + text.slice(0, headLen);
+        for (const f of this.engine.match(joined)) {
+          if (f.secretStart >= tail.text.length || f.secretEnd <= tail.text.length) continue;
+          this.reportWrapped(f, joined, tail, out);
+          // This line's part of the secret is redacted here.
+          const b = f.secretEnd - tail.text.length;
+          extra.push({ ...f, start: 0, end: b, secretStart: 0, secretEnd: b, reported: true });
+        }
+      }
+    }
+    if (this.held !== undefined) this.flushHeld();
+    if (text.length >= 40) {
+      const from = tokenTailStart(text);
+      if (text.length - from >= 12) {
+        this.wrapTail = { text: text.slice(from), line: this.lineNo, colBase: colBase + from };
+      }
+    }
+    return extra;
+  }
+
+  /** A secret wrapped over two lines: report it at its first line, mark the held line's part. */
+  private reportWrapped(
+    f: RawMatch,
+    joined: string,
+    tail: { text: string; line: number; colBase: number },
+    out: Finding[],
+  ): void {
+    const rule = this.engine.rules[f.rule]!;
+    const preview = previewOf(rule, f.secret, f.decodedMatch ?? joined.slice(f.start, f.end));
+    this.report(rule, f.secret, preview, tail.line, tail.colBase + f.secretStart + 1, f.encoding, out);
+    const h = this.held;
+    if (h !== undefined) {
+      const lineStart = h.stripped.length - tail.text.length - h.offset;
+      h.found.push({
+        ...f,
+        start: lineStart + f.start,
+        end: h.stripped.length - h.offset,
+        secretStart: lineStart + f.secretStart,
+        secretEnd: h.stripped.length - h.offset,
+      });
+    }
+  }
+
+  private flushHeld(): void {
+    const h = this.held;
+    if (h === undefined) return;
+    this.held = undefined;
+    const r =
+      h.found.length > 0 ? applyRedactions(h.stripped, h.offset, h.found, this.engine.rules) : h.stripped;
+    this.redacted.push(r + h.suffix);
   }
 
   /** A window of an over-long line: rules only; matches starting at or after acceptBelow are left to the next window. */

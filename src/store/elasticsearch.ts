@@ -5,8 +5,9 @@ import type { AlertRecord } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
-import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord } from './types.ts';
+import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord, TraceField } from './types.ts';
 
 export const elasticsearchConfigSchema = z
   .strictObject({
@@ -52,6 +53,35 @@ const SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-1' } as const;
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
 const searchable = { ...keyword, copy_to: TEXT } as const;
 const date = { type: 'date' } as const;
+
+// --- trail (src/trail) ---------------------------------------------------------------------------------
+// The chain link and the correlation fields a trace searches; checkpoints in their own create-only index.
+const TRAIL_EVENT_FIELDS: Record<string, estypes.MappingProperty> = {
+  trail: {
+    properties: {
+      partition: { type: 'integer' },
+      offset: { type: 'long' },
+      seq: { type: 'long' },
+      prev: { type: 'keyword', index: false },
+      hash: keyword,
+    },
+  },
+  ref: keyword,
+  pull_request: keyword,
+  build_id: keyword,
+  artifact_version: keyword,
+  artifact_digest: keyword,
+  deployment_id: keyword,
+  approvers: keyword,
+};
+const CHECKPOINT_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: { partition: { type: 'integer' }, n: { type: 'long' }, time: date },
+};
+const TRAIL_PAGE = 1000;
+const TP = 'pipewarden.trail.partition';
+const TO = 'pipewarden.trail.offset';
+// --- end trail -----------------------------------------------------------------------------------------
 
 // dynamic: false keeps an unmapped field an adapter adds later in _source without indexing it; 'strict'
 // would reject the whole event and stall the index consumer over a harmless new field.
@@ -126,6 +156,7 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
             encoding: keyword,
           },
         },
+        ...TRAIL_EVENT_FIELDS,
         // Kept for the audit trail, never parsed: vendor payloads would explode the mapping.
         raw: { type: 'object', enabled: false },
         text: { type: 'text' }, // TEXT: the copy_to target, not in _source
@@ -213,6 +244,8 @@ export class ElasticsearchStore implements Store {
   readonly #retentionDays: number | undefined;
   /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
   #recreating: Promise<void> | undefined;
+  readonly #checkpoints: string;
+  #writeIndex: { name: string; at: number } | undefined;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
     this.#client = createElasticsearchClient(config);
@@ -224,6 +257,7 @@ export class ElasticsearchStore implements Store {
     this.#state = `${config.indexPrefix}-state`;
     this.#deadletter = `${config.indexPrefix}-deadletter`;
     this.#retentionDays = config.retentionDays;
+    this.#checkpoints = `${config.indexPrefix}-trail-checkpoints`;
   }
 
   async init(): Promise<void> {
@@ -264,6 +298,12 @@ export class ElasticsearchStore implements Store {
     await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
     await this.#ensureIndex(this.#state, STATE_MAPPINGS);
     await this.#ensureIndex(this.#deadletter, DEADLETTER_MAPPINGS);
+    // trail: a stream made before these fields existed gets them now (its current backing index).
+    await c.indices.putMapping({
+      index: this.#events,
+      properties: { pipewarden: { properties: TRAIL_EVENT_FIELDS } },
+    });
+    await this.#ensureIndex(this.#checkpoints, CHECKPOINT_MAPPINGS);
     this.#log?.info({ events: this.#events, alerts: this.#alerts, tokens: this.#tokens }, 'Store ready.');
   }
 
@@ -376,9 +416,141 @@ export class ElasticsearchStore implements Store {
     return res.found ? res._source?.value : undefined;
   }
 
+  // --- trail (src/trail) -------------------------------------------------------------------------------
+  async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
+    const out = new Map<string, TrailLink | null>();
+    if (ids.length === 0) return out;
+    type Doc = { pipewarden?: { trail?: TrailLink } };
+    const note = (id: string, doc: Doc | undefined) => out.set(id, doc?.pipewarden?.trail ?? null);
+    // Searched: every backing index, as of the last refresh. Got: the write index, real-time.
+    const [found, got] = await Promise.all([
+      this.#client.search<Doc>({
+        index: this.#events,
+        size: ids.length,
+        _source: ['pipewarden.trail'],
+        query: { ids: { values: ids } },
+      }),
+      this.#client.mget<Doc>({ index: await this.#currentWriteIndex(), ids, _source: ['pipewarden.trail'] }),
+    ]);
+    for (const h of found.hits.hits) if (h._id) note(h._id, h._source);
+    for (const d of got.docs) if ('found' in d && d.found) note(d._id, d._source);
+    return out;
+  }
+
+  async trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined> {
+    await this.#client.indices.refresh({ index: this.#events });
+    const res = await this.#client.search<PipewardenEvent>({
+      index: this.#events,
+      size: 1,
+      query: { bool: { filter: [{ term: { [TP]: partition } }, { range: { [TO]: { lt: offset } } }] } },
+      sort: [{ [TO]: 'desc' }, { 'event.id': 'desc' }],
+    });
+    return res.hits.hits[0]?._source;
+  }
+
+  async putTrailCheckpoint(c: Checkpoint): Promise<void> {
+    try {
+      await this.#client.create({ index: this.#checkpoints, id: `${c.partition}-${c.n}`, document: c });
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.statusCode === 409) return; // already written: create-only
+      throw err;
+    }
+  }
+
+  async trailCheckpoints(partition?: number): Promise<Checkpoint[]> {
+    await this.#client.indices.refresh({ index: this.#checkpoints });
+    const out: Checkpoint[] = [];
+    let after: estypes.SortResults | undefined;
+    for (;;) {
+      const res = await this.#client.search<Checkpoint>({
+        index: this.#checkpoints,
+        size: TRAIL_PAGE,
+        query: partition === undefined ? { match_all: {} } : { term: { partition } },
+        sort: [{ partition: 'asc' }, { n: 'asc' }],
+        ...(after ? { search_after: after } : {}),
+      });
+      for (const h of res.hits.hits) if (h._source) out.push(h._source);
+      if (res.hits.hits.length < TRAIL_PAGE) return out;
+      after = res.hits.hits.at(-1)?.sort;
+    }
+  }
+
+  async trailPartitions(): Promise<number[]> {
+    const res = await this.#client.search({
+      index: this.#events,
+      size: 0,
+      aggs: { p: { terms: { field: TP, size: 10_000 } } },
+    });
+    const agg = res.aggregations?.p as { buckets: Array<{ key: number }> } | undefined;
+    return (agg?.buckets ?? []).map((b) => Number(b.key)).sort((a, b) => a - b);
+  }
+
+  async *trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent> {
+    let after: estypes.SortResults | undefined;
+    for (;;) {
+      const res = await this.#client.search<PipewardenEvent>({
+        index: this.#events,
+        size: TRAIL_PAGE,
+        query: {
+          bool: { filter: [{ term: { [TP]: partition } }, { range: { [TO]: { gte: fromOffset } } }] },
+        },
+        sort: [{ [TO]: 'asc' }, { 'event.id': 'asc' }],
+        ...(after ? { search_after: after } : {}),
+      });
+      for (const h of res.hits.hits) if (h._source) yield h._source;
+      if (res.hits.hits.length < TRAIL_PAGE) return;
+      after = res.hits.hits.at(-1)?.sort;
+    }
+  }
+
+  async *trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }> {
+    let after: estypes.SortResults | undefined;
+    for (;;) {
+      const res = await this.#client.search<PipewardenEvent>({
+        index: this.#events,
+        size: TRAIL_PAGE,
+        _source: ['event.id', 'event.ingested'],
+        query: {
+          bool: {
+            must_not: [{ exists: { field: TP } }],
+            filter: [{ range: { 'event.ingested': { gte: since } } }],
+          },
+        },
+        sort: [{ 'event.ingested': 'asc' }, { 'event.id': 'asc' }],
+        ...(after ? { search_after: after } : {}),
+      });
+      for (const h of res.hits.hits)
+        yield { id: h._source?.event?.id ?? h._id ?? '', ingested: h._source?.event?.ingested ?? '' };
+      if (res.hits.hits.length < TRAIL_PAGE) return;
+      after = res.hits.hits.at(-1)?.sort;
+    }
+  }
+
+  async traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]> {
+    if (values.length === 0) return [];
+    const res = await this.#client.search<PipewardenEvent>({
+      index: this.#events,
+      size: limit,
+      query: { bool: { filter: [{ terms: { [`pipewarden.${field}`]: values } }] } },
+      sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
+    });
+    return res.hits.hits.flatMap((h) => (h._source ? [h._source] : []));
+  }
+
+  /** The data stream's write index, looked up again every minute (a rollover moves it). */
+  async #currentWriteIndex(): Promise<string> {
+    if (this.#writeIndex && Date.now() - this.#writeIndex.at < 60_000) return this.#writeIndex.name;
+    // _resolve/index is core (GET _data_stream is not on every node): the last backing index is the write one.
+    const res = await this.#client.indices.resolveIndex({ name: this.#events });
+    const name = res.data_streams[0]?.backing_indices.at(-1) ?? this.#events;
+    this.#writeIndex = { name, at: Date.now() };
+    return name;
+  }
+  // --- end trail ---------------------------------------------------------------------------------------
+
   async refresh(): Promise<void> {
     await this.#client.indices.refresh({
-      index: [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter],
+      index: [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter, this.#checkpoints],
     });
   }
 

@@ -3,9 +3,18 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
-import type { AlertQuery, EventQuery, Page, Store, TokenRecord } from './types.ts';
+import {
+  type AlertQuery,
+  type EventQuery,
+  type Page,
+  type Store,
+  type TokenRecord,
+  TRACE_FIELDS,
+  type TraceField,
+} from './types.ts';
 
 const SCHEMA = `
   -- ts is epoch milliseconds: ISO strings with offsets or other precisions would not sort as text.
@@ -56,6 +65,25 @@ const SCHEMA = `
   );
 `;
 
+// --- trail (src/trail) ---------------------------------------------------------------------------------
+// Chain-ordered reads use an expression index on the link stored in the document; checkpoints have a table.
+const TP = "json_extract(doc, '$.pipewarden.trail.partition')";
+const TO = "json_extract(doc, '$.pipewarden.trail.offset')";
+const TRAIL_SCHEMA = `
+  CREATE INDEX IF NOT EXISTS events_trail ON events (${TP}, ${TO}, id);
+  CREATE TABLE IF NOT EXISTS trail_checkpoints (
+    partition INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    -- set when retention deleted the segment's events; the checkpoint itself is kept
+    pruned INTEGER NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (partition, n)
+  );
+`;
+const TRAIL_PAGE = 1000;
+// --- end trail -----------------------------------------------------------------------------------------
+
 /** One event's free-text row; the values come from ftsValues. */
 const INSERT_TEXT =
   'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)';
@@ -97,6 +125,7 @@ export class SqliteStore implements Store {
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
     this.#migrateFts();
     this.#db.exec(SCHEMA);
+    this.#db.exec(TRAIL_SCHEMA);
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
   }
 
@@ -132,7 +161,12 @@ export class SqliteStore implements Store {
    * is never held long. Returns how many. Alerts, tokens and state are kept.
    */
   deleteEventsBefore(before: number): number {
-    const ids = this.#db.prepare('SELECT rowid FROM events WHERE ts < ? LIMIT 1000');
+    // Chained events go only as whole checkpoint segments (deleteTrailSegmentsBefore), never one by one.
+    return this.#deleteUnchainedBefore(before) + this.#deleteTrailSegmentsBefore(before);
+  }
+
+  #deleteUnchainedBefore(before: number): number {
+    const ids = this.#db.prepare(`SELECT rowid FROM events WHERE ts < ? AND ${TP} IS NULL LIMIT 1000`);
     const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
     const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
     let total = 0;
@@ -262,6 +296,121 @@ export class SqliteStore implements Store {
     const row = this.#db.prepare('SELECT value FROM state WHERE key = ?').get(key);
     return row ? (row.value as string) : undefined;
   }
+
+  // --- trail (src/trail) -------------------------------------------------------------------------------
+  async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
+    const out = new Map<string, TrailLink | null>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = this.#db
+        .prepare(
+          `SELECT id, json_extract(doc, '$.pipewarden.trail') AS t FROM events WHERE id IN (${chunk.map(() => '?').join(',')})`,
+        )
+        .all(...chunk) as Array<{ id: string; t: string | null }>;
+      for (const r of rows) out.set(r.id, r.t ? (JSON.parse(r.t) as TrailLink) : null);
+    }
+    return out;
+  }
+
+  async trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined> {
+    const row = this.#db
+      .prepare(`SELECT doc FROM events WHERE ${TP} = ? AND ${TO} < ? ORDER BY ${TO} DESC, id DESC LIMIT 1`)
+      .get(partition, offset);
+    return row ? (JSON.parse(row.doc as string) as PipewardenEvent) : undefined;
+  }
+
+  async putTrailCheckpoint(c: Checkpoint): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO trail_checkpoints (partition, n, time, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      )
+      .run(c.partition, c.n, parseTime(c.time, `checkpoint ${c.partition}-${c.n} time`), JSON.stringify(c));
+  }
+
+  async trailCheckpoints(partition?: number): Promise<Checkpoint[]> {
+    const rows =
+      partition === undefined
+        ? this.#db.prepare('SELECT doc FROM trail_checkpoints ORDER BY partition, n').all()
+        : this.#db.prepare('SELECT doc FROM trail_checkpoints WHERE partition = ? ORDER BY n').all(partition);
+    return rows.map((r) => JSON.parse(r.doc as string) as Checkpoint);
+  }
+
+  async trailPartitions(): Promise<number[]> {
+    const rows = this.#db.prepare(`SELECT DISTINCT ${TP} AS p FROM events WHERE ${TP} IS NOT NULL`).all();
+    return rows.map((r) => Number(r.p));
+  }
+
+  async *trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent> {
+    const page = this.#db.prepare(
+      `SELECT id, ${TO} AS o, doc FROM events WHERE ${TP} = ? AND (${TO}, id) > (?, ?) ORDER BY ${TO}, id LIMIT ?`,
+    );
+    let after: [number, string] = [fromOffset, ''];
+    for (;;) {
+      const rows = page.all(partition, after[0], after[1], TRAIL_PAGE);
+      for (const r of rows) yield JSON.parse(r.doc as string) as PipewardenEvent;
+      if (rows.length < TRAIL_PAGE) return;
+      const last = rows.at(-1)!;
+      after = [Number(last.o), last.id as string];
+    }
+  }
+
+  async *trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }> {
+    const page = this.#db.prepare(
+      `SELECT rowid, id, json_extract(doc, '$.event.ingested') AS ingested FROM events
+       WHERE ${TP} IS NULL AND rowid > ? AND json_extract(doc, '$.event.ingested') >= ? ORDER BY rowid LIMIT ?`,
+    );
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after, since, TRAIL_PAGE);
+      for (const r of rows) yield { id: r.id as string, ingested: String(r.ingested) };
+      if (rows.length < TRAIL_PAGE) return;
+      after = Number(rows.at(-1)!.rowid);
+    }
+  }
+
+  async traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]> {
+    if (!TRACE_FIELDS.includes(field) || values.length === 0) return [];
+    const rows = this.#db
+      .prepare(
+        `SELECT doc FROM events WHERE json_extract(doc, '$.pipewarden.${field}') IN (${values.map(() => '?').join(', ')})
+         ORDER BY ts, id LIMIT ?`,
+      )
+      .all(...values, limit);
+    return rows.map((r) => JSON.parse(r.doc as string) as PipewardenEvent);
+  }
+
+  /** Deletes the events of every checkpoint segment signed before `before` (ms), whole; keeps the checkpoints. */
+  #deleteTrailSegmentsBefore(before: number): number {
+    const due = this.#db
+      .prepare(
+        'SELECT partition, n, doc FROM trail_checkpoints WHERE pruned = 0 AND time < ? ORDER BY partition, n',
+      )
+      .all(before);
+    const ids = this.#db.prepare(
+      `SELECT rowid FROM events WHERE ${TP} = ? AND ${TO} BETWEEN ? AND ? LIMIT 1000`,
+    );
+    const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
+    const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
+    const mark = this.#db.prepare('UPDATE trail_checkpoints SET pruned = 1 WHERE partition = ? AND n = ?');
+    let total = 0;
+    for (const row of due) {
+      const c = JSON.parse(row.doc as string) as Checkpoint;
+      for (;;) {
+        const rows = ids.all(c.partition, c.fromOffset, c.toOffset) as Array<{ rowid: number }>;
+        if (rows.length === 0) break;
+        this.#transaction(() => {
+          for (const { rowid } of rows) {
+            dropText.run(rowid);
+            dropEvent.run(rowid);
+          }
+        });
+        total += rows.length;
+      }
+      mark.run(c.partition, c.n);
+    }
+    return total;
+  }
+  // --- end trail ---------------------------------------------------------------------------------------
 
   async refresh(): Promise<void> {
     // A committed write is already visible to every reader.

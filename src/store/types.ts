@@ -3,6 +3,7 @@
 
 import type { AlertRecord } from '../alerting/types.ts';
 import type { EventKind, PipewardenEvent } from '../event.ts';
+import type { Checkpoint, TrailLink } from '../trail/types.ts';
 
 export interface EventQuery {
   from?: string; // ISO time, inclusive, on @timestamp
@@ -44,6 +45,10 @@ export interface Page<T> {
   next?: string;
 }
 
+/** The correlation fields a trace follows (`pipewarden.<field>`). */
+export const TRACE_FIELDS = ['commit', 'deployment_id', 'build_id', 'artifact', 'artifact_digest'] as const;
+export type TraceField = (typeof TRACE_FIELDS)[number];
+
 export interface TokenRecord {
   id: string; // public part of the token, used for lookup
   name: string;
@@ -77,6 +82,25 @@ export interface Store {
    * set in its template does it). The index role calls it at start and hourly.
    */
   sweepRetention?(now: Date): Promise<number>;
+  // --- trail (src/trail): chain-ordered reads and checkpoints ---------------------------------------
+  /** Which of these event ids are stored, each with its chain link (null: stored without one). Real-time. */
+  trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>>;
+  /** The chained event of `partition` with the greatest offset below `offset` (the link to continue from). */
+  trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined>;
+  /** Create-only by (partition, n): writing the same checkpoint again changes nothing. */
+  putTrailCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** Every stored checkpoint (of one partition), by partition then number. */
+  trailCheckpoints(partition?: number): Promise<Checkpoint[]>;
+  /** The partitions that have chained events. */
+  trailPartitions(): Promise<number[]>;
+  /** The chained events of `partition` from `fromOffset` on, by offset then id, streamed page by page. */
+  trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent>;
+  /** Events with no chain link ingested at or after `since` (ISO), streamed. */
+  trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }>;
+  /** Events whose `pipewarden.<field>` is one of `values`, oldest first, at most `limit` (trace). */
+  traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]>;
+  // --- end trail ---------------------------------------------------------------------------------
+
   /** Make writes visible to search now (Elasticsearch refresh). For tests and the CLI. */
   refresh(): Promise<void>;
   ping(): Promise<void>;

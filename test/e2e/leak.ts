@@ -9,8 +9,8 @@ import { createToken } from '../../src/api/tokens.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { rng, SAMPLES } from '../../src/secrets/samples.ts';
 import { eventually } from '../support/app.ts';
+import { rng, SAMPLES } from '../support/secret-samples.ts';
 import { type SlackServer, startSlackServer } from '../support/slack-server.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 

@@ -117,6 +117,8 @@ describe('detect role, distributed: re-keying by source IP', () => {
       context: { count: 5, key_by: 'source.ip' },
     });
     expect(String(hit.context.users).split(', ').sort()).toEqual(users);
+    // Every contributing event, from both lives of the role (the Elasticsearch state snapshot kept the ids).
+    expect([...hit.event_ids].sort()).toEqual(users.map((u) => `${run}-${u}`).sort());
     // The point of re-keying: the five users' events were on more than one partition of the events topic.
     await until(() => partitions.size === 5 || undefined, 'the spy to see all five events');
     expect(new Set(partitions.values()).size).toBeGreaterThan(1);

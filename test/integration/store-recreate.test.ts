@@ -113,7 +113,13 @@ describe('store set up again after Elasticsearch came back empty', () => {
     try {
       await app.store.putAlert(alert('b1'));
       await es.indices.delete({ index: [`${prefix}-alerts`, `${prefix}-tokens`, `${prefix}-state`] });
-      const res = await app.server.inject({ method: 'GET', url: '/readyz' });
+      // The first /readyz sets them up again; on a loaded node that can outlast one ping's 3 s, so ask
+      // again until ready (bounded).
+      let res = await app.server.inject({ method: 'GET', url: '/readyz' });
+      for (let i = 0; i < 20 && res.statusCode !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        res = await app.server.inject({ method: 'GET', url: '/readyz' });
+      }
       expect(res.statusCode, res.body).toBe(200);
       expect(
         await es.indices.exists({ index: [`${prefix}-alerts`, `${prefix}-tokens`, `${prefix}-state`] }),

@@ -41,11 +41,16 @@ for (const detector of detectors) {
       // Through the real engine: one engine per case, events in order; the same path as replay.
       it(c.name, () => {
         const config = detector.configSchema.parse(c.config ?? {});
-        const engine = new DetectionEngine([{ detector, config }]);
+        const engine = new DetectionEngine([{ detector, config }], {
+          env: { enabledSources: c.enabledSources ?? [] },
+        });
         const events = c.events ?? (c.event ? [c.event] : []);
-        const hits = events.flatMap((e) =>
-          engine.evaluate(e, new Date(c.now ?? (c.events ? e['@timestamp'] : '2024-06-01T12:00:00Z'))),
-        );
+        // Time-driven rules: the clock runs with the events (as in replay), then on to `until`.
+        const hits = events.flatMap((e) => {
+          const now = new Date(c.now ?? (c.events ? e['@timestamp'] : '2024-06-01T12:00:00Z'));
+          return [...engine.tick(now).hits, ...engine.evaluate(e, now)];
+        });
+        if (c.until) hits.push(...engine.tick(new Date(c.until)).hits);
         expect(engine.stats.errors).toEqual({});
         expect(hits.map((h) => `${h.context.rule ?? 'match'}: ${h.summary}`)).toHaveLength(c.expect);
         if (c.expectByRule) {

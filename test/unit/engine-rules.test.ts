@@ -150,7 +150,8 @@ describe('stateful engine: threshold', () => {
       actor: 'a',
       source_ip: '192.0.2.1',
       severity: 'medium',
-      event_ids: [events[1]!.event.id],
+      // Every contributing event (issues 9 and 11), not only the completing one.
+      event_ids: [events[0]!.event.id, events[1]!.event.id],
       context: {
         rule: 'th',
         key_by: 'user.name',

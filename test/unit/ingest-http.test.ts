@@ -216,7 +216,12 @@ describe('routing', () => {
     expect((await app.server.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     const ready = await app.server.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { bus: 'ok', store: 'ok' } });
+    // Embedded: the data directory's free space and writability are checked too (src/health.ts).
+    expect(ready.json()).toEqual({
+      status: 'ready',
+      checks: { bus: 'ok', store: 'ok', disk: 'ok' },
+      missing: [],
+    });
   });
 
   it('exposes counters and, per consumer group it runs, the lag, which falls to 0 once indexed', async () => {

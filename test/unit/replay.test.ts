@@ -129,4 +129,60 @@ describe('replay', () => {
     ).toThrow(ConfigError);
     expect(() => loadReplayConfig(undefined, ['no-equals-sign'], {})).toThrow(/expected path.to.key=value/);
   });
+
+  it('carries every contributing event id in a threshold hit (the five failures of a --set threshold 5)', async () => {
+    const config = loadReplayConfig(undefined, ['detectors.failed-logins.bruteForce.threshold=5'], {});
+    const out = sink();
+    await replay({ config, input: { file: exportFile() }, out, err: sink() });
+    const brute = out.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((h) => h.context.rule === 'brute-force');
+    expect(brute.event_ids).toEqual(['ev-0', 'ev-1', 'ev-2', 'ev-3', 'ev-4']);
+    expect(brute.event_total).toBeUndefined();
+  });
+
+  it('runs telemetry-loss: a watched source gone silent is reported at its scheduled check', async () => {
+    const lines = [0, 10, 20].map((m) =>
+      JSON.stringify(login(100 + m, 'failure', 'bob', '192.0.2.9', T0 + m * 60_000)),
+    );
+    const file = join(mkdtempSync(join(tmpdir(), 'pw-replay-')), 'silence.ndjson');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const config = loadReplayConfig(
+      undefined,
+      ['detectors.telemetry-loss.silence.sources={"jenkins":30}'],
+      {},
+    );
+    const run = async (until?: string) => {
+      const out = sink();
+      const summary = await replay({
+        config,
+        input: { file },
+        out,
+        err: sink(),
+        ...(until ? { until } : {}),
+      });
+      return {
+        summary,
+        hits: out.text
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      };
+    };
+    // Up to the last event the source was never silent for 30 min.
+    expect((await run()).hits).toEqual([]);
+    const { summary, hits } = await run(new Date(T0 + 120 * 60_000).toISOString());
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({
+      detector: 'telemetry-loss',
+      key: 'jenkins',
+      '@timestamp': new Date(T0 + 55 * 60_000).toISOString(), // first 5-minute check after 20 + 30 min
+      event_ids: ['ev-120'],
+      context: { rule: 'silence', silent_minutes: 35, max_minutes: 30 },
+    });
+    expect(summary.byRule).toEqual({ 'telemetry-loss/silence': 1 });
+  });
 });

@@ -3,8 +3,8 @@
 // backtracking pattern takes seconds to years on these; a linear one takes milliseconds.
 import { describe, expect, it } from 'vitest';
 import { RULES } from '../../src/secrets/rules.ts';
-import { rng, SAMPLES } from '../../src/secrets/samples.ts';
 import { SecretEngine } from '../../src/secrets/scanner.ts';
+import { rng, SAMPLES } from '../support/secret-samples.ts';
 
 const N = 50_000;
 const BOUND_MS = 200;

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RULES } from '../../src/secrets/rules.ts';
-import { rng, SAMPLES } from '../../src/secrets/samples.ts';
 import { type Finding, scanText } from '../../src/secrets/scanner.ts';
+import { rng, SAMPLES } from '../support/secret-samples.ts';
 
 const KEY = 'test-fingerprint-key-0123456789';
 const opts = { fingerprintKey: KEY, job: 'build-42' };

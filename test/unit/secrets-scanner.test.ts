@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { A62, A64, pemBody, rng, str } from '../../src/secrets/samples.ts';
 import { redactLine, StreamScanner, scanText } from '../../src/secrets/scanner.ts';
+import { A62, A64, pemBody, rng, str } from '../support/secret-samples.ts';
 
 const KEY = 'test-fingerprint-key-0123456789';
 const opts = { fingerprintKey: KEY, job: 'deploy' };

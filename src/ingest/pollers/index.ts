@@ -1,11 +1,11 @@
-// The pollers the configuration asks for: one explicit list of factories, one per polling source.
-import type { GithubAuditConfig } from '../../../ingest-adapters/github-audit/index.ts';
-import { githubAuditPoller } from '../../../ingest-adapters/github-audit/poller.ts';
+// The pollers the configuration asks for: each adapter that has a pull API declares its own (`pollers`).
+import { adapters } from '../../../ingest-adapters/index.ts';
+import type { IngestAdapter } from '../types.ts';
 import type { Poller } from './types.ts';
 
 export function createPollers(sources: Record<string, unknown>): Poller[] {
-  const pollers: Poller[] = [];
-  const githubAudit = sources['github-audit'] as GithubAuditConfig | undefined;
-  if (githubAudit?.poll) pollers.push(githubAuditPoller(githubAudit.poll));
-  return pollers;
+  return (adapters as IngestAdapter<{ enabled: boolean }>[]).flatMap((a) => {
+    const config = sources[a.id] as { enabled: boolean } | undefined;
+    return config && a.pollers ? a.pollers(config) : [];
+  });
 }

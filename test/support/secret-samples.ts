@@ -556,6 +556,56 @@ export const SAMPLES: Record<string, RuleSamples> = {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal CI variable reference, not a template
     negative: () => "-H 'X-API-Key: ${API_KEY}'",
   },
+  // Round two: formats from the vendors' documentation.
+  'sourcegraph-token': {
+    // docs.sourcegraph.com/cli/how-tos/creating_an_access_token: sgp_<instance id>_<40 hex>
+    positive: (r) => tok(`sgp_${str(r, HEX, 16)}_${str(r, HEX, 40)}`, (s) => `  SRC_ACCESS_TOKEN: ${s}`),
+    negative: (r) => `sgp_${str(r, HEX, 20)} (truncated)`,
+  },
+  'onepassword-secret-key': {
+    // 1Password security design: A3-XXXXXX-XXXXXX-XXXXX-XXXXX-XXXXX-XXXXX
+    positive: (r) =>
+      tok(
+        `A3-${str(r, UPPERNUM, 6)}-${str(r, UPPERNUM, 6)}-${str(r, UPPERNUM, 5)}-${str(r, UPPERNUM, 5)}-${str(r, UPPERNUM, 5)}-${str(r, UPPERNUM, 5)}`,
+        (s) => `+ op account add --secret-key ${s}`,
+      ),
+    negative: (r) => `A3-${str(r, UPPERNUM, 6)}-${str(r, UPPERNUM, 6)}`,
+  },
+  'openshift-token': {
+    // docs.openshift.com: `oc login --token=sha256~<43 base64url>`
+    positive: (r) =>
+      tok(
+        `sha256~${str(r, AURL, 43)}`,
+        (s) => `+ oc login --token=${s} --server=https://api.ocp.acme.io:6443`,
+      ),
+    negative: (r) => `sha256:${str(r, HEX, 64)}`,
+  },
+  'facebook-access-token': {
+    // developers.facebook.com/docs/facebook-login/guides/access-tokens: EAA… user / page tokens
+    positive: (r) => tok(`EAA${str(r, A62, 180)}`, (s) => `FB_PAGE_TOKEN=${s}`),
+    negative: (r) => `EAA${str(r, A62, 20)}`,
+  },
+  'bundler-credentials': {
+    // bundler.io/v2.5/man/bundle-config.1.html: BUNDLE_<HOST>=user:password
+    positive: (r) => tok(`deploy:${str(r, A62, 20)}`, (s) => `export BUNDLE_GEMS__CONTRIBSYS__COM=${s}`),
+    negative: () => 'export BUNDLE_PATH__SYSTEM=true',
+  },
+  'cloudflare-api-key': {
+    // developers.cloudflare.com/fundamentals/api/get-started/create-token: 40-character token
+    positive: (r) => tok(str(r, AURL, 40), (s) => `CLOUDFLARE_API_TOKEN=${s}`),
+    negative: (r) => `CLOUDFLARE_ZONE_ID=${str(r, HEX, 32)}`,
+  },
+  'sumologic-key': {
+    // help.sumologic.com access keys: access id `su` + 12, access key 64 characters
+    positive: (r) => tok(str(r, A62, 64), (s) => `SUMO_ACCESS_KEY=${s}`),
+    negative: () => 'SUMO_COLLECTOR_NAME=build-agents',
+  },
+  'generic-xml-attribute-secret': {
+    // learn.microsoft.com/nuget/reference/nuget-config-file#packagesourcecredentials
+    positive: (r) =>
+      tok(`${str(r, A62, 14)}#${digits(r, 2)}`, (s) => `      <add key="ClearTextPassword" value="${s}" />`),
+    negative: () => '      <add key="Username" value="build-agent" />',
+  },
   'generic-cli-password': {
     positive: (r) =>
       tok(`${str(r, A62, 14)}!${digits(r, 2)}`, (s) => `+ docker login -u deploy -p ${s} registry.acme.io`),

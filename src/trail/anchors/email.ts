@@ -1,0 +1,66 @@
+// The email anchor: one short message per checkpoint period (the checkpoints written together), to a
+// mailbox the store's administrator does not control. The body is the JSON lines `trail verify` reads.
+import nodemailer from 'nodemailer';
+import { z } from 'zod';
+import { secretRef } from '../../config/secrets.ts';
+import type { Checkpoint } from '../types.ts';
+import { type Anchor, type AnchorUnit, renderLines } from './types.ts';
+
+const schema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(587),
+    secure: z.boolean().default(false),
+    /** Refuse to send unless STARTTLS succeeds; false only for a relay on localhost. */
+    requireTls: z.boolean().default(true),
+    usernameEnv: secretRef('PIPEWARDEN_SMTP_USERNAME'),
+    passwordEnv: secretRef('PIPEWARDEN_SMTP_PASSWORD'),
+    from: z.email().optional(),
+    to: z.array(z.email()).min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.enabled) return;
+    for (const key of ['host', 'from', 'to'] as const)
+      if (c[key] === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'required when enabled' });
+  });
+
+/** Pure: the message for a set of checkpoints. */
+export function renderAnchorMail(checkpoints: Checkpoint[]): { subject: string; text: string } {
+  const parts = checkpoints.map((c) => `p${c.partition}#${c.n}`).join(', ');
+  return {
+    subject: `pipewarden trail checkpoint ${parts}`.slice(0, 160),
+    text: `pipewarden signed these trail checkpoints. Keep this message: \`pipewarden trail verify --anchor\` reads the lines below.\n\n${renderLines(checkpoints)}`,
+  };
+}
+
+export const emailAnchor: AnchorUnit<typeof schema> = {
+  id: 'email',
+  configSchema: schema,
+  create(config): Anchor {
+    const auth =
+      config.usernameEnv && config.passwordEnv
+        ? { user: config.usernameEnv.reveal(), pass: config.passwordEnv.reveal() }
+        : undefined;
+    const transport = nodemailer.createTransport({
+      host: config.host!,
+      port: config.port,
+      secure: config.secure,
+      requireTLS: config.requireTls && !config.secure,
+      ignoreTLS: !config.requireTls && !config.secure,
+      ...(auth ? { auth } : {}),
+    });
+    return {
+      name: 'email',
+      async publish(checkpoints) {
+        const m = renderAnchorMail(checkpoints);
+        // base64 keeps each JSON line whole (quoted-printable would fold it).
+        await transport.sendMail({ from: config.from!, to: config.to!, ...m, textEncoding: 'base64' });
+      },
+      async close() {
+        transport.close();
+      },
+    };
+  },
+};

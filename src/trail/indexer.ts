@@ -1,0 +1,238 @@
+// The index role's side of the trail: chains each partition's events in offset order before they are
+// stored, and writes a signed checkpoint every N events or T seconds, to the store and to the anchors.
+// Redelivery is harmless: an event already stored keeps its link, and the chain goes on from that link.
+import type { KeyObject } from 'node:crypto';
+import { readEvent } from '../bus/messages.ts';
+import type { ConsumedMessage } from '../bus/types.ts';
+import type { PipewardenEvent } from '../event.ts';
+import type { Logger } from '../log.ts';
+import type { IndexOptions, Store } from '../store/types.ts';
+import type { Anchor } from './anchors/types.ts';
+import { type Head, link } from './chain.ts';
+import { checkpointHash, signCheckpoint } from './checkpoint.ts';
+import { keyId } from './key.ts';
+import { type Checkpoint, GENESIS } from './types.ts';
+
+export interface TrailIndexerOptions {
+  store: Store;
+  log: Logger;
+  now: () => Date;
+  /** The signing key; without one, events are stored unchained (the trail is off). */
+  key?: KeyObject;
+  checkpoint: { everyEvents: number; everySeconds: number };
+  anchors: Anchor[];
+  /** Kafka: a partition's offsets follow on, so the next batch starting where the last ended proves no one else indexed in between. */
+  contiguousOffsets: boolean;
+}
+
+interface ChainHead extends Head {
+  ingested: string;
+}
+
+interface PartitionState {
+  /** Known only while this process indexed the partition's last batch. */
+  head?: { at: ChainHead; next: number };
+  last?: Checkpoint;
+  loaded: boolean;
+  /** The first event after the last checkpoint, and when it was chained. */
+  segmentStart?: { offset: number; ingested: string; at: number };
+}
+
+export class TrailIndexer {
+  readonly #o: TrailIndexerOptions;
+  readonly #parts = new Map<number, PartitionState>();
+  readonly #locks = new Map<number, Promise<unknown>>();
+  readonly #keyId: string | undefined;
+
+  constructor(options: TrailIndexerOptions) {
+    this.#o = options;
+    this.#keyId = options.key ? keyId(options.key) : undefined;
+  }
+
+  get chaining(): boolean {
+    return this.#o.key !== undefined;
+  }
+
+  /** Reads, chains and stores one batch from the events topic (the index role's handler). */
+  async index(batch: ConsumedMessage[], options: IndexOptions = {}): Promise<void> {
+    const { log, store } = this.#o;
+    if (!this.#o.key) {
+      const events: PipewardenEvent[] = [];
+      for (const m of batch) {
+        const e = readEvent(m, log);
+        if (e) events.push(e);
+      }
+      if (events.length) await store.indexEvents(events, options);
+      return;
+    }
+    const byPartition = new Map<number, ConsumedMessage[]>();
+    for (const m of batch) {
+      const list = byPartition.get(m.partition);
+      if (list) list.push(m);
+      else byPartition.set(m.partition, [m]);
+    }
+    await Promise.all(
+      [...byPartition].map(([p, msgs]) => this.#locked(p, () => this.#indexPartition(p, msgs))),
+    );
+  }
+
+  /** Checkpoints every partition whose oldest unsigned event is older than everySeconds (timer). */
+  async checkpointDue(): Promise<void> {
+    const nowMs = this.#o.now().getTime();
+    for (const [p, s] of this.#parts) {
+      if (s.segmentStart && nowMs - s.segmentStart.at >= this.#o.checkpoint.everySeconds * 1000) {
+        await this.#locked(p, async () => {
+          const head = s.head?.at;
+          if (head && s.segmentStart) await this.#checkpoint(p, s, head);
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#locks.values()]);
+    await Promise.allSettled(this.#o.anchors.map((a) => a.close?.()));
+  }
+
+  #locked<T>(p: number, fn: () => Promise<T>): Promise<T> {
+    const prior = this.#locks.get(p) ?? Promise.resolve();
+    const run = prior.then(fn, fn);
+    this.#locks.set(
+      p,
+      run.catch(() => {}),
+    );
+    return run;
+  }
+
+  async #state(p: number): Promise<PartitionState> {
+    let s = this.#parts.get(p);
+    if (!s) {
+      s = { loaded: false };
+      this.#parts.set(p, s);
+    }
+    if (!s.loaded) {
+      const last = (await this.#o.store.trailCheckpoints(p)).at(-1);
+      if (last) s.last = last;
+      s.loaded = true;
+    }
+    return s;
+  }
+
+  async #indexPartition(p: number, msgs: ConsumedMessage[]): Promise<void> {
+    const { store, log } = this.#o;
+    const s = await this.#state(p);
+    const firstOffset = Number(msgs[0]!.offset);
+    const nextOffset = Number(msgs.at(-1)!.offset) + 1;
+    const items: Array<{ offset: number; e: PipewardenEvent }> = [];
+    for (const m of msgs) {
+      const e = readEvent(m, log);
+      if (e) items.push({ offset: Number(m.offset), e });
+    }
+    const known = s.head;
+    const headValid =
+      known !== undefined &&
+      known.at.offset < firstOffset &&
+      (!this.#o.contiguousOffsets || known.next === firstOffset);
+    if (items.length === 0) {
+      if (headValid) s.head = { at: known.at, next: nextOffset };
+      return;
+    }
+    const existing = await store.trailExisting([...new Set(items.map((i) => i.e.event.id))]);
+    let head: ChainHead;
+    if (headValid) head = known.at;
+    else {
+      // After a start, a rebalance or a failed attempt: continue from what the store holds.
+      const before = await store.trailLinkBefore(p, firstOffset);
+      const l = before?.pipewarden.trail;
+      head = l
+        ? { seq: l.seq, hash: l.hash, offset: l.offset, ingested: before!.event.ingested }
+        : { seq: 0, hash: GENESIS, offset: -1, ingested: '' };
+    }
+    const lastSeq = s.last?.toSeq ?? 0;
+    const fresh: PipewardenEvent[] = [];
+    const inBatch = new Set<string>();
+    for (const { offset, e } of items) {
+      const id = e.event.id;
+      if (inBatch.has(id)) continue; // the same event twice in one batch: one document, one link
+      const stored = existing.get(id);
+      if (stored !== undefined) {
+        // Redelivered: it keeps its link and the chain goes on from it. Otherwise a duplicate of an
+        // event stored before (same content, another delivery): it is not chained again.
+        if (stored && stored.partition === p && stored.offset === offset)
+          head = { seq: stored.seq, hash: stored.hash, offset, ingested: e.event.ingested };
+        continue;
+      }
+      inBatch.add(id);
+      const h = link(head, p, offset, e);
+      head = { ...h, ingested: e.event.ingested };
+      if (h.seq === lastSeq + 1)
+        s.segmentStart ??= { offset, ingested: e.event.ingested, at: this.#o.now().getTime() };
+      fresh.push(e);
+    }
+    if (fresh.length) await store.indexEvents(fresh, {});
+    s.head = { at: head, next: nextOffset };
+    if (head.seq > lastSeq) {
+      if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
+      const due =
+        head.seq - lastSeq >= this.#o.checkpoint.everyEvents ||
+        this.#o.now().getTime() - s.segmentStart.at >= this.#o.checkpoint.everySeconds * 1000;
+      if (due) await this.#checkpoint(p, s, head);
+    }
+  }
+
+  /**
+   * Where the unsigned part of the chain starts, read back from the store (after a restart). If that
+   * event is gone (someone deleted it), the segment starts at the first one left: indexing goes on, and
+   * `trail verify` reports the gap.
+   */
+  async #segmentStart(
+    p: number,
+    s: PartitionState,
+    head: ChainHead,
+  ): Promise<NonNullable<PartitionState['segmentStart']>> {
+    await this.#o.store.refresh();
+    const at = this.#o.now().getTime();
+    for await (const e of this.#o.store.trailChain(p, (s.last?.toOffset ?? -1) + 1)) {
+      const l = e.pipewarden.trail!;
+      if (l.seq > (s.last?.toSeq ?? 0)) return { offset: l.offset, ingested: e.event.ingested, at };
+    }
+    return { offset: head.offset, ingested: head.ingested, at };
+  }
+
+  async #checkpoint(p: number, s: PartitionState, head: ChainHead): Promise<void> {
+    const start = s.segmentStart;
+    const fromSeq = (s.last?.toSeq ?? 0) + 1;
+    if (!start || head.seq < fromSeq) return;
+    const cp = signCheckpoint(
+      {
+        v: 1,
+        partition: p,
+        n: (s.last?.n ?? 0) + 1,
+        fromSeq,
+        toSeq: head.seq,
+        count: head.seq - fromSeq + 1,
+        fromOffset: start.offset,
+        toOffset: head.offset,
+        fromTime: start.ingested,
+        toTime: head.ingested,
+        head: head.hash,
+        prev: s.last ? checkpointHash(s.last) : GENESIS,
+        time: this.#o.now().toISOString(),
+        keyId: this.#keyId!,
+      },
+      this.#o.key!,
+    );
+    await this.#o.store.putTrailCheckpoint(cp);
+    s.last = cp;
+    delete s.segmentStart;
+    // An anchor that fails is logged; the checkpoint stays in the store and `trail verify --anchor` names it.
+    const results = await Promise.allSettled(this.#o.anchors.map((a) => a.publish([cp])));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected')
+        this.#o.log.error(
+          { anchor: this.#o.anchors[i]!.name, partition: p, checkpoint: cp.n, err: r.reason },
+          'Trail anchor failed; the checkpoint is only in the store.',
+        );
+    });
+  }
+}
