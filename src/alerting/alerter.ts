@@ -91,12 +91,10 @@ export class Alerter {
     const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
     const routed = this.#routed(hit);
     for (const sink of this.#sinks) {
-      // An edit of a message the receiver already has is not a new alert: the flood budget leaves it be.
-      const notice = tracked && !tracked.first ? tracked.incident.notified[sink.name] : undefined;
-      const edit = notice?.ref && sink.update ? notice.ref : undefined;
-      let decided = this.#decide(sink, hit, deliveries[sink.name], routed, edit !== undefined);
+      let decided = this.#decide(sink, hit, deliveries[sink.name], routed);
       if (!decided && tracked && !tracked.first) {
-        if (edit) updates.set(sink.name, edit);
+        const notice = tracked.incident.notified[sink.name];
+        if (notice?.ref && sink.update) updates.set(sink.name, notice.ref);
         else decided = this.#repeatLater(sink, tracked, notice);
       }
       if (decided) deliveries[sink.name] = decided;
@@ -122,7 +120,7 @@ export class Alerter {
             }),
           );
           if (delivery.status === 'sent') {
-            if (!delivery.update) this.#budget?.record(sink.name, this.#now().getTime());
+            this.#budget?.record(sink.name, this.#now().getTime());
             if (tracked) {
               const kept = delivery.ref ?? ref;
               notices[sink.name] = {
@@ -258,13 +256,7 @@ export class Alerter {
   }
 
   /** The outcome for a sink that is not to be sent now (already sent, not routed, held…); undefined: send. */
-  #decide(
-    sink: Sink,
-    hit: Hit,
-    previous: Delivery | undefined,
-    routed?: Set<string>,
-    unbudgeted = false,
-  ): Delivery | undefined {
+  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined, routed?: Set<string>): Delivery | undefined {
     if (previous?.status === 'sent') return previous;
     if (routed && !routed.has(sink.name)) {
       return {
@@ -292,7 +284,7 @@ export class Alerter {
     }
     // A held alert stays held until a digest covers it; a redelivery does not send it after all.
     if (previous?.status === 'held' || previous?.status === 'digested') return previous;
-    if (this.#budget && this.#store && !unbudgeted) {
+    if (this.#budget && this.#store) {
       const verdict = this.#budget.check(sink.name, hit.severity, this.#now().getTime());
       if (!verdict.ok)
         return { status: 'held', attempts: 0, at: this.#now().toISOString(), reason: verdict.reason };
