@@ -11,7 +11,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 16;
 const PER_REQUEST = 50;
-const TOKEN = 'bench-hec-token';
+const TOKEN = 'bench-hec-token-0123';
 
 {
   // 50 real audit entries (the fixtures, repeated), each in a HEC envelope, one per line, as GitHub streams them.

@@ -12,8 +12,8 @@ import { createLogger, routeProcessWarnings } from '../src/log.ts';
 const kind = process.argv[2];
 // The secrets the benches sign with: GitHub webhooks (bench/ingest.ts) and the Splunk HEC token (bench/hec.ts).
 const env = {
-  PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'bench-secret',
-  PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: 'bench-hec-token',
+  PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'bench-secret-0123456789',
+  PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: 'bench-hec-token-0123',
 };
 const log = createLogger({ level: 'silent' });
 routeProcessWarnings(log); // as `pipewarden serve` does

@@ -13,7 +13,7 @@ const CONNECTIONS = 32;
 
 const sample = loadSample('github', 'push__default.json');
 const body = JSON.stringify(sample.body);
-const signature = `sha256=${createHmac('sha256', 'bench-secret').update(body).digest('hex')}`;
+const signature = `sha256=${createHmac('sha256', 'bench-secret-0123456789').update(body).digest('hex')}`;
 
 async function startTarget(kind: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [new URL('./ingest-target.ts', import.meta.url).pathname, kind], {

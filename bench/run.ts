@@ -12,6 +12,7 @@ const ALL: Record<string, string> = {
   secrets: 'secrets/run.ts',
   redact: 'redact.ts',
   trail: 'trail.ts',
+  console: 'console.ts',
 };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
 for (const name of wanted) {

@@ -10,6 +10,7 @@ import { ROLES } from './config/schema.ts';
 import type { DetectionEngine } from './detect/engine.ts';
 import { createBus, createStore } from './factories.ts';
 import { readinessCheck } from './health.ts';
+import { createSpool, spoolGauges } from './ingest/spool.ts';
 import type { SyslogListener } from './ingest/syslog/listener.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Counters } from './metrics.ts';
@@ -57,6 +58,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const metrics = new Counters();
   const bus = createBus(config, log);
   const store = createStore(config, log);
+  // The ingest role publishes through the spool when it is on (ingest.spool): durable while the bus is away.
+  const spool = createSpool(config, roles, bus, log);
   const deps: RoleDeps = { config, bus, store, metrics, log, now };
   const stoppables: Stoppable[] = [];
   let sinks: Sink[] = [];
@@ -70,12 +73,19 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     config.mode === 'embedded'
       ? { dataDir: config.embedded.dataDir, minFreeBytes: config.embedded.minFreeMb * 1024 * 1024 }
       : {};
-  const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk });
-  await server.register(healthRoutes, { bus, store, metrics, readiness });
+  const readiness = readinessCheck({ roles, bus, store, ...embeddedDisk, ...(spool ? { spool } : {}) });
+  await server.register(healthRoutes, {
+    bus,
+    store,
+    metrics,
+    readiness,
+    gauges: () => spoolGauges(spool),
+    metricsToken: config.server.metricsTokenEnv,
+  });
 
   const result: Omit<RunningApp, 'url' | 'stop'> = { config, roles, bus, store, server, metrics };
   if (roles.includes('ingest')) {
-    const ingest = await startIngest(deps, server);
+    const ingest = await startIngest(spool ? { ...deps, bus: spool.wrap() } : deps, server);
     await registerApi(deps, server);
     stoppables.push(...ingest.stoppables);
     if (ingest.syslog) result.syslog = ingest.syslog;
@@ -118,6 +128,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     await server.close();
     await Promise.allSettled(stoppables.map((s) => s.stop()));
     await Promise.allSettled(sinks.map((s) => s.close?.()));
+    await spool?.close(); // what it still holds is forwarded at the next start
     await bus.close();
     await store.close();
   }

@@ -29,11 +29,36 @@ ${CONFIG_USAGE}
     options: { ...CONFIG, role: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
   },
   'token create': {
-    usage: `pipewarden token create --name NAME [--config FILE]
-  Create an API token for /api/*. It is printed once; only its hash is stored.
+    usage: `pipewarden token create --name NAME [--role viewer|analyst|admin] [--expires DURATION] [--config FILE]
+  Create an API token for /api/* and the console. It is printed once; only its hash is stored.
   --name NAME      who or what the token is for
+  --role ROLE      viewer (read), analyst (+ acknowledge, assign, resolve, comment, silence),
+                   admin (+ tokens); default viewer
+  --expires D      refuse it after this long (30m, 12h, 90d) or at this ISO time; default never
 ${CONFIG_USAGE}`,
-    options: { ...CONFIG, name: { type: 'string' } },
+    options: { ...CONFIG, name: { type: 'string' }, role: { type: 'string' }, expires: { type: 'string' } },
+  },
+  'token list': {
+    usage: `pipewarden token list [--config FILE]
+  List tokens: id, name, role, created, last used, expiry, revoked. Never the secret.
+${CONFIG_USAGE}`,
+    options: CONFIG,
+  },
+  'token revoke': {
+    usage: `pipewarden token revoke --id ID [--config FILE]
+  Revoke a token (its id from token list): API calls and console sessions using it stop within seconds.
+  --id ID          the token's id
+${CONFIG_USAGE}`,
+    options: { ...CONFIG, id: { type: 'string' } },
+  },
+  'console login': {
+    usage: `pipewarden console login [--role viewer|analyst|admin] [--name NAME] [--config FILE]
+  Print a one-time sign-in link to the console (valid 10 minutes, usable once). The session it opens
+  belongs to a new token (default role admin, expiring in 12 hours) that token revoke can end.
+  --role ROLE      the session's role; default admin
+  --name NAME      who signs in (shown in the trail); default console-login
+${CONFIG_USAGE}`,
+    options: { ...CONFIG, role: { type: 'string' }, name: { type: 'string' } },
   },
   'alert test': {
     usage: `pipewarden alert test [--config FILE]

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// pipewarden command line: serve, token create, alert test|routes, config check, replay (grammar: cli-args.ts).
+// pipewarden command line: serve, token create|list|revoke, console login, alert test|routes, config check, replay (grammar: cli-args.ts).
 import { sinkConfigKeys } from './alerting/sinks/index.ts';
-import { createToken } from './api/tokens.ts';
 import { createStore, startApp } from './app.ts';
 import { parseCli, UsageError, version } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
@@ -81,16 +80,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  if (command === 'token create') {
-    if (!values.name) fail('token create needs --name NAME (who or what the token is for)');
-    const store = createStore(config);
-    await store.init();
-    const { token, record } = await createToken(store, values.name);
-    await store.close();
-    process.stderr.write(
-      `Created token ${record.id} for "${record.name}". It is shown once; store it now.\n`,
-    );
-    process.stdout.write(`${token}\n`);
+  if (command.startsWith('token ') || command === 'console login') {
+    const { runTokenCommand } = await import('./console/cli.ts');
+    await runTokenCommand(command, values as Record<string, string | undefined>, config, fail);
     return;
   }
 
@@ -117,6 +109,8 @@ async function main(argv: string[]): Promise<void> {
 
   if (command === 'config check') {
     process.stdout.write(`configuration OK (${configFile ?? 'defaults'}): mode ${config.mode}\n`);
+    const { sourceStatus } = await import('./config/status.ts');
+    for (const line of sourceStatus(config)) process.stdout.write(`  ${line}\n`);
     return;
   }
 

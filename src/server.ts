@@ -3,6 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config/schema.ts';
+import { serverOptions } from './ingest/guard.ts';
 import type { Logger } from './log.ts';
 
 /** A start-up failure the operator fixes by a setting or a flag: the CLI prints its message alone. */
@@ -47,6 +48,7 @@ export function createServer(config: Config, log: Logger): FastifyInstance {
     logController: new RequestLogs(),
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimitBytes,
+    ...serverOptions(config.server.limits), // timeouts and a connection cap (src/ingest/guard.ts)
   });
   server.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;

@@ -3,16 +3,26 @@
 # and a real Elasticsearch 8 node, both run from jars fetched from Maven Central.
 #
 #   services.sh fetch                          download jars into the cache (idempotent)
-#   services.sh start [kafka|elasticsearch|all] fetch if needed, start, wait until ready
+#   services.sh start [kafka|elasticsearch|all] fetch if needed, start, wait until ready; keeps the data
+#                                              of an earlier run (a stop/start loses nothing)
 #   services.sh stop  [kafka|elasticsearch|all] SIGTERM, then SIGKILL after a grace period
+#   services.sh reset [kafka|elasticsearch|kafka-cluster|all] stop, then delete the data
 #   services.sh status                         print the state of each service
 #   services.sh env                            print KAFKA_BROKERS=... and ELASTICSEARCH_URL=...
+#
+#   services.sh start kafka-cluster            a separate three-broker KRaft cluster for fault tests
+#   services.sh stop kafka-cluster             (replication factor 3, min.insync.replicas 2), with its
+#                                              own ports and data; not part of `all`
+#   services.sh kill-broker N                  SIGKILL broker N (1-3) of the cluster; `start kafka-cluster`
+#                                              brings it back with its data
+#   services.sh cluster-env                    print KAFKA_CLUSTER_BROKERS=...
 #
 # Environment:
 #   PIPEWARDEN_CACHE    cache root (default ~/.cache/pipewarden); jars go to <cache>/services/
 #   PIPEWARDEN_RUN_DIR  run root (default <repo>/.run); data/logs/pids go to <run>/services/
 #   PW_KAFKA_PORT (19092), PW_KAFKA_CONTROLLER_PORT (19093),
 #   PW_ES_PORT (19200, HTTP), PW_ES_TRANSPORT_PORT (19300, node-to-node, loopback only)
+#   PW_KAFKA_CLUSTER_PORT (19192: brokers on 19192-19194, their controllers on 19195-19197)
 #   PW_SERVICES_TIMEOUT readiness timeout in seconds per service (default 180)
 #
 # Elasticsearch note: there is no Elasticsearch 8 "cluster runner" on Maven Central
@@ -38,6 +48,7 @@ KAFKA_PORT="${PW_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${PW_KAFKA_CONTROLLER_PORT:-19093}"
 ES_PORT="${PW_ES_PORT:-19200}"
 ES_TRANSPORT_PORT="${PW_ES_TRANSPORT_PORT:-19300}"
+KC_PORT="${PW_KAFKA_CLUSTER_PORT:-19192}"
 TIMEOUT="${PW_SERVICES_TIMEOUT:-180}"
 STOP_GRACE=20
 
@@ -45,6 +56,7 @@ KAFKA_CACHE="$CACHE_DIR/kafka"
 ES_CACHE="$CACHE_DIR/elasticsearch"
 KAFKA_RUN="$RUN_DIR/kafka"
 ES_RUN="$RUN_DIR/elasticsearch"
+KC_RUN="$RUN_DIR/kafka-cluster"
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -355,7 +367,7 @@ pid_of() { # service -> prints pid if its process is alive, else nothing
   [[ -f "$pidfile" ]] || return 0
   pid="$(cat "$pidfile" 2>/dev/null || true)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  case "$1" in kafka) marker="kafka.Kafka" ;; elasticsearch) marker="PwEsNode" ;; esac
+  case "$1" in kafka | kafka-cluster-*) marker="kafka.Kafka" ;; elasticsearch) marker="PwEsNode" ;; esac
   if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$marker"; then
     echo "$pid"
   fi
@@ -377,9 +389,35 @@ es_healthy() {
     | grep -qE '"status":"(yellow|green)"'
 }
 
-healthy() { case "$1" in kafka) kafka_healthy ;; elasticsearch) es_healthy ;; esac; }
+kc_client_port() { echo $((KC_PORT + $1 - 1)); }
+kc_controller_port() { echo $((KC_PORT + 3 + $1 - 1)); }
 
-logfile() { case "$1" in kafka) echo "$KAFKA_RUN/kafka.log" ;; elasticsearch) echo "$ES_RUN/elasticsearch.log" ;; esac; }
+kc_broker_healthy() { # n
+  local port
+  port="$(kc_client_port "$1")"
+  port_open "$port" || return 1
+  timeout 60 java -Xmx128m -XX:TieredStopAtLevel=1 -cp "$KAFKA_CACHE/lib/*" \
+    -Dlog4j.configuration="file:$KC_RUN/broker-$1/tools-log4j.properties" \
+    kafka.admin.BrokerApiVersionsCommand --bootstrap-server "127.0.0.1:$port" \
+    >"$KC_RUN/healthcheck-$1.out" 2>&1 \
+    && grep -q "127.0.0.1:$port" "$KC_RUN/healthcheck-$1.out"
+}
+
+healthy() {
+  case "$1" in
+    kafka) kafka_healthy ;;
+    elasticsearch) es_healthy ;;
+    kafka-cluster-*) kc_broker_healthy "${1#kafka-cluster-}" ;;
+  esac
+}
+
+logfile() {
+  case "$1" in
+    kafka) echo "$KAFKA_RUN/kafka.log" ;;
+    elasticsearch) echo "$ES_RUN/elasticsearch.log" ;;
+    kafka-cluster-*) echo "$KC_RUN/broker-${1#kafka-cluster-}/kafka.log" ;;
+  esac
+}
 
 stop_one() {
   local svc="$1" pid i
@@ -402,8 +440,105 @@ stop_one() {
 
 # ---------------------------------------------------------------- launch
 
+new_cluster_id() { # 16 random bytes, base64url like Kafka's own ids
+  local id="-"
+  # One in 64 starts with "-", which the storage tool's argument parser takes for an option: draw again.
+  while [[ "$id" == -* ]]; do id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"; done
+  echo "$id"
+}
+
+kafka_format() { # rundir properties [cluster id]: formats the storage once; formatted data is kept as is
+  local run="$1" props="$2" cluster_id="${3:-}" dir
+  dir="$(sed -n 's/^log.dirs=//p' "$props")"
+  if [[ -f "$dir/meta.properties" ]]; then
+    log "keeping the Kafka data in $dir (services.sh reset deletes it)"
+    return 0
+  fi
+  [[ -n "$cluster_id" ]] || cluster_id="$(new_cluster_id)"
+  if ! java -Xmx128m -cp "$KAFKA_CACHE/lib/*" -Dlog4j.configuration="file:$run/tools-log4j.properties" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >"$run/format.log" 2>&1; then
+    cat "$run/format.log" >&2
+    die "formatting the Kafka storage in $dir failed"
+  fi
+}
+
+write_kafka_log4j() { # dir: the broker's and the tools' log4j configurations
+  cat >"$1/log4j.properties" <<'L4J'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+L4J
+  cat >"$1/tools-log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+}
+
+launch_kafka_cluster_broker() { # n
+  local n="$1" run="$KC_RUN/broker-$1" voters="" i cluster_id
+  mkdir -p "$run/data"
+  for i in 1 2 3; do voters+="${voters:+,}$i@127.0.0.1:$(kc_controller_port "$i")"; done
+  cat >"$run/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(kc_client_port "$n"),CONTROLLER://127.0.0.1:$(kc_controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(kc_client_port "$n")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$run/data
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+unclean.leader.election.enable=false
+auto.create.topics.enable=false
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=3
+group.initial.rebalance.delay.ms=0
+# A dead broker is fenced (and its partitions get new leaders) after 4 s rather than 9 s.
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=500
+num.network.threads=1
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+background.threads=2
+log.retention.hours=24
+PROPS
+  write_kafka_log4j "$run"
+  # One cluster id for the three brokers, drawn once and kept beside their data.
+  [[ -f "$KC_RUN/cluster.id" ]] || new_cluster_id >"$KC_RUN/cluster.id"
+  cluster_id="$(cat "$KC_RUN/cluster.id")"
+  kafka_format "$run" "$run/server.properties" "$cluster_id"
+  log "starting Kafka cluster broker $n on 127.0.0.1:$(kc_client_port "$n") (controller $(kc_controller_port "$n"))"
+  # Small heaps: three JVMs on a small shared machine.
+  setsid nohup java -Xms96m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ActiveProcessorCount=1 \
+    -Djava.awt.headless=true -Dlog4j.configuration="file:$run/log4j.properties" \
+    -cp "$KAFKA_CACHE/lib/*" kafka.Kafka "$run/server.properties" \
+    >"$run/kafka.log" 2>&1 </dev/null &
+  local pid=$! i
+  # setsid may fork (when it leads its process group), so $! can be a parent that exits at once: record
+  # the broker's own pid, found by its configuration file.
+  for ((i = 0; i < 50; i++)); do
+    pid="$(pgrep -f "kafka.Kafka $run/server.properties" | head -n 1 || true)"
+    [[ -n "$pid" ]] && break
+    sleep 0.1
+  done
+  echo "${pid:-$!}" >"$RUN_DIR/kafka-cluster-$n.pid"
+}
+
 launch_kafka() {
-  rm -rf "$KAFKA_RUN"
+  # The data stays across stop/start (`reset` deletes it): only the configuration is written again.
   mkdir -p "$KAFKA_RUN/data"
   cat >"$KAFKA_RUN/server.properties" <<EOF
 process.roles=broker,controller
@@ -447,19 +582,7 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
-  local cluster_id
-  # 16 random bytes, base64url like Kafka's own ids. One in 64 starts with "-", which the storage tool's
-  # argument parser takes for an option ("expected one argument"): draw again until it does not.
-  cluster_id="-"
-  while [[ "$cluster_id" == -* ]]; do
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-  done
-  if ! java -Xmx128m -cp "$KAFKA_CACHE/lib/*" -Dlog4j.configuration="file:$KAFKA_RUN/tools-log4j.properties" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_RUN/server.properties" \
-    >"$KAFKA_RUN/format.log" 2>&1; then
-    cat "$KAFKA_RUN/format.log" >&2
-    die "formatting the Kafka storage failed"
-  fi
+  kafka_format "$KAFKA_RUN" "$KAFKA_RUN/server.properties"
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
   setsid nohup java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:ActiveProcessorCount=2 \
     -Djava.awt.headless=true -Dlog4j.configuration="file:$KAFKA_RUN/log4j.properties" \
@@ -469,7 +592,7 @@ EOF
 }
 
 launch_elasticsearch() {
-  rm -rf "$ES_RUN"
+  # The data (under home/) stays across stop/start; `reset` deletes it.
   mkdir -p "$ES_RUN/home" "$ES_RUN/tmp"
   log "starting Elasticsearch $ES_VERSION on http://127.0.0.1:$ES_PORT (transport $ES_TRANSPORT_PORT)"
   setsid nohup java -Xms512m -Xmx1g -XX:+UseG1GC -XX:ActiveProcessorCount=2 \
@@ -511,6 +634,7 @@ check_ports_free() { # refuse to start when another process holds our ports (its
   case "$1" in
     kafka) ports="$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     elasticsearch) ports="$ES_PORT $ES_TRANSPORT_PORT" ;;
+    kafka-cluster-*) ports="$(kc_client_port "${1#kafka-cluster-}") $(kc_controller_port "${1#kafka-cluster-}")" ;;
   esac
   for port in $ports; do
     if port_open "$port"; then
@@ -524,7 +648,8 @@ services_for() {
     all) echo "kafka elasticsearch" ;;
     kafka | elasticsearch) echo "$1" ;;
     es) echo elasticsearch ;;
-    *) die "unknown service '$1' (expected kafka, elasticsearch or all)" ;;
+    kafka-cluster) echo "kafka-cluster-1 kafka-cluster-2 kafka-cluster-3" ;;
+    *) die "unknown service '$1' (expected kafka, elasticsearch, kafka-cluster or all)" ;;
   esac
 }
 
@@ -544,7 +669,10 @@ cmd_start() {
     fi
     rm -f "$RUN_DIR/$svc.pid"
     check_ports_free "$svc"
-    "launch_$svc"
+    case "$svc" in
+      kafka-cluster-*) launch_kafka_cluster_broker "${svc#kafka-cluster-}" ;;
+      *) "launch_$svc" ;;
+    esac
     launched+=("$svc")
   done
   for svc in "${launched[@]}"; do
@@ -556,6 +684,31 @@ cmd_start() {
 cmd_stop() {
   local svc
   for svc in $(services_for "${1:-all}"); do stop_one "$svc"; done
+}
+
+cmd_reset() {
+  local svc
+  for svc in $(services_for "${1:-all}"); do
+    stop_one "$svc"
+    case "$svc" in
+      kafka) rm -rf "$KAFKA_RUN/data" ;;
+      elasticsearch) rm -rf "$ES_RUN/home" ;;
+      kafka-cluster-*) rm -rf "$KC_RUN/broker-${svc#kafka-cluster-}/data" ;;
+    esac
+  done
+  [[ "${1:-all}" != kafka-cluster ]] || rm -f "$KC_RUN/cluster.id"
+  log "reset ${1:-all}: data deleted"
+}
+
+cmd_kill_broker() {
+  local n="${1:-}" pid
+  [[ "$n" =~ ^[123]$ ]] || die "kill-broker takes a broker number, 1 to 3"
+  pid="$(pid_of "kafka-cluster-$n")"
+  [[ -n "$pid" ]] || die "broker $n of the cluster is not running"
+  log "killing cluster broker $n (pid $pid) with SIGKILL"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$RUN_DIR/kafka-cluster-$n.pid"
 }
 
 cmd_status() {
@@ -581,8 +734,12 @@ cmd_env() {
   echo "ELASTICSEARCH_URL=http://127.0.0.1:$ES_PORT"
 }
 
+cmd_cluster_env() {
+  echo "KAFKA_CLUSTER_BROKERS=127.0.0.1:$(kc_client_port 1),127.0.0.1:$(kc_client_port 2),127.0.0.1:$(kc_client_port 3)"
+}
+
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 main() {
@@ -592,6 +749,9 @@ main() {
     fetch) fetch_all ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
+    reset) cmd_reset "$@" ;;
+    kill-broker) cmd_kill_broker "$@" ;;
+    cluster-env) cmd_cluster_env ;;
     restart) cmd_stop "$@"; cmd_start "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;

@@ -6,6 +6,7 @@ import type { Severity } from '../../src/alerting/types.ts';
 import { count, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
 import type { Detector, Firing, KeyField, Match, Rule } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { compileGlob, type GlobMatcher } from '../../src/util/glob.ts';
 import { ipMatcher, ipOrCidr } from '../../src/util/ip.ts';
 import { table } from '../../src/util/table.ts';
 import type { CoverageRow } from '../owasp.ts';
@@ -133,20 +134,8 @@ export function isWrite(e: PipewardenEvent): boolean {
   return WRITE_VERB.test(e.event.action);
 }
 
-/** `*` matches within one path segment, `**` across segments; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      re += '.*';
-      i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
+/** `*` matches within one path segment, `**` across segments; everything else is literal; linear time. */
+export const globToRegExp = (glob: string): GlobMatcher => compileGlob(glob);
 
 /** The path part of an artefact ("repo:path/to/file") or URL. */
 function paths(e: PipewardenEvent): string[] {

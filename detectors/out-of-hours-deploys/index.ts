@@ -5,6 +5,8 @@ import type { Severity } from '../../src/alerting/types.ts';
 import { MINUTE } from '../../src/detect/config.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { compileGlob, type GlobMatcher } from '../../src/util/glob.ts';
+import { capped, safeRegexString } from '../../src/util/safe-regex.ts';
 import type { CoverageRow } from '../owasp.ts';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -19,16 +21,7 @@ function validZone(zone: string): boolean {
   }
 }
 
-function validRegex(source: string): boolean {
-  try {
-    new RegExp(source, 'i');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const regex = z.string().min(1).refine(validRegex, 'must be a valid regular expression');
+const regex = safeRegexString('i'); // valid and free of nested quantifiers (src/util/safe-regex.ts)
 const hhmm = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00 .. 24:00)');
 // A local wall time in the calendar's zone ("2024-12-20", "2024-12-20T18:00"), or an instant with a zone.
 const LOCAL = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$/;
@@ -180,23 +173,11 @@ export function assess(instant: Date, cal: Calendar): Verdict {
   return { ok: true, local };
 }
 
-/** `*` matches within one path segment, `**` across; case-insensitive. */
-function glob(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*' && pattern[i + 1] === '*') {
-      re += '.*';
-      i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 'i');
-}
+/** `*` matches within one path segment, `**` across; case-insensitive; linear time (src/util/glob.ts). */
+const glob = (pattern: string): GlobMatcher => compileGlob(pattern, { ignoreCase: true });
 
 const anyGlob = (patterns: string[] | undefined, value: string | undefined) =>
-  patterns === undefined || (value !== undefined && patterns.some((p) => glob(p).test(value)));
+  patterns === undefined || (value !== undefined && patterns.some((p) => glob(p).test(capped(value))));
 
 function calendarFor(e: PipewardenEvent, config: Config): { name: string; calendar: Calendar } {
   for (const r of config.routes) {
@@ -222,20 +203,21 @@ function releaseTag(e: PipewardenEvent, pattern: string | null): string | undefi
   const segments = [e.pipewarden.artifact, e.pipewarden.branch]
     .filter((s): s is string => s !== undefined)
     .flatMap((s) => s.split(/[/:@]/));
-  return segments.find((s) => re.test(s));
+  return segments.find((s) => re.test(capped(s)));
 }
 
 /** What kind of deploy this event is, or undefined when it is none. */
 function deployOf(e: PipewardenEvent, config: Config): { what: string; tag?: string } | undefined {
   const k = e.pipewarden.kind;
   if (k === 'deploy')
-    return config.ignoreActions.some((a) => new RegExp(a).test(e.event.action))
+    return config.ignoreActions.some((a) => new RegExp(a).test(capped(e.event.action)))
       ? undefined
       : { what: 'deploy' };
   if (k === 'build') {
     if (config.buildsWithEnvironment && e.pipewarden.environment) return { what: 'deploy job' };
     const name = [jobName(e.pipewarden.job), e.pipewarden.pipeline].filter(Boolean).join(' ');
-    if (name && config.deployJobs.some((p) => new RegExp(p, 'i').test(name))) return { what: 'deploy job' };
+    if (name && config.deployJobs.some((p) => new RegExp(p, 'i').test(capped(name))))
+      return { what: 'deploy job' };
     return undefined;
   }
   if (k === 'artifact.publish') {
@@ -250,6 +232,7 @@ function approvedEmergency(e: PipewardenEvent, config: Config): string | undefin
   if (e.user?.name && approvers.includes(e.user.name)) return `approver ${e.user.name}`;
   const text = [e.message, e.pipewarden.branch, e.pipewarden.pipeline, e.pipewarden.job]
     .filter(Boolean)
+    .map((s) => capped(s as string))
     .join('\n');
   const label = labels.find((l) =>
     new RegExp(`(^|[^\\w-])${l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`, 'i').test(text),
@@ -283,7 +266,7 @@ export const outOfHoursDeploys: Detector<Config> = {
     if (k !== 'deploy' && k !== 'build' && k !== 'artifact.publish') return false;
     if (config.ignoreActors.includes(event.user?.name ?? '')) return false;
     const env = event.pipewarden.environment;
-    return !(env && config.ignoreEnvironments.some((g) => glob(g).test(env)));
+    return !(env && config.ignoreEnvironments.some((g) => glob(g).test(capped(env))));
   },
 
   key(event) {

@@ -47,6 +47,12 @@ export const secretsInBuildLogs: Detector<Config> = {
   runbook: 'detectors/secrets-in-build-logs/README.md#runbook',
   reference: 'https://owasp.org/Top10/A02_2021-Cryptographic_Failures/',
   configSchema,
+  buildLogScanning: (c) => ({
+    fingerprintKey: c.fingerprintKeyEnv?.reveal(),
+    keyPath: 'fingerprintKeyEnv',
+    suppressFingerprints: c.suppressFingerprints,
+    suppressRules: c.suppressRules,
+  }),
   // The same secret printed again in the same job within a day is one alert (key + summary).
   dedupMs: 24 * 3_600_000,
 

@@ -10,6 +10,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { hmacHexEquals, tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -415,6 +416,11 @@ export const artifactory: IngestAdapter<ArtifactoryConfig> = {
   contentTypes: ['application/json', 'text/plain'],
   lines: LINE_FORMATS,
 
+  // The plain secret is a header, checked before the body is read; the HMAC mode needs the body (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    config.authMode === 'hmac-sha256' && header(headers, 'x-jfrog-event-auth')
+      ? 'body'
+      : artifactory.verify(NO_BODY, headers, config, now),
   verify(rawBody, headers, config) {
     const sent = header(headers, 'x-jfrog-event-auth');
     if (!sent)

@@ -8,6 +8,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { basicAuth, tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -83,6 +84,9 @@ export const azureDevops: IngestAdapter<AzureDevopsConfig> = {
     sign: (_raw, secret) => ({ authorization: basicAuth('sample', secret) }),
   },
   contentTypes: ['application/json'],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => azureDevops.verify(NO_BODY, headers, config, now),
 
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');

@@ -1,6 +1,7 @@
 // Bitbucket Server / Data Center webhooks (X-Hub-Signature: sha256=…), and its audit-log JSON lines.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -39,12 +40,26 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['application/json'],
 
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-hub-signature') ? 'body' : bitbucketServer.verify(NO_BODY, headers, config, now),
+
   verify(raw, headers, config) {
     return verifyHubSignatureSha256(headers, config.secret?.reveal(), raw);
   },
 
   deliveryId(headers) {
     return header(headers, 'x-request-id');
+  },
+
+  // X-Event-Key is not signed: when the signed body names its event, the header must agree with it.
+  checkHeaders(body, headers) {
+    const key = header(headers, 'x-event-key');
+    const bodyKey = str(obj(body)?.eventKey);
+    if (key && bodyKey && bodyKey !== key)
+      throw new AdapterInputError(
+        `X-Event-Key says '${key.slice(0, 100)}' but the signed body's eventKey is '${bodyKey.slice(0, 100)}'`,
+      );
   },
 
   toEvents(body, headers, receivedAt) {
@@ -85,7 +100,7 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
     const event = makeEvent({
       at: isoTime(p.date, { epochMs: true }) ?? receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
-      id: eventId('bitbucket-server', delivery ?? `${key}:${JSON.stringify(p)}`),
+      id: eventId('bitbucket-server', `${key}:${JSON.stringify(p)}`), // signed content, not X-Request-Id
       category: [cls.category],
       type: [type],
       action: key,

@@ -1,8 +1,10 @@
 // Bitbucket Cloud webhooks: X-Hub-Signature is HMAC-SHA256 here (the header name GitHub uses for SHA-1).
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, verifyHubSignatureSha256 } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
+import { checkShape, type Shape } from '../../src/ingest/shape.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 
@@ -23,6 +25,17 @@ function classify(key: string): { kind: EventKind; category: string; type: strin
   return { kind: 'other', category: 'web', type: 'info' };
 }
 
+/** Fields Bitbucket's event payload reference documents for the event keys mapped above (src/ingest/shape.ts). */
+function bitbucketShape(key: string): Shape | undefined {
+  if (key === 'repo:push') return { push: 'object', repository: 'object' };
+  if (key.startsWith('repo:commit_status_')) return { commit_status: 'object', repository: 'object' };
+  if (key === 'repo:updated') return { changes: 'object', repository: 'object' };
+  if (key.startsWith('repo:')) return { repository: 'object' };
+  if (key.startsWith('pullrequest:')) return { pullrequest: 'object' };
+  if (key.startsWith('issue:')) return { issue: 'object' };
+  return undefined;
+}
+
 export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   id: 'bitbucket',
   title: 'Bitbucket Cloud webhooks',
@@ -41,12 +54,23 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['application/json'],
 
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-hub-signature') ? 'body' : bitbucket.verify(NO_BODY, headers, config, now),
+
   verify(raw, headers, config) {
     return verifyHubSignatureSha256(headers, config.secret?.reveal(), raw);
   },
 
   deliveryId(headers) {
     return header(headers, 'x-request-uuid');
+  },
+
+  // X-Event-Key is not signed: the signed body must have the shape of the event it names.
+  checkHeaders(body, headers) {
+    const key = header(headers, 'x-event-key');
+    const p = obj(body);
+    if (key && p) checkShape('X-Event-Key', key, bitbucketShape(key), p);
   },
 
   toEvents(body, headers, receivedAt) {
@@ -102,7 +126,7 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
     const event = makeEvent({
       at: time ? new Date(time).toISOString() : receivedAt.toISOString(),
       message: `${who ?? 'someone'} ${pw.forced ? 'force-pushed' : key.replace(/[:_]/g, ' ')}${repository ? ` on ${repository}` : ''}`,
-      id: eventId('bitbucket', delivery ?? `${key}:${JSON.stringify(p)}`),
+      id: eventId('bitbucket', `${key}:${JSON.stringify(p)}`), // signed content, not X-Request-UUID
       category: [cls.category],
       type: [type],
       action: key,

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { eventId, type Outcome, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -95,6 +96,10 @@ export const circleci: IngestAdapter<CircleciConfig> = {
     sign: (raw, secret) => ({ 'circleci-signature': `v1=${hmacHex('sha256', secret, raw)}` }),
   },
   contentTypes: ['application/json'],
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'circleci-signature') ? 'body' : circleci.verify(NO_BODY, headers, config, now),
 
   verify(raw, headers, config, now) {
     const sent = header(headers, 'circleci-signature');

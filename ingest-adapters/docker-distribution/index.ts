@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -132,6 +133,9 @@ export const dockerDistribution: IngestAdapter<typeof configSchema._output> = {
     'application/vnd.docker.distribution.events.v1+json',
     'application/json',
   ],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => dockerDistribution.verify(NO_BODY, headers, config, now),
 
   verify(_rawBody, headers, config) {
     return authorizationEquals(headers, config.secret?.reveal());

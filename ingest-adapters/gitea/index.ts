@@ -7,6 +7,7 @@ import {
   redactPayload,
 } from '../../src/event.ts';
 import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -106,7 +107,7 @@ function normalise(
   const event = makeEvent({
     at: receivedAt.toISOString(), // Gitea payloads carry no time of the event itself
     message: `${who ?? 'Gitea'} ${actionName.replace(/[._]/g, ' ')} ${what}${pw.branch ? ` (${pw.branch})` : ''}`,
-    id: eventId('gitea', delivery ?? `${name}:${JSON.stringify(body)}`),
+    id: eventId('gitea', `${name}:${JSON.stringify(body)}`), // signed content, not X-Gitea-Delivery
     category: cls.category,
     type: cls.type,
     action: actionName,
@@ -143,6 +144,10 @@ export const gitea: IngestAdapter<typeof configSchema._output> = {
     sign: (raw, secret) => ({ 'x-gitea-signature': hmacHex('sha256', secret, raw) }),
   },
   contentTypes: ['application/json'],
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    either(headers, 'signature') ? 'body' : gitea.verify(NO_BODY, headers, config, now),
 
   verify(raw, headers, config) {
     const sent = either(headers, 'signature');

@@ -277,7 +277,7 @@ describe('github-audit', () => {
   describe('over HTTP (Splunk HEC paths)', () => {
     let app: RunningApp;
     beforeAll(async () => {
-      ({ app } = await startEmbedded({}, { PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: 'hec-test-token' }, [
+      ({ app } = await startEmbedded({}, { PIPEWARDEN_GITHUB_AUDIT_HEC_TOKEN: 'hec-test-token-0123' }, [
         'ingest',
       ]));
     });
@@ -286,7 +286,7 @@ describe('github-audit', () => {
     });
     const post = (url: string, payload: string, headers: Record<string, string>) =>
       app.server.inject({ method: 'POST', url, payload, headers });
-    const good = { authorization: 'Splunk hec-test-token', 'content-type': 'application/json' };
+    const good = { authorization: 'Splunk hec-test-token-0123', 'content-type': 'application/json' };
 
     it('accepts every fixture in one request at both paths, answering like Splunk', async () => {
       const raw = hecBody(
@@ -299,7 +299,7 @@ describe('github-audit', () => {
         expect(res.json()).toMatchObject({ text: 'Success', code: 0, accepted: samples.length });
       }
       const plain = await post('/services/collector', raw, {
-        authorization: 'Splunk hec-test-token',
+        authorization: 'Splunk hec-test-token-0123',
         'content-type': 'text/plain',
       });
       expect(plain.statusCode).toBe(200);
@@ -310,7 +310,7 @@ describe('github-audit', () => {
       const cases: Array<[string, Record<string, string>, number, number]> = [
         [raw, { 'content-type': 'application/json' }, 401, 2],
         [raw, { ...good, authorization: 'Splunk wrong' }, 403, 4],
-        [raw, { ...good, authorization: 'Bearer hec-test-token' }, 401, 3],
+        [raw, { ...good, authorization: 'Bearer hec-test-token-0123' }, 401, 3],
         ['{"event":', good, 400, 6],
         ['{"fields":{}}', good, 400, 12],
         ['{"event":""}', good, 400, 13],

@@ -104,6 +104,11 @@ export function hecError(
   return { status, body: { text: 'Internal server error', code: 8 } };
 }
 
+/** HEC's code for one of its texts (6, invalid data format, for anything else). */
+export function hecCode(text: string): number {
+  return CODES[text] ?? 6;
+}
+
 /**
  * Rewrites the generic ingest plugin's `{error, message}` answers on the HEC paths into HEC's
  * `{text, code}`. Register on the root instance before the ingest plugin so its routes inherit it.

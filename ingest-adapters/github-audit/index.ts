@@ -2,10 +2,12 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { secretRef } from '../../src/config/secrets.ts';
+import type { PipewardenEvent } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
-import { HEC_PATHS, HEC_TEXT, hecReplies, splitConcatenatedJson } from './hec.ts';
+import { HEC_PATHS, HEC_TEXT, hecCode, hecReplies, splitConcatenatedJson } from './hec.ts';
 import { auditEventToPipewarden, obj } from './normalise.ts';
 import { githubAuditPoller } from './poller.ts';
 
@@ -18,8 +20,15 @@ const pollSchema = z
       .default('*/5 * * * *'),
     /** https://api.github.com, or https://<ghes-host>/api/v3 for GitHub Enterprise Server. */
     apiUrl: z.url().default('https://api.github.com'),
-    org: z.string().min(1).optional(),
-    enterprise: z.string().min(1).optional(),
+    // Slugs as GitHub allows them: `..` would move the token to another API path.
+    org: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub organisation login')
+      .optional(),
+    enterprise: z
+      .string()
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,99})$/, 'must be a GitHub enterprise slug')
+      .optional(),
     /** A classic PAT with read:audit_log (admin:enterprise on older GHES). */
     tokenEnv: secretRef('PIPEWARDEN_GITHUB_AUDIT_API_TOKEN'),
     include: z.enum(['web', 'git', 'all']).default('all'),
@@ -88,6 +97,9 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
   // HEC senders label the body variously (application/json, text/plain, none): it is always our framing.
   contentTypes: '*',
 
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => githubAudit.verify(NO_BODY, headers, config, now),
+
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');
     if (!sent) return { ok: false, reason: 'missing Authorization header (expected "Splunk <token>")' };
@@ -110,39 +122,61 @@ export const githubAudit: IngestAdapter<GithubAuditConfig> = {
   toEvents(body, _headers, receivedAt) {
     if (!Array.isArray(body))
       throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: expected HEC event objects`);
-    const events = body.map((item, i) => {
-      const envelope = obj(item);
-      if (!envelope || !('event' in envelope))
-        throw new AdapterInputError(`${HEC_TEXT.eventRequired} (event ${i})`);
-      let inner = envelope.event;
-      if (inner === null || inner === '' || (obj(inner) && Object.keys(inner as object).length === 0)) {
-        throw new AdapterInputError(`${HEC_TEXT.eventBlank} (event ${i})`);
-      }
-      // Some forwarders send the entry as a JSON string inside "event".
-      if (typeof inner === 'string') {
-        try {
-          inner = JSON.parse(inner);
-        } catch {
-          throw new AdapterInputError(
-            `${HEC_TEXT.invalidFormat}: event ${i} is text, not a GitHub audit-log entry`,
-          );
-        }
-      }
+    // One bad entry does not cost the others: the valid ones are accepted, the bad ones reported with
+    // HEC's own fields (`invalid-event-number`, 0-based like Splunk's, and its text and code).
+    const events: PipewardenEvent[] = [];
+    const rejected: Array<{ item: number; reason: string }> = [];
+    body.forEach((item, i) => {
       try {
-        return auditEventToPipewarden(inner, receivedAt, {
-          source: 'github-audit',
-          dataset: 'github.audit',
-          envelopeTime: envelope.time,
-        });
+        events.push(hecEntry(item, i, receivedAt));
       } catch (err) {
-        if (err instanceof AdapterInputError)
-          throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: event ${i}: ${err.message}`);
-        throw err;
+        if (!(err instanceof AdapterInputError)) throw err;
+        rejected.push({ item: i, reason: err.message });
       }
     });
-    return { events, reply: { text: 'Success', code: 0 } };
+    if (events.length === 0) throw new AdapterInputError(rejected[0]?.reason ?? HEC_TEXT.noData);
+    if (rejected.length === 0) return { events, reply: { text: 'Success', code: 0 } };
+    const first = rejected[0]!;
+    const text = Object.values(HEC_TEXT).find((t) => first.reason.startsWith(t)) ?? HEC_TEXT.invalidFormat;
+    return {
+      events,
+      rejected,
+      reply: { text, code: hecCode(text), 'invalid-event-number': first.item },
+    };
   },
   // HEC senders read {text, code} on errors too.
   httpHooks: hecReplies,
   pollers: (config) => (config.poll ? [githubAuditPoller(config.poll)] : []),
 };
+
+/** One HEC envelope to an event; AdapterInputError (with HEC's text first) when it is not one. */
+function hecEntry(item: unknown, i: number, receivedAt: Date): PipewardenEvent {
+  const envelope = obj(item);
+  if (!envelope || !('event' in envelope))
+    throw new AdapterInputError(`${HEC_TEXT.eventRequired} (event ${i})`);
+  let inner = envelope.event;
+  if (inner === null || inner === '' || (obj(inner) && Object.keys(inner as object).length === 0)) {
+    throw new AdapterInputError(`${HEC_TEXT.eventBlank} (event ${i})`);
+  }
+  // Some forwarders send the entry as a JSON string inside "event".
+  if (typeof inner === 'string') {
+    try {
+      inner = JSON.parse(inner);
+    } catch {
+      throw new AdapterInputError(
+        `${HEC_TEXT.invalidFormat}: event ${i} is text, not a GitHub audit-log entry`,
+      );
+    }
+  }
+  try {
+    return auditEventToPipewarden(inner, receivedAt, {
+      source: 'github-audit',
+      dataset: 'github.audit',
+      envelopeTime: envelope.time,
+    });
+  } catch (err) {
+    if (err instanceof AdapterInputError)
+      throw new AdapterInputError(`${HEC_TEXT.invalidFormat}: event ${i}: ${err.message}`);
+    throw err;
+  }
+}

@@ -86,6 +86,7 @@ export function githubAuditPoller(config: GithubAuditPollConfig): Poller {
       while (pages < config.maxPagesPerRun) {
         if (ctx.stopping) return { published, pages, stoppedEarly: 'stopping' };
         const res = await fetch(url, {
+          redirect: 'error', // the token goes to the configured API only, never where a redirect points
           headers: {
             accept: 'application/vnd.github+json',
             authorization: `Bearer ${config.token.reveal()}`,

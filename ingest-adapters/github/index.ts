@@ -1,11 +1,16 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { githubRepo } from '../../src/ingest/build-logs/egress.ts';
+import { idOf, type LogFetcher } from '../../src/ingest/build-logs/fetcher.ts';
 import { hmacHex, verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
+import { checkShape } from '../../src/ingest/shape.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
+import { GITHUB_MARKERS, GITHUB_SHAPES } from './shapes.ts';
 
 const SECRET_ENV = 'PIPEWARDEN_GITHUB_WEBHOOK_SECRET';
 
@@ -325,6 +330,33 @@ function sentence(
   return `${actor ?? 'someone'} ${action.replace(/[._]/g, ' ')}${where ? ` on ${where}` : ''}`;
 }
 
+/**
+ * GitHub Actions job logs: when a workflow_job completes, `GET /repos/{owner}/{repo}/actions/jobs/{id}/logs`,
+ * which answers 302 to a pre-signed URL on Actions' storage (`*.actions.githubusercontent.com`, Azure blob
+ * storage `*.blob.core.windows.net`, per "Communication between self-hosted runners and GitHub").
+ */
+const githubLogFetcher: LogFetcher = {
+  defaultApiUrl: 'https://api.github.com',
+  tokenEnv: 'PIPEWARDEN_GITHUB_TOKEN',
+  vendorHosts: ['*.actions.githubusercontent.com', '*.blob.core.windows.net'],
+  target(_event, raw, { apiUrl, token }) {
+    if (raw.action !== 'completed') return null;
+    const jobId = idOf(obj(raw.workflow_job)?.id);
+    const repo = githubRepo(obj(raw.repository)?.full_name); // `../..` is no repository
+    if (!jobId || !repo) return null;
+    const path = `${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.name)}`;
+    return {
+      job: `github:${repo.owner}/${repo.name}:${jobId}`,
+      url: `${apiUrl}/repos/${path}/actions/jobs/${jobId}/logs`,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+      },
+    };
+  },
+};
+
 export const github: IngestAdapter<typeof configSchema._output> = {
   id: 'github',
   title: 'GitHub webhooks',
@@ -343,6 +375,11 @@ export const github: IngestAdapter<typeof configSchema._output> = {
   },
   // A hook's content type is JSON or form encoding (`payload=<url-encoded JSON>`); both are signed as sent.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
+  logFetcher: githubLogFetcher,
+
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-hub-signature-256') ? 'body' : github.verify(NO_BODY, headers, config, now),
 
   verify(rawBody, headers, config) {
     return verifyPrefixedHmac(header(headers, 'x-hub-signature-256'), {
@@ -368,6 +405,13 @@ export const github: IngestAdapter<typeof configSchema._output> = {
 
   deliveryId(headers) {
     return header(headers, 'x-github-delivery');
+  },
+
+  // X-GitHub-Event is not signed: the signed body must have the shape of the event it names (shapes.ts).
+  checkHeaders(body, headers) {
+    const name = header(headers, 'x-github-event');
+    const payload = obj(body);
+    if (name && payload) checkShape('X-GitHub-Event', name, GITHUB_SHAPES[name], payload, GITHUB_MARKERS);
   },
 
   toEvents(body, headers, receivedAt) {
@@ -487,7 +531,7 @@ export const github: IngestAdapter<typeof configSchema._output> = {
         repository,
         str(org?.login) ?? str(org?.slug),
       ),
-      id: eventId('github', delivery ?? `${name}:${JSON.stringify(payload)}`),
+      id: eventId('github', `${name}:${JSON.stringify(payload)}`), // signed content, not X-GitHub-Delivery
       category: cls.category,
       type: cls.type,
       action: fullAction,

@@ -1,6 +1,7 @@
 // GitLab audit event streaming (Ultimate, group or instance destinations): one JSON event per request.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -177,6 +178,9 @@ export const gitlabAudit: IngestAdapter<typeof configSchema._output> = {
   },
   // GitLab's default Content-Type for streaming destinations is form-urlencoded, yet the body is JSON.
   contentTypes: ['application/json', 'application/x-www-form-urlencoded'],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => gitlabAudit.verify(NO_BODY, headers, config, now),
 
   verify(_raw, headers, config) {
     const sent = header(headers, 'x-gitlab-event-streaming-token');

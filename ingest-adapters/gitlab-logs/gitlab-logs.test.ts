@@ -115,7 +115,11 @@ describe('gitlab-logs', () => {
 
   it('refuses an empty body and lines that are not JSON objects', () => {
     expect(() => ingest('\n \n')).toThrow(/no log lines/);
-    expect(() => ingest(`${lines[0]}\nnot json`)).toThrow(/line 2/);
+    // A bad line among good ones costs only itself (it is reported); a body of bad lines is refused.
+    expect(ingest(`${lines[0]}\nnot json`).rejected).toEqual([
+      { item: 2, reason: expect.stringMatching(/^line 2: /) },
+    ]);
+    expect(() => ingest('not json\nnor this')).toThrow(/line 1/);
     expect(() => ingest('[1]')).toThrow(AdapterInputError);
   });
 });

@@ -2,6 +2,7 @@
 // posted by a shipper as text/plain or NDJSON, or arriving as syslog lines routed here by `lines`.
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -263,6 +264,9 @@ export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
   contentTypes: ['text/plain', 'application/x-ndjson', 'application/json'],
   lines: [gitlabJsonLine],
 
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => gitlabLogs.verify(NO_BODY, headers, config, now),
+
   verify(_raw, headers, config) {
     const sent = header(headers, 'authorization');
     if (!sent) return { ok: false, reason: 'missing Authorization header (expected "Bearer <token>")' };
@@ -292,15 +296,18 @@ export const gitlabLogs: IngestAdapter<typeof configSchema._output> = {
       throw new AdapterInputError('expected GitLab log lines');
     }
     const events: PipewardenEvent[] = [];
+    // One bad line does not cost the others: they are accepted, the bad ones reported (by line number).
+    const rejected: Array<{ item: number; reason: string }> = [];
     body.forEach((line: string, i) => {
       try {
         const e = toEvent(line, receivedAt, 'http');
         if (e) events.push(e);
       } catch (err) {
-        if (err instanceof AdapterInputError) throw new AdapterInputError(`line ${i + 1}: ${err.message}`);
-        throw err;
+        if (!(err instanceof AdapterInputError)) throw err;
+        rejected.push({ item: i + 1, reason: `line ${i + 1}: ${err.message}` });
       }
     });
-    return { events };
+    if (events.length === 0 && rejected.length > 0) throw new AdapterInputError(rejected[0]!.reason);
+    return rejected.length ? { events, rejected } : { events };
   },
 };

@@ -7,7 +7,9 @@ import {
   type PipewardenEvent,
   redactPayload,
 } from '../../src/event.ts';
+import { idOf, type LogFetcher } from '../../src/ingest/build-logs/fetcher.ts';
 import { tokenEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -170,10 +172,33 @@ function verifySigned(
   return { ok: false as const, reason: 'webhook-signature does not match the body' };
 }
 
+// GitLab job statuses after which the trace is complete.
+const FINISHED_JOB = new Set(['success', 'failed', 'canceled', 'cancelled', 'skipped']);
+
+/** GitLab job traces: when a Job Hook says a job finished, `GET /api/v4/projects/{id}/jobs/{id}/trace`. */
+const gitlabLogFetcher: LogFetcher = {
+  defaultApiUrl: 'https://gitlab.com',
+  tokenEnv: 'PIPEWARDEN_GITLAB_TOKEN',
+  vendorHosts: [], // the trace comes from the instance itself
+  target(_event, raw, { apiUrl, token }) {
+    if (raw.object_kind !== 'build') return null;
+    const status = raw.build_status;
+    const project = idOf(raw.project_id);
+    const build = idOf(raw.build_id);
+    if (typeof status !== 'string' || !FINISHED_JOB.has(status) || !project || !build) return null;
+    return {
+      job: `gitlab:${project}:${build}`,
+      url: `${apiUrl}/api/v4/projects/${project}/jobs/${build}/trace`,
+      headers: { 'private-token': token },
+    };
+  },
+};
+
 export const gitlab: IngestAdapter<typeof configSchema._output> = {
   id: 'gitlab',
   title: 'GitLab webhooks and system hooks',
   configSchema,
+  logFetcher: gitlabLogFetcher,
   secretEnv: SECRET_ENV,
   docs: [
     {
@@ -188,6 +213,14 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['application/json'],
 
+  // A token is checked before the body is read; a Standard Webhooks signature needs the body (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    config.secret?.reveal().startsWith('whsec_') &&
+    header(headers, 'webhook-id') &&
+    header(headers, 'webhook-timestamp') &&
+    header(headers, 'webhook-signature')
+      ? 'body'
+      : gitlab.verify(NO_BODY, headers, config, now),
   verify(rawBody, headers, config, now) {
     const key = config.secret?.reveal();
     if (!key) return { ok: false, reason: 'no GitLab webhook token is configured' };
@@ -363,7 +396,7 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     const event = makeEvent({
       at: when,
       message,
-      id: eventId('gitlab', delivery ?? `${hook}:${JSON.stringify(p)}`),
+      id: eventId('gitlab', JSON.stringify(p)), // the body only: Idempotency-Key and X-Gitlab-Event are not signed
       category: cls.category,
       type,
       action,

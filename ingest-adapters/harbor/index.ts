@@ -7,6 +7,7 @@ import {
   type PipewardenEvent,
   redactPayload,
 } from '../../src/event.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
@@ -140,6 +141,9 @@ export const harbor: IngestAdapter<typeof configSchema._output> = {
     secretValue: (secret) => `Bearer ${secret}`,
   },
   contentTypes: ['application/json', 'application/cloudevents+json'],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => harbor.verify(NO_BODY, headers, config, now),
 
   verify(_rawBody, headers, config) {
     return authorizationEquals(headers, config.secret?.reveal());

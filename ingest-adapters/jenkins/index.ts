@@ -5,6 +5,7 @@
 // holds what they share.
 import type { PipewardenEvent } from '../../src/event.ts';
 import { basicAuth } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { idStr, obj, str } from '../../src/ingest/json.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
@@ -72,6 +73,9 @@ export const jenkins: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['application/json', 'text/plain'],
   lines: [jenkinsLines],
+
+  // The credential is a header: checked before the body is read (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) => jenkins.verify(NO_BODY, headers, config, now),
 
   verify(_rawBody, headers, config) {
     return basicOrBearer(headers, config.secret?.reveal());

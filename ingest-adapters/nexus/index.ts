@@ -3,8 +3,10 @@
 import { isIP } from 'node:net';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { hmacHex, hmacHexEquals } from '../../src/ingest/crypto.ts';
+import { NO_BODY } from '../../src/ingest/guard.ts';
 import { isoTime, type Json, obj, str } from '../../src/ingest/json.ts';
 import { makeEvent } from '../../src/ingest/make-event.ts';
+import { checkShape, type Shape } from '../../src/ingest/shape.ts';
 import { secretSourceSchema } from '../../src/ingest/source-config.ts';
 import { AdapterInputError, header, type IngestAdapter } from '../../src/ingest/types.ts';
 import { table } from '../../src/util/table.ts';
@@ -84,6 +86,13 @@ function auditTarget(
   return { ...(name ? { name } : {}), ...(roles.length ? { roles } : {}) };
 }
 
+/** The object each Nexus webhook type carries (Sonatype's webhook reference; src/ingest/shape.ts). */
+const NEXUS_SHAPES = new Map<string, Shape>([
+  ['rm:global:audit', { audit: 'object' }],
+  ['rm:repository:asset', { asset: 'object' }],
+  ['rm:repository:component', { component: 'object' }],
+]);
+
 export const nexus: IngestAdapter<typeof configSchema._output> = {
   id: 'nexus',
   title: 'Sonatype Nexus Repository webhooks',
@@ -102,6 +111,10 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
   },
   contentTypes: ['application/json'],
 
+  // A signed body: refused before it is read when the signature header is missing (src/ingest/guard.ts).
+  verifyHeaders: (headers, config, now) =>
+    header(headers, 'x-nexus-webhook-signature') ? 'body' : nexus.verify(NO_BODY, headers, config, now),
+
   verify(rawBody, headers, config) {
     const sent = header(headers, 'x-nexus-webhook-signature');
     if (!sent)
@@ -118,6 +131,13 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
 
   deliveryId(headers) {
     return header(headers, 'x-nexus-webhook-delivery');
+  },
+
+  // X-Nexus-Webhook-Id is not signed: the signed body must carry the object of the type it names.
+  checkHeaders(body, headers) {
+    const webhook = header(headers, 'x-nexus-webhook-id');
+    const payload = obj(body);
+    if (webhook && payload) checkShape('X-Nexus-Webhook-Id', webhook, NEXUS_SHAPES.get(webhook), payload);
   },
 
   toEvents(body, headers, receivedAt) {
@@ -156,7 +176,7 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     const event = makeEvent({
       at: isoTime(payload.timestamp) ?? receivedAt.toISOString(),
       message: `${actor} ${action.replace(/[._]/g, ' ')}${target ? ` ${target}` : ''}${who.ip ? ` from ${who.ip}` : ''}`,
-      id: eventId('nexus', delivery ?? JSON.stringify(payload)),
+      id: eventId('nexus', JSON.stringify(payload)), // signed content, not X-Nexus-Webhook-Delivery
       category: cls.category,
       type: cls.type,
       action,

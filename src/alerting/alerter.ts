@@ -5,6 +5,7 @@ import type { Store } from '../store/types.ts';
 import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
 import type { Router } from './routing.ts';
+import type { Silences } from './silences.ts';
 import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
 import {
   type AlertRecord,
@@ -35,6 +36,8 @@ export interface AlerterOptions {
   router?: Router;
   /** Groups repeats into incidents (incidents.ts); without it every hit notifies on its own. */
   incidents?: IncidentTracker;
+  /** Hits matching an active silence are recorded as silenced and not sent. */
+  silences?: Silences;
   log?: Logger;
   now?: () => Date;
 }
@@ -79,6 +82,14 @@ export class Alerter {
     if (existing?.status === 'delivered') {
       outbox.forget(hit.id);
       return existing;
+    }
+    // A hit matching an active silence is recorded as silenced (with the silence's id) and never sent.
+    if (existing?.status === 'silenced') return existing;
+    const silence = existing ? undefined : await this.#opts.silences?.matching(hit);
+    if (silence) {
+      const silenced: AlertRecord = { ...hit, status: 'silenced', deliveries: {}, silence: silence.id };
+      await store.putAlert(silenced);
+      return silenced;
     }
     // What the store says, overlaid with sends this process made but could not record yet.
     const deliveries: Record<string, Delivery> = {

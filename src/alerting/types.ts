@@ -81,6 +81,7 @@ export const ALERT_STATUSES = [
   'partial',
   'failed',
   'undelivered',
+  'silenced',
 ] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
@@ -89,12 +90,35 @@ export interface AlertRecord extends Hit {
    * delivered: every enabled sink sent, digested or skipped; held: none failed, some wait for a digest;
    * partial: some failed; failed: all failed; pending: some sink is being sent or was interrupted
    * before its outcome was stored (outbox.ts); digested: what was held went out in a digest;
-   * undelivered: no sink is configured, so nobody was told.
+   * undelivered: no sink is configured, so nobody was told; silenced: matched a silence, never sent.
    */
   status: AlertStatus;
   deliveries: Record<string, Delivery>;
   /** The incident this hit was counted into (incidents.ts). */
   incident_id?: string;
+  /** For status silenced: the silence that held it back (src/alerting/silences.ts). */
+  silence?: string;
+  /** What responders did with it in the console (src/console/triage.ts). */
+  triage?: Triage;
+}
+
+export const TRIAGE_STATES = ['open', 'acknowledged', 'resolved'] as const;
+export const RESOLUTIONS = ['true_positive', 'false_positive', 'expected'] as const;
+
+export interface TriageAction {
+  action: 'acknowledge' | 'assign' | 'resolve' | 'comment' | 'reopen';
+  by: string;
+  at: string;
+  assignee?: string;
+  resolution?: (typeof RESOLUTIONS)[number];
+  text?: string;
+}
+
+export interface Triage {
+  state: (typeof TRIAGE_STATES)[number];
+  assignee?: string;
+  resolution?: (typeof RESOLUTIONS)[number];
+  history: TriageAction[];
 }
 
 /** What a sink's sender reports. `retryable` tells the alerter whether another attempt can help. */

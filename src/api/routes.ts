@@ -1,19 +1,22 @@
 // Health, readiness and the responders' query API (/api/events, /api/alerts, bearer token required).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { sinkConfigKeys } from '../alerting/sinks/index.ts';
 import { ALERT_STATUSES, type Delivery, SEVERITIES } from '../alerting/types.ts';
 import type { Bus } from '../bus/types.ts';
+import type { Secret } from '../config/secrets.ts';
 import { MAX_EVENT_IDS } from '../detect/types.ts';
 import { EVENT_KINDS } from '../event.ts';
 import type { Readiness } from '../health.ts';
+import { tokenEquals } from '../ingest/crypto.ts';
 import { type Counters, renderGauge } from '../metrics.ts';
 import { storeUnavailable } from '../store/errors.ts';
 import type { Store } from '../store/types.ts';
 import { VERIFIED_STATE_KEY } from '../trail/service.ts';
 import { traceChange, traceQuerySchema } from '../trail/trace.ts';
 import { ipOrCidr } from '../util/ip.ts';
-import type { TokenVerifier } from './tokens.ts';
+import type { ConsoleAuth } from './auth.ts';
+import { doc, documentOnly, OBJECT, PAGE } from './openapi.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
 const size = z.coerce.number().int().min(1).max(500).default(50);
@@ -48,7 +51,7 @@ const alertQuerySchema = z.strictObject({
 export interface ApiOptions {
   bus: Bus;
   store: Store;
-  tokens: TokenVerifier;
+  auth: ConsoleAuth;
   metrics: Counters;
   /** Sends a synthetic alert through every enabled sink now; the outcome per sink. */
   testAlert: () => Promise<Record<string, Delivery>>;
@@ -82,7 +85,8 @@ async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T 
   } catch (err) {
     if (err instanceof RangeError)
       return reply.status(400).send({ error: 'bad_request', message: err.message });
-    throw err;
+    // The store's own error text (Elasticsearch's, with its statusCode) never reaches an API client.
+    throw new Error('the store could not answer this query', { cause: err });
   }
 }
 
@@ -115,6 +119,10 @@ export async function healthRoutes(
     metrics: Counters;
     /** What this process's roles need (src/health.ts); without it, every given dependency is needed. */
     readiness?: () => Promise<Readiness>;
+    /** When set, /metrics asks for `Authorization: Bearer <it>` (compared in constant time). */
+    metricsToken?: Secret | undefined;
+    /** More gauges, rendered at scrape time (the spool's depth). */
+    gauges?: () => string;
   },
 ): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -139,9 +147,18 @@ export async function healthRoutes(
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (opts.metricsToken) {
+      const sent = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!tokenEquals(opts.metricsToken.reveal(), sent))
+        return reply
+          .status(401)
+          .send({ error: 'unauthorized', message: '/metrics needs Authorization: Bearer <metrics token>' });
+    }
     const lag = opts.bus ? await lagGauge(opts.bus) : '';
-    return reply.type('text/plain; version=0.0.4').send(opts.metrics.render() + lag);
+    return reply
+      .type('text/plain; version=0.0.4')
+      .send(opts.metrics.render() + lag + (opts.gauges?.() ?? ''));
   });
 }
 
@@ -155,82 +172,122 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
       .header('retry-after', '5')
       .send({ error: 'store_unavailable', message: `${why}; retry later` });
   });
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const auth = req.headers.authorization;
-    if (!auth)
-      return reply
-        .status(401)
-        .send({ error: 'unauthorized', message: 'missing Authorization: Bearer <token> header' });
-    const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    if (!m)
-      return reply
-        .status(401)
-        .send({ error: 'unauthorized', message: 'Authorization header must be "Bearer <token>"' });
-    const verdict = await opts.tokens.verify(m[1]!);
-    if (!verdict.ok) {
-      opts.metrics.inc('pipewarden_api_auth_failures_total');
-      req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Rejected an API request.');
-      return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
-    }
-  });
+  // Bearer token or console session; CSRF and the route's role (src/api/auth.ts).
+  app.addHook('onRequest', opts.auth.hook);
+  documentOnly(app);
 
-  app.get('/api/events', async (req, reply) => {
-    const parsed = eventQuerySchema.safeParse(req.query);
-    if (!parsed.success) return badQuery(reply, parsed.error);
-    return answer(reply, () => opts.store.searchEvents(parsed.data));
-  });
+  const T = ['events'];
+  app.get(
+    '/api/events',
+    {
+      schema: doc({
+        summary: 'Search the audit trail',
+        tags: T,
+        querystring: eventQuerySchema,
+        response: { 200: PAGE },
+      }),
+    },
+    async (req, reply) => {
+      const parsed = eventQuerySchema.safeParse(req.query);
+      if (!parsed.success) return badQuery(reply, parsed.error);
+      return answer(reply, () => opts.store.searchEvents(parsed.data));
+    },
+  );
 
   const idParam = z.strictObject({ id: z.string().min(1).max(200) });
 
-  app.get('/api/events/:id', async (req, reply) => {
-    const parsed = idParam.safeParse(req.params);
-    if (!parsed.success) return badQuery(reply, parsed.error);
-    return answer(reply, async () => {
-      const event = await opts.store.getEvent(parsed.data.id);
-      if (!event)
-        return reply
-          .status(404)
-          .send({ error: 'not_found', message: `no event with id '${parsed.data.id}'` });
-      return event;
-    });
-  });
+  app.get(
+    '/api/events/:id',
+    {
+      schema: doc({
+        summary: 'One event with its redacted raw payload',
+        tags: T,
+        params: idParam,
+        response: { 200: OBJECT },
+      }),
+    },
+    async (req, reply) => {
+      const parsed = idParam.safeParse(req.params);
+      if (!parsed.success) return badQuery(reply, parsed.error);
+      return answer(reply, async () => {
+        const event = await opts.store.getEvent(parsed.data.id);
+        if (!event)
+          return reply
+            .status(404)
+            .send({ error: 'not_found', message: `no event with id '${parsed.data.id}'` });
+        return event;
+      });
+    },
+  );
 
   // An alert with the events that triggered it: the responder's first pivot.
-  app.get('/api/alerts/:id', async (req, reply) => {
-    const parsed = idParam.safeParse(req.params);
-    if (!parsed.success) return badQuery(reply, parsed.error);
-    return answer(reply, async () => {
-      const alert = await opts.store.getAlert(parsed.data.id);
-      if (!alert)
-        return reply
-          .status(404)
-          .send({ error: 'not_found', message: `no alert with id '${parsed.data.id}'` });
-      const ids = alert.event_ids.slice(0, MAX_ALERT_EVENTS);
-      const events = (await Promise.all(ids.map((id) => opts.store.getEvent(id)))).filter(
-        (e) => e !== undefined,
-      );
-      return { ...alert, events, missing_events: ids.length - events.length };
-    });
-  });
+  app.get(
+    '/api/alerts/:id',
+    {
+      schema: doc({
+        summary: 'One alert with its contributing events',
+        tags: ['alerts'],
+        params: idParam,
+        response: { 200: OBJECT },
+      }),
+    },
+    async (req, reply) => {
+      const parsed = idParam.safeParse(req.params);
+      if (!parsed.success) return badQuery(reply, parsed.error);
+      return answer(reply, async () => {
+        const alert = await opts.store.getAlert(parsed.data.id);
+        if (!alert)
+          return reply
+            .status(404)
+            .send({ error: 'not_found', message: `no alert with id '${parsed.data.id}'` });
+        const ids = alert.event_ids.slice(0, MAX_ALERT_EVENTS);
+        const events = (await Promise.all(ids.map((id) => opts.store.getEvent(id)))).filter(
+          (e) => e !== undefined,
+        );
+        return { ...alert, events, missing_events: ids.length - events.length };
+      });
+    },
+  );
 
   // Like falcosidekick's test endpoint: proves the sinks' settings before a real alert needs them.
-  app.post('/api/alerts/test', async (_req, reply) => {
-    const deliveries = await opts.testAlert();
-    const sinks = Object.keys(deliveries);
-    if (sinks.length === 0) {
-      return reply
-        .status(409)
-        .send({ error: 'no_sinks', message: `no alert sink is enabled (${sinkConfigKeys()})` });
-    }
-    const ok = Object.values(deliveries).every((d) => d.status === 'sent');
-    return reply.status(ok ? 200 : 502).send({ ok, deliveries });
-  });
+  app.post(
+    '/api/alerts/test',
+    {
+      schema: doc({
+        summary: 'Send a synthetic alert through every enabled sink',
+        tags: ['alerts'],
+        response: { 200: OBJECT, 409: OBJECT, 502: OBJECT },
+      }),
+    },
+    async (_req, reply) => {
+      const deliveries = await opts.testAlert();
+      const sinks = Object.keys(deliveries);
+      if (sinks.length === 0) {
+        return reply
+          .status(409)
+          .send({ error: 'no_sinks', message: `no alert sink is enabled (${sinkConfigKeys()})` });
+      }
+      const ok = Object.values(deliveries).every((d) => d.status === 'sent');
+      return reply.status(ok ? 200 : 502).send({ ok, deliveries });
+    },
+  );
 
-  app.get('/api/alerts', async (req, reply) => {
-    const parsed = alertQuerySchema.safeParse(req.query);
-    if (!parsed.success) return badQuery(reply, parsed.error);
-    return answer(reply, () => opts.store.searchAlerts(parsed.data));
-  });
+  app.get(
+    '/api/alerts',
+    {
+      schema: doc({
+        summary: 'Alerts with their delivery status per sink',
+        tags: ['alerts'],
+        querystring: alertQuerySchema,
+        response: { 200: PAGE },
+      }),
+    },
+    async (req, reply) => {
+      const parsed = alertQuerySchema.safeParse(req.query);
+      if (!parsed.success) return badQuery(reply, parsed.error);
+      return answer(reply, () => opts.store.searchAlerts(parsed.data));
+    },
+  );
 
   // --- trace (src/trail/trace.ts): a change from commit to deploy, with the gaps named ---
   app.get('/api/trace', async (req, reply) => {

@@ -139,6 +139,20 @@ export class KafkaBus implements Bus {
   }
 
   async ensureTopics(topics: string[]): Promise<void> {
+    // With several brokers, the leaders' metadata of a topic just created can reach the broker asked
+    // before it knows the topic (UNKNOWN_TOPIC_OR_PARTITION): the topics exist, so look again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#ensureTopics(topics);
+      } catch (err) {
+        const unknown = (err as Error).message.startsWith('unknown topic');
+        if (!unknown || attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+      }
+    }
+  }
+
+  async #ensureTopics(topics: string[]): Promise<void> {
     try {
       const admin = await this.#connectedAdmin();
       const existing = new Set(await admin.listTopics());
@@ -265,6 +279,9 @@ export class KafkaBus implements Bus {
           const errors = batch.map((p) => toBusError(err, p.topic, 'take the messages for'));
           for (const [i, p] of batch.entries()) p.reject(errors[i]!);
           if (errors[0] instanceof BusUnavailableError) this.#markDown(errors[0].message);
+          // After a leader change the idempotent producer can lose its sequence state for good (every
+          // later send fails "out of order sequence"): start a new producer, with a new producer id.
+          if (producerStateLost(err)) this.#resetProducer();
         }
       }
     } finally {
@@ -355,6 +372,13 @@ export class KafkaBus implements Bus {
     probe.unref();
     this.#down = { since: new Date(), reason, probe };
     this.#log.warn({ reason }, 'Kafka is down: publishes fail at once until a probe reaches it.');
+  }
+
+  #resetProducer(): void {
+    const old = this.#producer;
+    this.#producer = undefined;
+    this.#log.warn('Kafka producer lost its sequence state; starting a new one.');
+    void old?.then((p) => p.disconnect()).catch(() => {});
   }
 
   #probing = false;
@@ -550,6 +574,26 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
       : value.toString('utf8');
   }
   return out;
+}
+
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'DUPLICATE_SEQUENCE_NUMBER',
+]);
+
+/** Whether the failure leaves the idempotent producer unable to send again. */
+function producerStateLost(err: unknown): boolean {
+  const pending: unknown[] = [err];
+  for (let e = pending.pop(); e instanceof Error; e = pending.pop()) {
+    const { type, errors } = e as { type?: unknown; errors?: unknown };
+    if (typeof type === 'string' && PRODUCER_STATE_ERRORS.has(type)) return true;
+    if (/out of order sequence/i.test(e.message)) return true;
+    if (e.cause !== undefined) pending.push(e.cause);
+    if (Array.isArray(errors)) pending.push(...errors);
+  }
+  return false;
 }
 
 /** Maps a kafkajs failure: the caller's mistake stays a plain Error, anything else means "retry later". */

@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createLogger, type Logger } from '../log.ts';
+import { privateFile } from '../util/private-files.ts';
 import {
   type BatchHandler,
   type Bus,
@@ -98,7 +99,7 @@ export class SqliteBus implements Bus {
     this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.#pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
     // A second process may hold the write lock briefly: wait for it rather than fail.
-    this.#db = new DatabaseSync(options.path, { timeout: 5_000 });
+    this.#db = new DatabaseSync(privateFile(options.path), { timeout: 5_000 }); // 0600
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
     this.#db.exec(SCHEMA);
     this.#sql = {

@@ -9,9 +9,12 @@ import { slackInteractionsConfigSchema } from '../alerting/slack-interactions.ts
 import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
+import { serverLimitsSchema } from '../ingest/guard.ts';
+import { spoolConfigSchema } from '../ingest/spool.ts';
 import { syslogConfigSchema } from '../ingest/syslog/config.ts';
 import { elasticsearchConfigSchema } from '../store/elasticsearch.ts';
 import { trailConfigSchema } from '../trail/config.ts';
+import { secretRef } from './secrets.ts';
 
 /**
  * Sections keyed by unit id. Each unit reads its own section through its own config type (the registries
@@ -47,6 +50,18 @@ export const configSchema = z
           .default(25 * 1024 * 1024),
         /** Trust X-Forwarded-For from a reverse proxy (only behind one you run). */
         trustProxy: z.boolean().default(false),
+        /** When its variable is set, /metrics asks for Authorization: Bearer <token>. */
+        metricsTokenEnv: secretRef('PIPEWARDEN_METRICS_TOKEN'),
+        /** Timeouts and caps on unauthenticated requests (src/ingest/guard.ts). */
+        limits: serverLimitsSchema,
+        /** Where people reach the console (behind a proxy, its public address); alerts link here. */
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Minutes without use that end a console session (fractions allowed); it never outlives its token. */
+        sessionMinutes: z
+          .number()
+          .positive()
+          .max(7 * 24 * 60)
+          .default(12 * 60),
       })
       .prefault({}),
     embedded: z
@@ -70,6 +85,13 @@ export const configSchema = z
         events: z.string().min(1).default('pipewarden.events'),
         hits: z.string().min(1).default('pipewarden.hits'),
         buildLogs: z.string().min(1).default('pipewarden.build-logs'),
+      })
+      .prefault({}),
+    /** The ingest role's options. */
+    ingest: z
+      .strictObject({
+        /** A durable local spool for events while the bus is unreachable (src/ingest/spool.ts). */
+        spool: spoolConfigSchema.prefault({}),
       })
       .prefault({}),
     sources: sourcesSchema,

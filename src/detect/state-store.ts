@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../config/schema.ts';
 import { createElasticsearchClient, type ElasticsearchConfig, ignoreExists } from '../store/elasticsearch.ts';
+import { privateDir, privateFile } from '../util/private-files.ts';
 import type { StateChanges, StateEntry } from './engine.ts';
 
 export interface DetectStateStore {
@@ -24,7 +25,7 @@ const MAX_ENTRIES_OF = 10_000;
 /** Beside the store of the mode: a SQLite file in the data dir, or an index in Elasticsearch. */
 export function createStateStore(config: Config): DetectStateStore {
   if (config.mode === 'distributed') return new ElasticsearchStateStore(config.elasticsearch!);
-  return new SqliteStateStore(join(config.embedded.dataDir, 'detect-state.sqlite'));
+  return new SqliteStateStore(join(privateDir(config.embedded.dataDir), 'detect-state.sqlite'));
 }
 
 /** For tests and replay: nothing survives the process. */
@@ -55,7 +56,7 @@ export class SqliteStateStore implements DetectStateStore {
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path, { timeout: 5_000 });
+    this.#db = new DatabaseSync(privateFile(path), { timeout: 5_000 }); // 0600
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
   }
 

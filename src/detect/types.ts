@@ -239,6 +239,17 @@ export interface Detector<C extends { enabled: boolean } = { enabled: boolean }>
    * Called once when the engine starts. Pure.
    */
   rules?(config: C): Rule<C>[];
+  /**
+   * A detector that reads build logs scanned for secrets at the edge declares the scanner's settings from
+   * its config: the fingerprint key (absent: the collector makes one in embedded mode and refuses to start
+   * in distributed mode) and what never to report. `keyPath` names the setting in config errors.
+   */
+  buildLogScanning?(config: C): {
+    fingerprintKey: string | undefined;
+    keyPath: string;
+    suppressFingerprints: string[];
+    suppressRules: string[];
+  };
 }
 
 /**

@@ -26,3 +26,20 @@ export function isoTime(v: unknown, opts: { epochMs?: boolean } = {}): string | 
   const t = Date.parse(s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
 }
+
+/** Deepest nesting accepted in an ingest body: real payloads stay under 20; JSON.stringify overflows near 10,000. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether a parsed JSON value nests deeper than `max`; iterative, so a deep value cannot overflow the check. */
+export function nestedDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}

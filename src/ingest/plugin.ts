@@ -2,8 +2,10 @@
 // normalise, dedup, publish, answer. Adapters only turn a verified request into events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
-import { partitionKey } from '../event.ts';
+import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
 import type { Counters } from '../metrics.ts';
+import { guardIngest, type ServerLimits, serverLimitsSchema, settled } from './guard.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.ts';
 import { RejectedRequests } from './rejections.ts';
 import { alternateSecrets } from './source-config.ts';
 import { AdapterInputError, type IngestAdapter } from './types.ts';
@@ -18,6 +20,8 @@ export interface IngestOptions {
   now?: () => Date;
   /** Rejected requests are aggregated per (source, client IP) over this interval (default 10 s). */
   rejectedIntervalMs?: number;
+  /** Caps on unauthenticated requests (server.limits); defaults when absent. */
+  limits?: ServerLimits;
 }
 
 /** Remembers recent delivery ids per source so a redelivered webhook is answered without republishing. */
@@ -75,39 +79,75 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     done(null, body);
   });
 
-  const handle = async (source: string, req: FastifyRequest, reply: FastifyReply) => {
-    const count = (result: string) => metrics.inc('pipewarden_ingest_requests_total', { source, result });
-    const fail = (status: number, message: string, result: string) => {
-      count(result);
-      return reply.status(status).send({ error: result, message });
-    };
-
+  // Metric labels name known sources only: a request to /ingest/<anything> must not add a series.
+  const refuse = (source: string, reply: FastifyReply, status: number, message: string, result: string) => {
+    const label = byId.has(source) ? source : 'unknown';
+    metrics.inc('pipewarden_ingest_requests_total', { source: label, result });
+    return reply.status(status).send({ error: result, message });
+  };
+  /** What is refused before the body is read (the guard's onRequest hook asks first). */
+  const precheck = (source: string, req: FastifyRequest, reply: FastifyReply) => {
     const adapter = byId.get(source);
     if (!adapter)
-      return fail(
+      return refuse(
+        source,
+        reply,
         404,
-        `unknown source '${source}'; known sources: ${[...byId.keys()].join(', ')}`,
+        `unknown source '${source.slice(0, 100)}'; known sources: ${[...byId.keys()].join(', ')}`,
         'unknown_source',
       );
-    const config = opts.sourceConfigs[source];
-    if (!config?.enabled) {
-      return fail(
+    if (!opts.sourceConfigs[source]?.enabled) {
+      return refuse(
+        source,
+        reply,
         404,
         `source '${source}' is not enabled: configure sources.${source} and its secret`,
         'disabled_source',
       );
     }
-    const raw = req.body;
-    if (!Buffer.isBuffer(raw) || raw.length === 0) return fail(400, 'request body is empty', 'bad_request');
     const type = mediaType(req);
     const accepted = adapter.contentTypes ?? ['application/json'];
     if (accepted !== '*' && !accepted.includes(type)) {
-      return fail(
+      return refuse(
+        source,
+        reply,
         415,
-        `content type '${type || '(none)'}' is not accepted for ${source}; send ${accepted.join(' or ')}`,
+        `content type '${type.slice(0, 100) || '(none)'}' is not accepted for ${source}; send ${accepted.join(' or ')}`,
         'unsupported_type',
       );
     }
+    return undefined;
+  };
+  const unauthenticated = (source: string, req: FastifyRequest, reason: string) => {
+    req.log.warn({ source, ip: req.ip, reason }, 'Rejected an unauthenticated ingest request.');
+    rejected.add(source, req.ip, reason);
+  };
+  // Before the body is read: unknown sources, media types and header credentials; caps on signed bodies.
+  guardIngest(app, {
+    adapters: byId,
+    sourceConfigs: opts.sourceConfigs,
+    limits: opts.limits ?? serverLimitsSchema.parse(undefined),
+    now,
+    sourceOf: (req) =>
+      (req.routeOptions.config as { source?: string }).source ??
+      (req.params as { source?: string }).source ??
+      '',
+    precheck,
+    refuse,
+    unauthenticated,
+  });
+
+  const handle = async (source: string, req: FastifyRequest, reply: FastifyReply) => {
+    const count = (result: string) => metrics.inc('pipewarden_ingest_requests_total', { source, result });
+    const fail = (status: number, message: string, result: string) =>
+      refuse(source, reply, status, message, result);
+
+    const early = precheck(source, req, reply);
+    if (early) return early;
+    const adapter = byId.get(source)!;
+    const config = opts.sourceConfigs[source]!;
+    const raw = req.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0) return fail(400, 'request body is empty', 'bad_request');
 
     // Authenticate before parsing: untrusted bytes are not even read as JSON.
     let verdict = adapter.verify(raw, req.headers, config, now());
@@ -122,12 +162,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         break;
       }
     }
+    settled(req); // checked: no longer counted against the unauthenticated caps
     if (!verdict.ok) {
-      req.log.warn(
-        { source, ip: req.ip, reason: verdict.reason },
-        'Rejected an unauthenticated ingest request.',
-      );
-      rejected.add(source, req.ip, verdict.reason);
+      unauthenticated(source, req, verdict.reason);
       return fail(401, verdict.reason, 'unauthorized');
     }
 
@@ -138,6 +175,8 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
       return fail(400, `malformed JSON: ${(err as Error).message}`, 'bad_request');
     }
+    if (nestedDeeperThan(body))
+      return fail(400, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, 'bad_request');
 
     const delivery = adapter.deliveryId(req.headers, body);
     const dedupKey = delivery ? `${source}\u0000${delivery}` : undefined;
@@ -148,11 +187,33 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     let output: ReturnType<typeof adapter.toEvents>;
     try {
+      adapter.checkHeaders?.(body, req.headers); // unsigned headers must agree with the signed body
       output = adapter.toEvents(body, req.headers, now());
     } catch (err) {
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
+      // JSON inside the body (a HEC event string, a log line) nested past what the stack can walk.
+      if (err instanceof RangeError && /call stack/i.test(err.message))
+        return fail(400, 'a value in the body is nested too deeply to read', 'bad_request');
       req.log.error({ source, err }, 'Adapter threw on a verified request.');
       return fail(500, `the ${source} adapter could not read this payload`, 'adapter_error');
+    }
+
+    // A signed body replayed under new delivery ids yields the same content-derived event ids: one event.
+    // (Durably, the store's create-only writes and the alerter's hit ids dedup across restarts and replicas.)
+    const contentKey = output.events.length
+      ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
+      : undefined;
+    const ids = output.events.map((e) => e.event.id);
+    // Entries of a batch body that could not be read are reported beside the accepted ones.
+    const invalid = output.rejected?.length ? { rejected: output.rejected } : {};
+    const answer = () =>
+      output.reply
+        ? reply.status(200).send({ ...output.reply, accepted: ids.length, ids, ...invalid })
+        : reply.status(202).send({ accepted: ids.length, ids, ...invalid });
+    if (contentKey && recent.has(contentKey)) {
+      if (dedupKey) recent.add(dedupKey);
+      count('replayed'); // the same signed content under another delivery id
+      return answer(); // the same answer as the first time: the sender sees nothing to retry
     }
 
     try {
@@ -172,11 +233,10 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     }
 
     if (dedupKey) recent.add(dedupKey);
+    if (contentKey) recent.add(contentKey);
     count('accepted');
     metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
-    const ids = output.events.map((e) => e.event.id);
-    if (output.reply) return reply.status(200).send({ ...output.reply, accepted: ids.length, ids });
-    return reply.status(202).send({ accepted: ids.length, ids });
+    return answer();
   };
 
   app.post<{ Params: { source: string } }>(
@@ -186,7 +246,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   );
   for (const adapter of opts.adapters) {
     for (const path of adapter.paths ?? []) {
-      app.post(path, { bodyLimit: opts.bodyLimitBytes }, (req, reply) => handle(adapter.id, req, reply));
+      app.post(path, { bodyLimit: opts.bodyLimitBytes, config: { source: adapter.id } }, (req, reply) =>
+        handle(adapter.id, req, reply),
+      );
     }
   }
 }

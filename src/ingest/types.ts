@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { PipewardenEvent } from '../event.ts';
+import type { LogFetcher } from './build-logs/fetcher.ts';
 import type { Poller } from './pollers/types.ts';
 
 export type Headers = Record<string, string | string[] | undefined>;
@@ -13,6 +14,11 @@ export type VerifyResult = { ok: true } | { ok: false; reason: string };
 export interface AdapterOutput {
   events: PipewardenEvent[];
   reply?: Record<string, unknown>;
+  /**
+   * Entries of a batch body (HEC events, log lines) that could not be read: the valid ones are still
+   * published, all together, and these are reported in the answer. A body with no valid entry throws.
+   */
+  rejected?: Array<{ item: number; reason: string }>;
 }
 
 /** Thrown by toEvents for a body that parses but is not what the source sends: answered 400. */
@@ -90,8 +96,19 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
    * given for sources that sign a timestamp, so stale or replayed deliveries can be refused.
    */
   verify(rawBody: Buffer, headers: Headers, config: C, now: Date): VerifyResult;
+  /**
+   * Optional: the verdict on the headers alone, checked before the body is read (src/ingest/guard.ts).
+   * A scheme whose credential is a header (token, Basic, HEC) decides here; a signed scheme refuses a
+   * request without its signature header and answers 'body' otherwise: only the body can tell.
+   */
+  verifyHeaders?(headers: Headers, config: C, now: Date): VerifyResult | 'body';
   /** Turns the verified raw body into what toEvents reads. Default: JSON.parse. Throw AdapterInputError. */
   parse?(rawBody: Buffer, headers: Headers): unknown;
+  /**
+   * Optional: headers the signature does not cover but normalisation reads (an event type) must agree with
+   * the signed body; throws AdapterInputError (answered 400) naming the mismatch. Run before toEvents.
+   */
+  checkHeaders?(body: unknown, headers: Headers): void;
   /** The delivery id the source reuses on redelivery, for deduplication. */
   deliveryId(headers: Headers, body: unknown): string | undefined;
   /** Pure: vendor payload in, normalised events out. Throws AdapterInputError on a payload it cannot read. */
@@ -105,6 +122,8 @@ export interface IngestAdapter<C extends { enabled: boolean } = { enabled: boole
   httpHooks?(app: FastifyInstance): void;
   /** Pollers for a source that also offers a pull API, made from the source's own config. */
   pollers?(config: C): Poller[];
+  /** Job logs this source's events point to, fetched when a job finishes (`buildLogs.fetch.<id>`). */
+  logFetcher?: LogFetcher;
 }
 
 export function header(headers: Headers, name: string): string | undefined {

@@ -4,6 +4,7 @@ import { Alerter } from '../alerting/alerter.ts';
 import { IncidentTracker } from '../alerting/incidents.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
 import { Router } from '../alerting/routing.ts';
+import { Silences } from '../alerting/silences.ts';
 import { consoleUrlOf, implicitReceivers, sinkConfigKeys } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
@@ -29,7 +30,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
       { sinks: sinkConfigKeys() },
       'No alert sink is enabled: hits are stored as undelivered alerts and nobody is told.',
     );
-  const consoleUrl = consoleUrlOf(config.alerting);
+  const consoleUrl = consoleUrlOf(config.alerting) ?? config.server.publicUrl;
   const alerter = new Alerter(sinks, store, {
     attempts: config.alerting.attempts,
     backoffMs: config.alerting.backoffMs,
@@ -38,6 +39,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
     router: routerOf(config),
     incidents: incidentTracker(config, store),
+    silences: new Silences(store, now),
     log,
     now,
   });

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { adapters } from '../../ingest-adapters/index.ts';
 import { secretScanning } from '../factories.ts';
-import { startLogFetchers } from '../ingest/build-logs/fetch.ts';
+import { fetchingEnabled, startLogFetchers } from '../ingest/build-logs/fetch.ts';
 import { buildLogsPlugin } from '../ingest/build-logs/plugin.ts';
 import { BuildLogWriter } from '../ingest/build-logs/writer.ts';
 import { ingestPlugin } from '../ingest/plugin.ts';
@@ -29,6 +29,7 @@ export async function startIngest(deps: RoleDeps, server: FastifyInstance): Prom
     bus,
     topic: config.topics.events,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    limits: config.server.limits,
     metrics,
     now,
   });
@@ -54,13 +55,13 @@ function startPollers({ config, bus, store, log, now }: RoleDeps): PollerRunner 
 }
 
 /**
- * Build logs: POST /ingest/build-logs/:job (streamed, own plugin) and the GitHub/GitLab job-log fetchers.
+ * Build logs: POST /ingest/build-logs/:job (streamed, own plugin) and the adapters' job-log fetchers.
  * Every log is scrubbed of secrets on its way in (BuildLogWriter): only redacted text is published.
  */
 async function startBuildLogs(deps: RoleDeps, server: FastifyInstance): Promise<Stoppable | undefined> {
   const { config, bus, metrics, log, now } = deps;
   const uploads = config.buildLogs.enabled && config.buildLogs.token ? config.buildLogs.token : undefined;
-  const fetching = config.buildLogs.fetch.github.enabled || config.buildLogs.fetch.gitlab.enabled;
+  const fetching = fetchingEnabled(config.buildLogs.fetch);
   if (!uploads && !fetching) return undefined;
   const writer = new BuildLogWriter({
     bus,

@@ -5,9 +5,23 @@ import type { AlertRecord } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { SEARCH_TEXT, toElasticsearch } from '../search/compile-elasticsearch.ts';
+import type { QueryNode } from '../search/query.ts';
+import { normalizeText, searchText } from '../search/text.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
-import type { AlertQuery, EventQuery, IndexOptions, Page, Store, TokenRecord, TraceField } from './types.ts';
+import {
+  type AlertQuery,
+  denseBuckets,
+  type EventQuery,
+  type HistogramBucket,
+  type HistogramRange,
+  type IndexOptions,
+  type Page,
+  type Store,
+  type TokenRecord,
+  type TraceField,
+} from './types.ts';
 
 export const elasticsearchConfigSchema = z
   .strictObject({
@@ -85,8 +99,9 @@ const TO = 'pipewarden.trail.offset';
 
 // dynamic: false keeps an unmapped field an adapter adds later in _source without indexing it; 'strict'
 // would reject the whole event and stall the index consumer over a harmless new field.
-const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
+export const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
+  _source: { excludes: [SEARCH_TEXT] }, // indexed for search, never returned
   properties: {
     '@timestamp': date,
     message: { type: 'text', copy_to: TEXT },
@@ -160,12 +175,13 @@ const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
         // Kept for the audit trail, never parsed: vendor payloads would explode the mapping.
         raw: { type: 'object', enabled: false },
         text: { type: 'text' }, // TEXT: the copy_to target, not in _source
+        search_text: { type: 'text' }, // SEARCH_TEXT: free text tokenised as SQLite does (src/search/text.ts)
       },
     },
   },
 };
 
-const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
+export const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
   properties: {
     id: keyword,
@@ -188,13 +204,32 @@ const ALERT_MAPPINGS: estypes.MappingTypeMapping = {
     // Flattened: sink names and context keys are open-ended; one field each, no mapping growth.
     context: { type: 'flattened' },
     deliveries: { type: 'flattened' },
+    // The console's silences and triage (src/alerting/silences.ts, src/console/triage.ts).
+    silence: keyword,
+    triage: {
+      properties: {
+        state: keyword,
+        assignee: keyword,
+        resolution: keyword,
+        history: { type: 'object', enabled: false },
+      },
+    },
   },
 };
 
 // Strict: tokens are written only by our own code, so an unknown field is a bug worth failing on.
 const TOKEN_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: 'strict',
-  properties: { id: keyword, name: keyword, hash: { type: 'keyword', index: false }, createdAt: date },
+  properties: {
+    id: keyword,
+    name: keyword,
+    hash: { type: 'keyword', index: false },
+    createdAt: date,
+    role: keyword,
+    expiresAt: date,
+    revokedAt: date,
+    lastUsedAt: date,
+  },
 };
 
 // Opaque JSON text: stored, never searched.
@@ -318,7 +353,10 @@ export class ElasticsearchStore implements Store {
     }
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
-    const operations = events.flatMap((e) => [{ create: { _index: this.#events, _id: e.event.id } }, e]);
+    const operations = events.flatMap((e) => [
+      { create: { _index: this.#events, _id: e.event.id } },
+      withSearchText(e),
+    ]);
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
     let res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
@@ -355,7 +393,7 @@ export class ElasticsearchStore implements Store {
       ...term('event.action', query.action),
       // An ip field takes an address or a CIDR block in a term query.
       ...term('source.ip', query.ip),
-      ...textTerms(query.q).map((t) => ({ match_phrase: { [TEXT]: t } })),
+      ...textTerms(query.q).map((t) => ({ match_phrase: { [SEARCH_TEXT]: normalizeText(t) } })),
     ];
     return this.#page<PipewardenEvent>(this.#events, filter, 'event.id', query);
   }
@@ -392,13 +430,63 @@ export class ElasticsearchStore implements Store {
 
   async putToken(token: TokenRecord): Promise<void> {
     await this.#ensure(this.#tokens);
-    await this.#client.index({ index: this.#tokens, id: token.id, document: token, refresh: false });
+    // wait_for: `token list` right after a create or revoke shows it (tokens change rarely).
+    await this.#client.index({ index: this.#tokens, id: token.id, document: token, refresh: 'wait_for' });
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {
     const res = await this.#client.get<TokenRecord>({ index: this.#tokens, id }, { ignore: [404] });
     return res.found ? res._source : undefined;
   }
+
+  // --- console: token list ---
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const res = await this.#client.search<TokenRecord>({
+      index: this.#tokens,
+      size: 10_000,
+      query: { match_all: {} },
+      sort: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    return res.hits.hits.flatMap((h) => (h._source ? [h._source] : []));
+  }
+
+  // --- end console: token list ---
+
+  // --- console search: the query AST compiled to query DSL (src/search/compile-elasticsearch.ts) ---
+
+  async queryEvents(
+    query: QueryNode,
+    page: { size?: number; cursor?: string },
+  ): Promise<Page<PipewardenEvent>> {
+    return this.#page<PipewardenEvent>(this.#events, [toElasticsearch(query)], 'event.id', page);
+  }
+
+  async eventHistogram(query: QueryNode, range: HistogramRange): Promise<HistogramBucket[]> {
+    const res = await this.#client.search({
+      index: this.#events,
+      size: 0,
+      query: {
+        bool: {
+          filter: [
+            {
+              range: {
+                '@timestamp': { gte: String(range.from), lt: String(range.to), format: 'epoch_millis' },
+              },
+            },
+            toElasticsearch(query),
+          ],
+        },
+      },
+      aggs: { t: { date_histogram: { field: '@timestamp', fixed_interval: `${range.interval}ms` } } },
+    });
+    const buckets = (
+      res.aggregations?.t as { buckets?: Array<{ key: number; doc_count: number }> } | undefined
+    )?.buckets;
+    return denseBuckets(range, new Map((buckets ?? []).map((b) => [b.key, b.doc_count])));
+  }
+
+  // --- end console search ---
 
   async putState(key: string, value: string): Promise<void> {
     await this.#ensure(this.#state);
@@ -700,6 +788,11 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
     }
     throw err;
   }
+}
+
+/** The document as indexed: the event plus its normalised free text (excluded from _source). */
+function withSearchText(e: PipewardenEvent): PipewardenEvent & { pipewarden: { search_text: string } } {
+  return { ...e, pipewarden: { ...e.pipewarden, search_text: searchText(e) } };
 }
 
 function term(field: string, value: string | undefined): estypes.QueryDslQueryContainer[] {

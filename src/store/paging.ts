@@ -23,11 +23,12 @@ export function encodeCursor(values: SortValues): string {
 export function decodeCursor(cursor: string): SortValues {
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string') {
+    // Finite: [1e400, "a"] parses to Infinity, which Elasticsearch refused with its own error text.
+    if (Array.isArray(v) && v.length === 2 && Number.isFinite(v[0]) && typeof v[1] === 'string') {
       return [v[0], v[1]];
     }
   } catch {
     // Falls through to the error below: a cursor is opaque, so any damage reads the same.
   }
-  throw new RangeError('invalid cursor');
+  throw new RangeError('invalid cursor: pass back the `next` of the previous page unchanged');
 }

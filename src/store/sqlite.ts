@@ -1,17 +1,24 @@
 // The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqlite';
 import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { toSqlite } from '../search/compile-sqlite.ts';
+import type { QueryNode } from '../search/query.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
+import { privateFile } from '../util/private-files.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
 import {
   type AlertQuery,
+  denseBuckets,
   type EventQuery,
+  type HistogramBucket,
+  type HistogramRange,
   type Page,
   type Store,
   type TokenRecord,
+  type TokenRole,
   TRACE_FIELDS,
   type TraceField,
 } from './types.ts';
@@ -99,7 +106,7 @@ export class SqliteStore implements Store {
 
   /** `retentionDays`: events older than this are deleted by sweepRetention; absent: kept until deleted. */
   constructor(options: { path: string; log?: Logger; retentionDays?: number }) {
-    this.#db = new DatabaseSync(options.path);
+    this.#db = new DatabaseSync(privateFile(options.path)); // 0600: the trail, alerts, token hashes
     this.#log = options.log;
     const { retentionDays } = options;
     if (retentionDays) {
@@ -126,6 +133,8 @@ export class SqliteStore implements Store {
     this.#migrateFts();
     this.#db.exec(SCHEMA);
     this.#db.exec(TRAIL_SCHEMA);
+    this.#migrateTokens();
+    this.#searchIndexes();
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
   }
 
@@ -266,22 +275,98 @@ export class SqliteStore implements Store {
   async putToken(token: TokenRecord): Promise<void> {
     this.#db
       .prepare(
-        `INSERT INTO tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at`,
+        `INSERT INTO tokens (id, name, hash, created_at, role, expires_at, revoked_at, last_used_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at,
+           role = excluded.role, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at,
+           last_used_at = excluded.last_used_at`,
       )
-      .run(token.id, token.name, token.hash, token.createdAt);
+      .run(
+        token.id,
+        token.name,
+        token.hash,
+        token.createdAt,
+        token.role ?? null,
+        token.expiresAt ?? null,
+        token.revokedAt ?? null,
+        token.lastUsedAt ?? null,
+      );
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {
-    const row = this.#db.prepare('SELECT id, name, hash, created_at FROM tokens WHERE id = ?').get(id);
-    if (!row) return undefined;
-    return {
-      id: row.id as string,
-      name: row.name as string,
-      hash: row.hash as string,
-      createdAt: row.created_at as string,
-    };
+    const row = this.#db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`).get(id);
+    return row ? tokenFromRow(row) : undefined;
   }
+
+  // --- console: token roles, expiry and revocation (the columns come from #migrateTokens) ---
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return this.#db
+      .prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`)
+      .all()
+      .map(tokenFromRow);
+  }
+
+  /** Token tables made before roles lack the role, expiry, revocation and last-use columns: add them. */
+  #migrateTokens(): void {
+    const have = new Set(
+      (this.#db.prepare('PRAGMA table_info(tokens)').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    for (const column of ['role', 'expires_at', 'revoked_at', 'last_used_at']) {
+      if (!have.has(column)) this.#db.exec(`ALTER TABLE tokens ADD COLUMN ${column} TEXT`);
+    }
+  }
+
+  // --- end console: tokens ---
+
+  // --- console search: the query AST compiled to SQL + FTS5 (src/search/compile-sqlite.ts) ---
+
+  async queryEvents(
+    query: QueryNode,
+    page: { size?: number; cursor?: string },
+  ): Promise<Page<PipewardenEvent>> {
+    this.#keepStatistics();
+    const { sql, params } = toSqlite(query);
+    return this.#page<PipewardenEvent>('events', { sql: [sql], params }, page);
+  }
+
+  async eventHistogram(query: QueryNode, range: HistogramRange): Promise<HistogramBucket[]> {
+    const { sql, params } = toSqlite(query);
+    const rows = this.#db
+      .prepare(
+        `SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, count(*) AS n FROM events WHERE ts >= ? AND ts < ? AND ${sql} GROUP BY b`,
+      )
+      .all(range.interval, range.interval, range.from, range.to, ...params) as Array<{
+      b: number;
+      n: number;
+    }>;
+    return denseBuckets(range, new Map(rows.map((r) => [Number(r.b), Number(r.n)])));
+  }
+
+  #statisticsAt = 0;
+
+  /**
+   * Without statistics the planner cannot tell `source` (a handful of values) from `actor` (thousands) and
+   * may walk the wrong index (source:x AND actor:y: 600 ms instead of 5 at 200k events). A sampled
+   * ANALYZE (analysis_limit) at most every 10 minutes keeps them current at little cost.
+   */
+  #keepStatistics(): void {
+    const now = Date.now();
+    if (now - this.#statisticsAt < 600_000) return;
+    this.#statisticsAt = now;
+    this.#db.exec('PRAGMA analysis_limit = 1000; ANALYZE events;');
+  }
+
+  /** Case-insensitive lookups (actor:Alice finds alice) use these instead of scanning. */
+  #searchIndexes(): void {
+    this.#db.exec(`
+      CREATE INDEX IF NOT EXISTS events_actor_ci ON events (actor COLLATE NOCASE, ts DESC, id DESC);
+      CREATE INDEX IF NOT EXISTS events_repository_ci ON events (repository COLLATE NOCASE, ts DESC, id DESC);
+      CREATE INDEX IF NOT EXISTS events_source_ci ON events (source COLLATE NOCASE, ts DESC, id DESC);
+    `);
+  }
+
+  // --- end console search ---
 
   async putState(key: string, value: string): Promise<void> {
     this.#db
@@ -461,8 +546,24 @@ export class SqliteStore implements Store {
   }
 }
 
-/** The FTS columns of an event: message, action, actor, repository, dataset, other. */
-function ftsValues(e: PipewardenEvent): [string, string, string, string, string, string] {
+const TOKEN_COLUMNS = 'id, name, hash, created_at, role, expires_at, revoked_at, last_used_at';
+
+function tokenFromRow(row: Record<string, SQLOutputValue>): TokenRecord {
+  const record: TokenRecord = {
+    id: row.id as string,
+    name: row.name as string,
+    hash: row.hash as string,
+    createdAt: row.created_at as string,
+  };
+  if (row.role) record.role = row.role as TokenRole;
+  if (row.expires_at) record.expiresAt = row.expires_at as string;
+  if (row.revoked_at) record.revokedAt = row.revoked_at as string;
+  if (row.last_used_at) record.lastUsedAt = row.last_used_at as string;
+  return record;
+}
+
+/** The FTS columns of an event: message, action, actor, repository, dataset, other (also Elasticsearch's free text). */
+export function ftsValues(e: PipewardenEvent): [string, string, string, string, string, string] {
   return [
     e.message ?? '',
     e.event.action,

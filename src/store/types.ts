@@ -3,6 +3,7 @@
 
 import type { AlertRecord } from '../alerting/types.ts';
 import type { EventKind, PipewardenEvent } from '../event.ts';
+import type { QueryNode } from '../search/query.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 
 export interface EventQuery {
@@ -48,12 +49,40 @@ export interface Page<T> {
 /** The correlation fields a trace follows (`pipewarden.<field>`). */
 export const TRACE_FIELDS = ['commit', 'deployment_id', 'build_id', 'artifact', 'artifact_digest'] as const;
 export type TraceField = (typeof TRACE_FIELDS)[number];
+export const TOKEN_ROLES = ['viewer', 'analyst', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+export interface HistogramRange {
+  from: number; // epoch ms
+  to: number;
+  interval: number; // ms
+}
+
+export interface HistogramBucket {
+  t: string; // ISO start of the bucket
+  n: number;
+}
+
+/** Dense buckets from `from` (aligned down) to `to`, with the counts found (keyed by bucket start ms). */
+export function denseBuckets(range: HistogramRange, counts: Map<number, number>): HistogramBucket[] {
+  const out: HistogramBucket[] = [];
+  const start = Math.floor(range.from / range.interval) * range.interval;
+  for (let t = start; t < range.to && out.length < 1000; t += range.interval) {
+    out.push({ t: new Date(t).toISOString(), n: counts.get(t) ?? 0 });
+  }
+  return out;
+}
 
 export interface TokenRecord {
   id: string; // public part of the token, used for lookup
   name: string;
   hash: string; // hex SHA-256 of the whole token; the token itself is never stored
   createdAt: string;
+  /** viewer reads; analyst also acts on alerts and silences; admin also manages tokens. Absent: admin (made before roles). */
+  role?: TokenRole;
+  expiresAt?: string; // refused from then on; absent: never expires
+  revokedAt?: string; // refused from then on
+  lastUsedAt?: string; // updated at most once a minute
 }
 
 export interface Store {
@@ -70,6 +99,13 @@ export interface Store {
   searchAlerts(query: AlertQuery): Promise<Page<AlertRecord>>;
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
+  /** Every token record (revoked ones too), oldest first. */
+  listTokens(): Promise<TokenRecord[]>;
+  // --- console search: a parsed query (src/search/query.ts), compiled by each store; same events in both ---
+  queryEvents(query: QueryNode, page: { size?: number; cursor?: string }): Promise<Page<PipewardenEvent>>;
+  /** Matching events per bucket of `interval` ms from `from` (aligned down to the interval) to `to`. */
+  eventHistogram(query: QueryNode, range: HistogramRange): Promise<HistogramBucket[]>;
+  // --- end console search ---
   /**
    * Small named state documents (poller cursors, detector state snapshots), JSON text. Last write wins;
    * get is read-your-writes (no refresh needed).

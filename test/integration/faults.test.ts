@@ -62,13 +62,15 @@ describe('Elasticsearch outage under a distributed collector', () => {
   });
 
   const sample = loadSample('github', 'push__default.json');
-  const raw = rawBody(sample);
+  // One push per delivery id: a signed body resent under a new id is the same event (issue 10).
+  const rawOf = (delivery: string) =>
+    rawBody({ ...sample, body: { ...(sample.body as object), test_occurrence: delivery } });
   const send = (delivery: string) =>
     app.server.inject({
       method: 'POST',
       url: '/ingest/github',
-      payload: raw,
-      headers: signGithub(sample, raw, SECRET, delivery),
+      payload: rawOf(delivery),
+      headers: signGithub(sample, rawOf(delivery), SECRET, delivery),
     });
   // Counted on the real node directly, not through the proxy.
   const indexed = async () => {

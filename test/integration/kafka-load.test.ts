@@ -212,9 +212,10 @@ describe('distributed ingest under load and with large webhooks', () => {
     fetch(`${app.url}/ingest/github`, { method: 'POST', body: raw, headers: signed(raw, delivery) });
 
   it('answers 202 to 256 concurrent senders of the same push (one actor, one partition): no 503', async () => {
-    const raw = JSON.stringify(push.body);
+    // 256 distinct pushes by one actor (a replayed body would be one event, answered as a duplicate).
     const answers = await Promise.all(
-      Array.from({ length: 256 }, async () => {
+      Array.from({ length: 256 }, async (_, i) => {
+        const raw = JSON.stringify({ ...push.body, after: i.toString(16).padStart(40, '0') });
         const res = await post(raw, randomUUID());
         await res.arrayBuffer();
         return res.status;

@@ -102,8 +102,8 @@ describe('alert content', () => {
       to: ['b@example.org'],
       consoleUrl: 'https://pw.example.org/',
     });
-    expect(mail.text).toContain('Alert and events: https://pw.example.org/api/alerts/hit-spray');
-    expect(mail.html).toContain('<a href="https://pw.example.org/api/alerts/hit-spray">');
+    expect(mail.text).toContain('Alert and events: https://pw.example.org/#/alert/hit-spray');
+    expect(mail.html).toContain('<a href="https://pw.example.org/#/alert/hit-spray">');
   });
 
   it('a digest names the top detectors, repositories and actors it held, and where to list them', () => {

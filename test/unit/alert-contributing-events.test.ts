@@ -25,9 +25,12 @@ const get = (url: string) =>
 describe('an alert and the events that contributed to it', () => {
   it('a brute force of ten failures shows all ten events', async () => {
     const sample = loadSample('gitlab', 'system__user_failed_login.json');
-    const body = rawBody(sample);
+    const base = JSON.parse(rawBody(sample)) as Record<string, unknown>;
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
+      // Ten attempts, each its own delivery: GitLab updates the user record at every failed sign-in.
+      const updated = new Date(Date.parse(String(base.updated_at)) + i * 1000).toISOString();
+      const body = JSON.stringify({ ...base, updated_at: updated });
       const res = await app.server.inject({
         method: 'POST',
         url: '/ingest/gitlab',

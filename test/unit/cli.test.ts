@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
-const SECRET = 'cli-test-secret';
+const SECRET = 'cli-test-secret-01';
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [CLI, ...args], {
@@ -78,14 +78,16 @@ describe('pipewarden CLI', () => {
 
     const first = await serve(file);
     const sample = loadSample('github', 'push__default.json');
-    const raw = rawBody(sample);
+    // Forty distinct pushes (one signed body resent under new delivery ids is one event: issue 10).
+    const rawOf = (i: number) =>
+      rawBody({ ...sample, body: { ...(sample.body as object), after: `${i}`.padStart(40, 'a') } });
     const sent = 40;
     const answers = await Promise.all(
       Array.from({ length: sent }, (_, i) =>
         fetch(`${first.url}/ingest/github`, {
           method: 'POST',
-          body: raw,
-          headers: signGithub(sample, raw, SECRET, `cli-${i}`),
+          body: rawOf(i),
+          headers: signGithub(sample, rawOf(i), SECRET, `cli-${i}`),
         }).then((r) => r.status),
       ),
     );

@@ -25,17 +25,17 @@ describe('config', () => {
   });
 
   it('enables a source when its secret is in the environment, and never prints the secret', () => {
-    const c = parseConfig({}, { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 's3cr3t-value' });
+    const c = parseConfig({}, { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 's3cr3t-value-0123456' });
     expect(c.sources.github.enabled).toBe(true);
-    expect(c.sources.github.secret?.reveal()).toBe('s3cr3t-value');
-    expect(JSON.stringify(c)).not.toContain('s3cr3t-value');
+    expect(c.sources.github.secret?.reveal()).toBe('s3cr3t-value-0123456');
+    expect(JSON.stringify(c)).not.toContain('s3cr3t-value-0123456');
   });
 
   it('reads a secret from VAR_FILE', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
-    writeFileSync(join(dir, 'gh'), 'from-file\n');
+    writeFileSync(join(dir, 'gh'), 'from-file-0123456789\n');
     const c = parseConfig({ sources: { github: { secretEnv: 'MY_GH' } } }, { MY_GH_FILE: join(dir, 'gh') });
-    expect(c.sources.github.secret?.reveal()).toBe('from-file');
+    expect(c.sources.github.secret?.reveal()).toBe('from-file-0123456789');
   });
 
   it('lists every error at once, each with its path', () => {
@@ -75,7 +75,7 @@ describe('config', () => {
     const problems = problemsOf(() =>
       parseConfig(
         { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET', 'ORG_B_SECRET', 's3cr3t value'] } } },
-        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x', ORG_A_SECRET: 'a' },
+        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'long-enough-secret-x', ORG_A_SECRET: 'org-a-secret-0123456' },
       ),
     ).join('\n');
     expect(problems).toMatch(
@@ -86,7 +86,7 @@ describe('config', () => {
     const unset = problemsOf(() =>
       parseConfig(
         { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET', 'ORG_B_SECRET'] } } },
-        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x', ORG_A_SECRET: 'a' },
+        { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'long-enough-secret-x', ORG_A_SECRET: 'org-a-secret-0123456' },
       ),
     ).join('\n');
     expect(unset).toMatch(
@@ -94,9 +94,11 @@ describe('config', () => {
     );
     const ok = parseConfig(
       { sources: { github: { additionalSecretEnvs: ['ORG_A_SECRET'] } } },
-      { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x', ORG_A_SECRET: 'a' },
+      { PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'long-enough-secret-x', ORG_A_SECRET: 'org-a-secret-0123456' },
     );
-    expect(ok.sources.github.additionalSecrets?.map((x: { reveal(): string }) => x.reveal())).toEqual(['a']);
+    expect(ok.sources.github.additionalSecrets?.map((x: { reveal(): string }) => x.reveal())).toEqual([
+      'org-a-secret-0123456',
+    ]);
   });
 
   it('refuses an alert route naming a detector that does not exist', () => {
@@ -134,7 +136,7 @@ describe('config', () => {
 
   it('parses the example configuration shipped with the project', () => {
     const c = loadConfig(new URL('../../pipewarden.example.yaml', import.meta.url).pathname, {
-      PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'x',
+      PIPEWARDEN_GITHUB_WEBHOOK_SECRET: 'long-enough-secret-x',
       PIPEWARDEN_SLACK_TOKEN: 'xoxb-1',
     });
     expect(c.mode).toBe('embedded');

@@ -35,7 +35,7 @@ describe('deploy/k8s/pipewarden.yaml', () => {
 
   it('mounts a configuration the schema accepts, with the secrets the manifests inject', () => {
     const env = Object.fromEntries(
-      containers.flatMap((c) => c.env ?? []).map((e) => [e.name, 'from-a-secret']),
+      containers.flatMap((c) => c.env ?? []).map((e) => [e.name, 'from-a-secret-0123456']),
     );
     const config = parseConfig(parseAllDocuments(configMap.data['pipewarden.yaml'])[0]!.toJS(), env);
     expect(config.mode).toBe('distributed');

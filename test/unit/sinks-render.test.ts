@@ -68,7 +68,7 @@ describe('slack', () => {
       elements: [
         {
           type: 'mrkdwn',
-          text: 'Runbook: <https://pipewarden.example/runbooks/off-hours-deploy|open runbook>  ·  Hit `hit-0123456789abcdef`  ·  <https://pipewarden.example/api/alerts/hit-0123456789abcdef|alert and events>',
+          text: 'Runbook: <https://pipewarden.example/runbooks/off-hours-deploy|open runbook>  ·  Hit `hit-0123456789abcdef`  ·  <https://pipewarden.example/#/alert/hit-0123456789abcdef|alert and events>',
         },
       ],
     });

@@ -189,13 +189,16 @@ describe('trail across a kill -9 (embedded collector, real process)', () => {
       `embedded:\n  dataDir: ${join(dir, 'data')}\nlog:\n  level: info\ntrail:\n  checkpoint:\n    everyEvents: 20\n`,
     );
     const sample = loadSample('github', 'push__default.json');
-    const raw = rawBody(sample);
-    const post = (url: string, i: number) =>
-      fetch(`${url}/ingest/github`, {
+    const push = JSON.parse(rawBody(sample)) as Record<string, unknown>;
+    // 120 distinct pushes (a replayed body is one event since ids come from the signed content).
+    const post = (url: string, i: number) => {
+      const raw = JSON.stringify({ ...push, after: i.toString(16).padStart(40, '0') });
+      return fetch(`${url}/ingest/github`, {
         method: 'POST',
         body: raw,
         headers: signGithub(sample, raw, SECRET, `kill-${i}`),
       }).then((r) => r.status);
+    };
     const first = await serve(file);
     const statuses: number[] = [];
     for (let i = 0; i < 60; i++) statuses.push(await post(first.url, i));

@@ -2,6 +2,8 @@
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
+import { alertPageUrl } from '../../console/links.ts';
+import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const emailSinkConfigSchema = z
@@ -63,10 +65,9 @@ export function escapeHtml(s: string): string {
     .replace(/'/g, '&#39;');
 }
 
-/** Untrusted text on one line: control characters (CR and LF included) become spaces. */
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-}
+/** Untrusted text on one line, without bidi controls, capped (src/alerting/text.ts). */
+const oneLine = (s: string): string => flatText(s);
+const SUMMARY_MAX = 3000;
 
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
@@ -111,9 +112,7 @@ export function renderEmail(
   hit: Hit,
   options: { from: string; to: string[]; consoleUrl?: string },
 ): EmailMessage {
-  const alertUrl = options.consoleUrl
-    ? `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`
-    : undefined;
+  const page = options.consoleUrl ? alertPageUrl(options.consoleUrl, hit.id) : undefined;
   const sev = hit.severity.toUpperCase();
   const prefix = `[pipewarden][${sev}] ${oneLine(hit.title)}`;
   const subject = truncate(`${prefix} — ${oneLine(hit.summary)}`, SUBJECT_MAX);
@@ -126,7 +125,7 @@ export function renderEmail(
   const text = [
     `${sev}: ${oneLine(hit.title)}`,
     '',
-    hit.summary,
+    flatText(hit.summary, SUMMARY_MAX),
     '',
     ...fields.map(([k, v]) => `${k}: ${v}`),
     '',
@@ -135,7 +134,7 @@ export function renderEmail(
     `Runbook: ${oneLine(hit.runbook)}`,
     ...(hit.reference ? [`Reference: ${oneLine(hit.reference)}`] : []),
     ...(hit.link ? [`At ${oneLine(hit.source)}: ${oneLine(hit.link)}`] : []),
-    ...(alertUrl ? [`Alert and events: ${alertUrl}`] : []),
+    ...(page ? [`Alert and events: ${page}`] : []),
     '',
     '-- ',
     'pipewarden',
@@ -148,14 +147,14 @@ export function renderEmail(
     '<!doctype html>',
     '<html><body style="font-family:sans-serif">',
     `<h2>[${escapeHtml(sev)}] ${escapeHtml(oneLine(hit.title))}</h2>`,
-    `<p>${escapeHtml(hit.summary)}</p>`,
+    `<p>${escapeHtml(flatText(hit.summary, SUMMARY_MAX))}</p>`,
     `<table>${fields.map(row).join('')}</table>`,
     ...(hit.description ? [`<p>${escapeHtml(hit.description)}</p>`] : []),
     ...(context.length ? ['<h3>Context</h3>', `<table>${context.map(row).join('')}</table>`] : []),
     `<p>Runbook: ${htmlLink(hit.runbook)}</p>`,
     ...(hit.reference ? [`<p>Reference: ${htmlLink(hit.reference)}</p>`] : []),
     ...(hit.link ? [`<p>At ${escapeHtml(oneLine(hit.source))}: ${htmlLink(hit.link)}</p>`] : []),
-    ...(alertUrl ? [`<p>Alert and events: ${htmlLink(alertUrl)}</p>`] : []),
+    ...(page ? [`<p>Alert and events: ${htmlLink(page)}</p>`] : []),
     '</body></html>',
     '',
   ].join('\n');
@@ -222,12 +221,13 @@ export function createEmailSink(config: EmailSinkConfig): Sink<EmailMessage> {
     disableUrlAccess: true,
     logger: false,
   });
+  // Set from server.publicUrl by createSinks (src/factories.ts): the alert's page in the console.
+  const { consoleUrl } = config as { consoleUrl?: string };
   return {
     name: 'email',
     minSeverity: config.minSeverity,
     detectors: config.detectors,
-    render: (hit) =>
-      renderEmail(hit, { from, to, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
+    render: (hit) => renderEmail(hit, { from, to, ...(consoleUrl ? { consoleUrl } : {}) }),
     async send(payload) {
       try {
         await transport.sendMail(payload);

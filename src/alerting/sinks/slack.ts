@@ -1,4 +1,5 @@
 // Slack sink: a pure Block Kit renderer and a thin chat.postMessage sender (falcosidekick's shape).
+
 import {
   LogLevel,
   WebAPIHTTPError,
@@ -9,6 +10,8 @@ import {
 } from '@slack/web-api';
 import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
+import { alertPageUrl } from '../../console/links.ts';
+import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const SLACK_TOKEN_ENV = 'PIPEWARDEN_SLACK_TOKEN';
@@ -106,10 +109,8 @@ function truncate(s: string, max: number): string {
   return `${s.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`;
 }
 
-/** Untrusted text on one line: control characters (newlines included) become spaces. */
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-}
+/** Untrusted text on one line, without bidi controls, capped (src/alerting/text.ts). */
+const oneLine = (s: string): string => flatText(s);
 
 /** A link for mrkdwn: only http(s) URLs become links; `|` and `>` would end the link markup. */
 function link(url: string, label: string): string {
@@ -137,7 +138,7 @@ export function renderSlackMessage(
 ): SlackMessage {
   const sev = hit.severity.toUpperCase();
   const title = oneLine(hit.title);
-  const summary = escapeSlack(hit.summary);
+  const summary = escapeSlack(flatText(hit.summary, SECTION_MAX));
   const fields: Mrkdwn[] = [
     field('Severity', `${SEVERITY_EMOJI[hit.severity]} ${sev}`),
     field('Detector', `\`${escapeSlack(oneLine(hit.detector))}\``),
@@ -161,18 +162,15 @@ export function renderSlackMessage(
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
   if (hit.link) context.push(link(hit.link, `open at ${oneLine(hit.source)}`));
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
-  // The alert with the events that triggered it (GET /api/alerts/<id>, bearer token): the first pivot.
-  if (options.consoleUrl)
-    context.push(
-      link(
-        `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`,
-        'alert and events',
-      ),
-    );
+  // The alert's page in the console, with the events that triggered it: the first pivot.
+  if (options.consoleUrl) context.push(link(alertPageUrl(options.consoleUrl, hit.id), 'alert and events'));
 
   return {
     channel: options.channel,
-    text: truncate(`[${sev}] ${escapeSlack(title)}: ${escapeSlack(oneLine(hit.summary))}`, FALLBACK_MAX),
+    text: truncate(
+      `[${sev}] ${escapeSlack(title)}: ${escapeSlack(flatText(hit.summary, SECTION_MAX))}`,
+      FALLBACK_MAX,
+    ),
     blocks: [
       // plain_text is never parsed for links or mentions, so the header is not escaped
       {

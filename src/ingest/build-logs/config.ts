@@ -1,7 +1,16 @@
-// The `buildLogs:` config section: the streaming upload endpoint and the GitHub/GitLab log fetchers.
+// The `buildLogs:` config section: the streaming upload endpoint and the log fetchers, one per adapter that
+// declares one (`logFetcher`: GitHub Actions job logs, GitLab job traces), keyed by the adapter's id.
 import { z } from 'zod';
+import { adapters } from '../../../ingest-adapters/index.ts';
 import { type Secret, secretRef } from '../../config/secrets.ts';
 import { DEFAULT_CHUNK_BYTES } from './types.ts';
+
+export type FetcherConfig = {
+  enabled: boolean;
+  apiUrl: string;
+  token: Secret | undefined;
+  redirectHosts: string[];
+};
 
 function fetcherSchema(defaultUrl: string, tokenEnv: string) {
   return z
@@ -9,6 +18,8 @@ function fetcherSchema(defaultUrl: string, tokenEnv: string) {
       enabled: z.boolean().optional(),
       apiUrl: z.url().default(defaultUrl),
       tokenEnv: secretRef(tokenEnv),
+      /** Hosts (`host` or `host:port`) a log download may be redirected to besides the vendor's own. */
+      redirectHosts: z.array(z.string().min(1).max(255)).max(50).default([]),
     })
     .superRefine((c, ctx) => {
       if (c.enabled === true && !c.tokenEnv) {
@@ -19,12 +30,24 @@ function fetcherSchema(defaultUrl: string, tokenEnv: string) {
         });
       }
     })
-    .transform((c): { enabled: boolean; apiUrl: string; token: Secret | undefined } => ({
-      enabled: c.enabled ?? c.tokenEnv !== undefined,
-      apiUrl: c.apiUrl.replace(/\/+$/, ''),
-      token: c.tokenEnv,
-    }))
+    .transform(
+      (c): FetcherConfig => ({
+        enabled: c.enabled ?? c.tokenEnv !== undefined,
+        apiUrl: c.apiUrl.replace(/\/+$/, ''),
+        token: c.tokenEnv,
+        redirectHosts: c.redirectHosts,
+      }),
+    )
     .prefault({});
+}
+
+/** One entry per adapter that fetches job logs, under its id (`buildLogs.fetch.github`, `…gitlab`). */
+function fetcherSchemas(): Record<string, ReturnType<typeof fetcherSchema>> {
+  return Object.fromEntries(
+    adapters.flatMap((a) =>
+      a.logFetcher ? [[a.id, fetcherSchema(a.logFetcher.defaultApiUrl, a.logFetcher.tokenEnv)]] : [],
+    ),
+  );
 }
 
 export const buildLogsConfigSchema = z
@@ -46,8 +69,7 @@ export const buildLogsConfigSchema = z
         /** Tries per log (404s included: a log can lag the event), with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(2_000),
-        github: fetcherSchema('https://api.github.com', 'PIPEWARDEN_GITHUB_TOKEN'),
-        gitlab: fetcherSchema('https://gitlab.com', 'PIPEWARDEN_GITLAB_TOKEN'),
+        ...fetcherSchemas(),
       })
       .prefault({}),
   })

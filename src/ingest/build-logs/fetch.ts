@@ -1,64 +1,54 @@
-// Log fetchers: a consumer of the events topic (its own group) that, when a GitHub workflow_job or a
-// GitLab Job Hook says a job finished, downloads that job's log and streams it onto the build-logs topic.
+// Log fetchers: a consumer of the events topic (its own group) that, when an adapter's `logFetcher` says an
+// event marks a finished job (a GitHub workflow_job, a GitLab Job Hook), downloads that job's log and
+// streams it onto the build-logs topic.
+
+import { adapters } from '../../../ingest-adapters/index.ts';
 import { type Bus, BusUnavailableError, type Subscription } from '../../bus/types.ts';
 import type { PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
 import { obj } from '../json.ts';
-import type { BuildLogsConfig } from './config.ts';
+import type { BuildLogsConfig, FetcherConfig } from './config.ts';
+import { redirectRefusal } from './egress.ts';
+import type { FetchTarget, LogFetcher } from './fetcher.ts';
 import type { BuildLogWriter } from './writer.ts';
 
-/** One log to download: where, with which credentials, and the job id it travels under. */
-export interface FetchTarget {
-  job: string;
-  source: 'github' | 'gitlab';
-  url: string;
-  headers: Record<string, string>;
+// Built on first use, not at load: the adapters import this module (types, idOf) and are imported by it.
+let fetchers: ReadonlyMap<string, LogFetcher> | undefined;
+function FETCHERS(): ReadonlyMap<string, LogFetcher> {
+  fetchers ??= new Map(adapters.flatMap((a) => (a.logFetcher ? [[a.id, a.logFetcher] as const] : [])));
+  return fetchers;
 }
 
-const idOf = (v: unknown): string | undefined =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v > 0
-    ? String(v)
-    : typeof v === 'string' && /^\d+$/.test(v)
-      ? v
-      : undefined;
+/** The per-adapter fetcher settings of `buildLogs.fetch` (the rest are the group, attempts and backoff). */
+function fetcherConfig(config: BuildLogsConfig['fetch'], id: string): FetcherConfig | undefined {
+  return FETCHERS().has(id)
+    ? (config as unknown as Record<string, FetcherConfig | undefined>)[id]
+    : undefined;
+}
 
-// GitLab job statuses after which the trace is complete.
-const FINISHED = new Set(['success', 'failed', 'canceled', 'cancelled', 'skipped']);
+/** Whether any adapter's log fetching is on. */
+export function fetchingEnabled(config: BuildLogsConfig['fetch']): boolean {
+  return [...FETCHERS().keys()].some((id) => fetcherConfig(config, id)?.enabled);
+}
 
 /** Pure: the log a normalised event asks us to fetch, or null. Reads the (redacted) vendor payload it carries. */
 export function fetchTarget(event: PipewardenEvent, config: BuildLogsConfig['fetch']): FetchTarget | null {
   const raw = obj(event.pipewarden?.raw);
-  if (!raw) return null;
-  const gh = config.github;
-  if (event.pipewarden.source === 'github' && gh.enabled && gh.token && raw.action === 'completed') {
-    const jobId = idOf(obj(raw.workflow_job)?.id);
-    const repo = obj(raw.repository)?.full_name;
-    if (!jobId || typeof repo !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return null;
-    return {
-      job: `github:${repo}:${jobId}`,
-      source: 'github',
-      url: `${gh.apiUrl}/repos/${repo}/actions/jobs/${jobId}/logs`,
-      headers: {
-        authorization: `Bearer ${gh.token.reveal()}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-      },
-    };
-  }
-  const gl = config.gitlab;
-  if (event.pipewarden.source === 'gitlab' && gl.enabled && gl.token && raw.object_kind === 'build') {
-    const status = raw.build_status;
-    const project = idOf(raw.project_id);
-    const build = idOf(raw.build_id);
-    if (typeof status !== 'string' || !FINISHED.has(status) || !project || !build) return null;
-    return {
-      job: `gitlab:${project}:${build}`,
-      source: 'gitlab',
-      url: `${gl.apiUrl}/api/v4/projects/${project}/jobs/${build}/trace`,
-      headers: { 'private-token': gl.token.reveal() },
-    };
-  }
-  return null;
+  const source = event.pipewarden?.source;
+  const fetcher = source === undefined ? undefined : FETCHERS().get(source);
+  const c = source === undefined ? undefined : fetcherConfig(config, source);
+  if (!raw || !fetcher || !c?.enabled || !c.token) return null;
+  const t = fetcher.target(event, raw, { apiUrl: c.apiUrl, token: c.token.reveal() });
+  if (!t) return null;
+  return {
+    ...t,
+    source: source!,
+    redirects: {
+      apiOrigin: new URL(c.apiUrl).origin,
+      allowHosts: c.redirectHosts ?? [],
+      vendorHosts: fetcher.vendorHosts,
+    },
+  };
 }
 
 export class FetchError extends Error {
@@ -73,13 +63,19 @@ export class FetchError extends Error {
 /** Downloads one log and streams it onto the topic. GitHub answers 302 to a pre-signed URL: followed without our token. */
 export async function fetchLog(target: FetchTarget, writer: BuildLogWriter, timeoutMs = 60_000) {
   const signal = AbortSignal.timeout(timeoutMs);
+  // The token goes to the configured API origin and nowhere else.
+  if (target.redirects && new URL(target.url).origin !== target.redirects.apiOrigin)
+    throw new FetchError(`${target.url} is not on the configured API`, false);
   let res = await fetch(target.url, { headers: target.headers, redirect: 'manual', signal });
   for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 3; hops++) {
     const location = res.headers.get('location');
     await res.body?.cancel();
     if (!location) throw new FetchError(`${target.url} answered ${res.status} without a Location`, false);
     // The redirect target is a pre-signed blob URL: the API token must not travel there.
-    res = await fetch(new URL(location, target.url), { redirect: 'manual', signal });
+    const next = new URL(location, target.url);
+    const refused = target.redirects ? await redirectRefusal(next, target.redirects) : undefined;
+    if (refused) throw new FetchError(`redirect from ${target.url} refused: ${refused}`, false);
+    res = await fetch(next, { redirect: 'manual', signal });
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -98,11 +94,11 @@ export interface LogFetcherOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Subscribes the fetchers when GitHub or GitLab fetching is configured; undefined otherwise. */
+/** Subscribes the fetchers when any adapter's log fetching is configured; undefined otherwise. */
 export async function startLogFetchers(opts: LogFetcherOptions): Promise<Subscription | undefined> {
   const { config, bus, log } = opts;
   const f = config.fetch;
-  if (!f.github.enabled && !f.gitlab.enabled) return undefined;
+  if (!fetchingEnabled(f)) return undefined;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const flog = log.child({ component: 'logfetch' });
   return bus.subscribe({

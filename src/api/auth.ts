@@ -1,0 +1,201 @@
+// Who is asking: a bearer token (scripts) or a console session cookie (people), with a role each.
+// Sessions live in this process (a restart signs people out), are bound to the token that opened them
+// (revoking it ends them within the verifier's TTL), expire when idle, and carry a CSRF token that every
+// state-changing request must echo in X-CSRF-Token, from our own origin.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import '@fastify/cookie'; // types: request.cookies
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Counters } from '../metrics.ts';
+import type { TokenRecord, TokenRole } from '../store/types.ts';
+import { refusal, roleAllows, roleOf, type TokenVerifier } from './tokens.ts';
+
+export const SESSION_COOKIE = 'pw_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export interface Principal {
+  tokenId: string;
+  name: string;
+  role: TokenRole;
+  via: 'bearer' | 'session';
+}
+
+interface Session {
+  tokenId: string;
+  csrf: string;
+  idleUntil: number;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Failed sign-ins from one address before it must wait, and for how long the count is kept. */
+const MAX_FAILURES = 5;
+const FAILURE_WINDOW_MS = 15 * 60_000;
+
+const principals = new WeakMap<FastifyRequest, Principal>();
+
+/** The authenticated caller of a request (after the auth hook ran). */
+export function principalOf(req: FastifyRequest): Principal {
+  const p = principals.get(req);
+  if (!p) throw new Error('principalOf called on a request the auth hook did not authenticate');
+  return p;
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class ConsoleAuth {
+  readonly tokens: TokenVerifier;
+  readonly #metrics: Counters;
+  readonly #idleMs: number;
+  readonly #publicOrigin: string | undefined;
+  readonly #sessions = new Map<string, Session>();
+  readonly #failures = new Map<string, { count: number; first: number }>();
+  readonly #now: () => number;
+
+  constructor(options: {
+    tokens: TokenVerifier;
+    metrics: Counters;
+    sessionMinutes: number;
+    publicUrl?: string;
+    now?: () => number;
+  }) {
+    this.tokens = options.tokens;
+    this.#metrics = options.metrics;
+    this.#idleMs = options.sessionMinutes * 60_000;
+    this.#publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin : undefined;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Seconds the address must wait before trying again, or 0. */
+  throttled(ip: string): number {
+    const f = this.#failures.get(ip);
+    if (!f) return 0;
+    const left = f.first + FAILURE_WINDOW_MS - this.#now();
+    if (left <= 0) {
+      this.#failures.delete(ip);
+      return 0;
+    }
+    return f.count >= MAX_FAILURES ? Math.ceil(left / 1000) : 0;
+  }
+
+  succeededSignIn(ip: string): void {
+    this.#failures.delete(ip);
+  }
+
+  failedSignIn(ip: string): void {
+    this.#metrics.inc('pipewarden_console_signin_failures_total');
+    const f = this.#failures.get(ip);
+    if (f && f.first + FAILURE_WINDOW_MS > this.#now()) f.count++;
+    else this.#failures.set(ip, { count: 1, first: this.#now() });
+    if (this.#failures.size > 100_000) this.#failures.clear();
+  }
+
+  /** Opens a session for a verified token record: the cookie value and its CSRF token. */
+  open(record: TokenRecord): { id: string; csrf: string } {
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(32).toString('base64url');
+    this.#sessions.set(id, { tokenId: record.id, csrf, idleUntil: this.#now() + this.#idleMs });
+    return { id, csrf };
+  }
+
+  close(sessionId: string | undefined): void {
+    if (sessionId) this.#sessions.delete(sessionId);
+  }
+
+  cookieOptions(req: FastifyRequest) {
+    return {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'strict' as const,
+      secure: req.protocol === 'https',
+      maxAge: Math.floor(this.#idleMs / 1000),
+    };
+  }
+
+  /** The session of this request (still valid, token still good), touching its idle timer. */
+  async session(
+    req: FastifyRequest,
+  ): Promise<{ id: string; session: Session; record: TokenRecord } | { reason: string }> {
+    const id = req.cookies?.[SESSION_COOKIE];
+    if (!id) return { reason: 'not signed in' };
+    const session = this.#sessions.get(id);
+    const now = this.#now();
+    if (!session) return { reason: 'session ended; sign in again' };
+    if (session.idleUntil <= now) {
+      this.#sessions.delete(id);
+      return { reason: 'session expired; sign in again' };
+    }
+    const record = await this.tokens.record(session.tokenId, now);
+    const refused = record ? refusal(record, now) : 'token deleted';
+    if (!record || refused) {
+      this.#sessions.delete(id);
+      return { reason: `session ended: ${refused}` };
+    }
+    session.idleUntil = now + this.#idleMs;
+    return { id, session, record };
+  }
+
+  /** Whether a state-changing request comes from our own pages: Origin (when sent) is ours. */
+  sameOrigin(req: FastifyRequest): boolean {
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    const own = `${req.protocol}://${req.host}`;
+    return origin === own || origin === this.#publicOrigin;
+  }
+
+  /**
+   * The onRequest hook of every /api route: authenticates, then checks CSRF (sessions, unsafe methods)
+   * and the role the route needs (its `config.role`; default viewer for reads, analyst for writes).
+   */
+  hook = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const auth = req.headers.authorization;
+    let principal: Principal;
+    if (auth) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      if (!m)
+        return reply
+          .status(401)
+          .send({ error: 'unauthorized', message: 'Authorization header must be "Bearer <token>"' });
+      const verdict = await this.tokens.verify(m[1]!);
+      if (!verdict.ok) {
+        this.#metrics.inc('pipewarden_api_auth_failures_total');
+        req.log.warn({ ip: req.ip, reason: verdict.reason }, 'Rejected an API request.');
+        return reply.status(401).send({ error: 'unauthorized', message: verdict.reason });
+      }
+      const r = verdict.record;
+      principal = { tokenId: r.id, name: r.name, role: roleOf(r), via: 'bearer' };
+    } else {
+      const s = await this.session(req);
+      if ('reason' in s) {
+        const message = req.cookies?.[SESSION_COOKIE]
+          ? s.reason
+          : 'missing Authorization: Bearer <token> header (or a console session)';
+        return reply.status(401).send({ error: 'unauthorized', message });
+      }
+      if (!SAFE_METHODS.has(req.method)) {
+        const sent = req.headers[CSRF_HEADER];
+        if (!this.sameOrigin(req))
+          return reply.status(403).send({ error: 'csrf', message: 'cross-site request refused' });
+        if (typeof sent !== 'string' || !sameText(sent, s.session.csrf))
+          return reply
+            .status(403)
+            .send({ error: 'csrf', message: `missing or wrong ${CSRF_HEADER} header (CSRF protection)` });
+      }
+      principal = { tokenId: s.record.id, name: s.record.name, role: roleOf(s.record), via: 'session' };
+    }
+    const need =
+      (req.routeOptions.config as { role?: TokenRole } | undefined)?.role ??
+      (SAFE_METHODS.has(req.method) ? 'viewer' : 'analyst');
+    if (!roleAllows(principal.role, need))
+      return reply.status(403).send({
+        error: 'forbidden',
+        message: `this needs the ${need} role; token '${principal.name}' has ${principal.role}`,
+      });
+    principals.set(req, principal);
+    return undefined;
+  };
+}

@@ -1,0 +1,22 @@
+// Free text, tokenised the same way for both stores. SQLite's FTS5 (unicode61, remove_diacritics 2) splits
+// on anything not a letter or digit and folds case and accents; Elasticsearch's standard analyser would
+// keep `protected_branch.destroy` whole and `Café` accented (and a node without the analysis-common
+// module has no other tokenizer). So Elasticsearch indexes, and is queried with, text normalised here:
+// letters and digits only, folded, one space between words.
+import type { PipewardenEvent } from '../event.ts';
+import { ftsValues } from '../store/sqlite.ts';
+
+export function normalizeText(s: string): string {
+  return s
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** The event's searchable text (the same fields as the SQLite FTS row), normalised. */
+export function searchText(e: PipewardenEvent): string {
+  return ftsValues(e).map(normalizeText).filter(Boolean).join('\n');
+}
