@@ -67,6 +67,14 @@ ${CONFIG_USAGE}`,
 ${CONFIG_USAGE}`,
     options: CONFIG,
   },
+  'alert routes': {
+    usage: `pipewarden alert routes --test HIT.json [--config FILE]
+  Print which receivers the routing tree (alerting.route) gives a hit, and the routes that named them,
+  as \`amtool config routes test\` does. Nothing is sent.
+  --test FILE      a hit as JSON (detector and severity at least; the fields routes match on)
+${CONFIG_USAGE}`,
+    options: { ...CONFIG, test: { type: 'string' } },
+  },
   'config check': {
     usage: `pipewarden config check [--config FILE]
   Validate the configuration and list every problem with its path (exit 78 when invalid).

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pipewarden command line: serve, token create|list|revoke, console login, alert test, config check, replay (grammar: cli-args.ts).
+// pipewarden command line: serve, token create|list|revoke, console login, alert test|routes, config check, replay (grammar: cli-args.ts).
 import { sinkConfigKeys } from './alerting/sinks/index.ts';
 import { createStore, startApp } from './app.ts';
 import { parseCli, UsageError, version } from './cli-args.ts';
@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
     set?: string[];
     only?: string;
     format?: string;
+    test?: string;
     anchor?: string;
   };
   const configFile = values.config ?? process.env.PIPEWARDEN_CONFIG;
@@ -94,6 +95,15 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${name}: ${d.status}${d.error ? ` (${d.error})` : ''}\n`);
     }
     if (!Object.values(deliveries).every((d) => d.status === 'sent')) process.exit(1);
+    return;
+  }
+
+  if (command === 'alert routes') {
+    if (!values.test) fail('alert routes needs --test HIT.json (a hit as JSON)');
+    const { describeRouting } = await import('./alerting/route-test.ts');
+    const out = describeRouting(config, values.test);
+    if ('error' in out) fail(out.error);
+    process.stdout.write(out.text);
     return;
   }
 

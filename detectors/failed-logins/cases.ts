@@ -165,6 +165,8 @@ export const cases: DetectorCase[] = [
     expect: 1,
     expectByRule: { 'password-spraying': 1 },
     summaryIncludes: '5 different users failed to log in from 203.0.113.7',
+    // the set it targets, not the last user as its actor
+    hitMatches: { actor: undefined, context: { targets: '5 users from 203.0.113.7' } },
   },
   {
     name: 'spraying (negative): one user failing 5 times from one IP is not spraying',

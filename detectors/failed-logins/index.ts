@@ -146,7 +146,11 @@ export const failedLogins: Detector<Config> = {
         when: (e) => isFailure(e) && counted(e),
         describe: (x) => ({
           summary: `${x.count} different users failed to log in from ${x.key} within ${mins(x.windowMs)} (password spraying?)`,
-          context: { source_ip: x.key, users: (x.values ?? []).slice(0, 10).join(', ') },
+          context: {
+            source_ip: x.key,
+            targets: `${x.count} users from ${x.key}`,
+            users: (x.values ?? []).slice(0, 10).join(', '),
+          },
         }),
       });
     if (f.enabled)

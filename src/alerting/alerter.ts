@@ -2,10 +2,20 @@
 // records the outcome per sink. One sink failing never stops the others.
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
+import type { Router } from './routing.ts';
 import type { Silences } from './silences.ts';
 import { buildDigest, DIGEST_MAX, overallStatus, SinkBudget, type ThrottleConfig } from './throttle.ts';
-import { type AlertRecord, type Delivery, type Hit, type Sink, SinkError, severityRank } from './types.ts';
+import {
+  type AlertRecord,
+  type Delivery,
+  type Hit,
+  type Sink,
+  SinkError,
+  type SinkRef,
+  severityRank,
+} from './types.ts';
 
 export interface AlerterOptions {
   attempts: number;
@@ -22,6 +32,10 @@ export interface AlerterOptions {
   maxRetryAfterMs?: number;
   /** How the final alert record write is retried before the batch is redelivered (see outbox.ts). */
   outbox?: Omit<OutboxOptions, 'log'>;
+  /** The routing tree (routing.ts); without it every sink is a receiver of every hit. */
+  router?: Router;
+  /** Groups repeats into incidents (incidents.ts); without it every hit notifies on its own. */
+  incidents?: IncidentTracker;
   /** Hits matching an active silence are recorded as silenced and not sent. */
   silences?: Silences;
   log?: Logger;
@@ -82,12 +96,22 @@ export class Alerter {
       ...existing?.deliveries,
       ...outbox.unrecorded(hit.id),
     };
+    const tracked = this.#opts.incidents ? await this.#opts.incidents.track(hit) : undefined;
+    const shown: Hit = tracked ? { ...hit, incident: incidentInfo(tracked.incident) } : hit;
     const toSend: Sink[] = [];
+    const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
+    const routed = this.#routed(hit);
     for (const sink of this.#sinks) {
-      const decided = this.#decide(sink, hit, deliveries[sink.name]);
+      let decided = this.#decide(sink, hit, deliveries[sink.name], routed);
+      if (!decided && tracked && !tracked.first) {
+        const notice = tracked.incident.notified[sink.name];
+        if (notice?.ref && sink.update) updates.set(sink.name, notice.ref);
+        else decided = this.#repeatLater(sink, tracked, notice);
+      }
       if (decided) deliveries[sink.name] = decided;
       else toSend.push(sink);
     }
+    const notices: Record<string, IncidentNotice> = {};
     if (toSend.length > 0) {
       const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
       const at = this.#now().toISOString();
@@ -97,7 +121,8 @@ export class Alerter {
       let progress: Promise<void> = Promise.resolve();
       await Promise.allSettled(
         toSend.map(async (sink) => {
-          const delivery = await this.#send(sink, hit, previous.get(sink.name)).catch(
+          const ref = updates.get(sink.name);
+          const delivery = await this.#send(sink, shown, previous.get(sink.name), ref).catch(
             (err: unknown): Delivery => ({
               status: 'failed',
               attempts: (previous.get(sink.name)?.attempts ?? 0) + 1,
@@ -105,7 +130,17 @@ export class Alerter {
               error: String(err),
             }),
           );
-          if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
+          if (delivery.status === 'sent') {
+            this.#budget?.record(sink.name, this.#now().getTime());
+            if (tracked) {
+              const kept = delivery.ref ?? ref;
+              notices[sink.name] = {
+                ...(kept ? { ref: kept } : {}),
+                at: delivery.at,
+                count: tracked.incident.count,
+              };
+            }
+          }
           deliveries[sink.name] = delivery;
           // Serialised, so an older snapshot never overwrites a newer one.
           progress = progress.then(() => outbox.recordProgress(hit, sink.name, delivery, deliveries));
@@ -113,7 +148,11 @@ export class Alerter {
       );
       await progress;
     }
-    const record = alertRecord(hit, deliveries);
+    if (tracked) await this.#opts.incidents!.noted(tracked.incident, notices);
+    const record: AlertRecord = {
+      ...alertRecord(hit, deliveries),
+      ...(tracked ? { incident_id: tracked.incident.id } : {}),
+    };
     await outbox.recordFinal(record);
     return record;
   }
@@ -179,9 +218,10 @@ export class Alerter {
 
   /** Sends to every sink at or above its minimum severity (skipping those already sent), in parallel. */
   async deliver(hit: Hit, previous: Record<string, Delivery> = {}): Promise<Record<string, Delivery>> {
+    const routed = this.#routed(hit);
     const results = await Promise.allSettled(
       this.#sinks.map(async (sink) => {
-        const decided = this.#decide(sink, hit, previous[sink.name]);
+        const decided = this.#decide(sink, hit, previous[sink.name], routed);
         if (decided) return decided;
         const delivery = await this.#send(sink, hit, previous[sink.name]);
         if (delivery.status === 'sent') this.#budget?.record(sink.name, this.#now().getTime());
@@ -203,9 +243,40 @@ export class Alerter {
     return this.#opts.now?.() ?? new Date();
   }
 
+  /**
+   * A later hit of an incident, for a receiver that cannot edit its message: sent again only when its last
+   * message is older than repeat_interval (or it never got one); otherwise counted, and shown next time.
+   */
+  #repeatLater(sink: Sink, tracked: Tracked, notice: IncidentNotice | undefined): Delivery | undefined {
+    if (!notice) return undefined;
+    const every = this.#opts.incidents!.opts.repeatIntervalMs;
+    if (this.#now().getTime() - Date.parse(notice.at) >= every) return undefined;
+    const { id, count } = tracked.incident;
+    return {
+      status: 'skipped',
+      attempts: 0,
+      at: this.#now().toISOString(),
+      reason: `counted into incident ${id} (${count} hits); ${sink.name} repeats it at most every ${Math.round(every / 60_000)} min`,
+    };
+  }
+
+  /** The receivers the routing tree gives the hit; undefined: every sink (no tree, or test alerts). */
+  #routed(hit: Hit): Set<string> | undefined {
+    if (this.#opts.ignoreRoutes || !this.#opts.router) return undefined;
+    return new Set(this.#opts.router.route(hit).receivers);
+  }
+
   /** The outcome for a sink that is not to be sent now (already sent, not routed, held…); undefined: send. */
-  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined): Delivery | undefined {
+  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined, routed?: Set<string>): Delivery | undefined {
     if (previous?.status === 'sent') return previous;
+    if (routed && !routed.has(sink.name)) {
+      return {
+        status: 'skipped',
+        attempts: 0,
+        at: this.#now().toISOString(),
+        reason: `no route sends this hit to ${sink.name}`,
+      };
+    }
     if (!this.#opts.ignoreRoutes && sink.detectors?.length && !sink.detectors.includes(hit.detector)) {
       return {
         status: 'skipped',
@@ -239,15 +310,23 @@ export class Alerter {
     return { ...hit, runbook: new URL(hit.runbook.replace(/^\/+/, ''), base).toString() };
   }
 
-  /** Renders and sends with retries and backoff; never throws. */
-  async #send(sink: Sink, hit: Hit, previous: Delivery | undefined): Promise<Delivery> {
-    const payload = sink.render(this.#withRunbookLink(hit));
+  /**
+   * Renders and sends with retries and backoff, or with `ref`, updates the receiver's message of the
+   * incident instead; never throws.
+   */
+  async #send(sink: Sink, hit: Hit, previous: Delivery | undefined, ref?: SinkRef): Promise<Delivery> {
+    const linked = this.#withRunbookLink(hit);
+    const payload = ref ? undefined : sink.render(linked);
     let attempts = previous?.attempts ?? 0;
     for (let i = 0; ; i++) {
       attempts++;
       try {
-        await sink.send(payload);
-        return { status: 'sent', attempts, at: this.#now().toISOString() };
+        if (ref) {
+          await sink.update!(ref, linked);
+          return { status: 'sent', attempts, at: this.#now().toISOString(), update: true };
+        }
+        const sent = await sink.send(payload);
+        return { status: 'sent', attempts, at: this.#now().toISOString(), ...(sent ? { ref: sent } : {}) };
       } catch (err) {
         const retryable = err instanceof SinkError ? err.retryable : true;
         const message = err instanceof Error ? err.message : String(err);

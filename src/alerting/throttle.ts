@@ -74,7 +74,10 @@ export function overallStatus(deliveries: Record<string, Delivery>): AlertRecord
   if (statuses.includes('pending')) return 'pending';
   const failed = statuses.filter((s) => s === 'failed').length;
   if (failed > 0) return failed === statuses.length ? 'failed' : 'partial';
-  return statuses.includes('held') ? 'held' : 'delivered';
+  if (statuses.includes('held')) return 'held';
+  // nobody could be told: no sink is configured
+  if (statuses.length === 0) return 'undelivered';
+  return statuses.includes('digested') && !statuses.includes('sent') ? 'digested' : 'delivered';
 }
 
 /** At most this many held alerts are summarised in one digest; the rest wait for the next. */
@@ -98,6 +101,17 @@ export function buildDigest(sink: string, held: AlertRecord[], now: Date, consol
   const times = held.map((a) => a['@timestamp']).sort();
   const detectors = [...byDetector.entries()].sort((a, b) => b[1].count - a[1].count);
   const counts = detectors.map(([id, d]) => `${id} ×${d.count} (worst ${d.worst})`).join(', ');
+  const top = (values: Array<string | undefined>) => {
+    const n = new Map<string, number>();
+    for (const v of values) if (v) n.set(v, (n.get(v) ?? 0) + 1);
+    return [...n.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, 5)
+      .map(([v, c]) => `${v} ×${c}`)
+      .join(', ');
+  };
+  const repositories = top(held.map((a) => a.repository));
+  const actors = top(held.map((a) => a.actor));
   const where = `${consoleUrl ? consoleUrl.replace(/\/$/, '') : ''}/api/alerts?status=held`;
   return {
     id: `digest-${createHash('sha256')
@@ -109,7 +123,7 @@ export function buildDigest(sink: string, held: AlertRecord[], now: Date, consol
     detector: 'alert-digest',
     title: `${held.length} alerts held back from ${sink}`,
     severity: worst,
-    summary: `${sink} reached its alert budget, so ${held.length} alerts were held back: ${counts}. Every one is stored; list them with GET ${where}.`,
+    summary: `${sink} reached its alert budget, so ${held.length} alerts were held back: ${counts}.${repositories ? ` Top repositories: ${repositories}.` : ''}${actors ? ` Top actors: ${actors}.` : ''} Every one is stored; list them with GET ${where.replace('status=held', 'status=digested')}.`,
     description:
       'pipewarden holds alerts below the never-hold severity once a sink has sent its budget for the window (alerting.throttle), and summarises them here.',
     runbook: 'README.md#alerts',
@@ -122,6 +136,8 @@ export function buildDigest(sink: string, held: AlertRecord[], now: Date, consol
       first: times[0] ?? null,
       last: times[times.length - 1] ?? null,
       ...Object.fromEntries(detectors.map(([id, d]) => [`detector.${id}`, d.count])),
+      ...(repositories ? { repositories } : {}),
+      ...(actors ? { actors } : {}),
     },
   };
 }

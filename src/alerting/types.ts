@@ -27,8 +27,32 @@ export interface Hit {
   actor?: string;
   repository?: string;
   source_ip?: string;
+  environment?: string; // the triggering event's deployment environment, when it names one
+  organization?: string; // the triggering event's organisation, when it names one
+  /** The object at the vendor (the Jenkins build, the pipeline run), when the event carries its http(s) URL. */
+  link?: string;
   context: Record<string, string | number | boolean | null>; // redacted, flat, small
+  /** Set by the alerter when rendering: the incident this hit belongs to (incidents.ts). */
+  incident?: IncidentInfo;
 }
+
+/** What a message shows of an incident: how many hits, since when, and who acted on it. */
+export interface IncidentInfo {
+  id: string;
+  count: number;
+  first_at: string;
+  last_at: string;
+  status: 'open' | 'acknowledged' | 'resolved';
+  /** The latest hit's summary (what is new, for updates). */
+  last_summary?: string;
+  acknowledged_by?: string;
+  acknowledged_at?: string;
+  resolved_by?: string;
+  resolved_at?: string;
+}
+
+/** Where a sink put a message it can later edit (Slack: channel and ts). */
+export type SinkRef = Record<string, string>;
 
 /**
  * held: the sink was over its alert budget (see throttle.ts), so the alert waits for the next digest;
@@ -45,19 +69,33 @@ export interface Delivery {
   retryable?: boolean; // for failed deliveries: whether another attempt can help (rate limit, 5xx, timeout)
   reason?: string; // for skipped: below the sink's minimum severity, ...; for held: the budget
   digest?: string; // for digested: the id of the digest alert that summarised this one
+  ref?: SinkRef; // for sent: where the message is, when the sink can edit it (Slack)
+  update?: boolean; // for sent: an update of the incident's message rather than a new one
 }
 
-export const ALERT_STATUSES = ['pending', 'delivered', 'held', 'partial', 'failed', 'silenced'] as const;
+export const ALERT_STATUSES = [
+  'pending',
+  'delivered',
+  'held',
+  'digested',
+  'partial',
+  'failed',
+  'undelivered',
+  'silenced',
+] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
 export interface AlertRecord extends Hit {
   /**
    * delivered: every enabled sink sent, digested or skipped; held: none failed, some wait for a digest;
    * partial: some failed; failed: all failed; pending: some sink is being sent or was interrupted
-   * before its outcome was stored (outbox.ts); silenced: matched a silence, never sent.
+   * before its outcome was stored (outbox.ts); digested: what was held went out in a digest;
+   * undelivered: no sink is configured, so nobody was told; silenced: matched a silence, never sent.
    */
   status: AlertStatus;
   deliveries: Record<string, Delivery>;
+  /** The incident this hit was counted into (incidents.ts). */
+  incident_id?: string;
   /** For status silenced: the silence that held it back (src/alerting/silences.ts). */
   silence?: string;
   /** What responders did with it in the console (src/console/triage.ts). */
@@ -101,13 +139,21 @@ export class SinkError extends Error {
  * Built by a factory from its validated config, so a missing option fails at load time, not at 3 a.m.
  */
 export interface Sink<P = unknown> {
-  readonly name: string; // "slack", "email"
+  /** The receiver's name: the sink id for alerting.<sink>, the configured name for alerting.receivers. */
+  readonly name: string;
+  /** The sink id of the registry ("slack", "email"), when the name is a receiver's. */
+  readonly type?: string;
   readonly minSeverity: Severity;
   /** When non-empty, only hits of these detectors are routed to this sink. */
   readonly detectors?: readonly string[];
   render(hit: Hit): P;
-  /** Resolves when delivered; rejects with SinkError. */
-  send(payload: P): Promise<void>;
+  /** Resolves when delivered (with where the message is, when the sink can edit it); rejects with SinkError. */
+  send(payload: P): Promise<SinkRef | undefined | void>;
+  /**
+   * For sinks that can edit what they sent: brings the message at `ref` up to date with the incident
+   * (`hit.incident`) and says what is new (Slack: chat.update, then a reply in the thread).
+   */
+  update?(ref: SinkRef, hit: Hit): Promise<void>;
   close?(): Promise<void>;
 }
 

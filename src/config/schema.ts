@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { detectors } from '../../detectors/index.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
 import { redeliverConfigSchema } from '../alerting/redeliver.ts';
-import { sinkConfigShape, sinks } from '../alerting/sinks/index.ts';
+import { namedReceivers, rootRouteSchema } from '../alerting/routing.ts';
+import { implicitReceivers, receiversSchema, sinkConfigShape, sinks } from '../alerting/sinks/index.ts';
+import { slackInteractionsConfigSchema } from '../alerting/slack-interactions.ts';
 import { throttleConfigSchema } from '../alerting/throttle.ts';
 import { kafkaConfigSchema } from '../bus/kafka.ts';
 import { buildLogsConfigSchema } from '../ingest/build-logs/config.ts';
@@ -104,6 +106,12 @@ export const configSchema = z
       .strictObject({
         // One key per registered sink (src/alerting/sinks/index.ts), each with its own schema.
         ...sinkConfigShape(),
+        /** Named receivers, each one sink with its own settings (routing.ts). */
+        receivers: receiversSchema,
+        /** Buttons on Slack incident messages: POST /slack/interactions (slack-interactions.ts). */
+        slackInteractions: slackInteractionsConfigSchema,
+        /** The routing tree: which receivers get which hits, and how hits group into incidents. */
+        route: rootRouteSchema,
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(500),
@@ -140,6 +148,24 @@ export const configSchema = z
           });
         }
       });
+    }
+    // A route naming an unknown receiver would drop alerts silently: name its path.
+    const implicit = implicitReceivers(c.alerting);
+    const receivers = new Set([...implicit, ...Object.keys(c.alerting.receivers)]);
+    for (const name of implicit)
+      if (Object.hasOwn(c.alerting.receivers, name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerting', 'receivers', name],
+          message: `'${name}' is already the receiver of alerting.${name}; name this one differently`,
+        });
+    for (const { name, path } of namedReceivers(c.alerting.route)) {
+      if (!receivers.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerting', 'route', ...path],
+          message: `unknown receiver '${name}'; receivers are ${[...receivers].join(', ') || 'none (add alerting.receivers)'}`,
+        });
     }
     if (c.mode === 'distributed') {
       if (!c.kafka)

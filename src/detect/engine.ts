@@ -887,6 +887,11 @@ export function makeHit(
   if (event.user?.name) hit.actor = event.user.name;
   if (event.pipewarden.repository) hit.repository = event.pipewarden.repository;
   if (event.source?.ip) hit.source_ip = event.source.ip;
+  if (event.pipewarden.environment) hit.environment = event.pipewarden.environment;
+  if (event.organization?.name) hit.organization = event.organization.name;
+  // a deep link to the vendor's object (the build, the run); only http(s), never a vendor's javascript:
+  const link = event.pipewarden.build_url ?? event.url?.original;
+  if (link && /^https?:\/\/[^\s]{1,2000}$/i.test(link)) hit.link = link;
   return hit;
 }
 
@@ -905,6 +910,9 @@ function makeRuleHit(detector: Detector<any>, rule: Rule<any>, f: Firing, m: Mat
     first_at: f.firstAt,
     last_at: f.lastAt,
   };
+  // A distinct-count hit is about many values (users sprayed from one IP): its last event's user is not
+  // its actor; the detector names the set in its context (e.g. targets: "5 users from 203.0.113.7").
+  if (rule.type === 'distinct') delete hit.actor;
   return hit;
 }
 

@@ -277,4 +277,6 @@ export interface DetectorCase {
   until?: string;
   /** Time-driven rules: the enabled sources (default: none). */
   enabledSources?: string[];
+  /** Fields the first hit must have (toMatchObject; `actor: undefined` means it has none), when given. */
+  hitMatches?: Record<string, unknown>;
 }

@@ -1,9 +1,11 @@
 // The alert role: consumes hits, delivers them through every enabled sink (retries, throttle, digests),
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
+import { IncidentTracker } from '../alerting/incidents.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
+import { Router } from '../alerting/routing.ts';
 import { Silences } from '../alerting/silences.ts';
-import { consoleUrlOf } from '../alerting/sinks/index.ts';
+import { consoleUrlOf, implicitReceivers, sinkConfigKeys } from '../alerting/sinks/index.ts';
 import type { Delivery, Hit, Sink } from '../alerting/types.ts';
 import { readHits } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
@@ -11,6 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { eventId } from '../event.ts';
 import { createSinks } from '../factories.ts';
 import type { Logger } from '../log.ts';
+import type { Store } from '../store/types.ts';
 import type { RoleDeps, Stoppable } from './types.ts';
 
 export interface AlertRole {
@@ -22,6 +25,11 @@ export interface AlertRole {
 export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
   const { config, bus, store, log, now } = deps;
   const sinks = createSinks(config);
+  if (!sinks.length)
+    log.warn(
+      { sinks: sinkConfigKeys() },
+      'No alert sink is enabled: hits are stored as undelivered alerts and nobody is told.',
+    );
   const consoleUrl = consoleUrlOf(config.alerting) ?? config.server.publicUrl;
   const alerter = new Alerter(sinks, store, {
     attempts: config.alerting.attempts,
@@ -29,6 +37,8 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     throttle: config.alerting.throttle,
     ...(consoleUrl ? { consoleUrl } : {}),
     ...(config.alerting.runbookBaseUrl ? { runbookBaseUrl: config.alerting.runbookBaseUrl } : {}),
+    router: routerOf(config),
+    incidents: incidentTracker(config, store),
     silences: new Silences(store, now),
     log,
     now,
@@ -56,6 +66,20 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     stoppables.push(sweeper);
   }
   return { alerter, sinks, stoppables };
+}
+
+/** Incidents as alerting.route groups them (the alert role and the Slack buttons share them). */
+export function incidentTracker(config: Config, store: Store): IncidentTracker {
+  return new IncidentTracker(store, {
+    groupBy: config.alerting.route.group_by,
+    groupIntervalMs: config.alerting.route.group_interval,
+    repeatIntervalMs: config.alerting.route.repeat_interval,
+  });
+}
+
+/** The routing tree of the config; the default route's receivers are the alerting.<sink> sinks. */
+export function routerOf(config: Config): Router {
+  return new Router(config.alerting.route, implicitReceivers(config.alerting));
 }
 
 async function alertBatch({ config, metrics, log }: RoleDeps, alerter: Alerter, batch: ConsumedMessage[]) {

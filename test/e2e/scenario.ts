@@ -36,6 +36,9 @@ export function endToEnd(mode: string, modeConfig: () => Record<string, unknown>
             attempts: 2,
             backoffMs: 50,
             throttle: { maxPerWindow: 4 },
+            // The same change sent again is a later hit of one incident; email repeats it at once here, so
+            // each hit's delivery is checked (incidents have their own tests: incidents*.test.ts).
+            route: { repeat_interval: '1ms' },
             slack: { enabled: true, channel: '#sec-alerts', apiUrl: slack.url, minSeverity: 'low' },
             email: {
               enabled: true,

@@ -31,8 +31,12 @@ export interface SlackServer {
   /** The Web API base, ending in '/': pass as slackApiUrl / the sink's apiUrl. */
   url: string;
   token: string;
-  /** Accepted chat.postMessage bodies, in arrival order. */
+  /** Accepted chat.postMessage bodies, in arrival order (thread replies carry thread_ts). */
   messages: SlackPostedMessage[];
+  /** Accepted chat.update bodies, in arrival order. */
+  updates: SlackPostedMessage[];
+  /** Each message's current state by `channel ts` (chat.update edits it). */
+  current: Map<string, SlackPostedMessage>;
   /** Every API call received, failed ones included (to count attempts). */
   requests: Array<{ method: string; status: number; error?: string }>;
   /** The next `n` API calls fail with `mode`. */
@@ -48,6 +52,8 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   const token = options.token ?? 'xoxb-pipewarden-test';
   const retryAfter = options.retryAfter ?? 1;
   const messages: SlackPostedMessage[] = [];
+  const updates: SlackPostedMessage[] = [];
+  const current = new Map<string, SlackPostedMessage>();
   const requests: SlackServer['requests'] = [];
   const failures: SlackFailMode[] = [];
   let seq = 0;
@@ -130,7 +136,10 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
         seq += 1;
         const ts = `${1_700_000_000 + seq}.${String(seq).padStart(6, '0')}`;
         const { token: _token, ...message } = args;
+        if (message.thread_ts !== undefined && !current.has(`${channel} ${message.thread_ts}`))
+          return answer(200, { ok: false, error: 'thread_not_found' });
         messages.push(message as SlackPostedMessage);
+        current.set(`${channel} ${ts}`, { ...(message as SlackPostedMessage), ts });
         return answer(200, {
           ok: true,
           channel,
@@ -144,6 +153,17 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
             blocks: args.blocks,
           },
         });
+      }
+      case 'chat.update': {
+        const channel = typeof args.channel === 'string' ? args.channel : '';
+        const ts = typeof args.ts === 'string' ? args.ts : '';
+        const before = current.get(`${channel} ${ts}`);
+        if (!before) return answer(200, { ok: false, error: 'message_not_found' });
+        if (!args.text && !args.blocks) return answer(200, { ok: false, error: 'no_text' });
+        const { token: _token, ...update } = args;
+        updates.push(update as SlackPostedMessage);
+        current.set(`${channel} ${ts}`, { ...before, ...(update as SlackPostedMessage) });
+        return answer(200, { ok: true, channel, ts, text: args.text });
       }
       default:
         return answer(200, { ok: false, error: 'unknown_method' });
@@ -160,6 +180,8 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     url: `http://127.0.0.1:${port}/api/`,
     token,
     messages,
+    updates,
+    current,
     requests,
     failNext(n, mode) {
       for (let i = 0; i < n; i++) failures.push(mode);

@@ -219,10 +219,11 @@ describe('alert budget and digests', () => {
     const digest = slack.messages.at(-1)!;
     expect(digest.text).toContain('3 alerts held back from slack');
     expect(JSON.stringify(digest.blocks)).toContain('failed-logins ×3 (worst high)');
-    expect(JSON.stringify(digest.blocks)).toContain('https://pipewarden.example/api/alerts?status=held');
+    // issue 13: held alerts stay listable after their digest, as status=digested, and the digest says so
+    expect(JSON.stringify(digest.blocks)).toContain('https://pipewarden.example/api/alerts?status=digested');
     for (const id of ['flood-3', 'flood-4', 'flood-5']) {
       const stored = await store.getAlert(id);
-      expect(stored?.status, id).toBe('delivered');
+      expect(stored?.status, id).toBe('digested');
       expect(stored?.deliveries.slack).toMatchObject({
         status: 'digested',
         digest: expect.stringMatching(/^digest-/),

@@ -62,6 +62,12 @@ for (const detector of detectors) {
           for (const [rule, n] of Object.entries(c.expectByRule)) expect(byRule[rule] ?? 0, rule).toBe(n);
         }
         if (c.summaryIncludes) expect(hits[0]?.summary).toContain(c.summaryIncludes);
+        if (c.hitMatches) {
+          const present = Object.entries(c.hitMatches).filter(([, v]) => v !== undefined);
+          expect(hits[0]).toMatchObject(Object.fromEntries(present));
+          for (const [k, v] of Object.entries(c.hitMatches))
+            if (v === undefined) expect(hits[0]).not.toHaveProperty(k);
+        }
       });
     }
   });

@@ -19,6 +19,8 @@ interface Def {
 }
 const defOf = (s: unknown) => (s as { _zod: { def: Def } })._zod.def;
 
+const walkedLazy = new Set<unknown>();
+
 /** Every key path of the schema; a list's item keys sit under the list's key; a record's keys are the user's. */
 function schemaPaths(schema: unknown, path: string[] = [], out = new Map<string, Set<string>>()) {
   const d = defOf(schema);
@@ -50,9 +52,14 @@ function schemaPaths(schema: unknown, path: string[] = [], out = new Map<string,
     case 'union':
       for (const o of d.options ?? []) schemaPaths(o, path, out);
       break;
-    case 'lazy':
-      schemaPaths(d.getter?.(), path, out);
+    case 'lazy': {
+      // a recursive schema (alerting.route.routes) is walked once: its keys repeat at every depth
+      const inner = d.getter?.();
+      if (walkedLazy.has(inner)) break;
+      walkedLazy.add(inner);
+      schemaPaths(inner, path, out);
       break;
+    }
   }
   return out;
 }

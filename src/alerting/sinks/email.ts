@@ -20,6 +20,8 @@ export const emailSinkConfigSchema = z
     from: z.email().optional(),
     to: z.array(z.email()).min(1).optional(),
     minSeverity: z.enum(SEVERITIES).default('high'),
+    /** pipewarden's API or console, linked from each mail (as from Slack). */
+    consoleUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Route only these detectors' alerts here (ids); empty: every detector. */
     detectors: z.array(z.string().min(1)).default([]),
   })
@@ -81,11 +83,23 @@ function hitFields(hit: Hit): Array<[string, string]> {
     ['Repository', hit.repository],
     ['Source IP', hit.source_ip],
     ['Time', hit['@timestamp']],
+    ['Hits', hit.incident && hit.incident.count > 1 ? incidentLine(hit.incident) : undefined],
     ['Hit', hit.id],
   ];
   return fields
     .filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '')
     .map(([k, v]) => [k, oneLine(v)]);
+}
+
+/** An incident's count and span, and who acted on it. */
+function incidentLine(inc: NonNullable<Hit['incident']>): string {
+  const acted =
+    inc.status === 'acknowledged'
+      ? `; acknowledged by ${inc.acknowledged_by ?? 'someone'}`
+      : inc.status === 'resolved'
+        ? `; resolved by ${inc.resolved_by ?? 'someone'}`
+        : '';
+  return `${inc.count} in incident ${inc.id} (first ${inc.first_at}, last ${inc.last_at})${acted}`;
 }
 
 function htmlLink(url: string): string {
@@ -119,6 +133,7 @@ export function renderEmail(
     ...(context.length ? ['Context:', ...context.map(([k, v]) => `  ${k}: ${v}`), ''] : []),
     `Runbook: ${oneLine(hit.runbook)}`,
     ...(hit.reference ? [`Reference: ${oneLine(hit.reference)}`] : []),
+    ...(hit.link ? [`At ${oneLine(hit.source)}: ${oneLine(hit.link)}`] : []),
     ...(page ? [`Alert and events: ${page}`] : []),
     '',
     '-- ',
@@ -138,6 +153,7 @@ export function renderEmail(
     ...(context.length ? ['<h3>Context</h3>', `<table>${context.map(row).join('')}</table>`] : []),
     `<p>Runbook: ${htmlLink(hit.runbook)}</p>`,
     ...(hit.reference ? [`<p>Reference: ${htmlLink(hit.reference)}</p>`] : []),
+    ...(hit.link ? [`<p>At ${escapeHtml(oneLine(hit.source))}: ${htmlLink(hit.link)}</p>`] : []),
     ...(page ? [`<p>Alert and events: ${htmlLink(page)}</p>`] : []),
     '</body></html>',
     '',

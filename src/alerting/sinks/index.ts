@@ -1,12 +1,14 @@
 // The registry of alert sinks: an explicit typed array. The `alerting` config keys, createSinks, the CLI,
 // the API and the README's sink table derive from it; a test fails when a sink file is missing from it.
-import type { z } from 'zod';
-import type { Sink, SinkConfigBase, SinkDefinition } from '../types.ts';
+import { z } from 'zod';
+import type { Hit, Sink, SinkConfigBase, SinkDefinition, SinkRef } from '../types.ts';
 import { email } from './email.ts';
+import { pagerduty } from './pagerduty/index.ts';
 import { slack } from './slack.ts';
+import { teams } from './teams/index.ts';
 import { webhook } from './webhook/index.ts';
 
-export const sinks = [slack, email, webhook] as const satisfies readonly SinkDefinition[];
+export const sinks = [slack, email, webhook, pagerduty, teams] as const satisfies readonly SinkDefinition[];
 
 type Registered = (typeof sinks)[number];
 
@@ -26,12 +28,71 @@ function configOf(alerting: SinkConfigs, id: Registered['id']): SinkConfigBase {
   return alerting[id];
 }
 
-/** A sink for every enabled entry, in registry order. */
-export function createSinks(alerting: SinkConfigs): Sink[] {
-  return sinks.flatMap((d) => {
+/**
+ * `alerting.receivers`: each a name and exactly one sink of the registry with its own settings
+ * (`sec-oncall: { slack: { channel: '#sec-oncall' } }`). A receiver's sink is enabled by being named.
+ */
+export const receiversSchema = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a receiver name: letters, digits, _ . - (at most 64)'),
+    z
+      .strictObject(
+        Object.fromEntries(
+          sinks.map((d) => [
+            d.id,
+            z
+              .preprocess(
+                (v) => (v && typeof v === 'object' && !Array.isArray(v) ? { enabled: true, ...v } : v),
+                d.configSchema as z.ZodType<SinkConfigBase>,
+              )
+              .optional(),
+          ]),
+        ) as Record<string, z.ZodOptional<z.ZodType<SinkConfigBase>>>,
+      )
+      .superRefine((r, ctx) => {
+        const named = Object.keys(r).filter((k) => r[k] !== undefined);
+        if (named.length !== 1)
+          ctx.addIssue({
+            code: 'custom',
+            message: `a receiver is exactly one sink (${sinks.map((d) => d.id).join(', ')}); found ${named.length ? named.join(', ') : 'none'}`,
+          });
+      }),
+  )
+  .default({});
+export type ReceiversConfig = z.output<typeof receiversSchema>;
+
+/** The sink ids enabled directly under alerting.<sink>: the implicit receivers of the default route. */
+export function implicitReceivers(alerting: SinkConfigs): string[] {
+  return sinks.filter((d) => configOf(alerting, d.id).enabled).map((d) => d.id);
+}
+
+/** A sink under a receiver's name: deliveries (and the outbox) are recorded per receiver. */
+function asReceiver(name: string, type: string, sink: Sink): Sink {
+  return {
+    name,
+    type,
+    minSeverity: sink.minSeverity,
+    ...(sink.detectors ? { detectors: sink.detectors } : {}),
+    render: (hit) => sink.render(hit),
+    send: (payload) => sink.send(payload),
+    ...(sink.close ? { close: () => sink.close!() } : {}),
+    ...(sink.update ? { update: (ref: SinkRef, hit: Hit) => sink.update!(ref, hit) } : {}),
+  };
+}
+
+/** A sink for every enabled entry, in registry order, then one per named receiver (alerting.receivers). */
+export function createSinks(alerting: SinkConfigs & { receivers?: ReceiversConfig }): Sink[] {
+  const direct = sinks.flatMap((d) => {
     const config = configOf(alerting, d.id);
-    return config.enabled ? [(d as SinkDefinition).create(config)] : [];
+    return config.enabled ? [asReceiver(d.id, d.id, (d as SinkDefinition).create(config))] : [];
   });
+  const named = Object.entries(alerting.receivers ?? {}).flatMap(([name, r]) => {
+    const def = sinks.find((d) => r[d.id] !== undefined);
+    return def ? [asReceiver(name, def.id, (def as SinkDefinition).create(r[def.id]!))] : [];
+  });
+  return [...direct, ...named];
 }
 
 /** The first consoleUrl a sink's config sets (linked from digests, whichever sink sends them). */

@@ -56,7 +56,25 @@ type Mrkdwn = { type: 'mrkdwn'; text: string; verbatim?: boolean };
 export type SlackBlock =
   | { type: 'header'; text: PlainText }
   | { type: 'section'; text?: Mrkdwn; fields?: Mrkdwn[] }
-  | { type: 'context'; elements: Mrkdwn[] };
+  | { type: 'context'; elements: Mrkdwn[] }
+  | { type: 'actions'; block_id: string; elements: SlackButton[] };
+
+type SlackButton = {
+  type: 'button';
+  action_id: string;
+  text: PlainText;
+  value?: string;
+  url?: string;
+  style?: 'primary' | 'danger';
+};
+
+/** The buttons' action ids (slack-interactions.ts handles them); each button's value is the incident id. */
+export const SLACK_ACTIONS = {
+  ack: 'pipewarden.ack',
+  silence1h: 'pipewarden.silence-1h',
+  silence24h: 'pipewarden.silence-24h',
+  open: 'pipewarden.open',
+} as const;
 
 /** What chat.postMessage receives (a subset of ChatPostMessageArguments). */
 export interface SlackMessage {
@@ -126,13 +144,23 @@ export function renderSlackMessage(
     field('Detector', `\`${escapeSlack(oneLine(hit.detector))}\``),
     field('Source', escapeSlack(oneLine(hit.source))),
   ];
+  if (hit.context.rule !== undefined)
+    fields.push(field('Rule', `\`${escapeSlack(oneLine(String(hit.context.rule)))}\``));
   if (hit.actor) fields.push(field('Actor', escapeSlack(oneLine(hit.actor))));
+  else if (typeof hit.context.targets === 'string')
+    fields.push(field('Targets', escapeSlack(oneLine(hit.context.targets))));
   if (hit.repository) fields.push(field('Repository', escapeSlack(oneLine(hit.repository))));
   if (hit.source_ip) fields.push(field('Source IP', escapeSlack(oneLine(hit.source_ip))));
   fields.push(field('Time', slackDate(hit['@timestamp'])));
+  const inc = hit.incident;
+  if (inc && inc.count > 1)
+    fields.push(
+      field('Hits', `${inc.count} (first ${slackDate(inc.first_at)}, last ${slackDate(inc.last_at)})`),
+    );
 
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
+  if (hit.link) context.push(link(hit.link, `open at ${oneLine(hit.source)}`));
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
   // The alert's page in the console, with the events that triggered it: the first pivot.
   if (options.consoleUrl) context.push(link(alertPageUrl(options.consoleUrl, hit.id), 'alert and events'));
@@ -150,10 +178,78 @@ export function renderSlackMessage(
         text: { type: 'plain_text', text: truncate(`[${sev}] ${title}`, HEADER_MAX), emoji: true },
       },
       { type: 'section', text: { type: 'mrkdwn', text: truncate(summary, SECTION_MAX), verbatim: true } },
-      { type: 'section', fields },
+      { type: 'section', fields: fields.slice(0, 10) }, // Block Kit: at most 10 fields
       { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('  ·  '), SECTION_MAX) }] },
+      ...detailBlocks(hit),
+      ...incidentBlocks(hit),
+      ...actionBlocks(hit, options.consoleUrl),
     ],
   };
+}
+
+/** What email shows as Context (counts, first/last, the users, a secret's job and line), one line each. */
+function detailBlocks(hit: Hit): SlackBlock[] {
+  const shown = new Set(['rule', 'targets']);
+  const lines = Object.entries(hit.context)
+    .filter(([k, v]) => !shown.has(k) && v !== null && v !== '')
+    .slice(0, 30)
+    .map(([k, v]) => `*${escapeSlack(oneLine(k))}*: ${escapeSlack(oneLine(String(v)))}`);
+  if (!lines.length) return [];
+  return [
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: truncate(lines.join('\n'), SECTION_MAX), verbatim: true },
+    },
+  ];
+}
+
+/** Who acted on the incident, as a context line (Slack user ids become mentions Slack resolves). */
+function incidentBlocks(hit: Hit): SlackBlock[] {
+  const inc = hit.incident;
+  if (!inc || inc.status === 'open') return [];
+  const who = (by: string | undefined) =>
+    by && /^U[A-Z0-9]{2,20}$/.test(by) ? `<@${by}>` : escapeSlack(oneLine(by ?? 'someone'));
+  const line =
+    inc.status === 'acknowledged'
+      ? `:eyes: Acknowledged by ${who(inc.acknowledged_by)}${inc.acknowledged_at ? ` at ${slackDate(inc.acknowledged_at)}` : ''}`
+      : `:white_check_mark: Resolved by ${who(inc.resolved_by)}${inc.resolved_at ? ` at ${slackDate(inc.resolved_at)}` : ''}`;
+  return [{ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(line, SECTION_MAX) }] }];
+}
+
+/** The incident's buttons: Acknowledge (while open), Silence 1 h / 24 h (same key), Open in console. */
+function actionBlocks(hit: Hit, consoleUrl: string | undefined): SlackBlock[] {
+  const inc = hit.incident;
+  if (!inc) return [];
+  const button = (action_id: string, text: string, extra: Partial<SlackButton> = {}): SlackButton => ({
+    type: 'button',
+    action_id,
+    text: { type: 'plain_text', text },
+    value: inc.id,
+    ...extra,
+  });
+  const elements: SlackButton[] = [];
+  if (inc.status === 'open') elements.push(button(SLACK_ACTIONS.ack, 'Acknowledge', { style: 'primary' }));
+  elements.push(
+    button(SLACK_ACTIONS.silence1h, 'Silence 1 h'),
+    button(SLACK_ACTIONS.silence24h, 'Silence 24 h'),
+  );
+  if (consoleUrl && /^https?:\/\//i.test(consoleUrl))
+    elements.push(
+      button(SLACK_ACTIONS.open, 'Open in console', {
+        url: `${consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`,
+      }),
+    );
+  return [{ type: 'actions', block_id: `pipewarden:${inc.id}`.slice(0, 255), elements }];
+}
+
+/** Pure: the thread reply for a later hit of an incident: what is new. */
+export function renderSlackThreadReply(hit: Hit): string {
+  const inc = hit.incident;
+  const count = inc ? `Hit ${inc.count}` : 'New hit';
+  return truncate(
+    `${count} at ${slackDate(hit['@timestamp'])}: ${escapeSlack(oneLine(hit.summary))} (hit \`${escapeSlack(oneLine(hit.id))}\`)`,
+    SECTION_MAX,
+  );
 }
 
 // Platform errors that say "try again later" rather than "this will never work".
@@ -208,7 +304,29 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
       renderSlackMessage(hit, { channel, ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}) }),
     async send(payload) {
       try {
-        await client.chat.postMessage({ ...payload, unfurl_links: false, unfurl_media: false });
+        const res = await client.chat.postMessage({ ...payload, unfurl_links: false, unfurl_media: false });
+        // where the message is, so an incident's later hits edit it and reply in its thread
+        return res.channel && res.ts ? { channel: res.channel, ts: res.ts } : undefined;
+      } catch (err) {
+        throw toSinkError(err);
+      }
+    },
+    async update(ref, hit) {
+      const { channel: at, ts } = ref;
+      if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
+      const message = renderSlackMessage(hit, {
+        channel: at,
+        ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
+      });
+      try {
+        await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
+        await client.chat.postMessage({
+          channel: at,
+          thread_ts: ts,
+          text: renderSlackThreadReply(hit),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
       } catch (err) {
         throw toSinkError(err);
       }
