@@ -5,35 +5,24 @@
 // configured directly under `alerting.<sink>` are the implicit receivers of the default route, named by
 // their sink id, so a config without `route` behaves as before.
 import { z } from 'zod';
+import { compileGlob, type GlobMatcher } from '../util/glob.ts';
 import { type Hit, SEVERITIES, type Severity, severityRank } from './types.ts';
 
 /**
- * Whether `text` matches `pattern`, where `*` matches any run of characters and `?` one character; case-
- * insensitive. Iterative two-pointer match with one backtrack point (the last `*`): linear in practice and
- * never exponential, whatever a configured pattern or a vendor string holds — no regex is built.
+ * Whether `text` matches `pattern`, where `*` matches any run of characters (`/` included: a route's
+ * `octo-org/*` is a whole organisation) and `?` one character; case-insensitive. Matched by the linear glob
+ * matcher of src/util/glob.ts (no regex is built), each pattern compiled once.
  */
 export function globMatch(pattern: string, text: string): boolean {
-  const p = pattern.toLowerCase();
-  const t = text.toLowerCase();
-  let pi = 0;
-  let ti = 0;
-  let star = -1; // position in p just after the last '*'
-  let mark = 0; // position in t where that '*' started matching
-  while (ti < t.length) {
-    if (pi < p.length && (p[pi] === '?' || (p[pi] !== '*' && p[pi] === t[ti]))) {
-      pi++;
-      ti++;
-    } else if (pi < p.length && p[pi] === '*') {
-      star = ++pi;
-      mark = ti;
-    } else if (star !== -1) {
-      pi = star;
-      ti = ++mark;
-    } else return false;
+  let m = compiled.get(pattern);
+  if (!m) {
+    m = compileGlob(pattern.replace(/\*+/g, '**'), { ignoreCase: true });
+    compiled.set(pattern, m);
   }
-  while (pi < p.length && p[pi] === '*') pi++;
-  return pi === p.length;
+  return m.test(text);
 }
+// Patterns come from the routing config: a bounded set.
+const compiled = new Map<string, GlobMatcher>();
 
 /** A duration as Alertmanager writes it: 30s, 5m, 4h, 1d. */
 export const durationSchema = z

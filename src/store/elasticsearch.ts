@@ -628,9 +628,7 @@ export class ElasticsearchStore implements Store {
   /** The data stream's write index, looked up again every minute (a rollover moves it). */
   async #currentWriteIndex(): Promise<string> {
     if (this.#writeIndex && Date.now() - this.#writeIndex.at < 60_000) return this.#writeIndex.name;
-    // _resolve/index is core (GET _data_stream is not on every node): the last backing index is the write one.
-    const res = await this.#client.indices.resolveIndex({ name: this.#events });
-    const name = res.data_streams[0]?.backing_indices.at(-1) ?? this.#events;
+    const name = (await this.#backingIndices()).write ?? this.#events;
     this.#writeIndex = { name, at: Date.now() };
     return name;
   }
@@ -689,19 +687,30 @@ export class ElasticsearchStore implements Store {
    * found here, but it sits in the current write index, where `create` answers 409 anyway.
    */
   /**
+   * The events data stream's backing indices: the write one (the newest generation,
+   * `.ds-<stream>-<date>-<generation>`) and the older ones. `_resolve/index` is core (GET _data_stream is
+   * not on every node).
+   */
+  async #backingIndices(): Promise<{ write: string | undefined; older: string[] }> {
+    const { data_streams: streams } = await this.#client.indices.resolveIndex({ name: this.#events });
+    const found = streams.find((d) => d.name === this.#events)?.backing_indices ?? [];
+    const backing = typeof found === 'string' ? [found] : found;
+    const generation = (name: string) => Number(name.slice(name.lastIndexOf('-') + 1)) || 0;
+    const newest = Math.max(...backing.map(generation));
+    return {
+      write: backing.find((name) => generation(name) === newest),
+      older: backing.filter((name) => generation(name) !== newest),
+    };
+  }
+
+  /**
    * A create keyed by id answers 409 for an event already in the write index, so only the stream's older
    * backing indices (after a rollover) need asking. Most of the time there are none and nothing is asked.
    * (A rollover landing between this look-up and the bulk could still let one redelivered event in twice:
    * a window of one round trip, once per rollover.)
    */
   async #notYetIndexed(events: PipewardenEvent[]): Promise<PipewardenEvent[]> {
-    const { data_streams: streams } = await this.#client.indices.resolveIndex({ name: this.#events });
-    const found = streams.find((d) => d.name === this.#events)?.backing_indices ?? [];
-    const backing = typeof found === 'string' ? [found] : found;
-    // The write index is the newest generation (`.ds-<stream>-<date>-<generation>`).
-    const generation = (name: string) => Number(name.slice(name.lastIndexOf('-') + 1)) || 0;
-    const newest = Math.max(...backing.map(generation));
-    const older = backing.filter((name) => generation(name) !== newest);
+    const { older } = await this.#backingIndices();
     if (older.length === 0) return events;
     const res = await this.#client.search({
       index: older.join(','),

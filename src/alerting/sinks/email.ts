@@ -1,24 +1,13 @@
 // Email sink: a pure renderer (subject, text and HTML parts) and a thin sender over nodemailer's SMTP transport.
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { secretRef } from '../../config/secrets.ts';
 import { alertPageUrl } from '../../console/links.ts';
+import { smtpFields, smtpTransport } from '../smtp.ts';
 import { flatText } from '../text.ts';
 import { type Hit, SEVERITIES, type Sink, type SinkDefinition, SinkError } from '../types.ts';
 
 export const emailSinkConfigSchema = z
   .strictObject({
-    enabled: z.boolean().default(false),
-    host: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).default(587),
-    /** Implicit TLS from the first byte (port 465); false means plain SMTP upgraded by STARTTLS. */
-    secure: z.boolean().default(false),
-    /** Refuse to send unless STARTTLS succeeds; set false only for a relay on localhost. */
-    requireTls: z.boolean().default(true),
-    usernameEnv: secretRef('PIPEWARDEN_SMTP_USERNAME'),
-    passwordEnv: secretRef('PIPEWARDEN_SMTP_PASSWORD'),
-    from: z.email().optional(),
-    to: z.array(z.email()).min(1).optional(),
+    ...smtpFields,
     minSeverity: z.enum(SEVERITIES).default('high'),
     /** pipewarden's API or console, linked from each mail (as from Slack). */
     consoleUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
@@ -203,24 +192,7 @@ export function toSinkError(err: unknown): SinkError {
 export function createEmailSink(config: EmailSinkConfig): Sink<EmailMessage> {
   const { host, from, to } = config;
   if (!host || !from || !to?.length) throw new Error('email sink needs host, from and to');
-  const user = config.usernameEnv;
-  const pass = config.passwordEnv;
-  const transport = nodemailer.createTransport({
-    host,
-    port: config.port,
-    secure: config.secure,
-    requireTLS: config.requireTls,
-    ...(user && pass ? { auth: { user: user.reveal(), pass: pass.reveal() } } : {}),
-    pool: false,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 10_000,
-    dnsTimeout: 10_000,
-    // alert text comes from events: never let it make the transport read files or fetch URLs
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    logger: false,
-  });
+  const transport = smtpTransport(config);
   // Set from server.publicUrl by createSinks (src/factories.ts): the alert's page in the console.
   const { consoleUrl } = config as { consoleUrl?: string };
   return {

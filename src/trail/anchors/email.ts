@@ -1,23 +1,13 @@
 // The email anchor: one short message per checkpoint period (the checkpoints written together), to a
 // mailbox the store's administrator does not control. The body is the JSON lines `trail verify` reads.
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { secretRef } from '../../config/secrets.ts';
+import { smtpFields, smtpTransport } from '../../alerting/smtp.ts';
 import type { Checkpoint } from '../types.ts';
 import { type Anchor, type AnchorUnit, renderLines } from './types.ts';
 
 const schema = z
   .strictObject({
-    enabled: z.boolean().default(false),
-    host: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).default(587),
-    secure: z.boolean().default(false),
-    /** Refuse to send unless STARTTLS succeeds; false only for a relay on localhost. */
-    requireTls: z.boolean().default(true),
-    usernameEnv: secretRef('PIPEWARDEN_SMTP_USERNAME'),
-    passwordEnv: secretRef('PIPEWARDEN_SMTP_PASSWORD'),
-    from: z.email().optional(),
-    to: z.array(z.email()).min(1).optional(),
+    ...smtpFields,
   })
   .superRefine((c, ctx) => {
     if (!c.enabled) return;
@@ -39,18 +29,11 @@ export const emailAnchor: AnchorUnit<typeof schema> = {
   id: 'email',
   configSchema: schema,
   create(config): Anchor {
-    const auth =
-      config.usernameEnv && config.passwordEnv
-        ? { user: config.usernameEnv.reveal(), pass: config.passwordEnv.reveal() }
-        : undefined;
-    const transport = nodemailer.createTransport({
-      host: config.host!,
-      port: config.port,
-      secure: config.secure,
-      requireTLS: config.requireTls && !config.secure,
-      ignoreTLS: !config.requireTls && !config.secure,
-      ...(auth ? { auth } : {}),
-    });
+    // Without requireTls, plain SMTP only: an anchor relay on localhost need not offer STARTTLS.
+    const transport = smtpTransport(
+      { ...config, requireTls: config.requireTls && !config.secure },
+      { ignoreTLS: !config.requireTls && !config.secure },
+    );
     return {
       name: 'email',
       async publish(checkpoints) {
