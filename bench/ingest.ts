@@ -13,7 +13,19 @@ const CONNECTIONS = 32;
 
 const sample = loadSample('github', 'push__default.json');
 const body = JSON.stringify(sample.body);
-const signature = `sha256=${createHmac('sha256', 'bench-secret-0123456789').update(body).digest('hex')}`;
+const push = sample.body as Record<string, unknown>;
+let seq = 0;
+/**
+ * A distinct push per request (its own `after` commit), signed: event ids come from the signed content, so
+ * the same body again would be answered as a replay without reaching the bus.
+ */
+function nextPush(): { body: string; signature: string } {
+  const b = JSON.stringify({ ...push, after: (seq++).toString(16).padStart(40, '0') });
+  return {
+    body: b,
+    signature: `sha256=${createHmac('sha256', 'bench-secret-0123456789').update(b).digest('hex')}`,
+  };
+}
 
 async function startTarget(kind: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [new URL('./ingest-target.ts', import.meta.url).pathname, kind], {
@@ -43,16 +55,22 @@ async function load(url: string): Promise<Result> {
     headers: {
       'content-type': 'application/json',
       'x-github-event': 'push',
-      'x-hub-signature-256': signature,
     },
-    body,
-    // A fresh delivery id per request: the same one would be answered as a duplicate.
+    // A distinct signed push and a fresh delivery id per request (the baseline gets the same bodies).
     requests: [
       {
-        setupRequest: (req: any) => ({
-          ...req,
-          headers: { ...req.headers, 'x-github-delivery': randomUUID() },
-        }),
+        setupRequest: (req: any) => {
+          const next = nextPush();
+          return {
+            ...req,
+            body: next.body,
+            headers: {
+              ...req.headers,
+              'x-hub-signature-256': next.signature,
+              'x-github-delivery': randomUUID(),
+            },
+          };
+        },
       },
     ],
   });
@@ -106,8 +124,9 @@ writeSection(
   'Ingest: POST /ingest/github',
   `Method: \`node bench/ingest.ts\` (part of \`npm run bench\`). Each target runs in its own Node ${process.versions.node} process;
 autocannon drives it over loopback with ${CONNECTIONS} connections for ${SECONDS} s, ${RUNS} runs after a warm-up run; figures are
-medians. Every request is a real GitHub \`push\` sample (${body.length} bytes), HMAC-SHA256 signed, with a fresh
-\`X-GitHub-Delivery\`. A request counts when it was answered 202, i.e. after the event was durably on the bus
+medians. Every request is a real GitHub \`push\` sample (${body.length} bytes) with its own \`after\` commit (a
+distinct event: the same signed body again would be answered as a replay without reaching the bus), HMAC-SHA256
+signed, with a fresh \`X-GitHub-Delivery\`. A request counts when it was answered 202, i.e. after the event was durably on the bus
 (embedded: SQLite WAL commit with synchronous=FULL, group-committed; distributed: Kafka idempotent producer, acks=all).
 The baseline is a bare Fastify route parsing the same JSON body, measured in the same run.
 Embedded runs every role in the process (ingest, index, detect, alert), as \`pipewarden serve\` does;
