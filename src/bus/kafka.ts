@@ -29,6 +29,15 @@ import {
 export const kafkaConfigSchema = z.strictObject({
   brokers: z.array(z.string().min(1)).min(1),
   clientId: z.string().min(1).default('pipewarden'),
+  /**
+   * Consumer groups are named `<groupPrefix>-index`, `-detect`, `-alert`: two deployments (or test runs)
+   * sharing a cluster with different topics need different prefixes, since kafkajs assigns every topic
+   * any member of a group subscribes to across all its members.
+   */
+  groupPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, underscore and dash only (at most 100)')
+    .default('pipewarden'),
   partitions: z.number().int().min(1).default(3),
   replicationFactor: z.number().int().min(1).default(1),
   ssl: z.boolean().default(false),

@@ -14,7 +14,7 @@ import { eventId } from '../event.ts';
 import { createSinks } from '../factories.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
-import type { RoleDeps, Stoppable } from './types.ts';
+import { consumerGroup, type RoleDeps, type Stoppable } from './types.ts';
 
 export interface AlertRole {
   alerter: Alerter;
@@ -45,7 +45,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
   });
   const consumer = await bus.subscribe({
     topic: config.topics.hits,
-    group: 'pipewarden-alert',
+    group: consumerGroup(config, 'alert'),
     maxBatch: 50,
     handler: (batch) => alertBatch(deps, alerter, batch),
   });

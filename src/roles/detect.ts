@@ -8,7 +8,7 @@ import { DetectionEngine, type Lane, rekeyedTopic } from '../detect/engine.ts';
 import { detectBatch } from '../detect/runner.ts';
 import { createStateStore, type DetectStateStore } from '../detect/state-store.ts';
 import { startTimeDrivenRules } from '../detect/time-driven.ts';
-import type { RoleDeps, Stoppable } from './types.ts';
+import { consumerGroup, type RoleDeps, type Stoppable } from './types.ts';
 
 export interface DetectRole {
   engine: DetectionEngine;
@@ -63,13 +63,14 @@ function createEngine({ config, log }: RoleDeps): DetectionEngine {
  */
 function detectLanes({ config }: RoleDeps, engine: DetectionEngine): LaneSpec[] {
   const events = config.topics.events;
-  if (config.mode !== 'distributed') return [{ lane: 'all', topic: events, group: 'pipewarden-detect' }];
+  if (config.mode !== 'distributed')
+    return [{ lane: 'all', topic: events, group: consumerGroup(config, 'detect') }];
   return [
-    { lane: 'events', topic: events, group: 'pipewarden-detect', rekeyFrom: events },
+    { lane: 'events', topic: events, group: consumerGroup(config, 'detect'), rekeyFrom: events },
     ...engine.rekeyedFields().map((f) => ({
       lane: f,
       topic: rekeyedTopic(events, f),
-      group: `pipewarden-detect-${rekeyedTopic('', f).slice(1)}`,
+      group: consumerGroup(config, `detect-${rekeyedTopic('', f).slice(1)}`),
     })),
   ];
 }

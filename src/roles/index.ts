@@ -2,7 +2,7 @@
 // trail); runs the store's own retention sweep where it has one.
 import type { ConsumedMessage } from '../bus/types.ts';
 import { startTrail, type TrailService } from '../trail/service.ts';
-import type { RoleDeps, Stoppable } from './types.ts';
+import { consumerGroup, type RoleDeps, type Stoppable } from './types.ts';
 
 /** How long after a start, rebalance or failed attempt the index role checks for redelivered events. */
 const REDELIVERY_WINDOW_MS = 60_000;
@@ -26,7 +26,7 @@ export async function startIndex(deps: RoleDeps): Promise<Stoppable[]> {
   stoppables.push(
     await deps.bus.subscribe({
       topic: deps.config.topics.events,
-      group: 'pipewarden-index',
+      group: consumerGroup(deps.config, 'index'),
       maxBatch: 1000,
       concurrentPartitions: 3, // bulks of different partitions in flight together
       onAssignment: () => redelivery.suspect(),

@@ -14,6 +14,11 @@ export interface RoleDeps {
   now: () => Date;
 }
 
+/** A role's consumer group: `<kafka.groupPrefix>-<name>` (embedded: `pipewarden-<name>`). */
+export function consumerGroup(config: Config, name: string): string {
+  return `${config.kafka?.groupPrefix ?? 'pipewarden'}-${name}`;
+}
+
 /** Something a role started: stopped after the HTTP server closes, before the bus and the store. */
 export interface Stoppable {
   stop(): Promise<void>;

@@ -9,7 +9,7 @@ import { createSinks, type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { ElasticsearchStore } from '../../src/store/elasticsearch.ts';
-import { eventually } from '../support/app.ts';
+import { eventually, TEST_GROUP_PREFIX } from '../support/app.ts';
 import { type SlackServer, startSlackServer } from '../support/slack-server.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
@@ -45,7 +45,7 @@ describe('alert outbox on a real Elasticsearch node', () => {
     parseConfig(
       {
         mode: 'distributed',
-        kafka: { brokers: inject('kafkaBrokers').split(',') },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX },
         elasticsearch: {
           node: inject('elasticsearchUrl'),
           indexPrefix: `pw-${run}`,

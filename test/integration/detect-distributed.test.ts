@@ -9,6 +9,7 @@ import type { Subscription } from '../../src/bus/types.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { type PipewardenEvent, partitionKey } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
+import { TEST_GROUP_PREFIX } from '../support/app.ts';
 
 const run = `det${Date.now().toString(36)}`;
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -50,7 +51,7 @@ describe('detect role, distributed: re-keying by source IP', () => {
   const config = parseConfig(
     {
       mode: 'distributed',
-      kafka: { brokers: inject('kafkaBrokers').split(','), partitions: 3 },
+      kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX, partitions: 3 },
       elasticsearch: { node: inject('elasticsearchUrl'), indexPrefix: `pw-${run}` },
       topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.build-logs` },
       log: { level: 'silent' },

@@ -12,6 +12,7 @@ import type { Detector, Rule } from '../../src/detect/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
 import { createElasticsearchClient } from '../../src/store/elasticsearch.ts';
+import { TEST_GROUP_PREFIX } from '../support/app.ts';
 
 const run = `dst${Date.now().toString(36)}`;
 const log = createLogger({ level: 'silent' });
@@ -19,7 +20,7 @@ const T0 = Date.parse('2024-06-01T10:00:00Z');
 const es = parseConfig(
   {
     mode: 'distributed',
-    kafka: { brokers: inject('kafkaBrokers').split(',') },
+    kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX },
     elasticsearch: { node: inject('elasticsearchUrl'), indexPrefix: `pw-${run}` },
     log: { level: 'silent' },
   },

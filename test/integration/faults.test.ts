@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
+import { TEST_GROUP_PREFIX } from '../support/app.ts';
 import { loadSample, rawBody, signGithub } from '../support/samples.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
@@ -35,7 +36,7 @@ describe('Elasticsearch outage under a distributed collector', () => {
     const config = parseConfig(
       {
         mode: 'distributed',
-        kafka: { brokers: inject('kafkaBrokers').split(',') },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX },
         elasticsearch: {
           node: `http://127.0.0.1:${proxy.port}`,
           indexPrefix: `pw-${run}`,

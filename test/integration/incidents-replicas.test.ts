@@ -8,7 +8,7 @@ import type { Hit } from '../../src/alerting/types.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { eventually } from '../support/app.ts';
+import { eventually, TEST_GROUP_PREFIX } from '../support/app.ts';
 import { type SlackServer, startSlackServer } from '../support/slack-server.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
@@ -46,7 +46,7 @@ describe('incidents with two alert replicas on real Kafka', () => {
     parseConfig(
       {
         mode: 'distributed',
-        kafka: { brokers: inject('kafkaBrokers').split(',') },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX },
         elasticsearch: { node: inject('elasticsearchUrl'), indexPrefix: `pw-${run}` },
         topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.build-logs` },
         log: { level: 'silent' },

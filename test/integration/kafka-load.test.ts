@@ -14,6 +14,7 @@ import { KafkaBus, kafkaConfigSchema } from '../../src/bus/kafka.ts';
 import { BusUnavailableError, MessageTooLargeError } from '../../src/bus/types.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
+import { TEST_GROUP_PREFIX } from '../support/app.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 
 const run = `kl${Date.now().toString(36)}`;
@@ -191,7 +192,7 @@ describe('distributed ingest under load and with large webhooks', () => {
       {
         mode: 'distributed',
         server: { bodyLimitBytes: 8 * 1024 * 1024 },
-        kafka: { brokers: inject('kafkaBrokers').split(','), partitions: 3 },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX, partitions: 3 },
         elasticsearch: { node: inject('elasticsearchUrl'), indexPrefix: `pw-${run}` },
         topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.build-logs` },
         log: { level: 'silent' },

@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { Role } from '../../src/config/schema.ts';
 import { readinessCheck } from '../../src/health.ts';
 import { createLogger } from '../../src/log.ts';
-import { startEmbedded } from '../support/app.ts';
+import { startEmbedded, TEST_GROUP_PREFIX } from '../support/app.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const run = `rdy${Date.now().toString(36)}`;
@@ -28,7 +28,7 @@ describe('readiness per role with Elasticsearch cut off', () => {
     const config = parseConfig(
       {
         mode: 'distributed',
-        kafka: { brokers: inject('kafkaBrokers').split(',') },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX },
         elasticsearch: {
           node: `http://127.0.0.1:${proxy.port}`,
           indexPrefix: `pw-${run}`,

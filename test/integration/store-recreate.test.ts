@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
 import { ElasticsearchStore, elasticsearchConfigSchema } from '../../src/store/elasticsearch.ts';
+import { TEST_GROUP_PREFIX } from '../support/app.ts';
 
 const run = `rcr${Date.now().toString(36)}`;
 const es = new Client({ node: inject('elasticsearchUrl') });
@@ -98,7 +99,7 @@ describe('store set up again after Elasticsearch came back empty', () => {
     const config = parseConfig(
       {
         mode: 'distributed',
-        kafka: { brokers: inject('kafkaBrokers').split(',') },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX },
         elasticsearch: { node: inject('elasticsearchUrl'), indexPrefix: prefix },
         topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.build-logs` },
         log: { level: 'silent' },

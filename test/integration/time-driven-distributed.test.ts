@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { rekeyedTopic } from '../../src/detect/engine.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
+import { TEST_GROUP_PREFIX } from '../support/app.ts';
 
 const run = `tdr${Date.now().toString(36)}`;
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -48,7 +49,7 @@ describe('time-driven rules, distributed', () => {
   const config = parseConfig(
     {
       mode: 'distributed',
-      kafka: { brokers: inject('kafkaBrokers').split(','), partitions: 2 },
+      kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX, partitions: 2 },
       elasticsearch: { node: inject('elasticsearchUrl'), indexPrefix: `pw-${run}` },
       topics: { events: `${run}.events`, hits: `${run}.hits`, buildLogs: `${run}.build-logs` },
       log: { level: 'silent' },

@@ -17,7 +17,7 @@ import { readAnchor } from '../../src/trail/anchors/read.ts';
 import { startTrail } from '../../src/trail/service.ts';
 import type { Checkpoint } from '../../src/trail/types.ts';
 import { type VerifyReport, verifyTrail } from '../../src/trail/verify.ts';
-import { eventually } from '../support/app.ts';
+import { eventually, TEST_GROUP_PREFIX } from '../support/app.ts';
 import {
   BASE,
   buildTrail,
@@ -284,7 +284,7 @@ describe('scheduled trail check (distributed: Kafka and Elasticsearch)', () => {
     const config = parseConfig(
       {
         mode: 'distributed',
-        kafka: { brokers: inject('kafkaBrokers').split(','), partitions: 1 },
+        kafka: { brokers: inject('kafkaBrokers').split(','), groupPrefix: TEST_GROUP_PREFIX, partitions: 1 },
         elasticsearch: { node: esUrl, indexPrefix: prefix },
         topics: { events: `${prefix}.events`, hits, buildLogs: `${prefix}.logs` },
         log: { level: 'silent' },

@@ -51,3 +51,9 @@ export async function eventually<T>(
     `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
   );
 }
+
+/**
+ * A consumer-group prefix of this test file's own: test files run in parallel on one Kafka, each on its own
+ * topics, and members of one group subscribing to different topics would be handed each other's partitions.
+ */
+export const TEST_GROUP_PREFIX = `pwt-${process.pid}-${Date.now().toString(36)}`;

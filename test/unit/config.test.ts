@@ -38,6 +38,25 @@ describe('config', () => {
     expect(c.sources.github.secret?.reveal()).toBe('from-file-0123456789');
   });
 
+  it('names consumer groups after kafka.groupPrefix, and refuses a prefix Kafka tooling would choke on', async () => {
+    const { consumerGroup } = await import('../../src/roles/types.ts');
+    const distributed = (groupPrefix?: string) =>
+      parseConfig(
+        {
+          mode: 'distributed',
+          kafka: { brokers: ['k:9092'], ...(groupPrefix === undefined ? {} : { groupPrefix }) },
+          elasticsearch: { node: 'http://es:9200' },
+        },
+        {},
+      );
+    expect(consumerGroup(distributed(), 'index')).toBe('pipewarden-index');
+    expect(consumerGroup(distributed('staging'), 'detect')).toBe('staging-detect');
+    expect(consumerGroup(parseConfig({}, {}), 'alert')).toBe('pipewarden-alert');
+    expect(problemsOf(() => distributed('a b'))).toEqual([
+      expect.stringMatching(/^kafka\.groupPrefix: letters, digits/),
+    ]);
+  });
+
   it('lists every error at once, each with its path', () => {
     const problems = problemsOf(() =>
       parseConfig(
