@@ -84,14 +84,23 @@ const keysFilled = engine.keyCount;
 
 const baseline: number[] = [];
 const measured: number[] = [];
+// CPU time per event (user + system, µs): far steadier than events/s on a shared machine.
+const baselineCpu: number[] = [];
+const measuredCpu: number[] = [];
+const cpuMicros = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+};
 let hits = 0;
 for (let r = 0; r < RUNS + 1; r++) {
   const messages = stream(EVENTS_PER_RUN);
   // Baseline: what the detect role does to each message before the engine (parse it).
   let t = performance.now();
+  let cpu = process.cpuUsage();
   let sink = 0;
   for (const m of messages) sink += (JSON.parse(m) as PipewardenEvent).event.id.length;
   const base = EVENTS_PER_RUN / ((performance.now() - t) / 1000);
+  const baseCpu = cpuMicros(cpu) / EVENTS_PER_RUN;
   // Measured: what the detect consumer does (src/detect/runner.ts): read and check each message
   // (readEvents), then evaluate it.
   const consumed = messages.map((value, i) => ({
@@ -104,16 +113,20 @@ for (let r = 0; r < RUNS + 1; r++) {
     timestamp: 0,
   }));
   t = performance.now();
+  cpu = process.cpuUsage();
   for (let i = 0; i < consumed.length; i += 100) {
     for (const e of readEvents(consumed.slice(i, i + 100), silent)) {
       hits += engine.evaluate(e, new Date(e['@timestamp'])).length;
     }
   }
   const rate = EVENTS_PER_RUN / ((performance.now() - t) / 1000);
+  const rateCpu = cpuMicros(cpu) / EVENTS_PER_RUN;
   if (r > 0) {
     // run 0 is the warm-up
     baseline.push(base);
     measured.push(rate);
+    baselineCpu.push(baseCpu);
+    measuredCpu.push(rateCpu);
   }
   if (sink < 0) console.log(sink);
 }
@@ -122,6 +135,7 @@ const keysAfter = engine.keyCount;
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const mb = (x: number) => x.toFixed(1);
+const us = (x: number) => x.toFixed(2);
 const body = `
 Method: \`node bench/detect.ts\` (part of \`npm run bench\`). One Node ${process.versions.node} process runs the
 detection engine over in-memory messages (no bus I/O), exactly as the detect role's handler does per message:
@@ -136,8 +150,10 @@ Machine: 2 cores, shared; date ${new Date().toISOString().slice(0, 10)}.
 | measure | value |
 |---|---|
 | detect throughput, events/s (median of ${RUNS}) | ${fmt(median(measured))} (runs: ${measured.map(fmt).join(', ')}) |
+| detect CPU µs per event (median; spread) | ${us(median(measuredCpu))} (${us(Math.min(...measuredCpu))}–${us(Math.max(...measuredCpu))}) |
 | baseline (JSON.parse only), events/s (median) | ${fmt(median(baseline))} |
-| ratio to baseline | ${(median(measured) / median(baseline)).toFixed(2)} |
+| baseline CPU µs per event (median; spread) | ${us(median(baselineCpu))} (${us(Math.min(...baselineCpu))}–${us(Math.max(...baselineCpu))}) |
+| ratio to baseline (events/s; CPU µs) | ${(median(measured) / median(baseline)).toFixed(2)}; ${(median(baselineCpu) / median(measuredCpu)).toFixed(2)} |
 | key states after the fill | ${fmt(keysFilled)} |
 | heap for them | ${mb(heapFilled - heapBefore)} MB (${fmt(((heapFilled - heapBefore) * 1_048_576) / keysFilled)} bytes per key state) |
 | key states after all runs | ${fmt(keysAfter)} |

@@ -6,6 +6,7 @@
 import type { Hit } from '../alerting/types.ts';
 import { eventId, type PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { KeyStates, times } from './key-states.ts';
 import {
   applyDistinct,
   applySequence,
@@ -122,7 +123,7 @@ interface CompiledRule {
   windowMs: number;
   dedupMs: number;
   cap: number; // timestamps or values kept per key
-  states: Map<string, KeyState>; // insertion order = last touched, so the front expires first
+  states: KeyStates; // packed (key-states.ts); insertion order = last touched, so the front expires first
   /** Time-driven rules: their schedule, and the next time it runs (undefined until the first tick). */
   schedule?: Schedule;
   next?: number;
@@ -437,9 +438,10 @@ export class DetectionEngine {
     for (const r of this.#rules) {
       if (r.schedule) continue; // time-driven keys are judged and dropped by `tick`
       // Front = least recently touched; stop at the first live one (amortised O(1) per event).
-      for (const [key, s] of r.states) {
-        if (expiresAt(r, s) > horizon && r.states.size <= this.#maxKeys) break;
-        if (expiresAt(r, s) > horizon) this.stats.evicted++;
+      for (const [key, x] of r.states.packed()) {
+        const until = windowExpiry(r, times(x));
+        if (until > horizon && r.states.size <= this.#maxKeys) break;
+        if (until > horizon) this.stats.evicted++;
         r.states.delete(key);
         this.#forget(r, key);
       }
@@ -499,7 +501,25 @@ export class DetectionEngine {
       s = newState(rule.type);
       if (rule.type === 'scheduled') s.wm = r.last ?? t; // the open period began at the previous run
     }
-    r.states.set(key, s);
+    try {
+      this.#change(r, s, key, event, t, now, position, hits);
+    } finally {
+      r.states.set(key, s); // the state is packed: the change is kept by setting it
+    }
+  }
+
+  /** What `#apply` does to a key's state once it is known to count (`s` is written back by the caller). */
+  #change(
+    r: CompiledRule,
+    s: KeyState,
+    key: string,
+    event: PipewardenEvent,
+    t: number,
+    now: Date,
+    position: BusPosition | undefined,
+    hits: Hit[],
+  ): void {
+    const { rule, config } = r;
     r.borrowed?.delete(key); // an event of the key reached this consumer: it owns the key
     if (position) {
       s.src = `${position.topic}/${position.partition}`;
@@ -709,6 +729,7 @@ export class DetectionEngine {
         if (found) {
           keep(key, s);
           s.fired = found.from;
+          r.states.set(key, s);
           const absence: Absence = { ...found.absence, rule: rule.id, keyBy: rule.keyBy };
           const m = rule.describe(absence, { config, now });
           hits.push(
@@ -734,6 +755,7 @@ export class DetectionEngine {
         }
         keep(key, s);
         const period = closePeriod(rule, s, key, s.wm === NONE ? atMs : s.wm, atMs);
+        r.states.set(key, s);
         const m = rule.check(period, { config, now });
         if (m)
           hits.push(
@@ -784,13 +806,18 @@ function inLane(r: CompiledRule, lane: Lane): boolean {
   return r.rule.keyBy === lane;
 }
 
+/** `expiresAt` of a window rule's state, from its newest time and last firing alone. */
+function windowExpiry(r: CompiledRule, s: { wm: number; fired: number }): number {
+  return Math.max(s.wm + r.windowMs, s.fired + r.dedupMs);
+}
+
 function expiresAt(r: CompiledRule, s: KeyState): number {
   if (r.schedule) {
     // Judged and dropped by `tick`; the snapshot store forgets a key nothing touched for a month.
     const newest = Math.max(s.wm, s.t.at(-1) ?? NONE, s.fired);
     return (newest === NONE ? 0 : newest) + TIME_STATE_TTL_MS;
   }
-  return Math.max(s.wm + r.windowMs, s.fired + r.dedupMs);
+  return windowExpiry(r, s);
 }
 
 function compileRules(
@@ -842,7 +869,7 @@ function compileRules(
           windowMs: windowMs ?? 0,
           dedupMs: 0,
           cap: 1,
-          states: new Map(),
+          states: new KeyStates(),
           schedule,
         });
       continue;
@@ -855,7 +882,7 @@ function compileRules(
     if (!Number.isInteger(n) || n < 1 || n > MAX_COUNT)
       bad(`threshold / minFirst must be an integer in 1..${MAX_COUNT}`);
     const cap = rule.type === 'threshold' ? n : rule.type === 'distinct' ? 2 * n : Math.max(n, 10);
-    out.push({ detector, config, rule, windowMs: rule.windowMs, dedupMs, cap, states: new Map() });
+    out.push({ detector, config, rule, windowMs: rule.windowMs, dedupMs, cap, states: new KeyStates() });
   }
   return out;
 }
