@@ -1,7 +1,9 @@
 // A server under load for bench/ingest.ts and bench/hec.ts, in its own process so the load generator does
 // not share its event loop. Prints its URL on stdout, then serves until killed.
-//   node bench/ingest-target.ts baseline|embedded|distributed
-import { mkdtempSync } from 'node:fs';
+//   node bench/ingest-target.ts baseline|embedded|embedded-ingest|distributed
+// Spawned with an IPC channel, it answers each message with its own CPU time (process.cpuUsage, µs), so the
+// bench can put the target's CPU µs per request beside req/s (far steadier on a shared machine).
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
@@ -17,6 +19,22 @@ const env = {
 };
 const log = createLogger({ level: 'silent' });
 routeProcessWarnings(log); // as `pipewarden serve` does
+// Exit on SIGTERM through process.exit, so that a --cpu-prof profile is written.
+process.once('SIGTERM', () => process.exit(0));
+process.on('message', () => {
+  const { user, system } = process.cpuUsage();
+  process.send?.({ cpuMicros: user + system, threadMicros: threadCpu() });
+});
+/** The main thread's own CPU time (µs), from /proc (Linux): the rest of cpuMicros is other threads. */
+function threadCpu(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return undefined;
+  }
+}
 
 if (kind === 'baseline') {
   // The floor: Fastify parsing a JSON body and answering 202, nothing else.
@@ -28,6 +46,15 @@ if (kind === 'baseline') {
 } else if (kind === 'embedded') {
   const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
   const app = await startApp(parseConfig({ mode: 'embedded', embedded: { dataDir } }, env), { port: 0, log });
+  process.stdout.write(`${app.url}\n`);
+} else if (kind === 'embedded-ingest') {
+  // The ingest role alone on the embedded bus (as `pipewarden serve --role ingest`).
+  const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
+  const app = await startApp(parseConfig({ mode: 'embedded', embedded: { dataDir } }, env), {
+    port: 0,
+    log,
+    roles: ['ingest'],
+  });
   process.stdout.write(`${app.url}\n`);
 } else if (kind === 'distributed') {
   const run = `bench${Date.now().toString(36)}`;
@@ -46,6 +73,6 @@ if (kind === 'baseline') {
   const app = await startApp(config, { port: 0, log, roles: ['ingest'] });
   process.stdout.write(`${app.url}\n`);
 } else {
-  process.stderr.write('usage: node bench/ingest-target.ts baseline|embedded|distributed\n');
+  process.stderr.write('usage: node bench/ingest-target.ts baseline|embedded|embedded-ingest|distributed\n');
   process.exit(2);
 }

@@ -27,16 +27,54 @@ function nextPush(): { body: string; signature: string } {
   };
 }
 
-async function startTarget(kind: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [new URL('./ingest-target.ts', import.meta.url).pathname, kind], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+interface Target {
+  kind: string;
+  url: string;
+  child: ChildProcess;
+}
+
+async function startTarget(kind: string): Promise<Target> {
+  // BENCH_TARGET_FLAGS: extra node flags for the targets, e.g. `--cpu-prof --cpu-prof-dir=.run/prof` to profile.
+  const flags = (process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean);
+  const script = new URL('./ingest-target.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, [...flags, script, kind], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: process.env,
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${kind} target exited with ${code}`)));
   });
-  return { url: line.trim(), child };
+  return { kind, url: line.trim(), child };
+}
+
+/** The target's own CPU time so far (user + system, µs), asked over IPC. */
+function cpuOf(target: Target): Promise<number> {
+  return cpuAndThread(target).then((c) => c.cpuMicros);
+}
+
+/** The target's CPU time (µs): the whole process, and its main thread alone (Linux; else undefined). */
+function cpuAndThread(target: Target): Promise<{ cpuMicros: number; threadMicros?: number }> {
+  return new Promise((resolve) => {
+    target.child.once('message', (m) => resolve(m as { cpuMicros: number; threadMicros?: number }));
+    target.child.send('cpu');
+  });
+}
+
+/**
+ * Waits until the target is idle (under 5 % of a core over 250 ms), so that work a round left behind
+ * (the index, detect and alert consumers of the embedded target catching up) is charged to that round and
+ * does not run during the next target's round.
+ */
+async function settle(target: Target): Promise<number> {
+  let last = await cpuOf(target);
+  for (let i = 0; i < 240; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await cpuOf(target);
+    if (now - last < 12_500) return now;
+    last = now;
+  }
+  return last;
 }
 
 interface Result {
@@ -44,11 +82,17 @@ interface Result {
   p50: number;
   p99: number;
   non2xx: number;
+  /** CPU µs of the target per request answered 2xx, including work it finished after the load. */
+  cpu: number;
+  /** The part of it on the main thread (the event loop that answers requests). */
+  mainCpu: number;
 }
 
-async function load(url: string): Promise<Result> {
+async function load(target: Target): Promise<Result> {
+  const before = await settle(target);
+  const mainBefore = (await cpuAndThread(target)).threadMicros ?? 0;
   const r = await autocannon({
-    url: `${url}/ingest/github`,
+    url: `${target.url}/ingest/github`,
     method: 'POST',
     connections: CONNECTIONS,
     duration: SECONDS,
@@ -74,33 +118,23 @@ async function load(url: string): Promise<Result> {
       },
     ],
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors };
+  const after = await settle(target);
+  const mainAfter = (await cpuAndThread(target)).threadMicros ?? 0;
+  return {
+    mainCpu: (mainAfter - mainBefore) / Math.max(1, r['2xx']),
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx + r.errors,
+    cpu: (after - before) / Math.max(1, r['2xx']),
+  };
 }
 
-async function measure(kind: string): Promise<{ runs: Result[]; med: Result }> {
-  const { url, child } = await startTarget(kind);
-  try {
-    await autocannon({ url: `${url}/healthz`, duration: 1, connections: 4 }); // warm-up of the process
-    await load(url); // warm-up of the route (JIT, connections, topic metadata)
-    const runs: Result[] = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await load(url));
-    const med = {
-      rps: median(runs.map((r) => r.rps)),
-      p50: median(runs.map((r) => r.p50)),
-      p99: median(runs.map((r) => r.p99)),
-      non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
-    };
-    process.stderr.write(
-      `${kind}: median ${med.rps.toFixed(0)} req/s (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')})\n`,
-    );
-    return { runs, med };
-  } finally {
-    child.kill('SIGTERM');
-  }
-}
-
+const TARGETS = (process.env.BENCH_INGEST_TARGETS ?? 'baseline,embedded-ingest,embedded,distributed').split(
+  ',',
+);
 const services = process.env.KAFKA_BROKERS && process.env.ELASTICSEARCH_URL;
-if (!services) {
+if (!services && TARGETS.includes('distributed')) {
   execFileSync('bash', [new URL('../deploy/local/services.sh', import.meta.url).pathname, 'start'], {
     stdio: 'inherit',
   });
@@ -114,30 +148,75 @@ if (!services) {
   }
 }
 
-const baseline = await measure('baseline');
-const embedded = await measure('embedded');
-const distributed = await measure('distributed');
+const targets: Target[] = [];
+for (const kind of TARGETS) targets.push(await startTarget(kind));
+const results = new Map<string, Result[]>(TARGETS.map((k) => [k, []]));
+try {
+  for (const t of targets) {
+    await autocannon({ url: `${t.url}/healthz`, duration: 1, connections: 4 }); // warm-up of the process
+    await load(t); // warm-up of the route (JIT, connections, topic metadata)
+  }
+  // Interleaved rounds: each round loads every target in turn, the order rotating from round to round,
+  // so a slow spell of the shared machine falls on all targets alike; the ratios are taken per round.
+  for (let round = 0; round < RUNS; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[(round + i) % targets.length]!;
+      const r = await load(t);
+      results.get(t.kind)!.push(r);
+      process.stderr.write(
+        `round ${round + 1} ${t.kind}: ${r.rps.toFixed(0)} req/s, ${r.cpu.toFixed(0)} CPU µs/request (main thread ${r.mainCpu.toFixed(0)})\n`,
+      );
+    }
+  }
+} finally {
+  for (const t of targets) t.child.kill('SIGTERM');
+}
 
-const row = (name: string, m: Result) =>
-  `| ${name} | ${m.rps.toFixed(0)} | ${(m.rps / baseline.med.rps).toFixed(2)} | ${m.p50.toFixed(1)} | ${m.p99.toFixed(1)} | ${m.non2xx} |`;
+const base = results.get('baseline');
+const spread = (xs: number[], digits = 0) =>
+  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+const NAMES: Record<string, string> = {
+  baseline: 'bare Fastify JSON route (baseline)',
+  'embedded-ingest': 'embedded, ingest role alone (SQLite bus)',
+  embedded: 'embedded, all roles (SQLite bus and store)',
+  distributed: 'distributed, ingest role (Kafka bus)',
+};
+const rows = TARGETS.map((kind) => {
+  const rs = results.get(kind)!;
+  const rps = rs.map((r) => r.rps);
+  const cpu = rs.map((r) => r.cpu);
+  // Ratio per round (same round as its baseline), then the median of those.
+  const ratios = base ? rs.map((r, i) => r.rps / base[i]!.rps) : [];
+  const cpuRatios = base ? rs.map((r, i) => base[i]!.cpu / r.cpu) : [];
+  const ratio = base ? `${median(ratios).toFixed(2)} (${spread(ratios, 2)})` : '–';
+  const cpuRatio = base ? median(cpuRatios).toFixed(2) : '–';
+  const main = median(rs.map((r) => r.mainCpu)).toFixed(0);
+  return `| ${NAMES[kind] ?? kind} | ${median(rps).toFixed(0)} (${spread(rps)}) | ${ratio} | ${median(cpu).toFixed(0)} (${spread(cpu)}) | ${main} | ${cpuRatio} | ${median(rs.map((r) => r.p50)).toFixed(1)} | ${median(rs.map((r) => r.p99)).toFixed(1)} | ${rs.reduce((a, r) => a + r.non2xx, 0)} |`;
+});
+for (const row of rows) process.stderr.write(`${row}\n`);
 writeSection(
   'Ingest: POST /ingest/github',
-  `Method: \`node bench/ingest.ts\` (part of \`npm run bench\`). Each target runs in its own Node ${process.versions.node} process;
-autocannon drives it over loopback with ${CONNECTIONS} connections for ${SECONDS} s, ${RUNS} runs after a warm-up run; figures are
-medians. Every request is a real GitHub \`push\` sample (${body.length} bytes) with its own \`after\` commit (a
+  `Method: \`node bench/ingest.ts\` (part of \`npm run bench\`). Each target runs in its own Node ${process.versions.node} process,
+all started at once; autocannon drives one at a time over loopback with ${CONNECTIONS} connections for ${SECONDS} s. After a warm-up
+load of each, ${RUNS} interleaved rounds load every target in turn (the order rotating per round), so a slow spell of the
+shared machine falls on all of them alike; ratios are taken within each round, and the table gives their median and
+spread (min–max). Every request is a real GitHub \`push\` sample (${body.length} bytes) with its own \`after\` commit (a
 distinct event: the same signed body again would be answered as a replay without reaching the bus), HMAC-SHA256
 signed, with a fresh \`X-GitHub-Delivery\`. A request counts when it was answered 202, i.e. after the event was durably on the bus
 (embedded: SQLite WAL commit with synchronous=FULL, group-committed; distributed: Kafka idempotent producer, acks=all).
-The baseline is a bare Fastify route parsing the same JSON body, measured in the same run.
-Embedded runs every role in the process (ingest, index, detect, alert), as \`pipewarden serve\` does;
-distributed runs the ingest role alone against the local Kafka (one broker) and Elasticsearch.
+CPU µs per request: the target process's own CPU time (user + system, \`process.cpuUsage\` over IPC) from before a round
+until it is idle again after it (so the embedded all-roles target is charged for indexing, detecting and alerting the
+round's events, which it finishes after the load), divided by the requests answered 2xx; "of which main thread" is the event loop's own share
+(\`/proc/<pid>/task/<pid>/stat\`), the rest being the SQLite writer thread, libuv's pool and V8's GC helpers. The machine is shared by
+other jobs: req/s swings with them, CPU µs per request much less; read the CPU column for before/after comparisons.
+The baseline is a bare Fastify route parsing the same JSON body. "Ingest role alone" is \`pipewarden serve --role ingest\`
+on the embedded bus; "all roles" runs ingest, index, detect and alert in the process, as \`pipewarden serve\` does;
+distributed runs the ingest role alone against the local Kafka (one broker).
 Machine: ${process.env.BENCH_MACHINE ?? '2 cores, shared'}; date ${new Date().toISOString().slice(0, 10)}.
 
-| target | events/s (median) | ratio to baseline | p50 ms | p99 ms | non-2xx |
-|---|---|---|---|---|---|
-${row('bare Fastify JSON route (baseline)', baseline.med)}
-${row('embedded (SQLite bus, all roles)', embedded.med)}
-${row('distributed (Kafka bus, ingest role)', distributed.med)}
+| target | req/s (median; min–max) | ratio to baseline (median of rounds; min–max) | CPU µs per request (median; min–max) | of which main thread | CPU ratio (baseline µs / target µs) | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
 `,
 );
 process.stderr.write('Wrote the ingest section of BENCHMARKS.md\n');

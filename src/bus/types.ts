@@ -43,6 +43,12 @@ export interface SubscribeOptions {
    * one partition and ignores it.
    */
   concurrentPartitions?: number;
+  /**
+   * When a fetch returns fewer than `maxBatch` messages, wait this long (ms) for more before handing them
+   * over (SQLite bus; default 0). For handlers whose cost is per batch more than per message (the index
+   * role: one store transaction and fsync per batch), not for those whose latency matters (detect, alert).
+   */
+  lingerMs?: number;
 }
 
 export interface Subscription {

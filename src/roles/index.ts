@@ -29,6 +29,7 @@ export async function startIndex(deps: RoleDeps): Promise<Stoppable[]> {
       group: consumerGroup(deps.config, 'index'),
       maxBatch: 1000,
       concurrentPartitions: 3, // bulks of different partitions in flight together
+      lingerMs: 100, // SQLite bus: one store transaction (and fsync) per 100 ms at most, not per publish
       onAssignment: () => redelivery.suspect(),
       handler: (batch) => indexBatch(deps, trail, redelivery, batch),
     }),

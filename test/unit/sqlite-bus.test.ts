@@ -211,4 +211,43 @@ describe('sqlite-bus', () => {
     await expect(b.publish('events', msgs(1))).rejects.toBeInstanceOf(BusUnavailableError);
     await expect(b.ping()).rejects.toBeInstanceOf(BusUnavailableError);
   });
+
+  it('answers a publish once its commit is in the file, however the publishes arrive', async () => {
+    const b = bus();
+    await b.ensureTopics(['events']);
+    const published: Array<Promise<void>> = [];
+    // Publishes in 50 successive macrotasks: each finds the commit before it in flight (or not) and joins
+    // the next transaction, so there are fewer commits than publishes, and every one is answered.
+    for (let i = 0; i < 50; i++) {
+      published.push(b.publish('events', msgs(1, `q${i}-`)));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(published);
+    expect(b.stats.messages).toBe(50);
+    expect(b.stats.commits).toBeLessThanOrEqual(50);
+    // Another connection sees every answered message: the writer thread had committed them.
+    const other = new DatabaseSync(path);
+    const { n } = other.prepare('SELECT COUNT(*) AS n FROM bus_messages').get() as { n: number };
+    other.close();
+    expect(Number(n)).toBe(50);
+  });
+
+  it('with lingerMs, hands messages published in separate moments to the handler as one batch', async () => {
+    const b = bus({ pollIntervalMs: 20 });
+    await b.ensureTopics(['events']);
+    const batches: number[] = [];
+    const sub = await b.subscribe({
+      topic: 'events',
+      group: 'index',
+      lingerMs: 400,
+      handler: async (batch) => void batches.push(batch.length),
+    });
+    for (let i = 0; i < 3; i++) {
+      await b.publish('events', msgs(1, `l${i}-`));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await waitFor(() => batches.reduce((a, x) => a + x, 0) === 3, 'three messages');
+    await sub.stop();
+    expect(batches).toEqual([3]);
+  });
 });
