@@ -1,6 +1,6 @@
 // A server under load for bench/ingest.ts and bench/hec.ts, in its own process so the load generator does
 // not share its event loop. Prints its URL on stdout, then serves until killed.
-//   node bench/ingest-target.ts baseline|embedded|embedded-ingest|distributed
+//   node bench/ingest-target.ts baseline|embedded|embedded-ingest|embedded-alerts|distributed
 // Spawned with an IPC channel, it answers each message with its own CPU time (process.cpuUsage, µs), so the
 // bench can put the target's CPU µs per request beside req/s (far steadier on a shared machine).
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -56,6 +56,22 @@ if (kind === 'baseline') {
     roles: ['ingest'],
   });
   process.stdout.write(`${app.url}\n`);
+} else if (kind === 'embedded-alerts') {
+  // All roles, alerts to a webhook receiver in the bench process (bench/alerts.ts), no alert budget.
+  const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
+  const config = parseConfig(
+    {
+      mode: 'embedded',
+      embedded: { dataDir },
+      alerting: {
+        throttle: { enabled: false },
+        webhook: { enabled: true, url: process.env.BENCH_ALERT_URL, minSeverity: 'low' },
+      },
+    },
+    { ...env, PIPEWARDEN_WEBHOOK_SECRET: 'bench-webhook-secret-0123456789abcdef' },
+  );
+  const app = await startApp(config, { port: 0, log });
+  process.stdout.write(`${app.url}\n`);
 } else if (kind === 'distributed') {
   const run = `bench${Date.now().toString(36)}`;
   const config = parseConfig(
@@ -73,6 +89,8 @@ if (kind === 'baseline') {
   const app = await startApp(config, { port: 0, log, roles: ['ingest'] });
   process.stdout.write(`${app.url}\n`);
 } else {
-  process.stderr.write('usage: node bench/ingest-target.ts baseline|embedded|embedded-ingest|distributed\n');
+  process.stderr.write(
+    'usage: node bench/ingest-target.ts baseline|embedded|embedded-ingest|embedded-alerts|distributed\n',
+  );
   process.exit(2);
 }

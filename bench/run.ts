@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 
 const ALL: Record<string, string> = {
   ingest: 'ingest.ts',
+  alerts: 'alerts.ts',
   hec: 'hec.ts',
   syslog: 'syslog.ts',
   detect: 'detect.ts',
