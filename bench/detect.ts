@@ -1,5 +1,6 @@
 // Detect-engine throughput with the window state of 100k distinct keys in memory, and that state's heap.
 // `node bench/detect.ts` (part of `npm run bench`); bounded: well under 2 minutes on 2 shared cores.
+import { execFileSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { detectors } from '../detectors/index.ts';
@@ -133,6 +134,16 @@ for (let r = 0; r < RUNS + 1; r++) {
 const heapAfter = heapMb();
 const keysAfter = engine.keyCount;
 
+// The goal's own measure (issue 15: at most 150 bytes per key state), with realistic 32-character event ids,
+// each case in a fresh process (bench/key-state-bytes.ts).
+const keyStateBytes = execFileSync(
+  process.execPath,
+  [new URL('./key-state-bytes.ts', import.meta.url).pathname],
+  {
+    encoding: 'utf8',
+  },
+).trim();
+
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const mb = (x: number) => x.toFixed(1);
 const us = (x: number) => x.toFixed(2);
@@ -163,7 +174,14 @@ Machine: 2 cores, shared; date ${new Date().toISOString().slice(0, 10)}.
 A key state is one rule's window for one key (brute force and failure-then-success per user, password spraying per
 IP): a threshold rule keeps at most \`threshold\` event times per key, a distinct rule at most 2 × \`threshold\`
 values, so memory per key is bounded by the declaration, not by traffic; expired keys are pruned as event time
-advances (\`src/detect/README.md\`).
+advances (\`src/detect/README.md\`). Each key state is one packed string (\`src/detect/key-states.ts\`).
+
+Bytes per key state with 32-character event ids (\`node bench/key-state-bytes.ts\`: heap after two forced GCs,
+and the snapshot entry a state store keeps):
+
+\`\`\`
+${keyStateBytes}
+\`\`\`
 `;
 writeSection('Detect engine', body);
 process.stdout.write(body);

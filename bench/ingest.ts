@@ -36,8 +36,15 @@ interface Target {
 async function startTarget(kind: string): Promise<Target> {
   // BENCH_TARGET_FLAGS: extra node flags for the targets, e.g. `--cpu-prof --cpu-prof-dir=.run/prof` to profile.
   const flags = (process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean);
-  const script = new URL('./ingest-target.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, [...flags, script, kind], {
+  // `<kind>@before`: the same target from another checkout (BENCH_BEFORE_ROOT, e.g. `git archive` of the
+  // commit before a change, with this bench/ingest-target.ts copied in), for before/after in one run.
+  const [name, other] = kind.split('@');
+  const root = other ? process.env.BENCH_BEFORE_ROOT : undefined;
+  if (other && !root) throw new Error(`${kind}: set BENCH_BEFORE_ROOT to the other checkout`);
+  const script = root
+    ? `${root}/bench/ingest-target.ts`
+    : new URL('./ingest-target.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, [...flags, script, name!], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: process.env,
   });
@@ -190,8 +197,9 @@ const rows = TARGETS.map((kind) => {
   const cpuRatios = base ? rs.map((r, i) => base[i]!.cpu / r.cpu) : [];
   const ratio = base ? `${median(ratios).toFixed(2)} (${spread(ratios, 2)})` : '–';
   const cpuRatio = base ? median(cpuRatios).toFixed(2) : '–';
+  const label = kind.endsWith('@before') ? `${NAMES[kind.split('@')[0]!]}, before` : (NAMES[kind] ?? kind);
   const main = median(rs.map((r) => r.mainCpu)).toFixed(0);
-  return `| ${NAMES[kind] ?? kind} | ${median(rps).toFixed(0)} (${spread(rps)}) | ${ratio} | ${median(cpu).toFixed(0)} (${spread(cpu)}) | ${main} | ${cpuRatio} | ${median(rs.map((r) => r.p50)).toFixed(1)} | ${median(rs.map((r) => r.p99)).toFixed(1)} | ${rs.reduce((a, r) => a + r.non2xx, 0)} |`;
+  return `| ${label} | ${median(rps).toFixed(0)} (${spread(rps)}) | ${ratio} | ${median(cpu).toFixed(0)} (${spread(cpu)}) | ${main} | ${cpuRatio} | ${median(rs.map((r) => r.p50)).toFixed(1)} | ${median(rs.map((r) => r.p99)).toFixed(1)} | ${rs.reduce((a, r) => a + r.non2xx, 0)} |`;
 });
 for (const row of rows) process.stderr.write(`${row}\n`);
 writeSection(
