@@ -1,10 +1,8 @@
 // The embedded bus: an append-only log per topic in one SQLite file (node:sqlite), with consumer groups.
 import { EventEmitter } from 'node:events';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { Worker } from 'node:worker_threads';
 import { createLogger, type Logger } from '../log.ts';
 import { privateFile } from '../util/private-files.ts';
-import type { WriteBatch, WriteResult } from './sqlite-writer.ts';
 import {
   type BatchHandler,
   type Bus,
@@ -20,11 +18,17 @@ export interface SqliteBusOptions {
   log?: Logger;
   retentionMs?: number;
   pollIntervalMs?: number;
+  /**
+   * Group commit window (ms, file only): a publish finding no commit scheduled waits this long for others
+   * to share its transaction and fsync (default 2; 0: the same tick only).
+   */
+  groupCommitMs?: number;
 }
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 const DEFAULT_POLL_MS = 250;
 const DEFAULT_MAX_BATCH = 500;
+const DEFAULT_GROUP_COMMIT_MS = 2;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const RETENTION_CHUNK = 10_000;
@@ -82,12 +86,7 @@ export class SqliteBus implements Bus {
   readonly #retentionTimer: NodeJS.Timeout;
   #queue: PendingPublish[] = [];
   #flushScheduled = false;
-  /** The writer thread (a file; ':memory:' writes inline), the batch it is committing, and its id. */
-  #writer: Worker | undefined;
-  #inFlight: PendingPublish[] | undefined;
-  #batchId = 0;
-  readonly #path: string;
-  readonly #idle = new EventEmitter();
+  readonly #groupCommitMs: number;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #sql: {
@@ -107,18 +106,14 @@ export class SqliteBus implements Bus {
     this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.#pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
     // A second process may hold the write lock briefly: wait for it rather than fail.
-    this.#path = options.path;
+    this.#groupCommitMs =
+      options.path === ':memory:' ? 0 : (options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.#db = new DatabaseSync(privateFile(options.path), { timeout: 5_000 }); // 0600
-    // This connection writes topics, consumer offsets and retention deletes; published messages are
-    // written by the writer thread with synchronous=FULL (see #flush). NORMAL here: a committed offset
-    // lost to a power cut (not to a crash of the process) means redelivery, which consumers tolerate;
-    // the next FULL commit of the writer syncs the log with these frames in it. Checkpoints are left
-    // to the writer thread, off the event loop.
-    this.#db.exec(
-      options.path === ':memory:'
-        ? 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;'
-        : 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;',
-    );
+    // NORMAL for what this connection writes outside a publish (consumer offsets, topics, retention): in WAL
+    // mode such a commit is not fsync'd on its own; a power cut (not a crash of the process) may lose the
+    // last ones, and a lost offset only means redelivery, which consumers tolerate. The next publish, FULL,
+    // syncs the log with those frames in it. Publishes switch to FULL for their transaction (#flush).
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
     this.#sql = {
       insertTopic: this.#db.prepare('INSERT OR IGNORE INTO bus_topics (name, created_at) VALUES (?, ?)'),
@@ -177,8 +172,10 @@ export class SqliteBus implements Bus {
       this.#queue.push({ topic, messages, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        // Group commit: everything published in this tick shares one transaction and one fsync.
-        setImmediate(() => this.#flush());
+        // Group commit: everything published in this tick (on a file: in this short window) shares one
+        // transaction and one fsync.
+        if (this.#groupCommitMs > 0) setTimeout(() => this.#flush(), this.#groupCommitMs);
+        else setImmediate(() => this.#flush());
       }
     });
   }
@@ -240,17 +237,8 @@ export class SqliteBus implements Bus {
 
   async #close(): Promise<void> {
     await Promise.all([...this.#consumers.values()].map((c) => c.stop()));
-    // Publishes already accepted are written, not dropped.
-    if (this.#path === ':memory:') this.#flush();
-    else await this.#drain();
+    this.#flush(); // publishes already accepted are written, not dropped
     this.#closed = true;
-    const writer = this.#writer;
-    this.#writer = undefined;
-    if (writer) {
-      const exited = new Promise((resolve) => writer.once('exit', resolve));
-      writer.postMessage('close');
-      await exited;
-    }
     clearInterval(this.#retentionTimer);
     this.#db.close();
   }
@@ -287,89 +275,8 @@ export class SqliteBus implements Bus {
     }
   }
 
-  /** The writer thread, started on first use (and again if it died). */
-  #startWriter(): Worker {
-    const file = import.meta.url.endsWith('.ts') ? './sqlite-writer.ts' : './sqlite-writer.js';
-    const writer = new Worker(new URL(file, import.meta.url), { workerData: { path: this.#path } });
-    writer.on('message', (r: WriteResult) => this.#written(r));
-    writer.on('error', (err) => this.#writerLost(writer, err));
-    writer.on('exit', (code) => this.#writerLost(writer, new Error(`writer thread exited (${code})`)));
-    writer.unref(); // referenced only while a batch is in flight
-    return writer;
-  }
-
-  #writerLost(writer: Worker, err: Error): void {
-    if (this.#writer !== writer) return;
-    this.#writer = undefined;
-    const batch = this.#inFlight;
-    this.#inFlight = undefined;
-    if (batch) {
-      this.#log.error({ err, publishes: batch.length }, 'The bus writer thread stopped; publish failed.');
-      const error = new BusUnavailableError('SQLite bus writer stopped', { cause: err });
-      for (const p of batch) p.reject(error);
-    }
-    if (this.#queue.length) this.#send();
-    else this.#idle.emit('idle');
-  }
-
-  /** Hands what is queued to the writer thread as one transaction, unless a commit is in flight. */
-  #send(): void {
-    if (this.#inFlight || this.#queue.length === 0) return;
-    const batch = this.#queue;
-    this.#queue = [];
-    if (this.#closed) {
-      const error = new BusUnavailableError('SQLite bus is closed');
-      for (const p of batch) p.reject(error);
-      return;
-    }
-    const rows: WriteBatch['rows'] = [];
-    for (const { topic, messages } of batch)
-      for (const m of messages) rows.push([topic, m.key, m.value, JSON.stringify(m.headers ?? {})]);
-    this.#writer ??= this.#startWriter();
-    this.#inFlight = batch;
-    this.#writer.ref(); // an accepted publish keeps the process until it is answered
-    this.#writer.postMessage({ id: ++this.#batchId, rows } satisfies WriteBatch);
-  }
-
-  /** The writer's answer for the batch in flight: resolve or reject its publishes, then send the next. */
-  #written(r: WriteResult): void {
-    const batch = this.#inFlight;
-    if (!batch || r.id !== this.#batchId) return;
-    this.#inFlight = undefined;
-    this.#writer?.unref();
-    if (r.ok) {
-      let count = 0;
-      for (const p of batch) count += p.messages.length;
-      this.stats.commits += 1;
-      this.stats.messages += count;
-      for (const p of batch) p.resolve();
-      for (const topic of new Set(batch.map((p) => p.topic))) this.#appended.emit(topic);
-    } else {
-      const error = new BusUnavailableError('SQLite bus could not store the messages', {
-        cause: new Error(r.error),
-      });
-      this.#log.error({ err: r.error, publishes: batch.length }, 'Publish transaction failed.');
-      for (const p of batch) p.reject(error);
-    }
-    if (this.#queue.length) this.#send();
-    else this.#idle.emit('idle');
-  }
-
-  /** Resolves once nothing is queued or in flight (close waits for publishes already accepted). */
-  async #drain(): Promise<void> {
-    while (this.#inFlight || this.#queue.length) {
-      const idle = new Promise((resolve) => this.#idle.once('idle', resolve));
-      this.#send();
-      await idle;
-    }
-  }
-
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#path !== ':memory:') {
-      this.#send();
-      return;
-    }
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
@@ -377,6 +284,7 @@ export class SqliteBus implements Bus {
     try {
       if (this.#closed) throw new Error('database is closed');
       const ts = Date.now();
+      this.#db.exec('PRAGMA synchronous = FULL'); // a publish is answered once it is on disk
       this.#db.exec('BEGIN IMMEDIATE');
       for (const { topic, messages } of batch) {
         for (const m of messages)
@@ -384,6 +292,7 @@ export class SqliteBus implements Bus {
         count += messages.length;
       }
       this.#db.exec('COMMIT');
+      this.#db.exec('PRAGMA synchronous = NORMAL');
     } catch (err) {
       this.#rollback();
       const error = new BusUnavailableError('SQLite bus could not store the messages', { cause: err });
@@ -400,6 +309,7 @@ export class SqliteBus implements Bus {
   #rollback(): void {
     try {
       if (this.#db.isOpen && this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      if (this.#db.isOpen) this.#db.exec('PRAGMA synchronous = NORMAL');
     } catch (err) {
       this.#log.error({ err }, 'Rollback failed.');
     }
