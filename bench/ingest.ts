@@ -215,11 +215,12 @@ signed, with a fresh \`X-GitHub-Delivery\`. A request counts when it was answere
 CPU µs per request: the target process's own CPU time (user + system, \`process.cpuUsage\` over IPC) from before a round
 until it is idle again after it (so the embedded all-roles target is charged for indexing, detecting and alerting the
 round's events, which it finishes after the load), divided by the requests answered 2xx; "of which main thread" is the event loop's own share
-(\`/proc/<pid>/task/<pid>/stat\`), the rest being the SQLite writer thread, libuv's pool and V8's GC helpers. The machine is shared by
+(\`/proc/<pid>/task/<pid>/stat\`), the rest being libuv's pool and V8's GC helpers. The machine is shared by
 other jobs: req/s swings with them, CPU µs per request much less; read the CPU column for before/after comparisons.
 The baseline is a bare Fastify route parsing the same JSON body. "Ingest role alone" is \`pipewarden serve --role ingest\`
 on the embedded bus; "all roles" runs ingest, index, detect and alert in the process, as \`pipewarden serve\` does;
-distributed runs the ingest role alone against the local Kafka (one broker).
+distributed runs the ingest role alone against the local Kafka (one broker). Rows marked "before" (when run with
+\`BENCH_BEFORE_ROOT\` and \`<kind>@before\` targets) are the same targets built from another checkout, in the same rounds.
 Machine: ${process.env.BENCH_MACHINE ?? '2 cores, shared'}; date ${new Date().toISOString().slice(0, 10)}.
 
 | target | req/s (median; min–max) | ratio to baseline (median of rounds; min–max) | CPU µs per request (median; min–max) | of which main thread | CPU ratio (baseline µs / target µs) | p50 ms | p99 ms | non-2xx |
