@@ -51,6 +51,8 @@ const WIDE = /[^\u0000-\u00ff]/;
 export function pack(s: KeyState): string {
   const values = s.v;
   const t = s.t;
+  // Rule caps keep at most 2,000 times; a count beyond the uint16 field would corrupt the state silently.
+  if (t.length > 0xffff) throw new Error(`a key state holds ${t.length} times; at most 65,535 can be kept`);
   let size = 1 + 8 + 8 + 10 + 8 + 2 + 8 * t.length + s.e.length;
   let wide = WIDE.test(s.e);
   if (values) {
