@@ -504,11 +504,22 @@ export const github: IngestAdapter<typeof configSchema._output> = {
           ? str(obj(payload.approver)?.login)
           : undefined;
     if (approver) pw.approvers = [approver];
-    const pkg = obj(payload.package);
-    if (name === 'package' && str(pkg?.name)) {
+    // `registry_package` is the newer name of the same hook (GitHub Packages), its body under that key.
+    const pkg = obj(payload.package) ?? obj(payload.registry_package);
+    if ((name === 'package' || name === 'registry_package') && str(pkg?.name)) {
       pw.artifact = str(pkg?.name)!;
       const version = obj(pkg?.package_version);
       if (str(version?.version)) pw.artifact_version = str(version?.version)!;
+      // A container image published by tag (GHCR): the tag names mutable content, `digest` what it is now.
+      const tag = obj(obj(version?.container_metadata)?.tag);
+      const digest =
+        str(tag?.digest) ??
+        (str(version?.version)?.startsWith('sha256:') ? str(version?.version) : undefined);
+      if (digest) pw.artifact_digest = digest;
+      if (str(tag?.name) && digest) {
+        const owner = str(obj(pkg?.owner)?.login);
+        pw.artifact_ref = `ghcr.io/${owner ? `${owner.toLowerCase()}/` : ''}${str(pkg?.name)}:${str(tag?.name)}`;
+      }
     }
     // --- end trace ---
     const visibility =

@@ -31,6 +31,12 @@ export const KEY_FIELDS = [
   'organization.name',
   'pipewarden.source',
   'pipewarden.environment',
+  // A published artefact's mutable name (registry repository:tag, repository/path): one key per name, so
+  // state can remember the digest it pointed to (artifact-integrity's tag-moved / redeploy rules).
+  'pipewarden.artifact_ref',
+  // The credential that acted (vendor token id, else its hash), prefixed with the provider so two
+  // vendors' numbering cannot collide: state per token, not per actor (exfiltration's token-new-address).
+  'pipewarden.token',
 ] as const;
 export type KeyField = (typeof KEY_FIELDS)[number];
 
@@ -56,6 +62,15 @@ export function keyValue(event: PipewardenEvent, field: KeyField): string | unde
     case 'pipewarden.environment':
       v = event.pipewarden.environment;
       break;
+    case 'pipewarden.artifact_ref':
+      v = event.pipewarden.artifact_ref;
+      break;
+    case 'pipewarden.token': {
+      const t = event.pipewarden.token;
+      const id = t?.id ?? t?.hashed;
+      v = id ? `${event.event.provider}:${id}` : undefined;
+      break;
+    }
   }
   return v === '' ? undefined : v;
 }
