@@ -136,6 +136,40 @@ function foreignPublisher(e: PipewardenEvent, config: Config): Match | undefined
   };
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'moved-tag',
+    what: 'a release tag re-pointed to another commit',
+    owasp: ['CICD-SEC-9'],
+    sources: ['github', 'gitlab'],
+  },
+  {
+    row: 'overwrite',
+    what: 'a published component or asset overwritten in place',
+    owasp: ['CICD-SEC-9'],
+    sources: ['nexus'],
+  },
+  {
+    row: 'tag-moved',
+    what: 'a container tag or artefact path published again with another digest (state: the digests per tag / path)',
+    owasp: ['CICD-SEC-9'],
+    sources: ['docker-distribution', 'harbor', 'github', 'artifactory'],
+  },
+  {
+    row: 'redeploy',
+    what: 'an artefact path deployed twice where the source gives no checksum (Artifactory access log)',
+    owasp: ['CICD-SEC-9'],
+    sources: ['artifactory'],
+  },
+  {
+    row: 'foreign-publisher',
+    what: 'an artefact published by an identity that is not the CI’s (config `publishers`)',
+    owasp: ['CICD-SEC-9', 'CICD-SEC-2'],
+    sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution', 'github'],
+  },
+];
+
 export const artifactIntegrity: Detector<Config> = {
   id: 'artifact-integrity',
   title: 'Artefact integrity',
@@ -146,6 +180,7 @@ export const artifactIntegrity: Detector<Config> = {
   reference:
     'https://owasp.org/www-project-top-10-ci-cd-security-risks/CICD-SEC-09-Improper-Artifact-Integrity-Validation',
   configSchema,
+  coverage,
   dedupMs: 0,
 
   appliesTo(event, config) {
@@ -195,36 +230,3 @@ export const artifactIntegrity: Detector<Config> = {
     return rules;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'moved-tag',
-    what: 'a release tag re-pointed to another commit',
-    owasp: ['CICD-SEC-9'],
-    sources: ['github', 'gitlab'],
-  },
-  {
-    row: 'overwrite',
-    what: 'a published component or asset overwritten in place',
-    owasp: ['CICD-SEC-9'],
-    sources: ['nexus'],
-  },
-  {
-    row: 'tag-moved',
-    what: 'a container tag or artefact path published again with another digest (state: the digests per tag / path)',
-    owasp: ['CICD-SEC-9'],
-    sources: ['docker-distribution', 'harbor', 'github', 'artifactory'],
-  },
-  {
-    row: 'redeploy',
-    what: 'an artefact path deployed twice where the source gives no checksum (Artifactory access log)',
-    owasp: ['CICD-SEC-9'],
-    sources: ['artifactory'],
-  },
-  {
-    row: 'foreign-publisher',
-    what: 'an artefact published by an identity that is not the CI’s (config `publishers`)',
-    owasp: ['CICD-SEC-9', 'CICD-SEC-2'],
-    sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution', 'github'],
-  },
-];

@@ -96,6 +96,35 @@ function sharedUntagged(event: PipewardenEvent): string | undefined {
   return r.name ?? r.id ?? 'unknown';
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'built-in-node',
+    what: 'Jenkins builds on the built-in (controller) node',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'plugins',
+    what: 'Jenkins plugins installed, updated or removed',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-8'],
+    sources: ['jenkins'],
+  },
+  { row: 'script-console', what: 'Jenkins script console used', owasp: ['CICD-SEC-7'], sources: ['jenkins'] },
+  {
+    row: 'security',
+    what: 'Jenkins security realm or authorization strategy changed',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'shared-untagged-runners',
+    what: 'GitLab instance-wide runners without tags running any project’s jobs',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['gitlab'],
+  },
+];
+
 export const buildServerHardening: Detector<Config> = {
   id: 'build-server-hardening',
   title: 'Build server hardening',
@@ -105,6 +134,7 @@ export const buildServerHardening: Detector<Config> = {
   runbook: 'detectors/build-server-hardening/README.md#runbook',
   reference: 'https://www.jenkins.io/doc/book/security/controller-isolation/',
   configSchema,
+  coverage,
   // The same finding (same job; or same actor and action) at most once an hour: a plugin batch is one hit.
   dedupMs: 60 * MINUTE,
 
@@ -171,31 +201,3 @@ export const buildServerHardening: Detector<Config> = {
     return found.length ? found : null;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'built-in-node',
-    what: 'Jenkins builds on the built-in (controller) node',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
-    sources: ['jenkins'],
-  },
-  {
-    row: 'plugins',
-    what: 'Jenkins plugins installed, updated or removed',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-8'],
-    sources: ['jenkins'],
-  },
-  { row: 'script-console', what: 'Jenkins script console used', owasp: ['CICD-SEC-7'], sources: ['jenkins'] },
-  {
-    row: 'security',
-    what: 'Jenkins security realm or authorization strategy changed',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
-    sources: ['jenkins'],
-  },
-  {
-    row: 'shared-untagged-runners',
-    what: 'GitLab instance-wide runners without tags running any project’s jobs',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
-    sources: ['gitlab'],
-  },
-];

@@ -74,6 +74,34 @@ export function wormRepository(e: PipewardenEvent): string | undefined {
   return repo && CREATED.test(e.event.action) && WORM_REPO.test(repo.slice(0, 300)) ? repo : undefined;
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'mass-clone',
+    what: 'one actor cloning, fetching or downloading many repositories in a window',
+    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
+    sources: ['github-audit', 'gitlab-audit'],
+  },
+  {
+    row: 'mass-download',
+    what: 'one actor downloading many artefacts in a window',
+    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
+    sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution'],
+  },
+  {
+    row: 'worm-repository',
+    what: 'a repository created with the name supply-chain worms use for stolen secrets (s1ngularity, Shai-Hulud)',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
+    sources: ['github', 'github-audit', 'gitlab'],
+  },
+  {
+    row: 'token-new-address',
+    what: 'one token (state per token id / hash) used from another address within a day',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-2'],
+    sources: ['github-audit', 'gitlab-logs'],
+  },
+];
+
 export const exfiltration: Detector<Config> = {
   id: 'exfiltration',
   title: 'Bulk reads and token reuse',
@@ -83,6 +111,7 @@ export const exfiltration: Detector<Config> = {
   runbook: 'detectors/exfiltration/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1213/003/',
   configSchema,
+  coverage,
 
   appliesTo(event, config) {
     if (wormRepository(event) !== undefined) return true;
@@ -155,30 +184,3 @@ export const exfiltration: Detector<Config> = {
     return rules;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'mass-clone',
-    what: 'one actor cloning, fetching or downloading many repositories in a window',
-    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
-    sources: ['github-audit', 'gitlab-audit'],
-  },
-  {
-    row: 'mass-download',
-    what: 'one actor downloading many artefacts in a window',
-    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
-    sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution'],
-  },
-  {
-    row: 'worm-repository',
-    what: 'a repository created with the name supply-chain worms use for stolen secrets (s1ngularity, Shai-Hulud)',
-    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
-    sources: ['github', 'github-audit', 'gitlab'],
-  },
-  {
-    row: 'token-new-address',
-    what: 'one token (state per token id / hash) used from another address within a day',
-    owasp: ['CICD-SEC-6', 'CICD-SEC-2'],
-    sources: ['github-audit', 'gitlab-logs'],
-  },
-];

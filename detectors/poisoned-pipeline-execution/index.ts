@@ -153,40 +153,7 @@ function findings(e: PipewardenEvent, config: Config): Match[] {
   return out;
 }
 
-export const poisonedPipelineExecution: Detector<Config> = {
-  id: 'poisoned-pipeline-execution',
-  title: 'Poisoned pipeline execution',
-  severity: 'high',
-  description:
-    'Untrusted code or text reached a pipeline: a pull_request_target or workflow_run run started from a fork, an expression or shell injection payload in a pull request title, branch name, issue, comment or commit message, a self-hosted runner running a job of a public repository or a fork, a [skip ci] push to a public repository, or a push that changes the pipeline definition.',
-  runbook: 'detectors/poisoned-pipeline-execution/README.md#runbook',
-  reference:
-    'https://owasp.org/www-project-top-10-ci-cd-security-risks/CICD-SEC-04-Poisoned-Pipeline-Execution',
-  configSchema,
-  dedupMs: 0,
-
-  appliesTo(event, config) {
-    const pw = event.pipewarden;
-    return (
-      (pw.untrusted !== undefined ||
-        pw.fork !== undefined ||
-        pw.runner !== undefined ||
-        pw.files !== undefined) &&
-      !config.ignoreActors.includes(event.user?.name ?? '') &&
-      !config.ignoreRepositories.includes(pw.repository ?? '')
-    );
-  },
-
-  key(event) {
-    return event.pipewarden.repository ?? event.user?.name ?? 'global';
-  },
-
-  match(event, { config }) {
-    const found = findings(event, config);
-    return found.length ? found : null;
-  },
-};
-
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
 export const coverage: CoverageRow[] = [
   {
     row: 'fork-trigger',
@@ -219,3 +186,38 @@ export const coverage: CoverageRow[] = [
     sources: ['github', 'gitlab'],
   },
 ];
+
+export const poisonedPipelineExecution: Detector<Config> = {
+  id: 'poisoned-pipeline-execution',
+  title: 'Poisoned pipeline execution',
+  severity: 'high',
+  description:
+    'Untrusted code or text reached a pipeline: a pull_request_target or workflow_run run started from a fork, an expression or shell injection payload in a pull request title, branch name, issue, comment or commit message, a self-hosted runner running a job of a public repository or a fork, a [skip ci] push to a public repository, or a push that changes the pipeline definition.',
+  runbook: 'detectors/poisoned-pipeline-execution/README.md#runbook',
+  reference:
+    'https://owasp.org/www-project-top-10-ci-cd-security-risks/CICD-SEC-04-Poisoned-Pipeline-Execution',
+  configSchema,
+  coverage,
+  dedupMs: 0,
+
+  appliesTo(event, config) {
+    const pw = event.pipewarden;
+    return (
+      (pw.untrusted !== undefined ||
+        pw.fork !== undefined ||
+        pw.runner !== undefined ||
+        pw.files !== undefined) &&
+      !config.ignoreActors.includes(event.user?.name ?? '') &&
+      !config.ignoreRepositories.includes(pw.repository ?? '')
+    );
+  },
+
+  key(event) {
+    return event.pipewarden.repository ?? event.user?.name ?? 'global';
+  },
+
+  match(event, { config }) {
+    const found = findings(event, config);
+    return found.length ? found : null;
+  },
+};
