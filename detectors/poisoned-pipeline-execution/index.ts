@@ -35,8 +35,17 @@ const configSchema = z
 
 type Config = z.output<typeof configSchema>;
 
-/** Runs that execute with the base repository's secrets and write token even when started from a fork. */
-const PRIVILEGED_TRIGGERS = new Set(['pull_request_target', 'workflow_run', 'issue_comment']);
+/**
+ * Runs that execute with the base repository's secrets and write token even when started from a fork:
+ * GitHub `pull_request_target`, `workflow_run`, `issue_comment`; GitLab `merge_request_event` pipelines
+ * run in the parent project for a fork's merge request (the adapter says `fork` only then).
+ */
+const PRIVILEGED_TRIGGERS = new Set([
+  'pull_request_target',
+  'workflow_run',
+  'issue_comment',
+  'merge_request_event',
+]);
 
 /** `author_association` values of people outside the repository's own team. */
 const OUTSIDERS = new Set(['first_time_contributor', 'first_timer', 'contributor', 'none', 'mannequin']);
@@ -91,7 +100,9 @@ function findings(e: PipewardenEvent, config: Config): Match[] {
     if (PRIVILEGED_TRIGGERS.has(pw.trigger))
       add(
         'fork-trigger',
-        `A ${pw.trigger} run of ${pw.pipeline ?? 'a workflow'} on ${where} was started from a fork by ${who}`,
+        pw.trigger === 'merge_request_event'
+          ? `Pipeline ${pw.pipeline ?? ''} of a merge request from a fork ran in ${where} itself (the fork's CI definition with this project's CI/CD variables), started by ${who}`
+          : `A ${pw.trigger} run of ${pw.pipeline ?? 'a workflow'} on ${where} was started from a fork by ${who}`,
         'high',
         { trigger: pw.trigger },
       );
@@ -157,9 +168,9 @@ function findings(e: PipewardenEvent, config: Config): Match[] {
 export const coverage: CoverageRow[] = [
   {
     row: 'fork-trigger',
-    what: 'pull_request_target / workflow_run runs started from a fork',
+    what: 'pull_request_target / workflow_run runs started from a fork; a fork’s merge request pipeline run in the parent project',
     owasp: ['CICD-SEC-4'],
-    sources: ['github'],
+    sources: ['github', 'gitlab'],
   },
   {
     row: 'injection',
