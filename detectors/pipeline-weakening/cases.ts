@@ -1276,4 +1276,71 @@ export const cases: DetectorCase[] = [
     'business.set_fork_pr_workflows_policy',
     'repo.set_actions_fork_pr_approvals_policy',
   ].map((action): DetectorCase => ({ name: `${action} (audit)`, event: audit(action), expect: 1 })),
+  // Base permission, team repository access, a user's own 2FA (GitHub audit; issue 11, recall)
+  {
+    name: 'org.update_default_repository_permission read → write: every member can now push everywhere',
+    event: audit('org.update_default_repository_permission', { permission: 'write', old_permission: 'read' }),
+    expect: 1,
+    summaryIncludes: 'raised the base repository permission of every organisation member to write',
+  },
+  {
+    name: 'business.update_default_repository_permission none → admin (enterprise scope)',
+    event: audit('business.update_default_repository_permission', {
+      permission: 'admin',
+      old_permission: 'none',
+    }),
+    expect: 1,
+    summaryIncludes: 'to admin',
+  },
+  {
+    name: 'org.update_default_repository_permission write → read tightens: not reported',
+    event: audit('org.update_default_repository_permission', { permission: 'read', old_permission: 'write' }),
+    expect: 0,
+  },
+  {
+    name: 'org.update_default_repository_permission none → read: reading is not a weakening',
+    event: audit('org.update_default_repository_permission', { permission: 'read', old_permission: 'none' }),
+    expect: 0,
+  },
+  {
+    name: 'team.add_repository with admin: a team now administers the repository',
+    event: audit('team.add_repository', {
+      team: 'octo-org/contractors',
+      repo: 'octo-org/api',
+      permission: 'admin',
+    }),
+    expect: 1,
+    summaryIncludes: 'added octo-org/contractors as admin',
+  },
+  {
+    name: 'team.add_repository with write: not an elevation',
+    event: audit('team.add_repository', {
+      team: 'octo-org/contractors',
+      repo: 'octo-org/api',
+      permission: 'write',
+    }),
+    expect: 0,
+  },
+  {
+    name: 'team.update_repository_permission write → maintain',
+    event: audit('team.update_repository_permission', {
+      team: 'octo-org/contractors',
+      repo: 'octo-org/api',
+      permission: 'maintain',
+      old_permission: 'write',
+    }),
+    expect: 1,
+    summaryIncludes: 'granted maintain to octo-org/contractors (was write)',
+  },
+  {
+    name: 'two_factor_authentication.disabled (a user’s own account)',
+    event: audit('two_factor_authentication.disabled', { user: 'mallory' }),
+    expect: 1,
+    summaryIncludes: 'switched off two-factor authentication',
+  },
+  {
+    name: 'two_factor_authentication.enabled is not a weakening',
+    event: audit('two_factor_authentication.enabled', { user: 'mallory' }),
+    expect: 0,
+  },
 ];

@@ -101,6 +101,9 @@ const crit = (what: string): Weakening => ({ what, severity: 'critical' });
 const roleChange = (what: string): Weakening => ({ what, severity: 'medium', membership: 'change' });
 const memberAdd: Weakening = { what: 'added a member', severity: 'medium', membership: 'add' };
 
+/** GitHub's organisation base permission levels by breadth (a table: the values come from payloads). */
+const BASE_PERMISSION = table<number>({ none: 0, read: 1, write: 2, admin: 3 });
+
 /** A setting row: the row's own finding stands when the event does not say which way the setting moved. */
 const setting = (w: Weakening, ...settings: Setting[]): Weakening => ({ ...w, settings });
 /** A row for an event type that carries many settings: only these, moved the risky way, are reported. */
@@ -240,6 +243,29 @@ export const WEAKENINGS = table<Weakening>({
   // Role changes and members added with a role, judged on the new role (assessRole). The text and
   // severity here are for a change whose event does not carry the new role.
   update_member: roleChange('changed a member’s role (possibly to owner or admin)'), // audit org. / repo.
+  // GitHub audit: the base permission every organisation member has on every repository, raised to write
+  // or admin (org. / business.update_default_repository_permission: `permission`, `old_permission`).
+  update_default_repository_permission: setting(
+    med('changed the base repository permission of every organisation member'),
+    {
+      fields: ['default_repository_permission'],
+      risky: (to, from) =>
+        (BASE_PERMISSION[to] ?? 0) >= 2 && (BASE_PERMISSION[to] ?? 0) > (BASE_PERMISSION[from ?? ''] ?? 0),
+      whatTo: (to) => `raised the base repository permission of every organisation member to ${to}`,
+    },
+  ),
+  // GitHub audit: a team given access to a repository, or its level changed; judged on the new level
+  // (maintain / admin elevate), the team as the target.
+  'team.add_repository': {
+    what: 'gave a team access to a repository',
+    severity: 'medium',
+    membership: 'add',
+  },
+  'team.update_repository_permission': roleChange(
+    'changed a team’s repository permission (possibly to admin)',
+  ),
+  // GitHub audit (enterprise, GHES): a user switched off two-factor authentication for their own account.
+  'two_factor_authentication.disabled': med('switched off two-factor authentication for their account'),
   // GitHub audit: a team member made a team maintainer (can change the team's members and repository access).
   'team.promote_maintainer': med('promoted a team member to team maintainer'),
   add_member: memberAdd, // audit org.add_member (`permission`); repo.add_member carries no role
@@ -990,7 +1016,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     what: 'new owners, admins, maintainers (members added or promoted, by the new role)',
     owasp: ['CICD-SEC-2'],
     sources: ['github', 'github-audit', 'gitlab', 'gitlab-audit', 'nexus'],
-    keys: /member|admin|promote|user_add|user_update|audit\.security\.user/,
+    keys: /member|admin|promote|user_add|user_update|audit\.security\.user|default_repository_permission|team\.(?:add_repository|update_repository_permission)/,
   },
   {
     row: 'runners',
