@@ -107,6 +107,16 @@ const ghcrPush = (digest: string, tag = 'v2.0.1') =>
     b.package.package_version.container_metadata.tag = { name: tag, digest };
   });
 
+/** Nexus asset webhook (Sonatype's documented asset example) for another asset, action and time. */
+const nexusAsset = (action: string, format: string, name: string, minute = 0) =>
+  varied('nexus', 'asset.json', (b) => {
+    b.action = action;
+    b.repositoryName = format === 'docker' ? 'docker-hosted' : `${format}-releases`;
+    b.timestamp = `2016-11-10T23:${String(10 + minute).padStart(2, '0')}:49.664+0000`;
+    b.initiator = 'deployer/10.0.0.5';
+    b.asset = { ...b.asset, format, name };
+  });
+
 export const cases: DetectorCase[] = [
   {
     name: 'GitHub: a release tag force-moved to another commit',
@@ -298,5 +308,58 @@ export const cases: DetectorCase[] = [
     events: [registryPush(1, DIGEST_A), registryPush(2, DIGEST_B, 'v1.2.0', 5)],
     config: { republished: { enabled: false } },
     expect: 0,
+  },
+  {
+    name: 'Nexus: a release jar asset updated in place',
+    event: nexusAsset('UPDATED', 'maven2', 'org/acme/app/1.4.0/app-1.4.0.jar'),
+    expect: 1,
+    summaryIncludes: 'overwrote published',
+  },
+  {
+    name: 'Nexus: maven-metadata.xml is rewritten on every deploy',
+    event: nexusAsset('UPDATED', 'maven2', 'org/acme/app/maven-metadata.xml'),
+    expect: 0,
+  },
+  {
+    name: 'Nexus: npm package metadata refreshed (the real asset sample’s "concrete" document, UPDATED)',
+    event: varied('nexus', 'asset.json', (b) => {
+      b.action = 'UPDATED';
+    }),
+    expect: 0,
+  },
+  {
+    name: 'Nexus: an npm tarball updated in place',
+    event: nexusAsset('UPDATED', 'npm', 'concrete/-/concrete-1.0.0.tgz'),
+    expect: 1,
+  },
+  {
+    name: 'Nexus: a Docker manifest by tag updated (tag moved)',
+    event: nexusAsset('UPDATED', 'docker', 'v2/payments-api/manifests/2.3.1'),
+    expect: 1,
+    summaryIncludes: 'docker-hosted/v2/payments-api/manifests/2.3.1',
+  },
+  {
+    name: 'Nexus: the Docker "latest" manifest moving is expected',
+    event: nexusAsset('UPDATED', 'docker', 'v2/payments-api/manifests/latest'),
+    expect: 0,
+  },
+  {
+    name: 'Nexus: a release asset deleted and uploaded again (two CREATED for one path)',
+    events: [
+      nexusAsset('CREATED', 'maven2', 'org/acme/app/1.4.0/app-1.4.0.jar', 0),
+      nexusAsset('DELETED', 'maven2', 'org/acme/app/1.4.0/app-1.4.0.jar', 5),
+      nexusAsset('CREATED', 'maven2', 'org/acme/app/1.4.0/app-1.4.0.jar', 9),
+    ],
+    expect: 1,
+    expectByRule: { redeploy: 1 },
+  },
+  {
+    name: 'Nexus: CREATED then UPDATED is one overwrite, not also a re-deploy',
+    events: [
+      nexusAsset('CREATED', 'maven2', 'org/acme/app/1.4.0/app-1.4.0.jar', 0),
+      nexusAsset('UPDATED', 'maven2', 'org/acme/app/1.4.0/app-1.4.0.jar', 9),
+    ],
+    expect: 1,
+    expectByRule: { match: 1 },
   },
 ];

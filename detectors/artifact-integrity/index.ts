@@ -70,6 +70,9 @@ const OVERWRITE = /^(?:component|asset)\.updated$/;
 function overwrite(e: PipewardenEvent, config: Config): Match | undefined {
   if (!config.overwrites.enabled || e.pipewarden.kind !== 'artifact.publish') return undefined;
   if (!OVERWRITE.test(e.event.action)) return undefined;
+  // Only what should keep its content: the adapter names no ref for documents Nexus rewrites by design
+  // (npm package metadata, PyPI indices, manifests by digest); metadata paths and moving tags are allowed.
+  if (judgedRef(e, config) === undefined) return undefined;
   const what = e.pipewarden.artifact ?? e.pipewarden.repository ?? 'an artefact';
   return {
     summary: `${e.user?.name ?? 'Someone'} overwrote published ${what} in ${e.event.provider}`,
@@ -158,9 +161,9 @@ export const coverage: CoverageRow[] = [
   },
   {
     row: 'redeploy',
-    what: 'an artefact path deployed twice where the source gives no checksum (Artifactory access log)',
+    what: 'an artefact path published twice where the source gives no checksum (Artifactory access log; Nexus deleted and uploaded again)',
     owasp: ['CICD-SEC-9'],
-    sources: ['artifactory'],
+    sources: ['artifactory', 'nexus'],
   },
   {
     row: 'foreign-publisher',
@@ -223,7 +226,11 @@ export const artifactIntegrity: Detector<Config> = {
         threshold: 2,
         ...windowAndDedup(config.republished),
         severity: 'medium',
-        when: (e, c) => judgedRef(e, c) !== undefined && e.pipewarden.artifact_digest === undefined,
+        // Nexus UPDATED is its own finding (`overwrite`): not counted again as a re-deploy.
+        when: (e, c) =>
+          judgedRef(e, c) !== undefined &&
+          e.pipewarden.artifact_digest === undefined &&
+          !OVERWRITE.test(e.event.action),
         describe: describeRepublished,
       },
     ];
