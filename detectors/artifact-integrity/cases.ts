@@ -117,6 +117,50 @@ const nexusAsset = (action: string, format: string, name: string, minute = 0) =>
     b.asset = { ...b.asset, format, name };
   });
 
+/** Bitbucket Cloud `repo:push` (Atlassian's documented example) of tag `tag` with old and new set. */
+const bitbucketTagPush = (created: boolean) =>
+  varied('bitbucket', 'repo-push.json', (b) => {
+    const c = b.push.changes[0];
+    c.new.type = 'tag';
+    c.new.name = 'v2.4.0';
+    c.old.type = 'tag';
+    c.old.name = 'v2.4.0';
+    c.created = created;
+    if (created) c.old = null;
+  });
+
+/**
+ * Bitbucket Data Center `repo:refs_changed` for tag v2.4.0: the documented repo:modified sample's actor
+ * and repository with the documented `changes` entry (ref.type TAG, type UPDATE or ADD).
+ */
+const bitbucketServerTagPush = (type: 'UPDATE' | 'ADD') => {
+  const b = structuredClone(fixtureBody('bitbucket-server', 'repo-modified.json')) as Body;
+  const repository = b.new;
+  delete b.old;
+  delete b.new;
+  b.eventKey = 'repo:refs_changed';
+  b.repository = repository;
+  b.changes = [
+    {
+      ref: { id: 'refs/tags/v2.4.0', displayId: 'v2.4.0', type: 'TAG' },
+      refId: 'refs/tags/v2.4.0',
+      fromHash:
+        type === 'ADD'
+          ? '0000000000000000000000000000000000000000'
+          : 'aab847db53d6d2ac8e8cb5ef5e4e7e5b6bb4b7b1',
+      toHash: '178864a7d521b6f5e720b386b2c2b0ef8563e0dc',
+      type,
+    },
+  ];
+  const headers = {
+    ...headersOf('bitbucket-server', 'repo-modified.json'),
+    'X-Event-Key': 'repo:refs_changed',
+  };
+  const [e] = bodyEvents('bitbucket-server', b, headers);
+  if (!e) throw new Error('no event');
+  return e;
+};
+
 export const cases: DetectorCase[] = [
   {
     name: 'GitHub: a release tag force-moved to another commit',
@@ -361,5 +405,28 @@ export const cases: DetectorCase[] = [
     ],
     expect: 1,
     expectByRule: { match: 1 },
+  },
+  {
+    name: 'Bitbucket Cloud: a tag pushed with an old target (re-pointed)',
+    event: bitbucketTagPush(false),
+    expect: 1,
+    summaryIncludes: 'moved tag v2.4.0',
+  },
+  { name: 'Bitbucket Cloud: a new tag is not a move', event: bitbucketTagPush(true), expect: 0 },
+  {
+    name: 'Bitbucket Cloud: the real branch push is not a tag move',
+    event: fixtureEvent('bitbucket', 'repo-push.json'),
+    expect: 0,
+  },
+  {
+    name: 'Bitbucket Data Center: refs_changed UPDATE of a TAG',
+    event: bitbucketServerTagPush('UPDATE'),
+    expect: 1,
+    summaryIncludes: 'moved tag v2.4.0',
+  },
+  {
+    name: 'Bitbucket Data Center: refs_changed ADD of a TAG',
+    event: bitbucketServerTagPush('ADD'),
+    expect: 0,
   },
 ];

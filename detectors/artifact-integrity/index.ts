@@ -48,8 +48,9 @@ const configSchema = z
 type Config = z.output<typeof configSchema>;
 
 // The push actions whose event.type says whether a ref was created, deleted or moved (GitHub `push`,
-// GitLab `push` / `tag_push` hooks). GitHub's `create` / `delete` hooks carry no before/after.
-const REF_PUSH = new Set(['push', 'tag_push']);
+// GitLab `push` / `tag_push` hooks, Bitbucket Cloud `repo:push`, Bitbucket Data Center `repo:refs_changed`).
+// GitHub's `create` / `delete` hooks carry no before/after.
+const REF_PUSH = new Set(['push', 'tag_push', 'repo:push', 'repo:refs_changed']);
 
 function movedTag(e: PipewardenEvent, config: Config): Match | undefined {
   const pw = e.pipewarden;
@@ -145,7 +146,7 @@ export const coverage: CoverageRow[] = [
     row: 'moved-tag',
     what: 'a release tag re-pointed to another commit',
     owasp: ['CICD-SEC-9'],
-    sources: ['github', 'gitlab'],
+    sources: ['github', 'gitlab', 'bitbucket', 'bitbucket-server'],
   },
   {
     row: 'overwrite',
