@@ -26,6 +26,28 @@ const memberHook = (action: string, changes?: Body) =>
     { 'x-github-event': 'member' },
   );
 
+// GitHub `team` webhooks: the real octokit `team.edited` body with the repository access GitHub's payload
+// reference defines (`repository.permissions`, `changes.repository.permissions.from`).
+const PERMS = (level: 'admin' | 'maintain' | 'push' | 'pull') => ({
+  admin: level === 'admin',
+  maintain: level === 'admin' || level === 'maintain',
+  push: level !== 'pull',
+  triage: level !== 'pull',
+  pull: true,
+});
+function teamHook(
+  action: string,
+  level?: 'admin' | 'maintain' | 'push' | 'pull',
+  before?: Body,
+): PipewardenEvent {
+  const b = structuredClone(bodyOf('github', 'team__edited.json')) as Record<string, any>;
+  b.action = action;
+  b.repository = { ...(b.repository ?? { full_name: 'Codertocat/Hello-World', name: 'Hello-World' }) };
+  if (level) b.repository.permissions = PERMS(level);
+  b.changes = before ? { repository: { permissions: { from: before } } } : {};
+  return one('github', b, { 'x-github-event': 'team' });
+}
+
 // GitHub `organization.member_added`: the real body with membership.role varied.
 function orgMemberAdded(role: string): PipewardenEvent {
   const body = bodyOf('github', 'organization__member_added.json');
@@ -1341,6 +1363,28 @@ export const cases: DetectorCase[] = [
   {
     name: 'two_factor_authentication.enabled is not a weakening',
     event: audit('two_factor_authentication.enabled', { user: 'mallory' }),
+    expect: 0,
+  },
+  {
+    name: 'team webhook: a team added to a repository with admin',
+    event: teamHook('added_to_repository', 'admin'),
+    expect: 1,
+    summaryIncludes: 'as admin',
+  },
+  {
+    name: 'team webhook: a team added to a repository with write is not an elevation',
+    event: teamHook('added_to_repository', 'push'),
+    expect: 0,
+  },
+  {
+    name: 'team webhook: a team’s access edited from write to maintain',
+    event: teamHook('edited', 'maintain', { maintain: false }),
+    expect: 1,
+    summaryIncludes: 'granted maintain',
+  },
+  {
+    name: 'team webhook: the real team.edited (name or description) is not a permission change',
+    event: fromGithubFixture('team__edited.json'),
     expect: 0,
   },
 ];

@@ -74,7 +74,7 @@ interface Weakening extends Finding {
    * A membership row, judged on the role the event gives `user.target` (see `assessRole`): "change" rows
    * keep `what` / `severity` when the event does not carry the new role; "add" rows are silent then.
    */
-  membership?: 'change' | 'add';
+  membership?: 'change' | 'add' | 'grant'; // grant: worded as a change, silent like "add" when unknown
   /**
    * A setting row (see `assessSetting`): fires only when `pipewarden.change` moves one of these settings
    * the risky way; when the event does not say (no change, another field, no `to`), fires as the row says.
@@ -264,6 +264,14 @@ export const WEAKENINGS = table<Weakening>({
   'team.update_repository_permission': roleChange(
     'changed a team’s repository permission (possibly to admin)',
   ),
+  // The same from the `team` webhook: added_to_repository, and edited with `changes.repository.permissions`
+  // (silent when the level is unknown: most team edits are names and descriptions).
+  'team.added_to_repository': {
+    what: 'gave a team access to a repository',
+    severity: 'medium',
+    membership: 'add',
+  },
+  'team.edited': { what: 'changed a team', severity: 'medium', membership: 'grant' },
   // GitHub audit (enterprise, GHES): a user switched off two-factor authentication for their own account.
   'two_factor_authentication.disabled': med('switched off two-factor authentication for their account'),
   // GitHub audit: a team member made a team maintainer (can change the team's members and repository access).
@@ -1016,7 +1024,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     what: 'new owners, admins, maintainers (members added or promoted, by the new role)',
     owasp: ['CICD-SEC-2'],
     sources: ['github', 'github-audit', 'gitlab', 'gitlab-audit', 'nexus'],
-    keys: /member|admin|promote|user_add|user_update|audit\.security\.user|default_repository_permission|team\.(?:add_repository|update_repository_permission)/,
+    keys: /member|admin|promote|user_add|user_update|audit\.security\.user|default_repository_permission|team\.(?:add_repository|update_repository_permission|added_to_repository|edited)/,
   },
   {
     row: 'runners',
