@@ -1387,4 +1387,48 @@ export const cases: DetectorCase[] = [
     event: fromGithubFixture('team__edited.json'),
     expect: 0,
   },
+  {
+    name: 'GitLab audit: a user made instance administrator (user_admin_status_updated false → true)',
+    event: gitlabAudit(
+      'user_admin_status_updated',
+      { change: 'admin status', from: false, to: true, target_type: 'User', target_details: 'eve' },
+      { entity_type: 'User', entity_path: 'eve', target_type: 'User', target_details: 'eve', target_id: 42 },
+    ),
+    expect: 1,
+    summaryIncludes: 'made a user an instance administrator',
+    hitMatches: { severity: 'critical' },
+  },
+  {
+    name: 'GitLab audit: admin status removed (true → false) is not a weakening',
+    event: gitlabAudit(
+      'user_admin_status_updated',
+      { change: 'admin status', from: true, to: false },
+      { entity_type: 'User', entity_path: 'eve', target_type: 'User', target_details: 'eve', target_id: 42 },
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab audit: a user made instance auditor',
+    event: gitlabAudit(
+      'user_auditor_status_updated',
+      { change: 'auditor status', from: false, to: true },
+      { entity_type: 'User', entity_path: 'eve', target_type: 'User', target_details: 'eve', target_id: 42 },
+    ),
+    expect: 1,
+    summaryIncludes: 'instance auditor',
+  },
+  {
+    name: 'GitLab audit_json.log: change "admin status" to true (the real visibility line, varied)',
+    event: (() => {
+      const line = JSON.parse(
+        fixtureBody('gitlab-logs', 'audit_json.log__project_visibility_Private-_Public.json') as string,
+      );
+      return one(
+        'gitlab-logs',
+        JSON.stringify({ ...line, change: 'admin status', from: false, to: true, entity_type: 'User' }),
+      );
+    })(),
+    expect: 1,
+    summaryIncludes: 'made a user an instance administrator',
+  },
 ];

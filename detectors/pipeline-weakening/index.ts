@@ -287,6 +287,27 @@ export const WEAKENINGS = table<Weakening>({
   member_created: memberAdd, // GitLab audit event: details.as
   member_updated: roleChange('changed a member’s access level'), // GitLab audit: details.change/from/to
   'audit.security.user.created': memberAdd, // Nexus: a user created with its roles (nx-admin)
+  // GitLab audit: a user made instance administrator or auditor (ee/lib/audit/user_changes_auditor.rb:
+  // change "admin status" / "auditor status", from false to true). Unknown direction: as the row says.
+  user_admin_status_updated: setting(hi('changed a user’s instance administrator status'), {
+    fields: ['admin status'],
+    risky: (to) => to === 'true',
+    whatTo: () => 'made a user an instance administrator',
+    severity: 'critical',
+  }),
+  // The same in audit_json.log (gitlab-logs): `change` "admin status" / "auditor status".
+  'change.admin_status': setting(hi('changed a user’s instance administrator status'), {
+    fields: ['admin status'],
+    risky: (to) => to === 'true',
+    whatTo: () => 'made a user an instance administrator',
+    severity: 'critical',
+  }),
+  user_auditor_status_updated: setting(med('changed a user’s instance auditor status (reads everything)'), {
+    fields: ['auditor status'],
+    risky: (to) => to === 'true',
+    whatTo: () => 'made a user an instance auditor (read access to every group and project)',
+    severity: 'medium',
+  }),
   // Keys and runners: new ways in that bypass a user
   'deploy_key.created': med('added a deploy key'),
   register_self_hosted_runner: med('registered a self-hosted runner'),
@@ -1024,7 +1045,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     what: 'new owners, admins, maintainers (members added or promoted, by the new role)',
     owasp: ['CICD-SEC-2'],
     sources: ['github', 'github-audit', 'gitlab', 'gitlab-audit', 'nexus'],
-    keys: /member|admin|promote|user_add|user_update|audit\.security\.user|default_repository_permission|team\.(?:add_repository|update_repository_permission|added_to_repository|edited)/,
+    keys: /member|admin|promote|user_add|user_update|audit\.security\.user|default_repository_permission|team\.(?:add_repository|update_repository_permission|added_to_repository|edited)|auditor_status/,
   },
   {
     row: 'runners',

@@ -169,6 +169,10 @@ function read(rec: Json): Found | null {
           ? { repository: str(rec.target_details) }
           : {}),
         ...(change === 'visibility' && to ? { visibility: to.toLowerCase() } : {}),
+        // A user made (or unmade) instance administrator or auditor: the before / after pipeline-weakening judges.
+        ...((change === 'admin status' || change === 'auditor status') && rec.to !== undefined
+          ? { change: { field: change, to: String(rec.to).toLowerCase() } }
+          : {}),
       };
     }
     return null;
