@@ -21,6 +21,13 @@ describe('owasp coverage', () => {
     }
   });
 
+  it('takes each detector’s rows from its own coverage field', () => {
+    for (const d of detectors) {
+      expect(d.coverage?.length, d.id).toBeGreaterThan(0);
+      expect(coverage.find((c) => c.detector === d.id)?.rows).toEqual(d.coverage);
+    }
+  });
+
   it('puts every pipeline-weakening table entry in a coverage row', () => {
     const ungrouped = Object.keys(WEAKENINGS).filter((k) => groupOf(k) === undefined);
     expect(ungrouped).toEqual([]);

@@ -1,7 +1,9 @@
-// OWASP Top 10 CI/CD Security Risks, and the coverage rows every detector declares against them.
+// OWASP Top 10 CI/CD Security Risks, and the table of the coverage rows every detector declares against
+// them (its `coverage` field).
 // The README's coverage table is generated from these rows (`coverageTable`), and a test fails when the
 // README's copy is stale, so the table cannot drift from the code.
 import { adapters } from '../ingest-adapters/index.ts';
+import type { CoverageRow, OwaspRisk } from '../src/detect/types.ts';
 
 /** https://owasp.org/www-project-top-10-ci-cd-security-risks/ */
 export const OWASP_RISKS = {
@@ -15,23 +17,13 @@ export const OWASP_RISKS = {
   'CICD-SEC-8': 'Ungoverned Usage of 3rd Party Services',
   'CICD-SEC-9': 'Improper Artifact Integrity Validation',
   'CICD-SEC-10': 'Insufficient Logging and Visibility',
-} as const;
-export type OwaspRisk = keyof typeof OWASP_RISKS;
-
-/**
- * One row of a detector: a family of findings (a rule, a check, a group of table entries), the OWASP
- * risks it covers and the sources (adapter ids) whose events it reads.
- */
-export interface CoverageRow {
-  row: string; // kebab-case, unique within the detector
-  what: string; // one line for the table's reader
-  owasp: OwaspRisk[];
-  sources: string[];
-}
+} as const satisfies Record<OwaspRisk, string>;
+// The row type lives beside the Detector interface (a detector's `coverage` field).
+export type { CoverageRow, OwaspRisk };
 
 export interface DetectorCoverage {
   detector: string;
-  rows: CoverageRow[];
+  rows: readonly CoverageRow[];
 }
 
 const RISKS = Object.keys(OWASP_RISKS) as OwaspRisk[];

@@ -70,6 +70,12 @@ export interface PipewardenEvent {
     job?: string;
     build_url?: string;
     artifact?: string;
+    /**
+     * The mutable name an artefact was published under, which should keep pointing to the same content:
+     * a registry `repository:tag`, an Artifactory `repo/path`. Set only where the source names it; the
+     * content it points to is `artifact_digest` (when the source says).
+     */
+    artifact_ref?: string;
     commit?: string;
     visibility?: string;
     /** How many occurrences this one event stands for (an aggregate, e.g. rejected ingest requests); absent: one. */

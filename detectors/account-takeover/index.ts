@@ -11,6 +11,16 @@ type Config = z.output<typeof configSchema>;
 
 const FIELD = 'password reset emails';
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'password-reset-multiple-emails',
+    what: 'a password reset sent to several addresses (CVE-2023-7028)',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
+    sources: ['gitlab-logs', 'gitlab-audit'],
+  },
+];
+
 export const accountTakeover: Detector<Config> = {
   id: 'account-takeover',
   title: 'Account takeover attempt',
@@ -20,6 +30,7 @@ export const accountTakeover: Detector<Config> = {
   runbook: 'detectors/account-takeover/README.md#runbook',
   reference: 'https://about.gitlab.com/releases/2024/01/11/critical-security-release-gitlab-16-7-2-released/',
   configSchema,
+  coverage,
 
   appliesTo(event) {
     return event.pipewarden.change?.field === FIELD;
@@ -43,12 +54,3 @@ export const accountTakeover: Detector<Config> = {
     };
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'password-reset-multiple-emails',
-    what: 'a password reset sent to several addresses (CVE-2023-7028)',
-    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
-    sources: ['gitlab-logs', 'gitlab-audit'],
-  },
-];

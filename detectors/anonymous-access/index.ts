@@ -186,6 +186,28 @@ function describeUse(kind: 'read' | 'write') {
   };
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'configuration',
+    what: 'repositories made or created public, anonymous Git read, private forking, anonymous access enabled',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
+    sources: ['github', 'github-audit', 'gitlab-audit', 'gitlab-logs', 'nexus', 'artifactory'],
+  },
+  {
+    row: 'anonymous-read',
+    what: 'anonymous downloads, pulls and API reads',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
+    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
+  },
+  {
+    row: 'anonymous-write',
+    what: 'anonymous uploads, deletes and job changes',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7', 'CICD-SEC-9'],
+    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
+  },
+];
+
 export const anonymousAccess: Detector<Config> = {
   id: 'anonymous-access',
   title: 'Anonymous access',
@@ -195,6 +217,7 @@ export const anonymousAccess: Detector<Config> = {
   runbook: 'detectors/anonymous-access/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1078/001/',
   configSchema,
+  coverage,
   dedupMs: 0, // each configuration change is its own finding
 
   appliesTo(event) {
@@ -239,24 +262,3 @@ export const anonymousAccess: Detector<Config> = {
     return rules;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'configuration',
-    what: 'repositories made or created public, anonymous Git read, private forking, anonymous access enabled',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
-    sources: ['github', 'github-audit', 'gitlab-audit', 'gitlab-logs', 'nexus', 'artifactory'],
-  },
-  {
-    row: 'anonymous-read',
-    what: 'anonymous downloads, pulls and API reads',
-    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
-    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
-  },
-  {
-    row: 'anonymous-write',
-    what: 'anonymous uploads, deletes and job changes',
-    owasp: ['CICD-SEC-2', 'CICD-SEC-7', 'CICD-SEC-9'],
-    sources: ['artifactory', 'docker-distribution', 'harbor', 'jenkins', 'nexus'],
-  },
-];

@@ -142,4 +142,55 @@ export const cases: DetectorCase[] = [
     config: { checks: { sharedUntaggedRunners: false } },
     expect: 0,
   },
+  // Script Security approvals, new agents, self sign-up (Audit Trail request lines, issue 11 recall)
+  {
+    name: 'a script approved outside the Groovy sandbox (Stapler bound URL of In-process Script Approval)',
+    event: line(
+      '/manage/scriptApproval/$stapler/bound/6c1b7a0e-1f2a-4b9e-9d4f-0a1b2c3d4e5f/approveScript by admin from 10.0.0.5',
+    ),
+    expect: 1,
+    summaryIncludes: 'admin approved a script or method signature to run outside the Groovy sandbox',
+  },
+  {
+    name: 'a method signature approved (aclApproveSignature)',
+    event: line('/scriptApproval/$stapler/bound/0d9e/aclApproveSignature by admin'),
+    expect: 1,
+  },
+  {
+    name: 'a pending approval denied is not an approval',
+    event: line('/manage/scriptApproval/$stapler/bound/6c1b/denyScript by admin from 10.0.0.5'),
+    expect: 0,
+  },
+  {
+    name: 'a new agent defined (/computer/doCreateItem)',
+    event: line('/manage/computer/doCreateItem by admin from 10.0.0.5'),
+    expect: 1,
+    summaryIncludes: 'added a build agent',
+  },
+  {
+    name: 'a new agent from the Audit Log plugin (createNode)',
+    event: fromBody(
+      '<110>1 2026-01-08T09:15:02.611Z jenkins.example audit-log - - [createNode@18060 userId="admin" nodeName="linux-agent-9" timestamp="2026-01-08T09:15:02.611Z"]',
+      'text/plain',
+    ),
+    expect: 1,
+  },
+  {
+    name: 'agents check off',
+    event: line('/manage/computer/doCreateItem by admin from 10.0.0.5'),
+    config: { checks: { agents: false } },
+    expect: 0,
+  },
+  {
+    name: 'an account created through self sign-up (anonymous /securityRealm/createAccount)',
+    event: line('/securityRealm/createAccount by anonymous from 198.51.100.7'),
+    expect: 1,
+    summaryIncludes: 'self sign-up',
+    hitMatches: { severity: 'high' },
+  },
+  {
+    name: 'an admin creating a user is not a sign-up',
+    event: line('/manage/securityRealm/createAccountByAdmin by admin from 10.0.0.5'),
+    expect: 0,
+  },
 ];

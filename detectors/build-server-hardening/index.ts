@@ -20,6 +20,10 @@ const configSchema = z
         plugins: z.boolean().default(true),
         scriptConsole: z.boolean().default(true),
         security: z.boolean().default(true),
+        /** Script Security approvals: code approved to run outside the Groovy sandbox, on the controller. */
+        scriptApproval: z.boolean().default(true),
+        /** New build agents (nodes): where builds and their credentials will run. */
+        agents: z.boolean().default(true),
         /** GitLab: jobs on an instance-wide (shared) runner that has no tags, so it takes any project's untagged jobs. */
         sharedUntaggedRunners: z.boolean().default(true),
       })
@@ -46,6 +50,18 @@ const ACTIONS = table<Finding>({
   'plugin.install': { check: 'plugins', what: 'installed or updated a plugin', severity: 'medium' },
   'plugin.uninstall': { check: 'plugins', what: 'removed a plugin', severity: 'medium' },
   script_console: { check: 'scriptConsole', what: 'ran a script in the script console', severity: 'high' },
+  'script_approval.approve': {
+    check: 'scriptApproval',
+    what: 'approved a script or method signature to run outside the Groovy sandbox',
+    severity: 'high',
+  },
+  'user.signup': {
+    check: 'security',
+    what: 'created an account through self sign-up (the security realm lets anyone sign up)',
+    severity: 'high',
+  },
+  'node.create': { check: 'agents', what: 'added a build agent (node)', severity: 'medium' },
+  createNode: { check: 'agents', what: 'added a build agent (node)', severity: 'medium' }, // Audit Log plugin
   'security.configure': {
     check: 'security',
     what: 'changed the global security configuration (security realm or authorization strategy)',
@@ -96,15 +112,57 @@ function sharedUntagged(event: PipewardenEvent): string | undefined {
   return r.name ?? r.id ?? 'unknown';
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'built-in-node',
+    what: 'Jenkins builds on the built-in (controller) node',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'plugins',
+    what: 'Jenkins plugins installed, updated or removed',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-8'],
+    sources: ['jenkins'],
+  },
+  { row: 'script-console', what: 'Jenkins script console used', owasp: ['CICD-SEC-7'], sources: ['jenkins'] },
+  {
+    row: 'script-approval',
+    what: 'Jenkins script or signature approved outside the Groovy sandbox',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-4'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'agents',
+    what: 'Jenkins build agent (node) added',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'security',
+    what: 'Jenkins security realm or authorization strategy changed; an account created by self sign-up',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
+    sources: ['jenkins'],
+  },
+  {
+    row: 'shared-untagged-runners',
+    what: 'GitLab instance-wide runners without tags running any project’s jobs',
+    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
+    sources: ['gitlab'],
+  },
+];
+
 export const buildServerHardening: Detector<Config> = {
   id: 'build-server-hardening',
   title: 'Build server hardening',
   severity: 'high',
   description:
-    'Something weakened or bypassed the hardening of a build server: a Jenkins build ran on the built-in node, a plugin was installed, updated or removed, the script console was used, or the security realm or authorization strategy was changed; a GitLab instance-wide runner without tags runs any project’s untagged jobs.',
+    'Something weakened or bypassed the hardening of a build server: a Jenkins build ran on the built-in node, a plugin was installed, updated or removed, the script console was used, a script was approved to run outside the Groovy sandbox, an agent was added, the security realm or authorization strategy was changed, or an account was created by self sign-up; a GitLab instance-wide runner without tags runs any project’s untagged jobs.',
   runbook: 'detectors/build-server-hardening/README.md#runbook',
   reference: 'https://www.jenkins.io/doc/book/security/controller-isolation/',
   configSchema,
+  coverage,
   // The same finding (same job; or same actor and action) at most once an hour: a plugin batch is one hit.
   dedupMs: 60 * MINUTE,
 
@@ -161,7 +219,8 @@ export const buildServerHardening: Detector<Config> = {
     const f = ACTIONS[event.event.action];
     if (f && config.checks[f.check]) {
       // Anything done anonymously to the controller's plugins, scripts or security is an open controller.
-      const anonymous = event.pipewarden.kind === 'access.anonymous';
+      // (A self sign-up is anonymous by nature: its own finding, not an open controller.)
+      const anonymous = event.pipewarden.kind === 'access.anonymous' && event.event.action !== 'user.signup';
       found.push({
         summary: `${who} ${f.what} on Jenkins${from}`,
         severity: anonymous ? 'critical' : f.severity,
@@ -171,31 +230,3 @@ export const buildServerHardening: Detector<Config> = {
     return found.length ? found : null;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'built-in-node',
-    what: 'Jenkins builds on the built-in (controller) node',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
-    sources: ['jenkins'],
-  },
-  {
-    row: 'plugins',
-    what: 'Jenkins plugins installed, updated or removed',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-8'],
-    sources: ['jenkins'],
-  },
-  { row: 'script-console', what: 'Jenkins script console used', owasp: ['CICD-SEC-7'], sources: ['jenkins'] },
-  {
-    row: 'security',
-    what: 'Jenkins security realm or authorization strategy changed',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-2'],
-    sources: ['jenkins'],
-  },
-  {
-    row: 'shared-untagged-runners',
-    what: 'GitLab instance-wide runners without tags running any project’s jobs',
-    owasp: ['CICD-SEC-7', 'CICD-SEC-5'],
-    sources: ['gitlab'],
-  },
-];

@@ -25,6 +25,22 @@ function where(e: PipewardenEvent): string {
   return `${p.repository ?? p.artifact ?? 'an unnamed target'}${p.environment ? ` to ${p.environment}` : ''}${e.user?.name ? ` by ${e.user.name}` : ''}`;
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'untraceable-deploy',
+    what: 'a deploy that names no commit, CI build or artefact digest',
+    owasp: ['CICD-SEC-1', 'CICD-SEC-9'],
+    sources: ['github', 'gitlab', 'azure-devops', 'artifactory'],
+  },
+  {
+    row: 'deploy-without-approval',
+    what: 'a deploy to an environment that requires approval, with no approver recorded',
+    owasp: ['CICD-SEC-1'],
+    sources: ['github', 'gitlab', 'azure-devops'],
+  },
+];
+
 export const deployWithoutTrace: Detector<DeployWithoutTraceConfig> = {
   id: 'deploy-without-trace',
   title: 'Deploy with no trace',
@@ -34,6 +50,7 @@ export const deployWithoutTrace: Detector<DeployWithoutTraceConfig> = {
   runbook: 'detectors/deploy-without-trace/README.md#runbook',
   reference: 'https://slsa.dev/spec/v1.0/requirements',
   configSchema,
+  coverage,
   appliesTo: (e) =>
     e.pipewarden.kind === 'deploy' && e.event.outcome !== 'failure' && !NOT_A_DEPLOY.test(e.event.action),
   key: (e) => e.pipewarden.deployment_id ?? e.pipewarden.commit ?? e.pipewarden.repository ?? e.event.id,
@@ -57,18 +74,3 @@ export const deployWithoutTrace: Detector<DeployWithoutTraceConfig> = {
     return out.length ? out : null;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'untraceable-deploy',
-    what: 'a deploy that names no commit, CI build or artefact digest',
-    owasp: ['CICD-SEC-1', 'CICD-SEC-9'],
-    sources: ['github', 'gitlab', 'azure-devops', 'artifactory'],
-  },
-  {
-    row: 'deploy-without-approval',
-    what: 'a deploy to an environment that requires approval, with no approver recorded',
-    owasp: ['CICD-SEC-1'],
-    sources: ['github', 'gitlab', 'azure-devops'],
-  },
-];

@@ -50,6 +50,17 @@ function download(n: number, minute: number): PipewardenEvent {
 
 const projects = (n: number) => Array.from({ length: n }, (_, i) => `project-${i}`);
 
+/** The api_json.log token line (gitlab-org/gitlab!92608) for token `id` from `ip` at another time. */
+function gitlabTokenUse(id: number, ip: string, minute: number): PipewardenEvent {
+  const line = JSON.parse(fixtureBody('gitlab-logs', 'api_json.log__personal_access_token.json') as string);
+  const [e] = bodyEvents(
+    'gitlab-logs',
+    JSON.stringify({ ...line, token_id: id, remote_ip: ip, 'meta.remote_ip': ip, time: at(minute) }),
+  );
+  if (!e) throw new Error('no event');
+  return e;
+}
+
 export const cases: DetectorCase[] = [
   {
     name: 'GitLab: one user fetches 20 projects within an hour',
@@ -105,6 +116,53 @@ export const cases: DetectorCase[] = [
     expect: 1,
     expectByRule: { 'token-new-address': 1 },
     summaryIncludes: 'now 203.0.113.50',
+  },
+  {
+    name: 'GitHub audit: two tokens of one actor, each from its own address, are two keys (state per token)',
+    events: [
+      githubAudit('git.clone', 0, {
+        repo: 'octo-org/a',
+        hashed_token: 'laptop-hash',
+        token_id: 77,
+        actor_ip: '198.51.100.4',
+      }),
+      githubAudit('git.clone', 9, {
+        repo: 'octo-org/b',
+        hashed_token: 'runner-hash',
+        token_id: 78,
+        actor_ip: '203.0.113.50',
+      }),
+    ],
+    expect: 0,
+  },
+  {
+    name: 'GitHub audit: a token known only by its hash (no token_id) used from a second address',
+    events: [
+      githubAudit('repo.download_zip', 0, {
+        repo: 'octo-org/a',
+        hashed_token: 'k3FqXWbH2hxLrR9Zz0h1Zl7YcM9u2PQ1nXw3aT8oJ0E=',
+        actor_ip: '198.51.100.4',
+      }),
+      githubAudit('repo.download_zip', 30, {
+        repo: 'octo-org/a',
+        hashed_token: 'k3FqXWbH2hxLrR9Zz0h1Zl7YcM9u2PQ1nXw3aT8oJ0E=',
+        actor_ip: '192.0.2.201',
+      }),
+    ],
+    expect: 1,
+    summaryIncludes: 'hash k3FqXWbH2hxL',
+  },
+  {
+    name: 'GitLab api_json.log: one personal access token used from a second address',
+    events: [gitlabTokenUse(9, '127.0.0.1', 0), gitlabTokenUse(9, '198.51.100.23', 40)],
+    expect: 1,
+    expectByRule: { 'token-new-address': 1 },
+    summaryIncludes: 'PersonalAccessToken (id 9) of project_8_bot',
+  },
+  {
+    name: 'GitLab api_json.log: two tokens of one bot from two addresses are two keys',
+    events: [gitlabTokenUse(9, '127.0.0.1', 0), gitlabTokenUse(10, '198.51.100.23', 40)],
+    expect: 0,
   },
   {
     name: 'GitHub audit: a token used from one address only',

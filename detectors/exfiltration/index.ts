@@ -1,7 +1,8 @@
 // Exfiltration and reconnaissance: one actor cloning or downloading many repositories or artefacts in a
 // window (GitHub audit git.clone / git.fetch / repo.download_zip, GitLab audit Git fetches and archive
 // downloads, artefact downloads from Artifactory, Nexus, Harbor and registries), and a token used from
-// another address than before within a day (GitHub audit entries carry the hashed token and actor IP).
+// another address than before within a day, state per token (GitHub audit entries carry the hashed
+// token, its id and the actor IP; GitLab api_json.log lines the token id, type and remote IP).
 import { z } from 'zod';
 import { count, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
 import type { Detector, Firing, Match, Rule } from '../../src/detect/types.ts';
@@ -45,6 +46,11 @@ export const isRepositoryRead = (e: PipewardenEvent) =>
 const isArtifactRead = (e: PipewardenEvent) =>
   e.pipewarden.kind === 'artifact.download' && (e.pipewarden.artifact ?? e.url?.original) !== undefined;
 const tokenOf = (e: PipewardenEvent) => e.pipewarden.token?.id ?? e.pipewarden.token?.hashed;
+/** How the hit names the token: its id, else the first characters of its hash (never the credential). */
+const tokenLabel = (e: PipewardenEvent) =>
+  e.pipewarden.token?.id
+    ? `id ${e.pipewarden.token.id}`
+    : `hash ${(e.pipewarden.token?.hashed ?? '').slice(0, 12)}…`;
 
 function describeMany(noun: string) {
   return (f: Firing): Match => ({
@@ -68,25 +74,52 @@ export function wormRepository(e: PipewardenEvent): string | undefined {
   return repo && CREATED.test(e.event.action) && WORM_REPO.test(repo.slice(0, 300)) ? repo : undefined;
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'mass-clone',
+    what: 'one actor cloning, fetching or downloading many repositories in a window',
+    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
+    sources: ['github-audit', 'gitlab-audit'],
+  },
+  {
+    row: 'mass-download',
+    what: 'one actor downloading many artefacts in a window',
+    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
+    sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution'],
+  },
+  {
+    row: 'worm-repository',
+    what: 'a repository created with the name supply-chain worms use for stolen secrets (s1ngularity, Shai-Hulud)',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
+    sources: ['github', 'github-audit', 'gitlab'],
+  },
+  {
+    row: 'token-new-address',
+    what: 'one token (state per token id / hash) used from another address within a day',
+    owasp: ['CICD-SEC-6', 'CICD-SEC-2'],
+    sources: ['github-audit', 'gitlab-logs'],
+  },
+];
+
 export const exfiltration: Detector<Config> = {
   id: 'exfiltration',
   title: 'Bulk reads and token reuse',
   severity: 'high',
   description:
-    'One actor cloned or downloaded many repositories or artefacts in a short window (exfiltration or reconnaissance), an actor’s token was used from another address than before within a day, or a repository was created with the name supply-chain worms use to publish stolen secrets.',
+    'One actor cloned or downloaded many repositories or artefacts in a short window (exfiltration or reconnaissance), a token was used from another address than before within a day, or a repository was created with the name supply-chain worms use to publish stolen secrets.',
   runbook: 'detectors/exfiltration/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1213/003/',
   configSchema,
+  coverage,
 
   appliesTo(event, config) {
     if (wormRepository(event) !== undefined) return true;
-    return (
-      event.user?.name !== undefined &&
-      !config.ignoreActors.includes(event.user.name) &&
-      (isRepositoryRead(event) ||
-        isArtifactRead(event) ||
-        (tokenOf(event) !== undefined && event.source?.ip !== undefined))
-    );
+    const actor = event.user?.name;
+    if (actor !== undefined && config.ignoreActors.includes(actor)) return false;
+    // A token's use is judged per token, also when the line does not name its owner.
+    if (tokenOf(event) !== undefined && event.source?.ip !== undefined) return true;
+    return actor !== undefined && (isRepositoryRead(event) || isArtifactRead(event));
   },
 
   match(event) {
@@ -129,17 +162,20 @@ export const exfiltration: Detector<Config> = {
       rules.push({
         id: 'token-new-address',
         type: 'distinct',
-        keyBy: 'user.name',
+        // Per token (provider + token id, else its hash), not per actor: two tokens of one person used
+        // from two offices are two keys; one stolen token used from a second network is one.
+        keyBy: 'pipewarden.token',
         threshold: config.tokenAddresses.threshold,
         ...windowAndDedup(config.tokenAddresses),
         severity: 'medium',
         when: (e) => tokenOf(e) !== undefined,
         field: (e) => e.source?.ip,
         describe: (f) => ({
-          summary: `A token of ${f.key} was used from ${f.count} addresses within ${mins(f.windowMs)} (now ${f.event.source?.ip ?? 'unknown'}; before ${(f.values ?? []).slice(1, 4).join(', ')})`,
+          summary: `A ${f.event.pipewarden.token?.type ?? 'token'} (${tokenLabel(f.event)}) of ${f.event.user?.name ?? 'an unnamed owner'} was used from ${f.count} addresses within ${mins(f.windowMs)} (now ${f.event.source?.ip ?? 'unknown'}; before ${(f.values ?? []).slice(1, 4).join(', ')})`,
           context: {
             provider: f.event.event.provider,
             token_id: f.event.pipewarden.token?.id ?? null,
+            token_hash_prefix: f.event.pipewarden.token?.hashed?.slice(0, 12) ?? null,
             token_type: f.event.pipewarden.token?.type ?? null,
             latest_action: f.event.event.action,
           },
@@ -148,30 +184,3 @@ export const exfiltration: Detector<Config> = {
     return rules;
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'mass-clone',
-    what: 'one actor cloning, fetching or downloading many repositories in a window',
-    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
-    sources: ['github-audit', 'gitlab-audit'],
-  },
-  {
-    row: 'mass-download',
-    what: 'one actor downloading many artefacts in a window',
-    owasp: ['CICD-SEC-10', 'CICD-SEC-2'],
-    sources: ['artifactory', 'nexus', 'harbor', 'docker-distribution'],
-  },
-  {
-    row: 'worm-repository',
-    what: 'a repository created with the name supply-chain worms use for stolen secrets (s1ngularity, Shai-Hulud)',
-    owasp: ['CICD-SEC-6', 'CICD-SEC-3'],
-    sources: ['github', 'github-audit', 'gitlab'],
-  },
-  {
-    row: 'token-new-address',
-    what: 'an actor’s token used from another address within a day',
-    owasp: ['CICD-SEC-6', 'CICD-SEC-2'],
-    sources: ['github-audit'],
-  },
-];

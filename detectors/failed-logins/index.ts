@@ -84,6 +84,45 @@ function from(e: PipewardenEvent): string {
   return e.source?.ip ? ` from ${e.source.ip}` : '';
 }
 
+/** The sources whose failed sign-ins reach this detector (their adapters map them to login.failure). */
+const LOGIN_SOURCES = [
+  'artifactory',
+  'bitbucket-server',
+  'github-audit',
+  'gitlab',
+  'gitlab-audit',
+  'gitlab-logs',
+  'jenkins',
+];
+
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'brute-force',
+    what: 'many failed sign-ins for one user',
+    owasp: ['CICD-SEC-2'],
+    sources: LOGIN_SOURCES,
+  },
+  {
+    row: 'password-spraying',
+    what: 'many users failing from one address',
+    owasp: ['CICD-SEC-2'],
+    sources: LOGIN_SOURCES,
+  },
+  {
+    row: 'failure-then-success',
+    what: 'failures then a success (possible compromise)',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-6'],
+    sources: LOGIN_SOURCES,
+  },
+  {
+    row: 'built-in-account',
+    what: 'any failure on a built-in account',
+    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
+    sources: LOGIN_SOURCES,
+  },
+];
+
 export const failedLogins: Detector<Config> = {
   id: 'failed-logins',
   title: 'Failed logins',
@@ -93,6 +132,7 @@ export const failedLogins: Detector<Config> = {
   runbook: 'detectors/failed-logins/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1110/',
   configSchema,
+  coverage,
   dedupMs: 60 * MINUTE, // `match` (built-in accounts); the rules declare their own
 
   appliesTo(event) {
@@ -177,41 +217,3 @@ function allowedBy(list: string[]): (e: PipewardenEvent) => boolean {
   const inList = ipMatcher(list);
   return (e) => inList(e.source?.ip);
 }
-
-/** The sources whose failed sign-ins reach this detector (their adapters map them to login.failure). */
-const LOGIN_SOURCES = [
-  'artifactory',
-  'bitbucket-server',
-  'github-audit',
-  'gitlab',
-  'gitlab-audit',
-  'gitlab-logs',
-  'jenkins',
-];
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'brute-force',
-    what: 'many failed sign-ins for one user',
-    owasp: ['CICD-SEC-2'],
-    sources: LOGIN_SOURCES,
-  },
-  {
-    row: 'password-spraying',
-    what: 'many users failing from one address',
-    owasp: ['CICD-SEC-2'],
-    sources: LOGIN_SOURCES,
-  },
-  {
-    row: 'failure-then-success',
-    what: 'failures then a success (possible compromise)',
-    owasp: ['CICD-SEC-2', 'CICD-SEC-6'],
-    sources: LOGIN_SOURCES,
-  },
-  {
-    row: 'built-in-account',
-    what: 'any failure on a built-in account',
-    owasp: ['CICD-SEC-2', 'CICD-SEC-7'],
-    sources: LOGIN_SOURCES,
-  },
-];

@@ -249,6 +249,25 @@ const SEVERITY: Record<Exclude<Verdict, { ok: true }>['reason'], Severity> = {
   'outside working hours': 'medium',
 };
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'out-of-hours',
+    what: 'deploys, deploy jobs and release tags outside working hours, on holidays or in change freezes',
+    owasp: ['CICD-SEC-1'],
+    sources: [
+      'github',
+      'github-audit',
+      'gitlab',
+      'azure-devops',
+      'circleci',
+      'jenkins',
+      'artifactory',
+      'harbor',
+    ],
+  },
+];
+
 export const outOfHoursDeploys: Detector<Config> = {
   id: 'out-of-hours-deploys',
   title: 'Deploy out of hours',
@@ -258,6 +277,7 @@ export const outOfHoursDeploys: Detector<Config> = {
   runbook: 'detectors/out-of-hours-deploys/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1195/002/',
   configSchema,
+  coverage,
   // A deployment and its status updates are one deploy: one hit per target and summary within the hour.
   dedupMs: 60 * MINUTE,
 
@@ -314,21 +334,3 @@ export const outOfHoursDeploys: Detector<Config> = {
     };
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'out-of-hours',
-    what: 'deploys, deploy jobs and release tags outside working hours, on holidays or in change freezes',
-    owasp: ['CICD-SEC-1'],
-    sources: [
-      'github',
-      'github-audit',
-      'gitlab',
-      'azure-devops',
-      'circleci',
-      'jenkins',
-      'artifactory',
-      'harbor',
-    ],
-  },
-];

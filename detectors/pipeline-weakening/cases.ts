@@ -26,6 +26,28 @@ const memberHook = (action: string, changes?: Body) =>
     { 'x-github-event': 'member' },
   );
 
+// GitHub `team` webhooks: the real octokit `team.edited` body with the repository access GitHub's payload
+// reference defines (`repository.permissions`, `changes.repository.permissions.from`).
+const PERMS = (level: 'admin' | 'maintain' | 'push' | 'pull') => ({
+  admin: level === 'admin',
+  maintain: level === 'admin' || level === 'maintain',
+  push: level !== 'pull',
+  triage: level !== 'pull',
+  pull: true,
+});
+function teamHook(
+  action: string,
+  level?: 'admin' | 'maintain' | 'push' | 'pull',
+  before?: Body,
+): PipewardenEvent {
+  const b = structuredClone(bodyOf('github', 'team__edited.json')) as Record<string, any>;
+  b.action = action;
+  b.repository = { ...(b.repository ?? { full_name: 'Codertocat/Hello-World', name: 'Hello-World' }) };
+  if (level) b.repository.permissions = PERMS(level);
+  b.changes = before ? { repository: { permissions: { from: before } } } : {};
+  return one('github', b, { 'x-github-event': 'team' });
+}
+
 // GitHub `organization.member_added`: the real body with membership.role varied.
 function orgMemberAdded(role: string): PipewardenEvent {
   const body = bodyOf('github', 'organization__member_added.json');
@@ -1276,4 +1298,137 @@ export const cases: DetectorCase[] = [
     'business.set_fork_pr_workflows_policy',
     'repo.set_actions_fork_pr_approvals_policy',
   ].map((action): DetectorCase => ({ name: `${action} (audit)`, event: audit(action), expect: 1 })),
+  // Base permission, team repository access, a user's own 2FA (GitHub audit; issue 11, recall)
+  {
+    name: 'org.update_default_repository_permission read → write: every member can now push everywhere',
+    event: audit('org.update_default_repository_permission', { permission: 'write', old_permission: 'read' }),
+    expect: 1,
+    summaryIncludes: 'raised the base repository permission of every organisation member to write',
+  },
+  {
+    name: 'business.update_default_repository_permission none → admin (enterprise scope)',
+    event: audit('business.update_default_repository_permission', {
+      permission: 'admin',
+      old_permission: 'none',
+    }),
+    expect: 1,
+    summaryIncludes: 'to admin',
+  },
+  {
+    name: 'org.update_default_repository_permission write → read tightens: not reported',
+    event: audit('org.update_default_repository_permission', { permission: 'read', old_permission: 'write' }),
+    expect: 0,
+  },
+  {
+    name: 'org.update_default_repository_permission none → read: reading is not a weakening',
+    event: audit('org.update_default_repository_permission', { permission: 'read', old_permission: 'none' }),
+    expect: 0,
+  },
+  {
+    name: 'team.add_repository with admin: a team now administers the repository',
+    event: audit('team.add_repository', {
+      team: 'octo-org/contractors',
+      repo: 'octo-org/api',
+      permission: 'admin',
+    }),
+    expect: 1,
+    summaryIncludes: 'added octo-org/contractors as admin',
+  },
+  {
+    name: 'team.add_repository with write: not an elevation',
+    event: audit('team.add_repository', {
+      team: 'octo-org/contractors',
+      repo: 'octo-org/api',
+      permission: 'write',
+    }),
+    expect: 0,
+  },
+  {
+    name: 'team.update_repository_permission write → maintain',
+    event: audit('team.update_repository_permission', {
+      team: 'octo-org/contractors',
+      repo: 'octo-org/api',
+      permission: 'maintain',
+      old_permission: 'write',
+    }),
+    expect: 1,
+    summaryIncludes: 'granted maintain to octo-org/contractors (was write)',
+  },
+  {
+    name: 'two_factor_authentication.disabled (a user’s own account)',
+    event: audit('two_factor_authentication.disabled', { user: 'mallory' }),
+    expect: 1,
+    summaryIncludes: 'switched off two-factor authentication',
+  },
+  {
+    name: 'two_factor_authentication.enabled is not a weakening',
+    event: audit('two_factor_authentication.enabled', { user: 'mallory' }),
+    expect: 0,
+  },
+  {
+    name: 'team webhook: a team added to a repository with admin',
+    event: teamHook('added_to_repository', 'admin'),
+    expect: 1,
+    summaryIncludes: 'as admin',
+  },
+  {
+    name: 'team webhook: a team added to a repository with write is not an elevation',
+    event: teamHook('added_to_repository', 'push'),
+    expect: 0,
+  },
+  {
+    name: 'team webhook: a team’s access edited from write to maintain',
+    event: teamHook('edited', 'maintain', { maintain: false }),
+    expect: 1,
+    summaryIncludes: 'granted maintain',
+  },
+  {
+    name: 'team webhook: the real team.edited (name or description) is not a permission change',
+    event: fromGithubFixture('team__edited.json'),
+    expect: 0,
+  },
+  {
+    name: 'GitLab audit: a user made instance administrator (user_admin_status_updated false → true)',
+    event: gitlabAudit(
+      'user_admin_status_updated',
+      { change: 'admin status', from: false, to: true, target_type: 'User', target_details: 'eve' },
+      { entity_type: 'User', entity_path: 'eve', target_type: 'User', target_details: 'eve', target_id: 42 },
+    ),
+    expect: 1,
+    summaryIncludes: 'made a user an instance administrator',
+    hitMatches: { severity: 'critical' },
+  },
+  {
+    name: 'GitLab audit: admin status removed (true → false) is not a weakening',
+    event: gitlabAudit(
+      'user_admin_status_updated',
+      { change: 'admin status', from: true, to: false },
+      { entity_type: 'User', entity_path: 'eve', target_type: 'User', target_details: 'eve', target_id: 42 },
+    ),
+    expect: 0,
+  },
+  {
+    name: 'GitLab audit: a user made instance auditor',
+    event: gitlabAudit(
+      'user_auditor_status_updated',
+      { change: 'auditor status', from: false, to: true },
+      { entity_type: 'User', entity_path: 'eve', target_type: 'User', target_details: 'eve', target_id: 42 },
+    ),
+    expect: 1,
+    summaryIncludes: 'instance auditor',
+  },
+  {
+    name: 'GitLab audit_json.log: change "admin status" to true (the real visibility line, varied)',
+    event: (() => {
+      const line = JSON.parse(
+        fixtureBody('gitlab-logs', 'audit_json.log__project_visibility_Private-_Public.json') as string,
+      );
+      return one(
+        'gitlab-logs',
+        JSON.stringify({ ...line, change: 'admin status', from: false, to: true, entity_type: 'User' }),
+      );
+    })(),
+    expect: 1,
+    summaryIncludes: 'made a user an instance administrator',
+  },
 ];

@@ -74,7 +74,7 @@ interface Weakening extends Finding {
    * A membership row, judged on the role the event gives `user.target` (see `assessRole`): "change" rows
    * keep `what` / `severity` when the event does not carry the new role; "add" rows are silent then.
    */
-  membership?: 'change' | 'add';
+  membership?: 'change' | 'add' | 'grant'; // grant: worded as a change, silent like "add" when unknown
   /**
    * A setting row (see `assessSetting`): fires only when `pipewarden.change` moves one of these settings
    * the risky way; when the event does not say (no change, another field, no `to`), fires as the row says.
@@ -100,6 +100,9 @@ const med = (what: string): Weakening => ({ what, severity: 'medium' });
 const crit = (what: string): Weakening => ({ what, severity: 'critical' });
 const roleChange = (what: string): Weakening => ({ what, severity: 'medium', membership: 'change' });
 const memberAdd: Weakening = { what: 'added a member', severity: 'medium', membership: 'add' };
+
+/** GitHub's organisation base permission levels by breadth (a table: the values come from payloads). */
+const BASE_PERMISSION = table<number>({ none: 0, read: 1, write: 2, admin: 3 });
 
 /** A setting row: the row's own finding stands when the event does not say which way the setting moved. */
 const setting = (w: Weakening, ...settings: Setting[]): Weakening => ({ ...w, settings });
@@ -240,6 +243,37 @@ export const WEAKENINGS = table<Weakening>({
   // Role changes and members added with a role, judged on the new role (assessRole). The text and
   // severity here are for a change whose event does not carry the new role.
   update_member: roleChange('changed a member’s role (possibly to owner or admin)'), // audit org. / repo.
+  // GitHub audit: the base permission every organisation member has on every repository, raised to write
+  // or admin (org. / business.update_default_repository_permission: `permission`, `old_permission`).
+  update_default_repository_permission: setting(
+    med('changed the base repository permission of every organisation member'),
+    {
+      fields: ['default_repository_permission'],
+      risky: (to, from) =>
+        (BASE_PERMISSION[to] ?? 0) >= 2 && (BASE_PERMISSION[to] ?? 0) > (BASE_PERMISSION[from ?? ''] ?? 0),
+      whatTo: (to) => `raised the base repository permission of every organisation member to ${to}`,
+    },
+  ),
+  // GitHub audit: a team given access to a repository, or its level changed; judged on the new level
+  // (maintain / admin elevate), the team as the target.
+  'team.add_repository': {
+    what: 'gave a team access to a repository',
+    severity: 'medium',
+    membership: 'add',
+  },
+  'team.update_repository_permission': roleChange(
+    'changed a team’s repository permission (possibly to admin)',
+  ),
+  // The same from the `team` webhook: added_to_repository, and edited with `changes.repository.permissions`
+  // (silent when the level is unknown: most team edits are names and descriptions).
+  'team.added_to_repository': {
+    what: 'gave a team access to a repository',
+    severity: 'medium',
+    membership: 'add',
+  },
+  'team.edited': { what: 'changed a team', severity: 'medium', membership: 'grant' },
+  // GitHub audit (enterprise, GHES): a user switched off two-factor authentication for their own account.
+  'two_factor_authentication.disabled': med('switched off two-factor authentication for their account'),
   // GitHub audit: a team member made a team maintainer (can change the team's members and repository access).
   'team.promote_maintainer': med('promoted a team member to team maintainer'),
   add_member: memberAdd, // audit org.add_member (`permission`); repo.add_member carries no role
@@ -253,6 +287,27 @@ export const WEAKENINGS = table<Weakening>({
   member_created: memberAdd, // GitLab audit event: details.as
   member_updated: roleChange('changed a member’s access level'), // GitLab audit: details.change/from/to
   'audit.security.user.created': memberAdd, // Nexus: a user created with its roles (nx-admin)
+  // GitLab audit: a user made instance administrator or auditor (ee/lib/audit/user_changes_auditor.rb:
+  // change "admin status" / "auditor status", from false to true). Unknown direction: as the row says.
+  user_admin_status_updated: setting(hi('changed a user’s instance administrator status'), {
+    fields: ['admin status'],
+    risky: (to) => to === 'true',
+    whatTo: () => 'made a user an instance administrator',
+    severity: 'critical',
+  }),
+  // The same in audit_json.log (gitlab-logs): `change` "admin status" / "auditor status".
+  'change.admin_status': setting(hi('changed a user’s instance administrator status'), {
+    fields: ['admin status'],
+    risky: (to) => to === 'true',
+    whatTo: () => 'made a user an instance administrator',
+    severity: 'critical',
+  }),
+  user_auditor_status_updated: setting(med('changed a user’s instance auditor status (reads everything)'), {
+    fields: ['auditor status'],
+    risky: (to) => to === 'true',
+    whatTo: () => 'made a user an instance auditor (read access to every group and project)',
+    severity: 'medium',
+  }),
   // Keys and runners: new ways in that bypass a user
   'deploy_key.created': med('added a deploy key'),
   register_self_hosted_runner: med('registered a self-hosted runner'),
@@ -882,6 +937,10 @@ export const pipelineWeakening: Detector<Config> = {
   reference:
     'https://docs.github.com/en/organizations/keeping-your-organization-secure/managing-security-settings-for-your-organization/audit-log-events-for-your-organization',
   configSchema,
+  // A getter: the rows are built from GROUPS, declared below the detector.
+  get coverage() {
+    return coverage;
+  },
   dedupMs: 0,
 
   appliesTo(event, config) {
@@ -986,7 +1045,7 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
     what: 'new owners, admins, maintainers (members added or promoted, by the new role)',
     owasp: ['CICD-SEC-2'],
     sources: ['github', 'github-audit', 'gitlab', 'gitlab-audit', 'nexus'],
-    keys: /member|admin|promote|user_add|user_update|audit\.security\.user/,
+    keys: /member|admin|promote|user_add|user_update|audit\.security\.user|default_repository_permission|team\.(?:add_repository|update_repository_permission|added_to_repository|edited)|auditor_status/,
   },
   {
     row: 'runners',
@@ -1025,9 +1084,10 @@ export const GROUPS: Array<CoverageRow & { keys: RegExp }> = [
   },
 ];
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = GROUPS.map(({ keys: _keys, ...row }) => row);
+
 /** The group a WEAKENINGS key belongs to (first match), or undefined. */
 export function groupOf(key: string): string | undefined {
   return GROUPS.find((g) => g.keys.test(key))?.row;
 }
-
-export const coverage: CoverageRow[] = GROUPS.map(({ keys: _keys, ...row }) => row);

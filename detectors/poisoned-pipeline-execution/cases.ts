@@ -72,7 +72,9 @@ function gitlab(file: string, change: (b: Body) => void): PipewardenEvent {
     ? 'System Hook'
     : file.startsWith('note')
       ? 'Note Hook'
-      : 'Issue Hook';
+      : file.startsWith('pipeline')
+        ? 'Pipeline Hook'
+        : 'Issue Hook';
   const [e] = bodyEvents('gitlab', b, { 'x-gitlab-event': hookName });
   if (!e) throw new Error('no event');
   return e;
@@ -232,5 +234,26 @@ export const cases: DetectorCase[] = [
     }),
     expect: 1,
     summaryIncludes: 'skips CI',
+  },
+  {
+    name: 'GitLab: a fork’s merge request pipeline run in the parent project (project 1, MR from project 7)',
+    event: gitlab('pipeline.json', (b) => {
+      b.merge_request.source_project_id = 7;
+    }),
+    expect: 1,
+    summaryIncludes: 'merge request from a fork ran in',
+  },
+  {
+    name: 'GitLab: the same merge request pipeline running in the fork itself is not privileged',
+    event: gitlab('pipeline.json', (b) => {
+      b.merge_request.source_project_id = 7;
+      b.project.id = 7;
+    }),
+    expect: 0,
+  },
+  {
+    name: 'GitLab: the real merge request pipeline (same-project merge request) is not from a fork',
+    event: fixtureEvent('gitlab', 'pipeline.json'),
+    expect: 0,
   },
 ];

@@ -35,8 +35,17 @@ const configSchema = z
 
 type Config = z.output<typeof configSchema>;
 
-/** Runs that execute with the base repository's secrets and write token even when started from a fork. */
-const PRIVILEGED_TRIGGERS = new Set(['pull_request_target', 'workflow_run', 'issue_comment']);
+/**
+ * Runs that execute with the base repository's secrets and write token even when started from a fork:
+ * GitHub `pull_request_target`, `workflow_run`, `issue_comment`; GitLab `merge_request_event` pipelines
+ * run in the parent project for a fork's merge request (the adapter says `fork` only then).
+ */
+const PRIVILEGED_TRIGGERS = new Set([
+  'pull_request_target',
+  'workflow_run',
+  'issue_comment',
+  'merge_request_event',
+]);
 
 /** `author_association` values of people outside the repository's own team. */
 const OUTSIDERS = new Set(['first_time_contributor', 'first_timer', 'contributor', 'none', 'mannequin']);
@@ -91,7 +100,9 @@ function findings(e: PipewardenEvent, config: Config): Match[] {
     if (PRIVILEGED_TRIGGERS.has(pw.trigger))
       add(
         'fork-trigger',
-        `A ${pw.trigger} run of ${pw.pipeline ?? 'a workflow'} on ${where} was started from a fork by ${who}`,
+        pw.trigger === 'merge_request_event'
+          ? `Pipeline ${pw.pipeline ?? ''} of a merge request from a fork ran in ${where} itself (the fork's CI definition with this project's CI/CD variables), started by ${who}`
+          : `A ${pw.trigger} run of ${pw.pipeline ?? 'a workflow'} on ${where} was started from a fork by ${who}`,
         'high',
         { trigger: pw.trigger },
       );
@@ -153,46 +164,13 @@ function findings(e: PipewardenEvent, config: Config): Match[] {
   return out;
 }
 
-export const poisonedPipelineExecution: Detector<Config> = {
-  id: 'poisoned-pipeline-execution',
-  title: 'Poisoned pipeline execution',
-  severity: 'high',
-  description:
-    'Untrusted code or text reached a pipeline: a pull_request_target or workflow_run run started from a fork, an expression or shell injection payload in a pull request title, branch name, issue, comment or commit message, a self-hosted runner running a job of a public repository or a fork, a [skip ci] push to a public repository, or a push that changes the pipeline definition.',
-  runbook: 'detectors/poisoned-pipeline-execution/README.md#runbook',
-  reference:
-    'https://owasp.org/www-project-top-10-ci-cd-security-risks/CICD-SEC-04-Poisoned-Pipeline-Execution',
-  configSchema,
-  dedupMs: 0,
-
-  appliesTo(event, config) {
-    const pw = event.pipewarden;
-    return (
-      (pw.untrusted !== undefined ||
-        pw.fork !== undefined ||
-        pw.runner !== undefined ||
-        pw.files !== undefined) &&
-      !config.ignoreActors.includes(event.user?.name ?? '') &&
-      !config.ignoreRepositories.includes(pw.repository ?? '')
-    );
-  },
-
-  key(event) {
-    return event.pipewarden.repository ?? event.user?.name ?? 'global';
-  },
-
-  match(event, { config }) {
-    const found = findings(event, config);
-    return found.length ? found : null;
-  },
-};
-
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
 export const coverage: CoverageRow[] = [
   {
     row: 'fork-trigger',
-    what: 'pull_request_target / workflow_run runs started from a fork',
+    what: 'pull_request_target / workflow_run runs started from a fork; a fork’s merge request pipeline run in the parent project',
     owasp: ['CICD-SEC-4'],
-    sources: ['github'],
+    sources: ['github', 'gitlab'],
   },
   {
     row: 'injection',
@@ -219,3 +197,38 @@ export const coverage: CoverageRow[] = [
     sources: ['github', 'gitlab'],
   },
 ];
+
+export const poisonedPipelineExecution: Detector<Config> = {
+  id: 'poisoned-pipeline-execution',
+  title: 'Poisoned pipeline execution',
+  severity: 'high',
+  description:
+    'Untrusted code or text reached a pipeline: a pull_request_target or workflow_run run started from a fork, an expression or shell injection payload in a pull request title, branch name, issue, comment or commit message, a self-hosted runner running a job of a public repository or a fork, a [skip ci] push to a public repository, or a push that changes the pipeline definition.',
+  runbook: 'detectors/poisoned-pipeline-execution/README.md#runbook',
+  reference:
+    'https://owasp.org/www-project-top-10-ci-cd-security-risks/CICD-SEC-04-Poisoned-Pipeline-Execution',
+  configSchema,
+  coverage,
+  dedupMs: 0,
+
+  appliesTo(event, config) {
+    const pw = event.pipewarden;
+    return (
+      (pw.untrusted !== undefined ||
+        pw.fork !== undefined ||
+        pw.runner !== undefined ||
+        pw.files !== undefined) &&
+      !config.ignoreActors.includes(event.user?.name ?? '') &&
+      !config.ignoreRepositories.includes(pw.repository ?? '')
+    );
+  },
+
+  key(event) {
+    return event.pipewarden.repository ?? event.user?.name ?? 'global';
+  },
+
+  match(event, { config }) {
+    const found = findings(event, config);
+    return found.length ? found : null;
+  },
+};

@@ -38,6 +38,16 @@ const configSchema = z
 
 type Config = z.output<typeof configSchema>;
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'secret-in-log',
+    what: 'a credential printed in a CI log (uploads to /ingest/build-logs, Jenkins console via Logstash)',
+    owasp: ['CICD-SEC-6'],
+    sources: ['build-logs', 'jenkins'],
+  },
+];
+
 export const secretsInBuildLogs: Detector<Config> = {
   id: 'secrets-in-build-logs',
   title: 'Secret exposed in a build log',
@@ -47,6 +57,7 @@ export const secretsInBuildLogs: Detector<Config> = {
   runbook: 'detectors/secrets-in-build-logs/README.md#runbook',
   reference: 'https://owasp.org/Top10/A02_2021-Cryptographic_Failures/',
   configSchema,
+  coverage,
   buildLogScanning: (c) => ({
     fingerprintKey: c.fingerprintKeyEnv?.reveal(),
     keyPath: 'fingerprintKeyEnv',
@@ -86,12 +97,3 @@ export const secretsInBuildLogs: Detector<Config> = {
     };
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'secret-in-log',
-    what: 'a credential printed in a CI log (uploads to /ingest/build-logs, Jenkins console via Logstash)',
-    owasp: ['CICD-SEC-6'],
-    sources: ['build-logs', 'jenkins'],
-  },
-];

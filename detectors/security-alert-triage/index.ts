@@ -100,6 +100,22 @@ function row(e: PipewardenEvent): Row | undefined {
   return ACTIONS[e.event.action];
 }
 
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'new-secret',
+    what: 'a secret-scanning alert raised (a credential committed)',
+    owasp: ['CICD-SEC-6'],
+    sources: ['github', 'github-audit'],
+  },
+  {
+    row: 'dismissal',
+    what: 'Dependabot, code scanning, secret scanning alerts dismissed or closed without a fix',
+    owasp: ['CICD-SEC-3', 'CICD-SEC-6'],
+    sources: ['github', 'github-audit'],
+  },
+];
+
 export const securityAlertTriage: Detector<Config> = {
   id: 'security-alert-triage',
   title: 'Security alert raised or dismissed',
@@ -110,6 +126,7 @@ export const securityAlertTriage: Detector<Config> = {
   reference:
     'https://docs.github.com/en/code-security/secret-scanning/managing-alerts-from-secret-scanning/resolving-alerts-from-secret-scanning',
   configSchema,
+  coverage,
   dedupMs: 0,
 
   appliesTo(event, config) {
@@ -144,18 +161,3 @@ export const securityAlertTriage: Detector<Config> = {
     };
   },
 };
-
-export const coverage: CoverageRow[] = [
-  {
-    row: 'new-secret',
-    what: 'a secret-scanning alert raised (a credential committed)',
-    owasp: ['CICD-SEC-6'],
-    sources: ['github', 'github-audit'],
-  },
-  {
-    row: 'dismissal',
-    what: 'Dependabot, code scanning, secret scanning alerts dismissed or closed without a fix',
-    owasp: ['CICD-SEC-3', 'CICD-SEC-6'],
-    sources: ['github', 'github-audit'],
-  },
-];

@@ -6,7 +6,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import type { Severity } from '../../src/alerting/types.ts';
 import { count, MINUTE, mins, minutes, windowAndDedup } from '../../src/detect/config.ts';
-import type { Absence, Detector, Rule, RuleEnv } from '../../src/detect/types.ts';
+import type { Absence, CoverageRow, Detector, Rule, RuleEnv } from '../../src/detect/types.ts';
 import type { EventKind, PipewardenEvent } from '../../src/event.ts';
 import { table } from '../../src/util/table.ts';
 
@@ -167,6 +167,46 @@ function cutOf(e: PipewardenEvent): Cut | undefined {
 const isAuthFailure = (e: PipewardenEvent) =>
   e.event.dataset === INGEST_DATASET && e.event.action === AUTH_FAILED;
 
+/** Sources every push and poll adapter shares: silence, and rejected deliveries at ingest. */
+const ALL_PUSH = [
+  'github',
+  'github-audit',
+  'gitlab',
+  'gitlab-audit',
+  'gitlab-logs',
+  'bitbucket',
+  'bitbucket-server',
+  'azure-devops',
+  'circleci',
+  'jenkins',
+  'artifactory',
+  'nexus',
+  'harbor',
+  'docker-distribution',
+];
+
+/** The OWASP coverage rows of this detector (the README table is generated from them). */
+export const coverage: CoverageRow[] = [
+  {
+    row: 'silent-source',
+    what: 'a source silent longer than expected',
+    owasp: ['CICD-SEC-10'],
+    sources: ALL_PUSH,
+  },
+  {
+    row: 'feed-deleted',
+    what: 'a webhook or audit stream that feeds pipewarden deleted',
+    owasp: ['CICD-SEC-10'],
+    sources: ['github', 'github-audit', 'gitlab-audit'],
+  },
+  {
+    row: 'bad-signatures',
+    what: 'bursts of deliveries with bad signatures (probing, or a sender whose secret no longer matches)',
+    owasp: ['CICD-SEC-10'],
+    sources: ALL_PUSH,
+  },
+];
+
 export const telemetryLoss: Detector<Config> = {
   id: 'telemetry-loss',
   title: 'Telemetry loss',
@@ -175,6 +215,7 @@ export const telemetryLoss: Detector<Config> = {
     'pipewarden may be going blind: a source stopped sending for longer than expected, a webhook or audit-log stream that feeds it was deleted, or requests with bad signatures are arriving in bursts (probing, or a sender whose secret no longer matches).',
   runbook: 'detectors/telemetry-loss/README.md#runbook',
   reference: 'https://attack.mitre.org/techniques/T1562/008/',
+  coverage,
   configSchema,
   dedupMs: 0,
 

@@ -121,6 +121,13 @@ function webhookEvent(payload: Json, raw: string, receivedAt: Date): PipewardenE
   // --- trace (src/trail/trace.ts): build "<name>#<number>" as Jenkins names it; digest and version ---
   if (buildName && str(data.build_number)) pw.build_id = `${buildName}#${str(data.build_number)}`;
   if (str(data.sha256)) pw.artifact_digest = `sha256:${str(data.sha256)}`;
+  // A deploy names a path that should keep its content; a Docker push names `<image>:<tag>`.
+  if (cls.kind === 'artifact.publish' && (type === 'deployed' || type === 'pushed') && repoKey) {
+    const image = str(data.image_name);
+    const tag = str(data.tag);
+    const ref = domain === 'docker' && image && tag ? `${image}:${tag}` : path;
+    if (ref) pw.artifact_ref = `${repoKey}/${ref}`;
+  }
   const version = str(data.release_bundle_version) ?? str(data.tag);
   if (version) pw.artifact_version = version;
   // --- end trace ---
@@ -219,6 +226,7 @@ function accessEvent(
     pw.artifact = target;
     const colon = target.indexOf(':');
     if (colon > 0) pw.repository = target.slice(0, colon);
+    if (cls.kind === 'artifact.publish') pw.artifact_ref = target.replace(':', '/');
   }
   const event = makeEvent({
     at: at,

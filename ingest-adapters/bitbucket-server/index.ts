@@ -92,6 +92,9 @@ export const bitbucketServer: IngestAdapter<typeof configSchema._output> = {
     if (repository) pw.repository = repository;
     const branch = str(obj(first?.ref)?.displayId) ?? str(obj(pr?.toRef)?.displayId);
     if (branch) pw.branch = branch;
+    // repo:refs_changed: `ref.type` BRANCH or TAG (an UPDATE of a TAG re-points it).
+    const refType = str(obj(first?.ref)?.type);
+    if (refType === 'TAG' || refType === 'BRANCH') pw.ref_type = refType === 'TAG' ? 'tag' : 'branch';
     const commit = str(first?.toHash) ?? str(obj(pr?.toRef)?.latestCommit);
     if (commit && !/^0+$/.test(commit)) pw.commit = commit;
     if (typeof repo?.public === 'boolean') pw.visibility = repo.public ? 'public' : 'private';

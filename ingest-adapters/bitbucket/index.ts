@@ -101,6 +101,9 @@ export const bitbucket: IngestAdapter<typeof configSchema._output> = {
       str(obj(obj(pr?.destination)?.branch)?.name) ??
       str(status?.refname);
     if (branch) pw.branch = branch;
+    // repo:push: `new.type` / `old.type` branch or tag (a tag with both old and new was re-pointed).
+    const refType = str(obj(first?.new)?.type) ?? str(obj(first?.old)?.type);
+    if (refType === 'tag' || refType === 'branch') pw.ref_type = refType;
     const commit = str(obj(obj(first?.new)?.target)?.hash) ?? str(obj(status?.commit)?.hash);
     if (commit) pw.commit = commit;
     if (changes.some((c) => c?.forced === true)) pw.forced = true;

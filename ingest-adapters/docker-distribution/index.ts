@@ -74,7 +74,14 @@ function toEvent(e: Json, receivedAt: Date): PipewardenEvent {
   if (repo) {
     pw.repository = repo;
     pw.artifact = `${repo}${ref}`;
+    // A tag names mutable content: the manifest it points to is `digest` (a layer push has no tag).
+    const tag = str(target.tag);
+    if (tag) {
+      pw.artifact_ref = `${repo}:${tag}`;
+      pw.artifact_version = tag;
+    }
   }
+  if (str(target.digest)) pw.artifact_digest = str(target.digest)!;
   const event = makeEvent({
     at: Number.isNaN(t) ? receivedAt.toISOString() : new Date(t).toISOString(),
     message: `${actor ?? 'anonymous'} ${action} ${pw.artifact ?? ''}${ip ? ` from ${ip}` : ''}`.replace(

@@ -107,6 +107,13 @@ const ROLE_FIELDS = table<RoleFields>({
     to: ['new_repo_permission', 'new_repo_base_role'],
     from: ['old_repo_permission', 'old_repo_base_role'],
   },
+  // A team's access to a repository (the team is the target: `team`): granted, or its level changed.
+  'team.add_repository': { field: 'permission', to: ['permission'] },
+  'team.update_repository_permission': {
+    field: 'permission',
+    to: ['permission', 'new_permission'],
+    from: ['old_permission', 'permission_was'],
+  },
 });
 
 const firstLower = (entry: Json, keys: string[] | undefined): string | undefined => {
@@ -122,9 +129,10 @@ function roleChange(
   action: string,
   entry: Json,
 ): { target?: NonNullable<NonNullable<PipewardenEvent['user']>['target']>; change?: WithToken['change'] } {
-  const name = str(entry.user);
-  const id = idStr(entry.user_id);
   const fields = ROLE_FIELDS[action];
+  const team = action.startsWith('team.') && fields ? str(entry.team) : undefined;
+  const name = team ?? str(entry.user);
+  const id = team ? undefined : idStr(entry.user_id);
   const to = fields ? firstLower(entry, fields.to) : undefined;
   const from = fields ? firstLower(entry, fields.from) : undefined;
   const target =
@@ -160,6 +168,15 @@ function settingChange(action: string, entry: Json): WithToken['change'] | undef
     const to = scalar(entry.visibility);
     const from = scalar(entry.previous_visibility);
     return to || from ? { field: 'visibility', ...(from ? { from } : {}), ...(to ? { to } : {}) } : undefined;
+  }
+  // The base permission every organisation member has on every repository (GraphQL
+  // OrgUpdateDefaultRepositoryPermissionAuditEntry: permission, permissionWas).
+  if (/^(?:org|business)\.update_default_repository_permission$/.test(action)) {
+    const to = scalar(entry.permission);
+    const from = scalar(entry.old_permission) ?? scalar(entry.permission_was);
+    return to || from
+      ? { field: 'default_repository_permission', ...(from ? { from } : {}), ...(to ? { to } : {}) }
+      : undefined;
   }
   const scopes = Array.isArray(entry.scopes)
     ? entry.scopes.filter((x): x is string => typeof x === 'string').join(',')

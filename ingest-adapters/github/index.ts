@@ -149,6 +149,19 @@ function targetOf(account: Json | undefined, role: string | undefined): Target |
  * - `organization.member_removed`: `membership.user` (its `role` is the one taken away, not kept);
  * - `organization.member_invited`: `invitation.login` / `user`, `invitation.role` (the role offered).
  */
+/** The highest level a `permissions` object grants (GitHub's repository roles, lower case). */
+function repositoryLevel(perms: Json): string | undefined {
+  for (const [key, level] of [
+    ['admin', 'admin'],
+    ['maintain', 'maintain'],
+    ['push', 'write'],
+    ['triage', 'triage'],
+    ['pull', 'read'],
+  ] as const)
+    if (perms[key] === true) return level;
+  return undefined;
+}
+
 function membershipChange(
   name: string,
   action: string | undefined,
@@ -180,6 +193,21 @@ function membershipChange(
     return { target: targetOf(obj(p.member), undefined) };
   }
   if (name === 'membership') return { target: targetOf(obj(p.member), undefined) };
+  // A team's access to a repository: `repository.permissions` is the team's level after the change;
+  // `edited` carries the level before under `changes.repository.permissions.from` (other edits: none).
+  if (name === 'team' && (action === 'added_to_repository' || action === 'edited')) {
+    const perms = obj(obj(p.repository)?.permissions);
+    const before = obj(obj(obj(changes?.repository)?.permissions)?.from);
+    if (!perms || (action === 'edited' && !before)) return {};
+    const to = repositoryLevel(perms);
+    const from = before ? repositoryLevel({ ...perms, ...before }) : undefined;
+    const team = obj(p.team);
+    const teamName = str(team?.slug) ?? str(team?.name);
+    return {
+      ...(teamName ? { target: { name: teamName, ...(to ? { roles: [to] } : {}) } } : {}),
+      ...(to ? { change: { field: 'permission', ...(from ? { from } : {}), to } } : {}),
+    };
+  }
   if (name === 'organization') {
     const membership = obj(p.membership);
     if (action === 'member_added')
@@ -504,11 +532,22 @@ export const github: IngestAdapter<typeof configSchema._output> = {
           ? str(obj(payload.approver)?.login)
           : undefined;
     if (approver) pw.approvers = [approver];
-    const pkg = obj(payload.package);
-    if (name === 'package' && str(pkg?.name)) {
+    // `registry_package` is the newer name of the same hook (GitHub Packages), its body under that key.
+    const pkg = obj(payload.package) ?? obj(payload.registry_package);
+    if ((name === 'package' || name === 'registry_package') && str(pkg?.name)) {
       pw.artifact = str(pkg?.name)!;
       const version = obj(pkg?.package_version);
       if (str(version?.version)) pw.artifact_version = str(version?.version)!;
+      // A container image published by tag (GHCR): the tag names mutable content, `digest` what it is now.
+      const tag = obj(obj(version?.container_metadata)?.tag);
+      const digest =
+        str(tag?.digest) ??
+        (str(version?.version)?.startsWith('sha256:') ? str(version?.version) : undefined);
+      if (digest) pw.artifact_digest = digest;
+      if (str(tag?.name) && digest) {
+        const owner = str(obj(pkg?.owner)?.login);
+        pw.artifact_ref = `ghcr.io/${owner ? `${owner.toLowerCase()}/` : ''}${str(pkg?.name)}:${str(tag?.name)}`;
+      }
     }
     // --- end trace ---
     const visibility =

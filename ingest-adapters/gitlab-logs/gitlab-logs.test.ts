@@ -47,6 +47,7 @@ const expected: Record<
     undefined,
     '203.0.113.77',
   ],
+  'api_json.log__personal_access_token.json': ['other', 'api_request', 'project_8_bot', '127.0.0.1'],
   'auth_json.log__Rack_Attack_blocklist.json': [
     'access.denied',
     'rack_attack.blocklist',
@@ -121,5 +122,25 @@ describe('gitlab-logs', () => {
     ]);
     expect(() => ingest('not json\nnor this')).toThrow(/line 1/);
     expect(() => ingest('[1]')).toThrow(AdapterInputError);
+  });
+});
+
+describe('gitlab-logs api_json.log token use', () => {
+  const line = loadSample('gitlab-logs', 'api_json.log__personal_access_token.json').body as string;
+  it('names the token (id and type, never its value) so its state is kept per token', () => {
+    const [e] = ingest(line).events;
+    expect(e?.pipewarden.token).toEqual({ id: '9', type: 'PersonalAccessToken' });
+    expect(e?.event.dataset).toBe('gitlab.api');
+    expect(e?.url?.original).toBe('/api/v4/user');
+  });
+  it('reports a refused token request as access denied', () => {
+    const refused = JSON.stringify({ ...JSON.parse(line), status: 401 });
+    const [e] = ingest(refused).events;
+    expect(e?.pipewarden.kind).toBe('access.denied');
+    expect(e?.event.outcome).toBe('failure');
+  });
+  it('keeps dropping API lines that name no token', () => {
+    const { token_id: _, token_type: __, ...rest } = JSON.parse(line);
+    expect(ingest(JSON.stringify(rest)).events).toEqual([]);
   });
 });

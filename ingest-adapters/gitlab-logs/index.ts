@@ -31,6 +31,7 @@ interface Found {
   visibility?: string;
   url?: string;
   change?: { field: string; to: string };
+  token?: { id: string; type?: string };
 }
 
 /**
@@ -168,9 +169,34 @@ function read(rec: Json): Found | null {
           ? { repository: str(rec.target_details) }
           : {}),
         ...(change === 'visibility' && to ? { visibility: to.toLowerCase() } : {}),
+        // A user made (or unmade) instance administrator or auditor: the before / after pipeline-weakening judges.
+        ...((change === 'admin status' || change === 'auditor status') && rec.to !== undefined
+          ? { change: { field: change, to: String(rec.to).toLowerCase() } }
+          : {}),
       };
     }
     return null;
+  }
+  // api_json.log (GitLab 15.3+, gitlab-org/gitlab!92608): a request authenticated by a token names it
+  // (`token_type` PersonalAccessToken / OAuth / DeployToken / CiJobToken…, `token_id`), never its value.
+  const tokenId = idStr(rec.token_id);
+  if (tokenId && str(rec.route) !== undefined) {
+    const status = typeof rec.status === 'number' ? rec.status : undefined;
+    const denied = status === 401 || status === 403;
+    const user = metaUser ?? str(rec.username);
+    const type = str(rec.token_type);
+    return {
+      kind: denied ? 'access.denied' : 'other',
+      category: 'web',
+      type: denied ? 'denied' : 'access',
+      action: 'api_request',
+      dataset: 'gitlab.api',
+      outcome: denied ? 'failure' : status !== undefined && status < 400 ? 'success' : 'unknown',
+      ...(user ? { user } : {}),
+      ...(remoteIp ? { ip: remoteIp } : {}),
+      ...(str(rec.path) ? { url: str(rec.path) } : {}),
+      token: { id: tokenId, ...(type ? { type } : {}) },
+    };
   }
   return null;
 }
@@ -198,6 +224,7 @@ function toEvent(line: string, receivedAt: Date, transport: string, host?: strin
   if (found.repository) pw.repository = found.repository;
   if (found.visibility) pw.visibility = found.visibility;
   if (found.change) pw.change = found.change;
+  if (found.token) pw.token = found.token;
   const correlation = str(r.correlation_id);
   if (correlation) pw.delivery_id = correlation;
   const event = makeEvent({

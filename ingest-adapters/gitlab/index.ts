@@ -329,7 +329,18 @@ export const gitlab: IngestAdapter<typeof configSchema._output> = {
     Object.assign(pw, untrustedInputs(pushKind, p, attrs));
     const environment = str(p.environment) ?? str(obj(p.environment)?.name) ?? str(attrs?.environment);
     if (environment) pw.environment = environment;
-    if (objectKind === 'pipeline' && attrs) pw.pipeline = idStr(attrs.id) ?? '';
+    if (objectKind === 'pipeline' && attrs) {
+      pw.pipeline = idStr(attrs.id) ?? '';
+      // What started it (`source`: push, web, schedule, merge_request_event, …). A merge request pipeline
+      // that runs in another project than the merge request's source project — a maintainer's "Run
+      // pipeline in the parent project" for a fork's merge request — runs the fork's .gitlab-ci.yml with the
+      // parent's CI/CD variables; one that runs in the fork itself is the fork's own business.
+      const source = str(attrs.source);
+      if (source) pw.trigger = source;
+      const mr = obj(p.merge_request);
+      const runsIn = idStr(obj(p.project)?.id);
+      if (pw.fork && runsIn !== undefined && runsIn === idStr(mr?.source_project_id)) pw.fork = false;
+    }
     if (objectKind === 'build') {
       pw.job = str(p.build_name) ?? idStr(p.build_id) ?? '';
       const pipelineId = idStr(p.pipeline_id);

@@ -90,6 +90,15 @@ function normalise(payload: Json, receivedAt: Date): PipewardenEvent {
   if (id) pw.delivery_id = id;
   if (repoName) pw.repository = repoName;
   if (artifact) pw.artifact = artifact;
+  // A push by tag: the tag names mutable content and `digest` is what it points to now. A push by digest
+  // (replication, `tag` equal to the digest) names immutable content: no ref.
+  const digest = str(first?.digest);
+  if (digest) pw.artifact_digest = digest;
+  const tag = str(first?.tag);
+  if (repoName && tag && !/^sha\d+:/.test(tag)) {
+    pw.artifact_ref = `${repoName}:${tag}`;
+    pw.artifact_version = tag;
+  }
   if (str(repo?.repo_type)) pw.visibility = str(repo?.repo_type)!;
   const severity = resources
     .flatMap((r) => Object.values(obj(r.scan_overview) ?? {}).map((o) => str(obj(o)?.severity)))

@@ -75,8 +75,18 @@ function classifyUri(uri: string): Classified {
   if (/^\/(manage\/)?(script|scriptText)$|\/computer\/[^/]+\/script(Text)?$/.test(u)) {
     return CONFIG('script_console', ['start']);
   }
+  // Script Security: a script, method signature or classpath entry approved to run outside the Groovy
+  // sandbox (`/scriptApproval/…/approveScript`, also through Stapler's bound-object URLs).
+  if (/\/scriptApproval\//.test(u) && /^(?:approve|aclApprove)/.test(last))
+    return CONFIG('script_approval.approve');
+  // A new agent (node) defined: `/computer/doCreateItem` (or the older `createItem`), under /manage too.
+  if (/^\/(manage\/)?computer\/(doCreateItem|createItem)$/.test(u))
+    return CONFIG('node.create', ['creation']);
   if (/^\/(securityRealm|user|me)(\/|$)/.test(u) || /ApiTokenProperty|generateNewToken|revoke/.test(u)) {
     if (last === 'doDelete') return IAM('user.delete', ['deletion']);
+    // `createAccount` is the sign-up form anyone may post when the realm allows sign-up; an admin's
+    // `createAccountByAdmin` and the setup wizard's `createFirstAccount` are ordinary user creation.
+    if (last === 'createAccount') return IAM('user.signup', ['creation']);
     if (/createAccount/.test(last)) return IAM('user.create', ['creation']);
     return IAM(`user.${last || 'change'}`);
   }

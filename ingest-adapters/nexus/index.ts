@@ -93,6 +93,30 @@ const NEXUS_SHAPES = new Map<string, Shape>([
   ['rm:repository:component', { component: 'object' }],
 ]);
 
+/**
+ * The name a published component or asset should keep its content under (`pipewarden.artifact_ref`): a
+ * component's `group/name@version`; an asset's path, a Docker manifest by tag as `image:tag`. None for the
+ * documents Nexus rewrites by design: npm package metadata (the package's root document, not a `/-/`
+ * tarball), PyPI `simple/` indices, Docker manifests by digest.
+ */
+function artifactRef(
+  repo: string,
+  component: string | undefined,
+  asset: Json | undefined,
+): string | undefined {
+  if (component) return `${repo}/${component}`;
+  const name = str(asset?.name);
+  if (!name) return undefined;
+  const format = str(asset?.format);
+  if (format === 'docker') {
+    const m = /^\/?v2\/(.+)\/manifests\/([^/]+)$/.exec(name);
+    return m && !m[2]!.includes(':') ? `${repo}/${m[1]}:${m[2]}` : undefined;
+  }
+  if (format === 'npm' && !name.includes('/-/')) return undefined;
+  if (format === 'pypi' && name.startsWith('simple/')) return undefined;
+  return `${repo}/${name.replace(/^\//, '')}`;
+}
+
 export const nexus: IngestAdapter<typeof configSchema._output> = {
   id: 'nexus',
   title: 'Sonatype Nexus Repository webhooks',
@@ -171,6 +195,8 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     if (delivery) pw.delivery_id = delivery;
     if (repoName) pw.repository = repoName;
     if (artifact) pw.artifact = repoName ? `${repoName}/${artifact}` : artifact;
+    const ref = repoName ? artifactRef(repoName, component ? artifact : undefined, asset) : undefined;
+    if (ref && cls.kind === 'artifact.publish') pw.artifact_ref = ref;
     const actor = who.user ?? (who.anonymous ? 'anonymous' : 'Nexus');
     const target = pw.artifact ?? (audit ? str(audit.context) : repoName);
     const event = makeEvent({

@@ -31,6 +31,12 @@ export const KEY_FIELDS = [
   'organization.name',
   'pipewarden.source',
   'pipewarden.environment',
+  // A published artefact's mutable name (registry repository:tag, repository/path): one key per name, so
+  // state can remember the digest it pointed to (artifact-integrity's tag-moved / redeploy rules).
+  'pipewarden.artifact_ref',
+  // The credential that acted (vendor token id, else its hash), prefixed with the provider so two
+  // vendors' numbering cannot collide: state per token, not per actor (exfiltration's token-new-address).
+  'pipewarden.token',
 ] as const;
 export type KeyField = (typeof KEY_FIELDS)[number];
 
@@ -56,6 +62,15 @@ export function keyValue(event: PipewardenEvent, field: KeyField): string | unde
     case 'pipewarden.environment':
       v = event.pipewarden.environment;
       break;
+    case 'pipewarden.artifact_ref':
+      v = event.pipewarden.artifact_ref;
+      break;
+    case 'pipewarden.token': {
+      const t = event.pipewarden.token;
+      const id = t?.id ?? t?.hashed;
+      v = id ? `${event.event.provider}:${id}` : undefined;
+      break;
+    }
   }
   return v === '' ? undefined : v;
 }
@@ -218,6 +233,30 @@ export type WindowRule<C> = ThresholdRule<C> | DistinctRule<C> | SequenceRule<C>
 export type TimeRule<C> = AbsenceRule<C> | ScheduledRule<C>;
 export type Rule<C> = WindowRule<C> | TimeRule<C>;
 
+/** An OWASP Top 10 CI/CD Security Risks id (detectors/owasp.ts has their names). */
+export type OwaspRisk =
+  | 'CICD-SEC-1'
+  | 'CICD-SEC-2'
+  | 'CICD-SEC-3'
+  | 'CICD-SEC-4'
+  | 'CICD-SEC-5'
+  | 'CICD-SEC-6'
+  | 'CICD-SEC-7'
+  | 'CICD-SEC-8'
+  | 'CICD-SEC-9'
+  | 'CICD-SEC-10';
+
+/**
+ * One coverage row of a detector: a family of findings (a rule, a check, a group of table entries), the
+ * OWASP risks it covers and the sources (adapter ids, or `build-logs`) whose events it reads.
+ */
+export interface CoverageRow {
+  row: string; // kebab-case, unique within the detector
+  what: string; // one line for the table's reader
+  owasp: OwaspRisk[];
+  sources: string[];
+}
+
 export interface Detector<C extends { enabled: boolean } = { enabled: boolean }> {
   id: string; // kebab-case, equal to the folder name
   title: string;
@@ -225,6 +264,11 @@ export interface Detector<C extends { enabled: boolean } = { enabled: boolean }>
   description: string;
   runbook: string; // repo path of the README section the person on call reads
   reference?: string;
+  /**
+   * What it covers, by OWASP CI/CD risk and source: the README's coverage table is generated from it
+   * (`node scripts/owasp-coverage.ts --write`). Every registered detector declares rows (a test checks).
+   */
+  coverage?: readonly CoverageRow[];
   configSchema: z.ZodType<C, any>;
   /** Gate for both `match` and every rule. Pure. */
   appliesTo(event: PipewardenEvent, config: C): boolean;
