@@ -102,7 +102,14 @@ export const PUSH_BYTES = JSON.stringify(push).length;
  */
 export function signedPush(seq: number, run: string): { body: string; signature: string } {
   const after = createHash('sha1').update(`${run}/${seq}`).digest('hex');
-  const body = JSON.stringify({ ...push, after });
+  // Pushed by one of 61 developers: events keyed by user spread over the partitions, as in real traffic.
+  const dev = `dev-${seq % 61}`;
+  const body = JSON.stringify({
+    ...push,
+    after,
+    pusher: { ...(push.pusher as object), name: dev },
+    sender: { ...(push.sender as object), login: dev },
+  });
   return { body, signature: `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}` };
 }
 
