@@ -64,6 +64,7 @@ interface RoundResult {
   searchMs: number[]; // per sampled event; Infinity when not found within the drain
   cpuUs: Record<string, number>; // per role process, CPU µs per accepted event
   offered: number; // achieved send rate
+  statuses: Map<string, number>; // what the non-2xx were
 }
 
 async function round(r: number): Promise<RoundResult> {
@@ -117,11 +118,17 @@ async function round(r: number): Promise<RoundResult> {
     }
   })();
 
+  // Bodies and signatures made before the clock starts: the sender only sends.
+  const requests = Array.from({ length: RATE * SECONDS }, (_, n) => {
+    const alerting = n % ALERT_EVERY === 0;
+    const body = alerting ? alertingBody(n, `pwa${r}x${n}y`) : signedPush(n, `${run}-${r}`).body;
+    return { body, signature: `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}` };
+  });
+  const statuses = new Map<string, number>();
   const send = async (n: number) => {
     const alerting = n % ALERT_EVERY === 0;
     const tag = `pwa${r}x${n}y`;
-    const body = alerting ? alertingBody(n, tag) : signedPush(n, `${run}-${r}`).body;
-    const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
+    const { body, signature } = requests[n]!;
     inFlight++;
     try {
       const res = await fetch(ingestUrl, {
@@ -138,6 +145,8 @@ async function round(r: number): Promise<RoundResult> {
       const text = await res.text();
       if (res.status < 200 || res.status > 299) {
         non2xx++;
+        const why = `${res.status} ${text.slice(0, 120)}`;
+        statuses.set(why, (statuses.get(why) ?? 0) + 1);
         return;
       }
       accepted++;
@@ -146,8 +155,10 @@ async function round(r: number): Promise<RoundResult> {
         const id = (JSON.parse(text) as { ids: string[] }).ids[0];
         if (id) pendingSearch.set(id, now);
       }
-    } catch {
+    } catch (err) {
       non2xx++;
+      const why = `failed: ${(err as Error).cause ?? (err as Error).message}`;
+      statuses.set(why, (statuses.get(why) ?? 0) + 1);
     } finally {
       inFlight--;
     }
@@ -183,7 +194,8 @@ async function round(r: number): Promise<RoundResult> {
     return seen === undefined ? Number.POSITIVE_INFINITY : Math.max(0, seen - at);
   });
   for (const _ of pendingSearch) searchMs.push(Number.POSITIVE_INFINITY);
-  return { sent, accepted, non2xx, alertMs, searchMs, cpuUs: cpu, offered };
+  if (statuses.size) process.stderr.write(`round ${r} non-2xx: ${JSON.stringify([...statuses])}\n`);
+  return { sent, accepted, non2xx, alertMs, searchMs, cpuUs: cpu, offered, statuses };
 }
 
 function pct(xs: number[], p: number): number {
