@@ -27,7 +27,7 @@ import { median, writeSection } from './report.ts';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 128);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 // ProducerPerformance reports every 5 s: the first window holds the JVM's start and JIT, then WINDOWS count.
 const WINDOWS = 2;
 
