@@ -802,11 +802,10 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
 
 /**
  * The document as indexed, as text, made from the JSON the event was read from: the text itself (on one
- * line) with the
- * search text appended as a dotted field (`"pipewarden.search_text"`, which Elasticsearch indexes into the
- * same field as the nested one and which the `_source` excludes drop all the same), so a 7 KB event is not
- * serialised again. Undefined (serialise the event) without a text, or when the text already carries a
- * search text of its own (a duplicate field would be refused).
+ * line) with the search text appended as a dotted field (`"pipewarden.search_text"`, which Elasticsearch
+ * indexes into the same field as the nested one and which the `_source` excludes drop all the same), so a
+ * 7 KB event is not serialised again. Undefined (serialise the event) without a text, or when the text
+ * already names a search text of its own anywhere (a duplicate field would be refused).
  */
 function documentText(e: PipewardenEvent, text: string | undefined): string | undefined {
   if (text === undefined || (e.pipewarden as { search_text?: unknown }).search_text !== undefined)
