@@ -18,7 +18,7 @@ import { median, writeSection } from './report.ts';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
 const EVENTS = Number(process.env.BENCH_INDEX_EVENTS ?? 15_000);
-const BULK = 1000; // the index role's maxBatch
+const BULK = 1000; // about the index role's bulks: one per partition per 8 MiB fetch, ~1,100 of these events
 const IN_FLIGHT = 3; // the index role's concurrent partitions
 const PARTITIONS = 3;
 
@@ -168,7 +168,8 @@ ${Math.round(Buffer.byteLength(makeEvents(99).slice(0, 1)[0]!.value) / 100) / 10
   \`create\`-bulks them into its events data stream, committing offsets after each bulk, as in production. Its rate is read from its own
   \`/metrics\` counter (polled every 50 ms) from the first bulk landed to the last.
 - **Raw bulk (baseline)**: the same documents (event + search text, made beforehand) sent by the \`@elastic/elasticsearch\` client as
-  \`create\` bulks of ${BULK}, ${IN_FLIGHT} in flight (the index role's bulk size and partition concurrency), into a data stream of the
+  \`create\` bulks of ${BULK}, ${IN_FLIGHT} in flight (about the index role's bulks, one per partition per fetch, and its partition
+  concurrency), into a data stream of the
   same template, from the first bulk landed to the last.
 
 ${ROUNDS} rounds after a warm-up round, the order turned each round; medians, spread (min–max) and CPU µs per document of the
