@@ -5,6 +5,7 @@
 // local Slack server of test/support), and how long a sampled event takes from its 202 to being found by
 // id in Elasticsearch.
 import { createHmac, randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { Client } from '@elastic/elasticsearch';
 import { loadSample } from '../ingest-adapters/fixtures.ts';
@@ -27,6 +28,7 @@ const ALERT_EVERY = 50; // one webhook in 50 is a change that alerts (20 alerts/
 const SAMPLE_EVERY = 10; // one accepted event in 10 is looked up in Elasticsearch
 const DRAIN_MS = 30_000; // after the load, how long an alert or a sampled event may still take
 const SLACK_TOKEN = 'xoxb-bench-token';
+const SOCKETS = 256; // the sender's connection pool
 
 const { esUrl } = useServices();
 const run = `pfe2e${Date.now().toString(36)}`;
@@ -46,7 +48,26 @@ const extra = {
 const roles: Record<string, RoleProcess> = {};
 for (const role of ['alert', 'detect', 'index', 'ingest'])
   roles[role] = await startRole(run, [role], { extra, env: { BENCH_LOG_LEVEL: 'warn' } });
-const ingestUrl = `${roles.ingest!.url}/ingest/github`;
+const ingestUrl = new URL(`${roles.ingest!.url}/ingest/github`);
+// node:http with a pool of kept-alive sockets, as a sender's HTTP client has: requests beyond the pool wait
+// for a socket (their wait counts in the latencies); fetch opened a socket per request in flight, and at
+// thousands of them the loopback backlog overflowed into resets and connect timeouts.
+const agent = new Agent({ keepAlive: true, maxSockets: SOCKETS });
+function post(body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(ingestUrl, { method: 'POST', agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 const es = new Client({ node: esUrl });
 
 // An alerting change: a deleted branch protection rule (pipeline-weakening), each on its own repository.
@@ -134,18 +155,14 @@ async function round(r: number): Promise<RoundResult> {
     const { body, signature } = requests[n]!;
     inFlight++;
     try {
-      const res = await fetch(ingestUrl, {
-        method: 'POST',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          'x-github-event': alerting ? 'branch_protection_rule' : 'push',
-          'x-github-delivery': randomUUID(),
-          'x-hub-signature-256': signature,
-        },
+      const res = await post(body, {
+        'content-type': 'application/json',
+        'x-github-event': alerting ? 'branch_protection_rule' : 'push',
+        'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': signature,
       });
       const now = performance.now();
-      const text = await res.text();
+      const { text } = res;
       if (res.status < 200 || res.status > 299) {
         non2xx++;
         const why = `${res.status} ${text.slice(0, 120)}`;
@@ -160,7 +177,7 @@ async function round(r: number): Promise<RoundResult> {
       }
     } catch (err) {
       non2xx++;
-      const why = `failed: ${(err as Error).cause ?? (err as Error).message}`;
+      const why = `failed: ${(err as Error).message}`;
       statuses.set(why, (statuses.get(why) ?? 0) + 1);
     } finally {
       inFlight--;
@@ -231,6 +248,8 @@ const rows = results
   )
   .join('\n');
 const medianOf = (f: (r: RoundResult) => number) => median(results.map(f));
+const reasons = new Map<string, number>();
+for (const r of results) for (const [k, n] of r.statuses) reasons.set(k, (reasons.get(k) ?? 0) + n);
 const allAlerts = results.flatMap((r) => r.alertMs);
 const allSearch = results.flatMap((r) => r.searchMs);
 writeSection(
@@ -240,7 +259,7 @@ Four processes, one role each (\`bench/dist-role.ts\`: ingest, index, detect, al
 Elasticsearch; the alert role sends to the local Slack Web API server of test/support through the real \`@slack/web-api\` client
 (throttle off, so no alert waits for a digest). The ingest role's caps on signed bodies not yet checked are raised to 4,096
 (\`server.limits.maxUnauthenticatedPerClient\`, 32 by default): the bench is one client address standing for many senders. The bench process sends signed GitHub webhooks **open-loop** at ${RATE} per second
-(each request leaves on schedule whatever the answers do) for ${SECONDS} s per round, ${ROUNDS} rounds after a warm-up round: real
+(each request is issued on schedule whatever the answers do, over a pool of ${SOCKETS} kept-alive connections, where it may wait for a free one) for ${SECONDS} s per round, ${ROUNDS} rounds after a warm-up round: real
 \`push\` samples made distinct (6.5 KB), and one in ${ALERT_EVERY} a \`branch_protection_rule\` \`deleted\` on a repository of its
 own (the pipeline-weakening detector alerts on each). Measured per round:
 
@@ -259,6 +278,7 @@ The machine is shared with other jobs (load average above): latencies here inclu
 ${rows}
 
 Medians of the rounds: non-2xx ${medianOf((r) => r.non2xx)}, alert p99 ${ms(medianOf((r) => pct(r.alertMs, 99)))} ms, searchable p99 ${ms(medianOf((r) => pct(r.searchMs, 99)))} ms.
+What the non-2xx were: ${reasons.size ? [...reasons].map(([k, n]) => `${n} × \`${k.replace(/`/g, "'")}\``).join('; ') : 'none'}.
 All rounds together: ${results.reduce((a, r) => a + r.non2xx, 0)} non-2xx of ${results.reduce((a, r) => a + r.sent, 0)}; alert p99 ${ms(pct(allAlerts, 99))} ms over ${allAlerts.length} alerts; searchable p99 ${ms(pct(allSearch, 99))} ms over ${allSearch.length} events.
 `,
 );
