@@ -71,7 +71,9 @@ function post(body: string, headers: Record<string, string>): Promise<{ status: 
 const es = new Client({ node: esUrl });
 
 // An alerting change: a deleted branch protection rule (pipeline-weakening), each on its own repository.
-const protection = loadSample('github', 'branch_protection_rule__deleted.json').body as Record<string, any>;
+const protection = loadSample('github', 'branch_protection_rule__deleted.json').body as {
+  repository: Record<string, unknown>;
+};
 function alertingBody(n: number, tag: string): string {
   return JSON.stringify({
     ...protection,
