@@ -14,6 +14,9 @@ const ALL: Record<string, string> = {
   redact: 'redact.ts',
   trail: 'trail.ts',
   console: 'console.ts',
+  'kafka-producer': 'kafka-producer.ts',
+  'index-role': 'index-role.ts',
+  'e2e-load': 'e2e-load.ts',
 };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
 for (const name of wanted) {

@@ -9,6 +9,10 @@
 #   services.sh reset [kafka|elasticsearch|kafka-cluster|all] stop, then delete the data
 #   services.sh status                         print the state of each service
 #   services.sh env                            print KAFKA_BROKERS=... and ELASTICSEARCH_URL=...
+#   services.sh fetch-tools                    download Kafka's tool jars (kafka-tools: ProducerPerformance,
+#                                              for npm run bench) into their own cache folder; not part of
+#                                              fetch, so a broker's jars are never touched by it
+#   services.sh tools-classpath                fetch-tools, then print the class path of the tools
 #
 #   services.sh start kafka-cluster            a separate three-broker KRaft cluster for fault tests
 #   services.sh stop kafka-cluster             (replication factor 3, min.insync.replicas 2), with its
@@ -53,6 +57,7 @@ TIMEOUT="${PW_SERVICES_TIMEOUT:-180}"
 STOP_GRACE=20
 
 KAFKA_CACHE="$CACHE_DIR/kafka"
+KAFKA_TOOLS_CACHE="$CACHE_DIR/kafka-tools"
 ES_CACHE="$CACHE_DIR/elasticsearch"
 KAFKA_RUN="$RUN_DIR/kafka"
 ES_RUN="$RUN_DIR/elasticsearch"
@@ -101,6 +106,36 @@ fetch_kafka() {
     "$(dep org.apache.kafka kafka_2.13 "$KAFKA_VERSION")$(printf '\n')$(dep org.slf4j slf4j-reload4j "$SLF4J_VERSION")"
   mvn_copy "$KAFKA_CACHE/pom.xml" "$KAFKA_CACHE/lib"
   echo "$stamp" >"$KAFKA_CACHE/.complete"
+}
+
+# Kafka's command-line tools (org.apache.kafka:kafka-tools, same version as the broker), in a folder of their
+# own: the broker's lib/ is not rewritten while a broker runs from it.
+fetch_kafka_tools() {
+  local stamp="kafka-tools-$KAFKA_VERSION slf4j-reload4j-$SLF4J_VERSION"
+  if [[ -f "$KAFKA_TOOLS_CACHE/.complete" && "$(cat "$KAFKA_TOOLS_CACHE/.complete")" == "$stamp" ]]; then return 0; fi
+  need java
+  need mvn
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/.fetch.lock"
+  flock 9
+  if [[ ! -f "$KAFKA_TOOLS_CACHE/.complete" || "$(cat "$KAFKA_TOOLS_CACHE/.complete")" != "$stamp" ]]; then
+    log "fetching kafka-tools $KAFKA_VERSION from Maven Central into $KAFKA_TOOLS_CACHE/lib"
+    mkdir -p "$KAFKA_TOOLS_CACHE"
+    rm -rf "$KAFKA_TOOLS_CACHE/lib" "$KAFKA_TOOLS_CACHE/.complete"
+    write_pom "$KAFKA_TOOLS_CACHE/pom.xml" pw-kafka-tools \
+      "$(dep org.apache.kafka kafka-tools "$KAFKA_VERSION")$(printf '\n')$(dep org.slf4j slf4j-reload4j "$SLF4J_VERSION")"
+    mvn_copy "$KAFKA_TOOLS_CACHE/pom.xml" "$KAFKA_TOOLS_CACHE/lib"
+    cat >"$KAFKA_TOOLS_CACHE/log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+    echo "$stamp" >"$KAFKA_TOOLS_CACHE/.complete"
+  fi
+  flock -u 9
+  exec 9>&-
 }
 
 write_es_sources() { # srcdir
@@ -747,6 +782,8 @@ main() {
   [[ $# -gt 0 ]] && shift
   case "$cmd" in
     fetch) fetch_all ;;
+    fetch-tools) fetch_kafka_tools ;;
+    tools-classpath) fetch_kafka_tools; echo "$KAFKA_TOOLS_CACHE/lib/*" ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     reset) cmd_reset "$@" ;;

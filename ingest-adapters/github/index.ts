@@ -1,4 +1,5 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
+import { parseVerifiedJson } from '../../src/bus/encode.ts';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { githubRepo } from '../../src/ingest/build-logs/egress.ts';
 import { idOf, type LogFetcher } from '../../src/ingest/build-logs/fetcher.ts';
@@ -421,11 +422,11 @@ export const github: IngestAdapter<typeof configSchema._output> = {
 
   parse(rawBody, headers) {
     const type = (header(headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') return JSON.parse(rawBody.toString('utf8'));
+    if (type !== 'application/x-www-form-urlencoded') return parseVerifiedJson(rawBody.toString('utf8'));
     const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
     if (payload === null) throw new AdapterInputError('form-encoded GitHub webhook has no "payload" field');
     try {
-      return JSON.parse(payload);
+      return parseVerifiedJson(payload);
     } catch (err) {
       throw new AdapterInputError(`the "payload" field is not JSON: ${(err as Error).message}`);
     }

@@ -218,7 +218,8 @@ export const nexus: IngestAdapter<typeof configSchema._output> = {
     if (who.ip) event.source = { ip: who.ip };
     const ua = header(headers, 'user-agent');
     // The User-Agent is Nexus's own ("Nexus/3.x …"), not the client's: kept in raw only.
-    if (ua) (pw.raw as Json).sender_user_agent = ua;
+    // A copy: the parsed body itself may be published as its verified text (src/bus/encode.ts).
+    if (ua) pw.raw = { ...(pw.raw as Json), sender_user_agent: ua };
     return { events: [event] };
   },
 };

@@ -1,4 +1,6 @@
 // The distributed bus: Kafka through kafkajs. Idempotent producer, manual offset commits after the handler.
+// First: installs the native CRC32C where kafkajs will look for its own (it must precede kafkajs).
+import './crc32c.ts';
 import {
   type Admin,
   type ConfigResourceTypes,

@@ -1,6 +1,7 @@
 // The one Fastify plugin that serves every adapter at POST /ingest/<id>: raw body, auth, parse,
 // normalise, dedup, publish, answer. Adapters only turn a verified request into events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { encodeEvent, parseVerifiedJson } from '../bus/encode.ts';
 import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
 import type { Counters } from '../metrics.ts';
@@ -170,7 +171,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     let body: unknown;
     try {
-      body = adapter.parse ? adapter.parse(raw, req.headers) : JSON.parse(raw.toString('utf8'));
+      body = adapter.parse ? adapter.parse(raw, req.headers) : parseVerifiedJson(raw.toString('utf8'));
     } catch (err) {
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
       return fail(400, `malformed JSON: ${(err as Error).message}`, 'bad_request');
@@ -219,7 +220,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     try {
       await opts.bus.publish(
         opts.topic,
-        output.events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
+        output.events.map((e) => ({ key: partitionKey(e), value: encodeEvent(e) })),
       );
     } catch (err) {
       if (err instanceof MessageTooLargeError) {

@@ -353,9 +353,10 @@ export class ElasticsearchStore implements Store {
     }
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
+    const texts = options.sourceTexts;
     const operations = events.flatMap((e) => [
       { create: { _index: this.#events, _id: e.event.id } },
-      withSearchText(e),
+      documentText(e, texts?.get(e)) ?? withSearchText(e),
     ]);
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
@@ -797,6 +798,25 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
     }
     throw err;
   }
+}
+
+/**
+ * The document as indexed, as text, made from the JSON the event was read from: the text itself (on one
+ * line) with the search text appended as a dotted field (`"pipewarden.search_text"`, which Elasticsearch
+ * indexes into the same field as the nested one and which the `_source` excludes drop all the same), so a
+ * 7 KB event is not serialised again. Undefined (serialise the event) without a text, or when the text
+ * already names a search text of its own anywhere (a duplicate field would be refused).
+ */
+function documentText(e: PipewardenEvent, text: string | undefined): string | undefined {
+  if (text === undefined || (e.pipewarden as { search_text?: unknown }).search_text !== undefined)
+    return undefined;
+  if (text.includes(`"${SEARCH_TEXT}"`)) return undefined;
+  const end = text.lastIndexOf('}'); // the root object's own: the text parsed as one JSON object
+  if (end < 0) return undefined;
+  // A bulk body is one document per line. In JSON text a line break can only be whitespace (inside a
+  // string it is escaped), so an indented text becomes one line by turning its line breaks into spaces.
+  const body = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
+  return `${body.slice(0, end)},"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}`;
 }
 
 /** The document as indexed: the event plus its normalised free text (excluded from _source). */

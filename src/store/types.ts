@@ -27,6 +27,12 @@ export interface IndexOptions {
    * backing index, so a rollover in between would let a redelivery in twice) checks first.
    */
   mayBeRedelivered?: boolean;
+  /**
+   * The JSON text each event was read from (the bus message), unchanged since: a store that sends JSON
+   * (Elasticsearch) may send it as it is rather than serialise the event again. Only for events nothing
+   * changed after reading them (the trail's chaining adds its link, so chained events never come with it).
+   */
+  sourceTexts?: ReadonlyMap<PipewardenEvent, string>;
 }
 
 export interface AlertQuery {

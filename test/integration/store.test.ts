@@ -8,7 +8,7 @@ import type { AlertRecord } from '../../src/alerting/types.ts';
 import { type EventKind, eventId, type PipewardenEvent } from '../../src/event.ts';
 import { ElasticsearchStore, elasticsearchConfigSchema } from '../../src/store/elasticsearch.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import type { Page, Store } from '../../src/store/types.ts';
+import type { IndexOptions, Page, Store } from '../../src/store/types.ts';
 
 interface EventSpec {
   at: string;
@@ -192,7 +192,8 @@ const HOSTILE = [
   'a'.repeat(2000),
 ];
 
-function storeContract(name: string, makeStore: () => Promise<Store>): void {
+/** `esPrefix`: the Elasticsearch store's index prefix, for the checks that look at its indices directly. */
+function storeContract(name: string, makeStore: () => Promise<Store>, esPrefix = ''): void {
   describe(name, () => {
     let store: Store;
 
@@ -383,7 +384,7 @@ function storeContract(name: string, makeStore: () => Promise<Store>): void {
       const es = new Client({ node: esUrl });
       try {
         const letters = await es.search<{ event_id: string; error_type: string; document: string }>({
-          index: `${prefix}-deadletter`,
+          index: `${esPrefix}-deadletter`,
           query: { match_all: {} },
           sort: [{ event_id: 'asc' }],
         });
@@ -404,11 +405,11 @@ function storeContract(name: string, makeStore: () => Promise<Store>): void {
       if (store.kind !== 'elasticsearch') return;
       const es = new Client({ node: esUrl });
       try {
-        await es.indices.rollover({ alias: `${prefix}-events` });
+        await es.indices.rollover({ alias: `${esPrefix}-events` });
         await store.indexEvents(again, { mayBeRedelivered: true });
         await store.refresh();
         const count = async (id: string) =>
-          (await es.count({ index: `${prefix}-events`, query: { ids: { values: [id] } } })).count;
+          (await es.count({ index: `${esPrefix}-events`, query: { ids: { values: [id] } } })).count;
         expect(await count(E.push.event.id)).toBe(1);
         expect(await count(E.publish.event.id)).toBe(1);
         // Why the check exists: a plain create after a rollover lands in the new backing index.
@@ -538,6 +539,24 @@ afterAll(async () => {
 storeContract(
   'elasticsearch',
   async () => new ElasticsearchStore(elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: prefix })),
+  prefix,
+);
+
+/**
+ * The index role sends each event's own bus text (IndexOptions.sourceTexts) instead of serialising it
+ * again: the whole contract must hold for documents written that way (texts indented here, so they are
+ * not what JSON.stringify would give).
+ */
+class FromTextStore extends ElasticsearchStore {
+  override indexEvents(events: PipewardenEvent[], options: IndexOptions = {}): Promise<void> {
+    const sourceTexts = new Map(events.map((e) => [e, JSON.stringify(e, null, 2)]));
+    return super.indexEvents(events, { ...options, sourceTexts });
+  }
+}
+storeContract(
+  'elasticsearch, documents sent as their bus text',
+  async () => new FromTextStore(elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: `${prefix}-t` })),
+  `${prefix}-t`,
 );
 
 describe('elasticsearch retention', () => {

@@ -1,0 +1,187 @@
+// The index role against a raw bulk of the same documents: events already on a Kafka topic, consumed and
+// bulk-indexed by the index role (its own process) into an events data stream, vs the same documents sent
+// by the @elastic/elasticsearch client as `create` bulks into a data stream of the same template. Rounds
+// interleaved; the rate is measured after each target's first bulk, so process start, consumer-group join
+// and template set-up are left out of both.
+import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { Client } from '@elastic/elasticsearch';
+import { adapters } from '../ingest-adapters/index.ts';
+import { encodeEvent, parseVerifiedJson } from '../src/bus/encode.ts';
+import { KafkaBus } from '../src/bus/kafka.ts';
+import { type PipewardenEvent, partitionKey } from '../src/event.ts';
+import { createLogger } from '../src/log.ts';
+import { searchText } from '../src/search/text.ts';
+import { ElasticsearchStore } from '../src/store/elasticsearch.ts';
+import { cpuSeconds, signedPush, sleep, spread, startRole, useServices } from './dist-common.ts';
+import { median, writeSection } from './report.ts';
+
+const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
+const EVENTS = Number(process.env.BENCH_INDEX_EVENTS ?? 15_000);
+const BULK = 1000; // about the index role's bulks: one per partition per 8 MiB fetch, ~1,100 of these events
+const IN_FLIGHT = 3; // the index role's concurrent partitions
+const PARTITIONS = 3;
+
+const { brokers, esUrl } = useServices();
+const run = `pfidx${Date.now().toString(36)}`;
+const log = createLogger({ level: 'silent' });
+const github = adapters.find((a) => a.id === 'github')!;
+
+/** N distinct GitHub pushes as the ingest role publishes them: the message text and the parsed event. */
+function makeEvents(round: number): Array<{ key: string; value: string; event: PipewardenEvent }> {
+  const out = [];
+  for (let i = 0; i < EVENTS; i++) {
+    const { body } = signedPush(i, `${run}-${round}`);
+    const headers = { 'x-github-event': 'push', 'x-github-delivery': randomUUID() };
+    const event = github.toEvents(parseVerifiedJson(body), headers, new Date()).events[0]!;
+    out.push({ key: partitionKey(event), value: encodeEvent(event), event });
+  }
+  return out;
+}
+
+interface Round {
+  rate: number; // documents per second after the first bulk
+  cpuUs: number; // CPU µs per document of the target process over the same interval
+}
+
+const roleStream = `pw-${run}-r`;
+async function roleRound(round: number, events: ReturnType<typeof makeEvents>): Promise<Round> {
+  const name = `${run}-${round}`;
+  const bus = new KafkaBus(
+    {
+      brokers,
+      clientId: 'bench',
+      groupPrefix: name,
+      partitions: PARTITIONS,
+      replicationFactor: 1,
+      ssl: false,
+    },
+    { log },
+  );
+  await bus.ensureTopics([`${name}.events`]);
+  for (let i = 0; i < events.length; i += 500)
+    await bus.publish(
+      `${name}.events`,
+      events.slice(i, i + 500).map(({ key, value }) => ({ key, value })),
+    );
+  await bus.close();
+  const role = await startRole(name, ['index'], {
+    extra: { elasticsearch: { node: esUrl, indexPrefix: roleStream } },
+  });
+  try {
+    let first: { at: number; count: number; cpu: number } | undefined;
+    for (;;) {
+      const count = await indexed(role.url);
+      const at = performance.now();
+      if (!first && count > 0) first = { at, count, cpu: cpuSeconds(role.pid) };
+      if (first && count >= events.length) {
+        const docs = count - first.count;
+        return {
+          rate: docs / ((at - first.at) / 1000),
+          cpuUs: ((cpuSeconds(role.pid) - first.cpu) / docs) * 1e6,
+        };
+      }
+      await sleep(50);
+    }
+  } finally {
+    await role.stop();
+  }
+}
+
+/** The role's own count of indexed events (/metrics). */
+async function indexed(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^pipewarden_index_events_total\{outcome="indexed"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+// The baseline's data stream: the same template, set up by the store, written by the client alone.
+const baselinePrefix = `pw-${run}-b`;
+const baselineStore = new ElasticsearchStore({ node: esUrl, indexPrefix: baselinePrefix } as never, { log });
+await baselineStore.init();
+const client = new Client({ node: esUrl });
+
+async function rawBulkRound(events: ReturnType<typeof makeEvents>): Promise<Round> {
+  // The documents exactly as the index role sends them (event + normalised search text), made beforehand:
+  // the baseline is Elasticsearch taking them, with the client's own serialisation.
+  const docs = events.map(({ event: e }) => ({
+    ...e,
+    pipewarden: { ...e.pipewarden, search_text: searchText(e) },
+  }));
+  const chunks: (typeof docs)[] = [];
+  for (let i = 0; i < docs.length; i += BULK) chunks.push(docs.slice(i, i + BULK));
+  let first: { at: number; count: number; cpu: NodeJS.CpuUsage } | undefined;
+  let done = 0;
+  const send = async (chunk: typeof docs) => {
+    const res = await client.bulk({
+      operations: chunk.flatMap((d) => [
+        { create: { _index: `${baselinePrefix}-events`, _id: d.event.id } },
+        d,
+      ]),
+      refresh: false,
+      require_data_stream: true,
+    });
+    if (res.errors) throw new Error('raw bulk: some documents were refused');
+    done += chunk.length;
+    first ??= { at: performance.now(), count: done, cpu: process.cpuUsage() };
+  };
+  const queue = [...chunks];
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) await send(c);
+    }),
+  );
+  const cpu = process.cpuUsage(first!.cpu);
+  const n = done - first!.count;
+  return {
+    rate: n / ((performance.now() - first!.at) / 1000),
+    cpuUs: (cpu.user + cpu.system) / n,
+  };
+}
+
+const results: Record<'role' | 'raw', Round[]> = { role: [], raw: [] };
+for (let i = 0; i <= ROUNDS; i++) {
+  const events = makeEvents(i);
+  const order: Array<'role' | 'raw'> = i % 2 ? ['role', 'raw'] : ['raw', 'role'];
+  for (const kind of order) {
+    const r = kind === 'role' ? await roleRound(i, events) : await rawBulkRound(events);
+    process.stderr.write(
+      `${i === 0 ? 'warm-up' : `round ${i}`} ${kind}: ${r.rate.toFixed(0)} docs/s, ${r.cpuUs.toFixed(0)} CPU µs/doc\n`,
+    );
+    if (i > 0) results[kind].push(r);
+  }
+}
+await client.close();
+
+const med = (k: 'role' | 'raw', f: (r: Round) => number) => median(results[k].map(f));
+const rawRate = med('raw', (r) => r.rate);
+const row = (name: string, k: 'role' | 'raw') =>
+  `| ${name} | ${med(k, (r) => r.rate).toFixed(0)} | ${spread(results[k].map((r) => r.rate))} | ${(med(k, (r) => r.rate) / rawRate).toFixed(2)} | ${med(k, (r) => r.cpuUs).toFixed(0)} |`;
+writeSection(
+  'Index role vs a raw bulk',
+  `Method: \`node bench/index-role.ts\` (part of \`npm run bench\`; 2 shared cores, load average ${loadavg()[0]!.toFixed(1)} at the end; date ${new Date().toISOString().slice(0, 10)}).
+Each round makes ${EVENTS.toLocaleString('en')} distinct GitHub pushes, normalised exactly as the ingest role publishes them (about
+${Math.round(Buffer.byteLength(makeEvents(99).slice(0, 1)[0]!.value) / 100) / 10} KB of JSON each, users spread over the 3 partitions), and both targets index the same documents:
+
+- **Index role**: the events are first put on a fresh topic (3 partitions); then \`bench/dist-role.ts\` starts the index role alone
+  (its own process, a fresh consumer group) on the local Kafka and Elasticsearch, and it consumes, checks, adds the search text and
+  \`create\`-bulks them into its events data stream, committing offsets after each bulk, as in production. Its rate is read from its own
+  \`/metrics\` counter (polled every 50 ms) from the first bulk landed to the last.
+- **Raw bulk (baseline)**: the same documents (event + search text, made beforehand) sent by the \`@elastic/elasticsearch\` client as
+  \`create\` bulks of ${BULK}, ${IN_FLIGHT} in flight (about the index role's bulks, one per partition per fetch, and its partition
+  concurrency), into a data stream of the
+  same template, from the first bulk landed to the last.
+
+${ROUNDS} rounds after a warm-up round, the order turned each round; medians, spread (min–max) and CPU µs per document of the
+target process (the role's process; for the baseline, the bench process sending the bulks). The machine is shared: rates move with
+the load of other jobs; CPU per document is the steadier figure. Elasticsearch's own work is the same for both.
+
+| target | documents/s (median) | spread | ratio to raw bulk | CPU µs per document |
+|---|---|---|---|---|
+${row('raw bulk, @elastic/elasticsearch client (baseline)', 'raw')}
+${row('index role (Kafka → Elasticsearch)', 'role')}
+
+Rounds (documents/s): raw bulk ${results.raw.map((r) => r.rate.toFixed(0)).join(', ')}; index role ${results.role.map((r) => r.rate.toFixed(0)).join(', ')}.
+`,
+);
+process.stderr.write('Wrote the index-role section of BENCHMARKS.md\n');
