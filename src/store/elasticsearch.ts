@@ -1,7 +1,7 @@
 // The production store: events in a data stream, alerts and tokens in plain indices, ECS field names.
 import { Client, type ClientOptions, errors, type estypes } from '@elastic/elasticsearch';
 import { z } from 'zod';
-import type { AlertRecord } from '../alerting/types.ts';
+import { type AlertRecord, SEVERITIES, type Severity, severityRank } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
@@ -16,8 +16,12 @@ import {
   type EventQuery,
   type HistogramBucket,
   type HistogramRange,
+  type InboxPage,
+  type InboxQuery,
   type IndexOptions,
   type Page,
+  type SessionRecord,
+  type SessionSelector,
   type Store,
   type TokenRecord,
   type TraceField,
@@ -232,6 +236,14 @@ const TOKEN_MAPPINGS: estypes.MappingTypeMapping = {
   },
 };
 
+// Console sessions, by the hash of their id (src/api/auth.ts); written only by our own code.
+const SESSION_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: { id: keyword, tokenId: keyword, createdAt: date, expiresAt: date },
+};
+/** Hits per export page (search_after in a point in time; no total). */
+const EXPORT_PAGE = 10_000;
+
 // Opaque JSON text: stored, never searched.
 const STATE_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: 'strict',
@@ -276,6 +288,7 @@ export class ElasticsearchStore implements Store {
   readonly #tokens: string;
   readonly #state: string;
   readonly #deadletter: string;
+  readonly #sessions: string;
   readonly #retentionDays: number | undefined;
   /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
   #recreating: Promise<void> | undefined;
@@ -291,6 +304,7 @@ export class ElasticsearchStore implements Store {
     this.#tokens = `${config.indexPrefix}-tokens`;
     this.#state = `${config.indexPrefix}-state`;
     this.#deadletter = `${config.indexPrefix}-deadletter`;
+    this.#sessions = `${config.indexPrefix}-sessions`;
     this.#retentionDays = config.retentionDays;
     this.#checkpoints = `${config.indexPrefix}-trail-checkpoints`;
   }
@@ -303,6 +317,7 @@ export class ElasticsearchStore implements Store {
       [this.#tokens, TOKEN_MAPPINGS],
       [this.#state, STATE_MAPPINGS],
       [this.#deadletter, DEADLETTER_MAPPINGS],
+      [this.#sessions, SESSION_MAPPINGS],
     ] as const) {
       await c.indices.putIndexTemplate({
         name: index,
@@ -333,6 +348,7 @@ export class ElasticsearchStore implements Store {
     await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
     await this.#ensureIndex(this.#state, STATE_MAPPINGS);
     await this.#ensureIndex(this.#deadletter, DEADLETTER_MAPPINGS);
+    await this.#ensureIndex(this.#sessions, SESSION_MAPPINGS);
     // trail: a stream made before these fields existed gets them now (its current backing index).
     await c.indices.putMapping({
       index: this.#events,
@@ -486,7 +502,143 @@ export class ElasticsearchStore implements Store {
     return denseBuckets(range, new Map((buckets ?? []).map((b) => [b.key, b.doc_count])));
   }
 
+  async *exportEvents(query: QueryNode): AsyncIterable<string[]> {
+    // A point in time: one consistent view however long the export takes, and pages of 10,000 without a total.
+    const pit = await this.#client.openPointInTime({ index: this.#events, keep_alive: '2m' });
+    let id = pit.id;
+    try {
+      let after: estypes.SortResults | undefined;
+      for (;;) {
+        const res = await this.#client.search<PipewardenEvent>({
+          pit: { id, keep_alive: '2m' },
+          size: EXPORT_PAGE,
+          query: toElasticsearch(query),
+          sort: [{ '@timestamp': 'desc' }, { 'event.id': 'desc' }],
+          track_total_hits: false,
+          filter_path: ['pit_id', 'hits.hits._source', 'hits.hits.sort'],
+          ...(after ? { search_after: after } : {}),
+        });
+        if (res.pit_id) id = res.pit_id;
+        const hits = res.hits?.hits ?? [];
+        if (hits.length > 0) yield hits.map((h) => JSON.stringify(h._source));
+        if (hits.length < EXPORT_PAGE) return;
+        after = hits.at(-1)?.sort;
+      }
+    } finally {
+      await this.#client.closePointInTime({ id }).catch(() => undefined);
+    }
+  }
+
   // --- end console search ---
+
+  // --- console: sessions and the inbox ---
+
+  async putSession(session: SessionRecord): Promise<void> {
+    await this.#ensure(this.#sessions);
+    await this.#client.index({ index: this.#sessions, id: session.id, document: session, refresh: false });
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    // Real-time by id: a session opened by another API replica is found without a refresh.
+    const res = await this.#client.get<SessionRecord>({ index: this.#sessions, id }, { ignore: [404] });
+    return res.found ? res._source : undefined;
+  }
+
+  async deleteSessions(which: SessionSelector): Promise<number> {
+    if ('id' in which) {
+      const res = await this.#client.delete({ index: this.#sessions, id: which.id }, { ignore: [404] });
+      return res.result === 'deleted' ? 1 : 0;
+    }
+    // No _delete_by_query on every node (see DESIGN.md): find the ids, then delete them in bulk.
+    const query: estypes.QueryDslQueryContainer =
+      'tokenId' in which
+        ? { term: { tokenId: which.tokenId } }
+        : { range: { expiresAt: { lt: which.expiredBefore } } };
+    let deleted = 0;
+    for (;;) {
+      await this.#client.indices.refresh({ index: this.#sessions }, { ignore: [404] });
+      const res = await this.#client.search(
+        { index: this.#sessions, size: 1000, _source: false, query },
+        { ignore: [404] },
+      );
+      const ids = (res.hits?.hits ?? []).flatMap((h) => (h._id ? [h._id] : []));
+      if (ids.length === 0) return deleted;
+      await this.#client.bulk({
+        operations: ids.map((id) => ({ delete: { _index: this.#sessions, _id: id } })),
+        refresh: true,
+      });
+      deleted += ids.length;
+    }
+  }
+
+  async inboxAlerts(query: InboxQuery): Promise<InboxPage> {
+    const ci = (field: string, value: string | undefined): estypes.QueryDslQueryContainer[] =>
+      value === undefined ? [] : [{ term: { [field]: { value, case_insensitive: true } } }];
+    const filter: estypes.QueryDslQueryContainer[] = [
+      ...timeRange(query),
+      ...term('detector', query.detector),
+      ...ci('source', query.source),
+      ...ci('actor', query.actor),
+    ];
+    const mustNot: estypes.QueryDslQueryContainer[] = [];
+    if (query.repository !== undefined) {
+      const want = query.repository.replace(/\/\*$/, '');
+      filter.push(
+        want.includes('/')
+          ? { term: { repository: { value: want, case_insensitive: true } } }
+          : { prefix: { repository: { value: `${want}/`, case_insensitive: true } } },
+      );
+    }
+    if (query.status === 'silenced') filter.push({ term: { status: 'silenced' } });
+    else if (query.status !== undefined) {
+      mustNot.push({ term: { status: 'silenced' } });
+      filter.push(
+        query.status === 'open' // an alert nobody acted on has no triage yet
+          ? {
+              bool: {
+                should: [
+                  { term: { 'triage.state': 'open' } },
+                  { bool: { must_not: [{ exists: { field: 'triage.state' } }] } },
+                ],
+                minimum_should_match: 1,
+              },
+            }
+          : { term: { 'triage.state': query.status } },
+      );
+    }
+    if (query.minSeverity !== undefined) {
+      const at = severityRank(query.minSeverity);
+      filter.push({ terms: { severity: SEVERITIES.filter((s) => severityRank(s) >= at) } });
+    }
+    const size = pageSize(query.size);
+    const res = await this.#client.search<AlertRecord>({
+      index: this.#alerts,
+      size: size + 1,
+      query: { bool: { filter, must_not: mustNot } },
+      sort: [{ '@timestamp': 'desc' }, { id: 'desc' }],
+      track_total_hits: false,
+      aggs: { severity: { terms: { field: 'severity', size: SEVERITIES.length + 5 } } },
+      ...(query.cursor !== undefined ? { search_after: decodeCursor(query.cursor) } : {}),
+    });
+    const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+    const buckets = (
+      res.aggregations?.severity as { buckets?: Array<{ key: string; doc_count: number }> } | undefined
+    )?.buckets;
+    for (const b of buckets ?? [])
+      if (SEVERITIES.includes(b.key as Severity)) counts[b.key as Severity] = b.doc_count;
+    const hits = res.hits.hits.slice(0, size);
+    const sort = hits.at(-1)?.sort;
+    return {
+      total: Object.values(counts).reduce((a, b) => a + b, 0),
+      counts,
+      items: hits.map((h) => h._source as AlertRecord),
+      ...(res.hits.hits.length > size && sort
+        ? { next: encodeCursor([sort[0] as number, sort[1] as string]) }
+        : {}),
+    };
+  }
+
+  // --- end console: sessions and the inbox ---
 
   async putState(key: string, value: string): Promise<void> {
     await this.#ensure(this.#state);
@@ -636,7 +788,15 @@ export class ElasticsearchStore implements Store {
 
   async refresh(): Promise<void> {
     await this.#client.indices.refresh({
-      index: [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter, this.#checkpoints],
+      index: [
+        this.#events,
+        this.#alerts,
+        this.#tokens,
+        this.#state,
+        this.#deadletter,
+        this.#checkpoints,
+        this.#sessions,
+      ],
     });
   }
 
