@@ -241,8 +241,10 @@ const SESSION_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: 'strict',
   properties: { id: keyword, tokenId: keyword, createdAt: date, expiresAt: date },
 };
-/** Hits per export page (search_after in a point in time; no total). */
-const EXPORT_PAGE = 10_000;
+/** Export: hits per page (search_after in a point in time; no total), time windows read at once, pages ahead each. */
+const EXPORT_PAGE = 5_000;
+const EXPORT_WINDOWS = 4;
+const EXPORT_AHEAD = 2;
 
 // Opaque JSON text: stored, never searched.
 const STATE_MAPPINGS: estypes.MappingTypeMapping = {
@@ -503,29 +505,79 @@ export class ElasticsearchStore implements Store {
   }
 
   async *exportEvents(query: QueryNode): AsyncIterable<string[]> {
-    // A point in time: one consistent view however long the export takes, and pages of 10,000 without a total.
-    const pit = await this.#client.openPointInTime({ index: this.#events, keep_alive: '2m' });
-    let id = pit.id;
+    // A point in time: one consistent view however long the export takes, pages without a total.
+    const { id } = await this.#client.openPointInTime({ index: this.#events, keep_alive: '2m' });
     try {
-      let after: estypes.SortResults | undefined;
-      for (;;) {
-        const res = await this.#client.search<PipewardenEvent>({
-          pit: { id, keep_alive: '2m' },
-          size: EXPORT_PAGE,
-          query: toElasticsearch(query),
-          sort: [{ '@timestamp': 'desc' }, { 'event.id': 'desc' }],
-          track_total_hits: false,
-          filter_path: ['pit_id', 'hits.hits._source', 'hits.hits.sort'],
-          ...(after ? { search_after: after } : {}),
-        });
-        if (res.pit_id) id = res.pit_id;
-        const hits = res.hits?.hits ?? [];
-        if (hits.length > 0) yield hits.map((h) => JSON.stringify(h._source));
-        if (hits.length < EXPORT_PAGE) return;
-        after = hits.at(-1)?.sort;
-      }
+      // Contiguous time windows read at once (one search each; a lone search_after stream leaves the
+      // node's other search threads idle), each a few pages ahead, handed out newest window first: the
+      // order is (time desc, id desc) as in the search table, and memory stays bounded.
+      const windows = await this.#exportWindows(id, query);
+      const streams = windows.map((w) => readAhead(this.#exportWindow(id, query, w), EXPORT_AHEAD));
+      for (const stream of streams) yield* stream;
     } finally {
       await this.#client.closePointInTime({ id }).catch(() => undefined);
+    }
+  }
+
+  /** Up to EXPORT_WINDOWS time ranges of about equal counts, newest first ({} when the match is small). */
+  async #exportWindows(pit: string, query: QueryNode): Promise<Array<{ gte?: number; lt?: number }>> {
+    const percents = Array.from({ length: EXPORT_WINDOWS - 1 }, (_, i) => ((i + 1) * 100) / EXPORT_WINDOWS);
+    const res = await this.#client.search({
+      pit: { id: pit, keep_alive: '2m' },
+      size: 0,
+      query: toElasticsearch(query),
+      track_total_hits: EXPORT_PAGE * 2,
+      aggs: { t: { percentiles: { field: '@timestamp', percents } } },
+    });
+    const total = res.hits.total;
+    const n = typeof total === 'number' ? total : (total?.value ?? 0);
+    if (n < EXPORT_PAGE * 2) return [{}];
+    const values = (res.aggregations?.t as { values?: Record<string, number | null> } | undefined)?.values;
+    const cuts = [
+      ...new Set(Object.values(values ?? {}).flatMap((v) => (typeof v === 'number' ? [Math.round(v)] : []))),
+    ].sort((a, b) => b - a);
+    if (cuts.length === 0) return [{}];
+    return [
+      { gte: cuts[0]! },
+      ...cuts.slice(1).map((c, i) => ({ gte: c, lt: cuts[i]! })),
+      { lt: cuts.at(-1)! },
+    ];
+  }
+
+  async *#exportWindow(
+    pit: string,
+    query: QueryNode,
+    window: { gte?: number; lt?: number },
+  ): AsyncIterable<string[]> {
+    const range =
+      window.gte === undefined && window.lt === undefined
+        ? []
+        : [
+            {
+              range: {
+                '@timestamp': {
+                  format: 'epoch_millis',
+                  ...(window.gte !== undefined ? { gte: String(window.gte) } : {}),
+                  ...(window.lt !== undefined ? { lt: String(window.lt) } : {}),
+                },
+              },
+            },
+          ];
+    let after: estypes.SortResults | undefined;
+    for (;;) {
+      const res = await this.#client.search<PipewardenEvent>({
+        pit: { id: pit, keep_alive: '2m' },
+        size: EXPORT_PAGE,
+        query: { bool: { filter: [toElasticsearch(query), ...range] } },
+        sort: [{ '@timestamp': 'desc' }, { 'event.id': 'desc' }],
+        track_total_hits: false,
+        filter_path: ['hits.hits._source', 'hits.hits.sort'],
+        ...(after ? { search_after: after } : {}),
+      });
+      const hits = res.hits?.hits ?? [];
+      if (hits.length > 0) yield hits.map((h) => JSON.stringify(h._source));
+      if (hits.length < EXPORT_PAGE) return;
+      after = hits.at(-1)?.sort;
     }
   }
 
@@ -957,6 +1009,48 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
     }
     throw err;
   }
+}
+
+/**
+ * The source's items, started now and kept up to `ahead` ahead of the reader (an async generator queues
+ * the calls to next, so it runs its requests one after another while earlier results wait here).
+ */
+function readAhead<T>(source: AsyncIterable<T>, ahead: number): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  const pending: Array<Promise<IteratorResult<T>>> = [];
+  let ended = false;
+  const fill = () => {
+    while (!ended && pending.length < ahead) {
+      const next = it.next();
+      // Seen here so no further calls are queued; the reader gets the rejection where it awaits.
+      next.then(
+        (r) => {
+          if (r.done) ended = true;
+        },
+        () => {
+          ended = true;
+        },
+      );
+      pending.push(next);
+    }
+  };
+  fill();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        while (pending.length > 0) {
+          const r = await pending.shift()!;
+          if (r.done) return;
+          fill();
+          yield r.value;
+        }
+      } finally {
+        ended = true;
+        await Promise.allSettled(pending);
+        await it.return?.(undefined);
+      }
+    },
+  };
 }
 
 /** The document as indexed: the event plus its normalised free text (excluded from _source). */
