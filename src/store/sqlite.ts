@@ -372,6 +372,7 @@ export class SqliteStore implements Store {
   }
 
   async *exportEvents(query: QueryNode): AsyncIterable<string[]> {
+    this.#keepStatistics();
     const { sql, params } = toSqlite(query);
     const cols = 'SELECT ts, id, doc FROM events WHERE';
     const order = 'ORDER BY ts DESC, id DESC LIMIT ?';
