@@ -453,7 +453,7 @@ pages of 10,000). The previous path (pages of 500 through \`queryEvents\`, each 
 ${exports.join('\n')}
 
 On Elasticsearch the export and its baseline are both bound by the node's fetch phase (loading each hit's
-`_source`: 0.1–0.25 ms per hit on this node, which shares its 2 cores with other work); the export reads
+\`_source\`: 0.1–0.25 ms per hit on this node, which shares its 2 cores with other work); the export reads
 four time windows of about equal counts at once in one point in time, which helps only when the node has
 idle cores.
 
