@@ -183,7 +183,10 @@ export class ConsoleAuth {
     // Move the idle expiry forward, writing at most every tenth of the idle time (and at least once a minute).
     if (now + this.#idleMs - expires >= Math.min(60_000, this.#idleMs / 10)) {
       const touched = { ...session, expiresAt: new Date(now + this.#idleMs).toISOString() };
-      await this.#store.putSession(touched);
+      if (!(await this.#store.touchSession(key, touched.expiresAt))) {
+        this.#cache.delete(key); // signed out (or revoked) on another replica since this one cached it
+        return { reason: 'session ended; sign in again' };
+      }
       this.#cache.set(key, { record: touched, until: now + SESSION_CACHE_MS });
     }
     return { id, csrf: csrfOf(id), record };

@@ -590,6 +590,17 @@ export class ElasticsearchStore implements Store {
     await this.#client.index({ index: this.#sessions, id: session.id, document: session, refresh: false });
   }
 
+  async touchSession(id: string, expiresAt: string): Promise<boolean> {
+    try {
+      // A partial update, never an upsert: a document deleted meanwhile answers 404.
+      await this.#client.update({ index: this.#sessions, id, doc: { expiresAt }, refresh: false });
+      return true;
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
   async getSession(id: string): Promise<SessionRecord | undefined> {
     // Real-time by id: a session opened by another API replica is found without a refresh.
     const res = await this.#client.get<SessionRecord>({ index: this.#sessions, id }, { ignore: [404] });

@@ -431,6 +431,13 @@ export class SqliteStore implements Store {
       .run(session.id, session.tokenId, session.createdAt, parseTime(session.expiresAt, 'expiresAt'));
   }
 
+  async touchSession(id: string, expiresAt: string): Promise<boolean> {
+    const res = this.#db
+      .prepare('UPDATE sessions SET expires_at = ? WHERE id = ?')
+      .run(parseTime(expiresAt, 'expiresAt'), id);
+    return Number(res.changes) > 0;
+  }
+
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const row = this.#db
       .prepare('SELECT id, token_id, created_at, expires_at FROM sessions WHERE id = ?')

@@ -148,6 +148,11 @@ export interface Store {
   // --- console: sessions and the inbox ---
   /** Insert or replace by id (the hash). */
   putSession(session: SessionRecord): Promise<void>;
+  /**
+   * Moves an existing session's expiry; false when it is gone (ended elsewhere): never creates one, so a
+   * replica's late touch cannot bring back a session signed out on another.
+   */
+  touchSession(id: string, expiresAt: string): Promise<boolean>;
   /** Real-time: a session written by another process is found at once. */
   getSession(id: string): Promise<SessionRecord | undefined>;
   /** Deletes the selected sessions; how many. */

@@ -191,7 +191,13 @@ function storeContract(name: string, open: () => Promise<Store>) {
         createdAt: at,
         expiresAt: later,
       });
+      expect(await store.touchSession('a'.repeat(64), past)).toBe(true);
+      expect((await store.getSession('a'.repeat(64)))?.expiresAt).toBe(past);
+      expect(await store.touchSession('a'.repeat(64), later)).toBe(true);
       expect(await store.deleteSessions({ id: 'c'.repeat(64) })).toBe(1);
+      expect(await store.getSession('c'.repeat(64))).toBeUndefined();
+      // a touch never brings back a session that was deleted (signed out on another replica)
+      expect(await store.touchSession('c'.repeat(64), later)).toBe(false);
       expect(await store.getSession('c'.repeat(64))).toBeUndefined();
       expect(await store.deleteSessions({ expiredBefore: at })).toBe(1);
       expect(await store.getSession('d'.repeat(64))).toBeUndefined();
