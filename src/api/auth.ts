@@ -1,12 +1,14 @@
 // Who is asking: a bearer token (scripts) or a console session cookie (people), with a role each.
-// Sessions live in this process (a restart signs people out), are bound to the token that opened them
-// (revoking it ends them within the verifier's TTL), expire when idle, and carry a CSRF token that every
+// Sessions live in the store, keyed by a hash of their id (the cookie value is never stored), so they
+// survive a restart and work across API replicas; each replica caches one for at most SESSION_CACHE_MS.
+// A session is bound to the token that opened it (revoking the token deletes its sessions, and a session
+// of a refused token ends), expires when idle, and carries a CSRF token (derived from its id) that every
 // state-changing request must echo in X-CSRF-Token, from our own origin.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import '@fastify/cookie'; // types: request.cookies
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Counters } from '../metrics.ts';
-import type { TokenRecord, TokenRole } from '../store/types.ts';
+import type { SessionRecord, Store, TokenRecord, TokenRole } from '../store/types.ts';
 import { refusal, roleAllows, roleOf, type TokenVerifier } from './tokens.ts';
 
 export const SESSION_COOKIE = 'pw_session';
@@ -19,10 +21,17 @@ export interface Principal {
   via: 'bearer' | 'session';
 }
 
-interface Session {
-  tokenId: string;
-  csrf: string;
-  idleUntil: number;
+/** How long a replica trusts its copy of a session record (sign-out elsewhere is seen within this). */
+export const SESSION_CACHE_MS = 2_000;
+
+/** The store key of a session: its id hashed, so the store never holds a usable cookie value. */
+export function sessionKey(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
+
+/** The session's CSRF token: derived from its id (one-way), so no replica needs to store it. */
+function csrfOf(id: string): string {
+  return createHash('sha256').update('pipewarden console csrf\0').update(id).digest('base64url');
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -50,18 +59,22 @@ export class ConsoleAuth {
   readonly #metrics: Counters;
   readonly #idleMs: number;
   readonly #publicOrigin: string | undefined;
-  readonly #sessions = new Map<string, Session>();
+  readonly #store: Store;
+  readonly #cache = new Map<string, { record: SessionRecord; until: number }>();
+  #sweptAt = 0;
   readonly #failures = new Map<string, { count: number; first: number }>();
   readonly #now: () => number;
 
   constructor(options: {
     tokens: TokenVerifier;
+    store: Store;
     metrics: Counters;
     sessionMinutes: number;
     publicUrl?: string;
     now?: () => number;
   }) {
     this.tokens = options.tokens;
+    this.#store = options.store;
     this.#metrics = options.metrics;
     this.#idleMs = options.sessionMinutes * 60_000;
     this.#publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin : undefined;
@@ -93,15 +106,47 @@ export class ConsoleAuth {
   }
 
   /** Opens a session for a verified token record: the cookie value and its CSRF token. */
-  open(record: TokenRecord): { id: string; csrf: string } {
+  async open(record: TokenRecord): Promise<{ id: string; csrf: string }> {
     const id = randomBytes(32).toString('base64url');
-    const csrf = randomBytes(32).toString('base64url');
-    this.#sessions.set(id, { tokenId: record.id, csrf, idleUntil: this.#now() + this.#idleMs });
-    return { id, csrf };
+    const now = this.#now();
+    const session: SessionRecord = {
+      id: sessionKey(id),
+      tokenId: record.id,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.#idleMs).toISOString(),
+    };
+    await this.#store.putSession(session);
+    this.#cache.set(session.id, { record: session, until: now + SESSION_CACHE_MS });
+    // Expired sessions are refused when read; the ones nobody comes back with are swept now and then.
+    if (now - this.#sweptAt > 3_600_000) {
+      this.#sweptAt = now;
+      void this.#store.deleteSessions({ expiredBefore: new Date(now).toISOString() }).catch(() => undefined);
+    }
+    return { id, csrf: csrfOf(id) };
   }
 
-  close(sessionId: string | undefined): void {
-    if (sessionId) this.#sessions.delete(sessionId);
+  /** Ends the session everywhere (every replica reads the store). */
+  async close(sessionId: string | undefined): Promise<void> {
+    if (!sessionId) return;
+    const key = sessionKey(sessionId);
+    this.#cache.delete(key);
+    await this.#store.deleteSessions({ id: key });
+  }
+
+  /** The stored session (cached for at most SESSION_CACHE_MS after it was read). */
+  async #read(key: string, now: number): Promise<SessionRecord | undefined> {
+    const cached = this.#cache.get(key);
+    if (cached && cached.until > now) return cached.record;
+    const record = await this.#store.getSession(key);
+    if (record) this.#cache.set(key, { record, until: now + SESSION_CACHE_MS });
+    else this.#cache.delete(key);
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    return record;
+  }
+
+  async #end(key: string): Promise<void> {
+    this.#cache.delete(key);
+    await this.#store.deleteSessions({ id: key });
   }
 
   cookieOptions(req: FastifyRequest) {
@@ -117,24 +162,34 @@ export class ConsoleAuth {
   /** The session of this request (still valid, token still good), touching its idle timer. */
   async session(
     req: FastifyRequest,
-  ): Promise<{ id: string; session: Session; record: TokenRecord } | { reason: string }> {
+  ): Promise<{ id: string; csrf: string; record: TokenRecord } | { reason: string }> {
     const id = req.cookies?.[SESSION_COOKIE];
-    if (!id) return { reason: 'not signed in' };
-    const session = this.#sessions.get(id);
+    if (!id || id.length > 200) return { reason: 'not signed in' };
+    const key = sessionKey(id);
     const now = this.#now();
+    const session = await this.#read(key, now);
     if (!session) return { reason: 'session ended; sign in again' };
-    if (session.idleUntil <= now) {
-      this.#sessions.delete(id);
+    const expires = Date.parse(session.expiresAt);
+    if (!(expires > now)) {
+      await this.#end(key);
       return { reason: 'session expired; sign in again' };
     }
     const record = await this.tokens.record(session.tokenId, now);
     const refused = record ? refusal(record, now) : 'token deleted';
     if (!record || refused) {
-      this.#sessions.delete(id);
+      await this.#end(key);
       return { reason: `session ended: ${refused}` };
     }
-    session.idleUntil = now + this.#idleMs;
-    return { id, session, record };
+    // Move the idle expiry forward, writing at most every tenth of the idle time (and at least once a minute).
+    if (now + this.#idleMs - expires >= Math.min(60_000, this.#idleMs / 10)) {
+      const touched = { ...session, expiresAt: new Date(now + this.#idleMs).toISOString() };
+      if (!(await this.#store.touchSession(key, touched.expiresAt))) {
+        this.#cache.delete(key); // signed out (or revoked) on another replica since this one cached it
+        return { reason: 'session ended; sign in again' };
+      }
+      this.#cache.set(key, { record: touched, until: now + SESSION_CACHE_MS });
+    }
+    return { id, csrf: csrfOf(id), record };
   }
 
   /** Whether a state-changing request comes from our own pages: Origin (when sent) is ours. */
@@ -180,7 +235,7 @@ export class ConsoleAuth {
         const sent = req.headers[CSRF_HEADER];
         if (!this.sameOrigin(req))
           return reply.status(403).send({ error: 'csrf', message: 'cross-site request refused' });
-        if (typeof sent !== 'string' || !sameText(sent, s.session.csrf))
+        if (typeof sent !== 'string' || !sameText(sent, s.csrf))
           return reply
             .status(403)
             .send({ error: 'csrf', message: `missing or wrong ${CSRF_HEADER} header (CSRF protection)` });

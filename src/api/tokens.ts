@@ -33,7 +33,10 @@ export async function createToken(
   return { token, record };
 }
 
-/** Marks the token revoked; false when no token has this id. Verifiers refuse it within their cache TTL. */
+/**
+ * Marks the token revoked and deletes its console sessions; undefined when no token has this id. Verifiers
+ * refuse it within their cache TTL.
+ */
 export async function revokeToken(
   store: Store,
   id: string,
@@ -42,6 +45,7 @@ export async function revokeToken(
   const record = await store.getToken(id);
   if (!record) return undefined;
   if (!record.revokedAt) await store.putToken({ ...record, revokedAt: now.toISOString() });
+  await store.deleteSessions({ tokenId: id });
   return { ...record, revokedAt: record.revokedAt ?? now.toISOString() };
 }
 

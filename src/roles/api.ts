@@ -18,6 +18,7 @@ export async function registerApi(deps: RoleDeps, server: FastifyInstance): Prom
   const { config, bus, store, metrics, log, now } = deps;
   const auth = new ConsoleAuth({
     tokens: new TokenVerifier(store),
+    store,
     metrics,
     sessionMinutes: config.server.sessionMinutes,
     ...(config.server.publicUrl ? { publicUrl: config.server.publicUrl } : {}),

@@ -1,7 +1,7 @@
 // The production store: events in a data stream, alerts and tokens in plain indices, ECS field names.
 import { Client, type ClientOptions, errors, type estypes } from '@elastic/elasticsearch';
 import { z } from 'zod';
-import type { AlertRecord } from '../alerting/types.ts';
+import { type AlertRecord, SEVERITIES, type Severity, severityRank } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
@@ -16,8 +16,12 @@ import {
   type EventQuery,
   type HistogramBucket,
   type HistogramRange,
+  type InboxPage,
+  type InboxQuery,
   type IndexOptions,
   type Page,
+  type SessionRecord,
+  type SessionSelector,
   type Store,
   type TokenRecord,
   type TraceField,
@@ -232,6 +236,16 @@ const TOKEN_MAPPINGS: estypes.MappingTypeMapping = {
   },
 };
 
+// Console sessions, by the hash of their id (src/api/auth.ts); written only by our own code.
+const SESSION_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: { id: keyword, tokenId: keyword, createdAt: date, expiresAt: date },
+};
+/** Export: hits per page (search_after in a point in time; no total), time windows read at once, pages ahead each. */
+const EXPORT_PAGE = 5_000;
+const EXPORT_WINDOWS = 4;
+const EXPORT_AHEAD = 2;
+
 // Opaque JSON text: stored, never searched.
 const STATE_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: 'strict',
@@ -276,6 +290,7 @@ export class ElasticsearchStore implements Store {
   readonly #tokens: string;
   readonly #state: string;
   readonly #deadletter: string;
+  readonly #sessions: string;
   readonly #retentionDays: number | undefined;
   /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
   #recreating: Promise<void> | undefined;
@@ -291,6 +306,7 @@ export class ElasticsearchStore implements Store {
     this.#tokens = `${config.indexPrefix}-tokens`;
     this.#state = `${config.indexPrefix}-state`;
     this.#deadletter = `${config.indexPrefix}-deadletter`;
+    this.#sessions = `${config.indexPrefix}-sessions`;
     this.#retentionDays = config.retentionDays;
     this.#checkpoints = `${config.indexPrefix}-trail-checkpoints`;
   }
@@ -303,6 +319,7 @@ export class ElasticsearchStore implements Store {
       [this.#tokens, TOKEN_MAPPINGS],
       [this.#state, STATE_MAPPINGS],
       [this.#deadletter, DEADLETTER_MAPPINGS],
+      [this.#sessions, SESSION_MAPPINGS],
     ] as const) {
       await c.indices.putIndexTemplate({
         name: index,
@@ -333,6 +350,7 @@ export class ElasticsearchStore implements Store {
     await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
     await this.#ensureIndex(this.#state, STATE_MAPPINGS);
     await this.#ensureIndex(this.#deadletter, DEADLETTER_MAPPINGS);
+    await this.#ensureIndex(this.#sessions, SESSION_MAPPINGS);
     // trail: a stream made before these fields existed gets them now (its current backing index).
     await c.indices.putMapping({
       index: this.#events,
@@ -487,7 +505,204 @@ export class ElasticsearchStore implements Store {
     return denseBuckets(range, new Map((buckets ?? []).map((b) => [b.key, b.doc_count])));
   }
 
+  async *exportEvents(query: QueryNode): AsyncIterable<string[]> {
+    // A point in time: one consistent view however long the export takes, pages without a total.
+    const { id } = await this.#client.openPointInTime({ index: this.#events, keep_alive: '2m' });
+    try {
+      // Contiguous time windows read at once (one search each; a lone search_after stream leaves the
+      // node's other search threads idle), each a few pages ahead, handed out newest window first: the
+      // order is (time desc, id desc) as in the search table, and memory stays bounded.
+      const windows = await this.#exportWindows(id, query);
+      const streams = windows.map((w) => readAhead(this.#exportWindow(id, query, w), EXPORT_AHEAD));
+      for (const stream of streams) yield* stream;
+    } finally {
+      await this.#client.closePointInTime({ id }).catch(() => undefined);
+    }
+  }
+
+  /** Up to EXPORT_WINDOWS time ranges of about equal counts, newest first ({} when the match is small). */
+  async #exportWindows(pit: string, query: QueryNode): Promise<Array<{ gte?: number; lt?: number }>> {
+    const percents = Array.from({ length: EXPORT_WINDOWS - 1 }, (_, i) => ((i + 1) * 100) / EXPORT_WINDOWS);
+    const res = await this.#client.search({
+      pit: { id: pit, keep_alive: '2m' },
+      size: 0,
+      query: toElasticsearch(query),
+      track_total_hits: EXPORT_PAGE * 2,
+      aggs: { t: { percentiles: { field: '@timestamp', percents } } },
+    });
+    const total = res.hits.total;
+    const n = typeof total === 'number' ? total : (total?.value ?? 0);
+    if (n < EXPORT_PAGE * 2) return [{}];
+    const values = (res.aggregations?.t as { values?: Record<string, number | null> } | undefined)?.values;
+    const cuts = [
+      ...new Set(Object.values(values ?? {}).flatMap((v) => (typeof v === 'number' ? [Math.round(v)] : []))),
+    ].sort((a, b) => b - a);
+    if (cuts.length === 0) return [{}];
+    return [
+      { gte: cuts[0]! },
+      ...cuts.slice(1).map((c, i) => ({ gte: c, lt: cuts[i]! })),
+      { lt: cuts.at(-1)! },
+    ];
+  }
+
+  async *#exportWindow(
+    pit: string,
+    query: QueryNode,
+    window: { gte?: number; lt?: number },
+  ): AsyncIterable<string[]> {
+    const range =
+      window.gte === undefined && window.lt === undefined
+        ? []
+        : [
+            {
+              range: {
+                '@timestamp': {
+                  format: 'epoch_millis',
+                  ...(window.gte !== undefined ? { gte: String(window.gte) } : {}),
+                  ...(window.lt !== undefined ? { lt: String(window.lt) } : {}),
+                },
+              },
+            },
+          ];
+    let after: estypes.SortResults | undefined;
+    for (;;) {
+      const res = await this.#client.search<PipewardenEvent>({
+        pit: { id: pit, keep_alive: '2m' },
+        size: EXPORT_PAGE,
+        query: { bool: { filter: [toElasticsearch(query), ...range] } },
+        sort: [{ '@timestamp': 'desc' }, { 'event.id': 'desc' }],
+        track_total_hits: false,
+        filter_path: ['hits.hits._source', 'hits.hits.sort'],
+        ...(after ? { search_after: after } : {}),
+      });
+      const hits = res.hits?.hits ?? [];
+      if (hits.length > 0) yield hits.map((h) => JSON.stringify(h._source));
+      if (hits.length < EXPORT_PAGE) return;
+      after = hits.at(-1)?.sort;
+    }
+  }
+
   // --- end console search ---
+
+  // --- console: sessions and the inbox ---
+
+  async putSession(session: SessionRecord): Promise<void> {
+    await this.#ensure(this.#sessions);
+    await this.#client.index({ index: this.#sessions, id: session.id, document: session, refresh: false });
+  }
+
+  async touchSession(id: string, expiresAt: string): Promise<boolean> {
+    try {
+      // A partial update, never an upsert: a document deleted meanwhile answers 404.
+      await this.#client.update({ index: this.#sessions, id, doc: { expiresAt }, refresh: false });
+      return true;
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    // Real-time by id: a session opened by another API replica is found without a refresh.
+    const res = await this.#client.get<SessionRecord>({ index: this.#sessions, id }, { ignore: [404] });
+    return res.found ? res._source : undefined;
+  }
+
+  async deleteSessions(which: SessionSelector): Promise<number> {
+    if ('id' in which) {
+      const res = await this.#client.delete({ index: this.#sessions, id: which.id }, { ignore: [404] });
+      return res.result === 'deleted' ? 1 : 0;
+    }
+    // No _delete_by_query on every node (see DESIGN.md): find the ids, then delete them in bulk.
+    const query: estypes.QueryDslQueryContainer =
+      'tokenId' in which
+        ? { term: { tokenId: which.tokenId } }
+        : { range: { expiresAt: { lt: which.expiredBefore } } };
+    let deleted = 0;
+    for (;;) {
+      await this.#client.indices.refresh({ index: this.#sessions }, { ignore: [404] });
+      const res = await this.#client.search(
+        { index: this.#sessions, size: 1000, _source: false, query },
+        { ignore: [404] },
+      );
+      const ids = (res.hits?.hits ?? []).flatMap((h) => (h._id ? [h._id] : []));
+      if (ids.length === 0) return deleted;
+      await this.#client.bulk({
+        operations: ids.map((id) => ({ delete: { _index: this.#sessions, _id: id } })),
+        refresh: true,
+      });
+      deleted += ids.length;
+    }
+  }
+
+  async inboxAlerts(query: InboxQuery): Promise<InboxPage> {
+    const ci = (field: string, value: string | undefined): estypes.QueryDslQueryContainer[] =>
+      value === undefined ? [] : [{ term: { [field]: { value, case_insensitive: true } } }];
+    const filter: estypes.QueryDslQueryContainer[] = [
+      ...timeRange(query),
+      ...term('detector', query.detector),
+      ...ci('source', query.source),
+      ...ci('actor', query.actor),
+    ];
+    const mustNot: estypes.QueryDslQueryContainer[] = [];
+    if (query.repository !== undefined) {
+      const want = query.repository.replace(/\/\*$/, '');
+      filter.push(
+        want.includes('/')
+          ? { term: { repository: { value: want, case_insensitive: true } } }
+          : { prefix: { repository: { value: `${want}/`, case_insensitive: true } } },
+      );
+    }
+    if (query.status === 'silenced') filter.push({ term: { status: 'silenced' } });
+    else if (query.status !== undefined) {
+      mustNot.push({ term: { status: 'silenced' } });
+      filter.push(
+        query.status === 'open' // an alert nobody acted on has no triage yet
+          ? {
+              bool: {
+                should: [
+                  { term: { 'triage.state': 'open' } },
+                  { bool: { must_not: [{ exists: { field: 'triage.state' } }] } },
+                ],
+                minimum_should_match: 1,
+              },
+            }
+          : { term: { 'triage.state': query.status } },
+      );
+    }
+    if (query.minSeverity !== undefined) {
+      const at = severityRank(query.minSeverity);
+      filter.push({ terms: { severity: SEVERITIES.filter((s) => severityRank(s) >= at) } });
+    }
+    const size = pageSize(query.size);
+    const res = await this.#client.search<AlertRecord>({
+      index: this.#alerts,
+      size: size + 1,
+      query: { bool: { filter, must_not: mustNot } },
+      sort: [{ '@timestamp': 'desc' }, { id: 'desc' }],
+      track_total_hits: false,
+      aggs: { severity: { terms: { field: 'severity', size: SEVERITIES.length + 5 } } },
+      ...(query.cursor !== undefined ? { search_after: decodeCursor(query.cursor) } : {}),
+    });
+    const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+    const buckets = (
+      res.aggregations?.severity as { buckets?: Array<{ key: string; doc_count: number }> } | undefined
+    )?.buckets;
+    for (const b of buckets ?? [])
+      if (SEVERITIES.includes(b.key as Severity)) counts[b.key as Severity] = b.doc_count;
+    const hits = res.hits.hits.slice(0, size);
+    const sort = hits.at(-1)?.sort;
+    return {
+      total: Object.values(counts).reduce((a, b) => a + b, 0),
+      counts,
+      items: hits.map((h) => h._source as AlertRecord),
+      ...(res.hits.hits.length > size && sort
+        ? { next: encodeCursor([sort[0] as number, sort[1] as string]) }
+        : {}),
+    };
+  }
+
+  // --- end console: sessions and the inbox ---
 
   async putState(key: string, value: string): Promise<void> {
     await this.#ensure(this.#state);
@@ -637,7 +852,15 @@ export class ElasticsearchStore implements Store {
 
   async refresh(): Promise<void> {
     await this.#client.indices.refresh({
-      index: [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter, this.#checkpoints],
+      index: [
+        this.#events,
+        this.#alerts,
+        this.#tokens,
+        this.#state,
+        this.#deadletter,
+        this.#checkpoints,
+        this.#sessions,
+      ],
     });
   }
 
@@ -817,6 +1040,48 @@ function documentText(e: PipewardenEvent, text: string | undefined): string | un
   // string it is escaped), so an indented text becomes one line by turning its line breaks into spaces.
   const body = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
   return `${body.slice(0, end)},"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}`;
+}
+
+/**
+ * The source's items, started now and kept up to `ahead` ahead of the reader (an async generator queues
+ * the calls to next, so it runs its requests one after another while earlier results wait here).
+ */
+function readAhead<T>(source: AsyncIterable<T>, ahead: number): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  const pending: Array<Promise<IteratorResult<T>>> = [];
+  let ended = false;
+  const fill = () => {
+    while (!ended && pending.length < ahead) {
+      const next = it.next();
+      // Seen here so no further calls are queued; the reader gets the rejection where it awaits.
+      next.then(
+        (r) => {
+          if (r.done) ended = true;
+        },
+        () => {
+          ended = true;
+        },
+      );
+      pending.push(next);
+    }
+  };
+  fill();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        while (pending.length > 0) {
+          const r = await pending.shift()!;
+          if (r.done) return;
+          fill();
+          yield r.value;
+        }
+      } finally {
+        ended = true;
+        await Promise.allSettled(pending);
+        await it.return?.(undefined);
+      }
+    },
+  };
 }
 
 /** The document as indexed: the event plus its normalised free text (excluded from _source). */

@@ -1,9 +1,9 @@
 // The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqlite';
-import type { AlertRecord } from '../alerting/types.ts';
+import { type AlertRecord, SEVERITIES, type Severity, severityRank } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
-import { toSqlite } from '../search/compile-sqlite.ts';
+import { likePattern, toSqlite } from '../search/compile-sqlite.ts';
 import type { QueryNode } from '../search/query.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
@@ -15,7 +15,11 @@ import {
   type EventQuery,
   type HistogramBucket,
   type HistogramRange,
+  type InboxPage,
+  type InboxQuery,
   type Page,
+  type SessionRecord,
+  type SessionSelector,
   type Store,
   type TokenRecord,
   type TokenRole,
@@ -135,6 +139,7 @@ export class SqliteStore implements Store {
     this.#db.exec(TRAIL_SCHEMA);
     this.#migrateTokens();
     this.#searchIndexes();
+    this.#consoleSchema();
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
   }
 
@@ -366,7 +371,133 @@ export class SqliteStore implements Store {
     `);
   }
 
+  async *exportEvents(query: QueryNode): AsyncIterable<string[]> {
+    this.#keepStatistics();
+    const { sql, params } = toSqlite(query);
+    const cols = 'SELECT ts, id, doc FROM events WHERE';
+    const order = 'ORDER BY ts DESC, id DESC LIMIT ?';
+    const first = this.#db.prepare(`${cols} ${sql} ${order}`);
+    const next = this.#db.prepare(`${cols} (ts, id) < (?, ?) AND ${sql} ${order}`);
+    // Rows as arrays: no object per row; the document text goes out as stored (already JSON).
+    first.setReturnArrays(true);
+    next.setReturnArrays(true);
+    let rows = first.all(...params, EXPORT_BATCH) as unknown as Array<[number, string, string]>;
+    while (rows.length > 0) {
+      yield rows.map((r) => r[2]);
+      if (rows.length < EXPORT_BATCH) return;
+      const [ts, id] = rows.at(-1)!;
+      rows = next.all(ts, id, ...params, EXPORT_BATCH) as unknown as Array<[number, string, string]>;
+    }
+  }
+
   // --- end console search ---
+
+  // --- console: sessions and the inbox ---
+
+  /**
+   * The sessions table, and the alert fields the inbox filters on as virtual generated columns (read from
+   * the stored document, so putAlert and existing rows need nothing) with indexes of their own.
+   */
+  #consoleSchema(): void {
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY, -- hex SHA-256 of the session id; the id itself is never stored
+        token_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS sessions_token ON sessions (token_id);
+      CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+    `);
+    const have = new Set(
+      (this.#db.prepare('PRAGMA table_xinfo(alerts)').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    for (const [column, expr] of INBOX_COLUMNS) {
+      if (!have.has(column))
+        this.#db.exec(
+          `ALTER TABLE alerts ADD COLUMN ${column} TEXT COLLATE NOCASE GENERATED ALWAYS AS (${expr}) VIRTUAL`,
+        );
+      this.#db.exec(`CREATE INDEX IF NOT EXISTS alerts_${column} ON alerts (${column}, ts DESC, id DESC)`);
+    }
+  }
+
+  async putSession(session: SessionRecord): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO sessions (id, token_id, created_at, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET token_id = excluded.token_id, created_at = excluded.created_at,
+           expires_at = excluded.expires_at`,
+      )
+      .run(session.id, session.tokenId, session.createdAt, parseTime(session.expiresAt, 'expiresAt'));
+  }
+
+  async touchSession(id: string, expiresAt: string): Promise<boolean> {
+    const res = this.#db
+      .prepare('UPDATE sessions SET expires_at = ? WHERE id = ?')
+      .run(parseTime(expiresAt, 'expiresAt'), id);
+    return Number(res.changes) > 0;
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const row = this.#db
+      .prepare('SELECT id, token_id, created_at, expires_at FROM sessions WHERE id = ?')
+      .get(id);
+    if (!row) return undefined;
+    return {
+      id: row.id as string,
+      tokenId: row.token_id as string,
+      createdAt: row.created_at as string,
+      expiresAt: new Date(Number(row.expires_at)).toISOString(),
+    };
+  }
+
+  async deleteSessions(which: SessionSelector): Promise<number> {
+    const [where, value] =
+      'id' in which
+        ? ['id = ?', which.id]
+        : 'tokenId' in which
+          ? ['token_id = ?', which.tokenId]
+          : ['expires_at < ?', parseTime(which.expiredBefore, 'expiredBefore')];
+    return Number(this.#db.prepare(`DELETE FROM sessions WHERE ${where}`).run(value).changes);
+  }
+
+  async inboxAlerts(query: InboxQuery): Promise<InboxPage> {
+    const where: Where = { sql: [], params: [] };
+    addTimeRange(where, query);
+    addEquals(where, 'detector', query.detector);
+    addEquals(where, 'source', query.source); // the column is NOCASE
+    addEquals(where, 'actor', query.actor);
+    if (query.repository !== undefined) {
+      const want = query.repository.replace(/\/\*$/, '');
+      if (want.includes('/')) addEquals(where, 'repository', want);
+      else {
+        where.sql.push("repository LIKE ? ESCAPE '\\'");
+        where.params.push(`${likePattern(want)}/%`);
+      }
+    }
+    if (query.status === 'silenced') addEquals(where, 'status', 'silenced');
+    else if (query.status !== undefined) {
+      where.sql.push("status != 'silenced'");
+      addEquals(where, 'triage_state', query.status);
+    }
+    if (query.minSeverity !== undefined) {
+      const at = severityRank(query.minSeverity);
+      const wanted = SEVERITIES.filter((s) => severityRank(s) >= at);
+      where.sql.push(`severity IN (${wanted.map(() => '?').join(', ')})`);
+      where.params.push(...wanted);
+    }
+    const filter = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
+    const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+    for (const r of this.#db
+      .prepare(`SELECT severity, count(*) AS n FROM alerts ${filter} GROUP BY severity`)
+      .all(...where.params)) {
+      if (SEVERITIES.includes(r.severity as Severity)) counts[r.severity as Severity] = Number(r.n);
+    }
+    const page = this.#keysetPage<AlertRecord>('alerts', where, query);
+    return { ...page, total: Object.values(counts).reduce((a, b) => a + b, 0), counts };
+  }
+
+  // --- end console: sessions and the inbox ---
 
   async putState(key: string, value: string): Promise<void> {
     this.#db
@@ -511,9 +642,18 @@ export class SqliteStore implements Store {
 
   /** Keyset pagination on (ts desc, id desc); `total` counts the filter without the cursor. */
   #page<T>(table: 'events' | 'alerts', where: Where, query: { size?: number; cursor?: string }): Page<T> {
-    const size = pageSize(query.size);
     const filter = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
     const count = this.#db.prepare(`SELECT count(*) AS n FROM ${table} ${filter}`).get(...where.params);
+    return { ...this.#keysetPage<T>(table, where, query), total: Number(count?.n ?? 0) };
+  }
+
+  /** One page on (ts desc, id desc) after the cursor, without counting (total: 0). */
+  #keysetPage<T>(
+    table: 'events' | 'alerts',
+    where: Where,
+    query: { size?: number; cursor?: string },
+  ): Page<T> {
+    const size = pageSize(query.size);
     const page: Where = { sql: [...where.sql], params: [...where.params] };
     if (query.cursor !== undefined) {
       const [ts, id] = decodeCursor(query.cursor);
@@ -528,7 +668,7 @@ export class SqliteStore implements Store {
     const items = rows.slice(0, size);
     const last = items.at(-1);
     return {
-      total: Number(count?.n ?? 0),
+      total: 0,
       items: items.map((r) => JSON.parse(r.doc as string) as T),
       ...(rows.length > size && last ? { next: encodeCursor([last.ts as number, last.id as string]) } : {}),
     };
@@ -545,6 +685,17 @@ export class SqliteStore implements Store {
     }
   }
 }
+
+/** Rows per export batch (keyset pages; no count). */
+const EXPORT_BATCH = 5000;
+
+/** The alert fields the inbox filters on: virtual columns (NOCASE) read from the stored document. */
+const INBOX_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['source', "json_extract(doc, '$.source')"],
+  ['actor', "json_extract(doc, '$.actor')"],
+  ['repository', "json_extract(doc, '$.repository')"],
+  ['triage_state', "coalesce(json_extract(doc, '$.triage.state'), 'open')"],
+];
 
 const TOKEN_COLUMNS = 'id, name, hash, created_at, role, expires_at, revoked_at, last_used_at';
 

@@ -1,7 +1,7 @@
 // The store: the searchable audit trail, the hits with their delivery status, and API tokens.
 // Elasticsearch in production, SQLite with FTS5 embedded.
 
-import type { AlertRecord } from '../alerting/types.ts';
+import type { AlertRecord, Severity } from '../alerting/types.ts';
 import type { EventKind, PipewardenEvent } from '../event.ts';
 import type { QueryNode } from '../search/query.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
@@ -79,6 +79,40 @@ export function denseBuckets(range: HistogramRange, counts: Map<number, number>)
   return out;
 }
 
+/** A console session. Keyed by a hash of its id: the id (the cookie value) is never stored. */
+export interface SessionRecord {
+  /** Hex SHA-256 of the session id. */
+  id: string;
+  tokenId: string; // the token it was opened with: revoking the token ends it
+  createdAt: string;
+  /** Idle expiry: refused from then on; moved forward as the session is used. */
+  expiresAt: string;
+}
+
+/** Which sessions to delete: one, every one of a token, or every one expired before a time (ISO). */
+export type SessionSelector = { id: string } | { tokenId: string } | { expiredBefore: string };
+
+/** The console inbox's filters, done by the store (src/console/plugin.ts). Keyword fields ignore case. */
+export interface InboxQuery {
+  /** The triage state (an alert without triage is open; silenced alerts are none of the three), or silenced. */
+  status?: 'open' | 'acknowledged' | 'resolved' | 'silenced';
+  minSeverity?: Severity;
+  detector?: string;
+  source?: string;
+  /** owner/name (exact), or an organisation: owner or owner/* (every repository under it). */
+  repository?: string;
+  actor?: string;
+  from?: string; // ISO, inclusive
+  to?: string; // ISO, exclusive
+  size?: number;
+  cursor?: string;
+}
+
+/** A page of the inbox, newest first, with the matching alerts counted per severity (total: their sum). */
+export interface InboxPage extends Page<AlertRecord> {
+  counts: Record<Severity, number>;
+}
+
 export interface TokenRecord {
   id: string; // public part of the token, used for lookup
   name: string;
@@ -111,7 +145,26 @@ export interface Store {
   queryEvents(query: QueryNode, page: { size?: number; cursor?: string }): Promise<Page<PipewardenEvent>>;
   /** Matching events per bucket of `interval` ms from `from` (aligned down to the interval) to `to`. */
   eventHistogram(query: QueryNode, range: HistogramRange): Promise<HistogramBucket[]>;
+  /**
+   * Every event matching, newest first, as the stored JSON documents (redacted at ingest), in batches:
+   * for export, with no total counted and no per-page cursor round trip.
+   */
+  exportEvents(query: QueryNode): AsyncIterable<string[]>;
   // --- end console search ---
+  // --- console: sessions and the inbox ---
+  /** Insert or replace by id (the hash). */
+  putSession(session: SessionRecord): Promise<void>;
+  /**
+   * Moves an existing session's expiry; false when it is gone (ended elsewhere): never creates one, so a
+   * replica's late touch cannot bring back a session signed out on another.
+   */
+  touchSession(id: string, expiresAt: string): Promise<boolean>;
+  /** Real-time: a session written by another process is found at once. */
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /** Deletes the selected sessions; how many. */
+  deleteSessions(which: SessionSelector): Promise<number>;
+  inboxAlerts(query: InboxQuery): Promise<InboxPage>;
+  // --- end console: sessions and the inbox ---
   /**
    * Small named state documents (poller cursors, detector state snapshots), JSON text. Last write wins;
    * get is read-your-writes (no refresh needed).

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../scripts/build-console.ts';
+import type { AlertRecord } from '../../src/alerting/types.ts';
 import { createToken, revokeToken } from '../../src/api/tokens.ts';
 import { type RunningApp, startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
@@ -191,6 +192,44 @@ export function consoleInBrowser(
         throw new Error(`${(err as Error).message}; alerts: ${seen}`);
       });
       expect(await row.textContent()).toContain('silenced');
+    });
+
+    it('filters the inbox in the store and fetches older alerts by cursor', async () => {
+      const detector = `paging-${run}`;
+      const base = Date.now() - 86_400_000;
+      const at = (i: number) => new Date(base + i * 1000).toISOString();
+      for (let i = 0; i < 130; i += 10)
+        await Promise.all(
+          Array.from({ length: 10 }, (_, k) =>
+            app.store.putAlert({
+              id: `${detector}-${i + k}`,
+              '@timestamp': at(i + k),
+              detected_at: at(i + k),
+              detector,
+              title: `Paging ${i + k}`,
+              severity: 'low',
+              summary: 's',
+              description: 'd',
+              runbook: 'r',
+              key: 'k',
+              event_ids: [],
+              source: 'github',
+              context: {},
+              status: 'delivered',
+              deliveries: {},
+            } satisfies AlertRecord),
+          ),
+        );
+      await app.store.refresh();
+      await page.goto(`${app.url}/#/?detector=${detector}`);
+      await page.locator('tr.row').nth(99).waitFor();
+      expect(await page.locator('tr.row').count()).toBe(100);
+      expect(await page.locator('.counts').textContent()).toContain('130 in all');
+      await page.getByRole('button', { name: 'Older alerts' }).click();
+      await page.locator('tr.row').nth(129).waitFor();
+      expect(await page.locator('tr.row').count()).toBe(130);
+      expect(await page.locator('tr.row').last().textContent()).toContain('Paging 0');
+      expect(await page.getByRole('button', { name: 'Older alerts' }).isHidden()).toBe(true);
     });
 
     it('refuses a viewer acknowledging or silencing (403 naming the role)', async () => {

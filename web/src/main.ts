@@ -199,37 +199,67 @@ async function inbox(): Promise<void> {
     if (v) query.set(k, v);
   }
   const range = RANGES.get(p.get('range') ?? '');
+  const more = h(
+    'button',
+    { type: 'button', class: 'more', hidden: 'true' },
+    'Older alerts',
+  ) as HTMLButtonElement;
+  main.append(more);
+  let next: string | undefined;
+  const rows = (items: Json[]) =>
+    items.map((a) => {
+      const triage = (a.triage as Json | undefined)?.state ?? 'open';
+      const link = h('a', { href: `#/alert/${encodeURIComponent(String(a.id))}` }, String(a.title));
+      const row = h(
+        'tr',
+        { class: 'row', 'data-id': String(a.id) },
+        h('td', {}, time(a['@timestamp'])),
+        h('td', {}, sev(String(a.severity))),
+        h('td', {}, link, h('div', { class: 'muted' }, String(a.summary ?? ''))),
+        h('td', {}, String(a.actor ?? '')),
+        h('td', {}, String(a.repository ?? '')),
+        h('td', {}, String(a.source ?? '')),
+        h('td', {}, a.status === 'silenced' ? 'silenced' : String(triage)),
+      );
+      row.addEventListener('click', (ev) => {
+        if ((ev.target as HTMLElement).tagName !== 'A') link.click();
+      });
+      return row;
+    });
+  type InboxPage = { counts: Record<string, number>; total: number; items: Json[]; next?: string };
+  const fetchPage = (cursor?: string) => {
+    const q = new URLSearchParams(query);
+    if (cursor) q.set('cursor', cursor);
+    return api<InboxPage>(`/api/console/alerts?${q}`);
+  };
   const load = async () => {
     if (range) query.set('from', new Date(Date.now() - range).toISOString());
-    const res = await api<{ counts: Record<string, number>; items: Json[] }>(`/api/console/alerts?${query}`);
+    const res = await fetchPage();
     counts.replaceChildren(
       ...SEVERITIES.slice()
         .reverse()
         .map((s) => h('span', {}, sev(s), ` ${res.counts[s] ?? 0}`)),
+      h('span', { class: 'muted' }, ` ${res.total} in all`),
     );
-    body.replaceChildren(
-      ...res.items.map((a) => {
-        const triage = (a.triage as Json | undefined)?.state ?? 'open';
-        const link = h('a', { href: `#/alert/${encodeURIComponent(String(a.id))}` }, String(a.title));
-        const row = h(
-          'tr',
-          { class: 'row', 'data-id': String(a.id) },
-          h('td', {}, time(a['@timestamp'])),
-          h('td', {}, sev(String(a.severity))),
-          h('td', {}, link, h('div', { class: 'muted' }, String(a.summary ?? ''))),
-          h('td', {}, String(a.actor ?? '')),
-          h('td', {}, String(a.repository ?? '')),
-          h('td', {}, String(a.source ?? '')),
-          h('td', {}, a.status === 'silenced' ? 'silenced' : String(triage)),
-        );
-        row.addEventListener('click', (ev) => {
-          if ((ev.target as HTMLElement).tagName !== 'A') link.click();
-        });
-        return row;
-      }),
-    );
+    body.replaceChildren(...rows(res.items));
     if (res.items.length === 0) body.append(h('tr', {}, h('td', { colspan: '7' }, 'No alerts match.')));
+    next = res.next;
+    more.hidden = next === undefined;
   };
+  // Older pages are fetched by cursor from the store and appended; polling then stops refreshing the first.
+  more.addEventListener('click', async () => {
+    if (!next) return;
+    if (timer !== undefined) window.clearInterval(timer);
+    timer = undefined;
+    const res = await fetchPage(next).catch((err: unknown) => {
+      fail(err);
+      return undefined;
+    });
+    if (!res) return;
+    body.append(...rows(res.items));
+    next = res.next;
+    more.hidden = next === undefined;
+  });
   await load();
   // New alerts appear without reloading.
   timer = window.setInterval(() => load().catch(() => undefined), 5000);
