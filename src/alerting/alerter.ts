@@ -3,6 +3,7 @@
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
+import { followMark } from './lifecycle.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
 import type { Router } from './routing.ts';
 import type { Silences } from './silences.ts';
@@ -158,6 +159,47 @@ export class Alerter {
   }
 
   /**
+   * Brings every receiver that holds the incident (a Slack message, a PagerDuty incident) in line with its
+   * current status, after someone acknowledged or resolved it (lifecycle.ts). A receiver already given this
+   * status is skipped, so a redelivered request repeats nothing; each one is recorded right after it
+   * answered. Returns what each receiver did (for tests and metrics): sent, failed or skipped.
+   */
+  async follow(incidentId: string): Promise<Record<string, Delivery>> {
+    const tracker = this.#opts.incidents;
+    const store = this.#store;
+    const out: Record<string, Delivery> = {};
+    if (!tracker || !store) return out;
+    const incident = await tracker.byId(incidentId);
+    const mark = incident && followMark(incident);
+    if (!incident || !mark) return out;
+    const last = await store.getAlert(incident.hits[incident.hits.length - 1] ?? '');
+    if (!last) return out;
+    const { status: _s, deliveries: _d, incident_id: _i, silence: _x, triage: _t, ...hit } = last;
+    const shown: Hit = this.#withRunbookLink({ ...hit, incident: incidentInfo(incident) });
+    const holders = this.#sinks.filter((s) => s.follow && incident.notified[s.name]?.ref);
+    await Promise.allSettled(
+      holders.map(async (sink) => {
+        const at = this.#now().toISOString();
+        if (incident.followed?.[sink.name] === mark) {
+          out[sink.name] = { status: 'skipped', attempts: 0, at, reason: 'already follows this status' };
+          return;
+        }
+        out[sink.name] = await this.#retry(sink, hit.id, () =>
+          sink.follow!(incident.notified[sink.name]!.ref!, shown),
+        );
+        if (out[sink.name]!.status === 'sent') await tracker.followed(incident.id, { [sink.name]: mark });
+      }),
+    );
+    const failed = Object.entries(out).filter(([, d]) => d.status === 'failed');
+    if (failed.length)
+      this.#opts.log?.warn(
+        { incident: incident.id, receivers: failed.map(([n]) => n) },
+        'Some receivers could not be told the incident status; the next change or hit tells them.',
+      );
+    return out;
+  }
+
+  /**
    * Sends one digest to `sinkName` for the alerts it holds, then marks them digested. Safe to run twice
    * for the same alerts (each is re-read before it is counted, and the digest id derives from them).
    * Returns how many alerts the digest covered (0 when there was nothing to send or the send failed).
@@ -301,6 +343,34 @@ export class Alerter {
         return { status: 'held', attempts: 0, at: this.#now().toISOString(), reason: verdict.reason };
     }
     return undefined;
+  }
+
+  /** `attempt` with the alerter's retries and backoff (as #send); never throws. */
+  async #retry(sink: Sink, hitId: string, attempt: () => Promise<void>): Promise<Delivery> {
+    for (let i = 0; ; i++) {
+      try {
+        await attempt();
+        return { status: 'sent', attempts: i + 1, at: this.#now().toISOString(), update: true };
+      } catch (err) {
+        const retryable = err instanceof SinkError ? err.retryable : true;
+        const message = err instanceof Error ? err.message : String(err);
+        this.#opts.log?.warn(
+          { sink: sink.name, hitId, attempt: i + 1, retryable, error: message },
+          'Passing the incident status on failed.',
+        );
+        const retryAfterMs = err instanceof SinkError ? err.retryAfterMs : undefined;
+        const tooLong = (retryAfterMs ?? 0) > (this.#opts.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
+        if (!retryable || tooLong || i + 1 >= this.#opts.attempts)
+          return {
+            status: 'failed',
+            attempts: i + 1,
+            at: this.#now().toISOString(),
+            error: message,
+            retryable,
+          };
+        await sleep(Math.max(this.#opts.backoffMs * 2 ** i, retryAfterMs ?? 0));
+      }
+    }
   }
 
   /** A repository path as runbook becomes a link under runbookBaseUrl; an absolute URL is kept. */

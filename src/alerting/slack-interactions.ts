@@ -97,7 +97,7 @@ export interface InteractionOptions {
   consoleUrl?: string;
   /**
    * Called after an acknowledgement with the incident and its latest hit, so receivers that track
-   * incidents elsewhere follow it (PagerDuty: an `acknowledge` on the same dedup_key).
+   * incidents elsewhere follow it (the api role puts a lifecycle request on the bus: lifecycle.ts).
    */
   onChange?: (incident: Incident, hit: Hit) => Promise<void>;
   log: Logger;

@@ -154,6 +154,11 @@ export interface Sink<P = unknown> {
    * (`hit.incident`) and says what is new (Slack: chat.update, then a reply in the thread).
    */
   update?(ref: SinkRef, hit: Hit): Promise<void>;
+  /**
+   * For sinks that hold the incident (a message, a PagerDuty incident): brings what is at `ref` in line
+   * with the incident's status after someone acknowledged or resolved it (`hit.incident`; lifecycle.ts).
+   */
+  follow?(ref: SinkRef, hit: Hit): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -79,6 +79,7 @@ function asReceiver(name: string, type: string, sink: Sink): Sink {
     send: (payload) => sink.send(payload),
     ...(sink.close ? { close: () => sink.close!() } : {}),
     ...(sink.update ? { update: (ref: SinkRef, hit: Hit) => sink.update!(ref, hit) } : {}),
+    ...(sink.follow ? { follow: (ref: SinkRef, hit: Hit) => sink.follow!(ref, hit) } : {}),
   };
 }
 

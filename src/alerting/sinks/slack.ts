@@ -252,6 +252,14 @@ export function renderSlackThreadReply(hit: Hit): string {
   );
 }
 
+/** Pure: the thread reply when someone acknowledged or resolved the incident (who, and when). */
+export function renderSlackLifecycleReply(hit: Hit): string {
+  const inc = hit.incident;
+  const line = incidentBlocks(hit)[0];
+  if (!inc || !line || line.type !== 'context') return 'The incident changed.';
+  return line.elements[0]!.text;
+}
+
 // Platform errors that say "try again later" rather than "this will never work".
 const RETRYABLE_SLACK_ERRORS = new Set([
   'ratelimited',
@@ -324,6 +332,27 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
           channel: at,
           thread_ts: ts,
           text: renderSlackThreadReply(hit),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
+      } catch (err) {
+        throw toSinkError(err);
+      }
+    },
+    async follow(ref, hit) {
+      const { channel: at, ts } = ref;
+      if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
+      const message = renderSlackMessage(hit, {
+        channel: at,
+        ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
+      });
+      try {
+        // the status line and who, in the message itself; the thread says it once more, with the time
+        await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
+        await client.chat.postMessage({
+          channel: at,
+          thread_ts: ts,
+          text: renderSlackLifecycleReply(hit),
           unfurl_links: false,
           unfurl_media: false,
         });

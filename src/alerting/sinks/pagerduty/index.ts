@@ -131,6 +131,10 @@ export function createPagerdutySink(config: PagerdutySinkConfig): Sink<Pagerduty
     async update(_ref, hit) {
       await send(render(hit));
     },
+    // acknowledged or resolved in pipewarden (console, API, Slack): the same dedup_key follows
+    async follow(_ref, hit) {
+      await send(render(hit));
+    },
   };
 }
 
