@@ -2,6 +2,7 @@
 // records the outcome per sink. One sink failing never stops the others.
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import { type LinksConfig, vendorLink, wantsFacts } from './deep-links.ts';
 import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
 import { followMark } from './lifecycle.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
@@ -39,6 +40,8 @@ export interface AlerterOptions {
   incidents?: IncidentTracker;
   /** Hits matching an active silence are recorded as silenced and not sent. */
   silences?: Silences;
+  /** Base URLs of the vendors' web UIs, for the link to the hit's page there (deep-links.ts). */
+  links?: LinksConfig;
   log?: Logger;
   now?: () => Date;
 }
@@ -74,16 +77,17 @@ export class Alerter {
    * outcome right after, so a redelivered hit resumes instead of repeating what already went out.
    * Throws, having sent nothing, when the intent cannot be stored; the caller's batch comes back later.
    */
-  async handle(hit: Hit): Promise<AlertRecord> {
+  async handle(incoming: Hit): Promise<AlertRecord> {
     const store = this.#store;
     const outbox = this.#outbox;
     if (!store || !outbox) throw new Error('this alerter has no store to record alerts in');
-    const existing = await store.getAlert(hit.id);
+    const existing = await store.getAlert(incoming.id);
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') {
-      outbox.forget(hit.id);
+      outbox.forget(incoming.id);
       return existing;
     }
+    const hit = await this.#withVendorLink(incoming);
     // A hit matching an active silence is recorded as silenced (with the silence's id) and never sent.
     if (existing?.status === 'silenced') return existing;
     const silence = existing ? undefined : await this.#opts.silences?.matching(hit);
@@ -371,6 +375,20 @@ export class Alerter {
         await sleep(Math.max(this.#opts.backoffMs * 2 ** i, retryAfterMs ?? 0));
       }
     }
+  }
+
+  /** The hit with its vendor page (deep-links.ts); the triggering event is read only when the hit lacks its action or job. */
+  async #withVendorLink(hit: Hit): Promise<Hit> {
+    const links = this.#opts.links;
+    if (!links || hit.vendor_link) return hit;
+    let facts = {};
+    const last = hit.event_ids[hit.event_ids.length - 1];
+    if (last && this.#store && wantsFacts(hit, links)) {
+      const event = await this.#store.getEvent(last).catch(() => undefined);
+      if (event) facts = { action: event.event.action, job: event.pipewarden.job };
+    }
+    const found = vendorLink(hit, links, facts);
+    return found ? { ...hit, vendor_link: found } : hit;
   }
 
   /** A repository path as runbook becomes a link under runbookBaseUrl; an absolute URL is kept. */

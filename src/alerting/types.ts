@@ -31,6 +31,11 @@ export interface Hit {
   organization?: string; // the triggering event's organisation, when it names one
   /** The object at the vendor (the Jenkins build, the pipeline run), when the event carries its http(s) URL. */
   link?: string;
+  /**
+   * Set by the alerter: the page at the vendor to act on (branch protection settings, the job's
+   * configuration, the repository), built on the source's configured base URL only (deep-links.ts).
+   */
+  vendor_link?: VendorLink;
   context: Record<string, string | number | boolean | null>; // redacted, flat, small
   /** Set by the alerter when rendering: the incident this hit belongs to (incidents.ts). */
   incident?: IncidentInfo;
@@ -49,6 +54,12 @@ export interface IncidentInfo {
   acknowledged_at?: string;
   resolved_by?: string;
   resolved_at?: string;
+}
+
+/** A link to the vendor's page for a hit, with what the page is. */
+export interface VendorLink {
+  url: string;
+  label: string;
 }
 
 /** Where a sink put a message it can later edit (Slack: channel and ts). */

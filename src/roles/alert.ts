@@ -41,6 +41,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     router: routerOf(config),
     incidents: incidentTracker(config, store),
     silences: new Silences(store, now),
+    links: config.alerting.links,
     log,
     now,
   });

@@ -161,6 +161,7 @@ export function renderSlackMessage(
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
   if (hit.link) context.push(link(hit.link, `open at ${oneLine(hit.source)}`));
+  if (hit.vendor_link) context.push(link(hit.vendor_link.url, oneLine(hit.vendor_link.label)));
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
   // The alert's page in the console, with the events that triggered it: the first pivot.
   if (options.consoleUrl) context.push(link(alertPageUrl(options.consoleUrl, hit.id), 'alert and events'));

@@ -77,6 +77,7 @@ export function renderPagerduty(
     return { routing_key: options.routingKey, event_action: action, dedup_key: dedup };
   const links: Array<{ href: string; text: string }> = [];
   if (/^https?:\/\//i.test(hit.runbook)) links.push({ href: hit.runbook, text: 'Runbook' });
+  if (hit.vendor_link) links.push({ href: hit.vendor_link.url, text: oneLine(hit.vendor_link.label) });
   const alertUrl = options.consoleUrl
     ? `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`
     : undefined;
