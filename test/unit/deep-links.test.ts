@@ -19,7 +19,7 @@ const config = linksConfigSchema.parse({
 });
 
 function hitOf(event: PipewardenEvent): Hit {
-  const match = pipelineWeakening.match(event, {
+  const match = pipelineWeakening.match!(event, {
     config: pipelineWeakening.configSchema.parse({}),
     now: NOW,
   } as never) as { summary: string; context?: Hit['context'] } | null;
