@@ -106,12 +106,19 @@ export class Alerter {
     const toSend: Sink[] = [];
     const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
     const routed = this.#routed(hit);
+    const quiet = new Set<string>(); // receivers whose edit goes out past the budget, without a thread reply
+    const quietEdits = this.#opts.throttle?.edits === 'quiet';
     for (const sink of this.#sinks) {
-      let decided = this.#decide(sink, hit, deliveries[sink.name], routed);
+      const notice = tracked && !tracked.first ? tracked.incident.notified[sink.name] : undefined;
+      const edit = notice?.ref && sink.update ? notice.ref : undefined;
+      // throttle.edits: quiet — an edit of a message the receiver has is not a new alert: no budget
+      const unbudgeted = quietEdits && edit !== undefined;
+      let decided = this.#decide(sink, hit, deliveries[sink.name], routed, unbudgeted);
       if (!decided && tracked && !tracked.first) {
-        const notice = tracked.incident.notified[sink.name];
-        if (notice?.ref && sink.update) updates.set(sink.name, notice.ref);
-        else decided = this.#repeatLater(sink, tracked, notice);
+        if (edit) {
+          updates.set(sink.name, edit);
+          if (unbudgeted && this.#overBudget(sink, hit)) quiet.add(sink.name);
+        } else decided = this.#repeatLater(sink, tracked, notice);
       }
       if (decided) deliveries[sink.name] = decided;
       else toSend.push(sink);
@@ -127,7 +134,13 @@ export class Alerter {
       await Promise.allSettled(
         toSend.map(async (sink) => {
           const ref = updates.get(sink.name);
-          const delivery = await this.#send(sink, shown, previous.get(sink.name), ref).catch(
+          const delivery = await this.#send(
+            sink,
+            shown,
+            previous.get(sink.name),
+            ref,
+            quiet.has(sink.name),
+          ).catch(
             (err: unknown): Delivery => ({
               status: 'failed',
               attempts: (previous.get(sink.name)?.attempts ?? 0) + 1,
@@ -136,7 +149,7 @@ export class Alerter {
             }),
           );
           if (delivery.status === 'sent') {
-            this.#budget?.record(sink.name, this.#now().getTime());
+            if (!(quietEdits && delivery.update)) this.#budget?.record(sink.name, this.#now().getTime());
             if (tracked) {
               const kept = delivery.ref ?? ref;
               notices[sink.name] = {
@@ -313,7 +326,13 @@ export class Alerter {
   }
 
   /** The outcome for a sink that is not to be sent now (already sent, not routed, held…); undefined: send. */
-  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined, routed?: Set<string>): Delivery | undefined {
+  #decide(
+    sink: Sink,
+    hit: Hit,
+    previous: Delivery | undefined,
+    routed?: Set<string>,
+    unbudgeted = false,
+  ): Delivery | undefined {
     if (previous?.status === 'sent') return previous;
     if (routed && !routed.has(sink.name)) {
       return {
@@ -341,7 +360,7 @@ export class Alerter {
     }
     // A held alert stays held until a digest covers it; a redelivery does not send it after all.
     if (previous?.status === 'held' || previous?.status === 'digested') return previous;
-    if (this.#budget && this.#store) {
+    if (this.#budget && this.#store && !unbudgeted) {
       const verdict = this.#budget.check(sink.name, hit.severity, this.#now().getTime());
       if (!verdict.ok)
         return { status: 'held', attempts: 0, at: this.#now().toISOString(), reason: verdict.reason };
@@ -391,6 +410,11 @@ export class Alerter {
     return found ? { ...hit, vendor_link: found } : hit;
   }
 
+  /** Whether the sink's budget is spent for a hit of this severity (for edits that do not spend it). */
+  #overBudget(sink: Sink, hit: Hit): boolean {
+    return this.#budget ? !this.#budget.check(sink.name, hit.severity, this.#now().getTime()).ok : false;
+  }
+
   /** A repository path as runbook becomes a link under runbookBaseUrl; an absolute URL is kept. */
   #withRunbookLink(hit: Hit): Hit {
     const base = this.#opts.runbookBaseUrl;
@@ -402,7 +426,13 @@ export class Alerter {
    * Renders and sends with retries and backoff, or with `ref`, updates the receiver's message of the
    * incident instead; never throws.
    */
-  async #send(sink: Sink, hit: Hit, previous: Delivery | undefined, ref?: SinkRef): Promise<Delivery> {
+  async #send(
+    sink: Sink,
+    hit: Hit,
+    previous: Delivery | undefined,
+    ref?: SinkRef,
+    quiet = false,
+  ): Promise<Delivery> {
     const linked = this.#withRunbookLink(hit);
     const payload = ref ? undefined : sink.render(linked);
     let attempts = previous?.attempts ?? 0;
@@ -410,8 +440,14 @@ export class Alerter {
       attempts++;
       try {
         if (ref) {
-          await sink.update!(ref, linked);
-          return { status: 'sent', attempts, at: this.#now().toISOString(), update: true };
+          await sink.update!(ref, linked, quiet ? { quiet } : undefined);
+          return {
+            status: 'sent',
+            attempts,
+            at: this.#now().toISOString(),
+            update: true,
+            ...(quiet ? { reason: 'past the flood budget: message updated, no thread reply' } : {}),
+          };
         }
         const sent = await sink.send(payload);
         return { status: 'sent', attempts, at: this.#now().toISOString(), ...(sent ? { ref: sent } : {}) };

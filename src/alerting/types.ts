@@ -164,7 +164,7 @@ export interface Sink<P = unknown> {
    * For sinks that can edit what they sent: brings the message at `ref` up to date with the incident
    * (`hit.incident`) and says what is new (Slack: chat.update, then a reply in the thread).
    */
-  update?(ref: SinkRef, hit: Hit): Promise<void>;
+  update?(ref: SinkRef, hit: Hit, options?: { quiet?: boolean }): Promise<void>;
   /**
    * For sinks that hold the incident (a message, a PagerDuty incident): brings what is at `ref` in line
    * with the incident's status after someone acknowledged or resolved it (`hit.incident`; lifecycle.ts).

@@ -88,7 +88,9 @@ function asReceiver(name: string, type: string, sink: Sink): Sink {
     render: (hit) => sink.render(hit),
     send: (payload) => sink.send(payload),
     ...(sink.close ? { close: () => sink.close!() } : {}),
-    ...(sink.update ? { update: (ref: SinkRef, hit: Hit) => sink.update!(ref, hit) } : {}),
+    ...(sink.update
+      ? { update: (ref: SinkRef, hit: Hit, o?: { quiet?: boolean }) => sink.update!(ref, hit, o) }
+      : {}),
     ...(sink.follow ? { follow: (ref: SinkRef, hit: Hit) => sink.follow!(ref, hit) } : {}),
   };
 }

@@ -320,7 +320,7 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
         throw toSinkError(err);
       }
     },
-    async update(ref, hit) {
+    async update(ref, hit, options) {
       const { channel: at, ts } = ref;
       if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
       const message = renderSlackMessage(hit, {
@@ -329,6 +329,8 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
       });
       try {
         await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
+        // past the flood budget with throttle.edits: quiet, the message is kept current without a reply
+        if (options?.quiet) return;
         await client.chat.postMessage({
           channel: at,
           thread_ts: ts,
