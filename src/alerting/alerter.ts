@@ -204,9 +204,11 @@ export class Alerter {
         out[sink.name] = await this.#retry(sink, hit.id, () =>
           sink.follow!(incident.notified[sink.name]!.ref!, shown),
         );
-        if (out[sink.name]!.status === 'sent') await tracker.followed(incident.id, { [sink.name]: mark });
       }),
     );
+    // one write for every receiver that answered (parallel writes of the same document would lose some)
+    const marks = Object.entries(out).filter(([, d]) => d.status === 'sent');
+    await tracker.followed(incident.id, Object.fromEntries(marks.map(([name]) => [name, mark])));
     const failed = Object.entries(out).filter(([, d]) => d.status === 'failed');
     if (failed.length)
       this.#opts.log?.warn(

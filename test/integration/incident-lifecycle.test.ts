@@ -200,6 +200,10 @@ describe('incident lifecycle from the console API', () => {
       10_000,
       'the repeated request skipped',
     );
+    // both receivers' marks were kept (one write for both: parallel writes of the incident would lose one)
+    expect(
+      app.metrics.get('pipewarden_alert_lifecycle_total', { sink: 'pagerduty', status: 'skipped' }),
+    ).toBe(1);
     await stop(app);
     app = await start(dataDir);
     await sleep(1_500);
