@@ -150,6 +150,10 @@ function describeMetrics(metrics: Counters): void {
     'pipewarden_alert_deliveries_total',
     'Alert deliveries by sink and outcome (sent, failed, skipped).',
   );
+  metrics.describe(
+    'pipewarden_alert_lifecycle_total',
+    'Incident acknowledgements and resolutions passed on to receivers, by sink and outcome.',
+  );
 }
 
 function enabledIds(section: Record<string, unknown>): string[] {

@@ -2,6 +2,7 @@
 // --help` says only what that command takes and an unknown option is named. cli.ts runs the commands.
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { MATCHER_KEYS } from './alerting/silences.ts';
 import { sinks } from './alerting/sinks/index.ts';
 import { ROLES } from './config/schema.ts';
 import { table } from './util/table.ts';
@@ -59,6 +60,47 @@ ${CONFIG_USAGE}`,
   --name NAME      who signs in (shown in the trail); default console-login
 ${CONFIG_USAGE}`,
     options: { ...CONFIG, role: { type: 'string' }, name: { type: 'string' } },
+  },
+  'silence add': {
+    usage: `pipewarden silence add --match M [--match M ...] --comment TEXT [--duration D | --ends T]
+                  [--starts ISO] [--by NAME] [--match-all] [--config FILE]
+  Silence the hits that match every matcher: they are stored with status silenced and never sent.
+  Prints the silence's id. Every alert replica sees it within seconds.
+  --match M        name=value, name!=value, name=~regex, name!~regex or name~glob (repeatable), on
+                   ${MATCHER_KEYS.join(', ')}
+  --comment TEXT   why (kept with the silence)
+  --duration D     how long from the start (30m, 12h, 7d); default 1h
+  --ends T         when it ends instead: a duration from now or a future ISO time
+  --starts ISO     when it starts; default now
+  --by NAME        who creates it; default cli:$USER
+  --match-all      allow matchers that would silence every hit
+${CONFIG_USAGE}`,
+    options: {
+      ...CONFIG,
+      match: { type: 'string', multiple: true },
+      comment: { type: 'string' },
+      duration: { type: 'string' },
+      ends: { type: 'string' },
+      starts: { type: 'string' },
+      by: { type: 'string' },
+      'match-all': { type: 'boolean' },
+    },
+  },
+  'silence list': {
+    usage: `pipewarden silence list [--all] [--json] [--config FILE]
+  List silences, newest first: id, matchers, start, end, state, creator, comment.
+  --all            also those that ended or were expired (the last 30 days); default active and pending
+  --json           as JSON
+${CONFIG_USAGE}`,
+    options: { ...CONFIG, all: { type: 'boolean' }, json: { type: 'boolean' } },
+  },
+  'silence expire': {
+    usage: `pipewarden silence expire --id ID [--by NAME] [--config FILE]
+  End a silence now (its id from silence list): matching hits are sent again.
+  --id ID          the silence's id
+  --by NAME        who ends it; default cli:$USER
+${CONFIG_USAGE}`,
+    options: { ...CONFIG, id: { type: 'string' }, by: { type: 'string' } },
   },
   'alert test': {
     usage: `pipewarden alert test [--config FILE]

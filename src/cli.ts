@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pipewarden command line: serve, token create|list|revoke, console login, alert test|routes, config check, replay (grammar: cli-args.ts).
+// pipewarden command line: serve, token create|list|revoke, console login, silence add|list|expire, alert test|routes, config check, replay (grammar: cli-args.ts).
 import { sinkConfigKeys } from './alerting/sinks/index.ts';
 import { createStore, startApp } from './app.ts';
 import { parseCli, UsageError, version } from './cli-args.ts';
@@ -83,6 +83,16 @@ async function main(argv: string[]): Promise<void> {
   if (command.startsWith('token ') || command === 'console login') {
     const { runTokenCommand } = await import('./console/cli.ts');
     await runTokenCommand(command, values as Record<string, string | undefined>, config, fail);
+    return;
+  }
+
+  if (command.startsWith('silence ')) {
+    const { runSilenceCommand } = await import('./alerting/silence-cli.ts');
+    await runSilenceCommand(command, parsed.values, config, {
+      out: process.stdout,
+      err: process.stderr,
+      fail,
+    });
     return;
   }
 

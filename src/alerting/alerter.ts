@@ -2,7 +2,9 @@
 // records the outcome per sink. One sink failing never stops the others.
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
+import { type LinksConfig, vendorLink, wantsFacts } from './deep-links.ts';
 import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
+import { followMark } from './lifecycle.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
 import type { Router } from './routing.ts';
 import type { Silences } from './silences.ts';
@@ -38,6 +40,8 @@ export interface AlerterOptions {
   incidents?: IncidentTracker;
   /** Hits matching an active silence are recorded as silenced and not sent. */
   silences?: Silences;
+  /** Base URLs of the vendors' web UIs, for the link to the hit's page there (deep-links.ts). */
+  links?: LinksConfig;
   log?: Logger;
   now?: () => Date;
 }
@@ -73,16 +77,17 @@ export class Alerter {
    * outcome right after, so a redelivered hit resumes instead of repeating what already went out.
    * Throws, having sent nothing, when the intent cannot be stored; the caller's batch comes back later.
    */
-  async handle(hit: Hit): Promise<AlertRecord> {
+  async handle(incoming: Hit): Promise<AlertRecord> {
     const store = this.#store;
     const outbox = this.#outbox;
     if (!store || !outbox) throw new Error('this alerter has no store to record alerts in');
-    const existing = await store.getAlert(hit.id);
+    const existing = await store.getAlert(incoming.id);
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') {
-      outbox.forget(hit.id);
+      outbox.forget(incoming.id);
       return existing;
     }
+    const hit = await this.#withVendorLink(incoming);
     // A hit matching an active silence is recorded as silenced (with the silence's id) and never sent.
     if (existing?.status === 'silenced') return existing;
     const silence = existing ? undefined : await this.#opts.silences?.matching(hit);
@@ -101,12 +106,19 @@ export class Alerter {
     const toSend: Sink[] = [];
     const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
     const routed = this.#routed(hit);
+    const quiet = new Set<string>(); // receivers whose edit goes out past the budget, without a thread reply
+    const quietEdits = this.#opts.throttle?.edits === 'quiet';
     for (const sink of this.#sinks) {
-      let decided = this.#decide(sink, hit, deliveries[sink.name], routed);
+      const notice = tracked && !tracked.first ? tracked.incident.notified[sink.name] : undefined;
+      const edit = notice?.ref && sink.update ? notice.ref : undefined;
+      // throttle.edits: quiet — an edit of a message the receiver has is not a new alert: no budget
+      const unbudgeted = quietEdits && edit !== undefined;
+      let decided = this.#decide(sink, hit, deliveries[sink.name], routed, unbudgeted);
       if (!decided && tracked && !tracked.first) {
-        const notice = tracked.incident.notified[sink.name];
-        if (notice?.ref && sink.update) updates.set(sink.name, notice.ref);
-        else decided = this.#repeatLater(sink, tracked, notice);
+        if (edit) {
+          updates.set(sink.name, edit);
+          if (unbudgeted && this.#overBudget(sink, hit)) quiet.add(sink.name);
+        } else decided = this.#repeatLater(sink, tracked, notice);
       }
       if (decided) deliveries[sink.name] = decided;
       else toSend.push(sink);
@@ -122,7 +134,13 @@ export class Alerter {
       await Promise.allSettled(
         toSend.map(async (sink) => {
           const ref = updates.get(sink.name);
-          const delivery = await this.#send(sink, shown, previous.get(sink.name), ref).catch(
+          const delivery = await this.#send(
+            sink,
+            shown,
+            previous.get(sink.name),
+            ref,
+            quiet.has(sink.name),
+          ).catch(
             (err: unknown): Delivery => ({
               status: 'failed',
               attempts: (previous.get(sink.name)?.attempts ?? 0) + 1,
@@ -131,7 +149,7 @@ export class Alerter {
             }),
           );
           if (delivery.status === 'sent') {
-            this.#budget?.record(sink.name, this.#now().getTime());
+            if (!(quietEdits && delivery.update)) this.#budget?.record(sink.name, this.#now().getTime());
             if (tracked) {
               const kept = delivery.ref ?? ref;
               notices[sink.name] = {
@@ -155,6 +173,49 @@ export class Alerter {
     };
     await outbox.recordFinal(record);
     return record;
+  }
+
+  /**
+   * Brings every receiver that holds the incident (a Slack message, a PagerDuty incident) in line with its
+   * current status, after someone acknowledged or resolved it (lifecycle.ts). A receiver already given this
+   * status is skipped, so a redelivered request repeats nothing; each one is recorded right after it
+   * answered. Returns what each receiver did (for tests and metrics): sent, failed or skipped.
+   */
+  async follow(incidentId: string): Promise<Record<string, Delivery>> {
+    const tracker = this.#opts.incidents;
+    const store = this.#store;
+    const out: Record<string, Delivery> = {};
+    if (!tracker || !store) return out;
+    const incident = await tracker.byId(incidentId);
+    const mark = incident && followMark(incident);
+    if (!incident || !mark) return out;
+    const last = await store.getAlert(incident.hits[incident.hits.length - 1] ?? '');
+    if (!last) return out;
+    const { status: _s, deliveries: _d, incident_id: _i, silence: _x, triage: _t, ...hit } = last;
+    const shown: Hit = this.#withRunbookLink({ ...hit, incident: incidentInfo(incident) });
+    const holders = this.#sinks.filter((s) => s.follow && incident.notified[s.name]?.ref);
+    await Promise.allSettled(
+      holders.map(async (sink) => {
+        const at = this.#now().toISOString();
+        if (incident.followed?.[sink.name] === mark) {
+          out[sink.name] = { status: 'skipped', attempts: 0, at, reason: 'already follows this status' };
+          return;
+        }
+        out[sink.name] = await this.#retry(sink, hit.id, () =>
+          sink.follow!(incident.notified[sink.name]!.ref!, shown),
+        );
+      }),
+    );
+    // one write for every receiver that answered (parallel writes of the same document would lose some)
+    const marks = Object.entries(out).filter(([, d]) => d.status === 'sent');
+    await tracker.followed(incident.id, Object.fromEntries(marks.map(([name]) => [name, mark])));
+    const failed = Object.entries(out).filter(([, d]) => d.status === 'failed');
+    if (failed.length)
+      this.#opts.log?.warn(
+        { incident: incident.id, receivers: failed.map(([n]) => n) },
+        'Some receivers could not be told the incident status; the next change or hit tells them.',
+      );
+    return out;
   }
 
   /**
@@ -267,7 +328,13 @@ export class Alerter {
   }
 
   /** The outcome for a sink that is not to be sent now (already sent, not routed, held…); undefined: send. */
-  #decide(sink: Sink, hit: Hit, previous: Delivery | undefined, routed?: Set<string>): Delivery | undefined {
+  #decide(
+    sink: Sink,
+    hit: Hit,
+    previous: Delivery | undefined,
+    routed?: Set<string>,
+    unbudgeted = false,
+  ): Delivery | undefined {
     if (previous?.status === 'sent') return previous;
     if (routed && !routed.has(sink.name)) {
       return {
@@ -295,12 +362,59 @@ export class Alerter {
     }
     // A held alert stays held until a digest covers it; a redelivery does not send it after all.
     if (previous?.status === 'held' || previous?.status === 'digested') return previous;
-    if (this.#budget && this.#store) {
+    if (this.#budget && this.#store && !unbudgeted) {
       const verdict = this.#budget.check(sink.name, hit.severity, this.#now().getTime());
       if (!verdict.ok)
         return { status: 'held', attempts: 0, at: this.#now().toISOString(), reason: verdict.reason };
     }
     return undefined;
+  }
+
+  /** `attempt` with the alerter's retries and backoff (as #send); never throws. */
+  async #retry(sink: Sink, hitId: string, attempt: () => Promise<void>): Promise<Delivery> {
+    for (let i = 0; ; i++) {
+      try {
+        await attempt();
+        return { status: 'sent', attempts: i + 1, at: this.#now().toISOString(), update: true };
+      } catch (err) {
+        const retryable = err instanceof SinkError ? err.retryable : true;
+        const message = err instanceof Error ? err.message : String(err);
+        this.#opts.log?.warn(
+          { sink: sink.name, hitId, attempt: i + 1, retryable, error: message },
+          'Passing the incident status on failed.',
+        );
+        const retryAfterMs = err instanceof SinkError ? err.retryAfterMs : undefined;
+        const tooLong = (retryAfterMs ?? 0) > (this.#opts.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
+        if (!retryable || tooLong || i + 1 >= this.#opts.attempts)
+          return {
+            status: 'failed',
+            attempts: i + 1,
+            at: this.#now().toISOString(),
+            error: message,
+            retryable,
+          };
+        await sleep(Math.max(this.#opts.backoffMs * 2 ** i, retryAfterMs ?? 0));
+      }
+    }
+  }
+
+  /** The hit with its vendor page (deep-links.ts); the triggering event is read only when the hit lacks its action or job. */
+  async #withVendorLink(hit: Hit): Promise<Hit> {
+    const links = this.#opts.links;
+    if (!links || hit.vendor_link) return hit;
+    let facts = {};
+    const last = hit.event_ids[hit.event_ids.length - 1];
+    if (last && this.#store && wantsFacts(hit, links)) {
+      const event = await this.#store.getEvent(last).catch(() => undefined);
+      if (event) facts = { action: event.event.action, job: event.pipewarden.job };
+    }
+    const found = vendorLink(hit, links, facts);
+    return found ? { ...hit, vendor_link: found } : hit;
+  }
+
+  /** Whether the sink's budget is spent for a hit of this severity (for edits that do not spend it). */
+  #overBudget(sink: Sink, hit: Hit): boolean {
+    return this.#budget ? !this.#budget.check(sink.name, hit.severity, this.#now().getTime()).ok : false;
   }
 
   /** A repository path as runbook becomes a link under runbookBaseUrl; an absolute URL is kept. */
@@ -314,7 +428,13 @@ export class Alerter {
    * Renders and sends with retries and backoff, or with `ref`, updates the receiver's message of the
    * incident instead; never throws.
    */
-  async #send(sink: Sink, hit: Hit, previous: Delivery | undefined, ref?: SinkRef): Promise<Delivery> {
+  async #send(
+    sink: Sink,
+    hit: Hit,
+    previous: Delivery | undefined,
+    ref?: SinkRef,
+    quiet = false,
+  ): Promise<Delivery> {
     const linked = this.#withRunbookLink(hit);
     const payload = ref ? undefined : sink.render(linked);
     let attempts = previous?.attempts ?? 0;
@@ -322,8 +442,14 @@ export class Alerter {
       attempts++;
       try {
         if (ref) {
-          await sink.update!(ref, linked);
-          return { status: 'sent', attempts, at: this.#now().toISOString(), update: true };
+          await sink.update!(ref, linked, quiet ? { quiet } : undefined);
+          return {
+            status: 'sent',
+            attempts,
+            at: this.#now().toISOString(),
+            update: true,
+            ...(quiet ? { reason: 'past the flood budget: message updated, no thread reply' } : {}),
+          };
         }
         const sent = await sink.send(payload);
         return { status: 'sent', attempts, at: this.#now().toISOString(), ...(sent ? { ref: sent } : {}) };

@@ -1,5 +1,6 @@
-// The thin JSON POST the HTTP sinks share (PagerDuty, Teams): moves bytes and says whether a failure is
-// retryable (5xx, 429, 408, timeouts, network errors) and how long the receiver asked us to wait.
+// The thin JSON request the HTTP sinks share (PagerDuty, Teams, Opsgenie, Jira): moves bytes and says whether
+// a failure is retryable (5xx, 429, 408, timeouts, network errors) and how long the receiver asked us to
+// wait. Headers (credentials) are sent, never put in an error message.
 import { isRetryableStatus, retryAfterMs } from './sinks/webhook/index.ts';
 import { SinkError } from './types.ts';
 
@@ -8,18 +9,38 @@ export async function postJson(
   url: string,
   body: unknown,
   timeoutMs: number,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
+  return requestJson(sink, { method: 'POST', url, body, timeoutMs, headers });
+}
+
+export async function requestJson(
+  sink: string,
+  req: {
+    method: 'GET' | 'POST';
+    url: string;
+    body?: unknown;
+    timeoutMs: number;
+    headers?: Record<string, string>;
+  },
+): Promise<{ status: number; text: string }> {
+  const { url, timeoutMs } = req;
   let res: Response;
   let text: string;
   try {
     res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'pipewarden' },
-      body: JSON.stringify(body),
+      method: req.method,
+      headers: {
+        ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        accept: 'application/json',
+        'user-agent': 'pipewarden',
+        ...req.headers,
+      },
+      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     });
-    text = (await res.text()).slice(0, 500);
+    text = (await res.text()).slice(0, 16_384); // bounded: a search answer is small, an error page need not be
   } catch (err) {
     const e = err as Error & { cause?: { code?: unknown } };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError')

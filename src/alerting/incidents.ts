@@ -29,6 +29,8 @@ export interface Incident extends IncidentInfo {
   /** Recent hit ids (bounded): a redelivered hit is not counted twice. */
   hits: string[];
   notified: Record<string, IncidentNotice>;
+  /** Per receiver, the status it was last brought in line with (lifecycle.ts followMark). */
+  followed?: Record<string, string>;
 }
 
 /** How many hit ids an incident remembers for redelivery checks. */
@@ -138,6 +140,14 @@ export class IncidentTracker {
     const next = { ...current, notified: { ...current.notified, ...notices } };
     await this.put(next);
     return next;
+  }
+
+  /** Records which status each receiver now shows (re-read first, as `noted`). */
+  async followed(id: string, marks: Record<string, string>): Promise<void> {
+    if (!Object.keys(marks).length) return;
+    const current = await this.byId(id);
+    if (!current) return;
+    await this.put({ ...current, followed: { ...current.followed, ...marks } });
   }
 
   /** Acknowledge or resolve; `by` names who (a Slack user, an API token). */

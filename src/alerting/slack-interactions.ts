@@ -37,8 +37,8 @@ export const slackInteractionsConfigSchema = z
 export type SlackInteractionsConfig = z.output<typeof slackInteractionsConfigSchema>;
 
 /**
- * Creating a silence, as the console's silences module offers it (src/alerting/silences.ts, another
- * branch): equality matchers on the hit key's fields, a start and end, who and why.
+ * Creating a silence, as src/alerting/silences.ts offers it: equality matchers (`{ field: value }`) on the
+ * incident's detector and key, a start and end, who and why.
  */
 export interface SilenceCreator {
   create(silence: {
@@ -97,7 +97,7 @@ export interface InteractionOptions {
   consoleUrl?: string;
   /**
    * Called after an acknowledgement with the incident and its latest hit, so receivers that track
-   * incidents elsewhere follow it (PagerDuty: an `acknowledge` on the same dedup_key).
+   * incidents elsewhere follow it (the api role puts a lifecycle request on the bus: lifecycle.ts).
    */
   onChange?: (incident: Incident, hit: Hit) => Promise<void>;
   log: Logger;

@@ -26,9 +26,17 @@ export const throttleConfigSchema = z
       .default(10),
     /** Alerts at or above this severity are never held. */
     neverHold: z.enum(SEVERITIES).default('critical'),
+    /**
+     * Later hits of an incident that edit its message (Slack chat.update and a thread reply, PagerDuty and
+     * Opsgenie on the same key). budget: each spends the budget and past it waits for the digest, like a new
+     * alert. quiet: they never spend it; past it the message is still brought up to date (count, last time,
+     * status) but no thread reply is posted. A new incident past the budget is held either way.
+     */
+    edits: z.enum(['budget', 'quiet']).default('budget'),
   })
   .prefault({});
-export type ThrottleConfig = z.output<typeof throttleConfigSchema>;
+export type ThrottleConfig = Omit<z.output<typeof throttleConfigSchema>, 'edits'> &
+  Partial<Pick<z.output<typeof throttleConfigSchema>, 'edits'>>;
 
 /** Sliding-window count of what each sink sent, in this process. */
 export class SinkBudget {

@@ -31,6 +31,11 @@ export interface Hit {
   organization?: string; // the triggering event's organisation, when it names one
   /** The object at the vendor (the Jenkins build, the pipeline run), when the event carries its http(s) URL. */
   link?: string;
+  /**
+   * Set by the alerter: the page at the vendor to act on (branch protection settings, the job's
+   * configuration, the repository), built on the source's configured base URL only (deep-links.ts).
+   */
+  vendor_link?: VendorLink;
   context: Record<string, string | number | boolean | null>; // redacted, flat, small
   /** Set by the alerter when rendering: the incident this hit belongs to (incidents.ts). */
   incident?: IncidentInfo;
@@ -49,6 +54,12 @@ export interface IncidentInfo {
   acknowledged_at?: string;
   resolved_by?: string;
   resolved_at?: string;
+}
+
+/** A link to the vendor's page for a hit, with what the page is. */
+export interface VendorLink {
+  url: string;
+  label: string;
 }
 
 /** Where a sink put a message it can later edit (Slack: channel and ts). */
@@ -153,7 +164,12 @@ export interface Sink<P = unknown> {
    * For sinks that can edit what they sent: brings the message at `ref` up to date with the incident
    * (`hit.incident`) and says what is new (Slack: chat.update, then a reply in the thread).
    */
-  update?(ref: SinkRef, hit: Hit): Promise<void>;
+  update?(ref: SinkRef, hit: Hit, options?: { quiet?: boolean }): Promise<void>;
+  /**
+   * For sinks that hold the incident (a message, a PagerDuty incident): brings what is at `ref` in line
+   * with the incident's status after someone acknowledged or resolved it (`hit.incident`; lifecycle.ts).
+   */
+  follow?(ref: SinkRef, hit: Hit): Promise<void>;
   close?(): Promise<void>;
 }
 

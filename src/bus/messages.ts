@@ -3,6 +3,7 @@
 // is not JSON or lacks what its consumer needs is logged (position and reason, never its content) and
 // skipped; retrying it would fail the same way forever and hold up every message behind it.
 import { z } from 'zod';
+import type { LifecycleRequest } from '../alerting/lifecycle.ts';
 import type { DigestRequest } from '../alerting/redeliver.ts';
 import { type Hit, SEVERITIES } from '../alerting/types.ts';
 import { EVENT_KINDS, type PipewardenEvent } from '../event.ts';
@@ -48,6 +49,7 @@ const hitShape = z.looseObject({
 });
 
 const digestShape = z.strictObject({ digest: z.string().min(1) });
+const lifecycleShape = z.strictObject({ lifecycle: z.string().min(1).max(200) });
 
 /** The message's value, checked; undefined (logged with its position and the reason) when unusable. */
 function readOne<T>(
@@ -104,15 +106,18 @@ export function readEvents(batch: ConsumedMessage[], log: Logger): PipewardenEve
   return readAll(batch, log, readEvent);
 }
 
-/** One hit or digest request, from the hits topic; undefined when unusable. */
-function readHit(m: ConsumedMessage, log: Logger): Hit | DigestRequest | undefined {
-  return readOne(m, log, 'hit', (v): Hit | DigestRequest | string => {
+type HitsMessage = Hit | DigestRequest | LifecycleRequest;
+
+/** One hit, digest request or lifecycle request, from the hits topic; undefined when unusable. */
+function readHit(m: ConsumedMessage, log: Logger): HitsMessage | undefined {
+  return readOne(m, log, 'hit', (v): HitsMessage | string => {
     if (digestShape.safeParse(v).success) return v as DigestRequest;
+    if (lifecycleShape.safeParse(v).success) return v as LifecycleRequest;
     const r = hitShape.safeParse(v);
     return r.success ? (v as Hit) : problems(r.error);
   });
 }
 
-export function readHits(batch: ConsumedMessage[], log: Logger): Array<Hit | DigestRequest> {
+export function readHits(batch: ConsumedMessage[], log: Logger): HitsMessage[] {
   return readAll(batch, log, readHit);
 }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { detectors } from '../../detectors/index.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
+import { linksConfigSchema } from '../alerting/deep-links.ts';
 import { redeliverConfigSchema } from '../alerting/redeliver.ts';
 import { namedReceivers, rootRouteSchema } from '../alerting/routing.ts';
 import { implicitReceivers, receiversSchema, sinkConfigShape, sinks } from '../alerting/sinks/index.ts';
@@ -112,6 +113,8 @@ export const configSchema = z
         slackInteractions: slackInteractionsConfigSchema,
         /** The routing tree: which receivers get which hits, and how hits group into incidents. */
         route: rootRouteSchema,
+        /** Links to the vendor's page for a hit (settings, job, repository), on configured hosts only (deep-links.ts). */
+        links: linksConfigSchema,
         /** Attempts per sink for a retryable failure, with exponential backoff from backoffMs. */
         attempts: z.number().int().min(1).max(10).default(3),
         backoffMs: z.number().int().min(0).default(500),

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type SilenceError, type Silences, silenceInputSchema } from '../alerting/silences.ts';
-import { SEVERITIES, TRIAGE_STATES } from '../alerting/types.ts';
+import { type AlertRecord, SEVERITIES, TRIAGE_STATES } from '../alerting/types.ts';
 import { type ConsoleAuth, principalOf, SESSION_COOKIE } from '../api/auth.ts';
 import { doc, documentOnly, ITEMS, OBJECT } from '../api/openapi.ts';
 import { createToken, revokeToken } from '../api/tokens.ts';
@@ -17,7 +17,7 @@ import { TOKEN_ROLES } from '../store/types.ts';
 import { parseExpiry } from '../util/duration.ts';
 import { loginCodeKey } from './cli.ts';
 import { type SourceState, sourceActivity } from './sources.ts';
-import { applyTriage, triageInputSchema } from './triage.ts';
+import { applyTriage, type TriageInput, triageInputSchema, triageOf } from './triage.ts';
 
 export interface ConsoleOptions {
   store: Store;
@@ -26,6 +26,11 @@ export interface ConsoleOptions {
   now: () => Date;
   /** Each push source enabled or not and why (from the config). */
   sources: SourceState[];
+  /**
+   * Called before a triage action is applied: acknowledging or resolving an alert does the same to its
+   * incident and tells the incident's receivers (src/alerting/lifecycle.ts). A throw answers 503.
+   */
+  onTriage?: (alert: AlertRecord, input: TriageInput, by: string) => Promise<void>;
   /** The built UI (index.html, app.js, app.css); default: dist/console beside the sources. */
   webDir?: URL;
 }
@@ -339,6 +344,16 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
         const alert = await store.getAlert(id);
         if (!alert)
           return reply.status(404).send({ error: 'not_found', message: `no alert with id '${id}'` });
+        try {
+          await opts.onTriage?.(alert, parsed.data, principalOf(req).name);
+        } catch (err) {
+          req.log.warn({ alert: id, err }, 'Could not pass a triage action on to the incident.');
+          return reply.status(503).send({
+            error: 'unavailable',
+            message:
+              "the alert's incident could not be updated or its receivers told (bus or store unavailable); retry",
+          });
+        }
         return applyTriage(store, alert, parsed.data, principalOf(req).name, now());
       },
     );

@@ -2,6 +2,7 @@
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
 import { IncidentTracker } from '../alerting/incidents.ts';
+import { isLifecycleRequest } from '../alerting/lifecycle.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
 import { Router } from '../alerting/routing.ts';
 import { Silences } from '../alerting/silences.ts';
@@ -40,6 +41,7 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     router: routerOf(config),
     incidents: incidentTracker(config, store),
     silences: new Silences(store, now),
+    links: config.alerting.links,
     log,
     now,
   });
@@ -87,6 +89,12 @@ async function alertBatch({ config, metrics, log }: RoleDeps, alerter: Alerter, 
     // The sweeper asks for digests through this topic, so one consumer sends each (redeliver.ts).
     if (isDigestRequest(msg)) {
       await alerter.digest(msg.digest, config.alerting.redeliver.maxAgeHours);
+      continue;
+    }
+    // Someone acknowledged or resolved an incident: its receivers follow (lifecycle.ts).
+    if (isLifecycleRequest(msg)) {
+      for (const [sink, d] of Object.entries(await alerter.follow(msg.lifecycle)))
+        metrics.inc('pipewarden_alert_lifecycle_total', { sink, status: d.status });
       continue;
     }
     const alert = await alerter.handle(msg);

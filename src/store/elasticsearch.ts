@@ -1,6 +1,7 @@
 // The production store: events in a data stream, alerts and tokens in plain indices, ECS field names.
 import { Client, type ClientOptions, errors, type estypes } from '@elastic/elasticsearch';
 import { z } from 'zod';
+import type { Silence } from '../alerting/silences.ts';
 import { type AlertRecord, SEVERITIES, type Severity, severityRank } from '../alerting/types.ts';
 import { secretRef } from '../config/secrets.ts';
 import type { PipewardenEvent } from '../event.ts';
@@ -252,6 +253,22 @@ const STATE_MAPPINGS: estypes.MappingTypeMapping = {
   properties: { value: { type: 'keyword', index: false, doc_values: false }, updatedAt: date },
 };
 
+// Silences (src/alerting/silences.ts), one document each; the matchers are kept, not searched.
+const SILENCE_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    matchers: { type: 'object', enabled: false },
+    startsAt: date,
+    endsAt: date,
+    createdBy: keyword,
+    createdAt: date,
+    comment: { type: 'keyword', index: false, doc_values: false },
+    expiredBy: keyword,
+    matchAll: { type: 'boolean' },
+  },
+};
+
 // Events Elasticsearch refused for good (a field of the wrong type): kept whole as text, with the reason,
 // so nothing accepted is lost and the index consumer does not retry them forever.
 const DEADLETTER_MAPPINGS: estypes.MappingTypeMapping = {
@@ -446,6 +463,51 @@ export class ElasticsearchStore implements Store {
     ];
     return this.#page<AlertRecord>(this.#alerts, filter, 'id', query);
   }
+
+  // --- silences (src/alerting/silences.ts): a document each in <prefix>-silences, made on first use -----
+  #silencesReady: Promise<string> | undefined;
+  #silenceIndex(): Promise<string> {
+    const index = `${this.#prefix}-silences`;
+    this.#silencesReady ??= (async () => {
+      await this.#client.indices.putIndexTemplate({
+        name: index,
+        index_patterns: [index],
+        template: { settings: SETTINGS, mappings: SILENCE_MAPPINGS },
+        priority: 200,
+        _meta: { managed_by: 'pipewarden' },
+      });
+      await this.#ensureIndex(index, SILENCE_MAPPINGS);
+      return index;
+    })().catch((err: unknown) => {
+      this.#silencesReady = undefined;
+      throw err;
+    });
+    return this.#silencesReady;
+  }
+
+  async putSilence(silence: Silence): Promise<void> {
+    const index = await this.#silenceIndex();
+    // wait_for: the list right after a create or expire shows it (silences change rarely)
+    await this.#client.index({ index, id: silence.id, document: silence, refresh: 'wait_for' });
+  }
+
+  async getSilence(id: string): Promise<Silence | undefined> {
+    const index = await this.#silenceIndex();
+    const res = await this.#client.get<Silence>({ index, id }, { ignore: [404] });
+    return res.found ? res._source : undefined;
+  }
+
+  async listSilences(endedAfter: string): Promise<Silence[]> {
+    const index = await this.#silenceIndex();
+    const res = await this.#client.search<Silence>({
+      index,
+      size: 10_000,
+      query: { range: { endsAt: { gt: endedAfter } } },
+      sort: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    return res.hits.hits.flatMap((h) => (h._source ? [h._source] : []));
+  }
+  // --- end silences ------------------------------------------------------------------------------------
 
   async putToken(token: TokenRecord): Promise<void> {
     await this.#ensure(this.#tokens);

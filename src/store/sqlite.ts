@@ -1,5 +1,6 @@
 // The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqlite';
+import type { Silence } from '../alerting/silences.ts';
 import { type AlertRecord, SEVERITIES, type Severity, severityRank } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
@@ -512,6 +513,44 @@ export class SqliteStore implements Store {
     const row = this.#db.prepare('SELECT value FROM state WHERE key = ?').get(key);
     return row ? (row.value as string) : undefined;
   }
+
+  // --- silences (src/alerting/silences.ts): a row each; the table is made on first use ----------------
+  #silencesReady = false;
+  #silences(): DatabaseSync {
+    if (!this.#silencesReady) {
+      this.#db.exec(`CREATE TABLE IF NOT EXISTS silences (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        doc TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS silences_ends ON silences (ends_at);`);
+      this.#silencesReady = true;
+    }
+    return this.#db;
+  }
+
+  async putSilence(silence: Silence): Promise<void> {
+    this.#silences()
+      .prepare(
+        `INSERT INTO silences (id, created_at, ends_at, doc) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, doc = excluded.doc`,
+      )
+      .run(silence.id, silence.createdAt, silence.endsAt, JSON.stringify(silence));
+  }
+
+  async getSilence(id: string): Promise<Silence | undefined> {
+    const row = this.#silences().prepare('SELECT doc FROM silences WHERE id = ?').get(id);
+    return row ? (JSON.parse(row.doc as string) as Silence) : undefined;
+  }
+
+  async listSilences(endedAfter: string): Promise<Silence[]> {
+    return this.#silences()
+      .prepare('SELECT doc FROM silences WHERE ends_at > ? ORDER BY created_at, id LIMIT 10000')
+      .all(endedAfter)
+      .map((r) => JSON.parse(r.doc as string) as Silence);
+  }
+  // --- end silences ------------------------------------------------------------------------------------
 
   // --- trail (src/trail) -------------------------------------------------------------------------------
   async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {

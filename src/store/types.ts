@@ -1,6 +1,7 @@
 // The store: the searchable audit trail, the hits with their delivery status, and API tokens.
 // Elasticsearch in production, SQLite with FTS5 embedded.
 
+import type { Silence } from '../alerting/silences.ts';
 import type { AlertRecord, Severity } from '../alerting/types.ts';
 import type { EventKind, PipewardenEvent } from '../event.ts';
 import type { QueryNode } from '../search/query.ts';
@@ -195,6 +196,14 @@ export interface Store {
   /** Events whose `pipewarden.<field>` is one of `values`, oldest first, at most `limit` (trace). */
   traceEvents(field: TraceField, values: string[], limit: number): Promise<PipewardenEvent[]>;
   // --- end trail ---------------------------------------------------------------------------------
+
+  // --- silences (src/alerting/silences.ts): one document each, so writers at once never lose one ---------
+  /** Insert or replace the silence by id; read-your-writes (listSilences sees it at once). */
+  putSilence(silence: Silence): Promise<void>;
+  getSilence(id: string): Promise<Silence | undefined>;
+  /** Silences ending after `endedAfter` (ISO), oldest created first, at most 10,000. */
+  listSilences(endedAfter: string): Promise<Silence[]>;
+  // --- end silences ------------------------------------------------------------------------------------
 
   /** Make writes visible to search now (Elasticsearch refresh). For tests and the CLI. */
   refresh(): Promise<void>;

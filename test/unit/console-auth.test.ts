@@ -220,7 +220,14 @@ describe('console roles and CSRF', () => {
     });
     expect(res.status).toBe(201);
     const s = await res.json();
-    expect(s).toMatchObject({ createdBy: 'ana', matchers: { actor: 'ci-bot', detector: 'brute-force' } });
+    // the console form's { field: value } becomes equality matchers (src/alerting/silences.ts)
+    expect(s).toMatchObject({
+      createdBy: 'ana',
+      matchers: [
+        { name: 'detector', op: '=', value: 'brute-force' },
+        { name: 'actor', op: '=', value: 'ci-bot' },
+      ],
+    });
     const list = await (await call(viewer, 'GET', '/api/silences')).json();
     expect(list.items.map((x: { id: string }) => x.id)).toContain(s.id);
     const expired = await write(analyst, 'POST', `/api/silences/${s.id}/expire`);

@@ -630,8 +630,9 @@ async function silences(): Promise<void> {
             h(
               'td',
               {},
-              Object.entries(s.matchers as Record<string, string>)
-                .map(([k, v]) => `${k}=${v}`)
+              // name=value, name!=value, name=~regex, name!~regex, name~glob (src/alerting/silences.ts)
+              (s.matchers as Array<{ name: string; op: string; value: string }>)
+                .map((m) => `${m.name}${m.op === 'glob' ? '~' : m.op}${m.value}`)
                 .join(' '),
             ),
             h('td', {}, time(s.startsAt)),

@@ -123,6 +123,7 @@ export function renderEmail(
     `Runbook: ${oneLine(hit.runbook)}`,
     ...(hit.reference ? [`Reference: ${oneLine(hit.reference)}`] : []),
     ...(hit.link ? [`At ${oneLine(hit.source)}: ${oneLine(hit.link)}`] : []),
+    ...(hit.vendor_link ? [`${oneLine(hit.vendor_link.label)}: ${oneLine(hit.vendor_link.url)}`] : []),
     ...(page ? [`Alert and events: ${page}`] : []),
     '',
     '-- ',
@@ -143,6 +144,9 @@ export function renderEmail(
     `<p>Runbook: ${htmlLink(hit.runbook)}</p>`,
     ...(hit.reference ? [`<p>Reference: ${htmlLink(hit.reference)}</p>`] : []),
     ...(hit.link ? [`<p>At ${escapeHtml(oneLine(hit.source))}: ${htmlLink(hit.link)}</p>`] : []),
+    ...(hit.vendor_link
+      ? [`<p>${escapeHtml(oneLine(hit.vendor_link.label))}: ${htmlLink(hit.vendor_link.url)}</p>`]
+      : []),
     ...(page ? [`<p>Alert and events: ${htmlLink(page)}</p>`] : []),
     '</body></html>',
     '',

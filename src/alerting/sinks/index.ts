@@ -3,12 +3,22 @@
 import { z } from 'zod';
 import type { Hit, Sink, SinkConfigBase, SinkDefinition, SinkRef } from '../types.ts';
 import { email } from './email.ts';
+import { jira } from './jira/index.ts';
+import { opsgenie } from './opsgenie/index.ts';
 import { pagerduty } from './pagerduty/index.ts';
 import { slack } from './slack.ts';
 import { teams } from './teams/index.ts';
 import { webhook } from './webhook/index.ts';
 
-export const sinks = [slack, email, webhook, pagerduty, teams] as const satisfies readonly SinkDefinition[];
+export const sinks = [
+  slack,
+  email,
+  webhook,
+  pagerduty,
+  teams,
+  opsgenie,
+  jira,
+] as const satisfies readonly SinkDefinition[];
 
 type Registered = (typeof sinks)[number];
 
@@ -78,7 +88,10 @@ function asReceiver(name: string, type: string, sink: Sink): Sink {
     render: (hit) => sink.render(hit),
     send: (payload) => sink.send(payload),
     ...(sink.close ? { close: () => sink.close!() } : {}),
-    ...(sink.update ? { update: (ref: SinkRef, hit: Hit) => sink.update!(ref, hit) } : {}),
+    ...(sink.update
+      ? { update: (ref: SinkRef, hit: Hit, o?: { quiet?: boolean }) => sink.update!(ref, hit, o) }
+      : {}),
+    ...(sink.follow ? { follow: (ref: SinkRef, hit: Hit) => sink.follow!(ref, hit) } : {}),
   };
 }
 

@@ -161,6 +161,7 @@ export function renderSlackMessage(
   const context = [`Runbook: ${link(hit.runbook, 'open runbook')}`];
   if (hit.reference) context.push(`Reference: ${link(hit.reference, 'reference')}`);
   if (hit.link) context.push(link(hit.link, `open at ${oneLine(hit.source)}`));
+  if (hit.vendor_link) context.push(link(hit.vendor_link.url, oneLine(hit.vendor_link.label)));
   context.push(`Hit \`${escapeSlack(oneLine(hit.id))}\``);
   // The alert's page in the console, with the events that triggered it: the first pivot.
   if (options.consoleUrl) context.push(link(alertPageUrl(options.consoleUrl, hit.id), 'alert and events'));
@@ -252,6 +253,14 @@ export function renderSlackThreadReply(hit: Hit): string {
   );
 }
 
+/** Pure: the thread reply when someone acknowledged or resolved the incident (who, and when). */
+export function renderSlackLifecycleReply(hit: Hit): string {
+  const inc = hit.incident;
+  const line = incidentBlocks(hit)[0];
+  if (!inc || !line || line.type !== 'context') return 'The incident changed.';
+  return line.elements[0]!.text;
+}
+
 // Platform errors that say "try again later" rather than "this will never work".
 const RETRYABLE_SLACK_ERRORS = new Set([
   'ratelimited',
@@ -311,7 +320,7 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
         throw toSinkError(err);
       }
     },
-    async update(ref, hit) {
+    async update(ref, hit, options) {
       const { channel: at, ts } = ref;
       if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
       const message = renderSlackMessage(hit, {
@@ -320,10 +329,33 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
       });
       try {
         await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
+        // past the flood budget with throttle.edits: quiet, the message is kept current without a reply
+        if (options?.quiet) return;
         await client.chat.postMessage({
           channel: at,
           thread_ts: ts,
           text: renderSlackThreadReply(hit),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
+      } catch (err) {
+        throw toSinkError(err);
+      }
+    },
+    async follow(ref, hit) {
+      const { channel: at, ts } = ref;
+      if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
+      const message = renderSlackMessage(hit, {
+        channel: at,
+        ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
+      });
+      try {
+        // the status line and who, in the message itself; the thread says it once more, with the time
+        await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
+        await client.chat.postMessage({
+          channel: at,
+          thread_ts: ts,
+          text: renderSlackLifecycleReply(hit),
           unfurl_links: false,
           unfurl_media: false,
         });

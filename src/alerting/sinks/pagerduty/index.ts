@@ -77,6 +77,7 @@ export function renderPagerduty(
     return { routing_key: options.routingKey, event_action: action, dedup_key: dedup };
   const links: Array<{ href: string; text: string }> = [];
   if (/^https?:\/\//i.test(hit.runbook)) links.push({ href: hit.runbook, text: 'Runbook' });
+  if (hit.vendor_link) links.push({ href: hit.vendor_link.url, text: oneLine(hit.vendor_link.label) });
   const alertUrl = options.consoleUrl
     ? `${options.consoleUrl.replace(/\/$/, '')}/api/alerts/${encodeURIComponent(hit.id)}`
     : undefined;
@@ -129,6 +130,10 @@ export function createPagerdutySink(config: PagerdutySinkConfig): Sink<Pagerduty
     send,
     // every later hit of the incident goes to the same dedup_key: its status (ack, resolve) follows
     async update(_ref, hit) {
+      await send(render(hit));
+    },
+    // acknowledged or resolved in pipewarden (console, API, Slack): the same dedup_key follows
+    async follow(_ref, hit) {
       await send(render(hit));
     },
   };

@@ -86,6 +86,12 @@ export function renderTeams(hit: Hit, options: { consoleUrl?: string } = {}): Te
   const actions: Element[] = [];
   if (/^https?:\/\//i.test(hit.runbook))
     actions.push({ type: 'Action.OpenUrl', title: 'Runbook', url: hit.runbook });
+  if (hit.vendor_link)
+    actions.push({
+      type: 'Action.OpenUrl',
+      title: hit.vendor_link.label.slice(0, 100),
+      url: hit.vendor_link.url,
+    });
   if (options.consoleUrl)
     actions.push({
       type: 'Action.OpenUrl',
