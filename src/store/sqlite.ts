@@ -5,6 +5,7 @@ import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { toSqlite } from '../search/compile-sqlite.ts';
 import type { QueryNode } from '../search/query.ts';
+import { unlinkedText } from '../trail/chain.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { privateFile } from '../util/private-files.ts';
@@ -73,11 +74,20 @@ const SCHEMA = `
 `;
 
 // --- trail (src/trail) ---------------------------------------------------------------------------------
-// Chain-ordered reads use an expression index on the link stored in the document; checkpoints have a table.
-const TP = "json_extract(doc, '$.pipewarden.trail.partition')";
-const TO = "json_extract(doc, '$.pipewarden.trail.offset')";
+// A chained event's link lives in trail_links, one compact row keyed by the event's rowid and written in
+// the same transaction; the document keeps the exact bytes the link hashed. (An expression index on the
+// link inside the document cost more than half of chaining: json_extract on every insert.)
 const TRAIL_SCHEMA = `
-  CREATE INDEX IF NOT EXISTS events_trail ON events (${TP}, ${TO}, id);
+  CREATE TABLE IF NOT EXISTS trail_links (
+    ev INTEGER PRIMARY KEY, -- events.rowid
+    partition INTEGER NOT NULL,
+    bus_offset INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    v INTEGER -- link version (src/trail/chain.ts); NULL: 1
+  );
+  CREATE INDEX IF NOT EXISTS trail_links_order ON trail_links (partition, bus_offset);
   CREATE TABLE IF NOT EXISTS trail_checkpoints (
     partition INTEGER NOT NULL,
     n INTEGER NOT NULL,
@@ -89,6 +99,26 @@ const TRAIL_SCHEMA = `
   );
 `;
 const TRAIL_PAGE = 1000;
+const LINK_COLUMNS = 'l.partition, l.bus_offset, l.seq, l.prev, l.hash, l.v';
+const INSERT_LINK =
+  'INSERT OR REPLACE INTO trail_links (ev, partition, bus_offset, seq, prev, hash, v) VALUES (?, ?, ?, ?, ?, ?, ?)';
+/** A link read back through LINK_COLUMNS. */
+function linkOf(r: Record<string, SQLOutputValue>): TrailLink {
+  return {
+    ...(r.v === 2 ? { v: 2 as const } : {}),
+    partition: Number(r.partition),
+    offset: Number(r.bus_offset),
+    seq: Number(r.seq),
+    prev: r.prev as string,
+    hash: r.hash as string,
+  };
+}
+/** The stored document with its link attached, as the event was when it was chained. */
+function linkedDoc(r: Record<string, SQLOutputValue>): PipewardenEvent {
+  const e = JSON.parse(r.doc as string) as PipewardenEvent;
+  e.pipewarden.trail = linkOf(r);
+  return e;
+}
 // --- end trail -----------------------------------------------------------------------------------------
 
 /** One event's free-text row; the values come from ftsValues. */
@@ -133,9 +163,26 @@ export class SqliteStore implements Store {
     this.#migrateFts();
     this.#db.exec(SCHEMA);
     this.#db.exec(TRAIL_SCHEMA);
+    this.#migrateTrailLinks();
     this.#migrateTokens();
     this.#searchIndexes();
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
+  }
+
+  /** Files made before trail_links kept each link in its document, ordered by an expression index. */
+  #migrateTrailLinks(): void {
+    const old = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events_trail'").get();
+    if (!old) return;
+    const t = (f: string) => `json_extract(doc, '$.pipewarden.trail.${f}')`;
+    this.#transaction(() => {
+      this.#db.exec(
+        `INSERT OR IGNORE INTO trail_links (ev, partition, bus_offset, seq, prev, hash, v)
+         SELECT rowid, ${t('partition')}, ${t('offset')}, ${t('seq')}, ${t('prev')}, ${t('hash')}, ${t('v')}
+         FROM events WHERE ${t('partition')} IS NOT NULL`,
+      );
+      this.#db.exec('DROP INDEX events_trail');
+    });
+    this.#log?.info({ store: 'sqlite' }, 'Moved the trail links to their own table (one-time migration).');
   }
 
   /**
@@ -175,7 +222,9 @@ export class SqliteStore implements Store {
   }
 
   #deleteUnchainedBefore(before: number): number {
-    const ids = this.#db.prepare(`SELECT rowid FROM events WHERE ts < ? AND ${TP} IS NULL LIMIT 1000`);
+    const ids = this.#db.prepare(
+      'SELECT rowid FROM events WHERE ts < ? AND NOT EXISTS (SELECT 1 FROM trail_links WHERE ev = events.rowid) LIMIT 1000',
+    );
     const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
     const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
     let total = 0;
@@ -201,9 +250,12 @@ export class SqliteStore implements Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     const insertText = this.#db.prepare(INSERT_TEXT);
+    const insertLink = this.#db.prepare(INSERT_LINK);
     this.#transaction(() => {
       for (const { e, ts } of rows) {
         const p = e.pipewarden;
+        // trail: a chained event's document is the text its link hashed; the link goes to trail_links.
+        const l = p.trail;
         const r = insert.run(
           e.event.id,
           ts,
@@ -214,10 +266,13 @@ export class SqliteStore implements Store {
           e.event.action,
           e.event.outcome,
           e.source?.ip ?? null,
-          JSON.stringify(e),
+          l ? unlinkedText(e) : JSON.stringify(e),
         );
         // Only a new row gets its text indexed: a redelivered event must not add a second FTS row.
-        if (r.changes === 1) insertText.run(r.lastInsertRowid, ...ftsValues(e));
+        if (r.changes === 1) {
+          insertText.run(r.lastInsertRowid, ...ftsValues(e));
+          if (l) insertLink.run(r.lastInsertRowid, l.partition, l.offset, l.seq, l.prev, l.hash, l.v ?? null);
+        }
       }
     });
   }
@@ -243,8 +298,13 @@ export class SqliteStore implements Store {
   }
 
   async getEvent(id: string): Promise<PipewardenEvent | undefined> {
-    const row = this.#db.prepare('SELECT doc FROM events WHERE id = ?').get(id);
-    return row ? (JSON.parse(row.doc as string) as PipewardenEvent) : undefined;
+    const row = this.#db
+      .prepare(
+        `SELECT e.doc, ${LINK_COLUMNS} FROM events e LEFT JOIN trail_links l ON l.ev = e.rowid WHERE e.id = ?`,
+      )
+      .get(id);
+    if (!row) return undefined;
+    return row.hash === null ? (JSON.parse(row.doc as string) as PipewardenEvent) : linkedDoc(row);
   }
 
   async putAlert(alert: AlertRecord): Promise<void> {
@@ -389,19 +449,23 @@ export class SqliteStore implements Store {
       const chunk = ids.slice(i, i + 500);
       const rows = this.#db
         .prepare(
-          `SELECT id, json_extract(doc, '$.pipewarden.trail') AS t FROM events WHERE id IN (${chunk.map(() => '?').join(',')})`,
+          `SELECT e.id, ${LINK_COLUMNS} FROM events e LEFT JOIN trail_links l ON l.ev = e.rowid
+           WHERE e.id IN (${chunk.map(() => '?').join(',')})`,
         )
-        .all(...chunk) as Array<{ id: string; t: string | null }>;
-      for (const r of rows) out.set(r.id, r.t ? (JSON.parse(r.t) as TrailLink) : null);
+        .all(...chunk);
+      for (const r of rows) out.set(r.id as string, r.hash === null ? null : linkOf(r));
     }
     return out;
   }
 
   async trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined> {
     const row = this.#db
-      .prepare(`SELECT doc FROM events WHERE ${TP} = ? AND ${TO} < ? ORDER BY ${TO} DESC, id DESC LIMIT 1`)
+      .prepare(
+        `SELECT e.doc, ${LINK_COLUMNS} FROM trail_links l JOIN events e ON e.rowid = l.ev
+         WHERE l.partition = ? AND l.bus_offset < ? ORDER BY l.bus_offset DESC, l.ev DESC LIMIT 1`,
+      )
       .get(partition, offset);
-    return row ? (JSON.parse(row.doc as string) as PipewardenEvent) : undefined;
+    return row ? linkedDoc(row) : undefined;
   }
 
   async putTrailCheckpoint(c: Checkpoint): Promise<void> {
@@ -421,28 +485,30 @@ export class SqliteStore implements Store {
   }
 
   async trailPartitions(): Promise<number[]> {
-    const rows = this.#db.prepare(`SELECT DISTINCT ${TP} AS p FROM events WHERE ${TP} IS NOT NULL`).all();
+    const rows = this.#db.prepare('SELECT DISTINCT partition AS p FROM trail_links').all();
     return rows.map((r) => Number(r.p));
   }
 
   async *trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent> {
     const page = this.#db.prepare(
-      `SELECT id, ${TO} AS o, doc FROM events WHERE ${TP} = ? AND (${TO}, id) > (?, ?) ORDER BY ${TO}, id LIMIT ?`,
+      `SELECT l.ev, e.doc, ${LINK_COLUMNS} FROM trail_links l JOIN events e ON e.rowid = l.ev
+       WHERE l.partition = ? AND (l.bus_offset, l.ev) > (?, ?) ORDER BY l.bus_offset, l.ev LIMIT ?`,
     );
-    let after: [number, string] = [fromOffset, ''];
+    let after: [number, number] = [fromOffset, -1];
     for (;;) {
       const rows = page.all(partition, after[0], after[1], TRAIL_PAGE);
-      for (const r of rows) yield JSON.parse(r.doc as string) as PipewardenEvent;
+      for (const r of rows) yield linkedDoc(r);
       if (rows.length < TRAIL_PAGE) return;
       const last = rows.at(-1)!;
-      after = [Number(last.o), last.id as string];
+      after = [Number(last.bus_offset), Number(last.ev)];
     }
   }
 
   async *trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }> {
     const page = this.#db.prepare(
       `SELECT rowid, id, json_extract(doc, '$.event.ingested') AS ingested FROM events
-       WHERE ${TP} IS NULL AND rowid > ? AND json_extract(doc, '$.event.ingested') >= ? ORDER BY rowid LIMIT ?`,
+       WHERE rowid > ? AND NOT EXISTS (SELECT 1 FROM trail_links WHERE ev = events.rowid)
+         AND json_extract(doc, '$.event.ingested') >= ? ORDER BY rowid LIMIT ?`,
     );
     let after = 0;
     for (;;) {
@@ -472,10 +538,11 @@ export class SqliteStore implements Store {
       )
       .all(before);
     const ids = this.#db.prepare(
-      `SELECT rowid FROM events WHERE ${TP} = ? AND ${TO} BETWEEN ? AND ? LIMIT 1000`,
+      'SELECT ev AS rowid FROM trail_links WHERE partition = ? AND bus_offset BETWEEN ? AND ? LIMIT 1000',
     );
     const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
     const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
+    const dropLink = this.#db.prepare('DELETE FROM trail_links WHERE ev = ?');
     const mark = this.#db.prepare('UPDATE trail_checkpoints SET pruned = 1 WHERE partition = ? AND n = ?');
     let total = 0;
     for (const row of due) {
@@ -487,6 +554,7 @@ export class SqliteStore implements Store {
           for (const { rowid } of rows) {
             dropText.run(rowid);
             dropEvent.run(rowid);
+            dropLink.run(rowid);
           }
         });
         total += rows.length;

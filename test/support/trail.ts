@@ -109,14 +109,42 @@ export function sqliteTamper(path: string): Tamper {
       d.close();
     }
   };
-  const get = async (id: string) =>
-    run((d) => JSON.parse((d.prepare('SELECT doc FROM events WHERE id = ?').get(id) as { doc: string }).doc));
+  // The document and its link (a row of trail_links, keyed by the event's rowid), as one event.
+  const get = async (id: string): Promise<PipewardenEvent> =>
+    run((d) => {
+      const r = d
+        .prepare(
+          `SELECT e.doc, l.partition, l.bus_offset, l.seq, l.prev, l.hash, l.v
+           FROM events e LEFT JOIN trail_links l ON l.ev = e.rowid WHERE e.id = ?`,
+        )
+        .get(id) as Record<string, string | number | null>;
+      const doc = JSON.parse(r.doc as string) as PipewardenEvent;
+      if (r.hash !== null) {
+        doc.pipewarden.trail = {
+          ...(r.v === 2 ? { v: 2 as const } : {}),
+          partition: Number(r.partition),
+          offset: Number(r.bus_offset),
+          seq: Number(r.seq),
+          prev: String(r.prev),
+          hash: String(r.hash),
+        };
+      }
+      return doc;
+    });
   return {
     get,
     async edit(id, fn) {
       const doc = await get(id);
       fn(doc);
-      run((d) => d.prepare('UPDATE events SET doc = ? WHERE id = ?').run(JSON.stringify(doc), id));
+      const { trail, ...pipewarden } = doc.pipewarden;
+      run((d) => {
+        d.prepare('UPDATE events SET doc = ? WHERE id = ?').run(JSON.stringify({ ...doc, pipewarden }), id);
+        if (trail)
+          d.prepare(
+            `UPDATE trail_links SET partition = ?, bus_offset = ?, seq = ?, prev = ?, hash = ?
+             WHERE ev = (SELECT rowid FROM events WHERE id = ?)`,
+          ).run(trail.partition, trail.offset, trail.seq, trail.prev, trail.hash, id);
+      });
     },
     async remove(id) {
       run((d) => d.prepare('DELETE FROM events WHERE id = ?').run(id));
