@@ -19,12 +19,16 @@ export function unlinked(e: PipewardenEvent): PipewardenEvent {
   return { ...e, pipewarden } as PipewardenEvent;
 }
 
-/** The text each event was hashed over, kept until the store writes it (so it is serialised once). */
-const texts = new WeakMap<PipewardenEvent, string>();
+/**
+ * The text a link hashed, kept on the event (a symbol: never serialised) until the store writes it, so
+ * it is serialised once. (A WeakMap cost more: its entries slow every garbage collection.)
+ */
+const TEXT: unique symbol = Symbol('pipewarden.trail.text');
+type WithText = PipewardenEvent & { [TEXT]?: string };
 
 /** The JSON text of the event without its link: the bytes a version 2 link covers, and what a store keeps. */
 export function unlinkedText(e: PipewardenEvent): string {
-  return texts.get(e) ?? JSON.stringify(unlinked(e));
+  return (e as WithText)[TEXT] ?? JSON.stringify(unlinked(e));
 }
 
 function digest(prev: string, seq: number, text: string): string {
@@ -50,7 +54,7 @@ export function link(head: Head, partition: number, offset: number, e: Pipewarde
   const hash = digest(head.hash, seq, text);
   const l: TrailLink = { v: 2, partition, offset, seq, prev: head.hash, hash };
   e.pipewarden.trail = l;
-  texts.set(e, text);
+  (e as WithText)[TEXT] = text;
   return { seq, hash, offset };
 }
 
