@@ -550,19 +550,25 @@ export class ElasticsearchStore implements Store {
   }
 
   // --- trail (src/trail) -------------------------------------------------------------------------------
-  async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
+  async trailExisting(
+    ids: string[],
+    options: { collisions?: boolean } = {},
+  ): Promise<Map<string, TrailLink | null>> {
     const out = new Map<string, TrailLink | null>();
     if (ids.length === 0) return out;
     type Doc = { pipewarden?: { trail?: TrailLink } };
     const note = (id: string, doc: Doc | undefined) => out.set(id, doc?.pipewarden?.trail ?? null);
-    // Searched: every backing index, as of the last refresh. Got: the write index, real-time.
+    // Searched: every backing index, as of the last refresh (not for collisions: a create only collides
+    // in the write index). Got: the write index, real-time.
     const [found, got] = await Promise.all([
-      this.#client.search<Doc>({
-        index: this.#events,
-        size: ids.length,
-        _source: ['pipewarden.trail'],
-        query: { ids: { values: ids } },
-      }),
+      options.collisions
+        ? { hits: { hits: [] as Array<{ _id?: string; _source?: Doc }> } }
+        : this.#client.search<Doc>({
+            index: this.#events,
+            size: ids.length,
+            _source: ['pipewarden.trail'],
+            query: { ids: { values: ids } },
+          }),
       this.#client.mget<Doc>({ index: await this.#currentWriteIndex(), ids, _source: ['pipewarden.trail'] }),
     ]);
     for (const h of found.hits.hits) if (h._id) note(h._id, h._source);

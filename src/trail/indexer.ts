@@ -143,9 +143,12 @@ export class TrailIndexer {
       return;
     }
     const fast = !check && headValid && store.trailAppend !== undefined;
+    // Holding the head, nothing of ours is redelivered: only a collision (a duplicate delivery) matters.
     const existing = fast
       ? new Map<string, TrailLink | null>()
-      : await store.trailExisting([...new Set(items.map((i) => i.e.event.id))]);
+      : await store.trailExisting([...new Set(items.map((i) => i.e.event.id))], {
+          collisions: headValid && !check,
+        });
     let head: ChainHead;
     if (headValid) head = known.at;
     else {
