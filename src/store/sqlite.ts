@@ -1,5 +1,5 @@
 // The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
-import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import type { AlertRecord } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
@@ -109,6 +109,8 @@ interface Batch {
   ev1: number;
   partition: number;
   links: BatchLink[];
+  /** The links by rowid, made on first look-up. */
+  byEv?: Map<number, BatchLink>;
 }
 function batchOf(r: Record<string, SQLOutputValue>): Batch {
   return {
@@ -148,6 +150,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;
+  /** trail: #batchHolding's statements, prepared once. */
+  #holding: { range: StatementSync; batch: StatementSync } | undefined;
   /** Set only with a retention, so the index role sweeps only then (see Store.sweepRetention). */
   readonly sweepRetention?: (now: Date) => Promise<number>;
 
@@ -261,11 +265,13 @@ export class SqliteStore implements Store {
     const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
     let total = 0;
     let after = 0;
+    const cache = new Map<number, Batch>();
     for (;;) {
       const rows = ids.all(before, after) as Array<{ rowid: number }>;
       if (rows.length === 0) return total;
       after = rows.at(-1)!.rowid;
-      const unchained = rows.filter(({ rowid }) => !this.#batchHolding(rowid));
+      if (cache.size > 100) cache.clear();
+      const unchained = rows.filter(({ rowid }) => !this.#batchHolding(rowid, cache));
       this.#transaction(() => {
         for (const { rowid } of unchained) {
           dropText.run(rowid);
@@ -509,19 +515,21 @@ export class SqliteStore implements Store {
   // --- trail (src/trail) -------------------------------------------------------------------------------
   /** The batch whose links include this event's rowid, and that link. */
   #batchHolding(rowid: number, cache?: Map<number, Batch>): { batch: Batch; link: BatchLink } | undefined {
-    const r = this.#db
-      .prepare(
-        'SELECT ev0, ev1, partition, links FROM trail_batches WHERE ev0 <= ? ORDER BY ev0 DESC LIMIT 1',
-      )
-      .get(rowid);
+    // The batch's range first (two integers); its links (a large text) only when not cached.
+    this.#holding ??= {
+      range: this.#db.prepare('SELECT ev0, ev1 FROM trail_batches WHERE ev0 <= ? ORDER BY ev0 DESC LIMIT 1'),
+      batch: this.#db.prepare('SELECT ev0, ev1, partition, links FROM trail_batches WHERE ev0 = ?'),
+    };
+    const r = this.#holding.range.get(rowid);
     if (!r || Number(r.ev1) < rowid) return undefined;
     const ev0 = Number(r.ev0);
     let batch = cache?.get(ev0);
     if (!batch) {
-      batch = batchOf(r);
+      batch = batchOf(this.#holding.batch.get(ev0)!);
       cache?.set(ev0, batch);
     }
-    const link = batch.links.find((l) => l[0] === rowid);
+    batch.byEv ??= new Map(batch.links.map((l) => [l[0], l]));
+    const link = batch.byEv.get(rowid);
     return link ? { batch, link } : undefined;
   }
 
