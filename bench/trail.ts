@@ -1,23 +1,32 @@
-// Trail costs: the index role's throughput with chaining on vs off (same run, interleaved, medians), and
-// `trail verify` throughput (events/s) with its memory, on the embedded store.
+// Trail costs: the index role's throughput with chaining on vs off (same run, interleaved, medians) on
+// the embedded store (SQLite) and on Elasticsearch, and `trail verify` throughput (events/s) with its
+// memory on the embedded store.
 // `node bench/trail.ts` (part of `npm run bench`). BENCH_TRAIL_VERIFY_EVENTS sets the verify size
 // (default 1,000,000); BENCH_TRAIL_INDEX_EVENTS the events per index run (default 50,000);
-// BENCH_TRAIL_RUNS the interleaved off/on pairs (default 7).
+// BENCH_TRAIL_RUNS the interleaved off/on pairs (default 15); BENCH_TRAIL_ES_EVENTS and
+// BENCH_TRAIL_ES_RUNS the same on Elasticsearch (defaults 20,000 and 7; ELASTICSEARCH_URL, as npm run
+// bench sets it; PW_BENCH_SKIP_ES skips it).
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
 import type { ConsumedMessage } from '../src/bus/types.ts';
 import { eventId, type PipewardenEvent } from '../src/event.ts';
 import { createLogger } from '../src/log.ts';
+import { ElasticsearchStore, elasticsearchConfigSchema } from '../src/store/elasticsearch.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import type { Store } from '../src/store/types.ts';
 import { TrailIndexer } from '../src/trail/indexer.ts';
 import { verifyTrail } from '../src/trail/verify.ts';
 import { median, writeSection } from './report.ts';
 
 const INDEX_EVENTS = Number(process.env.BENCH_TRAIL_INDEX_EVENTS ?? 50_000);
 const VERIFY_EVENTS = Number(process.env.BENCH_TRAIL_VERIFY_EVENTS ?? 1_000_000);
-const RUNS = Number(process.env.BENCH_TRAIL_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_TRAIL_RUNS ?? 15);
+const ES_EVENTS = Number(process.env.BENCH_TRAIL_ES_EVENTS ?? 20_000);
+const ES_RUNS = Number(process.env.BENCH_TRAIL_ES_RUNS ?? 7);
+const esUrl = process.env.PW_BENCH_SKIP_ES ? undefined : process.env.ELASTICSEARCH_URL;
 const BATCH = 1000; // the index role's maxBatch
 const T0 = Date.parse('2026-11-22T09:00:00Z');
 const log = createLogger({ level: 'silent' });
@@ -85,7 +94,7 @@ function batches(count: number, from = 0): ConsumedMessage[][] {
   return out;
 }
 
-function indexer(store: SqliteStore, chained: boolean): TrailIndexer {
+function indexer(store: Store, chained: boolean): TrailIndexer {
   return new TrailIndexer({
     store,
     log,
@@ -97,29 +106,88 @@ function indexer(store: SqliteStore, chained: boolean): TrailIndexer {
   });
 }
 
-async function indexRun(chained: boolean, input: ConsumedMessage[][]): Promise<number> {
+interface Run {
+  /** events/s, wall clock */
+  rate: number;
+  /** this process's CPU time (user + system), ms per 1,000 events */
+  cpu: number;
+}
+
+async function timed(count: number, fn: () => Promise<void>): Promise<Run> {
+  const c0 = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await fn();
+  const s = Number(process.hrtime.bigint() - started) / 1e9;
+  const c = process.cpuUsage(c0);
+  return { rate: count / s, cpu: (c.user + c.system) / 1000 / (count / 1000) };
+}
+
+/** One index run on a new store file in the OS temp directory (a real disk: each batch's commit is synced). */
+async function sqliteRun(chained: boolean, input: ConsumedMessage[][], count: number): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-trail-'));
   const store = new SqliteStore({ path: join(dir, 'store.sqlite') });
   await store.init();
   const ix = indexer(store, chained);
-  const started = process.hrtime.bigint();
-  for (const b of input) await ix.index(b);
-  const s = Number(process.hrtime.bigint() - started) / 1e9;
+  const run = await timed(count, async () => {
+    for (const b of input) await ix.index(b);
+  });
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  return INDEX_EVENTS / s;
+  return run;
+}
+
+/** One index run on new indices (own prefix) of the Elasticsearch node. */
+async function esRun(chained: boolean, input: ConsumedMessage[][], count: number, url: string): Promise<Run> {
+  const prefix = `pw-bench-trail-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  const store = new ElasticsearchStore(elasticsearchConfigSchema.parse({ node: url, indexPrefix: prefix }));
+  await store.init();
+  const ix = indexer(store, chained);
+  const run = await timed(count, async () => {
+    for (const b of input) await ix.index(b, { mayBeRedelivered: false });
+  });
+  await store.close();
+  const c = new Client({ node: url });
+  await c.indices.deleteDataStream({ name: `${prefix}-events` }).catch(() => {});
+  await c.indices.delete({ index: `${prefix}-*`, ignore_unavailable: true }).catch(() => {});
+  await c.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => {});
+  await c.cluster.deleteComponentTemplate({ name: `${prefix}-events-mappings` }).catch(() => {});
+  await c.close();
+  return run;
+}
+
+/** Off and on interleaved, `runs` pairs; each on run is compared with the off run just before it. */
+async function pairs(
+  name: string,
+  runs: number,
+  one: (chained: boolean) => Promise<Run>,
+): Promise<{ off: Run[]; on: Run[] }> {
+  const off: Run[] = [];
+  const on: Run[] = [];
+  await one(true); // warm-up
+  for (let r = 0; r < runs; r++) {
+    off.push(await one(false));
+    on.push(await one(true));
+    process.stderr.write(
+      `${name} run ${r + 1}: off ${Math.round(off.at(-1)!.rate)}/s ${off.at(-1)!.cpu.toFixed(1)} ms CPU per 1,000, on ${Math.round(on.at(-1)!.rate)}/s ${on.at(-1)!.cpu.toFixed(1)} ms\n`,
+    );
+  }
+  return { off, on };
+}
+
+/** Median of the paired costs, in %: by throughput and by CPU time. */
+function costs(p: { off: Run[]; on: Run[] }): { rate: number; cpu: number } {
+  return {
+    rate: median(p.on.map((x, i) => (1 - x.rate / p.off[i]!.rate) * 100)),
+    cpu: median(p.on.map((x, i) => (x.cpu / p.off[i]!.cpu - 1) * 100)),
+  };
 }
 
 const input = batches(INDEX_EVENTS);
-const on: number[] = [];
-const off: number[] = [];
-await indexRun(true, batches(5_000)); // warm-up
-for (let r = 0; r < RUNS; r++) {
-  off.push(await indexRun(false, input));
-  on.push(await indexRun(true, input));
-  process.stderr.write(
-    `index run ${r + 1}: off ${Math.round(off.at(-1)!)}/s, on ${Math.round(on.at(-1)!)}/s\n`,
-  );
+const sqlite = await pairs('sqlite', RUNS, (chained) => sqliteRun(chained, input, INDEX_EVENTS));
+let es: { off: Run[]; on: Run[] } | undefined;
+if (esUrl) {
+  const esInput = batches(ES_EVENTS);
+  es = await pairs('elasticsearch', ES_RUNS, (chained) => esRun(chained, esInput, ES_EVENTS, esUrl));
 }
 
 // Verify: one chain of VERIFY_EVENTS, built through the indexer, then read back in full.
@@ -147,29 +215,39 @@ rmSync(dir, { recursive: true, force: true });
 if (!report.ok || report.events !== VERIFY_EVENTS)
   throw new Error(`verify failed: ${JSON.stringify(report.findings.slice(0, 3))}`);
 
-const mOn = median(on);
-const mOff = median(off);
-// Paired: each on run against the off run just before it, so load drifting over the run cancels out.
-const cost = median(on.map((x, i) => (1 - x / off[i]!) * 100));
 const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
+const n = (x: number) => Math.round(x).toLocaleString('en');
+const row = (store: string, p: { off: Run[]; on: Run[] }) => {
+  const c = costs(p);
+  return `| ${store} | ${n(median(p.off.map((r) => r.rate)))} events/s | ${n(median(p.on.map((r) => r.rate)))} events/s | ${c.rate.toFixed(1)} % | ${median(p.off.map((r) => r.cpu)).toFixed(1)} ms | ${median(p.on.map((r) => r.cpu)).toFixed(1)} ms | ${c.cpu.toFixed(1)} % |`;
+};
+const runs = (p: { off: Run[]; on: Run[] }) =>
+  p.on.map((x, i) => `off ${n(p.off[i]!.rate)}/on ${n(x.rate)}`).join(', ');
 writeSection(
   'Trail: chaining cost and verify throughput',
   `
-Embedded store (SQLite), the index role's handler (\`TrailIndexer.index\`, batches of ${BATCH} like the
-index consumer) on ${INDEX_EVENTS.toLocaleString('en')} GitHub-push-like events of about 1 kB; chaining
-off and on interleaved in the same run, ${RUNS} runs each, medians. Then \`trail verify\` over one
-chain of ${VERIFY_EVENTS.toLocaleString('en')} events with ${report.checkpoints} signed checkpoints.
+The index role's handler (\`TrailIndexer.index\`, batches of ${BATCH} like the index consumer) with
+chaining off and on, interleaved in the same run, on GitHub-push-like events of about 1 kB: the
+embedded store (SQLite, a file on the temp disk, ${INDEX_EVENTS.toLocaleString('en')} events per run,
+${RUNS} pairs)${es ? ` and Elasticsearch (the local node, ${ES_EVENTS.toLocaleString('en')} events per run, ${ES_RUNS} pairs)` : ''}.
+Cost = median over the pairs of each on run against the off run just before it: by throughput (wall
+clock) and by this process's CPU time per 1,000 events. Then \`trail verify\` over one chain of
+${VERIFY_EVENTS.toLocaleString('en')} events with ${report.checkpoints} signed checkpoints.
 
-| measure | value |
+| store | index, chaining off | index, chaining on | cost (throughput) | CPU off, per 1,000 | CPU on, per 1,000 | cost (CPU) |
+| --- | --- | --- | --- | --- | --- | --- |
+${row('SQLite', sqlite)}
+${es ? row('Elasticsearch', es) : '| Elasticsearch | not measured (no ELASTICSEARCH_URL) | | | | | |'}
+
+| verify | value |
 | --- | --- |
-| index, chaining off | ${Math.round(mOff).toLocaleString('en')} events/s |
-| index, chaining on | ${Math.round(mOn).toLocaleString('en')} events/s |
-| cost of chaining (median of paired runs) | ${cost.toFixed(1)} % |
-| trail verify | ${Math.round(VERIFY_EVENTS / verifyS).toLocaleString('en')} events/s (${verifyS.toFixed(1)} s for ${VERIFY_EVENTS.toLocaleString('en')}) |
+| trail verify | ${n(VERIFY_EVENTS / verifyS)} events/s (${verifyS.toFixed(1)} s for ${VERIFY_EVENTS.toLocaleString('en')}) |
 | verify memory | RSS ${mb(rssBefore)} before, ${mb(peakRss)} peak |
 | building the verify chain | ${buildS.toFixed(1)} s |
 
-Runs: ${on.map((x, i) => `off ${Math.round(off[i]!)}/on ${Math.round(x)}`).join(', ')} events/s.
+Runs, SQLite: ${runs(sqlite)} events/s.${es ? `\nRuns, Elasticsearch: ${runs(es)} events/s.` : ''}
 `,
 );
-process.stderr.write(`chaining cost ${cost.toFixed(1)} %; verify ${Math.round(VERIFY_EVENTS / verifyS)}/s\n`);
+process.stderr.write(
+  `chaining cost sqlite ${JSON.stringify(costs(sqlite))}${es ? ` elasticsearch ${JSON.stringify(costs(es))}` : ''}; verify ${Math.round(VERIFY_EVENTS / verifyS)}/s\n`,
+);

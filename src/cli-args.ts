@@ -145,6 +145,14 @@ ${CONFIG_USAGE}
       format: { type: 'string' },
     },
   },
+  'store init': {
+    usage: `pipewarden store init [--config FILE]
+  Create or update the store: Elasticsearch templates, data stream and indices (run it with the setup
+  credential, e.g. PIPEWARDEN_ELASTICSEARCH_API_KEY of the pipewarden-setup role, when
+  elasticsearch.setup is separate and the collector's own key is create-only); SQLite tables.
+${CONFIG_USAGE}`,
+    options: CONFIG,
+  },
   'trail key': {
     usage: `pipewarden trail key [--config FILE]
   Print the public key that verifies the trail's checkpoints (keep a copy away from the store).

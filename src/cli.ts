@@ -158,6 +158,18 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  // --- store init (trail: the collector's Elasticsearch key can then be create-only) ---
+  if (command === 'store init') {
+    const store = createStore(config);
+    try {
+      await ('setUp' in store && typeof store.setUp === 'function' ? store.setUp() : store.init());
+      process.stdout.write(`Store ready (${store.kind}).\n`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+
   // --- trail (src/trail/cli.ts) ---
   if (command === 'trail key' || command === 'trail verify') {
     const { trailCommand } = await import('./trail/cli.ts');

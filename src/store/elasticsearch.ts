@@ -49,6 +49,13 @@ export const elasticsearchConfigSchema = z
      * (Elasticsearch deletes older backing indices). Absent: kept until you delete them (or your ILM does).
      */
     retentionDays: z.number().int().min(1).max(36_500).optional(),
+    /**
+     * Who creates the templates, the data stream and the indices. `start`: every process at start (its
+     * credential needs the setup privileges). `separate`: an operator runs `pipewarden store init` with
+     * the setup credential; the collector only checks they exist, so its own key can be create-only
+     * (deploy/elasticsearch/, README "Trail integrity").
+     */
+    setup: z.enum(['start', 'separate']).default('start'),
   })
   .superRefine((c, ctx) => {
     if ((c.usernameEnv === undefined) !== (c.passwordEnv === undefined)) {
@@ -312,6 +319,7 @@ export class ElasticsearchStore implements Store {
   /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
   #recreating: Promise<void> | undefined;
   readonly #checkpoints: string;
+  readonly #setup: ElasticsearchConfig['setup'];
   #writeIndex: { name: string; at: number } | undefined;
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
@@ -326,9 +334,46 @@ export class ElasticsearchStore implements Store {
     this.#sessions = `${config.indexPrefix}-sessions`;
     this.#retentionDays = config.retentionDays;
     this.#checkpoints = `${config.indexPrefix}-trail-checkpoints`;
+    this.#setup = config.setup;
   }
 
   async init(): Promise<void> {
+    if (this.#setup === 'separate') return this.#checkSetUp();
+    return this.setUp();
+  }
+
+  /**
+   * elasticsearch.setup: separate. Reads each index the store uses (a count: the read privilege is
+   * enough); one that is missing fails the start, naming `pipewarden store init`. An index this
+   * credential may not read (403) belongs to another role and is not its concern.
+   */
+  async #checkSetUp(): Promise<void> {
+    const missing: string[] = [];
+    for (const index of [
+      this.#events,
+      this.#alerts,
+      this.#tokens,
+      this.#state,
+      this.#deadletter,
+      this.#checkpoints,
+    ]) {
+      try {
+        await this.#client.count({ index });
+      } catch (err) {
+        const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+        if (status === 404) missing.push(index);
+        else if (status !== 403) throw err;
+      }
+    }
+    if (missing.length > 0)
+      throw new Error(
+        `Elasticsearch store is not set up (missing: ${missing.join(', ')}); elasticsearch.setup is separate: run \`pipewarden store init\` with the setup credential first.`,
+      );
+    this.#log?.info({ events: this.#events }, 'Store ready (set up separately).');
+  }
+
+  /** Creates or updates the templates, the data stream and the indices: `pipewarden store init`, or init() when setup is start. */
+  async setUp(): Promise<void> {
     const c = this.#client;
     // Plain indices get templates too, so even one auto-created by a write in a race gets our mappings.
     for (const [index, mappings] of [
@@ -783,19 +828,25 @@ export class ElasticsearchStore implements Store {
   }
 
   // --- trail (src/trail) -------------------------------------------------------------------------------
-  async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
+  async trailExisting(
+    ids: string[],
+    options: { collisions?: boolean } = {},
+  ): Promise<Map<string, TrailLink | null>> {
     const out = new Map<string, TrailLink | null>();
     if (ids.length === 0) return out;
     type Doc = { pipewarden?: { trail?: TrailLink } };
     const note = (id: string, doc: Doc | undefined) => out.set(id, doc?.pipewarden?.trail ?? null);
-    // Searched: every backing index, as of the last refresh. Got: the write index, real-time.
+    // Searched: every backing index, as of the last refresh (not for collisions: a create only collides
+    // in the write index). Got: the write index, real-time.
     const [found, got] = await Promise.all([
-      this.#client.search<Doc>({
-        index: this.#events,
-        size: ids.length,
-        _source: ['pipewarden.trail'],
-        query: { ids: { values: ids } },
-      }),
+      options.collisions
+        ? { hits: { hits: [] as Array<{ _id?: string; _source?: Doc }> } }
+        : this.#client.search<Doc>({
+            index: this.#events,
+            size: ids.length,
+            _source: ['pipewarden.trail'],
+            query: { ids: { values: ids } },
+          }),
       this.#client.mget<Doc>({ index: await this.#currentWriteIndex(), ids, _source: ['pipewarden.trail'] }),
     ]);
     for (const h of found.hits.hits) if (h._id) note(h._id, h._source);

@@ -1,11 +1,12 @@
 // The embedded store: SQLite through node:sqlite, FTS5 for free text. One file on local disk, WAL mode.
-import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import type { Silence } from '../alerting/silences.ts';
 import { type AlertRecord, SEVERITIES, type Severity, severityRank } from '../alerting/types.ts';
 import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { likePattern, toSqlite } from '../search/compile-sqlite.ts';
 import type { QueryNode } from '../search/query.ts';
+import { unlinkedText } from '../trail/chain.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { privateFile } from '../util/private-files.ts';
@@ -78,11 +79,21 @@ const SCHEMA = `
 `;
 
 // --- trail (src/trail) ---------------------------------------------------------------------------------
-// Chain-ordered reads use an expression index on the link stored in the document; checkpoints have a table.
-const TP = "json_extract(doc, '$.pipewarden.trail.partition')";
-const TO = "json_extract(doc, '$.pipewarden.trail.offset')";
+// The links of one indexed batch of one partition live in one compact row of trail_batches, written in the
+// same transaction as the events; each event's document keeps the exact bytes its link hashed. (A row or
+// an index entry per event, or an expression index on the link inside the document, cost more than the
+// 5 % chaining may add to indexing.) The batch's events have consecutive rowids, ev0..ev1.
 const TRAIL_SCHEMA = `
-  CREATE INDEX IF NOT EXISTS events_trail ON events (${TP}, ${TO}, id);
+  CREATE TABLE IF NOT EXISTS trail_batches (
+    ev0 INTEGER PRIMARY KEY,
+    ev1 INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    off0 INTEGER NOT NULL,
+    off1 INTEGER NOT NULL,
+    -- JSON [[rowid, offset, seq, prev, hash, version], ...] in offset order
+    links TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS trail_batches_order ON trail_batches (partition, off0);
   CREATE TABLE IF NOT EXISTS trail_checkpoints (
     partition INTEGER NOT NULL,
     n INTEGER NOT NULL,
@@ -94,9 +105,47 @@ const TRAIL_SCHEMA = `
   );
 `;
 const TRAIL_PAGE = 1000;
+/** trailAppend found an event already stored (thrown inside its transaction to roll it back). */
+const ALREADY_STORED = new Error('An event of the batch is already stored.');
+/** One link as trail_batches keeps it. */
+type BatchLink = [ev: number, offset: number, seq: number, prev: string, hash: string, v: number | null];
+interface Batch {
+  ev0: number;
+  ev1: number;
+  partition: number;
+  links: BatchLink[];
+  /** The links by rowid, made on first look-up. */
+  byEv?: Map<number, BatchLink>;
+}
+function batchOf(r: Record<string, SQLOutputValue>): Batch {
+  return {
+    ev0: Number(r.ev0),
+    ev1: Number(r.ev1),
+    partition: Number(r.partition),
+    links: JSON.parse(r.links as string) as BatchLink[],
+  };
+}
+function linkOf(partition: number, b: BatchLink): TrailLink {
+  return {
+    ...(b[5] === 2 ? { v: 2 as const } : {}),
+    partition,
+    offset: b[1],
+    seq: b[2],
+    prev: b[3],
+    hash: b[4],
+  };
+}
+/** The stored document with its link attached, as the event was when it was chained. */
+function linkedDoc(doc: string, partition: number, b: BatchLink): PipewardenEvent {
+  const e = JSON.parse(doc) as PipewardenEvent;
+  e.pipewarden.trail = linkOf(partition, b);
+  return e;
+}
 // --- end trail -----------------------------------------------------------------------------------------
 
 /** One event's free-text row; the values come from ftsValues. */
+const INSERT_BATCH =
+  'INSERT OR REPLACE INTO trail_batches (ev0, ev1, partition, off0, off1, links) VALUES (?, ?, ?, ?, ?, ?)';
 const INSERT_TEXT =
   'INSERT INTO events_fts (rowid, message, action, actor, repository, dataset, other) VALUES (?, ?, ?, ?, ?, ?, ?)';
 
@@ -106,6 +155,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;
+  /** trail: #batchHolding's statements, prepared once. */
+  #holding: { range: StatementSync; batch: StatementSync } | undefined;
   /** Set only with a retention, so the index role sweeps only then (see Store.sweepRetention). */
   readonly sweepRetention?: (now: Date) => Promise<number>;
 
@@ -138,10 +189,42 @@ export class SqliteStore implements Store {
     this.#migrateFts();
     this.#db.exec(SCHEMA);
     this.#db.exec(TRAIL_SCHEMA);
+    this.#migrateTrailLinks();
     this.#migrateTokens();
     this.#searchIndexes();
     this.#consoleSchema();
     this.#log?.debug({ store: 'sqlite' }, 'Store ready.');
+  }
+
+  /** Files made before trail_batches kept each link in its document, ordered by an expression index. */
+  #migrateTrailLinks(): void {
+    const old = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events_trail'").get();
+    if (!old) return;
+    const t = (f: string) => `json_extract(doc, '$.pipewarden.trail.${f}')`;
+    const rows = this.#db
+      .prepare(
+        `SELECT rowid, ${t('partition')} AS p, ${t('offset')} AS o, ${t('seq')} AS seq, ${t('prev')} AS prev,
+           ${t('hash')} AS hash, ${t('v')} AS v
+         FROM events WHERE ${t('partition')} IS NOT NULL ORDER BY p, o, rowid`,
+      )
+      .iterate();
+    const insert = this.#db.prepare(INSERT_BATCH);
+    this.#transaction(() => {
+      // One pseudo-batch per event: their rowids need not follow on.
+      for (const r of rows) {
+        const l: BatchLink = [
+          Number(r.rowid),
+          Number(r.o),
+          Number(r.seq),
+          String(r.prev),
+          String(r.hash),
+          null,
+        ];
+        insert.run(l[0], l[0], Number(r.p), l[1], l[1], JSON.stringify([l]));
+      }
+      this.#db.exec('DROP INDEX events_trail');
+    });
+    this.#log?.info({ store: 'sqlite' }, 'Moved the trail links to their own table (one-time migration).');
   }
 
   /**
@@ -181,25 +264,40 @@ export class SqliteStore implements Store {
   }
 
   #deleteUnchainedBefore(before: number): number {
-    const ids = this.#db.prepare(`SELECT rowid FROM events WHERE ts < ? AND ${TP} IS NULL LIMIT 1000`);
+    const ids = this.#db.prepare(
+      'SELECT rowid FROM events WHERE ts < ? AND rowid > ? ORDER BY rowid LIMIT 1000',
+    );
     const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
     const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
     let total = 0;
+    let after = 0;
+    const cache = new Map<number, Batch>();
     for (;;) {
-      const rows = ids.all(before) as Array<{ rowid: number }>;
+      const rows = ids.all(before, after) as Array<{ rowid: number }>;
       if (rows.length === 0) return total;
+      after = rows.at(-1)!.rowid;
+      if (cache.size > 100) cache.clear();
+      const unchained = rows.filter(({ rowid }) => !this.#batchHolding(rowid, cache));
       this.#transaction(() => {
-        for (const { rowid } of rows) {
+        for (const { rowid } of unchained) {
           dropText.run(rowid);
           dropEvent.run(rowid);
         }
       });
-      total += rows.length;
+      total += unchained.length;
     }
   }
 
   // No IndexOptions: the events table's primary key makes every redelivery a no-op, however late.
   async indexEvents(events: PipewardenEvent[]): Promise<void> {
+    this.#writeEvents(events);
+  }
+
+  /**
+   * indexEvents' transaction. trail: `append` is trailAppend's: an event already stored throws
+   * ALREADY_STORED (rolling back everything), and the checkpoint is written with the events.
+   */
+  #writeEvents(events: PipewardenEvent[], append?: { checkpoint: Checkpoint | undefined }): void {
     // Validate the whole batch first so a bad event leaves nothing half-written.
     const rows = events.map((e) => ({ e, ts: parseTime(e['@timestamp'], `event ${e.event.id} @timestamp`) }));
     const insert = this.#db.prepare(
@@ -207,9 +305,13 @@ export class SqliteStore implements Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     const insertText = this.#db.prepare(INSERT_TEXT);
+    // trail: the chained events' links, per partition, for one trail_batches row each.
+    const links = new Map<number, BatchLink[]>();
     this.#transaction(() => {
       for (const { e, ts } of rows) {
         const p = e.pipewarden;
+        // trail: a chained event's document is the text its link hashed; its link goes to trail_batches.
+        const l = p.trail;
         const r = insert.run(
           e.event.id,
           ts,
@@ -220,10 +322,34 @@ export class SqliteStore implements Store {
           e.event.action,
           e.event.outcome,
           e.source?.ip ?? null,
-          JSON.stringify(e),
+          l ? unlinkedText(e) : JSON.stringify(e),
         );
         // Only a new row gets its text indexed: a redelivered event must not add a second FTS row.
-        if (r.changes === 1) insertText.run(r.lastInsertRowid, ...ftsValues(e));
+        if (r.changes === 1) {
+          insertText.run(r.lastInsertRowid, ...ftsValues(e));
+          if (l) {
+            const list = links.get(l.partition) ?? [];
+            if (list.length === 0) links.set(l.partition, list);
+            list.push([Number(r.lastInsertRowid), l.offset, l.seq, l.prev, l.hash, l.v ?? null]);
+          }
+        } else if (append) throw ALREADY_STORED;
+      }
+      if (append?.checkpoint) this.#putCheckpoint(append.checkpoint);
+      if (links.size > 0) {
+        const insertBatch = this.#db.prepare(INSERT_BATCH);
+        for (const [partition, list] of links) {
+          list.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+          const evs = list.map((l) => l[0]);
+          const ev0 = Math.min(...evs);
+          insertBatch.run(
+            ev0,
+            Math.max(...evs),
+            partition,
+            list[0]![1],
+            list.at(-1)![1],
+            JSON.stringify(list),
+          );
+        }
       }
     });
   }
@@ -249,8 +375,12 @@ export class SqliteStore implements Store {
   }
 
   async getEvent(id: string): Promise<PipewardenEvent | undefined> {
-    const row = this.#db.prepare('SELECT doc FROM events WHERE id = ?').get(id);
-    return row ? (JSON.parse(row.doc as string) as PipewardenEvent) : undefined;
+    const row = this.#db.prepare('SELECT rowid, doc FROM events WHERE id = ?').get(id);
+    if (!row) return undefined;
+    const held = this.#batchHolding(Number(row.rowid));
+    return held
+      ? linkedDoc(row.doc as string, held.batch.partition, held.link)
+      : JSON.parse(row.doc as string);
   }
 
   async putAlert(alert: AlertRecord): Promise<void> {
@@ -553,28 +683,72 @@ export class SqliteStore implements Store {
   // --- end silences ------------------------------------------------------------------------------------
 
   // --- trail (src/trail) -------------------------------------------------------------------------------
+  /** The batch whose links include this event's rowid, and that link. */
+  #batchHolding(rowid: number, cache?: Map<number, Batch>): { batch: Batch; link: BatchLink } | undefined {
+    // The batch's range first (two integers); its links (a large text) only when not cached.
+    this.#holding ??= {
+      range: this.#db.prepare('SELECT ev0, ev1 FROM trail_batches WHERE ev0 <= ? ORDER BY ev0 DESC LIMIT 1'),
+      batch: this.#db.prepare('SELECT ev0, ev1, partition, links FROM trail_batches WHERE ev0 = ?'),
+    };
+    const r = this.#holding.range.get(rowid);
+    if (!r || Number(r.ev1) < rowid) return undefined;
+    const ev0 = Number(r.ev0);
+    let batch = cache?.get(ev0);
+    if (!batch) {
+      batch = batchOf(this.#holding.batch.get(ev0)!);
+      cache?.set(ev0, batch);
+    }
+    batch.byEv ??= new Map(batch.links.map((l) => [l[0], l]));
+    const link = batch.byEv.get(rowid);
+    return link ? { batch, link } : undefined;
+  }
+
   async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
     const out = new Map<string, TrailLink | null>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      const rows = this.#db
-        .prepare(
-          `SELECT id, json_extract(doc, '$.pipewarden.trail') AS t FROM events WHERE id IN (${chunk.map(() => '?').join(',')})`,
-        )
-        .all(...chunk) as Array<{ id: string; t: string | null }>;
-      for (const r of rows) out.set(r.id, r.t ? (JSON.parse(r.t) as TrailLink) : null);
+    const cache = new Map<number, Batch>();
+    // One statement for the whole batch (its ids as one JSON parameter); usually nothing is found.
+    const rows = this.#db
+      .prepare('SELECT e.rowid, e.id FROM json_each(?) j JOIN events e ON e.id = j.value')
+      .all(JSON.stringify(ids));
+    for (const r of rows) {
+      const held = this.#batchHolding(Number(r.rowid), cache);
+      out.set(r.id as string, held ? linkOf(held.batch.partition, held.link) : null);
     }
     return out;
   }
 
   async trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined> {
-    const row = this.#db
-      .prepare(`SELECT doc FROM events WHERE ${TP} = ? AND ${TO} < ? ORDER BY ${TO} DESC, id DESC LIMIT 1`)
-      .get(partition, offset);
-    return row ? (JSON.parse(row.doc as string) as PipewardenEvent) : undefined;
+    const batches = this.#db.prepare(
+      'SELECT ev0, ev1, partition, links FROM trail_batches WHERE partition = ? AND off0 < ? ORDER BY off0 DESC',
+    );
+    const doc = this.#db.prepare('SELECT doc FROM events WHERE rowid = ?');
+    // Newest first; an event deleted behind our back is passed over (verify reports it).
+    for (const r of batches.iterate(partition, offset)) {
+      const b = batchOf(r);
+      const before = b.links.filter((l) => l[1] < offset).sort((x, y) => y[1] - x[1] || y[0] - x[0]);
+      for (const l of before) {
+        const d = doc.get(l[0]);
+        if (d) return linkedDoc(d.doc as string, partition, l);
+      }
+    }
+    return undefined;
+  }
+
+  async trailAppend(events: PipewardenEvent[], checkpoint?: Checkpoint): Promise<boolean> {
+    try {
+      this.#writeEvents(events, { checkpoint });
+      return true;
+    } catch (err) {
+      if (err === ALREADY_STORED) return false;
+      throw err;
+    }
   }
 
   async putTrailCheckpoint(c: Checkpoint): Promise<void> {
+    this.#putCheckpoint(c);
+  }
+
+  #putCheckpoint(c: Checkpoint): void {
     this.#db
       .prepare(
         'INSERT INTO trail_checkpoints (partition, n, time, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -591,35 +765,64 @@ export class SqliteStore implements Store {
   }
 
   async trailPartitions(): Promise<number[]> {
-    const rows = this.#db.prepare(`SELECT DISTINCT ${TP} AS p FROM events WHERE ${TP} IS NOT NULL`).all();
+    const rows = this.#db.prepare('SELECT DISTINCT partition AS p FROM trail_batches').all();
     return rows.map((r) => Number(r.p));
   }
 
   async *trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent> {
-    const page = this.#db.prepare(
-      `SELECT id, ${TO} AS o, doc FROM events WHERE ${TP} = ? AND (${TO}, id) > (?, ?) ORDER BY ${TO}, id LIMIT ?`,
+    // Batches by first offset; their links merged by (offset, rowid): a link of a later batch can sort
+    // before one of an earlier batch only if it is below that later batch's first offset.
+    const batches = this.#db.prepare(
+      `SELECT ev0, ev1, partition, off0, links FROM trail_batches WHERE partition = ? AND off1 >= ? AND (off0, ev0) > (?, ?)
+       ORDER BY off0, ev0 LIMIT ?`,
     );
-    let after: [number, string] = [fromOffset, ''];
+    const docs = this.#db.prepare('SELECT rowid, doc FROM events WHERE rowid BETWEEN ? AND ?');
+    let buffer: BatchLink[] = [];
+    /** Yields the buffered links below `upTo`, in order, with their documents (a deleted one is skipped). */
+    const emit = function* (upTo: number): Generator<PipewardenEvent> {
+      const ready = buffer.filter((l) => l[1] < upTo).sort((x, y) => x[1] - y[1] || x[0] - y[0]);
+      buffer = buffer.filter((l) => l[1] >= upTo);
+      if (ready.length === 0) return;
+      const evs = ready.map((l) => l[0]);
+      const text = new Map<number, string>();
+      for (const r of docs.all(Math.min(...evs), Math.max(...evs)))
+        text.set(Number(r.rowid), r.doc as string);
+      for (const l of ready) {
+        const d = text.get(l[0]);
+        if (d !== undefined) yield linkedDoc(d, partition, l);
+      }
+    };
+    let after: [number, number] = [Number.MIN_SAFE_INTEGER, 0];
     for (;;) {
-      const rows = page.all(partition, after[0], after[1], TRAIL_PAGE);
-      for (const r of rows) yield JSON.parse(r.doc as string) as PipewardenEvent;
-      if (rows.length < TRAIL_PAGE) return;
-      const last = rows.at(-1)!;
-      after = [Number(last.o), last.id as string];
+      const rows = batches.all(partition, fromOffset, after[0], after[1], TRAIL_PAGE / 10);
+      for (const r of rows) {
+        const b = batchOf(r);
+        const off0 = Number(r.off0);
+        yield* emit(off0);
+        for (const l of b.links) if (l[1] >= fromOffset) buffer.push(l);
+        after = [off0, b.ev0];
+      }
+      if (rows.length < TRAIL_PAGE / 10) break;
     }
+    yield* emit(Number.POSITIVE_INFINITY);
   }
 
   async *trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }> {
     const page = this.#db.prepare(
       `SELECT rowid, id, json_extract(doc, '$.event.ingested') AS ingested FROM events
-       WHERE ${TP} IS NULL AND rowid > ? AND json_extract(doc, '$.event.ingested') >= ? ORDER BY rowid LIMIT ?`,
+       WHERE rowid > ? AND json_extract(doc, '$.event.ingested') >= ? ORDER BY rowid LIMIT ?`,
     );
     let after = 0;
+    const cache = new Map<number, Batch>();
     for (;;) {
       const rows = page.all(after, since, TRAIL_PAGE);
-      for (const r of rows) yield { id: r.id as string, ingested: String(r.ingested) };
+      for (const r of rows) {
+        if (!this.#batchHolding(Number(r.rowid), cache))
+          yield { id: r.id as string, ingested: String(r.ingested) };
+      }
       if (rows.length < TRAIL_PAGE) return;
       after = Number(rows.at(-1)!.rowid);
+      if (cache.size > 100) cache.clear();
     }
   }
 
@@ -641,25 +844,33 @@ export class SqliteStore implements Store {
         'SELECT partition, n, doc FROM trail_checkpoints WHERE pruned = 0 AND time < ? ORDER BY partition, n',
       )
       .all(before);
-    const ids = this.#db.prepare(
-      `SELECT rowid FROM events WHERE ${TP} = ? AND ${TO} BETWEEN ? AND ? LIMIT 1000`,
+    const batches = this.#db.prepare(
+      'SELECT ev0, ev1, partition, links FROM trail_batches WHERE partition = ? AND off0 <= ? AND off1 >= ?',
     );
     const dropText = this.#db.prepare('DELETE FROM events_fts WHERE rowid = ?');
     const dropEvent = this.#db.prepare('DELETE FROM events WHERE rowid = ?');
+    const dropBatch = this.#db.prepare('DELETE FROM trail_batches WHERE ev0 = ?');
+    const keepLinks = this.#db.prepare(
+      'UPDATE trail_batches SET links = ?, off0 = ?, off1 = ? WHERE ev0 = ?',
+    );
     const mark = this.#db.prepare('UPDATE trail_checkpoints SET pruned = 1 WHERE partition = ? AND n = ?');
     let total = 0;
     for (const row of due) {
       const c = JSON.parse(row.doc as string) as Checkpoint;
-      for (;;) {
-        const rows = ids.all(c.partition, c.fromOffset, c.toOffset) as Array<{ rowid: number }>;
-        if (rows.length === 0) break;
+      for (const r of batches.all(c.partition, c.toOffset, c.fromOffset)) {
+        const b = batchOf(r);
+        const inside = (l: BatchLink) => l[1] >= c.fromOffset && l[1] <= c.toOffset;
+        const gone = b.links.filter(inside);
+        const kept = b.links.filter((l) => !inside(l));
+        // One transaction per batch: the write lock is never held long.
         this.#transaction(() => {
-          for (const { rowid } of rows) {
-            dropText.run(rowid);
-            dropEvent.run(rowid);
+          for (const l of gone) {
+            dropText.run(l[0]);
+            total += Number(dropEvent.run(l[0]).changes);
           }
+          if (kept.length === 0) dropBatch.run(b.ev0);
+          else keepLinks.run(JSON.stringify(kept), kept[0]![1], kept.at(-1)![1], b.ev0);
         });
-        total += rows.length;
       }
       mark.run(c.partition, c.n);
     }

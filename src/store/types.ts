@@ -179,10 +179,20 @@ export interface Store {
    */
   sweepRetention?(now: Date): Promise<number>;
   // --- trail (src/trail): chain-ordered reads and checkpoints ---------------------------------------
-  /** Which of these event ids are stored, each with its chain link (null: stored without one). Real-time. */
-  trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>>;
+  /**
+   * Which of these event ids are stored, each with its chain link (null: stored without one). Real-time.
+   * `collisions`: only where a create of them now would collide (Elasticsearch: the write index) — all
+   * the index role needs while it holds the partition's head, when nothing of its own is redelivered.
+   */
+  trailExisting(ids: string[], options?: { collisions?: boolean }): Promise<Map<string, TrailLink | null>>;
   /** The chained event of `partition` with the greatest offset below `offset` (the link to continue from). */
   trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined>;
+  /**
+   * Transactional stores (SQLite): stores chained events, and the checkpoint they complete if given, all
+   * or nothing. Returns false, having written nothing, when any of them is already stored (a redelivery:
+   * the index role then checks with trailExisting). Lets the index role skip that check per batch.
+   */
+  trailAppend?(events: PipewardenEvent[], checkpoint?: Checkpoint): Promise<boolean>;
   /** Create-only by (partition, n): writing the same checkpoint again changes nothing. */
   putTrailCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Every stored checkpoint (of one partition), by partition then number. */

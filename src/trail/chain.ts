@@ -1,24 +1,43 @@
 // The hash chain: one per bus partition, in offset order. Each link hashes the previous link with the
-// event's canonical bytes (RFC 8785, so any store that keeps the JSON keeps the hash), so an edit, a
-// deletion, an insertion or a reordering anywhere breaks a link or a sequence number.
-import { createHash } from 'node:crypto';
+// event's bytes, so an edit, a deletion, an insertion or a reordering anywhere breaks a link or a
+// sequence number.
+//
+// Link version 2 (every link written now) hashes the event's JSON text as the index role serialises it
+// for the store (ECMAScript JSON.stringify of the event without its link): those bytes are computed
+// once, hashed and stored, and a reader gets them back from any store that keeps a document's key order
+// (SQLite keeps the text, Elasticsearch keeps _source). Version 1 links (no `v`, written before) hash the
+// RFC 8785 canonical form; they still verify.
+import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { PipewardenEvent } from '../event.ts';
 import type { TrailLink } from './types.ts';
 
 /** The event as it was chained: without its own link. */
-function unlinked(e: PipewardenEvent): PipewardenEvent {
+export function unlinked(e: PipewardenEvent): PipewardenEvent {
   if (e.pipewarden?.trail === undefined) return e;
   const { trail: _, ...pipewarden } = e.pipewarden;
   return { ...e, pipewarden } as PipewardenEvent;
 }
 
-/** sha256(prev ‖ "\n" ‖ seq ‖ "\n" ‖ canonical event), hex. */
-export function linkHash(prev: string, seq: number, e: PipewardenEvent): string {
-  return createHash('sha256')
-    .update(`${prev}\n${seq}\n`)
-    .update(canonicalize(unlinked(e)) ?? '')
-    .digest('hex');
+/**
+ * The text a link hashed, kept on the event (a symbol: never serialised) until the store writes it, so
+ * it is serialised once. (A WeakMap cost more: its entries slow every garbage collection.)
+ */
+const TEXT: unique symbol = Symbol('pipewarden.trail.text');
+type WithText = PipewardenEvent & { [TEXT]?: string };
+
+/** The JSON text of the event without its link: the bytes a version 2 link covers, and what a store keeps. */
+export function unlinkedText(e: PipewardenEvent): string {
+  return (e as WithText)[TEXT] ?? JSON.stringify(unlinked(e));
+}
+
+function digest(prev: string, seq: number, text: string): string {
+  return hash('sha256', `${prev}\n${seq}\n${text}`, 'hex');
+}
+
+/** sha256(prev ‖ "\n" ‖ seq ‖ "\n" ‖ event bytes), hex; the bytes by link version (see above). */
+export function linkHash(prev: string, seq: number, e: PipewardenEvent, v: 1 | 2 = 2): string {
+  return digest(prev, seq, v === 2 ? unlinkedText(e) : (canonicalize(unlinked(e)) ?? ''));
 }
 
 /** The head of a partition's chain after its last link. */
@@ -31,14 +50,16 @@ export interface Head {
 /** Links `e` after `head`, stores the link on the event, returns the new head. */
 export function link(head: Head, partition: number, offset: number, e: PipewardenEvent): Head {
   const seq = head.seq + 1;
-  const hash = linkHash(head.hash, seq, e);
-  const l: TrailLink = { partition, offset, seq, prev: head.hash, hash };
+  const text = JSON.stringify(unlinked(e));
+  const hash = digest(head.hash, seq, text);
+  const l: TrailLink = { v: 2, partition, offset, seq, prev: head.hash, hash };
   e.pipewarden.trail = l;
+  (e as WithText)[TEXT] = text;
   return { seq, hash, offset };
 }
 
 /** Whether the stored link still matches the event's content and its stated predecessor. */
 export function linkIntact(e: PipewardenEvent): boolean {
   const l = e.pipewarden.trail;
-  return l !== undefined && linkHash(l.prev, l.seq, e) === l.hash;
+  return l !== undefined && linkHash(l.prev, l.seq, e, l.v === 2 ? 2 : 1) === l.hash;
 }

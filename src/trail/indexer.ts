@@ -11,7 +11,7 @@ import type { Anchor } from './anchors/types.ts';
 import { type Head, link } from './chain.ts';
 import { checkpointHash, signCheckpoint } from './checkpoint.ts';
 import { keyId } from './key.ts';
-import { type Checkpoint, GENESIS } from './types.ts';
+import { type Checkpoint, GENESIS, type TrailLink } from './types.ts';
 
 export interface TrailIndexerOptions {
   store: Store;
@@ -118,7 +118,12 @@ export class TrailIndexer {
     return s;
   }
 
-  async #indexPartition(p: number, msgs: ConsumedMessage[]): Promise<void> {
+  /**
+   * `check`: look up which events are already stored first. A store that can append all-or-nothing
+   * (trailAppend) skips that while this process holds the partition's head: if anything turns out to be
+   * stored already, nothing was written and the batch runs again with the check.
+   */
+  async #indexPartition(p: number, msgs: ConsumedMessage[], check = false): Promise<void> {
     const { store, log } = this.#o;
     const s = await this.#state(p);
     const firstOffset = Number(msgs[0]!.offset);
@@ -137,7 +142,13 @@ export class TrailIndexer {
       if (headValid) s.head = { at: known.at, next: nextOffset };
       return;
     }
-    const existing = await store.trailExisting([...new Set(items.map((i) => i.e.event.id))]);
+    const fast = !check && headValid && store.trailAppend !== undefined;
+    // Holding the head, nothing of ours is redelivered: only a collision (a duplicate delivery) matters.
+    const existing = fast
+      ? new Map<string, TrailLink | null>()
+      : await store.trailExisting([...new Set(items.map((i) => i.e.event.id))], {
+          collisions: headValid && !check,
+        });
     let head: ChainHead;
     if (headValid) head = known.at;
     else {
@@ -164,20 +175,33 @@ export class TrailIndexer {
       }
       inBatch.add(id);
       const h = link(head, p, offset, e);
-      head = { ...h, ingested: e.event.ingested };
+      head = { seq: h.seq, hash: h.hash, offset, ingested: e.event.ingested };
       if (h.seq === lastSeq + 1)
         s.segmentStart ??= { offset, ingested: e.event.ingested, at: this.#o.now().getTime() };
       fresh.push(e);
+    }
+    if (fast) {
+      // The checkpoint this batch completes goes in the same transaction as its events.
+      const cp =
+        head.seq > lastSeq && s.segmentStart && this.#due(s, head) ? this.#sign(p, s, head) : undefined;
+      if (!(await store.trailAppend!(fresh, cp))) return this.#indexPartition(p, msgs, true);
+      s.head = { at: head, next: nextOffset };
+      if (cp) await this.#signed(p, s, cp);
+      return;
     }
     if (fresh.length) await store.indexEvents(fresh, {});
     s.head = { at: head, next: nextOffset };
     if (head.seq > lastSeq) {
       if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
-      const due =
-        head.seq - lastSeq >= this.#o.checkpoint.everyEvents ||
-        this.#o.now().getTime() - s.segmentStart.at >= this.#o.checkpoint.everySeconds * 1000;
-      if (due) await this.#checkpoint(p, s, head);
+      if (this.#due(s, head)) await this.#checkpoint(p, s, head);
     }
+  }
+
+  #due(s: PartitionState, head: ChainHead): boolean {
+    return (
+      head.seq - (s.last?.toSeq ?? 0) >= this.#o.checkpoint.everyEvents ||
+      this.#o.now().getTime() - s.segmentStart!.at >= this.#o.checkpoint.everySeconds * 1000
+    );
   }
 
   /**
@@ -200,10 +224,18 @@ export class TrailIndexer {
   }
 
   async #checkpoint(p: number, s: PartitionState, head: ChainHead): Promise<void> {
+    const cp = this.#sign(p, s, head);
+    if (!cp) return;
+    await this.#o.store.putTrailCheckpoint(cp);
+    await this.#signed(p, s, cp);
+  }
+
+  /** The checkpoint over the partition's unsigned segment up to `head` (not stored yet). */
+  #sign(p: number, s: PartitionState, head: ChainHead): Checkpoint | undefined {
     const start = s.segmentStart;
     const fromSeq = (s.last?.toSeq ?? 0) + 1;
-    if (!start || head.seq < fromSeq) return;
-    const cp = signCheckpoint(
+    if (!start || head.seq < fromSeq) return undefined;
+    return signCheckpoint(
       {
         v: 1,
         partition: p,
@@ -222,7 +254,10 @@ export class TrailIndexer {
       },
       this.#o.key!,
     );
-    await this.#o.store.putTrailCheckpoint(cp);
+  }
+
+  /** After the checkpoint is stored: the next segment starts, and the anchors get it. */
+  async #signed(p: number, s: PartitionState, cp: Checkpoint): Promise<void> {
     s.last = cp;
     delete s.segmentStart;
     // An anchor that fails is logged; the checkpoint stays in the store and `trail verify --anchor` names it.

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { anchors as anchorUnits } from './anchors/index.ts';
 import type { Anchor } from './anchors/types.ts';
+import { type DeployCheck, startDeployCheck } from './deploy-check.ts';
 import { TrailIndexer } from './indexer.ts';
 import { loadSigningKey } from './key.ts';
 import { type VerifyReport, verifyTrail } from './verify.ts';
@@ -31,6 +32,8 @@ export interface TrailService extends Subscription {
   indexer: TrailIndexer;
   /** Runs the scheduled check once (tests, and the cron job). */
   verifyNow(): Promise<VerifyReport | undefined>;
+  /** deploy-without-trace across sources (deploy-check.ts), when enabled: one run at `now`. */
+  deployCheck?: DeployCheck;
 }
 
 export function trailEnabled(config: Config): boolean {
@@ -104,7 +107,17 @@ export async function startTrail(o: {
     anchors: enabled ? createAnchors(config, log) : [],
     contiguousOffsets: bus.kind === 'kafka',
   });
-  if (!key) return { indexer, verifyNow: async () => undefined, stop: () => indexer.close() };
+  const deployCheck = startDeployCheck({ config, store, bus, log });
+  if (!key)
+    return {
+      indexer,
+      verifyNow: async () => undefined,
+      ...(deployCheck ? { deployCheck } : {}),
+      stop: async () => {
+        await deployCheck?.stop();
+        await indexer.close();
+      },
+    };
 
   const every = Math.min(config.trail.checkpoint.everySeconds, 60) * 1000;
   const timer = setInterval(() => {
@@ -162,7 +175,9 @@ export async function startTrail(o: {
   return {
     indexer,
     verifyNow,
+    ...(deployCheck ? { deployCheck } : {}),
     stop: async () => {
+      await deployCheck?.stop();
       clearInterval(timer);
       await task?.stop();
       await running?.catch(() => {});

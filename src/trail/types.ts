@@ -2,6 +2,8 @@
 
 /** Where an event sits in its partition's hash chain; stored on the event as `pipewarden.trail`. */
 export interface TrailLink {
+  /** 2: the hash covers the event's JSON text (src/trail/chain.ts); absent: version 1, RFC 8785 bytes. */
+  v?: 2;
   partition: number;
   /** The bus offset the event was read from (informational; the order is `seq`'s). */
   offset: number;
@@ -9,7 +11,7 @@ export interface TrailLink {
   seq: number;
   /** The previous link's hash (GENESIS for seq 1). */
   prev: string;
-  /** sha256(prev ‖ seq ‖ RFC 8785 bytes of the event without its link), hex. */
+  /** sha256(prev ‖ seq ‖ the bytes of the event without its link, by version), hex. */
   hash: string;
 }
 

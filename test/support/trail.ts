@@ -109,14 +109,57 @@ export function sqliteTamper(path: string): Tamper {
       d.close();
     }
   };
-  const get = async (id: string) =>
-    run((d) => JSON.parse((d.prepare('SELECT doc FROM events WHERE id = ?').get(id) as { doc: string }).doc));
+  // The document and its link (one entry of its batch's row in trail_batches), as one event.
+  const held = (d: DatabaseSync, id: string) => {
+    const { rowid, doc } = d.prepare('SELECT rowid, doc FROM events WHERE id = ?').get(id) as {
+      rowid: number;
+      doc: string;
+    };
+    const b = d
+      .prepare(
+        'SELECT ev0, ev1, partition, links FROM trail_batches WHERE ev0 <= ? ORDER BY ev0 DESC LIMIT 1',
+      )
+      .get(rowid) as { ev0: number; ev1: number; partition: number; links: string } | undefined;
+    const links =
+      b && b.ev1 >= rowid
+        ? (JSON.parse(b.links) as Array<[number, number, number, string, string, number | null]>)
+        : [];
+    return { rowid, doc, batch: b, links, at: links.findIndex((l) => l[0] === rowid) };
+  };
+  const get = async (id: string): Promise<PipewardenEvent> =>
+    run((d) => {
+      const h = held(d, id);
+      const doc = JSON.parse(h.doc) as PipewardenEvent;
+      const l = h.links[h.at];
+      if (l && h.batch) {
+        doc.pipewarden.trail = {
+          ...(l[5] === 2 ? { v: 2 as const } : {}),
+          partition: h.batch.partition,
+          offset: l[1],
+          seq: l[2],
+          prev: l[3],
+          hash: l[4],
+        };
+      }
+      return doc;
+    });
   return {
     get,
     async edit(id, fn) {
       const doc = await get(id);
       fn(doc);
-      run((d) => d.prepare('UPDATE events SET doc = ? WHERE id = ?').run(JSON.stringify(doc), id));
+      const { trail, ...pipewarden } = doc.pipewarden;
+      run((d) => {
+        d.prepare('UPDATE events SET doc = ? WHERE id = ?').run(JSON.stringify({ ...doc, pipewarden }), id);
+        const h = held(d, id);
+        if (trail && h.batch && h.at >= 0) {
+          h.links[h.at] = [h.rowid, trail.offset, trail.seq, trail.prev, trail.hash, trail.v ?? null];
+          d.prepare('UPDATE trail_batches SET links = ? WHERE ev0 = ?').run(
+            JSON.stringify(h.links),
+            h.batch.ev0,
+          );
+        }
+      });
     },
     async remove(id) {
       run((d) => d.prepare('DELETE FROM events WHERE id = ?').run(id));
