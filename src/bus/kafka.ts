@@ -398,7 +398,17 @@ export class KafkaBus implements Bus {
       const { onAssignment } = options;
       if (onAssignment) consumer.on(consumer.events.GROUP_JOIN, () => onAssignment());
       await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+      // As in ensureTopics: with several brokers, the one asked may not know a topic just created yet.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+          break;
+        } catch (err) {
+          const unknown = toBusError(err, topic, 'subscribe to').message.startsWith('unknown topic');
+          if (!unknown || attempt >= 10) throw err;
+          await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+        }
+      }
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: options.concurrentPartitions ?? 1,
