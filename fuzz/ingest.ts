@@ -1,48 +1,33 @@
-// npm run fuzz [-- --count N --seed S --concurrency C --routes a,b]: mutated requests against every ingest
-// route of an embedded collector running in its own process on loopback (not in CI). Bodies start from
+// npm run fuzz [-- --count N --seed S --concurrency C --parallel P --routes a,b]: mutated requests against
+// every ingest route, each route against an embedded collector of its own in its own process on loopback
+// (P routes at a time, so the peak RSS is per route; not in CI). Bodies start from
 // each adapter's real fixtures and are mutated (bytes inserted, deleted, replaced; cut; nested deep;
 // huge strings; random JSON); headers vary (media types, event names, prototype member names); most
 // requests are correctly signed so they reach parsing and normalisation, the rest are not. Prints the
-// answers per route (the count of 5xx must be 0) and the collector's peak RSS. Bounded in count and time.
+// answers per route (the count of 5xx must be 0) and each collector's peak RSS. Bounded in count and time.
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { adapters } from '../ingest-adapters/index.ts';
-import { signers } from '../test/support/signers.ts';
+import { signers, sourceSecretsEnv } from '../test/support/signers.ts';
 
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '100000' },
     seed: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '32' },
+    parallel: { type: 'string', default: '2' },
     routes: { type: 'string' },
     'max-seconds': { type: 'string', default: '3000' },
   },
 });
 const COUNT = Number(values.count);
 const CONCURRENCY = Number(values.concurrency);
+const PARALLEL = Math.max(1, Number(values.parallel));
+const SEED = Number(values.seed);
 const DEADLINE = Date.now() + Number(values['max-seconds']) * 1000;
 const SECRET = 'fuzz-secret-0123456789abcdef';
-
-// The variable each source reads its secret from; docker-distribution and harbor compare the whole header.
-const ENV: Record<string, string> = {
-  github: 'GITHUB_WEBHOOK_SECRET',
-  'github-audit': 'GITHUB_AUDIT_HEC_TOKEN',
-  gitlab: 'GITLAB_WEBHOOK_TOKEN',
-  'gitlab-audit': 'GITLAB_AUDIT_STREAMING_TOKEN',
-  'gitlab-logs': 'GITLAB_LOGS_TOKEN',
-  bitbucket: 'BITBUCKET_WEBHOOK_SECRET',
-  'bitbucket-server': 'BITBUCKET_SERVER_WEBHOOK_SECRET',
-  'azure-devops': 'AZURE_DEVOPS_WEBHOOK_SECRET',
-  circleci: 'CIRCLECI_WEBHOOK_SECRET',
-  jenkins: 'JENKINS_SECRET',
-  artifactory: 'ARTIFACTORY_SECRET',
-  nexus: 'NEXUS_SECRET',
-  'docker-distribution': 'DOCKER_DISTRIBUTION_TOKEN',
-  harbor: 'HARBOR_TOKEN',
-};
-const WHOLE_HEADER = new Set(['docker-distribution', 'harbor']);
 
 /** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
 function prng(seed: number) {
@@ -55,7 +40,9 @@ function prng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const rand = prng(Number(values.seed));
+// One generator per route (seeded with the seed and the route's place), so routes run side by side and a
+// route's run repeats with its seed whatever else runs.
+let rand = prng(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 
@@ -202,10 +189,16 @@ interface Tally {
   fivexx: Array<{ status: number; body: string }>;
 }
 
-async function main() {
-  const env = Object.fromEntries(
-    adapters.map((a) => [`PIPEWARDEN_${ENV[a.id]}`, WHOLE_HEADER.has(a.id) ? `Bearer ${SECRET}` : SECRET]),
-  );
+interface RouteResult {
+  id: string;
+  tally: Tally;
+  peak: number;
+  seconds: number;
+}
+
+/** One route against a collector of its own: `COUNT` requests, then the collector's peak RSS. */
+async function fuzzRoute(id: string, place: number): Promise<RouteResult> {
+  const adapter = adapters.find((x) => x.id === id)!;
   const child = fork(
     new URL('../test/support/guarded-collector.ts', import.meta.url).pathname,
     [
@@ -213,7 +206,7 @@ async function main() {
         log: { level: 'silent' },
         server: { limits: { maxUnauthenticatedPerClient: 256, maxUnauthenticated: 512 } },
       }),
-      JSON.stringify(env),
+      JSON.stringify(sourceSecretsEnv(SECRET)),
     ],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
@@ -224,82 +217,101 @@ async function main() {
     });
   const { url } = await new Promise<{ url: string }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { url: string }));
-    child.once('exit', (c) => reject(new Error(`collector exited with ${c}`)));
+    child.once('exit', (c) => reject(new Error(`collector for ${id} exited with ${c}`)));
   });
   const base = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const only = values.routes?.split(',');
   const started = Date.now();
-  const results: Array<[string, Tally]> = [];
-
-  for (const a of adapters.filter((x) => !only || only.includes(x.id))) {
-    const route = a.paths?.[0] ?? `/ingest/${a.id}`;
-    const { bodies, headers } = fixtures(a.id);
-    const tally: Tally = { sent: 0, byClass: {}, fivexx: [] };
-    let next = 0;
-    const one = async (): Promise<void> => {
-      while (next < COUNT && Date.now() < DEADLINE) {
-        next++;
-        const i = int(bodies.length);
-        const raw = rand() < 0.15 ? bodies[i]! : mutate(bodies[i]!);
-        const h: Record<string, string> = { ...headers[i] };
-        delete h['content-length'];
-        delete h.host;
-        if (rand() < 0.3) h['content-type'] = pick(TYPES);
-        h['content-type'] ??= 'application/json';
-        if (rand() < 0.3) h[pick(EVENT_HEADERS)] = pick(EVENT_VALUES);
-        const signed = rand() < 0.8;
-        Object.assign(h, signed ? signers[a.id]!(raw, SECRET, new Date()) : {});
-        const payload = Buffer.from(raw);
-        const status = await new Promise<number>((resolve) => {
-          const req = request(
-            {
-              host: base.hostname,
-              port: base.port,
-              path: route,
-              method: 'POST',
-              agent,
-              headers: { ...h, 'content-length': payload.length },
-            },
-            (res) => {
-              const chunks: Buffer[] = [];
-              res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
-              res.on('end', () => {
-                if ((res.statusCode ?? 0) >= 500 && tally.fivexx.length < 5)
-                  tally.fivexx.push({
-                    status: res.statusCode!,
-                    body: Buffer.concat(chunks).toString().slice(0, 300),
-                  });
-                resolve(res.statusCode ?? 0);
-              });
-            },
-          );
-          req.on('error', () => resolve(-1)); // cut by the server (e.g. refused before the body): not a 5xx
-          req.end(payload);
-        });
-        tally.sent++;
-        const cls = status < 0 ? 'cut' : `${Math.floor(status / 100)}xx`;
-        tally.byClass[cls] = (tally.byClass[cls] ?? 0) + 1;
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, one));
-    results.push([a.id, tally]);
-    const classes = Object.entries(tally.byClass)
-      .sort()
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    process.stdout.write(`${a.id.padEnd(20)} ${String(tally.sent).padStart(7)} requests: ${classes}\n`);
-    for (const f of tally.fivexx) process.stdout.write(`  5xx ${f.status}: ${f.body}\n`);
-  }
+  const gen = prng(SEED * 1000 + place);
+  const route = adapter.paths?.[0] ?? `/ingest/${id}`;
+  const { bodies, headers } = fixtures(id);
+  const tally: Tally = { sent: 0, byClass: {}, fivexx: [] };
+  let next = 0;
+  const one = async (): Promise<void> => {
+    while (next < COUNT && Date.now() < DEADLINE) {
+      next++;
+      rand = gen; // this route's generator for everything drawn until the request is sent
+      const i = int(bodies.length);
+      const raw = rand() < 0.15 ? bodies[i]! : mutate(bodies[i]!);
+      const h: Record<string, string> = { ...headers[i] };
+      delete h['content-length'];
+      delete h.host;
+      if (rand() < 0.3) h['content-type'] = pick(TYPES);
+      h['content-type'] ??= 'application/json';
+      if (rand() < 0.3) h[pick(EVENT_HEADERS)] = pick(EVENT_VALUES);
+      const signed = rand() < 0.8;
+      Object.assign(h, signed ? signers[id]!(raw, SECRET, new Date()) : {});
+      const payload = Buffer.from(raw);
+      const status = await new Promise<number>((resolve) => {
+        const req = request(
+          {
+            host: base.hostname,
+            port: base.port,
+            path: route,
+            method: 'POST',
+            agent,
+            headers: { ...h, 'content-length': payload.length },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
+            res.on('end', () => {
+              if ((res.statusCode ?? 0) >= 500 && tally.fivexx.length < 5)
+                tally.fivexx.push({
+                  status: res.statusCode!,
+                  body: Buffer.concat(chunks).toString().slice(0, 300),
+                });
+              resolve(res.statusCode ?? 0);
+            });
+          },
+        );
+        req.on('error', () => resolve(-1)); // cut by the server (e.g. refused before the body): not a 5xx
+        req.end(payload);
+      });
+      tally.sent++;
+      const cls = status < 0 ? 'cut' : `${Math.floor(status / 100)}xx`;
+      tally.byClass[cls] = (tally.byClass[cls] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, one));
   const { peak } = await ask<{ peak: number }>('rss');
-  const total = results.reduce((n, [, t]) => n + t.sent, 0);
-  const fivexx = results.reduce((n, [, t]) => n + (t.byClass['5xx'] ?? 0), 0);
-  process.stdout.write(
-    `\ntotal ${total} requests in ${((Date.now() - started) / 1000).toFixed(0)} s; 5xx: ${fivexx}; collector peak RSS ${(peak / 1048576).toFixed(0)} MB\n`,
-  );
   agent.destroy();
   child.send('stop');
   await new Promise((r) => child.once('exit', r));
+  const result = { id, tally, peak, seconds: (Date.now() - started) / 1000 };
+  const classes = Object.entries(tally.byClass)
+    .sort()
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  process.stdout.write(
+    `${id.padEnd(20)} ${String(tally.sent).padStart(7)} requests in ${result.seconds.toFixed(0).padStart(4)} s, peak RSS ${(peak / 1048576).toFixed(0).padStart(4)} MB: ${classes}\n`,
+  );
+  for (const f of tally.fivexx) process.stdout.write(`  5xx ${f.status}: ${f.body}\n`);
+  return result;
+}
+
+async function main() {
+  const only = values.routes?.split(',');
+  const ids = adapters.map((a) => a.id).filter((id) => !only || only.includes(id));
+  const unknown = only?.filter((id) => !adapters.some((a) => a.id === id)) ?? [];
+  if (unknown.length) throw new Error(`unknown routes: ${unknown.join(', ')}`);
+  const started = Date.now();
+  const results: RouteResult[] = [];
+  let at = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL, ids.length) }, async () => {
+      while (at < ids.length) {
+        const place = at++;
+        results.push(await fuzzRoute(ids[place]!, place));
+      }
+    }),
+  );
+  const total = results.reduce((n, r) => n + r.tally.sent, 0);
+  const fivexx = results.reduce((n, r) => n + (r.tally.byClass['5xx'] ?? 0), 0);
+  const peak = Math.max(...results.map((r) => r.peak));
+  process.stdout.write(
+    `\ntotal ${total} requests on ${results.length} routes in ${((Date.now() - started) / 1000).toFixed(0)} s; 5xx: ${fivexx}; highest collector peak RSS ${(peak / 1048576).toFixed(0)} MB\n`,
+  );
   process.exit(fivexx === 0 ? 0 : 1);
 }
 

@@ -59,21 +59,30 @@ function proc(role: string, port: number, configFile: string, env: NodeJS.Proces
       if (role !== 'all') args.push('--role', role);
       // Each process's log, kept for a look after the run (FAULTS_LOGS, default a temp dir).
       const out = openSync(join(LOGS, `${role}-${port}.log`), 'a');
-      p.child = spawn(process.execPath, args, {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', out, out],
-      });
       const deadline = Date.now() + 120_000;
-      for (;;) {
-        const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ok) return;
-        if (p.child.exitCode !== null) throw new Error(`${role} exited with ${p.child.exitCode}`);
-        if (Date.now() > deadline) throw new Error(`${role} did not start`);
-        await sleep(250);
+      // A process that exits while starting (a store request timing out on a loaded machine) is started
+      // again, as a supervisor would, until the deadline: one slow answer must not end the whole table.
+      for (let attempt = 1; ; attempt++) {
+        const child = spawn(process.execPath, args, {
+          cwd: ROOT,
+          env: { ...process.env, ...env },
+          stdio: ['ignore', out, out],
+        });
+        p.child = child;
+        for (;;) {
+          const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (ok) return;
+          if (child.exitCode !== null) break;
+          if (Date.now() > deadline) throw new Error(`${role} did not start`);
+          await sleep(250);
+        }
+        if (Date.now() > deadline)
+          throw new Error(`${role} exited with ${child.exitCode} (${attempt} starts)`);
+        console.error(`${role} exited with ${child.exitCode} while starting; starting it again`);
+        await sleep(1_000);
       }
     },
     async kill() {

@@ -6,7 +6,7 @@ import { MINUTE } from '../../src/detect/config.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { compileGlob, type GlobMatcher } from '../../src/util/glob.ts';
-import { capped, safeRegexString } from '../../src/util/safe-regex.ts';
+import { capped, linearRegex, safeRegexString } from '../../src/util/safe-regex.ts';
 import type { CoverageRow } from '../owasp.ts';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -199,7 +199,7 @@ const jobName = (job: string | undefined) => job?.replace(/ #\d+$/, '');
 /** The release tag of a published artefact: the first path or tag segment that looks like a release. */
 function releaseTag(e: PipewardenEvent, pattern: string | null): string | undefined {
   if (pattern === null) return undefined;
-  const re = new RegExp(pattern, 'i');
+  const re = linearRegex(pattern, 'i');
   const segments = [e.pipewarden.artifact, e.pipewarden.branch]
     .filter((s): s is string => s !== undefined)
     .flatMap((s) => s.split(/[/:@]/));
@@ -210,13 +210,13 @@ function releaseTag(e: PipewardenEvent, pattern: string | null): string | undefi
 function deployOf(e: PipewardenEvent, config: Config): { what: string; tag?: string } | undefined {
   const k = e.pipewarden.kind;
   if (k === 'deploy')
-    return config.ignoreActions.some((a) => new RegExp(a).test(capped(e.event.action)))
+    return config.ignoreActions.some((a) => linearRegex(a).test(capped(e.event.action)))
       ? undefined
       : { what: 'deploy' };
   if (k === 'build') {
     if (config.buildsWithEnvironment && e.pipewarden.environment) return { what: 'deploy job' };
     const name = [jobName(e.pipewarden.job), e.pipewarden.pipeline].filter(Boolean).join(' ');
-    if (name && config.deployJobs.some((p) => new RegExp(p, 'i').test(capped(name))))
+    if (name && config.deployJobs.some((p) => linearRegex(p, 'i').test(capped(name))))
       return { what: 'deploy job' };
     return undefined;
   }
@@ -238,7 +238,7 @@ function approvedEmergency(e: PipewardenEvent, config: Config): string | undefin
     new RegExp(`(^|[^\\w-])${l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`, 'i').test(text),
   );
   if (label) return `label ${label}`;
-  const ticket = ticketPattern ? new RegExp(ticketPattern, 'i').exec(text)?.[0] : undefined;
+  const ticket = ticketPattern ? linearRegex(ticketPattern, 'i').match(text) : undefined;
   return ticket ? `ticket ${ticket}` : undefined;
 }
 

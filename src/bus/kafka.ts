@@ -7,11 +7,13 @@ import {
   type Consumer,
   type EachBatchPayload,
   type IHeaders,
+  type ISocketFactory,
   Kafka,
   type KafkaMessage,
   type logCreator,
   logLevel,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
@@ -104,6 +106,8 @@ export interface KafkaBusOptions {
   maxMessageBytes?: number;
   /** Cap on the bytes merged into one produce request (several publishes batched together). */
   maxBatchBytes?: number;
+  /** How connections to the brokers are made (kafkajs's own by default); tests put a fault in between. */
+  socketFactory?: ISocketFactory;
 }
 
 export class KafkaBus implements Bus {
@@ -141,6 +145,7 @@ export class KafkaBus implements Bus {
           password: sasl.passwordEnv!.reveal(),
         } as SASLOptions,
       }),
+      ...(options.socketFactory && { socketFactory: options.socketFactory }),
       connectionTimeout: 3_000,
       requestTimeout: 10_000,
       retry: CLIENT_RETRY,
@@ -266,38 +271,115 @@ export class KafkaBus implements Bus {
   async #drain(): Promise<void> {
     this.#sending = true;
     try {
-      while (this.#pending.length > 0) {
-        const batch = this.#nextBatch();
-        const byTopic = new Map<string, OutgoingMessage[]>();
-        for (const p of batch) {
-          const list = byTopic.get(p.topic) ?? [];
-          list.push(...p.messages);
-          byTopic.set(p.topic, list);
-        }
-        try {
-          const producer = await this.#connectedProducer();
-          await producer.sendBatch({
-            acks: -1, // all in-sync replicas
-            timeout: SEND_TIMEOUT_MS,
-            topicMessages: [...byTopic].map(([topic, msgs]) => ({
-              topic,
-              messages: msgs.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
-            })),
-          });
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          // Every caller of the batch is told: none may assume its messages are stored.
-          const errors = batch.map((p) => toBusError(err, p.topic, 'take the messages for'));
-          for (const [i, p] of batch.entries()) p.reject(errors[i]!);
-          if (errors[0] instanceof BusUnavailableError) this.#markDown(errors[0].message);
-          // After a leader change the idempotent producer can lose its sequence state for good (every
-          // later send fails "out of order sequence"): start a new producer, with a new producer id.
-          if (producerStateLost(err)) this.#resetProducer();
-        }
-      }
+      while (this.#pending.length > 0) await this.#sendBatch(this.#nextBatch());
     } finally {
       this.#sending = false;
     }
+  }
+
+  /**
+   * Sends a batch of publishes; each resolves only once every one of its messages is on `min.insync.replicas`
+   * brokers (acks=all), so a 202 given on it is never a promise the bus cannot keep.
+   *
+   * Two kafkajs behaviours make that need more than one `sendBatch` (both seen as an event answered 202 but
+   * never on the topic when a partition leader was killed):
+   * - A `sendBatch` spanning several brokers remembers which brokers answered; when a retry finds a
+   *   partition's leadership moved to a broker that had already answered for other partitions, that
+   *   partition's messages are never sent, and the call still succeeds. So each (topic, partition) gets a
+   *   `sendBatch` of its own: one leader per call, whatever moves.
+   * - When a call fails (timeouts, a lost connection), kafkajs rewinds the partition's sequence number
+   *   although the broker may have written the batch. The next batch then reuses those sequence numbers, and
+   *   a broker that has the failed batch answers it as a duplicate: acknowledged, not written. So after any
+   *   failure the producer is replaced (a new producer id, sequences from 0). The failed batch's outcome
+   *   stays unknown: its publishers are refused (503, or the spool keeps it) and a resend may put its
+   *   events on the topic twice, which the consumers absorb by event id.
+   */
+  async #sendBatch(batch: PendingPublish[]): Promise<void> {
+    const failed = new Map<string, unknown>(); // "topic\0partition" -> error
+    const parts = new Map<string, { topic: string; partition: number; messages: OutgoingMessage[] }>();
+    const partsOf = batch.map(() => new Set<string>());
+    try {
+      const producer = await this.#connectedProducer();
+      for (const [i, p] of batch.entries()) {
+        const count = await this.#partitionCount(p.topic);
+        for (const m of p.messages) {
+          const partition = partitionFor(p.topic, m.key, count);
+          const id = `${p.topic}\0${partition}`;
+          const part = parts.get(id) ?? { topic: p.topic, partition, messages: [] };
+          parts.set(id, part);
+          part.messages.push(m);
+          partsOf[i]!.add(id);
+        }
+      }
+      await Promise.all(
+        [...parts].map(async ([id, { topic, partition, messages }]) => {
+          try {
+            await producer.sendBatch({
+              acks: -1, // all in-sync replicas (at least min.insync.replicas)
+              timeout: SEND_TIMEOUT_MS,
+              topicMessages: [
+                {
+                  topic,
+                  messages: messages.map((m) => ({
+                    key: m.key,
+                    value: m.value,
+                    headers: m.headers ?? {},
+                    partition,
+                  })),
+                },
+              ],
+            });
+          } catch (err) {
+            failed.set(id, err);
+          }
+        }),
+      );
+    } catch (err) {
+      // No producer or no topic metadata: nothing was sent, so no sequence number is in doubt.
+      const known = err instanceof Error && err.message.startsWith('unknown topic');
+      for (const p of batch) p.reject(known ? err : toBusError(err, p.topic, 'take the messages for'));
+      if (!known) this.#markDownOn(err);
+      return;
+    }
+    let first: unknown;
+    for (const [i, p] of batch.entries()) {
+      const errs = [...partsOf[i]!].map((id) => failed.get(id)).filter((e) => e !== undefined);
+      if (errs.length === 0) {
+        p.resolve();
+        continue;
+      }
+      // Any of its messages unconfirmed: the publisher may not assume any is stored.
+      first ??= errs[0];
+      p.reject(toBusError(errs[0], p.topic, 'take the messages for'));
+    }
+    if (failed.size > 0) {
+      for (const id of failed.keys()) this.#partitionCounts.delete(id.slice(0, id.indexOf('\0')));
+      this.#afterFailure(first);
+    }
+  }
+
+  #afterFailure(err: unknown): void {
+    this.#markDownOn(err);
+    this.#resetProducer();
+  }
+
+  #markDownOn(err: unknown): void {
+    const error = toBusError(err, '', 'take the messages for');
+    if (error instanceof BusUnavailableError) this.#markDown(error.message);
+  }
+
+  readonly #partitionCounts = new Map<string, number>();
+
+  /** Partitions of `topic` (cached; forgotten after a failed send, so a grown topic is seen). */
+  async #partitionCount(topic: string): Promise<number> {
+    const known = this.#partitionCounts.get(topic);
+    if (known !== undefined) return known;
+    const admin = await this.#connectedAdmin();
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new Error(`unknown topic "${topic}": create it with ensureTopics first`);
+    this.#partitionCounts.set(topic, count);
+    return count;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -318,7 +400,17 @@ export class KafkaBus implements Bus {
       const { onAssignment } = options;
       if (onAssignment) consumer.on(consumer.events.GROUP_JOIN, () => onAssignment());
       await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+      // As in ensureTopics: with several brokers, the one asked may not know a topic just created yet.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+          break;
+        } catch (err) {
+          const unknown = toBusError(err, topic, 'subscribe to').message.startsWith('unknown topic');
+          if (!unknown || attempt >= 10) throw err;
+          await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+        }
+      }
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: options.concurrentPartitions ?? 1,
@@ -385,10 +477,11 @@ export class KafkaBus implements Bus {
     this.#log.warn({ reason }, 'Kafka is down: publishes fail at once until a probe reaches it.');
   }
 
+  /** A new producer id for what follows: see #sendBatch for why every failed send needs one. */
   #resetProducer(): void {
     const old = this.#producer;
     this.#producer = undefined;
-    this.#log.warn('Kafka producer lost its sequence state; starting a new one.');
+    this.#log.warn('A Kafka send failed; starting a new producer (new producer id) for the next sends.');
     void old?.then((p) => p.disconnect()).catch(() => {});
   }
 
@@ -461,6 +554,25 @@ interface PendingPublish {
   bytes: number;
   resolve: () => void;
   reject: (e: Error) => void;
+}
+
+// kafkajs's default partitioner (murmur2 of the key, as the Java client): keyed messages land where they
+// always did. Every partition is offered as available; with a key, only the count matters.
+const defaultPartitioner = Partitioners.DefaultPartitioner();
+const allPartitions = new Map<number, PartitionMetadata[]>();
+function partitionFor(topic: string, key: string, count: number): number {
+  let partitionMetadata = allPartitions.get(count);
+  if (!partitionMetadata) {
+    partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 0,
+      replicas: [],
+      isr: [],
+    }));
+    allPartitions.set(count, partitionMetadata);
+  }
+  return defaultPartitioner({ topic, partitionMetadata, message: { key, value: null } });
 }
 
 function messageBytes(m: OutgoingMessage): number {
@@ -585,26 +697,6 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
       : value.toString('utf8');
   }
   return out;
-}
-
-const PRODUCER_STATE_ERRORS = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_EPOCH',
-  'DUPLICATE_SEQUENCE_NUMBER',
-]);
-
-/** Whether the failure leaves the idempotent producer unable to send again. */
-function producerStateLost(err: unknown): boolean {
-  const pending: unknown[] = [err];
-  for (let e = pending.pop(); e instanceof Error; e = pending.pop()) {
-    const { type, errors } = e as { type?: unknown; errors?: unknown };
-    if (typeof type === 'string' && PRODUCER_STATE_ERRORS.has(type)) return true;
-    if (/out of order sequence/i.test(e.message)) return true;
-    if (e.cause !== undefined) pending.push(e.cause);
-    if (Array.isArray(errors)) pending.push(...errors);
-  }
-  return false;
 }
 
 /** Maps a kafkajs failure: the caller's mistake stays a plain Error, anything else means "retry later". */

@@ -13,6 +13,7 @@ import {
   applyThreshold,
   closePeriod,
   type Fire,
+  Ids,
   judgeAbsence,
   type KeyState,
   NONE,
@@ -491,6 +492,12 @@ export class DetectionEngine {
         return;
       }
     }
+    // The same event at another offset (published again after a send whose outcome was unknown, or
+    // replayed): it already counts if its id is among the key's contributing ids (the newest MAX_EVENT_IDS).
+    if (s && s.e !== '' && hasId(s.e, event.event.id)) {
+      this.stats.redelivered++;
+      return;
+    }
     if (s && !r.schedule && t <= s.wm - r.windowMs) {
       this.stats.late++;
       return;
@@ -920,6 +927,17 @@ export function makeHit(
   const link = event.pipewarden.build_url ?? event.url?.original;
   if (link && /^https?:\/\/[^\s]{1,2000}$/i.test(link)) hit.link = link;
   return hit;
+}
+
+/** Whether space-joined ids (`KeyState.e`, see `Ids`) hold `id`, without splitting them. */
+function hasId(e: string, id: string): boolean {
+  const encoded = Ids.encode(id);
+  for (let i = e.indexOf(encoded); i !== -1; i = e.indexOf(encoded, i + 1)) {
+    const end = i + encoded.length;
+    if ((i === 0 || e.charCodeAt(i - 1) === 32) && (end === e.length || e.charCodeAt(end) === 32))
+      return true;
+  }
+  return false;
 }
 
 /** A rule's hit: id from detector, rule and completing event (redelivery yields the same id). */

@@ -4,7 +4,8 @@
 //   scheme allows (tokens, Basic, HEC: the adapter's verifyHeaders); a signed scheme without its
 //   signature header is refused there too;
 // - requests whose credential is in their body (a signed body) and not yet checked are capped per client
-//   address and in total, so a flood of well-formed but forged bodies holds a bounded amount of memory;
+//   address and in total, in count and in declared bytes, so a flood of well-formed but forged bodies
+//   holds a bounded amount of memory;
 // - the HTTP server cuts slow clients: request, header and idle timeouts, and a connection cap.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -34,8 +35,26 @@ export const serverLimitsSchema = z
      * proxy, set server.trustProxy so that the client, not the proxy, is counted.
      */
     maxUnauthenticatedPerClient: z.number().int().min(1).max(10_000).default(32),
-    /** The same, over all clients: memory held by unchecked bodies is at most this × bodyLimitBytes. */
+    /** The same, over all clients. */
     maxUnauthenticated: z.number().int().min(1).max(100_000).default(128),
+    /**
+     * Bytes of signed bodies being read and not yet checked, per client address (by Content-Length; a
+     * body without one counts as the body limit). A client's first such request is always taken, so one
+     * body up to the body limit gets through.
+     */
+    maxUnauthenticatedBytesPerClient: z
+      .number()
+      .int()
+      .min(1024)
+      .max(2 ** 40)
+      .default(64 * 1024 * 1024),
+    /** The same over all clients: the memory unchecked bodies can hold (beyond one body at a time). */
+    maxUnauthenticatedBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(2 ** 40)
+      .default(256 * 1024 * 1024),
   })
   .refine((l) => l.requestTimeoutMs === 0 || l.headersTimeoutMs <= l.requestTimeoutMs, {
     path: ['headersTimeoutMs'],
@@ -78,36 +97,55 @@ export function verifyOnHeaders(
   return first;
 }
 
-/** Counts requests in flight per client address and in total, refusing past the caps. */
+/** Counts requests in flight, and the bytes they declared, per client address and in total; refuses past the caps. */
 export class PendingCounter {
-  readonly #byClient = new Map<string, number>();
+  readonly #byClient = new Map<string, { n: number; bytes: number }>();
   #total = 0;
+  #bytes = 0;
   readonly perClient: number;
   readonly total: number;
-  constructor(perClient: number, total: number) {
+  readonly bytesPerClient: number;
+  readonly bytes: number;
+  constructor(perClient: number, total: number, bytesPerClient = Infinity, bytes = Infinity) {
     this.perClient = perClient;
     this.total = total;
+    this.bytesPerClient = bytesPerClient;
+    this.bytes = bytes;
   }
 
-  /** A release function, or undefined when a cap is reached. */
-  acquire(client: string): (() => void) | undefined {
-    const n = this.#byClient.get(client) ?? 0;
-    if (n >= this.perClient || this.#total >= this.total) return undefined;
-    this.#byClient.set(client, n + 1);
+  /**
+   * A release function, or undefined when a cap is reached. A byte cap never refuses a request that would
+   * be alone in its scope (the client's, or everyone's): one body up to the body limit always fits.
+   */
+  acquire(client: string, bytes = 0): (() => void) | undefined {
+    const c = this.#byClient.get(client) ?? { n: 0, bytes: 0 };
+    if (c.n >= this.perClient || this.#total >= this.total) return undefined;
+    if (c.n > 0 && c.bytes + bytes > this.bytesPerClient) return undefined;
+    if (this.#total > 0 && this.#bytes + bytes > this.bytes) return undefined;
+    c.n++;
+    c.bytes += bytes;
+    this.#byClient.set(client, c);
     this.#total++;
+    this.#bytes += bytes;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#total--;
-      const left = (this.#byClient.get(client) ?? 1) - 1;
-      if (left > 0) this.#byClient.set(client, left);
-      else this.#byClient.delete(client);
+      this.#bytes -= bytes;
+      c.n--;
+      c.bytes -= bytes;
+      if (c.n <= 0) this.#byClient.delete(client);
     };
   }
 
   get size(): number {
     return this.#total;
+  }
+
+  /** Bytes declared by the requests in flight. */
+  get heldBytes(): number {
+    return this.#bytes;
   }
 }
 
@@ -139,7 +177,13 @@ export function settled(req: FastifyRequest): void {
 
 /** Adds the onRequest hook to the (encapsulated) ingest plugin's routes. */
 export function guardIngest(app: FastifyInstance, opts: GuardOptions): PendingCounter {
-  const pending = new PendingCounter(opts.limits.maxUnauthenticatedPerClient, opts.limits.maxUnauthenticated);
+  const { limits } = opts;
+  const pending = new PendingCounter(
+    limits.maxUnauthenticatedPerClient,
+    limits.maxUnauthenticated,
+    limits.maxUnauthenticatedBytesPerClient,
+    limits.maxUnauthenticatedBytes,
+  );
   app.server.maxConnections = opts.limits.maxConnections;
   app.addHook('onRequest', async (req, reply) => {
     const source = opts.sourceOf(req);
@@ -155,14 +199,14 @@ export function guardIngest(app: FastifyInstance, opts: GuardOptions): PendingCo
       reply.header('connection', 'close');
       return opts.refuse(source, reply, 401, verdict.reason, 'unauthorized');
     }
-    const release = pending.acquire(req.ip);
+    const release = pending.acquire(req.ip, declaredBytes(req, app.initialConfig.bodyLimit));
     if (!release) {
       reply.header('connection', 'close').header('retry-after', '1');
       return opts.refuse(
         source,
         reply,
         429,
-        `too many requests from ${req.ip} whose signature is not checked yet (at most ${opts.limits.maxUnauthenticatedPerClient} per client, ${opts.limits.maxUnauthenticated} in all); retry later`,
+        `too many requests from ${req.ip} whose signature is not checked yet (at most ${limits.maxUnauthenticatedPerClient} requests or ${limits.maxUnauthenticatedBytesPerClient} bytes per client, ${limits.maxUnauthenticated} requests or ${limits.maxUnauthenticatedBytes} bytes in all); retry later`,
         'too_many_unauthenticated',
       );
     }
@@ -171,4 +215,12 @@ export function guardIngest(app: FastifyInstance, opts: GuardOptions): PendingCo
     releases.set(req, release);
   });
   return pending;
+}
+
+/** The body bytes a request will hold: its Content-Length, or the body limit when it has none (chunked). */
+function declaredBytes(req: FastifyRequest, bodyLimit: number | undefined): number {
+  const limit = bodyLimit ?? 1024 * 1024;
+  const declared = req.headers['content-length'];
+  const n = declared === undefined ? Number.NaN : Number(declared);
+  return Number.isSafeInteger(n) && n >= 0 ? Math.min(n, limit) : limit;
 }

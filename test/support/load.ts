@@ -1,5 +1,5 @@
 // A bounded loopback load of signed GitHub webhooks, for fault tests and the fault script: each request
-// is a distinct delivery; the accepted event ids are collected so that loss and duplicates can be counted.
+// is a distinct delivery of a distinct body; the accepted event ids are collected so that loss and duplicates can be counted.
 import { loadSample, rawBody, signGithub } from './samples.ts';
 
 export interface LoadResult {
@@ -29,16 +29,28 @@ export interface LoadOptions {
 }
 
 const push = loadSample('github', 'push__default.json');
-const pushRaw = rawBody(push);
+const pushBody = JSON.parse(rawBody(push)) as Record<string, unknown>;
 const alerting = loadSample('github', 'branch_protection_rule__deleted.json');
-const alertingRaw = rawBody(alerting);
+const alertingBody = JSON.parse(rawBody(alerting)) as { rule: Record<string, unknown> };
+
+/**
+ * The i-th webhook of a run, distinct in its signed content: event ids come from it (a replayed body is one
+ * event), so identical bodies would make every push one event and hide a lost one.
+ */
+function bodyOf(run: string, i: number, alert: boolean): string {
+  const tag = `${run}-${i}`;
+  if (alert) return JSON.stringify({ ...alertingBody, rule: { ...alertingBody.rule, name: `load ${tag}` } });
+  const after = Buffer.from(tag).toString('hex').padStart(40, '0').slice(-40);
+  return JSON.stringify({ ...pushBody, after });
+}
 
 export async function sendLoad(o: LoadOptions): Promise<LoadResult> {
   const result: LoadResult = { sent: 0, accepted: 0, refused: {}, failed: 0, ids: new Set() };
   let next = 0;
   const one = async (i: number) => {
     const alert = o.alertEvery ? i % o.alertEvery === o.alertEvery - 1 : false;
-    const [sample, raw] = alert ? [alerting, alertingRaw] : [push, pushRaw];
+    const sample = alert ? alerting : push;
+    const raw = bodyOf(o.run, i, alert);
     const headers = signGithub(sample, raw, o.secret, `${o.run}-${i}`);
     const deadline = Date.now() + (o.retryForMs ?? 0);
     for (;;) {

@@ -1,13 +1,15 @@
 // Issue 10 item 12: patterns from config never backtrack over attacker-controlled fields. Globs are
 // matched by a linear NFA (src/util/glob.ts); operator regexes are checked at config load
-// (src/util/safe-regex.ts, safe-regex2) and only ever run on a field cut to MATCH_MAX characters.
+// (src/util/safe-regex.ts: RE2 syntax, safe-regex2), matched in linear time by re2js, and only ever run on
+// a field cut to MATCH_MAX characters.
 import fc from 'fast-check';
+import { RE2JS } from 're2js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { outOfHoursDeploys } from '../../detectors/out-of-hours-deploys/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { compileGlob, globWork } from '../../src/util/glob.ts';
-import { MATCH_MAX } from '../../src/util/safe-regex.ts';
+import { linearRegex, MATCH_MAX } from '../../src/util/safe-regex.ts';
 
 /** The regex the globs used to compile to: the reference semantics the linear matcher must keep. */
 function referenceRegExp(glob: string, flags = ''): RegExp {
@@ -95,6 +97,15 @@ describe('out-of-hours-deploys on a hostile field', () => {
       lengths.push(String(s).length);
       return exec.call(this, s);
     });
+    // Operator regexes run on re2js (linear time): what they are given is counted the same way.
+    const matcher = RE2JS.prototype.matcher;
+    vi.spyOn(RE2JS.prototype, 'matcher').mockImplementation(function (
+      this: RE2JS,
+      s: Parameters<RE2JS['matcher']>[0],
+    ) {
+      lengths.push(String(s).length);
+      return matcher.call(this, s);
+    });
     expect(outOfHoursDeploys.appliesTo(event, config)).toBe(true);
     const hit = outOfHoursDeploys.match?.(event, { config, now: new Date('2026-03-08T03:00:00Z') });
     vi.restoreAllMocks();
@@ -121,5 +132,40 @@ describe('operator regexes are checked at config load', () => {
     expect(
       load({ emergency: { ticketPattern: '\\bCHG-\\d+\\b' }, deployJobs: ['deploy', '^asgard$'] }),
     ).not.toThrow();
+  });
+});
+
+describe('operator regexes match in linear time', () => {
+  const load = (detector: Record<string, unknown>) => () =>
+    parseConfig({ detectors: { 'out-of-hours-deploys': detector } }, {});
+
+  it.each([
+    [
+      { emergency: { ticketPattern: '(CHG)-\\d+-\\1' } },
+      'detectors.out-of-hours-deploys.emergency.ticketPattern',
+    ],
+    [{ deployJobs: ['(?<=x)deploy'] }, 'detectors.out-of-hours-deploys.deployJobs.0'],
+  ])('refuses %j (backreference, lookaround) with an error naming its path', (detector, path) => {
+    expect(load(detector)).toThrow(
+      new RegExp(`${path.replace(/\./g, '\\.')}: must be a regular expression RE2 accepts`),
+    );
+  });
+
+  it('takes .*a.*b (no nested quantifier, polynomial when backtracking) and answers at once on a hostile field', () => {
+    // The backtracking RegExp took 6.7 s for this on one 1,024-character field; `.*.*.*y` 35 s on 300.
+    expect(load({ deployJobs: ['.*a.*b', '.*.*.*y'] })).not.toThrow();
+    const field = 'a'.repeat(MATCH_MAX);
+    const calls: number[] = [];
+    const test = RegExp.prototype.test;
+    const spy = vi.spyOn(RegExp.prototype, 'test').mockImplementation(function (this: RegExp, s: string) {
+      calls.push(s.length);
+      return test.call(this, s);
+    });
+    expect(linearRegex('.*a.*b', 'i').test(field)).toBe(false);
+    expect(linearRegex('.*.*.*y').test(field)).toBe(false);
+    expect(linearRegex('.*a.*b').test(`${field}b`)).toBe(true);
+    expect(linearRegex('CHG-\\d+', 'i').match('fix chg-42 now')).toBe('chg-42');
+    spy.mockRestore();
+    expect(calls).toEqual([]); // no backtracking RegExp involved
   });
 });

@@ -3,7 +3,9 @@
 // included. Now: owner and name are checked strictly; the token goes only to the configured API origin;
 // a redirect (never with the token) is followed only to the API origin itself, to a host the operator
 // lists, or to the vendor's documented log-storage hosts — and then never to a loopback, private,
-// link-local or otherwise non-public address.
+// link-local or otherwise non-public address. That last check is made again by the connection itself
+// (`publicOnlyLookup`): the address connected to is the address checked, so a name that resolves to a
+// public address for the check and to a private one a moment later (DNS rebinding) gets nowhere.
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ipMatcher } from '../../util/ip.ts';
@@ -59,6 +61,53 @@ const matchesPattern = (host: string, pattern: string) =>
   pattern.startsWith('*.')
     ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1
     : host === pattern;
+
+/** Whether a redirect to `target` may only reach public addresses (a vendor host, not the API or a listed one). */
+export function publicOnly(target: URL, policy: RedirectPolicy): boolean {
+  if (target.origin === policy.apiOrigin) return false;
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return !policy.allowHosts.some(
+    (h) => h.toLowerCase() === host || h.toLowerCase() === target.host.toLowerCase(),
+  );
+}
+
+/** A connection refused because its host resolved to a non-public address. */
+export class NonPublicAddressError extends Error {
+  override name = 'NonPublicAddressError';
+}
+
+type LookupCallback = (
+  err: Error | null,
+  address: string | Array<{ address: string; family: number }>,
+  family?: number,
+) => void;
+
+/**
+ * A `lookup` for node:net / node:https that resolves through `lookup` once and refuses a name with any
+ * non-public address: the connection is made to an address this very lookup checked.
+ */
+export function publicOnlyLookup(lookup: Lookup = systemLookup) {
+  return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
+    lookup(hostname).then(
+      (addresses) => {
+        if (!addresses.length) return callback(new Error(`${hostname} does not resolve`), '');
+        const bad = addresses.find((a) => NON_PUBLIC(a));
+        if (bad)
+          return callback(
+            new NonPublicAddressError(`${hostname} resolves to ${bad}, a loopback or private address`),
+            '',
+          );
+        if (options.all)
+          callback(
+            null,
+            addresses.map((address) => ({ address, family: isIP(address) })),
+          );
+        else callback(null, addresses[0]!, isIP(addresses[0]!));
+      },
+      (err: Error) => callback(err, ''),
+    );
+  };
+}
 
 /** Why a redirect to `target` is refused, or undefined when it may be followed (without the token). */
 export async function redirectRefusal(

@@ -2,13 +2,21 @@
 // event marks a finished job (a GitHub workflow_job, a GitLab Job Hook), downloads that job's log and
 // streams it onto the build-logs topic.
 
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 import { adapters } from '../../../ingest-adapters/index.ts';
 import { type Bus, BusUnavailableError, type Subscription } from '../../bus/types.ts';
 import type { PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
 import { obj } from '../json.ts';
 import type { BuildLogsConfig, FetcherConfig } from './config.ts';
-import { redirectRefusal } from './egress.ts';
+import {
+  type Lookup,
+  NonPublicAddressError,
+  publicOnly,
+  publicOnlyLookup,
+  redirectRefusal,
+} from './egress.ts';
 import type { FetchTarget, LogFetcher } from './fetcher.ts';
 import type { BuildLogWriter } from './writer.ts';
 
@@ -60,8 +68,17 @@ export class FetchError extends Error {
   }
 }
 
-/** Downloads one log and streams it onto the topic. GitHub answers 302 to a pre-signed URL: followed without our token. */
-export async function fetchLog(target: FetchTarget, writer: BuildLogWriter, timeoutMs = 60_000) {
+/**
+ * Downloads one log and streams it onto the topic. GitHub answers 302 to a pre-signed URL: followed without
+ * our token; to a vendor's log-storage host, over a connection whose address is checked as it is made.
+ * `lookup` resolves names for those checks (the system resolver by default).
+ */
+export async function fetchLog(
+  target: FetchTarget,
+  writer: BuildLogWriter,
+  timeoutMs = 60_000,
+  lookup?: Lookup,
+) {
   const signal = AbortSignal.timeout(timeoutMs);
   // The token goes to the configured API origin and nowhere else.
   if (target.redirects && new URL(target.url).origin !== target.redirects.apiOrigin)
@@ -73,9 +90,18 @@ export async function fetchLog(target: FetchTarget, writer: BuildLogWriter, time
     if (!location) throw new FetchError(`${target.url} answered ${res.status} without a Location`, false);
     // The redirect target is a pre-signed blob URL: the API token must not travel there.
     const next = new URL(location, target.url);
-    const refused = target.redirects ? await redirectRefusal(next, target.redirects) : undefined;
+    const refused = target.redirects ? await redirectRefusal(next, target.redirects, lookup) : undefined;
     if (refused) throw new FetchError(`redirect from ${target.url} refused: ${refused}`, false);
-    res = await fetch(next, { redirect: 'manual', signal });
+    try {
+      res =
+        target.redirects && publicOnly(next, target.redirects)
+          ? await fetchPublic(next, signal, lookup)
+          : await fetch(next, { redirect: 'manual', signal });
+    } catch (err) {
+      if (err instanceof NonPublicAddressError)
+        throw new FetchError(`redirect from ${target.url} refused: ${err.message}`, false);
+      throw err;
+    }
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -83,6 +109,23 @@ export async function fetchLog(target: FetchTarget, writer: BuildLogWriter, time
     throw new FetchError(`${target.url} answered ${res.status}`, retryable);
   }
   return writer.write(res.body, { job: target.job, source: target.source });
+}
+
+/** A GET over https whose connection goes only to a public address (publicOnlyLookup), as a fetch Response. */
+function fetchPublic(url: URL, signal: AbortSignal, lookup?: Lookup): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: 'GET', lookup: publicOnlyLookup(lookup), signal }, (res) => {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(res.headers))
+        for (const v of [value ?? []].flat()) headers.append(name, v);
+      const status = res.statusCode ?? 502;
+      const body =
+        status === 204 || status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+      resolve(new Response(body, { status, headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface LogFetcherOptions {
