@@ -69,6 +69,11 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   }
 }
 
+/** 404 naming what was asked for: `no <what> with id '<id>'`. */
+export function notFound(reply: FastifyReply, what: string, id: string) {
+  return reply.status(404).send({ error: 'not_found', message: `no ${what} with id '${id}'` });
+}
+
 function badQuery(reply: FastifyReply, error: z.ZodError) {
   const problems = error.issues.map((i) =>
     i.code === 'unrecognized_keys'
@@ -211,10 +216,7 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
       if (!parsed.success) return badQuery(reply, parsed.error);
       return answer(reply, async () => {
         const event = await opts.store.getEvent(parsed.data.id);
-        if (!event)
-          return reply
-            .status(404)
-            .send({ error: 'not_found', message: `no event with id '${parsed.data.id}'` });
+        if (!event) return notFound(reply, 'event', parsed.data.id);
         return event;
       });
     },
@@ -236,10 +238,7 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
       if (!parsed.success) return badQuery(reply, parsed.error);
       return answer(reply, async () => {
         const alert = await opts.store.getAlert(parsed.data.id);
-        if (!alert)
-          return reply
-            .status(404)
-            .send({ error: 'not_found', message: `no alert with id '${parsed.data.id}'` });
+        if (!alert) return notFound(reply, 'alert', parsed.data.id);
         const ids = alert.event_ids.slice(0, MAX_ALERT_EVENTS);
         const events = (await Promise.all(ids.map((id) => opts.store.getEvent(id)))).filter(
           (e) => e !== undefined,

@@ -9,6 +9,7 @@ import { type SilenceError, type Silences, silenceInputSchema } from '../alertin
 import { type AlertRecord, SEVERITIES, TRIAGE_STATES } from '../alerting/types.ts';
 import { type ConsoleAuth, principalOf, SESSION_COOKIE } from '../api/auth.ts';
 import { doc, documentOnly, ITEMS, OBJECT } from '../api/openapi.ts';
+import { notFound } from '../api/routes.ts';
 import { createToken, revokeToken } from '../api/tokens.ts';
 import type { PipewardenEvent } from '../event.ts';
 import { parseQuery, parseTimeValue, QueryError, type QueryNode, withTime } from '../search/query.ts';
@@ -342,8 +343,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
         const parsed = triageInputSchema.safeParse(req.body);
         if (!parsed.success) return bad(reply, parsed.error);
         const alert = await store.getAlert(id);
-        if (!alert)
-          return reply.status(404).send({ error: 'not_found', message: `no alert with id '${id}'` });
+        if (!alert) return notFound(reply, 'alert', id);
         try {
           await opts.onTriage?.(alert, parsed.data, principalOf(req).name);
         } catch (err) {
@@ -471,7 +471,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       async (req, reply) => {
         const { id } = req.params as { id: string };
         const s = await silences.expire(id, principalOf(req).name);
-        if (!s) return reply.status(404).send({ error: 'not_found', message: `no silence with id '${id}'` });
+        if (!s) return notFound(reply, 'silence', id);
         return s;
       },
     );
@@ -527,8 +527,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       async (req, reply) => {
         const { id } = req.params as { id: string };
         const revoked = await revokeToken(store, id, now());
-        if (!revoked)
-          return reply.status(404).send({ error: 'not_found', message: `no token with id '${id}'` });
+        if (!revoked) return notFound(reply, 'token', id);
         auth.tokens.forget(id);
         const { hash: _hash, ...shown } = revoked;
         return shown;
