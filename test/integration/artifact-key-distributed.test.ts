@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { rekeyedTopic } from '../../src/detect/engine.ts';
 import { type PipewardenEvent, partitionKey } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
-import { TEST_GROUP_PREFIX } from '../support/app.ts';
+import { eventually, TEST_GROUP_PREFIX } from '../support/app.ts';
 
 const run = `art${Date.now().toString(36)}`;
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -34,15 +34,7 @@ function push(actor: string, digest: string, i: number): PipewardenEvent {
   return event;
 }
 
-async function until<T>(fn: () => T | undefined, what: string, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(fn: () => T | undefined, what: string) => eventually(async () => fn(), 45_000, what);
 
 describe('detect role, distributed: re-keying by artefact ref', () => {
   const config = parseConfig(

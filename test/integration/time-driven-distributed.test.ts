@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { rekeyedTopic } from '../../src/detect/engine.ts';
 import { eventId, type PipewardenEvent, partitionKey } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
-import { TEST_GROUP_PREFIX } from '../support/app.ts';
+import { eventually, TEST_GROUP_PREFIX } from '../support/app.ts';
 
 const run = `tdr${Date.now().toString(36)}`;
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -35,15 +35,7 @@ function push(source: string): PipewardenEvent {
   };
 }
 
-async function until<T>(fn: () => T | undefined, what: string, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(fn: () => T | undefined, what: string) => eventually(async () => fn(), 45_000, what);
 
 describe('time-driven rules, distributed', () => {
   const config = parseConfig(
