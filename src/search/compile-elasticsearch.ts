@@ -22,6 +22,13 @@ const ES_FIELDS: ReadonlyMap<Field, string> = new Map<Field, string>([
   ['environment', 'pipewarden.environment'],
   ['pipeline', 'pipewarden.pipeline'],
   ['job', 'pipewarden.job'],
+  ['commit', 'pipewarden.commit'],
+  ['ref', 'pipewarden.ref'],
+  ['pull_request', 'pipewarden.pull_request'],
+  ['build', 'pipewarden.build_id'],
+  ['artifact', 'pipewarden.artifact'],
+  ['digest', 'pipewarden.artifact_digest'],
+  ['deployment', 'pipewarden.deployment_id'],
 ]);
 
 type Q = estypes.QueryDslQueryContainer;

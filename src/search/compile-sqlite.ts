@@ -22,6 +22,13 @@ const COLUMNS: ReadonlyMap<Field, string> = new Map<Field, string>([
   ['environment', "json_extract(doc, '$.pipewarden.environment')"],
   ['pipeline', "json_extract(doc, '$.pipewarden.pipeline')"],
   ['job', "json_extract(doc, '$.pipewarden.job')"],
+  ['commit', "json_extract(doc, '$.pipewarden.commit')"],
+  ['ref', "json_extract(doc, '$.pipewarden.ref')"],
+  ['pull_request', "json_extract(doc, '$.pipewarden.pull_request')"],
+  ['build', "json_extract(doc, '$.pipewarden.build_id')"],
+  ['artifact', "json_extract(doc, '$.pipewarden.artifact')"],
+  ['digest', "json_extract(doc, '$.pipewarden.artifact_digest')"],
+  ['deployment', "json_extract(doc, '$.pipewarden.deployment_id')"],
 ]);
 
 /** `*` and `?` to LIKE's `%` and `_`, with LIKE's own characters escaped. */

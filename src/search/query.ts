@@ -33,6 +33,20 @@ export const FIELDS = {
   pipeline: 'pipeline',
   job: 'job',
   id: 'id',
+  // the correlation fields a trace follows (src/trail/trace.ts), as the adapters fill them
+  commit: 'commit',
+  sha: 'commit',
+  'pipewarden.commit': 'commit',
+  ref: 'ref',
+  pull_request: 'pull_request',
+  pr: 'pull_request',
+  mr: 'pull_request',
+  build: 'build',
+  build_id: 'build',
+  artifact: 'artifact',
+  digest: 'digest',
+  deployment: 'deployment',
+  deployment_id: 'deployment',
 } as const;
 export type Field = (typeof FIELDS)[keyof typeof FIELDS];
 
@@ -61,6 +75,12 @@ type Token =
   | { t: '(' | ')' | 'AND' | 'OR' | 'NOT' | ':' | '[' | ']' | 'TO'; pos: number };
 
 const MAX_QUERY = 2000;
+/**
+ * `name:value` where name is not a field but reads as one (letters, `_`, `.`; no digit, so `sha256:…`,
+ * `fe80::1` and `12:30` stay free text; a value starting with `/` is a URL, also free text). Taken as free
+ * text it would match nothing and look like an empty result; the responder gets an error naming the fields.
+ */
+const LOOKS_LIKE_FIELD = /^([A-Za-z_][A-Za-z_.]*[A-Za-z_]):(?![/:])\S/;
 const MAX_TERMS = 100;
 
 function tokenize(q: string): Token[] {
@@ -138,8 +158,8 @@ export function parseQuery(q: string, nowMs = Date.now()): QueryNode {
   let i = 0;
   let terms = 0;
   const peek = () => tokens[i];
-  const where = () => {
-    const t = peek();
+  const where = (back = 0) => {
+    const t = tokens[i + back];
     return t ? `at position ${t.pos + 1}` : 'at the end';
   };
 
@@ -195,6 +215,12 @@ export function parseQuery(q: string, nowMs = Date.now()): QueryNode {
       return { type: 'field', field, value: v.v, wildcard };
     }
     if (t.quoted) return { type: 'text', value: t.v, phrase: true, prefix: false };
+    const named = LOOKS_LIKE_FIELD.exec(t.v);
+    if (named)
+      throw new QueryError(
+        `unknown field '${named[1]}' ${where(-1)}; fields: ${[...new Set(FIELD_NAMES.values())].join(', ')}, time. ` +
+          `To search for the text itself, quote it: "${t.v}"`,
+      );
     const star = t.v.indexOf('*');
     if (t.v.includes('?') || (star >= 0 && star !== t.v.length - 1))
       throw new QueryError(

@@ -26,6 +26,14 @@ interface Spec {
   org?: string;
   ip?: string;
   environment?: string;
+  /** correlation fields (pipewarden.*) a trace follows */
+  trace?: {
+    commit?: string;
+    pull_request?: string;
+    build_id?: string;
+    artifact_digest?: string;
+    deployment_id?: string;
+  };
 }
 
 function event(s: Spec): PipewardenEvent {
@@ -51,6 +59,7 @@ function event(s: Spec): PipewardenEvent {
       source: s.source,
       ...(s.repository ? { repository: s.repository } : {}),
       ...(s.environment ? { environment: s.environment } : {}),
+      ...s.trace,
     },
   };
 }
@@ -107,6 +116,7 @@ const CORPUS: Spec[] = [
     actor: 'ci-bot',
     repository: 'octo-org/web',
     environment: 'deploy-prod',
+    trace: { commit: '9f2c1e0aa', build_id: '42', deployment_id: '1001', artifact_digest: 'sha256:0badc0de' },
   },
   {
     id: 'e06',
@@ -117,6 +127,7 @@ const CORPUS: Spec[] = [
     message: 'Pushed 3 commits to release',
     actor: 'carol',
     repository: 'Other-Org/tools',
+    trace: { commit: '9F2C1E0BB', pull_request: '17' },
   },
   {
     id: 'e07',
@@ -193,6 +204,10 @@ const CASES: Array<[string, string[]]> = [
   ['time:>now-1h', ['e01', 'e02', 'e03', 'e09', 'e10']],
   ['time:[now-3h TO now-1h] AND octo', ['e04', 'e05']],
   ['time:<now-1d', ['e07', 'e08']],
+  ['commit:9f2c1e0*', ['e05', 'e06']],
+  ['sha:9f2c1e0aa', ['e05']],
+  ['build:42 AND deployment:1001', ['e05']],
+  ['pr:17 OR digest:sha256:0badc0de', ['e05', 'e06']],
   ['', CORPUS.map((c) => c.id)],
 ];
 
@@ -266,6 +281,12 @@ contract(
   async () => new ElasticsearchStore(elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: prefix })),
 );
 
+describe('query language: text that only looks like a field stays free text', () => {
+  it.each(['sha256:abc', 'https://example.com/x', 'fe80::1', '12:30', 'a:b'])('%s', (q) => {
+    expect(parseQuery(q, NOW)).toMatchObject({ type: 'text', value: q });
+  });
+});
+
 describe('query language errors', () => {
   it.each([
     ['actor:', 'needs a value'],
@@ -276,6 +297,9 @@ describe('query language errors', () => {
     ['time:[now-1h TO]', 'time range'],
     ['time:yesterday', 'not a time'],
     ['actor:bob OR', 'ends where a term was expected'],
+    ['usr:alice', "unknown field 'usr' at position 1"],
+    ['actor:bob AND commmit:abc', `fields: actor, repository`],
+    ['node:18', 'quote it: "node:18"'],
   ])('%s → %s', (q, message) => {
     expect(() => parseQuery(q, NOW)).toThrow(QueryError);
     expect(() => parseQuery(q, NOW)).toThrow(message);
