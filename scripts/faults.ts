@@ -213,7 +213,7 @@ async function distributed(rows: Row[]): Promise<void> {
   };
   const alertsFor = async (ids: Set<string>) => {
     await es.indices.refresh({ index: `pw-${run}-alerts` });
-    const res = await es.search<{ id: string; event_ids: string[]; status: string }>({
+    const res = await es.search<{ id: string; event_ids: string[]; status: string; incident_id?: string }>({
       index: `pw-${run}-alerts`,
       size: 1000,
       query: { terms: { event_ids: [...ids] } },
@@ -319,16 +319,24 @@ async function distributed(rows: Row[]): Promise<void> {
       let unsent = 0;
       let slackSent = 0;
       let mailSent = 0;
+      // Slack: one message (then edits) per hit; email: one message per incident (the first hit's), by design.
+      const incidents = new Map<string, string[]>();
       for (const a of alerts) {
         const inSlack = slack.messages.filter((m) => JSON.stringify(m).includes(a.id)).length;
-        const inMail = smtp.messages.filter((m) => m.text.includes(a.id)).length;
         slackSent += inSlack;
+        extra += Math.max(0, inSlack - 1);
+        unsent += inSlack === 0 ? 1 : 0;
+        const key = a.incident_id ?? a.id;
+        incidents.set(key, [...(incidents.get(key) ?? []), a.id]);
+      }
+      for (const hitIds of incidents.values()) {
+        const inMail = smtp.messages.filter((m) => hitIds.some((id) => m.text.includes(id))).length;
         mailSent += inMail;
-        extra += Math.max(0, inSlack - 1) + Math.max(0, inMail - 1);
-        unsent += (inSlack === 0 ? 1 : 0) + (inMail === 0 ? 1 : 0);
+        extra += Math.max(0, inMail - 1);
+        unsent += inMail === 0 ? 1 : 0;
       }
       r.alerts = alerts.length;
-      r.alerted = `${alerts.filter((a) => a.status === 'delivered').length} (slack ${slackSent}, email ${mailSent}${unsent ? `, ${unsent} unsent` : ''})`;
+      r.alerted = `${alerts.filter((a) => a.status === 'delivered').length} (slack ${slackSent}, email ${mailSent} for ${incidents.size} incidents${unsent ? `, ${unsent} unsent` : ''})`;
       r.duplicates = docs - found + extra;
     }
   } finally {
