@@ -162,7 +162,7 @@ export class ConsoleAuth {
   /** The session of this request (still valid, token still good), touching its idle timer. */
   async session(
     req: FastifyRequest,
-  ): Promise<{ id: string; csrf: string; record: TokenRecord } | { reason: string }> {
+  ): Promise<{ id: string; csrf: string; record: TokenRecord; touched: boolean } | { reason: string }> {
     const id = req.cookies?.[SESSION_COOKIE];
     if (!id || id.length > 200) return { reason: 'not signed in' };
     const key = sessionKey(id);
@@ -188,8 +188,9 @@ export class ConsoleAuth {
         return { reason: 'session ended; sign in again' };
       }
       this.#cache.set(key, { record: touched, until: now + SESSION_CACHE_MS });
+      return { id, csrf: csrfOf(id), record, touched: true };
     }
-    return { id, csrf: csrfOf(id), record };
+    return { id, csrf: csrfOf(id), record, touched: false };
   }
 
   /** Whether a state-changing request comes from our own pages: Origin (when sent) is ours. */
@@ -240,6 +241,9 @@ export class ConsoleAuth {
             .status(403)
             .send({ error: 'csrf', message: `missing or wrong ${CSRF_HEADER} header (CSRF protection)` });
       }
+      // The idle expiry moved forward: so does the cookie's, or a browser in steady use would drop it
+      // Max-Age after sign-in while the session itself was still alive.
+      if (s.touched) reply.setCookie(SESSION_COOKIE, s.id, this.cookieOptions(req));
       principal = { tokenId: s.record.id, name: s.record.name, role: roleOf(s.record), via: 'session' };
     }
     const need =

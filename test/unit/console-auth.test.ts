@@ -95,6 +95,39 @@ describe('console sign-in', () => {
     expect(me).toMatchObject({ name: 'test', role: 'admin', via: 'session' });
   });
 
+  it("renews the cookie's Max-Age when use moves the session's idle expiry forward", async () => {
+    // 3 s idle sessions: the expiry is written (and the cookie renewed) after a tenth of that, 0.3 s.
+    const short = await startEmbedded({ server: { sessionMinutes: 0.05 } });
+    try {
+      const res = await fetch(`${short.app.url}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: short.token }),
+      });
+      const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+      expect(res.headers.get('set-cookie')).toMatch(/Max-Age=3\b/i);
+      // Used every second for 5 s, longer than the idle time: the session lives, and each renewal resends the cookie.
+      let renewed = 0;
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        const me = await fetch(`${short.app.url}/api/session`, { headers: { cookie } });
+        expect(me.status).toBe(200);
+        const set = me.headers.get('set-cookie') ?? '';
+        if (set) {
+          expect(set).toMatch(/Max-Age=3\b/i);
+          expect(set.split(';')[0]).toBe(cookie);
+          renewed++;
+        }
+      }
+      expect(renewed).toBeGreaterThanOrEqual(4);
+      // Left idle past the 3 s: ended.
+      await new Promise((r) => setTimeout(r, 3_500));
+      expect((await fetch(`${short.app.url}/api/session`, { headers: { cookie } })).status).toBe(401);
+    } finally {
+      await short.app.stop();
+    }
+  });
+
   it('signs out: the cookie no longer works', async () => {
     const s = await signIn(admin);
     expect((await write(s, 'DELETE', '/api/session')).status).toBe(200);
