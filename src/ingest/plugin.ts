@@ -52,6 +52,16 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   const { metrics } = opts;
   metrics.describe('pipewarden_ingest_requests_total', 'Ingest requests by source and result.');
   metrics.describe('pipewarden_ingest_events_total', 'Events published to the bus by source.');
+  // The series every accepted request counts, their keys formatted once per source.
+  const acceptedOf = new Map(
+    opts.adapters.map((a) => [
+      a.id,
+      {
+        requests: metrics.counter('pipewarden_ingest_requests_total', { source: a.id, result: 'accepted' }),
+        events: metrics.counter('pipewarden_ingest_events_total', { source: a.id }),
+      },
+    ]),
+  );
 
   // telemetry-loss: rejected requests become one event per (source, IP) and interval.
   const rejected = new RejectedRequests(
@@ -201,9 +211,13 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     // A signed body replayed under new delivery ids yields the same content-derived event ids: one event.
     // (Durably, the store's create-only writes and the alerter's hit ids dedup across restarts and replicas.)
-    const contentKey = output.events.length
-      ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
-      : undefined;
+    // One event: its id is the key (already a hash); several: a hash of their ids, so the key stays short.
+    const contentKey =
+      output.events.length === 1
+        ? `${source}\u0000${output.events[0]!.event.id}`
+        : output.events.length
+          ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
+          : undefined;
     const ids = output.events.map((e) => e.event.id);
     // Entries of a batch body that could not be read are reported beside the accepted ones.
     const invalid = output.rejected?.length ? { rejected: output.rejected } : {};
@@ -235,8 +249,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     if (dedupKey) recent.add(dedupKey);
     if (contentKey) recent.add(contentKey);
-    count('accepted');
-    metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
+    const counters = acceptedOf.get(source)!;
+    counters.requests();
+    counters.events(output.events.length);
     return answer();
   };
 
