@@ -104,7 +104,9 @@ describe('sqlite-bus', () => {
     };
     const fresh = bus();
     await fresh.ensureTopics(['events']);
-    await fresh.publish('events', [{ key: 'a', value: JSON.stringify({ id: 'big', pad: 'x'.repeat(7_000) }) }]);
+    await fresh.publish('events', [
+      { key: 'a', value: JSON.stringify({ id: 'big', pad: 'x'.repeat(7_000) }) },
+    ]);
     await fresh.close();
     expect(pageSize(path)).toBe(16_384);
 
