@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeEvent, parseVerifiedJson } from '../bus/encode.ts';
 import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
-import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
+import { eventId, partitionKey } from '../event.ts';
 import type { Counters } from '../metrics.ts';
 import { guardIngest, type ServerLimits, serverLimitsSchema, settled } from './guard.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.ts';
