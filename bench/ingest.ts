@@ -2,6 +2,7 @@
 // against a bare Fastify JSON route measured in the same run. Each target runs in its own process.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { loadSample } from '../ingest-adapters/fixtures.ts';
@@ -155,6 +156,7 @@ if (!services && TARGETS.includes('distributed')) {
   }
 }
 
+const loadBefore = loadavg()[0]!;
 const targets: Target[] = [];
 for (const kind of TARGETS) targets.push(await startTarget(kind));
 const results = new Map<string, Result[]>(TARGETS.map((k) => [k, []]));
@@ -221,7 +223,7 @@ The baseline is a bare Fastify route parsing the same JSON body. "Ingest role al
 on the embedded bus; "all roles" runs ingest, index, detect and alert in the process, as \`pipewarden serve\` does;
 distributed runs the ingest role alone against the local Kafka (one broker). Rows marked "before" (when run with
 \`BENCH_BEFORE_ROOT\` and \`<kind>@before\` targets) are the same targets built from another checkout, in the same rounds.
-Machine: ${process.env.BENCH_MACHINE ?? '2 cores, shared'}; date ${new Date().toISOString().slice(0, 10)}.
+Machine: ${process.env.BENCH_MACHINE ?? '2 cores, shared'}, load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end; date ${new Date().toISOString().slice(0, 10)}.
 
 | target | req/s (median; min–max) | ratio to baseline (median of rounds; min–max) | CPU µs per request (median; min–max) | of which main thread | CPU ratio (baseline µs / target µs) | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|---|---|---|---|

@@ -13,6 +13,17 @@ export class Counters {
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
   }
 
+  /**
+   * One series' increment, its key formatted once: for hot paths that count the same series per request
+   * (the ingest route), where formatting the labels each time was most of the cost of counting.
+   */
+  counter(name: string, labels: Record<string, string> = {}): (by?: number) => void {
+    const key = `${name}${formatLabels(labels)}`;
+    return (by = 1) => {
+      this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+    };
+  }
+
   get(name: string, labels: Record<string, string> = {}): number {
     return this.#values.get(`${name}${formatLabels(labels)}`) ?? 0;
   }

@@ -71,6 +71,26 @@ describe('github', () => {
       }
     });
 
+    it('derives the id of a routed body from the signed text: the same as from the payload when compact, the same on a replay', () => {
+      const s = loadSample('github', 'push__default.json');
+      const headers = lowerHeaders(s.headers);
+      const id = (body: unknown) => github.toEvents(body, headers, at).events[0]!.event.id;
+      const compact = JSON.stringify(s.body);
+      // GitHub's own (compact) text: the id is the one the parsed payload always had.
+      expect(id(github.parse!(Buffer.from(compact), headers))).toBe(id(s.body));
+      // Other bytes of the same content are other signed content: an id of their own, stable on a replay.
+      const pretty = Buffer.from(JSON.stringify(s.body, null, 2));
+      const first = id(github.parse!(pretty, headers));
+      expect(first).not.toBe(id(s.body));
+      expect(id(github.parse!(Buffer.from(pretty), headers))).toBe(first);
+      // Form-encoded, the payload field's text is what is hashed.
+      const form = Buffer.from(new URLSearchParams({ payload: compact }).toString());
+      const formHeaders = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
+      expect(github.toEvents(github.parse!(form, formHeaders), formHeaders, at).events[0]!.event.id).toBe(
+        id(s.body),
+      );
+    });
+
     it('maps security-relevant events to their kinds and fills actor and repository', () => {
       const cases: Array<[string, string, string]> = [
         ['branch_protection_rule__deleted.json', 'config.change', 'branch_protection_rule.deleted'],

@@ -1,5 +1,5 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
-import { parseVerifiedJson } from '../../src/bus/encode.ts';
+import { parseVerifiedJson, verifiedText } from '../../src/bus/encode.ts';
 import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { githubRepo } from '../../src/ingest/build-logs/egress.ts';
 import { idOf, type LogFetcher } from '../../src/ingest/build-logs/fetcher.ts';
@@ -571,7 +571,9 @@ export const github: IngestAdapter<typeof configSchema._output> = {
         repository,
         str(org?.login) ?? str(org?.slug),
       ),
-      id: eventId('github', `${name}:${JSON.stringify(payload)}`), // signed content, not X-GitHub-Delivery
+      // Signed content, not X-GitHub-Delivery: the text that was signed when the body came through the
+      // route (its bytes are what a replay repeats), else the payload serialised.
+      id: eventId('github', `${name}:${verifiedText(payload) ?? JSON.stringify(payload)}`),
       category: cls.category,
       type: cls.type,
       action: fullAction,

@@ -17,6 +17,14 @@ export function parseVerifiedJson(text: string): unknown {
   return value;
 }
 
+/**
+ * The text a body was parsed from by parseVerifiedJson, else undefined: what was signed, for adapters whose
+ * content-derived id hashes the body (hashing it saves serialising the parsed copy again).
+ */
+export function verifiedText(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? verifiedTexts.get(value) : undefined;
+}
+
 // A placeholder no vendor can write: drawn at random per process, and so never guessed by a sender.
 const MARK = `pw-raw-${randomBytes(16).toString('hex')}`;
 const QUOTED_MARK = `"${MARK}"`;

@@ -1,6 +1,8 @@
 // The distributed bus: Kafka through kafkajs. Idempotent producer, manual offset commits after the handler.
-// First: installs the native CRC32C where kafkajs will look for its own (it must precede kafkajs).
+// First: installs the native CRC32C where kafkajs will look for its own (it must precede kafkajs), and
+// lets kafkajs's encoder keep large buffers by reference instead of copying a request once per level.
 import './crc32c.ts';
+import './kafkajs-encoder.ts';
 import {
   type Admin,
   type ConfigResourceTypes,

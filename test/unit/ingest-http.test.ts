@@ -49,6 +49,26 @@ describe('POST /ingest/github', () => {
     ).toBe(1);
   });
 
+  it('answers a replay of the signed body under a new delivery id as the first time, counting one event', async () => {
+    const pr = loadSample('github', 'pull_request__opened.same-repo.json');
+    const body = rawBody(pr);
+    const count = (result: string) =>
+      app.metrics.get('pipewarden_ingest_requests_total', { source: 'github', result });
+    const before = {
+      accepted: count('accepted'),
+      replayed: count('replayed'),
+      events: app.metrics.get('pipewarden_ingest_events_total', { source: 'github' }),
+    };
+    const first = await post('/ingest/github', body, signGithub(pr, body, GITHUB_SECRET, 'http-replay-1'));
+    const again = await post('/ingest/github', body, signGithub(pr, body, GITHUB_SECRET, 'http-replay-2'));
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toEqual(first.json());
+    expect(count('accepted')).toBe(before.accepted + 1);
+    expect(count('replayed')).toBe(before.replayed + 1);
+    expect(app.metrics.get('pipewarden_ingest_events_total', { source: 'github' })).toBe(before.events + 1);
+  });
+
   it('answers a ping with 200 and a pong', async () => {
     const ping = loadSample('github', 'ping__default.json');
     const body = rawBody(ping);

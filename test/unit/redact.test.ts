@@ -94,3 +94,20 @@ describe('redactPayload', () => {
     }
   });
 });
+
+describe('redactPayload, past the remembered verdicts', () => {
+  it('judges keys the same once thousands of distinct keys were seen, and keys too long to remember', () => {
+    const many = Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [`field_${i}`, 'plain']));
+    expect(redactPayload(many)).toBe(many);
+    const body = {
+      ...many,
+      [`${'x'.repeat(100)}_password`]: 'hunter2',
+      deploy_token_9999: 'glpat-abc',
+      note_9999: 'kept',
+    };
+    expect(redactPayload(body)).toStrictEqual(oracle(body));
+    // And again, with the verdicts now remembered (or not, past the bound): the same answer.
+    expect(redactPayload(body)).toStrictEqual(oracle(body));
+    expect((redactPayload(body) as Record<string, string>).deploy_token_9999).toBe('[REDACTED]');
+  });
+});

@@ -93,6 +93,36 @@ describe('sqlite-bus', () => {
     expect(all.map((m) => m.offset)).toEqual(seen.map((m) => m.offset).concat(resumed.map((m) => m.offset)));
   });
 
+  it('makes a new file with 16 KiB pages (a 7 KB event in one page), and opens an older file as it is', async () => {
+    const pageSize = (file: string) => {
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        return (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+      } finally {
+        db.close();
+      }
+    };
+    const fresh = bus();
+    await fresh.ensureTopics(['events']);
+    await fresh.publish('events', [
+      { key: 'a', value: JSON.stringify({ id: 'big', pad: 'x'.repeat(7_000) }) },
+    ]);
+    await fresh.close();
+    expect(pageSize(path)).toBe(16_384);
+
+    // A file from before (4 KiB pages, WAL): opened without a rebuild, its messages read as written.
+    const older = join(dir, 'older.db');
+    const db = new DatabaseSync(older);
+    db.exec('PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;');
+    db.close();
+    const reopened = new SqliteBus({ path: older, log });
+    open.push(reopened);
+    await reopened.ensureTopics(['events']);
+    await reopened.publish('events', msgs(2, 'old'));
+    expect(ids(await readAll(reopened, 'events', 2))).toEqual(['old0', 'old1']);
+    expect(pageSize(older)).toBe(4_096);
+  });
+
   it('writes publishes from the same tick in one transaction (group commit)', async () => {
     const b = bus();
     await b.ensureTopics(['events']);
