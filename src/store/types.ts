@@ -29,9 +29,9 @@ export interface IndexOptions {
    */
   mayBeRedelivered?: boolean;
   /**
-   * The JSON text each event was read from (the bus message), unchanged since: a store that sends JSON
-   * (Elasticsearch) may send it as it is rather than serialise the event again. Only for events nothing
-   * changed after reading them (the trail's chaining adds its link, so chained events never come with it).
+   * A JSON text of each event exactly as it is: the bus message it was read from (nothing changed since),
+   * or for a chained event its hashed text with the link spliced in (src/trail/chain.ts link()). A store
+   * that sends JSON (Elasticsearch) may send it as it is rather than serialise the event again.
    */
   sourceTexts?: ReadonlyMap<PipewardenEvent, string>;
 }

@@ -47,15 +47,36 @@ export interface Head {
   offset: number;
 }
 
-/** Links `e` after `head`, stores the link on the event, returns the new head. */
-export function link(head: Head, partition: number, offset: number, e: PipewardenEvent): Head {
+/**
+ * Links `e` after `head`, stores the link on the event, returns the new head and the JSON text of the
+ * linked event (what `JSON.stringify(e)` now gives), for a store that sends JSON (IndexOptions.sourceTexts).
+ * That text is the hashed one with the link spliced in, not a second serialisation, where the link's
+ * place is known: `pipewarden` is the event's last field (as the adapters make events) and had no link
+ * before, so the link goes last in it, just before the two closing braces.
+ */
+export function link(
+  head: Head,
+  partition: number,
+  offset: number,
+  e: PipewardenEvent,
+): Head & { linkedText: string } {
   const seq = head.seq + 1;
-  const text = JSON.stringify(unlinked(e));
+  const p = e.pipewarden;
+  const fresh = !Object.hasOwn(p, 'trail') && lastKey(e) === 'pipewarden';
+  const text = JSON.stringify(fresh ? e : unlinked(e));
   const hash = digest(head.hash, seq, text);
   const l: TrailLink = { v: 2, partition, offset, seq, prev: head.hash, hash };
-  e.pipewarden.trail = l;
+  p.trail = l;
   (e as WithText)[TEXT] = text;
-  return { seq, hash, offset };
+  const linkedText = fresh ? `${text.slice(0, -2)},"trail":${JSON.stringify(l)}}}` : JSON.stringify(e);
+  return { seq, hash, offset, linkedText };
+}
+
+/** The last field JSON.stringify writes (the order of Object.keys), without making the keys array. */
+function lastKey(o: object): string | undefined {
+  let last: string | undefined;
+  for (const k in o) if (Object.hasOwn(o, k)) last = k;
+  return last;
 }
 
 /** Whether the stored link still matches the event's content and its stated predecessor. */

@@ -57,12 +57,14 @@ export class TrailIndexer {
   async index(batch: ConsumedMessage[], options: IndexOptions = {}): Promise<void> {
     const { log, store } = this.#o;
     if (!this.#o.key) {
-      const events: PipewardenEvent[] = [];
+      // Unchained, an event is stored exactly as read: the store may send the message's own text rather
+      // than serialise the event again (as the index role does).
+      const sourceTexts = new Map<PipewardenEvent, string>();
       for (const m of batch) {
         const e = readEvent(m, log);
-        if (e) events.push(e);
+        if (e) sourceTexts.set(e, m.value);
       }
-      if (events.length) await store.indexEvents(events, options);
+      if (sourceTexts.size) await store.indexEvents([...sourceTexts.keys()], { ...options, sourceTexts });
       return;
     }
     const byPartition = new Map<number, ConsumedMessage[]>();
@@ -161,6 +163,8 @@ export class TrailIndexer {
     }
     const lastSeq = s.last?.toSeq ?? 0;
     const fresh: PipewardenEvent[] = [];
+    // Each chained event's JSON text, link included, made from the hashed text (see link()).
+    const sourceTexts = new Map<PipewardenEvent, string>();
     const inBatch = new Set<string>();
     for (const { offset, e } of items) {
       const id = e.event.id;
@@ -179,6 +183,7 @@ export class TrailIndexer {
       if (h.seq === lastSeq + 1)
         s.segmentStart ??= { offset, ingested: e.event.ingested, at: this.#o.now().getTime() };
       fresh.push(e);
+      sourceTexts.set(e, h.linkedText);
     }
     if (fast) {
       // The checkpoint this batch completes goes in the same transaction as its events.
@@ -189,7 +194,7 @@ export class TrailIndexer {
       if (cp) await this.#signed(p, s, cp);
       return;
     }
-    if (fresh.length) await store.indexEvents(fresh, {});
+    if (fresh.length) await store.indexEvents(fresh, { sourceTexts });
     s.head = { at: head, next: nextOffset };
     if (head.seq > lastSeq) {
       if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
