@@ -193,6 +193,12 @@ export interface Store {
    * the index role then checks with trailExisting). Lets the index role skip that check per batch.
    */
   trailAppend?(events: PipewardenEvent[], checkpoint?: Checkpoint): Promise<boolean>;
+  /**
+   * The store keeps a chained event's text (src/trail/chain.ts unlinkedText) byte for byte and gives it
+   * back with the events trailChain reads (withStoredText): links may then hash the bus message's own text
+   * (version 3) rather than a serialisation of the event (SQLite; Elasticsearch re-serialises _source).
+   */
+  readonly trailKeepsText?: boolean;
   /** Create-only by (partition, n): writing the same checkpoint again changes nothing. */
   putTrailCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Every stored checkpoint (of one partition), by partition then number. */
