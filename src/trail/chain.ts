@@ -95,7 +95,9 @@ export function link(
   const l: TrailLink = { v: 2, partition, offset, seq, prev: head.hash, hash };
   p.trail = l;
   (e as WithText)[TEXT] = text;
-  const linkedText = fresh ? `${text.slice(0, -2)},"trail":${JSON.stringify(l)}}}` : JSON.stringify(e);
+  // `{}}` at the end: an empty pipewarden (no comma before the link); never from readEvent.
+  const splice = fresh && text.charCodeAt(text.length - 3) !== 123;
+  const linkedText = splice ? `${text.slice(0, -2)},"trail":${JSON.stringify(l)}}}` : JSON.stringify(e);
   return { seq, hash, offset, linkedText };
 }
 

@@ -40,7 +40,11 @@ describe('trail links', () => {
     const linkedBefore = copy(trailEvent(4));
     linkedBefore.pipewarden.trail = { partition: 9, offset: 9, seq: 9, prev: GENESIS, hash: GENESIS };
     linkedBefore.pipewarden.commit = 'abc';
-    for (const e of [plain, notLast, numericKeys, linkedBefore]) {
+    const empty = { ...copy(trailEvent(5)), pipewarden: {} } as PipewardenEvent;
+    const nested = copy(trailEvent(6));
+    nested.pipewarden.approvers = [];
+    (nested.pipewarden as Record<string, unknown>).last = {};
+    for (const e of [plain, notLast, numericKeys, linkedBefore, empty, nested]) {
       const h = link(head, 0, 5, e);
       expect(e.pipewarden.trail).toMatchObject({ v: 2, partition: 0, offset: 5, seq: 1, hash: h.hash });
       expect(h.linkedText).toBe(JSON.stringify(e));
