@@ -9,7 +9,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import type { PipewardenEvent } from '../../src/event.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { link } from '../../src/trail/chain.ts';
+import { link, linkHash } from '../../src/trail/chain.ts';
+import { signCheckpoint } from '../../src/trail/checkpoint.ts';
+import { keyId } from '../../src/trail/key.ts';
 import { GENESIS } from '../../src/trail/types.ts';
 import { verifyTrail } from '../../src/trail/verify.ts';
 import { BASE, indexer, message, newKey, sqliteTamper, trailEvent } from '../support/trail.ts';
@@ -108,5 +110,71 @@ describe('trail links', () => {
       ['modified', events[6]!.event.id, 106],
     ]);
     await reopened.close();
+  });
+
+  it('a file from before trail_batches (version 1 links in the documents, an expression index) is moved over and verifies', async () => {
+    const { store, path } = await sqlite();
+    // What the index role wrote then: each document with its link, RFC 8785 bytes hashed, no `v`.
+    const events = Array.from({ length: 12 }, (_, i) => trailEvent(i));
+    await store.indexEvents(events.map(copy));
+    let prev = GENESIS;
+    const db = new DatabaseSync(path);
+    events.forEach((e, i) => {
+      const hash = linkHash(prev, i + 1, e, 1);
+      const linked = {
+        ...e,
+        pipewarden: { ...e.pipewarden, trail: { partition: 0, offset: 100 + i, seq: i + 1, prev, hash } },
+      };
+      db.prepare('UPDATE events SET doc = ? WHERE id = ?').run(JSON.stringify(linked), e.event.id);
+      prev = hash;
+    });
+    const t = (f: string) => `json_extract(doc, '$.pipewarden.trail.${f}')`;
+    db.exec(`CREATE INDEX events_trail ON events (${t('partition')}, ${t('offset')}, id)`);
+    db.close();
+    await store.putTrailCheckpoint(
+      signCheckpoint(
+        {
+          v: 1,
+          partition: 0,
+          n: 1,
+          fromSeq: 1,
+          toSeq: 12,
+          count: 12,
+          fromOffset: 100,
+          toOffset: 111,
+          fromTime: events[0]!.event.ingested,
+          toTime: events[11]!.event.ingested,
+          head: prev,
+          prev: GENESIS,
+          time: new Date(BASE + 3_600_000).toISOString(),
+          keyId: keyId(key),
+        },
+        key,
+      ),
+    );
+    await store.close();
+
+    const migrated = new SqliteStore({ path });
+    await migrated.init();
+    const check = new DatabaseSync(path);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'events_trail'").all()).toEqual([]);
+    expect(check.prepare('SELECT count(*) AS n FROM trail_batches').get()!.n).toBe(12);
+    check.close();
+    const r = await verifyTrail({ store: migrated, key, now });
+    expect([r.findings, r.events, r.lastVerified]).toEqual([[], 12, { 0: 1 }]);
+    // Chaining goes on from the last version 1 link, in version 3.
+    await indexer(migrated, key).index(
+      Array.from({ length: 3 }, (_, k) => message(0, 112 + k, trailEvent(12 + k))),
+    );
+    expect((await verifyTrail({ store: migrated, key, now })).findings).toEqual([]);
+    // An old event edited afterwards is named.
+    await sqliteTamper(path).edit(events[2]!.event.id, (d) => {
+      d.user = { name: 'mallory' };
+    });
+    const tampered = await verifyTrail({ store: migrated, key, now });
+    expect(tampered.findings.map((f) => [f.kind, f.eventId, f.offset])).toEqual([
+      ['modified', events[2]!.event.id, 102],
+    ]);
+    await migrated.close();
   });
 });
