@@ -230,9 +230,11 @@ export class TrailIndexer {
     const inBatch = new Set<string>();
     for (const { offset, e, text } of items) {
       const id = e.event.id;
-      if (inBatch.has(id)) continue;
+      if (inBatch.has(id)) continue; // the same event twice in one batch: one document, one link
       const stored = existing.get(id);
       if (stored !== undefined) {
+        // Redelivered: it keeps its link and the chain goes on from it. Otherwise a duplicate of an
+        // event stored before (same content, another delivery): it is not chained again.
         if (stored && stored.partition === p && stored.offset === offset)
           head = { seq: stored.seq, hash: stored.hash, offset, ingested: e.event.ingested };
         continue;
