@@ -8,7 +8,7 @@
 // bench sets it; PW_BENCH_SKIP_ES skips it).
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import type { ConsumedMessage } from '../src/bus/types.ts';
@@ -182,6 +182,11 @@ function costs(p: { off: Run[]; on: Run[] }): { rate: number; cpu: number } {
   };
 }
 
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
+const loadBefore = load();
 const input = batches(INDEX_EVENTS);
 const sqlite = await pairs('sqlite', RUNS, (chained) => sqliteRun(chained, input, INDEX_EVENTS));
 let es: { off: Run[]; on: Run[] } | undefined;
@@ -200,6 +205,7 @@ for (let i = 0; i < VERIFY_EVENTS; i += 50_000) {
   for (const b of batches(Math.min(50_000, VERIFY_EVENTS - i), i)) await ix.index(b);
 }
 const buildS = (Date.now() - buildStart) / 1000;
+const loadAfterIndex = load();
 let peakRss = 0;
 const sample = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -222,12 +228,18 @@ const row = (store: string, p: { off: Run[]; on: Run[] }) => {
   return `| ${store} | ${n(median(p.off.map((r) => r.rate)))} events/s | ${n(median(p.on.map((r) => r.rate)))} events/s | ${c.rate.toFixed(1)} % | ${median(p.off.map((r) => r.cpu)).toFixed(1)} ms | ${median(p.on.map((r) => r.cpu)).toFixed(1)} ms | ${c.cpu.toFixed(1)} % |`;
 };
 const runs = (p: { off: Run[]; on: Run[] }) =>
-  p.on.map((x, i) => `off ${n(p.off[i]!.rate)}/on ${n(x.rate)}`).join(', ');
+  p.on
+    .map(
+      (x, i) =>
+        `off ${n(p.off[i]!.rate)}/on ${n(x.rate)} (${p.off[i]!.cpu.toFixed(1)}/${x.cpu.toFixed(1)} ms CPU)`,
+    )
+    .join(', ');
 writeSection(
   'Trail: chaining cost and verify throughput',
   `
 The index role's handler (\`TrailIndexer.index\`, batches of ${BATCH} like the index consumer) with
-chaining off and on, interleaved in the same run, on GitHub-push-like events of about 1 kB: the
+chaining off (the store is handed each bus message's own text, as the index role does) and on,
+interleaved in the same run, on GitHub-push-like events of about 1 kB: the
 embedded store (SQLite, a file on the temp disk, ${INDEX_EVENTS.toLocaleString('en')} events per run,
 ${RUNS} pairs)${es ? ` and Elasticsearch (the local node, ${ES_EVENTS.toLocaleString('en')} events per run, ${ES_RUNS} pairs)` : ''}.
 Cost = median over the pairs of each on run against the off run just before it: by throughput (wall
@@ -246,6 +258,7 @@ ${es ? row('Elasticsearch', es) : '| Elasticsearch | not measured (no ELASTICSEA
 | building the verify chain | ${buildS.toFixed(1)} s |
 
 Runs, SQLite: ${runs(sqlite)} events/s.${es ? `\nRuns, Elasticsearch: ${runs(es)} events/s.` : ''}
+Load average (1 / 5 / 15 min): ${loadBefore} before the index runs, ${loadAfterIndex} after them and the verify build.
 `,
 );
 process.stderr.write(

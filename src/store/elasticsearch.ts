@@ -837,8 +837,10 @@ export class ElasticsearchStore implements Store {
     type Doc = { pipewarden?: { trail?: TrailLink } };
     const note = (id: string, doc: Doc | undefined) => out.set(id, doc?.pipewarden?.trail ?? null);
     // Searched: every backing index, as of the last refresh (not for collisions: a create only collides
-    // in the write index). Got: the write index, real-time.
-    const [found, got] = await Promise.all([
+    // in the write index). Got: the write index, real-time; only whether each is there (usually none is),
+    // then the links of those that are.
+    const writeIndex = await this.#currentWriteIndex();
+    const [found, there] = await Promise.all([
       options.collisions
         ? { hits: { hits: [] as Array<{ _id?: string; _source?: Doc }> } }
         : this.#client.search<Doc>({
@@ -847,10 +849,18 @@ export class ElasticsearchStore implements Store {
             _source: ['pipewarden.trail'],
             query: { ids: { values: ids } },
           }),
-      this.#client.mget<Doc>({ index: await this.#currentWriteIndex(), ids, _source: ['pipewarden.trail'] }),
+      this.#client.mget({ index: writeIndex, ids, _source: false, filter_path: ['docs._id', 'docs.found'] }),
     ]);
     for (const h of found.hits.hits) if (h._id) note(h._id, h._source);
-    for (const d of got.docs) if ('found' in d && d.found) note(d._id, d._source);
+    const stored = (there.docs ?? []).flatMap((d) => ('found' in d && d.found ? [d._id] : []));
+    if (stored.length > 0) {
+      const got = await this.#client.mget<Doc>({
+        index: writeIndex,
+        ids: stored,
+        _source: ['pipewarden.trail'],
+      });
+      for (const d of got.docs) if ('found' in d && d.found) note(d._id, d._source);
+    }
     return out;
   }
 

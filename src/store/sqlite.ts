@@ -6,7 +6,7 @@ import type { PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { likePattern, toSqlite } from '../search/compile-sqlite.ts';
 import type { QueryNode } from '../search/query.ts';
-import { unlinkedText } from '../trail/chain.ts';
+import { unlinkedText, withStoredText } from '../trail/chain.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { privateFile } from '../util/private-files.ts';
@@ -127,7 +127,7 @@ function batchOf(r: Record<string, SQLOutputValue>): Batch {
 }
 function linkOf(partition: number, b: BatchLink): TrailLink {
   return {
-    ...(b[5] === 2 ? { v: 2 as const } : {}),
+    ...(b[5] === 2 || b[5] === 3 ? { v: b[5] } : {}),
     partition,
     offset: b[1],
     seq: b[2],
@@ -135,11 +135,11 @@ function linkOf(partition: number, b: BatchLink): TrailLink {
     hash: b[4],
   };
 }
-/** The stored document with its link attached, as the event was when it was chained. */
+/** The stored document with its link attached, as the event was when it was chained, and its stored text. */
 function linkedDoc(doc: string, partition: number, b: BatchLink): PipewardenEvent {
   const e = JSON.parse(doc) as PipewardenEvent;
   e.pipewarden.trail = linkOf(partition, b);
-  return e;
+  return withStoredText(e, doc);
 }
 // --- end trail -----------------------------------------------------------------------------------------
 
@@ -153,6 +153,8 @@ type Where = { sql: string[]; params: SQLInputValue[] };
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  /** trail: a chained event's document is the text given (unlinkedText), byte for byte, and read back so. */
+  readonly trailKeepsText: boolean = true;
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;
   /** trail: #batchHolding's statements, prepared once. */

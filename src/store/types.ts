@@ -29,9 +29,9 @@ export interface IndexOptions {
    */
   mayBeRedelivered?: boolean;
   /**
-   * The JSON text each event was read from (the bus message), unchanged since: a store that sends JSON
-   * (Elasticsearch) may send it as it is rather than serialise the event again. Only for events nothing
-   * changed after reading them (the trail's chaining adds its link, so chained events never come with it).
+   * A JSON text of each event exactly as it is: the bus message it was read from (nothing changed since),
+   * or for a chained event its hashed text with the link spliced in (src/trail/chain.ts link()). A store
+   * that sends JSON (Elasticsearch) may send it as it is rather than serialise the event again.
    */
   sourceTexts?: ReadonlyMap<PipewardenEvent, string>;
 }
@@ -193,6 +193,12 @@ export interface Store {
    * the index role then checks with trailExisting). Lets the index role skip that check per batch.
    */
   trailAppend?(events: PipewardenEvent[], checkpoint?: Checkpoint): Promise<boolean>;
+  /**
+   * The store keeps a chained event's text (src/trail/chain.ts unlinkedText) byte for byte and gives it
+   * back with the events trailChain reads (withStoredText): links may then hash the bus message's own text
+   * (version 3) rather than a serialisation of the event (SQLite; Elasticsearch re-serialises _source).
+   */
+  readonly trailKeepsText?: boolean;
   /** Create-only by (partition, n): writing the same checkpoint again changes nothing. */
   putTrailCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Every stored checkpoint (of one partition), by partition then number. */

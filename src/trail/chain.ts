@@ -2,11 +2,17 @@
 // event's bytes, so an edit, a deletion, an insertion or a reordering anywhere breaks a link or a
 // sequence number.
 //
-// Link version 2 (every link written now) hashes the event's JSON text as the index role serialises it
-// for the store (ECMAScript JSON.stringify of the event without its link): those bytes are computed
-// once, hashed and stored, and a reader gets them back from any store that keeps a document's key order
-// (SQLite keeps the text, Elasticsearch keeps _source). Version 1 links (no `v`, written before) hash the
-// RFC 8785 canonical form; they still verify.
+// Which bytes, by link version:
+// - 3 (written where the store keeps a document's text byte for byte and gives it back: SQLite): the
+//   event's text exactly as the store keeps it, which is the bus message's own text, as published: the
+//   index role neither serialises the event again nor hashes anything but what is stored. A reader hashes
+//   the stored text as stored.
+// - 2 (written where the store keeps the document but not its bytes: Elasticsearch re-serialises
+//   `_source`): ECMAScript JSON.stringify of the event without its link. Serialised once at indexing,
+//   hashed, and sent as the document (with the link spliced in); a reader re-serialises the document it
+//   gets back, which gives the same bytes from a store that keeps key order (_source does). Also the
+//   links SQLite files hold from before version 3: they still verify.
+// - 1 (no `v`, the first links): the RFC 8785 canonical form; they still verify.
 import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { PipewardenEvent } from '../event.ts';
@@ -20,15 +26,23 @@ export function unlinked(e: PipewardenEvent): PipewardenEvent {
 }
 
 /**
- * The text a link hashed, kept on the event (a symbol: never serialised) until the store writes it, so
- * it is serialised once. (A WeakMap cost more: its entries slow every garbage collection.)
+ * The event's text without its link, exactly as the store keeps it: set by link() on an event about to
+ * be stored (so it is serialised once, if at all), and by a store that keeps the text when it reads a
+ * chained event back (version 3 links hash it). A symbol: never serialised. (A WeakMap cost more: its
+ * entries slow every garbage collection.)
  */
 const TEXT: unique symbol = Symbol('pipewarden.trail.text');
 type WithText = PipewardenEvent & { [TEXT]?: string };
 
-/** The JSON text of the event without its link: the bytes a version 2 link covers, and what a store keeps. */
+/** The JSON text of the event without its link: what a store keeps for a chained event. */
 export function unlinkedText(e: PipewardenEvent): string {
   return (e as WithText)[TEXT] ?? JSON.stringify(unlinked(e));
+}
+
+/** A store that keeps texts: `e` was read back from `text` (its stored bytes, without the link). */
+export function withStoredText(e: PipewardenEvent, text: string): PipewardenEvent {
+  (e as WithText)[TEXT] = text;
+  return e;
 }
 
 function digest(prev: string, seq: number, text: string): string {
@@ -36,8 +50,9 @@ function digest(prev: string, seq: number, text: string): string {
 }
 
 /** sha256(prev ‖ "\n" ‖ seq ‖ "\n" ‖ event bytes), hex; the bytes by link version (see above). */
-export function linkHash(prev: string, seq: number, e: PipewardenEvent, v: 1 | 2 = 2): string {
-  return digest(prev, seq, v === 2 ? unlinkedText(e) : (canonicalize(unlinked(e)) ?? ''));
+export function linkHash(prev: string, seq: number, e: PipewardenEvent, v: 1 | 2 | 3): string {
+  if (v === 3) return digest(prev, seq, unlinkedText(e));
+  return digest(prev, seq, v === 2 ? JSON.stringify(unlinked(e)) : (canonicalize(unlinked(e)) ?? ''));
 }
 
 /** The head of a partition's chain after its last link. */
@@ -47,19 +62,54 @@ export interface Head {
   offset: number;
 }
 
-/** Links `e` after `head`, stores the link on the event, returns the new head. */
-export function link(head: Head, partition: number, offset: number, e: PipewardenEvent): Head {
+/**
+ * Links `e` after `head`, stores the link on the event, returns the new head.
+ *
+ * `storedText`: the event's text as read, which a store that keeps texts (Store.trailKeepsText) will
+ * keep as it is: a version 3 link hashes it, nothing is serialised. Without it, a version 2 link, and
+ * `linkedText` is the JSON text of the linked event (what `JSON.stringify(e)` now gives), for a store
+ * that sends JSON (IndexOptions.sourceTexts): the hashed text with the link spliced in, not a second
+ * serialisation, where the link's place is known: `pipewarden` is the event's last field (as the
+ * adapters make events) and had no link before, so the link goes last in it, before the two closing
+ * braces.
+ */
+export function link(
+  head: Head,
+  partition: number,
+  offset: number,
+  e: PipewardenEvent,
+  storedText?: string,
+): Head & { linkedText?: string } {
   const seq = head.seq + 1;
-  const text = JSON.stringify(unlinked(e));
+  const p = e.pipewarden;
+  const unlinkedBefore = !Object.hasOwn(p, 'trail');
+  if (storedText !== undefined && unlinkedBefore) {
+    const hash = digest(head.hash, seq, storedText);
+    p.trail = { v: 3, partition, offset, seq, prev: head.hash, hash };
+    (e as WithText)[TEXT] = storedText;
+    return { seq, hash, offset };
+  }
+  const fresh = unlinkedBefore && lastKey(e) === 'pipewarden';
+  const text = JSON.stringify(fresh ? e : unlinked(e));
   const hash = digest(head.hash, seq, text);
   const l: TrailLink = { v: 2, partition, offset, seq, prev: head.hash, hash };
-  e.pipewarden.trail = l;
+  p.trail = l;
   (e as WithText)[TEXT] = text;
-  return { seq, hash, offset };
+  // `{}}` at the end: an empty pipewarden (no comma before the link); never from readEvent.
+  const splice = fresh && text.charCodeAt(text.length - 3) !== 123;
+  const linkedText = splice ? `${text.slice(0, -2)},"trail":${JSON.stringify(l)}}}` : JSON.stringify(e);
+  return { seq, hash, offset, linkedText };
+}
+
+/** The last field JSON.stringify writes (the order of Object.keys), without making the keys array. */
+function lastKey(o: object): string | undefined {
+  let last: string | undefined;
+  for (const k in o) if (Object.hasOwn(o, k)) last = k;
+  return last;
 }
 
 /** Whether the stored link still matches the event's content and its stated predecessor. */
 export function linkIntact(e: PipewardenEvent): boolean {
   const l = e.pipewarden.trail;
-  return l !== undefined && linkHash(l.prev, l.seq, e, l.v === 2 ? 2 : 1) === l.hash;
+  return l !== undefined && linkHash(l.prev, l.seq, e, l.v ?? 1) === l.hash;
 }

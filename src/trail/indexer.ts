@@ -29,6 +29,23 @@ interface ChainHead extends Head {
   ingested: string;
 }
 
+/** One event of a batch; `text`, the message's own, where the store keeps texts (version 3 links). */
+interface Item {
+  offset: number;
+  e: PipewardenEvent;
+  text: string | undefined;
+}
+
+interface Chained {
+  head: ChainHead;
+  fresh: PipewardenEvent[];
+  sourceTexts: Map<PipewardenEvent, string>;
+  /** The first event after the last checkpoint, when this batch chained it. */
+  segmentStart?: { offset: number; ingested: string };
+}
+
+const NONE: ReadonlyMap<string, TrailLink | null> = new Map();
+
 interface PartitionState {
   /** Known only while this process indexed the partition's last batch. */
   head?: { at: ChainHead; next: number };
@@ -57,12 +74,14 @@ export class TrailIndexer {
   async index(batch: ConsumedMessage[], options: IndexOptions = {}): Promise<void> {
     const { log, store } = this.#o;
     if (!this.#o.key) {
-      const events: PipewardenEvent[] = [];
+      // Unchained, an event is stored exactly as read: the store may send the message's own text rather
+      // than serialise the event again (as the index role does).
+      const sourceTexts = new Map<PipewardenEvent, string>();
       for (const m of batch) {
         const e = readEvent(m, log);
-        if (e) events.push(e);
+        if (e) sourceTexts.set(e, m.value);
       }
-      if (events.length) await store.indexEvents(events, options);
+      if (sourceTexts.size) await store.indexEvents([...sourceTexts.keys()], { ...options, sourceTexts });
       return;
     }
     const byPartition = new Map<number, ConsumedMessage[]>();
@@ -121,17 +140,20 @@ export class TrailIndexer {
   /**
    * `check`: look up which events are already stored first. A store that can append all-or-nothing
    * (trailAppend) skips that while this process holds the partition's head: if anything turns out to be
-   * stored already, nothing was written and the batch runs again with the check.
+   * stored already, nothing was written and the batch runs again with the check. Another store, holding
+   * the head, asks only where a create could collide, while the batch is chained: it is chained again
+   * only when something is found.
    */
   async #indexPartition(p: number, msgs: ConsumedMessage[], check = false): Promise<void> {
     const { store, log } = this.#o;
     const s = await this.#state(p);
     const firstOffset = Number(msgs[0]!.offset);
     const nextOffset = Number(msgs.at(-1)!.offset) + 1;
-    const items: Array<{ offset: number; e: PipewardenEvent }> = [];
+    const keepsText = store.trailKeepsText === true;
+    const items: Item[] = [];
     for (const m of msgs) {
       const e = readEvent(m, log);
-      if (e) items.push({ offset: Number(m.offset), e });
+      if (e) items.push({ offset: Number(m.offset), e, text: keepsText ? m.value : undefined });
     }
     const known = s.head;
     const headValid =
@@ -143,26 +165,70 @@ export class TrailIndexer {
       return;
     }
     const fast = !check && headValid && store.trailAppend !== undefined;
-    // Holding the head, nothing of ours is redelivered: only a collision (a duplicate delivery) matters.
-    const existing = fast
-      ? new Map<string, TrailLink | null>()
-      : await store.trailExisting([...new Set(items.map((i) => i.e.event.id))], {
-          collisions: headValid && !check,
-        });
-    let head: ChainHead;
-    if (headValid) head = known.at;
-    else {
-      // After a start, a rebalance or a failed attempt: continue from what the store holds.
-      const before = await store.trailLinkBefore(p, firstOffset);
-      const l = before?.pipewarden.trail;
-      head = l
-        ? { seq: l.seq, hash: l.hash, offset: l.offset, ingested: before!.event.ingested }
-        : { seq: 0, hash: GENESIS, offset: -1, ingested: '' };
+    const ids = () => [...new Set(items.map((i) => i.e.event.id))];
+    let chained: Chained;
+    if (fast) chained = this.#chain(p, s, items, known.at, NONE);
+    else if (headValid && !check) {
+      // Holding the head, nothing of ours is redelivered: only a collision (a duplicate delivery) matters.
+      const collisions = store.trailExisting(ids(), { collisions: true });
+      collisions.catch(() => {}); // awaited below; not unhandled if chaining throws first
+      chained = this.#chain(p, s, items, known.at, NONE);
+      const existing = await collisions;
+      if (existing.size > 0) chained = this.#chain(p, s, items, known.at, existing);
+    } else {
+      const existing = await store.trailExisting(ids(), { collisions: false });
+      let head: ChainHead;
+      if (headValid) head = known.at;
+      else {
+        // After a start, a rebalance or a failed attempt: continue from what the store holds.
+        const before = await store.trailLinkBefore(p, firstOffset);
+        const l = before?.pipewarden.trail;
+        head = l
+          ? { seq: l.seq, hash: l.hash, offset: l.offset, ingested: before!.event.ingested }
+          : { seq: 0, hash: GENESIS, offset: -1, ingested: '' };
+      }
+      chained = this.#chain(p, s, items, head, existing);
     }
+    const { head, fresh, sourceTexts } = chained;
     const lastSeq = s.last?.toSeq ?? 0;
+    if (chained.segmentStart) s.segmentStart ??= { ...chained.segmentStart, at: this.#o.now().getTime() };
+    if (fast) {
+      // The checkpoint this batch completes goes in the same transaction as its events.
+      const cp =
+        head.seq > lastSeq && s.segmentStart && this.#due(s, head) ? this.#sign(p, s, head) : undefined;
+      if (!(await store.trailAppend!(fresh, cp))) return this.#indexPartition(p, msgs, true);
+      s.head = { at: head, next: nextOffset };
+      if (cp) await this.#signed(p, s, cp);
+      return;
+    }
+    if (fresh.length) await store.indexEvents(fresh, sourceTexts.size ? { sourceTexts } : {});
+    s.head = { at: head, next: nextOffset };
+    if (head.seq > lastSeq) {
+      if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
+      if (this.#due(s, head)) await this.#checkpoint(p, s, head);
+    }
+  }
+
+  /**
+   * Links the batch's events after `head`, passing over what `existing` holds: a redelivered event keeps
+   * its link and the chain goes on from it; a duplicate of an event stored before (same id, another
+   * delivery) and the same event twice in the batch are not chained again.
+   */
+  #chain(
+    p: number,
+    s: PartitionState,
+    items: Item[],
+    from: ChainHead,
+    existing: ReadonlyMap<string, TrailLink | null>,
+  ): Chained {
+    const lastSeq = s.last?.toSeq ?? 0;
+    let head = from;
+    let segmentStart: Chained['segmentStart'];
     const fresh: PipewardenEvent[] = [];
+    // Each chained event's JSON text, link included, for a store that sends JSON (see link()).
+    const sourceTexts = new Map<PipewardenEvent, string>();
     const inBatch = new Set<string>();
-    for (const { offset, e } of items) {
+    for (const { offset, e, text } of items) {
       const id = e.event.id;
       if (inBatch.has(id)) continue; // the same event twice in one batch: one document, one link
       const stored = existing.get(id);
@@ -174,27 +240,13 @@ export class TrailIndexer {
         continue;
       }
       inBatch.add(id);
-      const h = link(head, p, offset, e);
+      const h = link(head, p, offset, e, text);
       head = { seq: h.seq, hash: h.hash, offset, ingested: e.event.ingested };
-      if (h.seq === lastSeq + 1)
-        s.segmentStart ??= { offset, ingested: e.event.ingested, at: this.#o.now().getTime() };
+      if (h.seq === lastSeq + 1 && !s.segmentStart) segmentStart = { offset, ingested: e.event.ingested };
       fresh.push(e);
+      if (h.linkedText !== undefined) sourceTexts.set(e, h.linkedText);
     }
-    if (fast) {
-      // The checkpoint this batch completes goes in the same transaction as its events.
-      const cp =
-        head.seq > lastSeq && s.segmentStart && this.#due(s, head) ? this.#sign(p, s, head) : undefined;
-      if (!(await store.trailAppend!(fresh, cp))) return this.#indexPartition(p, msgs, true);
-      s.head = { at: head, next: nextOffset };
-      if (cp) await this.#signed(p, s, cp);
-      return;
-    }
-    if (fresh.length) await store.indexEvents(fresh, {});
-    s.head = { at: head, next: nextOffset };
-    if (head.seq > lastSeq) {
-      if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
-      if (this.#due(s, head)) await this.#checkpoint(p, s, head);
-    }
+    return { head, fresh, sourceTexts, ...(segmentStart ? { segmentStart } : {}) };
   }
 
   #due(s: PartitionState, head: ChainHead): boolean {

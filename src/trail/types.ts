@@ -2,8 +2,11 @@
 
 /** Where an event sits in its partition's hash chain; stored on the event as `pipewarden.trail`. */
 export interface TrailLink {
-  /** 2: the hash covers the event's JSON text (src/trail/chain.ts); absent: version 1, RFC 8785 bytes. */
-  v?: 2;
+  /**
+   * Which bytes the hash covers (src/trail/chain.ts): 3, the event's text as the store keeps it; 2, its
+   * JSON.stringify text; absent (version 1), its RFC 8785 bytes.
+   */
+  v?: 2 | 3;
   partition: number;
   /** The bus offset the event was read from (informational; the order is `seq`'s). */
   offset: number;

@@ -142,7 +142,8 @@ for (const [kind, make] of Object.entries(kinds)) {
       const { linkHash } = await import('../../src/trail/chain.ts');
       await f.tamper.edit(p0[7]!.event.id, (d) => {
         d.message = 'nothing happened';
-        d.pipewarden.trail!.hash = linkHash(d.pipewarden.trail!.prev, d.pipewarden.trail!.seq, d);
+        const l = d.pipewarden.trail!;
+        l.hash = linkHash(l.prev, l.seq, d, l.v ?? 1);
       });
       expect(brief(await verify(f))).toEqual([
         { kind: 'modified', partition: 0, eventId: p0[7]!.event.id, offset: 107 },
@@ -191,7 +192,7 @@ for (const [kind, make] of Object.entries(kinds)) {
       const forged = trailEvent(600);
       const { linkHash } = await import('../../src/trail/chain.ts');
       const l = original.pipewarden.trail!;
-      forged.pipewarden.trail = { ...l, offset: l.offset, hash: linkHash(l.prev, l.seq, forged) };
+      forged.pipewarden.trail = { ...l, offset: l.offset, hash: linkHash(l.prev, l.seq, forged, l.v ?? 1) };
       await f.store.indexEvents([forged]);
       await f.store.refresh();
       expect(brief(await verify(f))).toEqual([

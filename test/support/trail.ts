@@ -133,7 +133,7 @@ export function sqliteTamper(path: string): Tamper {
       const l = h.links[h.at];
       if (l && h.batch) {
         doc.pipewarden.trail = {
-          ...(l[5] === 2 ? { v: 2 as const } : {}),
+          ...(l[5] === 2 || l[5] === 3 ? { v: l[5] } : {}),
           partition: h.batch.partition,
           offset: l[1],
           seq: l[2],
