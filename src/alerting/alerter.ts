@@ -68,6 +68,11 @@ export class Alerter {
       : undefined;
   }
 
+  /** How hits are grouped into incidents, when they are. */
+  get incidents(): IncidentTracker | undefined {
+    return this.#opts.incidents;
+  }
+
   get sinkNames(): string[] {
     return this.#sinks.map((s) => s.name);
   }
