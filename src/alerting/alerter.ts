@@ -3,7 +3,14 @@
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { type LinksConfig, vendorLink, wantsFacts } from './deep-links.ts';
-import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
+import {
+  groupKey,
+  type Incident,
+  type IncidentNotice,
+  type IncidentTracker,
+  incidentInfo,
+  type Tracked,
+} from './incidents.ts';
 import { followMark } from './lifecycle.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
 import type { Router } from './routing.ts';
@@ -48,6 +55,29 @@ export interface AlerterOptions {
 
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/**
+ * The notices a delivered alert's incident lacks (its record landed, the incident's write did not), from
+ * the deliveries the record holds; undefined when the incident has them all, or is another one by now.
+ */
+export function missingNotices(
+  record: AlertRecord,
+  incident: Incident,
+): Record<string, IncidentNotice> | undefined {
+  const at = incident.hits.lastIndexOf(record.id);
+  if (record.incident_id !== incident.id || at < 0) return undefined;
+  const notices: Record<string, IncidentNotice> = {};
+  for (const [sink, d] of Object.entries(record.deliveries)) {
+    if (d.status !== 'sent') continue;
+    const known = incident.notified[sink];
+    if (known && Date.parse(known.at) >= Date.parse(d.at)) continue;
+    const ref = d.ref ?? known?.ref;
+    // the count the incident had when this hit was counted into it
+    const count = incident.count - (incident.hits.length - 1 - at);
+    notices[sink] = { ...(ref ? { ref } : {}), at: d.at, count };
+  }
+  return Object.keys(notices).length ? notices : undefined;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Alerter {
@@ -86,10 +116,18 @@ export class Alerter {
     const store = this.#store;
     const outbox = this.#outbox;
     if (!store || !outbox) throw new Error('this alerter has no store to record alerts in');
-    const existing = await store.getAlert(incoming.id);
+    const tracker = this.#opts.incidents;
+    // The record and the incident are read at once (the incident is not needed when the hit went out).
+    const [existing, current] = await Promise.all([
+      store.getAlert(incoming.id),
+      tracker?.get(groupKey(incoming, tracker.opts.groupBy)),
+    ]);
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') {
       outbox.forget(incoming.id);
+      // Its record and its incident's notices are written at the same time: the notices may be missing.
+      const notices = current && missingNotices(existing, current);
+      if (notices) await tracker!.noted(current, notices);
       return existing;
     }
     const hit = await this.#withVendorLink(incoming);
@@ -106,13 +144,17 @@ export class Alerter {
       ...existing?.deliveries,
       ...outbox.unrecorded(hit.id),
     };
-    const tracked = this.#opts.incidents ? await this.#opts.incidents.track(hit) : undefined;
+    const counted = tracker?.count(hit, current);
+    const tracked = counted?.tracked;
     const shown: Hit = tracked ? { ...hit, incident: incidentInfo(tracked.incident) } : hit;
     const toSend: Sink[] = [];
     const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
     const routed = this.#routed(hit);
     const quiet = new Set<string>(); // receivers whose edit goes out past the budget, without a thread reply
     const quietEdits = this.#opts.throttle?.edits === 'quiet';
+    // Budget slots taken for the sends below (given back when a send fails): hits handled at the same time
+    // see each other's sends in the budget.
+    const slots = new Map<string, () => void>();
     for (const sink of this.#sinks) {
       const notice = tracked && !tracked.first ? tracked.incident.notified[sink.name] : undefined;
       const edit = notice?.ref && sink.update ? notice.ref : undefined;
@@ -126,16 +168,32 @@ export class Alerter {
         } else decided = this.#repeatLater(sink, tracked, notice);
       }
       if (decided) deliveries[sink.name] = decided;
-      else toSend.push(sink);
+      else {
+        toSend.push(sink);
+        if (this.#budget && !unbudgeted)
+          slots.set(sink.name, this.#budget.reserve(sink.name, this.#now().getTime()));
+      }
     }
     const notices: Record<string, IncidentNotice> = {};
+    const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
     if (toSend.length > 0) {
-      const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
       const at = this.#now().toISOString();
       for (const s of toSend)
         deliveries[s.name] = { status: 'pending', attempts: deliveries[s.name]?.attempts ?? 0, at };
-      await outbox.recordIntent(hit, deliveries);
-      let progress: Promise<void> = Promise.resolve();
+    }
+    try {
+      // The incident and the intent to send are stored together, both before anything is sent.
+      await Promise.all([
+        counted?.save?.(),
+        toSend.length > 0 ? outbox.recordIntent(hit, deliveries) : undefined,
+      ]);
+    } catch (err) {
+      for (const release of slots.values()) release();
+      throw err;
+    }
+    let progress: Promise<void> = Promise.resolve();
+    if (toSend.length > 0) {
+      let unanswered = toSend.length;
       await Promise.allSettled(
         toSend.map(async (sink) => {
           const ref = updates.get(sink.name);
@@ -154,7 +212,6 @@ export class Alerter {
             }),
           );
           if (delivery.status === 'sent') {
-            if (!(quietEdits && delivery.update)) this.#budget?.record(sink.name, this.#now().getTime());
             if (tracked) {
               const kept = delivery.ref ?? ref;
               notices[sink.name] = {
@@ -163,20 +220,27 @@ export class Alerter {
                 count: tracked.incident.count,
               };
             }
-          }
+          } else slots.get(sink.name)?.();
           deliveries[sink.name] = delivery;
-          // Serialised, so an older snapshot never overwrites a newer one.
-          progress = progress.then(() => outbox.recordProgress(hit, sink.name, delivery, deliveries));
+          // Recorded at once while other receivers have not answered yet (the last one's is the final
+          // write); serialised, so an older snapshot never overwrites a newer one.
+          if (--unanswered > 0)
+            progress = progress.then(() => outbox.recordProgress(hit, sink.name, delivery, deliveries));
+          else outbox.remember(hit.id, sink.name, delivery);
         }),
       );
-      await progress;
     }
-    if (tracked) await this.#opts.incidents!.noted(tracked.incident, notices);
+    await progress;
     const record: AlertRecord = {
       ...alertRecord(hit, deliveries),
       ...(tracked ? { incident_id: tracked.incident.id } : {}),
     };
-    await outbox.recordFinal(record);
+    // The record and what each receiver now holds (on the incident) at the same time: when the record
+    // lands and the incident does not, the redelivered hit finds it delivered and writes the notices then.
+    await Promise.all([
+      outbox.recordFinal(record),
+      tracked ? tracker!.noted(tracked.incident, notices) : undefined,
+    ]);
     return record;
   }
 

@@ -90,10 +90,25 @@ export class IncidentTracker {
    * older than group_interval). A hit already counted (redelivery) changes nothing.
    */
   async track(hit: Hit): Promise<Tracked> {
+    const counted = this.count(hit, await this.get(groupKey(hit, this.opts.groupBy)));
+    await counted.save?.();
+    return counted.tracked;
+  }
+
+  /**
+   * `track` in two steps, for a caller that read the group's incident (`get`) together with other things
+   * and stores it together with other writes: what the incident becomes with the hit, and `save` to store
+   * it (absent when nothing changed). `current` must be the latest of the group.
+   */
+  count(hit: Hit, current: Incident | undefined): { tracked: Tracked; save?: () => Promise<void> } {
     const group = groupKey(hit, this.opts.groupBy);
-    const current = await this.get(group);
     const at = hit['@timestamp'];
-    if (current?.hits.includes(hit.id)) return { incident: current, first: current.hits[0] === hit.id };
+    if (current?.hits.includes(hit.id)) {
+      const first = current.hits[0] === hit.id;
+      // redelivered: the incident was stored, its id's entry may not have been (written at the same time)
+      const save = first ? () => this.#store.putState(`incident-id:${current.id}`, group) : undefined;
+      return { tracked: { incident: current, first }, ...(save ? { save } : {}) };
+    }
     const fresh =
       current &&
       current.status !== 'resolved' &&
@@ -109,8 +124,7 @@ export class IncidentTracker {
         hits: [...current.hits, hit.id].slice(-HIT_IDS_MAX),
         last_summary: hit.summary,
       };
-      await this.put(incident);
-      return { incident, first: false };
+      return { tracked: { incident, first: false }, save: () => this.put(incident) };
     }
     const incident: Incident = {
       id: `inc-${hash(`${group}\u0000${hit.id}`)}`,
@@ -127,9 +141,11 @@ export class IncidentTracker {
       notified: {},
       last_summary: hit.summary,
     };
-    await this.put(incident);
-    await this.#store.putState(`incident-id:${incident.id}`, group);
-    return { incident, first: true };
+    const save = async () => {
+      // two documents, written at once: a redelivered hit finds itself counted in either case
+      await Promise.all([this.put(incident), this.#store.putState(`incident-id:${incident.id}`, group)]);
+    };
+    return { tracked: { incident, first: true }, save };
   }
 
   /** Records what each receiver was sent for the incident (re-read first: another write may have landed). */
