@@ -55,27 +55,34 @@ export interface AlerterOptions {
 
 const MAX_RETRY_AFTER_MS = 60_000;
 
-/**
- * The notices a delivered alert's incident lacks (its record landed, the incident's write did not), from
- * the deliveries the record holds; undefined when the incident has them all, or is another one by now.
- */
-export function missingNotices(
+/** What each receiver was sent for an alert, as notices on its incident (settled by IncidentTracker.settle). */
+function noticesOf(
   record: AlertRecord,
-  incident: Incident,
-): Record<string, IncidentNotice> | undefined {
-  const at = incident.hits.lastIndexOf(record.id);
-  if (record.incident_id !== incident.id || at < 0) return undefined;
-  const notices: Record<string, IncidentNotice> = {};
+  incident: Incident | undefined,
+): Record<string, Omit<IncidentNotice, 'count'>> {
+  const notices: Record<string, Omit<IncidentNotice, 'count'>> = {};
   for (const [sink, d] of Object.entries(record.deliveries)) {
     if (d.status !== 'sent') continue;
-    const known = incident.notified[sink];
-    if (known && Date.parse(known.at) >= Date.parse(d.at)) continue;
-    const ref = d.ref ?? known?.ref;
-    // the count the incident had when this hit was counted into it
-    const count = incident.count - (incident.hits.length - 1 - at);
-    notices[sink] = { ...(ref ? { ref } : {}), at: d.at, count };
+    const ref = d.ref ?? incident?.notified[sink]?.ref;
+    notices[sink] = { ...(ref ? { ref } : {}), at: d.at, hit: record.id };
   }
-  return Object.keys(notices).length ? notices : undefined;
+  return notices;
+}
+
+/**
+ * Whether a delivered alert's incident lacks it (the record and the incident are written at the same time,
+ * after the sends: the record may have landed alone): not counted, or a receiver's notice missing.
+ */
+export function incidentLacks(record: AlertRecord, incident: Incident | undefined): boolean {
+  if (!record.incident_id) return false;
+  if (!incident) return true;
+  if (incident.id !== record.incident_id) return false; // the group has moved on to another incident
+  if (!incident.hits.includes(record.id)) return true;
+  return Object.entries(record.deliveries).some(([sink, d]) => {
+    if (d.status !== 'sent') return false;
+    const known = incident.notified[sink];
+    return !known || Date.parse(known.at) < Date.parse(d.at);
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -111,6 +118,8 @@ export class Alerter {
    * Delivers a hit through the outbox (outbox.ts): the intent is stored before any sink is tried, each
    * outcome right after, so a redelivered hit resumes instead of repeating what already went out.
    * Throws, having sent nothing, when the intent cannot be stored; the caller's batch comes back later.
+   * Store round trips, one after another: the record and the incident read at once; the intent; the sends;
+   * the final record and the incident (counting the hit, with what each receiver holds) written at once.
    */
   async handle(incoming: Hit): Promise<AlertRecord> {
     const store = this.#store;
@@ -125,9 +134,9 @@ export class Alerter {
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') {
       outbox.forget(incoming.id);
-      // Its record and its incident's notices are written at the same time: the notices may be missing.
-      const notices = current && missingNotices(existing, current);
-      if (notices) await tracker!.noted(current, notices);
+      // Its record and its incident are written at the same time: the incident may lack it.
+      if (tracker && existing.incident_id && incidentLacks(existing, current))
+        await tracker.settle(incoming, existing.incident_id, noticesOf(existing, current));
       return existing;
     }
     const hit = await this.#withVendorLink(incoming);
@@ -144,8 +153,16 @@ export class Alerter {
       ...existing?.deliveries,
       ...outbox.unrecorded(hit.id),
     };
-    const counted = tracker?.count(hit, current);
-    const tracked = counted?.tracked;
+    // Sends the incident holds for this hit and the record does not (its write landed alone).
+    for (const [sink, n] of Object.entries(current?.notified ?? {}))
+      if (n.hit === hit.id && deliveries[sink]?.status !== 'sent')
+        deliveries[sink] = {
+          status: 'sent',
+          attempts: deliveries[sink]?.attempts ?? 1,
+          at: n.at,
+          ...(n.ref ? { ref: n.ref } : {}),
+        };
+    const tracked = tracker?.count(hit, current).tracked;
     const shown: Hit = tracked ? { ...hit, incident: incidentInfo(tracked.incident) } : hit;
     const toSend: Sink[] = [];
     const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
@@ -174,22 +191,20 @@ export class Alerter {
           slots.set(sink.name, this.#budget.reserve(sink.name, this.#now().getTime()));
       }
     }
-    const notices: Record<string, IncidentNotice> = {};
+    const notices: Record<string, Omit<IncidentNotice, 'count'>> = {};
     const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
     if (toSend.length > 0) {
       const at = this.#now().toISOString();
       for (const s of toSend)
         deliveries[s.name] = { status: 'pending', attempts: deliveries[s.name]?.attempts ?? 0, at };
     }
-    try {
-      // The incident and the intent to send are stored together, both before anything is sent.
-      await Promise.all([
-        counted?.save?.(),
-        toSend.length > 0 ? outbox.recordIntent(hit, deliveries) : undefined,
-      ]);
-    } catch (err) {
-      for (const release of slots.values()) release();
-      throw err;
+    if (toSend.length > 0) {
+      try {
+        await outbox.recordIntent(hit, deliveries);
+      } catch (err) {
+        for (const release of slots.values()) release();
+        throw err;
+      }
     }
     let progress: Promise<void> = Promise.resolve();
     if (toSend.length > 0) {
@@ -214,11 +229,7 @@ export class Alerter {
           if (delivery.status === 'sent') {
             if (tracked) {
               const kept = delivery.ref ?? ref;
-              notices[sink.name] = {
-                ...(kept ? { ref: kept } : {}),
-                at: delivery.at,
-                count: tracked.incident.count,
-              };
+              notices[sink.name] = { ...(kept ? { ref: kept } : {}), at: delivery.at, hit: hit.id };
             }
           } else slots.get(sink.name)?.();
           deliveries[sink.name] = delivery;
@@ -235,11 +246,12 @@ export class Alerter {
       ...alertRecord(hit, deliveries),
       ...(tracked ? { incident_id: tracked.incident.id } : {}),
     };
-    // The record and what each receiver now holds (on the incident) at the same time: when the record
-    // lands and the incident does not, the redelivered hit finds it delivered and writes the notices then.
+    // The record, and the incident counting the hit with what each receiver now holds, at the same time:
+    // when only the record lands, the redelivered hit finds it delivered and settles the incident then;
+    // when only the incident does, the redelivered hit finds its sends there.
     await Promise.all([
       outbox.recordFinal(record),
-      tracked ? tracker!.noted(tracked.incident, notices) : undefined,
+      tracked ? tracker!.settle(hit, tracked.incident.id, notices) : undefined,
     ]);
     return record;
   }

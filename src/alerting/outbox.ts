@@ -6,10 +6,12 @@
 //   2. write the record with every sink still to try as `pending` — if the store refuses, nothing is sent
 //      and the hit comes back with its batch;
 //   3. send; after each sink but the last to answer, rewrite the record (best effort, serialised);
-//   4. write the final record, retrying for a while (`recordAttempts`), and at the same time what each
-//      receiver now holds on the incident (a redelivered `delivered` hit writes that again if it is
-//      missing); if either fails the batch is redelivered, and the sends this process already made are
-//      remembered here, so a redelivery to this process retries only the writes.
+//   4. write the final record, retrying for a while (`recordAttempts`), and at the same time the incident
+//      counting the hit, with what each receiver now holds (IncidentTracker.settle; each notice names the
+//      hit it was sent for). If either fails the batch is redelivered: a hit found `delivered` settles its
+//      incident again when it lacks the hit, a hit found `pending` takes the sends its incident names as
+//      made, and the sends this process already made are remembered here, so a redelivery to this process
+//      retries only the writes.
 // What remains: a sink that accepted the message, then the process dies (kill -9, OOM, node loss) or its
 // partitions move to another alert instance before the outcome is stored. A redelivery then finds the
 // sink `pending` and sends again (at least once: losing a security alert is worse than a duplicate).

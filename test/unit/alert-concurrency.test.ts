@@ -187,6 +187,30 @@ describe('alert role concurrency', () => {
     expect(sink.of('dave')).toEqual(['send:dave-0:1', 'update:dave-1:2']);
   });
 
+  it('the incident landed, the record did not: the next process finds the send there and does not repeat it', async () => {
+    const sink = new RecordingSink();
+    // the final record write fails (the intent, `pending`, landed), the process dies
+    const flaky = new Proxy(store as Store, {
+      get(target, prop, receiver) {
+        if (prop === 'putAlert')
+          return async (a: Parameters<Store['putAlert']>[0]) => {
+            if (a.status !== 'pending') throw new Error('store gone');
+            return target.putAlert(a);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await expect(
+      alertBatch(deps(), alerterOn(flaky, sink), new Lanes(4), [message(hit('fay', 0))]),
+    ).rejects.toThrow(/store gone/);
+    expect((await store.getAlert('fay-0'))?.status).toBe('pending');
+    const batch = [message(hit('fay', 0)), message(hit('fay', 1))];
+    await alertBatch(deps(), alerterOn(store, sink), new Lanes(4), batch);
+    expect(sink.of('fay')).toEqual(['send:fay-0:1', 'update:fay-1:2']);
+    expect((await store.getAlert('fay-0'))?.status).toBe('delivered');
+  });
+
   it('the final write failed: the same process records it on redelivery without sending again', async () => {
     const sink = new RecordingSink();
     let down = true;
