@@ -1,13 +1,17 @@
-// Single-document writes to Elasticsearch (alert records, state documents such as incidents) made while
-// one is in flight go out together in the next _bulk request, each caller answered by its own item, as
-// the Kafka bus batches publishes. The alert role handles many hits at once, each writing a few documents:
-// under load each lone write waited in the node's write queue (10 writes at once: ~50–100 ms each on the
-// loaded test machine; the same 10 documents in one bulk: ~5–10 ms). Same durability: a bulk resolves
-// once its documents are in the translog, as a single index request does.
+// Single-document writes to Elasticsearch (alert records, state documents such as incidents): up to
+// MAX_IN_FLIGHT requests go out as they come; writes made while that many are in flight go out together in
+// the next _bulk, each caller answered by its own item. The alert role handles many hits at once, each
+// writing a few documents: under load each lone write waited in the node's write queue (10 writes at once:
+// ~50–100 ms each on the loaded test machine; the same 10 documents in one bulk: ~5–10 ms). With a single
+// request in flight, one stalled bulk held every write behind it (alert p99 of 3–6 s in bench/e2e-load.ts,
+// against 1–2 s with four). Same durability: a bulk resolves once its documents are in the translog, as a
+// single index request does.
 import { type Client, errors } from '@elastic/elasticsearch';
 
 /** Documents per bulk at most; more wait for the next one. */
 const MAX_DOCUMENTS = 500;
+/** Requests in flight at most; writes beyond wait and go out together. */
+const MAX_IN_FLIGHT = 4;
 
 interface PendingWrite {
   index: string;
@@ -20,7 +24,7 @@ interface PendingWrite {
 export class DocumentWriter {
   readonly #client: Client;
   readonly #queue: PendingWrite[] = [];
-  #writing = false;
+  #inFlight = 0;
 
   constructor(client: Client) {
     this.#client = client;
@@ -30,12 +34,12 @@ export class DocumentWriter {
   write(index: string, id: string, document: unknown): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ index, id, document, resolve, reject });
-      if (!this.#writing) void this.#drain();
+      if (this.#inFlight < MAX_IN_FLIGHT) void this.#drain();
     });
   }
 
   async #drain(): Promise<void> {
-    this.#writing = true;
+    this.#inFlight++;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_DOCUMENTS);
@@ -55,7 +59,7 @@ export class DocumentWriter {
         }
       }
     } finally {
-      this.#writing = false;
+      this.#inFlight--;
     }
   }
 }
