@@ -126,12 +126,14 @@ interface RoundResult {
   searchMs: number[]; // per sampled event; Infinity when not found within the drain
   cpuUs: Record<string, number>; // per role process, CPU µs per accepted event
   offered: number; // achieved send rate
+  load: number; // 1-minute load average when the round started
   /** Per alert, ms in each stage: 202 → detected, detected → on the hits topic, hits topic → Slack send, → Slack. */
   stages: { detect: number[]; publish: number[]; alert: number[]; slack: number[] };
   statuses: Map<string, number>; // what the non-2xx were
 }
 
 async function round(r: number): Promise<RoundResult> {
+  const load = loadavg()[0]!;
   const cpu0 = Object.fromEntries(Object.entries(roles).map(([k, p]) => [k, cpuSeconds(p.pid)]));
   const alertAccepted = new Map<string, number>(); // tag → when its 202 came
   const alertSeen = new Map<string, number>(); // tag → when Slack got it
@@ -267,7 +269,7 @@ async function round(r: number): Promise<RoundResult> {
     stages.slack.push(wall(seen) - rec.sent);
   }
   if (statuses.size) process.stderr.write(`round ${r} non-2xx: ${JSON.stringify([...statuses])}\n`);
-  return { sent, accepted, non2xx, alertMs, searchMs, cpuUs: cpu, offered, statuses, stages };
+  return { sent, accepted, non2xx, alertMs, searchMs, cpuUs: cpu, offered, load, statuses, stages };
 }
 
 function pct(xs: number[], p: number): number {
@@ -287,7 +289,7 @@ try {
     const res = await round(r);
     results.push(res);
     process.stderr.write(
-      `round ${r}: sent ${res.sent} (${res.offered.toFixed(0)}/s), non-2xx ${res.non2xx}, alert p50/p99 ${ms(pct(res.alertMs, 50))}/${ms(pct(res.alertMs, 99))} ms (${res.alertMs.length}), searchable p50/p99 ${ms(pct(res.searchMs, 50))}/${ms(pct(res.searchMs, 99))} ms (${res.searchMs.length}); stages p50/p99 ms detect · publish · alert · slack ${stagesOf(res)} (${res.stages.alert.length})\n`,
+      `round ${r} (load ${res.load.toFixed(1)}): sent ${res.sent} (${res.offered.toFixed(0)}/s), non-2xx ${res.non2xx}, alert p50/p99 ${ms(pct(res.alertMs, 50))}/${ms(pct(res.alertMs, 99))} ms (${res.alertMs.length}), searchable p50/p99 ${ms(pct(res.searchMs, 50))}/${ms(pct(res.searchMs, 99))} ms (${res.searchMs.length}); stages p50/p99 ms detect · publish · alert · slack ${stagesOf(res)} (${res.stages.alert.length})\n`,
     );
   }
 } finally {
@@ -300,7 +302,7 @@ try {
 const rows = results
   .map(
     (r, i) =>
-      `| ${i + 1} | ${r.sent} (${r.offered.toFixed(0)}/s) | ${r.non2xx} | ${ms(pct(r.alertMs, 50))} | ${ms(pct(r.alertMs, 99))} | ${r.alertMs.length} | ${ms(pct(r.searchMs, 50))} | ${ms(pct(r.searchMs, 99))} | ${r.searchMs.length} | ${['ingest', 'index', 'detect', 'alert'].map((k) => r.cpuUs[k]!.toFixed(0)).join(' / ')} | ${stagesOf(r)} |`,
+      `| ${i + 1} (load ${r.load.toFixed(1)}) | ${r.sent} (${r.offered.toFixed(0)}/s) | ${r.non2xx} | ${ms(pct(r.alertMs, 50))} | ${ms(pct(r.alertMs, 99))} | ${r.alertMs.length} | ${ms(pct(r.searchMs, 50))} | ${ms(pct(r.searchMs, 99))} | ${r.searchMs.length} | ${['ingest', 'index', 'detect', 'alert'].map((k) => r.cpuUs[k]!.toFixed(0)).join(' / ')} | ${stagesOf(r)} |`,
   )
   .join('\n');
 const medianOf = (f: (r: RoundResult) => number) => median(results.map(f));
@@ -324,7 +326,12 @@ own (the pipeline-weakening detector alerts on each). Measured per round:
 - **searchable latency**: for one accepted push in ${SAMPLE_EVERY}, from its 202 to Elasticsearch finding it by id (an \`ids\` search
   on the events data stream, every 100 ms for all pending ids together, so up to ~100 ms of polling is included; Elasticsearch's
   1 s refresh interval is part of it; goal p99 < 2 s);
-- **CPU µs per event** of each role's process over the load (/proc user + system, per accepted webhook).
+- **CPU µs per event** of each role's process over the load (/proc user + system, per accepted webhook);
+- **stages** of each alert, p50/p99 (wall clock, one machine): *detect*, from the 202 to the detect role's evaluation (the
+  hit's \`detected_at\`; can be below 0: the bench may read its 202 after the detect role saw the event); *publish*, from
+  there to the hit on the hits topic (its broker append time, read by a consumer of the bench's own); *alert*, from there to
+  the alert role's Slack send (the alert record's \`deliveries.slack.at\`): waiting for the consumer and the handling, store
+  round trips included; *slack*, from there to the local Slack server's receipt (in the bench process, which is busy sending).
 
 After the load, up to ${DRAIN_MS / 1000} s are allowed for the last alerts and events; one not there by then counts as "> ${DRAIN_MS / 1000} s".
 The machine is shared with other jobs (load average above): latencies here include waiting for a core.
