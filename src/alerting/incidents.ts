@@ -155,8 +155,8 @@ export class IncidentTracker {
 
   /**
    * After the sends: counts the hit into its incident and records what each receiver was sent for it
-   * (`notices`; their counts are set here), in one write of the incident. Re-read first, as `noted`: a
-   * status change may have landed meanwhile. Nothing is written when the group's incident is no longer
+   * (`notices`; their counts are set here), in one write of the incident. Re-read first: a status change
+   * may have landed meanwhile. Nothing is written when the group's incident is no longer
    * `incidentId` (resolved and reopened meanwhile) or nothing changed; a hit that opened the incident
    * writes its id's entry too (again, on redelivery: the two writes go at the same time).
    */
@@ -186,17 +186,7 @@ export class IncidentTracker {
     return next;
   }
 
-  /** Records what each receiver was sent for the incident (re-read first: another write may have landed). */
-  async noted(incident: Incident, notices: Record<string, IncidentNotice>): Promise<Incident> {
-    if (!Object.keys(notices).length) return incident;
-    const current = (await this.get(incident.group)) ?? incident;
-    if (current.id !== incident.id) return incident;
-    const next = { ...current, notified: { ...current.notified, ...notices } };
-    await this.put(next);
-    return next;
-  }
-
-  /** Records which status each receiver now shows (re-read first, as `noted`). */
+  /** Records which status each receiver now shows (re-read first, as `settle`). */
   async followed(id: string, marks: Record<string, string>): Promise<void> {
     if (!Object.keys(marks).length) return;
     const current = await this.byId(id);
