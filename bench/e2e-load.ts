@@ -8,6 +8,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel } from 'kafkajs';
 import { loadSample } from '../ingest-adapters/fixtures.ts';
 import { startSlackServer } from '../test/support/slack-server.ts';
 import {
@@ -30,7 +31,7 @@ const DRAIN_MS = 30_000; // after the load, how long an alert or a sampled event
 const SLACK_TOKEN = 'xoxb-bench-token';
 const SOCKETS = 256; // the sender's connection pool
 
-const { esUrl } = useServices();
+const { esUrl, brokers } = useServices();
 const run = `pfe2e${Date.now().toString(36)}`;
 const slack = await startSlackServer({ token: SLACK_TOKEN });
 const extra = {
@@ -70,6 +71,41 @@ function post(body: string, headers: Record<string, string>): Promise<{ status: 
 }
 const es = new Client({ node: esUrl });
 
+// Where an alert's time goes, per stage (wall clock, one machine): its 202 → the detect role's evaluation
+// (the hit's detected_at) → the hit on the hits topic (its LogAppendTime, read by a consumer of the bench's
+// own) → the alert role's Slack send (the alert record's deliveries.slack.at) → the Slack server.
+const hitAppended = new Map<string, number>(); // tag → when the hit was appended to the hits topic
+const hitConsumer = new Kafka({ clientId: `${run}-bench`, brokers, logLevel: logLevel.NOTHING }).consumer({
+  groupId: `${run}-bench-hits`,
+});
+await hitConsumer.connect();
+await hitConsumer.subscribe({ topics: [`${run}.hits`], fromBeginning: true });
+await hitConsumer.run({
+  eachMessage: async ({ message }) => {
+    for (const tag of message.value?.toString('utf8').match(/pwa\d+x\d+y/g) ?? [])
+      if (!hitAppended.has(tag)) hitAppended.set(tag, Number(message.timestamp));
+  },
+});
+/** tag → the alert record's detected_at and Slack send time (ms since epoch). */
+async function alertRecords(): Promise<Map<string, { detected: number; sent?: number }>> {
+  const out = new Map<string, { detected: number; sent?: number }>();
+  await es.indices.refresh({ index: `pw-${run}-alerts` }, { ignore: [404] });
+  const res = await es.search<{
+    repository?: string;
+    detected_at: string;
+    deliveries?: { slack?: { at?: string } };
+  }>({ index: `pw-${run}-alerts`, size: 10_000, query: { match_all: {} } }, { ignore: [404] });
+  for (const h of res.hits?.hits ?? []) {
+    const a = h._source;
+    const tag = a?.repository?.match(/pwa\d+x\d+y/)?.[0];
+    if (!a || !tag) continue;
+    const sent = a.deliveries?.slack?.at;
+    out.set(tag, { detected: Date.parse(a.detected_at), ...(sent ? { sent: Date.parse(sent) } : {}) });
+  }
+  return out;
+}
+const wall = (perfMs: number) => performance.timeOrigin + perfMs;
+
 // An alerting change: a deleted branch protection rule (pipeline-weakening), each on its own repository.
 const protection = loadSample('github', 'branch_protection_rule__deleted.json').body as {
   repository: Record<string, unknown>;
@@ -90,10 +126,14 @@ interface RoundResult {
   searchMs: number[]; // per sampled event; Infinity when not found within the drain
   cpuUs: Record<string, number>; // per role process, CPU µs per accepted event
   offered: number; // achieved send rate
+  load: number; // 1-minute load average when the round started
+  /** Per alert, ms in each stage: 202 → detected, detected → on the hits topic, hits topic → Slack send, → Slack. */
+  stages: { detect: number[]; publish: number[]; alert: number[]; slack: number[] };
   statuses: Map<string, number>; // what the non-2xx were
 }
 
 async function round(r: number): Promise<RoundResult> {
+  const load = loadavg()[0]!;
   const cpu0 = Object.fromEntries(Object.entries(roles).map(([k, p]) => [k, cpuSeconds(p.pid)]));
   const alertAccepted = new Map<string, number>(); // tag → when its 202 came
   const alertSeen = new Map<string, number>(); // tag → when Slack got it
@@ -216,8 +256,20 @@ async function round(r: number): Promise<RoundResult> {
     return seen === undefined ? Number.POSITIVE_INFINITY : Math.max(0, seen - at);
   });
   for (const _ of pendingSearch) searchMs.push(Number.POSITIVE_INFINITY);
+  const records = await alertRecords();
+  const stages: RoundResult['stages'] = { detect: [], publish: [], alert: [], slack: [] };
+  for (const [tag, at] of alertAccepted) {
+    const rec = records.get(tag);
+    const appended = hitAppended.get(tag);
+    const seen = alertSeen.get(tag);
+    if (!rec || appended === undefined || rec.sent === undefined || seen === undefined) continue;
+    stages.detect.push(rec.detected - wall(at));
+    stages.publish.push(appended - rec.detected);
+    stages.alert.push(rec.sent - appended);
+    stages.slack.push(wall(seen) - rec.sent);
+  }
   if (statuses.size) process.stderr.write(`round ${r} non-2xx: ${JSON.stringify([...statuses])}\n`);
-  return { sent, accepted, non2xx, alertMs, searchMs, cpuUs: cpu, offered, statuses };
+  return { sent, accepted, non2xx, alertMs, searchMs, cpuUs: cpu, offered, load, statuses, stages };
 }
 
 function pct(xs: number[], p: number): number {
@@ -225,6 +277,9 @@ function pct(xs: number[], p: number): number {
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : Number.NaN;
 }
 const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}` : `> ${DRAIN_MS / 1000} s`);
+const stageText = (xs: number[]) => `${ms(pct(xs, 50))}/${ms(pct(xs, 99))}`;
+const stagesOf = (r: RoundResult) =>
+  (['detect', 'publish', 'alert', 'slack'] as const).map((k) => stageText(r.stages[k])).join(' · ');
 
 const results: RoundResult[] = [];
 try {
@@ -234,11 +289,12 @@ try {
     const res = await round(r);
     results.push(res);
     process.stderr.write(
-      `round ${r}: sent ${res.sent} (${res.offered.toFixed(0)}/s), non-2xx ${res.non2xx}, alert p50/p99 ${ms(pct(res.alertMs, 50))}/${ms(pct(res.alertMs, 99))} ms (${res.alertMs.length}), searchable p50/p99 ${ms(pct(res.searchMs, 50))}/${ms(pct(res.searchMs, 99))} ms (${res.searchMs.length})\n`,
+      `round ${r} (load ${res.load.toFixed(1)}): sent ${res.sent} (${res.offered.toFixed(0)}/s), non-2xx ${res.non2xx}, alert p50/p99 ${ms(pct(res.alertMs, 50))}/${ms(pct(res.alertMs, 99))} ms (${res.alertMs.length}), searchable p50/p99 ${ms(pct(res.searchMs, 50))}/${ms(pct(res.searchMs, 99))} ms (${res.searchMs.length}); stages p50/p99 ms detect · publish · alert · slack ${stagesOf(res)} (${res.stages.alert.length})\n`,
     );
   }
 } finally {
   await Promise.all(Object.values(roles).map((p) => p.stop()));
+  await hitConsumer.disconnect();
   await slack.close();
   await es.close();
 }
@@ -246,7 +302,7 @@ try {
 const rows = results
   .map(
     (r, i) =>
-      `| ${i + 1} | ${r.sent} (${r.offered.toFixed(0)}/s) | ${r.non2xx} | ${ms(pct(r.alertMs, 50))} | ${ms(pct(r.alertMs, 99))} | ${r.alertMs.length} | ${ms(pct(r.searchMs, 50))} | ${ms(pct(r.searchMs, 99))} | ${r.searchMs.length} | ${['ingest', 'index', 'detect', 'alert'].map((k) => r.cpuUs[k]!.toFixed(0)).join(' / ')} |`,
+      `| ${i + 1} (load ${r.load.toFixed(1)}) | ${r.sent} (${r.offered.toFixed(0)}/s) | ${r.non2xx} | ${ms(pct(r.alertMs, 50))} | ${ms(pct(r.alertMs, 99))} | ${r.alertMs.length} | ${ms(pct(r.searchMs, 50))} | ${ms(pct(r.searchMs, 99))} | ${r.searchMs.length} | ${['ingest', 'index', 'detect', 'alert'].map((k) => r.cpuUs[k]!.toFixed(0)).join(' / ')} | ${stagesOf(r)} |`,
   )
   .join('\n');
 const medianOf = (f: (r: RoundResult) => number) => median(results.map(f));
@@ -270,13 +326,18 @@ own (the pipeline-weakening detector alerts on each). Measured per round:
 - **searchable latency**: for one accepted push in ${SAMPLE_EVERY}, from its 202 to Elasticsearch finding it by id (an \`ids\` search
   on the events data stream, every 100 ms for all pending ids together, so up to ~100 ms of polling is included; Elasticsearch's
   1 s refresh interval is part of it; goal p99 < 2 s);
-- **CPU µs per event** of each role's process over the load (/proc user + system, per accepted webhook).
+- **CPU µs per event** of each role's process over the load (/proc user + system, per accepted webhook);
+- **stages** of each alert, p50/p99 (wall clock, one machine): *detect*, from the 202 to the detect role's evaluation (the
+  hit's \`detected_at\`; can be below 0: the bench may read its 202 after the detect role saw the event); *publish*, from
+  there to the hit on the hits topic (its broker append time, read by a consumer of the bench's own); *alert*, from there to
+  the alert role's Slack send (the alert record's \`deliveries.slack.at\`): waiting for the consumer and the handling, store
+  round trips included; *slack*, from there to the local Slack server's receipt (in the bench process, which is busy sending).
 
 After the load, up to ${DRAIN_MS / 1000} s are allowed for the last alerts and events; one not there by then counts as "> ${DRAIN_MS / 1000} s".
 The machine is shared with other jobs (load average above): latencies here include waiting for a core.
 
-| round | sent (achieved rate) | non-2xx | alert p50 ms | alert p99 ms | alerts | searchable p50 ms | searchable p99 ms | sampled | CPU µs/event ingest / index / detect / alert |
-|---|---|---|---|---|---|---|---|---|---|
+| round | sent (achieved rate) | non-2xx | alert p50 ms | alert p99 ms | alerts | searchable p50 ms | searchable p99 ms | sampled | CPU µs/event ingest / index / detect / alert | stages p50/p99 ms: detect · publish · alert · slack |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${rows}
 
 Medians of the rounds: non-2xx ${medianOf((r) => r.non2xx)}, alert p99 ${ms(medianOf((r) => pct(r.alertMs, 99)))} ms, searchable p99 ${ms(medianOf((r) => pct(r.searchMs, 99)))} ms.

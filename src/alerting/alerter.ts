@@ -3,7 +3,14 @@
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/types.ts';
 import { type LinksConfig, vendorLink, wantsFacts } from './deep-links.ts';
-import { type IncidentNotice, type IncidentTracker, incidentInfo, type Tracked } from './incidents.ts';
+import {
+  groupKey,
+  type Incident,
+  type IncidentNotice,
+  type IncidentTracker,
+  incidentInfo,
+  type Tracked,
+} from './incidents.ts';
 import { followMark } from './lifecycle.ts';
 import { AlertOutbox, alertRecord, type OutboxOptions } from './outbox.ts';
 import type { Router } from './routing.ts';
@@ -48,6 +55,36 @@ export interface AlerterOptions {
 
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/** What each receiver was sent for an alert, as notices on its incident (settled by IncidentTracker.settle). */
+function noticesOf(
+  record: AlertRecord,
+  incident: Incident | undefined,
+): Record<string, Omit<IncidentNotice, 'count'>> {
+  const notices: Record<string, Omit<IncidentNotice, 'count'>> = {};
+  for (const [sink, d] of Object.entries(record.deliveries)) {
+    if (d.status !== 'sent') continue;
+    const ref = d.ref ?? incident?.notified[sink]?.ref;
+    notices[sink] = { ...(ref ? { ref } : {}), at: d.at, hit: record.id };
+  }
+  return notices;
+}
+
+/**
+ * Whether a delivered alert's incident lacks it (the record and the incident are written at the same time,
+ * after the sends: the record may have landed alone): not counted, or a receiver's notice missing.
+ */
+export function incidentLacks(record: AlertRecord, incident: Incident | undefined): boolean {
+  if (!record.incident_id) return false;
+  if (!incident) return true;
+  if (incident.id !== record.incident_id) return false; // the group has moved on to another incident
+  if (!incident.hits.includes(record.id)) return true;
+  return Object.entries(record.deliveries).some(([sink, d]) => {
+    if (d.status !== 'sent') return false;
+    const known = incident.notified[sink];
+    return !known || Date.parse(known.at) < Date.parse(d.at);
+  });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Alerter {
@@ -68,6 +105,11 @@ export class Alerter {
       : undefined;
   }
 
+  /** How hits are grouped into incidents, when they are. */
+  get incidents(): IncidentTracker | undefined {
+    return this.#opts.incidents;
+  }
+
   get sinkNames(): string[] {
     return this.#sinks.map((s) => s.name);
   }
@@ -76,15 +118,25 @@ export class Alerter {
    * Delivers a hit through the outbox (outbox.ts): the intent is stored before any sink is tried, each
    * outcome right after, so a redelivered hit resumes instead of repeating what already went out.
    * Throws, having sent nothing, when the intent cannot be stored; the caller's batch comes back later.
+   * Store round trips, one after another: the record and the incident read at once; the intent; the sends;
+   * the final record and the incident (counting the hit, with what each receiver holds) written at once.
    */
   async handle(incoming: Hit): Promise<AlertRecord> {
     const store = this.#store;
     const outbox = this.#outbox;
     if (!store || !outbox) throw new Error('this alerter has no store to record alerts in');
-    const existing = await store.getAlert(incoming.id);
+    const tracker = this.#opts.incidents;
+    // The record and the incident are read at once (the incident is not needed when the hit went out).
+    const [existing, current] = await Promise.all([
+      store.getAlert(incoming.id),
+      tracker?.get(groupKey(incoming, tracker.opts.groupBy)),
+    ]);
     // A redelivered hit that already went out is not sent twice.
     if (existing?.status === 'delivered') {
       outbox.forget(incoming.id);
+      // Its record and its incident are written at the same time: the incident may lack it.
+      if (tracker && existing.incident_id && incidentLacks(existing, current))
+        await tracker.settle(incoming, existing.incident_id, noticesOf(existing, current));
       return existing;
     }
     const hit = await this.#withVendorLink(incoming);
@@ -101,13 +153,25 @@ export class Alerter {
       ...existing?.deliveries,
       ...outbox.unrecorded(hit.id),
     };
-    const tracked = this.#opts.incidents ? await this.#opts.incidents.track(hit) : undefined;
+    // Sends the incident holds for this hit and the record does not (its write landed alone).
+    for (const [sink, n] of Object.entries(current?.notified ?? {}))
+      if (n.hit === hit.id && deliveries[sink]?.status !== 'sent')
+        deliveries[sink] = {
+          status: 'sent',
+          attempts: deliveries[sink]?.attempts ?? 1,
+          at: n.at,
+          ...(n.ref ? { ref: n.ref } : {}),
+        };
+    const tracked = tracker?.count(hit, current).tracked;
     const shown: Hit = tracked ? { ...hit, incident: incidentInfo(tracked.incident) } : hit;
     const toSend: Sink[] = [];
     const updates = new Map<string, SinkRef>(); // receiver → its message to edit, for incident updates
     const routed = this.#routed(hit);
     const quiet = new Set<string>(); // receivers whose edit goes out past the budget, without a thread reply
     const quietEdits = this.#opts.throttle?.edits === 'quiet';
+    // Budget slots taken for the sends below (given back when a send fails): hits handled at the same time
+    // see each other's sends in the budget.
+    const slots = new Map<string, () => void>();
     for (const sink of this.#sinks) {
       const notice = tracked && !tracked.first ? tracked.incident.notified[sink.name] : undefined;
       const edit = notice?.ref && sink.update ? notice.ref : undefined;
@@ -121,16 +185,30 @@ export class Alerter {
         } else decided = this.#repeatLater(sink, tracked, notice);
       }
       if (decided) deliveries[sink.name] = decided;
-      else toSend.push(sink);
+      else {
+        toSend.push(sink);
+        if (this.#budget && !unbudgeted)
+          slots.set(sink.name, this.#budget.reserve(sink.name, this.#now().getTime()));
+      }
     }
-    const notices: Record<string, IncidentNotice> = {};
+    const notices: Record<string, Omit<IncidentNotice, 'count'>> = {};
+    const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
     if (toSend.length > 0) {
-      const previous = new Map(toSend.map((s) => [s.name, deliveries[s.name]]));
       const at = this.#now().toISOString();
       for (const s of toSend)
         deliveries[s.name] = { status: 'pending', attempts: deliveries[s.name]?.attempts ?? 0, at };
-      await outbox.recordIntent(hit, deliveries);
-      let progress: Promise<void> = Promise.resolve();
+    }
+    if (toSend.length > 0) {
+      try {
+        await outbox.recordIntent(hit, deliveries);
+      } catch (err) {
+        for (const release of slots.values()) release();
+        throw err;
+      }
+    }
+    let progress: Promise<void> = Promise.resolve();
+    if (toSend.length > 0) {
+      let unanswered = toSend.length;
       await Promise.allSettled(
         toSend.map(async (sink) => {
           const ref = updates.get(sink.name);
@@ -149,29 +227,32 @@ export class Alerter {
             }),
           );
           if (delivery.status === 'sent') {
-            if (!(quietEdits && delivery.update)) this.#budget?.record(sink.name, this.#now().getTime());
             if (tracked) {
               const kept = delivery.ref ?? ref;
-              notices[sink.name] = {
-                ...(kept ? { ref: kept } : {}),
-                at: delivery.at,
-                count: tracked.incident.count,
-              };
+              notices[sink.name] = { ...(kept ? { ref: kept } : {}), at: delivery.at, hit: hit.id };
             }
-          }
+          } else slots.get(sink.name)?.();
           deliveries[sink.name] = delivery;
-          // Serialised, so an older snapshot never overwrites a newer one.
-          progress = progress.then(() => outbox.recordProgress(hit, sink.name, delivery, deliveries));
+          // Recorded at once while other receivers have not answered yet (the last one's is the final
+          // write); serialised, so an older snapshot never overwrites a newer one.
+          if (--unanswered > 0)
+            progress = progress.then(() => outbox.recordProgress(hit, sink.name, delivery, deliveries));
+          else outbox.remember(hit.id, sink.name, delivery);
         }),
       );
-      await progress;
     }
-    if (tracked) await this.#opts.incidents!.noted(tracked.incident, notices);
+    await progress;
     const record: AlertRecord = {
       ...alertRecord(hit, deliveries),
       ...(tracked ? { incident_id: tracked.incident.id } : {}),
     };
-    await outbox.recordFinal(record);
+    // The record, and the incident counting the hit with what each receiver now holds, at the same time:
+    // when only the record lands, the redelivered hit finds it delivered and settles the incident then;
+    // when only the incident does, the redelivered hit finds its sends there.
+    await Promise.all([
+      outbox.recordFinal(record),
+      tracked ? tracker!.settle(hit, tracked.incident.id, notices) : undefined,
+    ]);
     return record;
   }
 

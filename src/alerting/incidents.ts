@@ -3,7 +3,10 @@
 // times. The first hit notifies; later ones update what each receiver already has (Slack edits its message
 // and replies in the thread; email repeats at most every repeat_interval). Incidents live in the store's
 // state documents (both stores), so they survive restarts and every alert replica sees them. Hits are keyed
-// by `key` on the bus, so with the default group_by one consumer handles all hits of a group, in order.
+// by `key` on the bus, so with the default group_by one consumer handles all hits of a group, in order; the
+// alert role handles hits of different groups at the same time and those of one group one after another
+// (src/alerting/lanes.ts). A hit is counted into its incident after the sends, together with what each
+// receiver then holds (`settle`).
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/types.ts';
 import { fieldOf, type GROUP_FIELDS } from './routing.ts';
@@ -18,6 +21,8 @@ export interface IncidentNotice {
   /** When it was last sent (first message or an update), and the count it showed. */
   at: string;
   count: number;
+  /** The hit it was sent for: a redelivered hit whose record was not written finds its send here. */
+  hit?: string;
 }
 
 export interface Incident extends IncidentInfo {
@@ -90,10 +95,25 @@ export class IncidentTracker {
    * older than group_interval). A hit already counted (redelivery) changes nothing.
    */
   async track(hit: Hit): Promise<Tracked> {
+    const counted = this.count(hit, await this.get(groupKey(hit, this.opts.groupBy)));
+    await counted.save?.();
+    return counted.tracked;
+  }
+
+  /**
+   * `track` in two steps, for a caller that read the group's incident (`get`) together with other things
+   * and stores it together with other writes: what the incident becomes with the hit, and `save` to store
+   * it (absent when nothing changed). `current` must be the latest of the group.
+   */
+  count(hit: Hit, current: Incident | undefined): { tracked: Tracked; save?: () => Promise<void> } {
     const group = groupKey(hit, this.opts.groupBy);
-    const current = await this.get(group);
     const at = hit['@timestamp'];
-    if (current?.hits.includes(hit.id)) return { incident: current, first: current.hits[0] === hit.id };
+    if (current?.hits.includes(hit.id)) {
+      const first = current.hits[0] === hit.id;
+      // redelivered: the incident was stored, its id's entry may not have been (written at the same time)
+      const save = first ? () => this.#store.putState(`incident-id:${current.id}`, group) : undefined;
+      return { tracked: { incident: current, first }, ...(save ? { save } : {}) };
+    }
     const fresh =
       current &&
       current.status !== 'resolved' &&
@@ -109,8 +129,7 @@ export class IncidentTracker {
         hits: [...current.hits, hit.id].slice(-HIT_IDS_MAX),
         last_summary: hit.summary,
       };
-      await this.put(incident);
-      return { incident, first: false };
+      return { tracked: { incident, first: false }, save: () => this.put(incident) };
     }
     const incident: Incident = {
       id: `inc-${hash(`${group}\u0000${hit.id}`)}`,
@@ -127,22 +146,47 @@ export class IncidentTracker {
       notified: {},
       last_summary: hit.summary,
     };
-    await this.put(incident);
-    await this.#store.putState(`incident-id:${incident.id}`, group);
-    return { incident, first: true };
+    const save = async () => {
+      // two documents, written at once: a redelivered hit finds itself counted in either case
+      await Promise.all([this.put(incident), this.#store.putState(`incident-id:${incident.id}`, group)]);
+    };
+    return { tracked: { incident, first: true }, save };
   }
 
-  /** Records what each receiver was sent for the incident (re-read first: another write may have landed). */
-  async noted(incident: Incident, notices: Record<string, IncidentNotice>): Promise<Incident> {
-    if (!Object.keys(notices).length) return incident;
-    const current = (await this.get(incident.group)) ?? incident;
-    if (current.id !== incident.id) return incident;
-    const next = { ...current, notified: { ...current.notified, ...notices } };
-    await this.put(next);
+  /**
+   * After the sends: counts the hit into its incident and records what each receiver was sent for it
+   * (`notices`; their counts are set here), in one write of the incident. Re-read first: a status change
+   * may have landed meanwhile. Nothing is written when the group's incident is no longer
+   * `incidentId` (resolved and reopened meanwhile) or nothing changed; a hit that opened the incident
+   * writes its id's entry too (again, on redelivery: the two writes go at the same time).
+   */
+  async settle(
+    hit: Hit,
+    incidentId: string,
+    notices: Record<string, Omit<IncidentNotice, 'count'>>,
+  ): Promise<Incident | undefined> {
+    const current = await this.get(groupKey(hit, this.opts.groupBy));
+    const { incident, first } = this.count(hit, current).tracked;
+    if (incident.id !== incidentId) return undefined;
+    const at = incident.hits.lastIndexOf(hit.id);
+    // the count the incident had when this hit was counted into it
+    const count = incident.count - (incident.hits.length - 1 - at);
+    const fresh = Object.entries(notices).filter(
+      ([sink, n]) => !(incident.notified[sink] && Date.parse(incident.notified[sink].at) > Date.parse(n.at)),
+    );
+    const unchanged = incident === current && !fresh.length;
+    const next: Incident = {
+      ...incident,
+      notified: { ...incident.notified, ...Object.fromEntries(fresh.map(([k, n]) => [k, { ...n, count }])) },
+    };
+    await Promise.all([
+      unchanged ? undefined : this.put(next),
+      first ? this.#store.putState(`incident-id:${incident.id}`, incident.group) : undefined,
+    ]);
     return next;
   }
 
-  /** Records which status each receiver now shows (re-read first, as `noted`). */
+  /** Records which status each receiver now shows (re-read first, as `settle`). */
   async followed(id: string, marks: Record<string, string>): Promise<void> {
     if (!Object.keys(marks).length) return;
     const current = await this.byId(id);

@@ -5,10 +5,13 @@
 //   1. read the record; `delivered` → nothing to do;
 //   2. write the record with every sink still to try as `pending` — if the store refuses, nothing is sent
 //      and the hit comes back with its batch;
-//   3. send; after each sink, rewrite the record (best effort, serialised);
-//   4. write the final record, retrying for a while (`recordAttempts`); if it still fails the batch is
-//      redelivered, and the sends this process already made are remembered here, so a redelivery to this
-//      process retries only the write.
+//   3. send; after each sink but the last to answer, rewrite the record (best effort, serialised);
+//   4. write the final record, retrying for a while (`recordAttempts`), and at the same time the incident
+//      counting the hit, with what each receiver now holds (IncidentTracker.settle; each notice names the
+//      hit it was sent for). If either fails the batch is redelivered: a hit found `delivered` settles its
+//      incident again when it lacks the hit, a hit found `pending` takes the sends its incident names as
+//      made, and the sends this process already made are remembered here, so a redelivery to this process
+//      retries only the writes.
 // What remains: a sink that accepted the message, then the process dies (kill -9, OOM, node loss) or its
 // partitions move to another alert instance before the outcome is stored. A redelivery then finds the
 // sink `pending` and sends again (at least once: losing a security alert is worse than a duplicate).
@@ -62,7 +65,7 @@ export class AlertOutbox {
 
   /** Step 3: remembers a send before trying to record it; a failed write here is retried by `recordFinal`. */
   async recordProgress(hit: Hit, sink: string, delivery: Delivery, deliveries: Record<string, Delivery>) {
-    if (delivery.status === 'sent') this.#remember(hit.id, sink, delivery);
+    this.remember(hit.id, sink, delivery);
     try {
       await this.#store.putAlert(alertRecord(hit, deliveries));
     } catch (err) {
@@ -96,7 +99,12 @@ export class AlertOutbox {
     this.#unrecorded.delete(hitId);
   }
 
-  #remember(hitId: string, sink: string, delivery: Delivery): void {
+  /**
+   * A send the store does not hold yet, remembered until `recordFinal` writes it (the last receiver to
+   * answer is recorded by the final write only, with no progress write of its own).
+   */
+  remember(hitId: string, sink: string, delivery: Delivery): void {
+    if (delivery.status !== 'sent') return;
     let sinks = this.#unrecorded.get(hitId);
     if (!sinks) {
       if (this.#unrecorded.size >= MAX_REMEMBERED) {

@@ -47,6 +47,8 @@ export interface Silence {
 /** The state document older versions kept every silence in; read once and moved to one document each. */
 const LEGACY_STATE_KEY = 'silences';
 const CACHE_MS = 2_000;
+/** Past CACHE_MS the list is re-read while hits go on with it; this much past it, they wait for the read. */
+const STALE_MS = 10_000;
 /** Silences that ended longer ago than this are no longer listed. */
 const KEEP_ENDED_MS = 30 * 86_400_000;
 
@@ -201,7 +203,10 @@ function upgrade(s: Silence | (Omit<Silence, 'matchers'> & { matchers: Record<st
 export class Silences {
   readonly #store: Store;
   readonly #now: () => Date;
-  #cache: { list: Silence[]; until: number } | undefined;
+  #cache: { list: Silence[]; at: number } | undefined;
+  /** The one re-read of the list in flight, which every hit that needs it waits for. */
+  #loading: Promise<void> | undefined;
+  #generation = 0;
   #migrated: Promise<void> | undefined;
 
   constructor(store: Store, now: () => Date = () => new Date()) {
@@ -257,7 +262,7 @@ export class Silences {
       ...(input.matchAll && matchers.every(matchesAnything) ? { matchAll: true } : {}),
     };
     await this.#store.putSilence(silence);
-    this.#cache = undefined;
+    this.#forget();
     return silence;
   }
 
@@ -269,20 +274,49 @@ export class Silences {
     if (s.expiredBy !== undefined || s.endsAt <= now) return s;
     const ended: Silence = { ...s, expiredBy: by, endsAt: now < s.startsAt ? s.startsAt : now };
     await this.#store.putSilence(ended);
-    this.#cache = undefined;
+    this.#forget();
     return ended;
   }
 
-  /** The active silence matching the hit, if any (the list is re-read every 2 s at most). */
+  /**
+   * The active silence matching the hit, if any. The list is re-read every 2 s at most, once for all the
+   * hits handled meanwhile: past 2 s they go on with the list they have while it is re-read (hits are
+   * handled concurrently, and each waiting on its own search made every one of them wait), past 10 s they
+   * wait for it.
+   */
   async matching(hit: Hit): Promise<Silence | undefined> {
     const nowMs = this.#now().getTime();
-    if (!this.#cache || this.#cache.until <= nowMs) {
-      this.#cache = {
-        list: (await this.list()).filter((s) => isActive(s, nowMs) || Date.parse(s.startsAt) > nowMs),
-        until: nowMs + CACHE_MS,
-      };
+    const age = this.#cache ? nowMs - this.#cache.at : Number.POSITIVE_INFINITY;
+    if (age >= STALE_MS) await this.#reload(nowMs);
+    else if (age >= CACHE_MS) this.#reload(nowMs).catch(() => {}); // the next hit past STALE_MS sees the error
+    return this.#cache?.list.find((s) => silenceMatches(s, hit, nowMs));
+  }
+
+  #reload(nowMs: number): Promise<void> {
+    if (!this.#loading) {
+      const generation = this.#generation;
+      // a silence created or ended meanwhile made this read out of date: the next one counts
+      const current = () => generation === this.#generation;
+      this.#loading = this.list()
+        .then((list) => {
+          if (current())
+            this.#cache = {
+              list: list.filter((s) => isActive(s, nowMs) || Date.parse(s.startsAt) > nowMs),
+              at: nowMs,
+            };
+        })
+        .finally(() => {
+          if (current()) this.#loading = undefined;
+        });
     }
-    return this.#cache.list.find((s) => silenceMatches(s, hit, nowMs));
+    return this.#loading;
+  }
+
+  /** A silence was created or ended here: the next hit reads the list again, and waits for it. */
+  #forget(): void {
+    this.#generation++;
+    this.#cache = undefined;
+    this.#loading = undefined;
   }
 
   /** Silences kept the old way (one state document for all) become one document each, once. */

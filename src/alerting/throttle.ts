@@ -62,6 +62,22 @@ export class SinkBudget {
     this.#recent(sink, now).push(now);
   }
 
+  /**
+   * Counts a send before it is made, so that hits handled at the same time cannot all pass `check` on the
+   * last free slot; the returned function gives the slot back (the send failed).
+   */
+  reserve(sink: string, now: number): () => void {
+    const times = this.#recent(sink, now);
+    times.push(now);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const i = times.lastIndexOf(now);
+      if (i >= 0) times.splice(i, 1);
+    };
+  }
+
   #recent(sink: string, now: number): number[] {
     const since = now - this.#config.windowMinutes * 60_000;
     let times = this.#sent.get(sink);

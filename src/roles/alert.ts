@@ -1,7 +1,8 @@
 // The alert role: consumes hits, delivers them through every enabled sink (retries, throttle, digests),
 // records each delivery in the store, and sweeps failed deliveries back onto the hits topic.
 import { Alerter } from '../alerting/alerter.ts';
-import { IncidentTracker } from '../alerting/incidents.ts';
+import { groupKey, IncidentTracker } from '../alerting/incidents.ts';
+import { Lanes } from '../alerting/lanes.ts';
 import { isLifecycleRequest } from '../alerting/lifecycle.ts';
 import { FailedAlertSweeper, isDigestRequest } from '../alerting/redeliver.ts';
 import { Router } from '../alerting/routing.ts';
@@ -45,11 +46,14 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     log,
     now,
   });
+  const lanes = new Lanes(ALERT_CONCURRENCY);
   const consumer = await bus.subscribe({
     topic: config.topics.hits,
     group: consumerGroup(config, 'alert'),
-    maxBatch: 50,
-    handler: (batch) => alertBatch(deps, alerter, batch),
+    maxBatch: 200,
+    // Each partition's batches are handed over as they come, not after the other partitions' (Kafka).
+    concurrentPartitions: config.kafka?.partitions ?? 1,
+    handler: (batch) => alertBatch(deps, alerter, lanes, batch),
   });
   const stoppables: Stoppable[] = [consumer];
   // Deliveries that failed for a reason that can pass are requeued on a schedule (see redeliver.ts).
@@ -84,24 +88,54 @@ export function routerOf(config: Config): Router {
   return new Router(config.alerting.route, implicitReceivers(config.alerting));
 }
 
-async function alertBatch({ config, metrics, log }: RoleDeps, alerter: Alerter, batch: ConsumedMessage[]) {
+/** Hits handled at the same time by one alert process (each of its own incident). */
+export const ALERT_CONCURRENCY = 32;
+
+/**
+ * One batch of the hits topic. Hits of different incidents are handled concurrently, those of one incident
+ * (its group key: alerting.route.group_by) in order, one after another, across the partitions handled at
+ * once too. Resolves only once every hit of the batch is recorded (the bus commits the offsets then);
+ * rejects when any failed, and the batch comes back: a hit already delivered is not sent again (outbox.ts),
+ * and the later hits of a failed hit's incident wait for it instead of overtaking it.
+ */
+export async function alertBatch(
+  { config, metrics, log }: Pick<RoleDeps, 'config' | 'metrics' | 'log'>,
+  alerter: Alerter,
+  lanes: Lanes,
+  batch: ConsumedMessage[],
+): Promise<void> {
+  const tracker = alerter.incidents;
+  const lane = (hit: Hit) => (tracker ? groupKey(hit, tracker.opts.groupBy) : `hit:${hit.id}`);
+  let running: Promise<unknown>[] = [];
+  const settle = async () => {
+    const failed = (await Promise.allSettled(running)).find((r) => r.status === 'rejected');
+    running = [];
+    if (failed) throw failed.reason;
+  };
   for (const msg of readHits(batch, log)) {
+    // A digest or lifecycle request waits for the hits before it, and the hits after it wait for it.
     // The sweeper asks for digests through this topic, so one consumer sends each (redeliver.ts).
     if (isDigestRequest(msg)) {
+      await settle();
       await alerter.digest(msg.digest, config.alerting.redeliver.maxAgeHours);
       continue;
     }
     // Someone acknowledged or resolved an incident: its receivers follow (lifecycle.ts).
     if (isLifecycleRequest(msg)) {
+      await settle();
       for (const [sink, d] of Object.entries(await alerter.follow(msg.lifecycle)))
         metrics.inc('pipewarden_alert_lifecycle_total', { sink, status: d.status });
       continue;
     }
-    const alert = await alerter.handle(msg);
-    for (const [sink, d] of Object.entries(alert.deliveries)) {
-      metrics.inc('pipewarden_alert_deliveries_total', { sink, status: d.status });
-    }
+    running.push(
+      lanes.run(lane(msg), async () => {
+        const alert = await alerter.handle(msg);
+        for (const [sink, d] of Object.entries(alert.deliveries))
+          metrics.inc('pipewarden_alert_deliveries_total', { sink, status: d.status });
+      }),
+    );
   }
+  await settle();
 }
 
 /** A synthetic hit through every enabled sink, with fresh sinks (the alert role may run elsewhere). */

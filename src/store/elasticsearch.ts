@@ -10,6 +10,7 @@ import { SEARCH_TEXT, toElasticsearch } from '../search/compile-elasticsearch.ts
 import type { QueryNode } from '../search/query.ts';
 import { normalizeText, searchText } from '../search/text.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
+import { DocumentWriter } from './document-writer.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
 import {
   type AlertQuery,
@@ -76,6 +77,8 @@ export type ElasticsearchConfig = z.output<typeof elasticsearchConfigSchema>;
 const TEXT = 'pipewarden.text';
 // One replica once a second node exists, none on a single node (which could never place it, staying yellow).
 const SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-1' } as const;
+/** How long a plain index found in place is not looked for again before a write (#ensure). */
+const ENSURE_EVERY_MS = 1_000;
 const keyword = { type: 'keyword', ignore_above: 1024 } as const;
 const searchable = { ...keyword, copy_to: TEXT } as const;
 const date = { type: 'date' } as const;
@@ -321,9 +324,14 @@ export class ElasticsearchStore implements Store {
   readonly #checkpoints: string;
   readonly #setup: ElasticsearchConfig['setup'];
   #writeIndex: { name: string; at: number } | undefined;
+  /** Alert records and state documents written at the same time go out in one bulk (document-writer.ts). */
+  readonly #documents: DocumentWriter;
+  /** Plain indices found in place, and when (#ensure). */
+  readonly #found = new Map<string, number>();
 
   constructor(config: ElasticsearchConfig, options: { log?: Logger } = {}) {
     this.#client = createElasticsearchClient(config);
+    this.#documents = new DocumentWriter(this.#client);
     this.#log = options.log;
     this.#prefix = config.indexPrefix;
     this.#events = `${config.indexPrefix}-events`;
@@ -491,7 +499,7 @@ export class ElasticsearchStore implements Store {
 
   async putAlert(alert: AlertRecord): Promise<void> {
     await this.#ensure(this.#alerts);
-    await this.#client.index({ index: this.#alerts, id: alert.id, document: alert, refresh: false });
+    await this.#documents.write(this.#alerts, alert.id, alert);
   }
 
   async getAlert(id: string): Promise<AlertRecord | undefined> {
@@ -813,12 +821,7 @@ export class ElasticsearchStore implements Store {
 
   async putState(key: string, value: string): Promise<void> {
     await this.#ensure(this.#state);
-    await this.#client.index({
-      index: this.#state,
-      id: key,
-      document: { value, updatedAt: new Date().toISOString() },
-      refresh: false,
-    });
+    await this.#documents.write(this.#state, key, { value, updatedAt: new Date().toISOString() });
   }
 
   async getState(key: string): Promise<string | undefined> {
@@ -1101,7 +1104,13 @@ export class ElasticsearchStore implements Store {
    * the store up again first, so the write neither fails forever nor auto-creates an unmapped index.
    */
   async #ensure(index: string): Promise<void> {
+    // Looked for once a second at most: a check before each write doubled the alert role's round trips.
+    // A node that comes back empty is down for longer than that, so the first write after it is checked;
+    // an index deleted under a running node is re-created by a write from its template, mapped.
+    const now = Date.now();
+    if (now - (this.#found.get(index) ?? Number.NEGATIVE_INFINITY) < ENSURE_EVERY_MS) return;
     if (!(await this.#client.indices.exists({ index }))) await this.#recreate(index);
+    this.#found.set(index, now);
   }
 
   #recreate(what: string): Promise<void> {
