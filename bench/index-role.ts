@@ -21,6 +21,7 @@ const EVENTS = Number(process.env.BENCH_INDEX_EVENTS ?? 15_000);
 const BULK = 1000; // about the index role's bulks: one per partition per 8 MiB fetch, ~1,100 of these events
 const IN_FLIGHT = 3; // the index role's concurrent partitions
 const PARTITIONS = 3;
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 
 const { brokers, esUrl } = useServices();
 const run = `pfidx${Date.now().toString(36)}`;
@@ -67,6 +68,8 @@ async function roleRound(round: number, events: ReturnType<typeof makeEvents>): 
   await bus.close();
   const role = await startRole(name, ['index'], {
     extra: { elasticsearch: { node: esUrl, indexPrefix: roleStream } },
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each role process (summarise with bench/cpuprofile-top.ts).
+    env: PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : undefined,
   });
   try {
     let first: { at: number; count: number; cpu: number } | undefined;

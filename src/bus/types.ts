@@ -49,6 +49,12 @@ export interface SubscribeOptions {
    * role: one store transaction and fsync per batch), not for those whose latency matters (detect, alert).
    */
   lingerMs?: number;
+  /**
+   * Kafka: how many chunks (of at most maxBatch) per partition may wait, fetched, behind the one in the
+   * handler (default 0: the next fetch waits for the handler). Above 0 the next fetch overlaps the handler;
+   * offsets are still committed only after the handler succeeded. The SQLite bus ignores it.
+   */
+  prefetch?: number;
 }
 
 export interface Subscription {
