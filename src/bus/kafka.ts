@@ -836,6 +836,7 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
     offset: m.offset,
     key: m.key?.toString('utf8') ?? '',
     value: m.value?.toString('utf8') ?? '',
+    ...(m.value ? { bytes: m.value } : {}),
     headers: headersToStrings(m.headers),
     timestamp: Number(m.timestamp),
   };

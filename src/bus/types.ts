@@ -12,6 +12,11 @@ export interface ConsumedMessage {
   offset: string; // decimal string: Kafka offsets exceed 2^53 in theory
   key: string;
   value: string;
+  /**
+   * The value's UTF-8 bytes as received, where the bus has them (Kafka: a view into the fetch response),
+   * for a consumer that forwards the message unchanged (the index role) without encoding it again.
+   */
+  bytes?: Uint8Array;
   headers: Record<string, string>;
   timestamp: number; // ms since epoch, when the bus stored it
 }

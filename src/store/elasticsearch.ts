@@ -433,17 +433,13 @@ export class ElasticsearchStore implements Store {
     }
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
-    const texts = options.sourceTexts;
-    const operations = events.flatMap((e) => [
-      { create: { _index: this.#events, _id: e.event.id } },
-      documentText(e, texts?.get(e)) ?? withSearchText(e),
-    ]);
+    const body = bulkBody(this.#events, events, options.sourceTexts);
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
-    let res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
+    let res = await this.#bulkCreate(body);
     if (res.errors && res.items.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
       await this.#recreate(`the ${this.#events} data stream`);
-      res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
+      res = await this.#bulkCreate(body);
     }
     if (!res.errors) return;
     const failures: string[] = [];
@@ -1041,6 +1037,22 @@ export class ElasticsearchStore implements Store {
   }
 
   /**
+   * A bulk of creates into the events data stream, its body already NDJSON bytes (the client's bulk()
+   * takes operations to serialise; its transport sends a Buffer as it is).
+   */
+  #bulkCreate(body: Buffer): Promise<estypes.BulkResponse> {
+    return this.#client.transport.request<estypes.BulkResponse>(
+      {
+        method: 'POST',
+        path: '/_bulk',
+        querystring: { refresh: 'false', require_data_stream: 'true' },
+        bulkBody: body,
+      },
+      { meta: false },
+    );
+  }
+
+  /**
    * A create keyed by id answers 409 for an event already in the write index, so only the stream's older
    * backing indices (after a rollover) need asking. Most of the time there are none and nothing is asked.
    * (A rollover landing between this look-up and the bulk could still let one redelivered event in twice:
@@ -1137,22 +1149,46 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
 }
 
 /**
- * The document as indexed, as text, made from the JSON the event was read from: the text itself (on one
- * line) with the search text appended as a dotted field (`"pipewarden.search_text"`, which Elasticsearch
- * indexes into the same field as the nested one and which the `_source` excludes drop all the same), so a
- * 7 KB event is not serialised again. Undefined (serialise the event) without a text, or when the text
- * already names a search text of its own anywhere (a duplicate field would be refused).
+ * The bulk request body (NDJSON, as bytes): a create and the document for each event. A document is made
+ * from the JSON the event was read from where there is one (see documentBytes), else serialised.
  */
-function documentText(e: PipewardenEvent, text: string | undefined): string | undefined {
-  if (text === undefined || (e.pipewarden as { search_text?: unknown }).search_text !== undefined)
-    return undefined;
-  if (text.includes(`"${SEARCH_TEXT}"`)) return undefined;
-  const end = text.lastIndexOf('}'); // the root object's own: the text parsed as one JSON object
-  if (end < 0) return undefined;
+function bulkBody(
+  index: string,
+  events: PipewardenEvent[],
+  sources: ReadonlyMap<PipewardenEvent, string | Uint8Array> | undefined,
+): Buffer {
+  const parts: Uint8Array[] = [];
+  for (const e of events) {
+    parts.push(Buffer.from(`${JSON.stringify({ create: { _index: index, _id: e.event.id } })}\n`));
+    const source = sources?.get(e);
+    const doc = source === undefined ? undefined : documentBytes(e, source);
+    if (doc) parts.push(...doc);
+    else parts.push(Buffer.from(`${JSON.stringify(withSearchText(e))}\n`));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The document as indexed, made from the JSON the event was read from (text or its UTF-8 bytes): that
+ * JSON itself (on one line) with the search text appended as a dotted field (`"pipewarden.search_text"`,
+ * which Elasticsearch indexes into the same field as the nested one and which the `_source` excludes drop
+ * all the same), so a 7 KB event is neither serialised nor encoded again. Its pieces, the line's end
+ * included. Undefined (serialise the event) when the JSON already names a search text of its own anywhere
+ * (a duplicate field would be refused).
+ */
+function documentBytes(e: PipewardenEvent, source: string | Uint8Array): Uint8Array[] | undefined {
+  if ((e.pipewarden as { search_text?: unknown }).search_text !== undefined) return undefined;
+  let bytes =
+    typeof source === 'string'
+      ? Buffer.from(source)
+      : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  if (bytes.includes(`"${SEARCH_TEXT}"`)) return undefined;
   // A bulk body is one document per line. In JSON text a line break can only be whitespace (inside a
   // string it is escaped), so an indented text becomes one line by turning its line breaks into spaces.
-  const body = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
-  return `${body.slice(0, end)},"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}`;
+  if (bytes.includes(0x0a)) bytes = Buffer.from(bytes.toString('utf8').replaceAll('\n', ' '));
+  const end = bytes.lastIndexOf(0x7d); // the root object's own `}`: the text parsed as one JSON object
+  if (end < 0) return undefined;
+  return [bytes.subarray(0, end), Buffer.from(`,"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}\n`)];
 }
 
 /**

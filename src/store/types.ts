@@ -29,11 +29,12 @@ export interface IndexOptions {
    */
   mayBeRedelivered?: boolean;
   /**
-   * The JSON text each event was read from (the bus message), unchanged since: a store that sends JSON
-   * (Elasticsearch) may send it as it is rather than serialise the event again. Only for events nothing
-   * changed after reading them (the trail's chaining adds its link, so chained events never come with it).
+   * The JSON text each event was read from (the bus message, as text or its UTF-8 bytes), unchanged
+   * since: a store that sends JSON (Elasticsearch) may send it as it is rather than serialise the event
+   * again. Only for events nothing changed after reading them (the trail's chaining adds its link, so
+   * chained events never come with it).
    */
-  sourceTexts?: ReadonlyMap<PipewardenEvent, string>;
+  sourceTexts?: ReadonlyMap<PipewardenEvent, string | Uint8Array>;
 }
 
 export interface AlertQuery {
