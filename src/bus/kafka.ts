@@ -614,6 +614,8 @@ interface Lane {
   /** #run is handling the items (set synchronously by #push). */
   busy: boolean;
   running: Promise<void>;
+  /** The commits of handled chunks, in order (never rejects). */
+  commits: Promise<void>;
 }
 
 /**
@@ -665,6 +667,7 @@ class KafkaSubscription implements Subscription {
       // ones are dropped uncommitted (whoever owns the partition next gets them again).
       for (const lane of this.#lanes.values()) lane.items.splice(lane.busy ? 1 : 0);
       await Promise.all([...this.#lanes.values()].map((l) => l.running));
+      await Promise.all([...this.#lanes.values()].map((l) => l.commits));
       // disconnect() waits for the eachBatch in flight before leaving the group.
       await this.#consumer.disconnect();
       this.#onStopped();
@@ -701,7 +704,7 @@ class KafkaSubscription implements Subscription {
   #lane(topic: string, partition: number): Lane {
     let lane = this.#lanes.get(partition);
     if (!lane) {
-      lane = { topic, partition, items: [], busy: false, running: Promise.resolve() };
+      lane = { topic, partition, items: [], busy: false, running: Promise.resolve(), commits: Promise.resolve() };
       this.#lanes.set(partition, lane);
     }
     return lane;
@@ -727,7 +730,9 @@ class KafkaSubscription implements Subscription {
             this.#endTurn();
           }
           // After a rebalance it may be another member's partition now: left uncommitted, it comes again.
-          if (handled && item.epoch === this.#epoch) await this.#commit(lane, item);
+          // The commit goes in the background, after the lane's earlier ones: the next chunk need not wait.
+          if (handled && item.epoch === this.#epoch)
+            lane.commits = lane.commits.then(() => this.#commit(lane, item));
         }
         lane.items.shift();
         this.#notify();
@@ -769,6 +774,7 @@ class KafkaSubscription implements Subscription {
   }
 
   async #commit(lane: Lane, item: LaneItem): Promise<void> {
+    if (item.epoch !== this.#epoch) return; // reassigned while it waited: see #epoch
     try {
       await this.#consumer.commitOffsets([
         { topic: lane.topic, partition: lane.partition, offset: item.next },
