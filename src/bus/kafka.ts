@@ -597,6 +597,13 @@ async function connectOnce<T extends { connect(): Promise<void> }>(
   }
 }
 
+/** Messages in the lane not yet taken by the handler. */
+function queued(lane: Lane): number {
+  let n = 0;
+  for (let i = lane.started ? 1 : 0; i < lane.items.length; i++) n += lane.items[i]!.chunk.length;
+  return n;
+}
+
 /** A chunk of a fetched batch waiting for (or in) the handler, with the offset to commit once it is handled. */
 interface LaneItem {
   chunk: ConsumedMessage[];
@@ -611,6 +618,8 @@ interface Lane {
   readonly topic: string;
   readonly partition: number;
   readonly items: LaneItem[];
+  /** The head is taken: in the handler, or waiting for a turn at it (no longer merged with others). */
+  started: boolean;
   /** #run is handling the items (set synchronously by #push). */
   busy: boolean;
   running: Promise<void>;
@@ -621,9 +630,10 @@ interface Lane {
 /**
  * One consumer in its group. Fetched batches go in chunks of at most maxBatch into one lane per partition,
  * where the handler takes them in order and each is committed once handled. With `prefetch` > 0, a fetch
- * returns to kafkajs once its chunks are queued (up to `prefetch` per partition behind the one in the
- * handler), so the next fetch overlaps the handler instead of waiting for it; an offset is still committed
- * only after the handler succeeded for it and everything before it in its partition.
+ * returns to kafkajs once its chunks are queued (up to `prefetch` messages per partition behind the chunk
+ * in the handler), so the next fetch overlaps the handler instead of waiting for it, and chunks queued
+ * meanwhile go to the handler together (up to maxBatch); an offset is still committed only after the
+ * handler succeeded for it and everything before it in its partition.
  */
 class KafkaSubscription implements Subscription {
   readonly #consumer: Consumer;
@@ -655,7 +665,7 @@ class KafkaSubscription implements Subscription {
   /** A new assignment (kafkajs GROUP_JOIN, after it has set its offsets from the committed ones). */
   assigned(): void {
     this.#epoch++;
-    for (const lane of this.#lanes.values()) lane.items.splice(lane.busy ? 1 : 0);
+    for (const lane of this.#lanes.values()) lane.items.splice(lane.started ? 1 : 0);
     this.#notify();
   }
 
@@ -665,7 +675,7 @@ class KafkaSubscription implements Subscription {
       this.#notify();
       // The chunks in the handler finish and commit while the consumer is still in its group; the queued
       // ones are dropped uncommitted (whoever owns the partition next gets them again).
-      for (const lane of this.#lanes.values()) lane.items.splice(lane.busy ? 1 : 0);
+      for (const lane of this.#lanes.values()) lane.items.splice(lane.started ? 1 : 0);
       await Promise.all([...this.#lanes.values()].map((l) => l.running));
       await Promise.all([...this.#lanes.values()].map((l) => l.commits));
       // disconnect() waits for the eachBatch in flight before leaving the group.
@@ -681,30 +691,45 @@ class KafkaSubscription implements Subscription {
     const epoch = this.#epoch;
     const active = () => this.#stopping === undefined && isRunning() && !isStale() && epoch === this.#epoch;
     const lane = this.#lane(batch.topic, batch.partition);
-    // Until the lane has at most `depth` chunks, heartbeating meanwhile (a handler may retry for long).
-    const waitFor = async (depth: number) => {
-      while (active() && lane.items.length > depth) {
+    // Without prefetch, a chunk goes in once the lane is empty; with it, while the messages waiting
+    // behind the handler stay within `prefetch` (or none wait).
+    const room = (count: number) => {
+      if (prefetch === 0) return lane.items.length === 0;
+      const waiting = queued(lane);
+      return waiting === 0 || waiting + count <= prefetch;
+    };
+    // Heartbeating meanwhile: a handler may retry for long.
+    const waitFor = async (ready: () => boolean) => {
+      while (active() && !ready()) {
         await this.#changed(HEARTBEAT_WHILE_WAITING_MS);
         if (active()) await heartbeat();
       }
     };
     for (let i = 0; i < batch.messages.length; i += maxBatch) {
-      await waitFor(prefetch);
-      if (!active()) return;
       const messages = batch.messages.slice(i, i + maxBatch);
+      await waitFor(() => room(messages.length));
+      if (!active()) return;
       const chunk = messages.map((m) => toConsumed(batch.topic, batch.partition, m));
       const last = chunk.at(-1)!.offset;
       this.#push(lane, { chunk, next: (BigInt(last) + 1n).toString(), epoch });
       // Where kafkajs fetches this partition from next; nothing is committed before the lane handles it.
       for (const m of messages) resolveOffset(m.offset);
     }
-    await waitFor(prefetch);
+    if (prefetch === 0) await waitFor(() => lane.items.length === 0);
   }
 
   #lane(topic: string, partition: number): Lane {
     let lane = this.#lanes.get(partition);
     if (!lane) {
-      lane = { topic, partition, items: [], busy: false, running: Promise.resolve(), commits: Promise.resolve() };
+      lane = {
+        topic,
+        partition,
+        items: [],
+        started: false,
+        busy: false,
+        running: Promise.resolve(),
+        commits: Promise.resolve(),
+      };
       this.#lanes.set(partition, lane);
     }
     return lane;
@@ -719,9 +744,18 @@ class KafkaSubscription implements Subscription {
 
   /** Handles the lane's chunks in order until it is empty; drops those of a stop or an earlier assignment. */
   async #run(lane: Lane): Promise<void> {
+    const { maxBatch = DEFAULT_MAX_BATCH } = this.#options;
     try {
       for (let item = lane.items[0]; item; item = lane.items[0]) {
         if (!this.#stale(item)) {
+          // Chunks that queued up behind the last one (small fetches at a low rate) go to the handler
+          // together, up to maxBatch: one bulk rather than one per fetch.
+          for (let after = lane.items[1]; after; after = lane.items[1]) {
+            if (after.epoch !== item.epoch || item.chunk.length + after.chunk.length > maxBatch) break;
+            item = { chunk: item.chunk.concat(after.chunk), next: after.next, epoch: item.epoch };
+            lane.items.splice(0, 2, item);
+          }
+          lane.started = true;
           await this.#turn();
           let handled = false;
           try {
@@ -731,13 +765,16 @@ class KafkaSubscription implements Subscription {
           }
           // After a rebalance it may be another member's partition now: left uncommitted, it comes again.
           // The commit goes in the background, after the lane's earlier ones: the next chunk need not wait.
-          if (handled && item.epoch === this.#epoch)
-            lane.commits = lane.commits.then(() => this.#commit(lane, item));
+          const done = item;
+          if (handled && done.epoch === this.#epoch)
+            lane.commits = lane.commits.then(() => this.#commit(lane, done));
         }
         lane.items.shift();
+        lane.started = false;
         this.#notify();
       }
     } finally {
+      lane.started = false;
       lane.busy = false;
       this.#notify();
     }

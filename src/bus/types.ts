@@ -55,9 +55,10 @@ export interface SubscribeOptions {
    */
   lingerMs?: number;
   /**
-   * Kafka: how many chunks (of at most maxBatch) per partition may wait, fetched, behind the one in the
-   * handler (default 0: the next fetch waits for the handler). Above 0 the next fetch overlaps the handler;
-   * offsets are still committed only after the handler succeeded. The SQLite bus ignores it.
+   * Kafka: how many messages per partition may wait, fetched, behind the chunk in the handler (default 0:
+   * the next fetch waits for the handler). Above 0 the next fetch overlaps the handler, and what queued up
+   * meanwhile goes to the handler together (up to maxBatch); offsets are still committed only after the
+   * handler succeeded. The SQLite bus ignores it.
    */
   prefetch?: number;
 }

@@ -34,9 +34,10 @@ export async function startIndex(deps: RoleDeps): Promise<Stoppable[]> {
       // to Elasticsearch that the partition's next fetch waited for.
       maxBatch: 2000,
       concurrentPartitions: 3, // bulks of different partitions in flight together
-      // Kafka: the next fetch (one per partition queued behind its bulk) overlaps the bulks in flight, so
-      // Kafka and Elasticsearch no longer take turns; offsets are still committed only after each bulk.
-      prefetch: 1,
+      // Kafka: the next fetch (up to a bulk's worth per partition, queued behind its bulk) overlaps the
+      // bulks in flight, so Kafka and Elasticsearch no longer take turns; what queues up at a low rate goes
+      // in one bulk. Offsets are still committed only after each bulk.
+      prefetch: 2000,
       lingerMs: 100, // SQLite bus: one store transaction (and fsync) per 100 ms at most, not per publish
       onAssignment: () => redelivery.suspect(),
       handler: (batch) => indexBatch(deps, trail, redelivery, batch),

@@ -277,8 +277,8 @@ describe('bus', () => {
     const config = () => kafkaConfigSchema.parse({ brokers: inject('kafkaBrokers').split(',') });
 
     busContract('kafka-bus', () => new KafkaBus(config(), { log }));
-    // The same contract with chunks fetched ahead while the handler works (the index role's setting).
-    busContract('kafka-bus, prefetching', () => new KafkaBus(config(), { log }), { prefetch: 1 });
+    // The same contract with messages fetched ahead while the handler works (as the index role does).
+    busContract('kafka-bus, prefetching', () => new KafkaBus(config(), { log }), { prefetch: 1000 });
 
     it('rejects a publish with BusUnavailableError quickly when the broker is dead', async () => {
       const dead = new KafkaBus(kafkaConfigSchema.parse({ brokers: ['127.0.0.1:1'] }), { log });

@@ -91,7 +91,7 @@ describe('kafka prefetch into Elasticsearch', () => {
         landed = Number(batch.at(-1)!.offset) + 1;
       };
       subscriptions.push(
-        await first.subscribe({ topic, group, handler: failing, maxBatch: CHUNK, prefetch: 1 }),
+        await first.subscribe({ topic, group, handler: failing, maxBatch: CHUNK, prefetch: CHUNK }),
       );
       // Meanwhile, the committed offset is never ahead of what is in Elasticsearch.
       let ahead = 0;
@@ -118,7 +118,7 @@ describe('kafka prefetch into Elasticsearch', () => {
           topic,
           group,
           maxBatch: CHUNK,
-          prefetch: 1,
+          prefetch: CHUNK,
           handler: async (batch) => {
             resumed.push(batch[0]!.offset);
             await index(batch);
@@ -132,6 +132,50 @@ describe('kafka prefetch into Elasticsearch', () => {
       await Promise.allSettled(subscriptions.map((s) => s.stop()));
       await Promise.allSettled([first.close(), second.close(), admin.close()]);
       await store.close();
+    }
+  });
+
+  it('hands what queued up behind a slow handler to it together, in order, up to maxBatch', async () => {
+    const topic = `prefetch-merge-${id}`;
+    const config = kafkaConfigSchema.parse({ brokers: inject('kafkaBrokers').split(','), partitions: 1 });
+    const bus = new KafkaBus(config, { log });
+    let subscription: Subscription | undefined;
+    try {
+      await bus.ensureTopics([topic]);
+      const batches: string[][] = [];
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      subscription = await bus.subscribe({
+        topic,
+        group: `prefetch-merge-${id}`,
+        maxBatch: 40,
+        prefetch: 1000,
+        handler: async (batch) => {
+          batches.push(batch.map((m) => m.value));
+          if (batches.length === 1) await released; // the first bulk is slow
+        },
+      });
+      await bus.publish(topic, [{ key: 'k', value: 'first' }]);
+      await until(() => batches.length === 1, 'the first batch');
+      // Ten small publishes, each fetched on its own while the first batch is in the handler.
+      const values = Array.from({ length: 50 }, (_, i) => `m${i}`);
+      for (let i = 0; i < values.length; i += 5)
+        await bus.publish(
+          topic,
+          values.slice(i, i + 5).map((value) => ({ key: 'k', value })),
+        );
+      await sleep(2_000);
+      expect(batches).toHaveLength(1);
+      release();
+      await until(() => batches.flat().length === 51, 'all 51 messages');
+      expect(batches.flat()).toEqual(['first', ...values]);
+      // Merged up to maxBatch (40): the first ten publishes' worth in one, the rest in the next.
+      expect(batches.slice(1).map((b) => b.length)).toEqual([40, 10]);
+    } finally {
+      await subscription?.stop();
+      await bus.close();
     }
   });
 });
