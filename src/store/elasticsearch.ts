@@ -318,6 +318,7 @@ export class ElasticsearchStore implements Store {
   readonly #retentionDays: number | undefined;
   /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
   #recreating: Promise<void> | undefined;
+  readonly #bodies = new BodyBuffers();
   readonly #checkpoints: string;
   readonly #setup: ElasticsearchConfig['setup'];
   #writeIndex: { name: string; at: number } | undefined;
@@ -433,7 +434,9 @@ export class ElasticsearchStore implements Store {
     }
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
-    const body = bulkBody(this.#events, events, options.sourceTexts);
+    const parts = bulkParts(this.#events, events, options.sourceTexts);
+    const buffer = this.#bodies.take(parts.reduce((n, p) => n + p.byteLength, 0));
+    const body = buffer.subarray(0, writeParts(buffer, parts));
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
     let res = await this.#bulkCreate(body);
@@ -441,6 +444,8 @@ export class ElasticsearchStore implements Store {
       await this.#recreate(`the ${this.#events} data stream`);
       res = await this.#bulkCreate(body);
     }
+    // Sent and answered: the buffer is free again. (Not after a failure: an error may still refer to it.)
+    this.#bodies.give(buffer);
     if (!res.errors) return;
     const failures: string[] = [];
     const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
@@ -1149,14 +1154,14 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
 }
 
 /**
- * The bulk request body (NDJSON, as bytes): a create and the document for each event. A document is made
- * from the JSON the event was read from where there is one (see documentBytes), else serialised.
+ * The bulk request body (NDJSON, as bytes, in pieces): a create and the document for each event. A document
+ * is made from the JSON the event was read from where there is one (see documentBytes), else serialised.
  */
-function bulkBody(
+function bulkParts(
   index: string,
   events: PipewardenEvent[],
   sources: ReadonlyMap<PipewardenEvent, string | Uint8Array> | undefined,
-): Buffer {
+): Uint8Array[] {
   const parts: Uint8Array[] = [];
   for (const e of events) {
     parts.push(Buffer.from(`${JSON.stringify({ create: { _index: index, _id: e.event.id } })}\n`));
@@ -1165,8 +1170,46 @@ function bulkBody(
     if (doc) parts.push(...doc);
     else parts.push(Buffer.from(`${JSON.stringify(withSearchText(e))}\n`));
   }
-  return Buffer.concat(parts);
+  return parts;
 }
+
+/** Copies the parts one after another into `target` (large enough); the bytes written. */
+function writeParts(target: Buffer, parts: Uint8Array[]): number {
+  let at = 0;
+  for (const p of parts) {
+    target.set(p, at);
+    at += p.byteLength;
+  }
+  return at;
+}
+
+/**
+ * Buffers for bulk bodies, kept for the next bulks: a fresh one of several MB per bulk cost its pages
+ * anew each time (first touch, zeroed by the kernel), about as much CPU as building the body. A few are
+ * kept (one per bulk in flight), none over MAX_KEPT_BODY_BYTES.
+ */
+class BodyBuffers {
+  readonly #free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    const i = this.#free.findIndex((b) => b.byteLength >= size);
+    if (i >= 0) return this.#free.splice(i, 1)[0]!;
+    // Room to grow: the next bulks are often a little larger. Never a slice of Node's shared pool.
+    return Buffer.allocUnsafeSlow(size < 64 * 1024 ? size : Math.ceil(size * 1.25));
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.byteLength > MAX_KEPT_BODY_BYTES) return;
+    this.#free.push(buffer);
+    // The largest are the most useful; the smallest go first.
+    if (this.#free.length > KEPT_BODIES) {
+      this.#free.sort((a, b) => b.byteLength - a.byteLength);
+      this.#free.length = KEPT_BODIES;
+    }
+  }
+}
+const KEPT_BODIES = 4;
+const MAX_KEPT_BODY_BYTES = 32 * 1024 * 1024;
 
 /**
  * The document as indexed, made from the JSON the event was read from (text or its UTF-8 bytes): that
