@@ -21,6 +21,7 @@ const EVENTS = Number(process.env.BENCH_INDEX_EVENTS ?? 15_000);
 const BULK = 1000; // about the index role's bulks: one per partition per 8 MiB fetch, ~1,100 of these events
 const IN_FLIGHT = 3; // the index role's concurrent partitions
 const PARTITIONS = 3;
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 
 const { brokers, esUrl } = useServices();
 const run = `pfidx${Date.now().toString(36)}`;
@@ -67,6 +68,8 @@ async function roleRound(round: number, events: ReturnType<typeof makeEvents>): 
   await bus.close();
   const role = await startRole(name, ['index'], {
     extra: { elasticsearch: { node: esUrl, indexPrefix: roleStream } },
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each role process (summarise with bench/cpuprofile-top.ts).
+    env: PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : undefined,
   });
   try {
     let first: { at: number; count: number; cpu: number } | undefined;
@@ -139,6 +142,115 @@ async function rawBulkRound(events: ReturnType<typeof makeEvents>): Promise<Roun
   };
 }
 
+// Searchable latency at a steady rate: the index role alone (its own process) on a fresh topic that the
+// bench process publishes to at LATENCY_RATE events/s (open loop, a publish every 10 ms); for one event in
+// 10, the time from its publish acknowledged to Elasticsearch finding it by id (an `ids` search every
+// 100 ms for all pending ids together). The consumer lag (uncommitted messages) is sampled every 250 ms.
+const LATENCY_RATE = Number(process.env.BENCH_INDEX_LATENCY_RATE ?? 1000);
+const LATENCY_SECONDS = Number(process.env.BENCH_INDEX_LATENCY_SECONDS ?? 10);
+interface Latency {
+  searchMs: number[];
+  lag: number[];
+  cpuUs: number;
+  sent: number;
+}
+async function latencyRun(): Promise<Latency> {
+  const name = `${run}-lat`;
+  const prefix = `pw-${name}`;
+  const bus = new KafkaBus(
+    {
+      brokers,
+      clientId: 'bench',
+      groupPrefix: name,
+      partitions: PARTITIONS,
+      replicationFactor: 1,
+      ssl: false,
+    },
+    { log },
+  );
+  const topic = `${name}.events`;
+  await bus.ensureTopics([topic]);
+  const role = await startRole(name, ['index'], {
+    extra: { elasticsearch: { node: esUrl, indexPrefix: prefix } },
+  });
+  const stream = `${prefix}-events`;
+  try {
+    const events = makeEvents(1000 + LATENCY_SECONDS);
+    const total = Math.min(events.length, LATENCY_RATE * LATENCY_SECONDS);
+    // Warm-up: the role has joined its group and indexed a first event before the clock starts.
+    await bus.publish(
+      topic,
+      [events[0]!].map(({ key, value }) => ({ key, value })),
+    );
+    while ((await indexed(role.url)) < 1) await sleep(100);
+    const acked = new Map<string, number>(); // sampled event id → publish acknowledged at
+    const searchMs: number[] = [];
+    const lag: number[] = [];
+    const cpu0 = cpuSeconds(role.pid);
+    const started = performance.now();
+    let next = 1;
+    const publishes: Promise<void>[] = [];
+    const sender = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * LATENCY_RATE));
+      if (due <= next) return;
+      const slice = events.slice(next, due);
+      const from = next;
+      next = due;
+      publishes.push(
+        bus
+          .publish(
+            topic,
+            slice.map(({ key, value }) => ({ key, value })),
+          )
+          .then(() => {
+            const at = performance.now();
+            slice.forEach((e, i) => {
+              if ((from + i) % 10 === 0) acked.set(e.event.event.id, at);
+            });
+          }),
+      );
+    }, 10);
+    const lagTimer = setInterval(() => {
+      bus.lag(`${name}-index`, topic).then(
+        (n) => lag.push(n),
+        () => {},
+      );
+    }, 250);
+    const deadline = started + LATENCY_SECONDS * 1000 + 30_000;
+    while (performance.now() < deadline && (next < total || acked.size > 0)) {
+      await sleep(100);
+      const ids = [...acked.keys()];
+      if (!ids.length) continue;
+      const res = await client.search({
+        index: stream,
+        size: ids.length,
+        _source: false,
+        query: { ids: { values: ids } },
+        ignore_unavailable: true,
+      });
+      const at = performance.now();
+      for (const h of res.hits.hits) {
+        const t = acked.get(h._id!);
+        if (t === undefined) continue;
+        searchMs.push(at - t);
+        acked.delete(h._id!);
+      }
+    }
+    clearInterval(sender);
+    clearInterval(lagTimer);
+    await Promise.all(publishes);
+    for (const _ of acked) searchMs.push(Number.POSITIVE_INFINITY); // not there within 30 s
+    return { searchMs, lag, cpuUs: ((cpuSeconds(role.pid) - cpu0) / (total - 1)) * 1e6, sent: total - 1 };
+  } finally {
+    await role.stop();
+    await bus.close();
+  }
+}
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+};
+
 const results: Record<'role' | 'raw', Round[]> = { role: [], raw: [] };
 for (let i = 0; i <= ROUNDS; i++) {
   const events = makeEvents(i);
@@ -151,6 +263,12 @@ for (let i = 0; i <= ROUNDS; i++) {
     if (i > 0) results[kind].push(r);
   }
 }
+const latency = LATENCY_SECONDS > 0 ? await latencyRun() : undefined;
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '> 30 s');
+if (latency)
+  process.stderr.write(
+    `latency: searchable p50/p99 ${ms(pct(latency.searchMs, 50))}/${ms(pct(latency.searchMs, 99))} ms (${latency.searchMs.length}), lag max ${Math.max(0, ...latency.lag)}, ${latency.cpuUs.toFixed(0)} CPU µs/event\n`,
+  );
 await client.close();
 
 const med = (k: 'role' | 'raw', f: (r: Round) => number) => median(results[k].map(f));
@@ -182,6 +300,17 @@ ${row('raw bulk, @elastic/elasticsearch client (baseline)', 'raw')}
 ${row('index role (Kafka → Elasticsearch)', 'role')}
 
 Rounds (documents/s): raw bulk ${results.raw.map((r) => r.rate.toFixed(0)).join(', ')}; index role ${results.role.map((r) => r.rate.toFixed(0)).join(', ')}.
-`,
+${
+  latency
+    ? `
+**Searchable latency at ${LATENCY_RATE.toLocaleString('en')} events/s** (the index role alone; \`BENCH_INDEX_LATENCY_SECONDS\`): the same kind of events published by the
+bench process onto a fresh 3-partition topic, open loop (a publish every 10 ms) for ${LATENCY_SECONDS} s, to an index role already running
+(its own process); for one event in 10, from its publish acknowledged to Elasticsearch finding it by id (an \`ids\` search every 100 ms
+for all pending ids, so up to ~100 ms of polling is included; Elasticsearch's 1 s refresh interval is part of it):
+p50 ${ms(pct(latency.searchMs, 50))} ms, p99 ${ms(pct(latency.searchMs, 99))} ms over ${latency.searchMs.length} events; consumer lag (uncommitted messages, sampled
+every 250 ms) median ${median(latency.lag)}, max ${Math.max(0, ...latency.lag)}; the role's CPU ${latency.cpuUs.toFixed(0)} µs per event.
+`
+    : ''
+}`,
 );
 process.stderr.write('Wrote the index-role section of BENCHMARKS.md\n');

@@ -78,6 +78,8 @@ const SET_ON_TOPIC = 1; // ConfigSource.TOPIC_CONFIG
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
+/** While a fetch waits for room in its partition's lane, it heartbeats this often (session timeout: 30 s). */
+const HEARTBEAT_WHILE_WAITING_MS = 1_000;
 // Fetch sizes: large enough that a handler asking for 1,000 events of a few KB gets them in one batch.
 const FETCH_MAX_BYTES_PER_PARTITION = 8 * 1024 * 1024;
 const FETCH_MAX_BYTES = 32 * 1024 * 1024;
@@ -400,6 +402,7 @@ export class KafkaBus implements Bus {
     );
     try {
       const { onAssignment } = options;
+      consumer.on(consumer.events.GROUP_JOIN, () => subscription.assigned());
       if (onAssignment) consumer.on(consumer.events.GROUP_JOIN, () => onAssignment());
       await consumer.connect();
       // As in ensureTopics: with several brokers, the one asked may not know a topic just created yet.
@@ -596,14 +599,63 @@ async function connectOnce<T extends { connect(): Promise<void> }>(
   }
 }
 
-/** One consumer in its group: hands the handler chunks of a fetched batch, commits each after it succeeds. */
+/** Messages in the lane not yet taken by the handler. */
+function queued(lane: Lane): number {
+  let n = 0;
+  for (let i = lane.started ? 1 : 0; i < lane.items.length; i++) n += lane.items[i]!.chunk.length;
+  return n;
+}
+
+/** A chunk of a fetched batch waiting for (or in) the handler, with the offset to commit once it is handled. */
+interface LaneItem {
+  chunk: ConsumedMessage[];
+  /** Kafka's committed offset is the next one to read: last handled + 1. */
+  next: string;
+  /** The assignment it was fetched under (see KafkaSubscription.#epoch). */
+  epoch: number;
+}
+
+/** One partition's chunks, handled one after another in order; the head is the one in the handler. */
+interface Lane {
+  readonly topic: string;
+  readonly partition: number;
+  readonly items: LaneItem[];
+  /** The head is taken: in the handler, or waiting for a turn at it (no longer merged with others). */
+  started: boolean;
+  /** #run is handling the items (set synchronously by #push). */
+  busy: boolean;
+  running: Promise<void>;
+  /** The commits of handled chunks, in order (never rejects). */
+  commits: Promise<void>;
+}
+
+/**
+ * One consumer in its group. Fetched batches go in chunks of at most maxBatch into one lane per partition,
+ * where the handler takes them in order and each is committed once handled. With `prefetch` > 0, a fetch
+ * returns to kafkajs once its chunks are queued (up to `prefetch` messages per partition behind the chunk
+ * in the handler), so the next fetch overlaps the handler instead of waiting for it, and chunks queued
+ * meanwhile go to the handler together (up to maxBatch); an offset is still committed only after the
+ * handler succeeded for it and everything before it in its partition.
+ */
 class KafkaSubscription implements Subscription {
   readonly #consumer: Consumer;
   readonly #options: SubscribeOptions;
   readonly #log: Logger;
   readonly #onStopped: () => void;
+  readonly #lanes = new Map<number, Lane>();
+  /** Handlers running now, at most concurrentPartitions; the lanes waiting for a turn. */
+  #handling = 0;
+  readonly #turns: Array<() => void> = [];
+  /** Waiters for any lane progress (room in a lane, a lane idle); woken on each change and on stop. */
+  #progress: Array<() => void> = [];
+  /**
+   * Bumped on each (re)assignment. kafkajs then fetches again from the committed offsets, so chunks
+   * queued under an earlier assignment are dropped, and one handled meanwhile is not committed (it may be
+   * another member's partition now; its messages come again to whoever owns it).
+   */
+  #epoch = 0;
   #stopping: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #wakes = new Set<() => void>();
 
   constructor(consumer: Consumer, options: SubscribeOptions, log: Logger, onStopped: () => void) {
     this.#consumer = consumer;
@@ -612,10 +664,23 @@ class KafkaSubscription implements Subscription {
     this.#onStopped = onStopped;
   }
 
+  /** A new assignment (kafkajs GROUP_JOIN, after it has set its offsets from the committed ones). */
+  assigned(): void {
+    this.#epoch++;
+    for (const lane of this.#lanes.values()) lane.items.splice(lane.started ? 1 : 0);
+    this.#notify();
+  }
+
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      this.#wake?.(); // cut a redelivery backoff short
-      // disconnect() waits for the eachBatch in flight (and the commit inside it) before leaving the group.
+      for (const wake of this.#wakes) wake(); // cut a redelivery backoff short
+      this.#notify();
+      // The chunks in the handler finish and commit while the consumer is still in its group; the queued
+      // ones are dropped uncommitted (whoever owns the partition next gets them again).
+      for (const lane of this.#lanes.values()) lane.items.splice(lane.started ? 1 : 0);
+      await Promise.all([...this.#lanes.values()].map((l) => l.running));
+      await Promise.all([...this.#lanes.values()].map((l) => l.commits));
+      // disconnect() waits for the eachBatch in flight before leaving the group.
       await this.#consumer.disconnect();
       this.#onStopped();
     })();
@@ -623,54 +688,186 @@ class KafkaSubscription implements Subscription {
   }
 
   async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    const { handler, maxBatch = DEFAULT_MAX_BATCH } = this.#options;
-    const active = () => this.#stopping === undefined && isRunning() && !isStale();
-    for (let i = 0; i < batch.messages.length; i += maxBatch) {
-      if (!active()) return;
-      const chunk = batch.messages
-        .slice(i, i + maxBatch)
-        .map((m) => toConsumed(batch.topic, batch.partition, m));
-      let backoff = BACKOFF_MIN_MS;
-      for (;;) {
-        try {
-          await handler(chunk);
-          break;
-        } catch (err) {
-          this.#log.warn(
-            {
-              err,
-              partition: batch.partition,
-              offset: chunk[0]!.offset,
-              count: chunk.length,
-              backoffMs: backoff,
-            },
-            'Handler failed; redelivering.',
-          );
-          await this.#sleep(backoff);
-          // Uncommitted, so whoever owns the partition next gets these messages again.
-          if (!active()) return;
-          backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-          await heartbeat();
-        }
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { maxBatch = DEFAULT_MAX_BATCH, prefetch = 0 } = this.#options;
+    const epoch = this.#epoch;
+    const active = () => this.#stopping === undefined && isRunning() && !isStale() && epoch === this.#epoch;
+    const lane = this.#lane(batch.topic, batch.partition);
+    // Without prefetch, a chunk goes in once the lane is empty; with it, while the messages waiting
+    // behind the handler stay within `prefetch` (or none wait).
+    const room = (count: number) => {
+      if (prefetch === 0) return lane.items.length === 0;
+      const waiting = queued(lane);
+      return waiting === 0 || waiting + count <= prefetch;
+    };
+    // Heartbeating meanwhile: a handler may retry for long.
+    const waitFor = async (ready: () => boolean) => {
+      while (active() && !ready()) {
+        await this.#changed(HEARTBEAT_WHILE_WAITING_MS);
+        if (active()) await heartbeat();
       }
+    };
+    for (let i = 0; i < batch.messages.length; i += maxBatch) {
+      const messages = batch.messages.slice(i, i + maxBatch);
+      await waitFor(() => room(messages.length));
+      if (!active()) return;
+      const chunk = messages.map((m) => toConsumed(batch.topic, batch.partition, m));
       const last = chunk.at(-1)!.offset;
-      for (const m of chunk) resolveOffset(m.offset);
-      // Kafka's committed offset is the next one to read: last processed + 1.
-      const next = (BigInt(last) + 1n).toString();
-      await commitOffsetsIfNecessary({
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
-      });
-      await heartbeat();
+      this.#push(lane, { chunk, next: (BigInt(last) + 1n).toString(), epoch });
+      // Where kafkajs fetches this partition from next; nothing is committed before the lane handles it.
+      for (const m of messages) resolveOffset(m.offset);
     }
+    if (prefetch === 0) await waitFor(() => lane.items.length === 0);
+  }
+
+  #lane(topic: string, partition: number): Lane {
+    let lane = this.#lanes.get(partition);
+    if (!lane) {
+      lane = {
+        topic,
+        partition,
+        items: [],
+        started: false,
+        busy: false,
+        running: Promise.resolve(),
+        commits: Promise.resolve(),
+      };
+      this.#lanes.set(partition, lane);
+    }
+    return lane;
+  }
+
+  #push(lane: Lane, item: LaneItem): void {
+    lane.items.push(item);
+    if (lane.busy) return;
+    lane.busy = true; // set here, not in #run: a push right after #run's last check must start a new one
+    lane.running = this.#run(lane);
+  }
+
+  /** Handles the lane's chunks in order until it is empty; drops those of a stop or an earlier assignment. */
+  async #run(lane: Lane): Promise<void> {
+    const { maxBatch = DEFAULT_MAX_BATCH } = this.#options;
+    try {
+      for (let item = lane.items[0]; item; item = lane.items[0]) {
+        if (!this.#stale(item)) {
+          // Chunks that queued up behind the last one (small fetches at a low rate) go to the handler
+          // together, up to maxBatch: one bulk rather than one per fetch.
+          for (let after = lane.items[1]; after; after = lane.items[1]) {
+            if (after.epoch !== item.epoch || item.chunk.length + after.chunk.length > maxBatch) break;
+            item = { chunk: item.chunk.concat(after.chunk), next: after.next, epoch: item.epoch };
+            lane.items.splice(0, 2, item);
+          }
+          lane.started = true;
+          await this.#turn();
+          let handled = false;
+          try {
+            if (!this.#stale(item)) handled = await this.#handle(lane, item);
+          } finally {
+            this.#endTurn();
+          }
+          // After a rebalance it may be another member's partition now: left uncommitted, it comes again.
+          // The commit goes in the background, after the lane's earlier ones: the next chunk need not wait.
+          const done = item;
+          if (handled && done.epoch === this.#epoch)
+            lane.commits = lane.commits.then(() => this.#commit(lane, done));
+        }
+        lane.items.shift();
+        lane.started = false;
+        this.#notify();
+      }
+    } finally {
+      lane.started = false;
+      lane.busy = false;
+      this.#notify();
+    }
+  }
+
+  #stale(item: LaneItem): boolean {
+    return this.#stopping !== undefined || item.epoch !== this.#epoch;
+  }
+
+  /** The handler on one chunk, retried with backoff until it succeeds; false if given up (stop, rebalance). */
+  async #handle(lane: Lane, { chunk, epoch }: LaneItem): Promise<boolean> {
+    let backoff = BACKOFF_MIN_MS;
+    for (;;) {
+      try {
+        await this.#options.handler(chunk);
+        return true;
+      } catch (err) {
+        this.#log.warn(
+          {
+            err,
+            partition: lane.partition,
+            offset: chunk[0]!.offset,
+            count: chunk.length,
+            backoffMs: backoff,
+          },
+          'Handler failed; redelivering.',
+        );
+        await this.#sleep(backoff);
+        // Uncommitted, so whoever owns the partition next gets these messages again.
+        if (this.#stopping || epoch !== this.#epoch) return false;
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  async #commit(lane: Lane, item: LaneItem): Promise<void> {
+    if (item.epoch !== this.#epoch) return; // reassigned while it waited: see #epoch
+    try {
+      await this.#consumer.commitOffsets([
+        { topic: lane.topic, partition: lane.partition, offset: item.next },
+      ]);
+    } catch (err) {
+      // Not committed: these messages may come again (the next chunk's commit covers them).
+      this.#log.warn(
+        { err, partition: lane.partition, offset: item.next },
+        'Could not commit offsets; the messages may be redelivered.',
+      );
+    }
+  }
+
+  /** A handler slot (concurrentPartitions at a time). */
+  async #turn(): Promise<void> {
+    if (this.#handling < (this.#options.concurrentPartitions ?? 1)) {
+      this.#handling++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#turns.push(resolve));
+  }
+
+  #endTurn(): void {
+    const next = this.#turns.shift();
+    // The slot passes on to a waiting lane, or frees up.
+    if (next) next();
+    else this.#handling--;
+  }
+
+  #notify(): void {
+    const waiting = this.#progress;
+    this.#progress = [];
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves at the next lane change, or after `ms` at most. */
+  #changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#progress.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
-      this.#wake = done;
+      this.#wakes.add(done);
+      const wakes = this.#wakes;
       function done() {
         clearTimeout(timer);
+        wakes.delete(done);
         resolve();
       }
     });
@@ -684,6 +881,7 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
     offset: m.offset,
     key: m.key?.toString('utf8') ?? '',
     value: m.value?.toString('utf8') ?? '',
+    ...(m.value ? { bytes: m.value } : {}),
     headers: headersToStrings(m.headers),
     timestamp: Number(m.timestamp),
   };

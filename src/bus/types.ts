@@ -12,6 +12,11 @@ export interface ConsumedMessage {
   offset: string; // decimal string: Kafka offsets exceed 2^53 in theory
   key: string;
   value: string;
+  /**
+   * The value's UTF-8 bytes as received, where the bus has them (Kafka: a view into the fetch response),
+   * for a consumer that forwards the message unchanged (the index role) without encoding it again.
+   */
+  bytes?: Uint8Array;
   headers: Record<string, string>;
   timestamp: number; // ms since epoch, when the bus stored it
 }
@@ -49,6 +54,13 @@ export interface SubscribeOptions {
    * role: one store transaction and fsync per batch), not for those whose latency matters (detect, alert).
    */
   lingerMs?: number;
+  /**
+   * Kafka: how many messages per partition may wait, fetched, behind the chunk in the handler (default 0:
+   * the next fetch waits for the handler). Above 0 the next fetch overlaps the handler, and what queued up
+   * meanwhile goes to the handler together (up to maxBatch); offsets are still committed only after the
+   * handler succeeded. The SQLite bus ignores it.
+   */
+  prefetch?: number;
 }
 
 export interface Subscription {

@@ -6,7 +6,18 @@
 import type { PipewardenEvent } from '../event.ts';
 import { ftsValues } from '../store/sqlite.ts';
 
+// Printable ASCII and the usual whitespace: NFKD leaves it as it is, it has no marks, and once lower-cased
+// its letters and digits are a-z and 0-9 (most of what is indexed; about twice as fast as the general way).
+const PLAIN_ASCII = /^[\t\n\r -~]*$/;
+
 export function normalizeText(s: string): string {
+  if (PLAIN_ASCII.test(s))
+    return (
+      s
+        .toLowerCase()
+        .match(/[a-z0-9]+/g)
+        ?.join(' ') ?? ''
+    );
   return s
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')

@@ -321,6 +321,7 @@ export class ElasticsearchStore implements Store {
   readonly #retentionDays: number | undefined;
   /** A re-initialisation in flight (indices found missing), shared by every writer that finds them so. */
   #recreating: Promise<void> | undefined;
+  readonly #bodies = new BodyBuffers();
   readonly #checkpoints: string;
   readonly #setup: ElasticsearchConfig['setup'];
   #writeIndex: { name: string; at: number } | undefined;
@@ -441,18 +442,18 @@ export class ElasticsearchStore implements Store {
     }
     if (events.length === 0) return;
     // Data streams accept only `create`; keyed by event id, a redelivered event is a 409 and changes nothing.
-    const texts = options.sourceTexts;
-    const operations = events.flatMap((e) => [
-      { create: { _index: this.#events, _id: e.event.id } },
-      documentText(e, texts?.get(e)) ?? withSearchText(e),
-    ]);
+    const parts = bulkParts(this.#events, events, options.sourceTexts);
+    const buffer = this.#bodies.take(parts.reduce((n, p) => n + p.byteLength, 0));
+    const body = buffer.subarray(0, writeParts(buffer, parts));
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
-    let res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
+    let res = await this.#bulkCreate(body);
     if (res.errors && res.items.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
       await this.#recreate(`the ${this.#events} data stream`);
-      res = await this.#client.bulk({ operations, refresh: false, require_data_stream: true });
+      res = await this.#bulkCreate(body);
     }
+    // Sent and answered: the buffer is free again. (Not after a failure: an error may still refer to it.)
+    this.#bodies.give(buffer);
     if (!res.errors) return;
     const failures: string[] = [];
     const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
@@ -1054,6 +1055,22 @@ export class ElasticsearchStore implements Store {
   }
 
   /**
+   * A bulk of creates into the events data stream, its body already NDJSON bytes (the client's bulk()
+   * takes operations to serialise; its transport sends a Buffer as it is).
+   */
+  #bulkCreate(body: Buffer): Promise<estypes.BulkResponse> {
+    return this.#client.transport.request<estypes.BulkResponse>(
+      {
+        method: 'POST',
+        path: '/_bulk',
+        querystring: { refresh: 'false', require_data_stream: 'true' },
+        bulkBody: body,
+      },
+      { meta: false },
+    );
+  }
+
+  /**
    * A create keyed by id answers 409 for an event already in the write index, so only the stream's older
    * backing indices (after a rollover) need asking. Most of the time there are none and nothing is asked.
    * (A rollover landing between this look-up and the bulk could still let one redelivered event in twice:
@@ -1156,22 +1173,84 @@ export async function ignoreExists(request: Promise<unknown>): Promise<boolean> 
 }
 
 /**
- * The document as indexed, as text, made from the JSON the event was read from: the text itself (on one
- * line) with the search text appended as a dotted field (`"pipewarden.search_text"`, which Elasticsearch
- * indexes into the same field as the nested one and which the `_source` excludes drop all the same), so a
- * 7 KB event is not serialised again. Undefined (serialise the event) without a text, or when the text
- * already names a search text of its own anywhere (a duplicate field would be refused).
+ * The bulk request body (NDJSON, as bytes, in pieces): a create and the document for each event. A document
+ * is made from the JSON the event was read from where there is one (see documentBytes), else serialised.
  */
-function documentText(e: PipewardenEvent, text: string | undefined): string | undefined {
-  if (text === undefined || (e.pipewarden as { search_text?: unknown }).search_text !== undefined)
-    return undefined;
-  if (text.includes(`"${SEARCH_TEXT}"`)) return undefined;
-  const end = text.lastIndexOf('}'); // the root object's own: the text parsed as one JSON object
-  if (end < 0) return undefined;
+function bulkParts(
+  index: string,
+  events: PipewardenEvent[],
+  sources: ReadonlyMap<PipewardenEvent, string | Uint8Array> | undefined,
+): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  for (const e of events) {
+    parts.push(Buffer.from(`${JSON.stringify({ create: { _index: index, _id: e.event.id } })}\n`));
+    const source = sources?.get(e);
+    const doc = source === undefined ? undefined : documentBytes(e, source);
+    if (doc) parts.push(...doc);
+    else parts.push(Buffer.from(`${JSON.stringify(withSearchText(e))}\n`));
+  }
+  return parts;
+}
+
+/** Copies the parts one after another into `target` (large enough); the bytes written. */
+function writeParts(target: Buffer, parts: Uint8Array[]): number {
+  let at = 0;
+  for (const p of parts) {
+    target.set(p, at);
+    at += p.byteLength;
+  }
+  return at;
+}
+
+/**
+ * Buffers for bulk bodies, kept for the next bulks: a fresh one of several MB per bulk cost its pages
+ * anew each time (first touch, zeroed by the kernel), about as much CPU as building the body. A few are
+ * kept (one per bulk in flight), none over MAX_KEPT_BODY_BYTES.
+ */
+class BodyBuffers {
+  readonly #free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    const i = this.#free.findIndex((b) => b.byteLength >= size);
+    if (i >= 0) return this.#free.splice(i, 1)[0]!;
+    // Room to grow: the next bulks are often a little larger. Never a slice of Node's shared pool.
+    return Buffer.allocUnsafeSlow(size < 64 * 1024 ? size : Math.ceil(size * 1.25));
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.byteLength > MAX_KEPT_BODY_BYTES) return;
+    this.#free.push(buffer);
+    // The largest are the most useful; the smallest go first.
+    if (this.#free.length > KEPT_BODIES) {
+      this.#free.sort((a, b) => b.byteLength - a.byteLength);
+      this.#free.length = KEPT_BODIES;
+    }
+  }
+}
+const KEPT_BODIES = 4;
+const MAX_KEPT_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The document as indexed, made from the JSON the event was read from (text or its UTF-8 bytes): that
+ * JSON itself (on one line) with the search text appended as a dotted field (`"pipewarden.search_text"`,
+ * which Elasticsearch indexes into the same field as the nested one and which the `_source` excludes drop
+ * all the same), so a 7 KB event is neither serialised nor encoded again. Its pieces, the line's end
+ * included. Undefined (serialise the event) when the JSON already names a search text of its own anywhere
+ * (a duplicate field would be refused).
+ */
+function documentBytes(e: PipewardenEvent, source: string | Uint8Array): Uint8Array[] | undefined {
+  if ((e.pipewarden as { search_text?: unknown }).search_text !== undefined) return undefined;
+  let bytes =
+    typeof source === 'string'
+      ? Buffer.from(source)
+      : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  if (bytes.includes(`"${SEARCH_TEXT}"`)) return undefined;
   // A bulk body is one document per line. In JSON text a line break can only be whitespace (inside a
   // string it is escaped), so an indented text becomes one line by turning its line breaks into spaces.
-  const body = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
-  return `${body.slice(0, end)},"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}`;
+  if (bytes.includes(0x0a)) bytes = Buffer.from(bytes.toString('utf8').replaceAll('\n', ' '));
+  const end = bytes.lastIndexOf(0x7d); // the root object's own `}`: the text parsed as one JSON object
+  if (end < 0) return undefined;
+  return [bytes.subarray(0, end), Buffer.from(`,"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}\n`)];
 }
 
 /**

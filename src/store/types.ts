@@ -29,11 +29,12 @@ export interface IndexOptions {
    */
   mayBeRedelivered?: boolean;
   /**
-   * A JSON text of each event exactly as it is: the bus message it was read from (nothing changed since),
-   * or for a chained event its hashed text with the link spliced in (src/trail/chain.ts link()). A store
-   * that sends JSON (Elasticsearch) may send it as it is rather than serialise the event again.
+   * A JSON text of each event exactly as it is (as text or its UTF-8 bytes): the bus message it was read
+   * from (nothing changed since), or for a chained event its hashed text with the link spliced in
+   * (src/trail/chain.ts link()). A store that sends JSON (Elasticsearch) may send it as it is rather than
+   * serialise the event again.
    */
-  sourceTexts?: ReadonlyMap<PipewardenEvent, string>;
+  sourceTexts?: ReadonlyMap<PipewardenEvent, string | Uint8Array>;
 }
 
 export interface AlertQuery {

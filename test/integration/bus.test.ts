@@ -12,6 +12,7 @@ import {
   BusUnavailableError,
   type ConsumedMessage,
   type OutgoingMessage,
+  type SubscribeOptions,
   type Subscription,
 } from '../../src/bus/types.ts';
 import { createLogger } from '../../src/log.ts';
@@ -44,7 +45,8 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 45_000): 
   }
 }
 
-function busContract(name: string, makeBus: () => Bus): void {
+/** `options`: subscribe options every subscription of the contract gets (Kafka's prefetch, say). */
+function busContract(name: string, makeBus: () => Bus, options: Partial<SubscribeOptions> = {}): void {
   describe(name, () => {
     const buses: Bus[] = [];
     const subscriptions: Subscription[] = [];
@@ -74,7 +76,7 @@ function busContract(name: string, makeBus: () => Bus): void {
       handler: BatchHandler,
       maxBatch?: number,
     ): Promise<Subscription> {
-      const s = await b.subscribe({ topic, group, handler, maxBatch });
+      const s = await b.subscribe({ ...options, topic, group, handler, maxBatch });
       subscriptions.push(s);
       return s;
     }
@@ -275,6 +277,8 @@ describe('bus', () => {
     const config = () => kafkaConfigSchema.parse({ brokers: inject('kafkaBrokers').split(',') });
 
     busContract('kafka-bus', () => new KafkaBus(config(), { log }));
+    // The same contract with messages fetched ahead while the handler works (as the index role does).
+    busContract('kafka-bus, prefetching', () => new KafkaBus(config(), { log }), { prefetch: 1000 });
 
     it('rejects a publish with BusUnavailableError quickly when the broker is dead', async () => {
       const dead = new KafkaBus(kafkaConfigSchema.parse({ brokers: ['127.0.0.1:1'] }), { log });
