@@ -53,6 +53,9 @@ export async function startAlert(deps: RoleDeps): Promise<AlertRole> {
     maxBatch: 200,
     // Each partition's batches are handed over as they come, not after the other partitions' (Kafka).
     concurrentPartitions: config.kafka?.partitions ?? 1,
+    // Kafka: the next fetch runs while hits are in flight, so a hit held up by a slow store write or sink
+    // does not hold back the hits of other partitions fetched after it (offsets still commit after each batch).
+    prefetch: 200,
     handler: (batch) => alertBatch(deps, alerter, lanes, batch),
   });
   const stoppables: Stoppable[] = [consumer];
