@@ -45,20 +45,18 @@ interface Round {
   cpuUs: number; // CPU µs per document of the target process over the same interval
 }
 
+/** A Kafka bus on the local broker for one round's topics and consumer groups. */
+function benchBus(name: string): KafkaBus {
+  return new KafkaBus(
+    { brokers, clientId: 'bench', groupPrefix: name, partitions: PARTITIONS, replicationFactor: 1, ssl: false },
+    { log },
+  );
+}
+
 const roleStream = `pw-${run}-r`;
 async function roleRound(round: number, events: ReturnType<typeof makeEvents>): Promise<Round> {
   const name = `${run}-${round}`;
-  const bus = new KafkaBus(
-    {
-      brokers,
-      clientId: 'bench',
-      groupPrefix: name,
-      partitions: PARTITIONS,
-      replicationFactor: 1,
-      ssl: false,
-    },
-    { log },
-  );
+  const bus = benchBus(name);
   await bus.ensureTopics([`${name}.events`]);
   for (let i = 0; i < events.length; i += 500)
     await bus.publish(
@@ -157,17 +155,7 @@ interface Latency {
 async function latencyRun(): Promise<Latency> {
   const name = `${run}-lat`;
   const prefix = `pw-${name}`;
-  const bus = new KafkaBus(
-    {
-      brokers,
-      clientId: 'bench',
-      groupPrefix: name,
-      partitions: PARTITIONS,
-      replicationFactor: 1,
-      ssl: false,
-    },
-    { log },
-  );
+  const bus = benchBus(name);
   const topic = `${name}.events`;
   await bus.ensureTopics([topic]);
   const role = await startRole(name, ['index'], {
