@@ -153,6 +153,23 @@ export function eventId(...parts: Array<string | number | undefined>): string {
   return h.digest('base64url').slice(0, 32);
 }
 
+/**
+ * eventId(...parts, `${lastPrefix}${content}`), the last part's content given as its UTF-8 bytes when the
+ * caller has them (a signed body): the same id, without building and encoding the concatenated string.
+ */
+export function eventIdWithContent(
+  parts: Array<string | number | undefined>,
+  lastPrefix: string,
+  content: string | Uint8Array,
+): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(`${p ?? ''}\u0000`);
+  h.update(lastPrefix);
+  h.update(content);
+  h.update('\u0000');
+  return h.digest('base64url').slice(0, 32);
+}
+
 /** The key an event travels under on the bus: who did it, else from where, else what it touched. */
 export function partitionKey(e: PipewardenEvent): string {
   return e.user?.name ?? e.source?.ip ?? e.pipewarden.repository ?? e.event.id;

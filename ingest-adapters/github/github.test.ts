@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pipelineWeakening } from '../../detectors/pipeline-weakening/index.ts';
 import { Secret } from '../../src/config/secrets.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
-import { EVENT_KINDS, type PipewardenEvent } from '../../src/event.ts';
+import { EVENT_KINDS, eventId, eventIdWithContent, type PipewardenEvent } from '../../src/event.ts';
 import { AdapterInputError } from '../../src/ingest/types.ts';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../../test/support/samples.ts';
 import { github } from './index.ts';
@@ -89,6 +89,21 @@ describe('github', () => {
       expect(github.toEvents(github.parse!(form, formHeaders), formHeaders, at).events[0]!.event.id).toBe(
         id(s.body),
       );
+    });
+
+    it('gives the same id whether the signed body is hashed as received bytes or as its text', () => {
+      const s = loadSample('github', 'push__default.json');
+      const headers = lowerHeaders(s.headers);
+      const id = (body: unknown) => github.toEvents(body, headers, at).events[0]!.event.id;
+      // Non-ASCII text (valid UTF-8): the bytes are hashed, and give the id the text always gave.
+      const body = { ...(s.body as Record<string, unknown>), note: 'déploiement — 完了 ✓' };
+      const text = JSON.stringify(body);
+      expect(id(github.parse!(Buffer.from(text), headers))).toBe(id(body));
+      expect(eventIdWithContent(['github'], 'push:', Buffer.from(text))).toBe(eventId('github', `push:${text}`));
+      // Bytes that are not valid UTF-8 decode with replacement characters: the decoded text is hashed, as before.
+      const bad = Buffer.concat([Buffer.from(text.slice(0, -1)), Buffer.from(',"x":"\xff\xfe"}', 'latin1')]);
+      const decoded = bad.toString('utf8');
+      expect(id(github.parse!(bad, headers))).toBe(eventId('github', `push:${decoded}`));
     });
 
     it('maps security-relevant events to their kinds and fills actor and repository', () => {

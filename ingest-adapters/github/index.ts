@@ -1,6 +1,6 @@
 // GitHub webhooks (github.com, GHEC, GHES): repository, organisation, app and enterprise hooks.
-import { parseVerifiedJson, verifiedText } from '../../src/bus/encode.ts';
-import { type EventKind, eventId, type PipewardenEvent, redactPayload } from '../../src/event.ts';
+import { parseVerifiedJson, verifiedContent } from '../../src/bus/encode.ts';
+import { type EventKind, eventIdWithContent, type PipewardenEvent, redactPayload } from '../../src/event.ts';
 import { githubRepo } from '../../src/ingest/build-logs/egress.ts';
 import { idOf, type LogFetcher } from '../../src/ingest/build-logs/fetcher.ts';
 import { hmacHex, verifyPrefixedHmac } from '../../src/ingest/crypto.ts';
@@ -422,7 +422,7 @@ export const github: IngestAdapter<typeof configSchema._output> = {
 
   parse(rawBody, headers) {
     const type = (header(headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') return parseVerifiedJson(rawBody.toString('utf8'));
+    if (type !== 'application/x-www-form-urlencoded') return parseVerifiedJson(rawBody.toString('utf8'), rawBody);
     const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
     if (payload === null) throw new AdapterInputError('form-encoded GitHub webhook has no "payload" field');
     try {
@@ -573,7 +573,7 @@ export const github: IngestAdapter<typeof configSchema._output> = {
       ),
       // Signed content, not X-GitHub-Delivery: the text that was signed when the body came through the
       // route (its bytes are what a replay repeats), else the payload serialised.
-      id: eventId('github', `${name}:${verifiedText(payload) ?? JSON.stringify(payload)}`),
+      id: eventIdWithContent(['github'], `${name}:`, verifiedContent(payload) ?? JSON.stringify(payload)),
       category: cls.category,
       type: cls.type,
       action: fullAction,

@@ -196,7 +196,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
     let body: unknown;
     try {
-      body = adapter.parse ? adapter.parse(raw, req.headers) : parseVerifiedJson(raw.toString('utf8'));
+      body = adapter.parse ? adapter.parse(raw, req.headers) : parseVerifiedJson(raw.toString('utf8'), raw);
     } catch (err) {
       if (err instanceof AdapterInputError) return fail(400, err.message, 'bad_request');
       return fail(400, `malformed JSON: ${(err as Error).message}`, 'bad_request');
