@@ -99,7 +99,9 @@ describe('github', () => {
       const body = { ...(s.body as Record<string, unknown>), note: 'déploiement — 完了 ✓' };
       const text = JSON.stringify(body);
       expect(id(github.parse!(Buffer.from(text), headers))).toBe(id(body));
-      expect(eventIdWithContent(['github'], 'push:', Buffer.from(text))).toBe(eventId('github', `push:${text}`));
+      expect(eventIdWithContent(['github'], 'push:', Buffer.from(text))).toBe(
+        eventId('github', `push:${text}`),
+      );
       // Bytes that are not valid UTF-8 decode with replacement characters: the decoded text is hashed, as before.
       const bad = Buffer.concat([Buffer.from(text.slice(0, -1)), Buffer.from(',"x":"\xff\xfe"}', 'latin1')]);
       const decoded = bad.toString('utf8');

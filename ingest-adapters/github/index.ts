@@ -422,7 +422,8 @@ export const github: IngestAdapter<typeof configSchema._output> = {
 
   parse(rawBody, headers) {
     const type = (header(headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') return parseVerifiedJson(rawBody.toString('utf8'), rawBody);
+    if (type !== 'application/x-www-form-urlencoded')
+      return parseVerifiedJson(rawBody.toString('utf8'), rawBody);
     const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
     if (payload === null) throw new AdapterInputError('form-encoded GitHub webhook has no "payload" field');
     try {
