@@ -48,7 +48,14 @@ interface Round {
 /** A Kafka bus on the local broker for one round's topics and consumer groups. */
 function benchBus(name: string): KafkaBus {
   return new KafkaBus(
-    { brokers, clientId: 'bench', groupPrefix: name, partitions: PARTITIONS, replicationFactor: 1, ssl: false },
+    {
+      brokers,
+      clientId: 'bench',
+      groupPrefix: name,
+      partitions: PARTITIONS,
+      replicationFactor: 1,
+      ssl: false,
+    },
     { log },
   );
 }
