@@ -47,8 +47,6 @@ export interface Silence {
 /** The state document older versions kept every silence in; read once and moved to one document each. */
 const LEGACY_STATE_KEY = 'silences';
 const CACHE_MS = 2_000;
-/** Past CACHE_MS the list is re-read while hits go on with it; this much past it, they wait for the read. */
-const STALE_MS = 10_000;
 /** Silences that ended longer ago than this are no longer listed. */
 const KEEP_ENDED_MS = 30 * 86_400_000;
 
@@ -280,15 +278,14 @@ export class Silences {
 
   /**
    * The active silence matching the hit, if any. The list is re-read every 2 s at most, once for all the
-   * hits handled meanwhile: past 2 s they go on with the list they have while it is re-read (hits are
-   * handled concurrently, and each waiting on its own search made every one of them wait), past 10 s they
-   * wait for it.
+   * hits handled meanwhile (hits are handled concurrently; each waiting on its own search made every one
+   * of them wait). Past 2 s a hit waits for that one read: a silence made on another replica (or by the
+   * API role) is applied within 2 s, never to a hit judged with an older list.
    */
   async matching(hit: Hit): Promise<Silence | undefined> {
     const nowMs = this.#now().getTime();
     const age = this.#cache ? nowMs - this.#cache.at : Number.POSITIVE_INFINITY;
-    if (age >= STALE_MS) await this.#reload(nowMs);
-    else if (age >= CACHE_MS) this.#reload(nowMs).catch(() => {}); // the next hit past STALE_MS sees the error
+    if (age >= CACHE_MS) await this.#reload(nowMs);
     return this.#cache?.list.find((s) => silenceMatches(s, hit, nowMs));
   }
 

@@ -281,6 +281,18 @@ describe('what hits handled at once share', () => {
     await silences.create({ matchers: { key: 'b' }, comment: 'maintenance', durationMinutes: 60 }, 'ana');
     expect((await silences.matching(hit('b', 1)))?.comment).toBe('maintenance');
   });
+
+  it('silences: one made elsewhere (the API role, another replica) applies to every hit judged 2 s or more after it', async () => {
+    let nowMs = Date.parse('2026-01-01T00:00:00Z');
+    const clock = () => new Date(nowMs);
+    const alertSide = new Silences(store, clock);
+    const apiSide = new Silences(store, clock);
+    expect(await alertSide.matching(hit('k', 0))).toBeUndefined(); // the list is read and kept
+    nowMs += 500;
+    await apiSide.create({ matchers: { key: 'k' }, comment: 'change window', durationMinutes: 60 }, 'ana');
+    nowMs += 1_600; // 2.1 s after the alert side's read: the very next hit waits for a fresh list
+    expect((await alertSide.matching(hit('k', 1)))?.comment).toBe('change window');
+  });
 });
 
 describe('Lanes', () => {
