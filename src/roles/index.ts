@@ -1,8 +1,6 @@
 // The index role: consumes the events topic and bulk-indexes every event into the store (the audit
 // trail); runs the store's own retention sweep where it has one.
-import { readEvent } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
-import type { PipewardenEvent } from '../event.ts';
 import { startTrail, type TrailService } from '../trail/service.ts';
 import { consumerGroup, type RoleDeps, type Stoppable } from './types.ts';
 
@@ -65,24 +63,14 @@ class RedeliveryWindow {
  * needs their partitions and offsets). A failure opens the redelivery window and is retried.
  */
 async function indexBatch(
-  { metrics, store, log }: RoleDeps,
+  { metrics }: RoleDeps,
   trail: TrailService,
   window: RedeliveryWindow,
   batch: ConsumedMessage[],
 ) {
   try {
-    const options = { mayBeRedelivered: window.open };
-    if (trail.indexer.chaining) await trail.indexer.index(batch, options);
-    else {
-      // Unchained, an event is stored exactly as read: the store may send the message's own bytes rather
-      // than serialise (and encode) the event again (sourceTexts; 20-30 µs of a 7 KB event).
-      const sourceTexts = new Map<PipewardenEvent, string | Uint8Array>();
-      for (const m of batch) {
-        const e = readEvent(m, log);
-        if (e) sourceTexts.set(e, m.bytes ?? m.value);
-      }
-      if (sourceTexts.size) await store.indexEvents([...sourceTexts.keys()], { ...options, sourceTexts });
-    }
+    // Chained or not (the trail decides), each valid event goes to the store.
+    await trail.indexer.index(batch, { mayBeRedelivered: window.open });
     metrics.inc('pipewarden_index_events_total', { outcome: 'indexed' }, batch.length);
   } catch (err) {
     metrics.inc('pipewarden_index_events_total', { outcome: 'failed' }, batch.length);
