@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { secretRef } from '../../../config/secrets.ts';
 import { postJson } from '../../http-post.ts';
+import { incidentKeyedSink } from '../../incident-keyed-sink.ts';
 import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition } from '../../types.ts';
 
 export const OPSGENIE_API_KEY_ENV = 'PIPEWARDEN_OPSGENIE_API_KEY';
@@ -151,21 +152,7 @@ export function createOpsgenieSink(config: OpsgenieSinkConfig): Sink<OpsgenieReq
     });
     return { alias: String(req.body.alias ?? '') };
   };
-  return {
-    name: 'opsgenie',
-    minSeverity: config.minSeverity,
-    detectors: config.detectors,
-    render,
-    send,
-    // a later hit of the incident: created again under the same alias, Opsgenie counts it
-    async update(_ref, hit) {
-      await send(render(hit));
-    },
-    // acknowledged or resolved in pipewarden: acknowledge or close the alert with that alias
-    async follow(_ref, hit) {
-      await send(render(hit));
-    },
-  };
+  return incidentKeyedSink('opsgenie', config, render, send);
 }
 
 export const opsgenie = {

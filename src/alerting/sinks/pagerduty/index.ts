@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { secretRef } from '../../../config/secrets.ts';
 import { postJson } from '../../http-post.ts';
+import { incidentKeyedSink } from '../../incident-keyed-sink.ts';
 import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition } from '../../types.ts';
 
 export const PAGERDUTY_ROUTING_KEY_ENV = 'PIPEWARDEN_PAGERDUTY_ROUTING_KEY';
@@ -122,21 +123,7 @@ export function createPagerdutySink(config: PagerdutySinkConfig): Sink<Pagerduty
     await postJson('pagerduty', config.url, event, config.timeoutMs);
     return { dedup_key: event.dedup_key };
   };
-  return {
-    name: 'pagerduty',
-    minSeverity: config.minSeverity,
-    detectors: config.detectors,
-    render,
-    send,
-    // every later hit of the incident goes to the same dedup_key: its status (ack, resolve) follows
-    async update(_ref, hit) {
-      await send(render(hit));
-    },
-    // acknowledged or resolved in pipewarden (console, API, Slack): the same dedup_key follows
-    async follow(_ref, hit) {
-      await send(render(hit));
-    },
-  };
+  return incidentKeyedSink('pagerduty', config, render, send);
 }
 
 export const pagerduty = {
