@@ -3,6 +3,7 @@
 import type { Config } from '../config/schema.ts';
 import { createStore } from '../factories.ts';
 import { parseDuration, parseExpiry } from '../util/duration.ts';
+import { formatTable } from '../util/text-table.ts';
 import { formatMatcher, isActive, type Silence, SilenceError, Silences } from './silences.ts';
 
 export interface SilenceCliValues {
@@ -116,14 +117,4 @@ function stateOf(s: Silence, ms: number): string {
   if (s.expiredBy !== undefined) return `expired by ${s.expiredBy}`;
   if (isActive(s, ms)) return 'active';
   return Date.parse(s.startsAt) > ms ? 'pending' : 'ended';
-}
-
-function formatTable(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    `${r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd()}\n`;
-  return line(head) + rows.map(line).join('');
 }

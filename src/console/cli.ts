@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts';
 import { createStore } from '../factories.ts';
 import { TOKEN_ROLES, type TokenRole } from '../store/types.ts';
 import { parseExpiry } from '../util/duration.ts';
+import { formatTable } from '../util/text-table.ts';
 
 /** The state key of a one-time sign-in code (its hash: the code itself is never stored). */
 export function loginCodeKey(code: string): string {
@@ -95,14 +96,4 @@ export async function runTokenCommand(
   } finally {
     await store.close();
   }
-}
-
-function formatTable(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    `${r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd()}\n`;
-  return line(head) + rows.map(line).join('');
 }

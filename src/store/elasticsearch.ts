@@ -356,16 +356,14 @@ export class ElasticsearchStore implements Store {
    * enough); one that is missing fails the start, naming `pipewarden store init`. An index this
    * credential may not read (403) belongs to another role and is not its concern.
    */
+  /** The indices a `setup: separate` start checks for (all the store uses but the sessions index). */
+  #setUpIndices(): string[] {
+    return [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter, this.#checkpoints];
+  }
+
   async #checkSetUp(): Promise<void> {
     const missing: string[] = [];
-    for (const index of [
-      this.#events,
-      this.#alerts,
-      this.#tokens,
-      this.#state,
-      this.#deadletter,
-      this.#checkpoints,
-    ]) {
+    for (const index of this.#setUpIndices()) {
       try {
         await this.#client.count({ index });
       } catch (err) {
@@ -978,17 +976,7 @@ export class ElasticsearchStore implements Store {
   // --- end trail ---------------------------------------------------------------------------------------
 
   async refresh(): Promise<void> {
-    await this.#client.indices.refresh({
-      index: [
-        this.#events,
-        this.#alerts,
-        this.#tokens,
-        this.#state,
-        this.#deadletter,
-        this.#checkpoints,
-        this.#sessions,
-      ],
-    });
+    await this.#client.indices.refresh({ index: [...this.#setUpIndices(), this.#sessions] });
   }
 
   async ping(): Promise<void> {
