@@ -12,7 +12,15 @@ import { z } from 'zod';
 import { secretRef } from '../../config/secrets.ts';
 import { alertPageUrl } from '../../console/links.ts';
 import { flatText } from '../text.ts';
-import { type Hit, SEVERITIES, type Severity, type Sink, type SinkDefinition, SinkError } from '../types.ts';
+import {
+  type Hit,
+  SEVERITIES,
+  type Severity,
+  type Sink,
+  type SinkDefinition,
+  SinkError,
+  type SinkRef,
+} from '../types.ts';
 
 export const SLACK_TOKEN_ENV = 'PIPEWARDEN_SLACK_TOKEN';
 
@@ -305,6 +313,16 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
     timeout: 10_000,
     logLevel: LogLevel.ERROR,
   });
+  // The message a sent alert left (its channel and ts) and the incident's message as it is now.
+  const messageAt = (ref: SinkRef, hit: Hit) => {
+    const { channel: at, ts } = ref;
+    if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
+    const message = renderSlackMessage(hit, {
+      channel: at,
+      ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
+    });
+    return { at, ts, message };
+  };
   return {
     name: 'slack',
     minSeverity: config.minSeverity,
@@ -321,12 +339,7 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
       }
     },
     async update(ref, hit, options) {
-      const { channel: at, ts } = ref;
-      if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
-      const message = renderSlackMessage(hit, {
-        channel: at,
-        ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
-      });
+      const { at, ts, message } = messageAt(ref, hit);
       try {
         await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
         // past the flood budget with throttle.edits: quiet, the message is kept current without a reply
@@ -343,12 +356,7 @@ export function createSlackSink(config: SlackSinkConfig): Sink<SlackMessage> {
       }
     },
     async follow(ref, hit) {
-      const { channel: at, ts } = ref;
-      if (!at || !ts) throw new SinkError('slack: no message to update (channel and ts)', false);
-      const message = renderSlackMessage(hit, {
-        channel: at,
-        ...(config.consoleUrl ? { consoleUrl: config.consoleUrl } : {}),
-      });
+      const { at, ts, message } = messageAt(ref, hit);
       try {
         // the status line and who, in the message itself; the thread says it once more, with the time
         await client.chat.update({ channel: at, ts, text: message.text, blocks: message.blocks });
