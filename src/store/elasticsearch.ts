@@ -9,9 +9,11 @@ import type { Logger } from '../log.ts';
 import { SEARCH_TEXT, toElasticsearch } from '../search/compile-elasticsearch.ts';
 import type { QueryNode } from '../search/query.ts';
 import { normalizeText, searchText } from '../search/text.ts';
+import { markDuplicate, unlinkedText, withStoredText } from '../trail/chain.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
 import { DocumentWriter } from './document-writer.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
+import { RawHitsError, rawHits } from './raw-hits.ts';
 import {
   type AlertQuery,
   denseBuckets,
@@ -87,12 +89,13 @@ const date = { type: 'date' } as const;
 // The chain link and the correlation fields a trace searches; checkpoints in their own create-only index.
 const TRAIL_EVENT_FIELDS: Record<string, estypes.MappingProperty> = {
   trail: {
+    // Only what the trail searches and sorts by. The rest of the link (seq, prev, hash) is in `_source`
+    // alone: two random 64-character hashes indexed with doc values were most of a chained document's
+    // extra size (10,000 1 kB events: 9.2 instead of 6.4 MB) and indexing time. (Streams made before keep
+    // their mapping of them; a mapping may not drop a field.)
     properties: {
       partition: { type: 'integer' },
       offset: { type: 'long' },
-      seq: { type: 'long' },
-      prev: { type: 'keyword', index: false },
-      hash: keyword,
     },
   },
   ref: keyword,
@@ -107,16 +110,32 @@ const CHECKPOINT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
   properties: { partition: { type: 'integer' }, n: { type: 'long' }, time: date },
 };
+// A duplicate delivery's document as an event's (kept text, link, search text), found by partition and offset.
+const DUPLICATE_MAPPINGS: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: {
+    event: { properties: { id: keyword } },
+    pipewarden: { properties: { trail: TRAIL_EVENT_FIELDS.trail! } },
+  },
+};
 const TRAIL_PAGE = 1000;
 const TP = 'pipewarden.trail.partition';
+/**
+ * A version 3 link's place in its document: a dotted field after the kept text (see linkedDocument), so
+ * the text the link hashes is the document's start, byte for byte. Indexed as pipewarden.trail all the same.
+ */
+const TRAIL_FIELD = 'pipewarden.trail';
 const TO = 'pipewarden.trail.offset';
 // --- end trail -----------------------------------------------------------------------------------------
 
 // dynamic: false keeps an unmapped field an adapter adds later in _source without indexing it; 'strict'
 // would reject the whole event and stall the index consumer over a harmless new field.
+// `_source` filters nothing: Elasticsearch then keeps each document's text exactly as sent and gives it back so,
+// which the trail's version 3 links hash (a filter makes it re-serialise every document). The search text is
+// therefore in `_source` too (a few hundred bytes of names and words next to a 1-7 KB event; readers drop it:
+// eventFromSource). A stream made before filtered it out: setUp rolls it over to a backing index of this mapping.
 export const EVENT_MAPPINGS: estypes.MappingTypeMapping = {
   dynamic: false,
-  _source: { excludes: [SEARCH_TEXT] }, // indexed for search, never returned
   properties: {
     '@timestamp': date,
     message: { type: 'text', copy_to: TEXT },
@@ -323,8 +342,13 @@ export class ElasticsearchStore implements Store {
   #recreating: Promise<void> | undefined;
   readonly #bodies = new BodyBuffers();
   readonly #checkpoints: string;
+  /** trail: duplicate deliveries kept with their links (Store.trailKeepsDuplicates). */
+  readonly #duplicates: string;
+  readonly trailKeepsDuplicates = true;
   readonly #setup: ElasticsearchConfig['setup'];
   #writeIndex: { name: string; at: number } | undefined;
+  /** trail: the events' write index keeps `_source` as sent (#writeIndexKeepsSource). */
+  #keepsSource = false;
   /** Alert records and state documents written at the same time go out in one bulk (document-writer.ts). */
   readonly #documents: DocumentWriter;
   /** Plain indices found in place, and when (#ensure). */
@@ -343,6 +367,7 @@ export class ElasticsearchStore implements Store {
     this.#sessions = `${config.indexPrefix}-sessions`;
     this.#retentionDays = config.retentionDays;
     this.#checkpoints = `${config.indexPrefix}-trail-checkpoints`;
+    this.#duplicates = `${config.indexPrefix}-trail-duplicates`;
     this.#setup = config.setup;
   }
 
@@ -358,7 +383,15 @@ export class ElasticsearchStore implements Store {
    */
   /** The indices a `setup: separate` start checks for (all the store uses but the sessions index). */
   #setUpIndices(): string[] {
-    return [this.#events, this.#alerts, this.#tokens, this.#state, this.#deadletter, this.#checkpoints];
+    return [
+      this.#events,
+      this.#alerts,
+      this.#tokens,
+      this.#state,
+      this.#deadletter,
+      this.#checkpoints,
+      this.#duplicates,
+    ];
   }
 
   async #checkSetUp(): Promise<void> {
@@ -376,6 +409,7 @@ export class ElasticsearchStore implements Store {
       throw new Error(
         `Elasticsearch store is not set up (missing: ${missing.join(', ')}); elasticsearch.setup is separate: run \`pipewarden store init\` with the setup credential first.`,
       );
+    this.#keepsSource = await this.#writeIndexKeepsSource(false);
     this.#log?.info({ events: this.#events }, 'Store ready (set up separately).');
   }
 
@@ -415,6 +449,7 @@ export class ElasticsearchStore implements Store {
       _meta: { managed_by: 'pipewarden' },
     });
     await ignoreExists(c.indices.createDataStream({ name: this.#events }));
+    this.#keepsSource = await this.#writeIndexKeepsSource(true);
     await this.#ensureIndex(this.#alerts, ALERT_MAPPINGS);
     await this.#ensureIndex(this.#tokens, TOKEN_MAPPINGS);
     await this.#ensureIndex(this.#state, STATE_MAPPINGS);
@@ -426,6 +461,7 @@ export class ElasticsearchStore implements Store {
       properties: { pipewarden: { properties: TRAIL_EVENT_FIELDS } },
     });
     await this.#ensureIndex(this.#checkpoints, CHECKPOINT_MAPPINGS);
+    await this.#ensureIndex(this.#duplicates, DUPLICATE_MAPPINGS);
     this.#log?.info({ events: this.#events, alerts: this.#alerts, tokens: this.#tokens }, 'Store ready.');
   }
 
@@ -453,6 +489,10 @@ export class ElasticsearchStore implements Store {
     // Sent and answered: the buffer is free again. (Not after a failure: an error may still refer to it.)
     this.#bodies.give(buffer);
     if (!res.errors) return;
+    if (options.keepDuplicates) {
+      const again = events.filter((e, i) => res.items[i]?.create?.status === 409 && e.pipewarden.trail);
+      if (again.length > 0) await this.#keepDuplicates(again, options.sourceTexts);
+    }
     const failures: string[] = [];
     const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
     res.items.forEach((item, i) => {
@@ -493,7 +533,8 @@ export class ElasticsearchStore implements Store {
       size: 1,
       query: { ids: { values: [id] } },
     });
-    return res.hits.hits[0]?._source;
+    const src = res.hits.hits[0]?._source;
+    return src && eventFromSource(src);
   }
 
   async putAlert(alert: AlertRecord): Promise<void> {
@@ -686,11 +727,12 @@ export class ElasticsearchStore implements Store {
         query: { bool: { filter: [toElasticsearch(query), ...range] } },
         sort: [{ '@timestamp': 'desc' }, { 'event.id': 'desc' }],
         track_total_hits: false,
+        _source_excludes: [SEARCH_TEXT],
         filter_path: ['hits.hits._source', 'hits.hits.sort'],
         ...(after ? { search_after: after } : {}),
       });
       const hits = res.hits?.hits ?? [];
-      if (hits.length > 0) yield hits.map((h) => JSON.stringify(h._source));
+      if (hits.length > 0) yield hits.map((h) => JSON.stringify(h._source && eventFromSource(h._source)));
       if (hits.length < EXPORT_PAGE) return;
       after = hits.at(-1)?.sort;
     }
@@ -830,14 +872,71 @@ export class ElasticsearchStore implements Store {
   }
 
   // --- trail (src/trail) -------------------------------------------------------------------------------
+  /**
+   * The text kept for a chained event read from the bus message `text`: the text itself on one line (a
+   * bulk body is one document per line; in JSON text a line break can only be whitespace), ending at its
+   * root's `}`. Undefined (the link serialises the event, version 2) while the write index re-serialises
+   * `_source`, or when the text names a field the document's suffix uses (`"pipewarden.…"` anywhere).
+   */
+  trailKeptText(text: string): string | undefined {
+    if (!this.#keepsSource) return undefined;
+    let t = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
+    if (t.charCodeAt(t.length - 1) !== 125) t = t.trimEnd();
+    if (t.charCodeAt(t.length - 1) !== 125 || t.includes('"pipewarden.')) return undefined;
+    // `{}` and the like: no member to put the link after.
+    if (t.slice(0, -1).trimEnd().endsWith('{')) return undefined;
+    return t;
+  }
+
+  /**
+   * Whether the events' write index keeps `_source` as sent (its mapping filters nothing), which links of
+   * version 3 need. `rollover` (setUp): a stream made before this version filtered the search text out of
+   * `_source`; it gets a new backing index from the current template. Without the privilege to read the
+   * mapping: false (version 2 links, as before).
+   */
+  async #writeIndexKeepsSource(rollover: boolean): Promise<boolean> {
+    let write: string | undefined;
+    try {
+      write = (await this.#backingIndices()).write;
+      if (write === undefined) return false;
+      const res = await this.#client.indices.getMapping({ index: write });
+      const source = res[write]?.mappings?._source;
+      const filtered =
+        source !== undefined &&
+        ((source.excludes?.length ?? 0) > 0 ||
+          (source.includes?.length ?? 0) > 0 ||
+          source.enabled === false ||
+          (source as { mode?: string }).mode === 'synthetic');
+      if (!filtered) return true;
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.statusCode === 403) return false;
+      throw err;
+    }
+    if (!rollover) {
+      this.#log?.warn(
+        { index: write },
+        'The events write index filters _source (made before this version): trail links hash a serialisation (version 2) until `pipewarden store init` has rolled the stream over.',
+      );
+      return false;
+    }
+    await this.#client.indices.rollover({ alias: this.#events });
+    this.#writeIndex = undefined;
+    this.#log?.info(
+      { was: write },
+      'Rolled the events stream over: its new backing index keeps _source as sent.',
+    );
+    return this.#writeIndexKeepsSource(false);
+  }
+
   async trailExisting(
     ids: string[],
     options: { collisions?: boolean } = {},
   ): Promise<Map<string, TrailLink | null>> {
     const out = new Map<string, TrailLink | null>();
     if (ids.length === 0) return out;
-    type Doc = { pipewarden?: { trail?: TrailLink } };
-    const note = (id: string, doc: Doc | undefined) => out.set(id, doc?.pipewarden?.trail ?? null);
+    type Doc = { pipewarden?: { trail?: TrailLink }; [TRAIL_FIELD]?: TrailLink };
+    const note = (id: string, doc: Doc | undefined) =>
+      out.set(id, doc?.[TRAIL_FIELD] ?? doc?.pipewarden?.trail ?? null);
     // Searched: every backing index, as of the last refresh (not for collisions: a create only collides
     // in the write index). Got: the write index, real-time; only whether each is there (usually none is),
     // then the links of those that are.
@@ -848,7 +947,7 @@ export class ElasticsearchStore implements Store {
         : this.#client.search<Doc>({
             index: this.#events,
             size: ids.length,
-            _source: ['pipewarden.trail'],
+            _source: [TRAIL_FIELD],
             query: { ids: { values: ids } },
           }),
       this.#client.mget({ index: writeIndex, ids, _source: false, filter_path: ['docs._id', 'docs.found'] }),
@@ -859,7 +958,7 @@ export class ElasticsearchStore implements Store {
       const got = await this.#client.mget<Doc>({
         index: writeIndex,
         ids: stored,
-        _source: ['pipewarden.trail'],
+        _source: [TRAIL_FIELD],
       });
       for (const d of got.docs) if ('found' in d && d.found) note(d._id, d._source);
     }
@@ -867,14 +966,16 @@ export class ElasticsearchStore implements Store {
   }
 
   async trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined> {
-    await this.#client.indices.refresh({ index: this.#events });
+    await this.#client.indices.refresh({ index: [this.#events, this.#duplicates], ignore_unavailable: true });
     const res = await this.#client.search<PipewardenEvent>({
-      index: this.#events,
+      index: [this.#events, this.#duplicates],
+      ignore_unavailable: true,
       size: 1,
       query: { bool: { filter: [{ term: { [TP]: partition } }, { range: { [TO]: { lt: offset } } }] } },
       sort: [{ [TO]: 'desc' }, { 'event.id': 'desc' }],
     });
-    return res.hits.hits[0]?._source;
+    const src = res.hits.hits[0]?._source;
+    return src && eventFromSource(src);
   }
 
   async putTrailCheckpoint(c: Checkpoint): Promise<void> {
@@ -914,11 +1015,14 @@ export class ElasticsearchStore implements Store {
     return (agg?.buckets ?? []).map((b) => Number(b.key)).sort((a, b) => a - b);
   }
 
+  /**
+   * Read as the response's own text: each document's `_source` exactly as stored, which version 3 links
+   * hash (chainedEvent); a client's JSON.parse of the response would lose those bytes.
+   */
   async *trailChain(partition: number, fromOffset: number): AsyncIterable<PipewardenEvent> {
     let after: estypes.SortResults | undefined;
     for (;;) {
-      const res = await this.#client.search<PipewardenEvent>({
-        index: this.#events,
+      const text = await this.#rawSearch([this.#events, this.#duplicates], {
         size: TRAIL_PAGE,
         query: {
           bool: { filter: [{ term: { [TP]: partition } }, { range: { [TO]: { gte: fromOffset } } }] },
@@ -926,10 +1030,82 @@ export class ElasticsearchStore implements Store {
         sort: [{ [TO]: 'asc' }, { 'event.id': 'asc' }],
         ...(after ? { search_after: after } : {}),
       });
-      for (const h of res.hits.hits) if (h._source) yield h._source;
-      if (res.hits.hits.length < TRAIL_PAGE) return;
-      after = res.hits.hits.at(-1)?.sort;
+      let hits: ReturnType<typeof rawHits>;
+      try {
+        hits = rawHits(text);
+      } catch (err) {
+        if (!(err instanceof RawHitsError)) throw err;
+        throw new Error(`Elasticsearch answered a trail search with unreadable JSON (${err.message})`);
+      }
+      const events = hits.flatMap((h) =>
+        h.source === undefined
+          ? []
+          : [{ e: chainedEvent(h.source), duplicate: h.index === this.#duplicates }],
+      );
+      // A duplicate delivery stands for an event stored by another delivery: is that event still there?
+      const ids = [...new Set(events.filter((x) => x.duplicate).map((x) => x.e.event.id))];
+      const held = ids.length > 0 ? await this.#storedIds(ids) : new Set<string>();
+      for (const { e, duplicate } of events) yield duplicate ? markDuplicate(e, held.has(e.event.id)) : e;
+      if (hits.length < TRAIL_PAGE) return;
+      after = hits.at(-1)?.sort as estypes.SortResults | undefined;
     }
+  }
+
+  /** Which of `ids` the events data stream holds (all its backing indices). */
+  async #storedIds(ids: string[]): Promise<Set<string>> {
+    const res = await this.#client.search({
+      index: this.#events,
+      size: ids.length,
+      _source: false,
+      query: { ids: { values: ids } },
+    });
+    return new Set(res.hits.hits.flatMap((h) => (h._id ? [h._id] : [])));
+  }
+
+  /**
+   * Chained deliveries whose event was stored already (their create was refused as existing), kept with
+   * their links under their bus positions: create-only, so keeping one again changes nothing.
+   */
+  async #keepDuplicates(events: PipewardenEvent[], sources: IndexOptions['sourceTexts']): Promise<void> {
+    const body = Buffer.concat(
+      bulkParts(this.#duplicates, events, sources, (e) => {
+        const l = e.pipewarden.trail!;
+        return `${l.partition}:${l.offset}`;
+      }),
+    );
+    const res = await this.#client.transport.request<estypes.BulkResponse>(
+      { method: 'POST', path: '/_bulk', querystring: { refresh: 'false' }, bulkBody: body },
+      { meta: false },
+    );
+    const failed = res.items.filter((i) => i.create?.error && i.create.status !== 409);
+    if (failed.length > 0)
+      throw new Error(
+        `Elasticsearch refused ${failed.length} duplicate deliveries kept for the trail: ${failed
+          .slice(0, 3)
+          .map((i) => `${i.create?._id}: ${i.create?.error?.type}`)
+          .join('; ')}`,
+      );
+    this.#log?.info(
+      { duplicates: events.length, index: this.#duplicates },
+      'Kept second deliveries of stored events in the trail.',
+    );
+  }
+
+  /** A search whose answer is read as text (no filter_path, no source filtering: each _source as stored). */
+  async #rawSearch(indices: string[], body: Record<string, unknown>): Promise<string> {
+    const res = await this.#client.transport.request<NodeJS.ReadableStream>(
+      {
+        method: 'POST',
+        path: `/${indices.map(encodeURIComponent).join(',')}/_search`,
+        querystring: { ignore_unavailable: 'true' },
+        body,
+      },
+      { asStream: true, meta: false },
+    );
+    const chunks: Buffer[] = [];
+    for await (const chunk of res)
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   async *trailUnchained(since: string): AsyncIterable<{ id: string; ingested: string }> {
@@ -963,14 +1139,16 @@ export class ElasticsearchStore implements Store {
       query: { bool: { filter: [{ terms: { [`pipewarden.${field}`]: values } }] } },
       sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
     });
-    return res.hits.hits.flatMap((h) => (h._source ? [h._source] : []));
+    return res.hits.hits.flatMap((h) => (h._source ? [eventFromSource(h._source)] : []));
   }
 
   /** The data stream's write index, looked up again every minute (a rollover moves it). */
   async #currentWriteIndex(): Promise<string> {
     if (this.#writeIndex && Date.now() - this.#writeIndex.at < 60_000) return this.#writeIndex.name;
     const name = (await this.#backingIndices()).write ?? this.#events;
+    const moved = this.#writeIndex !== undefined && this.#writeIndex.name !== name;
     this.#writeIndex = { name, at: Date.now() };
+    if (moved) this.#keepsSource = await this.#writeIndexKeepsSource(false); // a rollover: its mapping may differ
     return name;
   }
   // --- end trail ---------------------------------------------------------------------------------------
@@ -1003,6 +1181,7 @@ export class ElasticsearchStore implements Store {
     const size = pageSize(query.size);
     const res = await this.#client.search<T>({
       index,
+      ...(index === this.#events ? { _source_excludes: [SEARCH_TEXT] } : {}),
       size: size + 1, // one more than the page tells whether a next page exists
       query: { bool: { filter } },
       sort: [{ '@timestamp': 'desc' }, { [idField]: 'desc' }],
@@ -1014,7 +1193,9 @@ export class ElasticsearchStore implements Store {
     const total = res.hits.total;
     return {
       total: typeof total === 'number' ? total : (total?.value ?? 0),
-      items: hits.map((h) => h._source as T),
+      items: hits.map(
+        (h) => (index === this.#events ? eventFromSource(h._source as object) : h._source) as T,
+      ),
       ...(res.hits.hits.length > size && sort
         ? { next: encodeCursor([sort[0] as number, sort[1] as string]) }
         : {}),
@@ -1168,11 +1349,21 @@ function bulkParts(
   index: string,
   events: PipewardenEvent[],
   sources: ReadonlyMap<PipewardenEvent, string | Uint8Array> | undefined,
+  idOf: (e: PipewardenEvent) => string = (e) => e.event.id,
 ): Uint8Array[] {
   const parts: Uint8Array[] = [];
   for (const e of events) {
-    parts.push(Buffer.from(`${JSON.stringify({ create: { _index: index, _id: e.event.id } })}\n`));
+    parts.push(Buffer.from(`${JSON.stringify({ create: { _index: index, _id: idOf(e) } })}\n`));
     const source = sources?.get(e);
+    const link = e.pipewarden.trail;
+    if (link?.v === 3) {
+      // The kept text (trailKeptText: one line, ending with its root's `}`, no field of the suffix's; its
+      // bytes when the indexer had them), then the link and the search text.
+      const kept = source ?? unlinkedText(e);
+      const bytes = typeof kept === 'string' ? Buffer.from(kept) : kept;
+      parts.push(bytes.subarray(0, bytes.byteLength - 1), Buffer.from(`${documentSuffix(e, link)}\n`));
+      continue;
+    }
     const doc = source === undefined ? undefined : documentBytes(e, source);
     if (doc) parts.push(...doc);
     else parts.push(Buffer.from(`${JSON.stringify(withSearchText(e))}\n`));
@@ -1220,13 +1411,17 @@ const MAX_KEPT_BODY_BYTES = 32 * 1024 * 1024;
 
 /**
  * The document as indexed, made from the JSON the event was read from (text or its UTF-8 bytes): that
- * JSON itself (on one line) with the search text appended as a dotted field (`"pipewarden.search_text"`,
- * which Elasticsearch indexes into the same field as the nested one and which the `_source` excludes drop
- * all the same), so a 7 KB event is neither serialised nor encoded again. Its pieces, the line's end
- * included. Undefined (serialise the event) when the JSON already names a search text of its own anywhere
+ * JSON itself (on one line) with a version 3 `link` and the search text appended as dotted fields
+ * (`"pipewarden.trail"`, `"pipewarden.search_text"`, which Elasticsearch indexes into the same fields as
+ * nested ones; readers put them back: eventFromSource), so a 7 KB event is neither serialised nor encoded
+ * again. Its pieces, the line's end included. Undefined (serialise the event) when the JSON already names a search text of its own anywhere
  * (a duplicate field would be refused).
  */
-function documentBytes(e: PipewardenEvent, source: string | Uint8Array): Uint8Array[] | undefined {
+function documentBytes(
+  e: PipewardenEvent,
+  source: string | Uint8Array,
+  link?: TrailLink,
+): Uint8Array[] | undefined {
   if ((e.pipewarden as { search_text?: unknown }).search_text !== undefined) return undefined;
   let bytes =
     typeof source === 'string'
@@ -1238,7 +1433,48 @@ function documentBytes(e: PipewardenEvent, source: string | Uint8Array): Uint8Ar
   if (bytes.includes(0x0a)) bytes = Buffer.from(bytes.toString('utf8').replaceAll('\n', ' '));
   const end = bytes.lastIndexOf(0x7d); // the root object's own `}`: the text parsed as one JSON object
   if (end < 0) return undefined;
-  return [bytes.subarray(0, end), Buffer.from(`,"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}\n`)];
+  return [bytes.subarray(0, end), Buffer.from(`${documentSuffix(e, link)}\n`)];
+}
+
+/**
+ * What follows the event's own text (without its closing `}`) in its document: a version 3 link, then the
+ * search text, as dotted fields.
+ */
+function documentSuffix(e: PipewardenEvent, link: TrailLink | undefined): string {
+  const l = link ? `,"${TRAIL_FIELD}":${JSON.stringify(link)}` : '';
+  return `${l},"${SEARCH_TEXT}":${JSON.stringify(searchText(e))}}`;
+}
+
+/** An event as read from `_source`: without the search text, and a version 3 link put back in its place. */
+function eventFromSource<T extends object>(src: T): T {
+  const s = src as Record<string, unknown>;
+  if (SEARCH_TEXT in s) delete s[SEARCH_TEXT];
+  // An event the store serialised itself (withSearchText) has it in place.
+  const p = s.pipewarden as Record<string, unknown> | undefined;
+  if (typeof p === 'object' && p !== null && 'search_text' in p) delete p.search_text;
+  const link = s[TRAIL_FIELD];
+  if (link !== undefined) {
+    delete s[TRAIL_FIELD];
+    if (typeof p === 'object' && p !== null) p.trail = link;
+  }
+  return src;
+}
+
+/**
+ * A chained event read by trailChain from its document's text as stored. A version 3 link hashes the kept
+ * text, the document's start: the document must be exactly that text, its link and the search text made
+ * from it, nothing more. If it is, the event carries the kept text (withStoredText) and its link verifies
+ * when the text is intact; if anything else was changed or added (after the link, in the search text),
+ * it carries the whole document, which its link does not hash: reported as modified.
+ */
+export function chainedEvent(source: string): PipewardenEvent {
+  const e = eventFromSource(JSON.parse(source) as PipewardenEvent);
+  const link = e.pipewarden?.trail;
+  if (link?.v !== 3) return e;
+  const at = source.lastIndexOf(`,"${TRAIL_FIELD}":{`);
+  const kept = at < 0 ? undefined : `${source.slice(0, at)}}`;
+  const intact = kept !== undefined && `${source.slice(0, at)}${documentSuffix(e, link)}` === source;
+  return withStoredText(e, intact ? kept : source);
 }
 
 /**

@@ -154,7 +154,9 @@ type Where = { sql: string[]; params: SQLInputValue[] };
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   /** trail: a chained event's document is the text given (unlinkedText), byte for byte, and read back so. */
-  readonly trailKeepsText: boolean = true;
+  trailKeptText(text: string): string | undefined {
+    return text;
+  }
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;
   /** trail: #batchHolding's statements, prepared once. */

@@ -35,6 +35,11 @@ export interface IndexOptions {
    * serialise the event again.
    */
   sourceTexts?: ReadonlyMap<PipewardenEvent, string | Uint8Array>;
+  /**
+   * trail (Store.trailKeepsDuplicates): a chained event whose id is stored already (another delivery of it)
+   * is kept as a duplicate delivery, under its bus position, so its link stays in the chain.
+   */
+  keepDuplicates?: boolean;
 }
 
 export interface AlertQuery {
@@ -195,11 +200,21 @@ export interface Store {
    */
   trailAppend?(events: PipewardenEvent[], checkpoint?: Checkpoint): Promise<boolean>;
   /**
-   * The store keeps a chained event's text (src/trail/chain.ts unlinkedText) byte for byte and gives it
-   * back with the events trailChain reads (withStoredText): links may then hash the bus message's own text
-   * (version 3) rather than a serialisation of the event (SQLite; Elasticsearch re-serialises _source).
+   * The text the store keeps byte for byte for a chained event read from the bus message `text`, and gives
+   * back with the events trailChain reads (withStoredText); undefined when it cannot keep that one. Links
+   * then hash the bus message's own text (version 3) rather than a serialisation of the event (version 2).
+   * SQLite: the text itself. Elasticsearch: the text on one line (a bulk body is one document per line),
+   * where the events' write index keeps `_source` as sent.
    */
-  readonly trailKeepsText?: boolean;
+  trailKeptText?(text: string): string | undefined;
+  /**
+   * For a store that cannot append a batch all-or-nothing (trailAppend): every delivery is chained, none
+   * looked up first. One whose event another delivery stored already (a create refused as existing) is kept
+   * as a duplicate delivery with its link (IndexOptions.keepDuplicates), which trailChain and
+   * trailLinkBefore read with the events (marked: duplicateDelivery in src/trail/chain.ts). The chain
+   * then has every link, and a redelivered batch chains again to the same links.
+   */
+  readonly trailKeepsDuplicates?: boolean;
   /** Create-only by (partition, n): writing the same checkpoint again changes nothing. */
   putTrailCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Every stored checkpoint (of one partition), by partition then number. */

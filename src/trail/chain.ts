@@ -3,12 +3,14 @@
 // sequence number.
 //
 // Which bytes, by link version:
-// - 3 (written where the store keeps a document's text byte for byte and gives it back: SQLite): the
-//   event's text exactly as the store keeps it, which is the bus message's own text, as published: the
-//   index role neither serialises the event again nor hashes anything but what is stored. A reader hashes
-//   the stored text as stored.
-// - 2 (written where the store keeps the document but not its bytes: Elasticsearch re-serialises
-//   `_source`): ECMAScript JSON.stringify of the event without its link. Serialised once at indexing,
+// - 3 (written where the store keeps a document's text byte for byte and gives it back: SQLite, and
+//   Elasticsearch where the events' write index keeps `_source` as sent): the event's text exactly as the
+//   store keeps it (Store.trailKeptText), which is the bus message's own text as published (Elasticsearch:
+//   on one line): the index role neither serialises the event again nor hashes anything but what is
+//   stored. A reader hashes the stored text as stored.
+// - 2 (written where the store keeps the document but not its bytes: an Elasticsearch index that filters
+//   `_source`, as the events' indices did before version 3 came to Elasticsearch, or a text the store cannot
+//   keep as it is): ECMAScript JSON.stringify of the event without its link. Serialised once at indexing,
 //   hashed, and sent as the document (with the link spliced in); a reader re-serialises the document it
 //   gets back, which gives the same bytes from a store that keeps key order (_source does). Also the
 //   links SQLite files hold from before version 3: they still verify.
@@ -45,6 +47,23 @@ export function withStoredText(e: PipewardenEvent, text: string): PipewardenEven
   return e;
 }
 
+/**
+ * A duplicate delivery read back (Store.trailKeepsDuplicates): its event's id is stored as another
+ * delivery's event; `held` says whether the store still holds that event.
+ */
+const DUPLICATE: unique symbol = Symbol('pipewarden.trail.duplicate');
+type WithDuplicate = PipewardenEvent & { [DUPLICATE]?: { held: boolean } };
+
+export function markDuplicate(e: PipewardenEvent, held: boolean): PipewardenEvent {
+  (e as WithDuplicate)[DUPLICATE] = { held };
+  return e;
+}
+
+/** Undefined for an event as stored; for a duplicate delivery, whether its event is still held. */
+export function duplicateDelivery(e: PipewardenEvent): { held: boolean } | undefined {
+  return (e as WithDuplicate)[DUPLICATE];
+}
+
 function digest(prev: string, seq: number, text: string): string {
   return hash('sha256', `${prev}\n${seq}\n${text}`, 'hex');
 }
@@ -65,7 +84,7 @@ export interface Head {
 /**
  * Links `e` after `head`, stores the link on the event, returns the new head.
  *
- * `storedText`: the event's text as read, which a store that keeps texts (Store.trailKeepsText) will
+ * `storedText`: the event's text as read, which a store that keeps texts (Store.trailKeptText) will
  * keep as it is: a version 3 link hashes it, nothing is serialised. Without it, a version 2 link, and
  * `linkedText` is the JSON text of the linked event (what `JSON.stringify(e)` now gives), for a store
  * that sends JSON (IndexOptions.sourceTexts): the hashed text with the link spliced in, not a second

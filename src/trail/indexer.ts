@@ -29,17 +29,21 @@ interface ChainHead extends Head {
   ingested: string;
 }
 
-/** One event of a batch; `text`, the message's own, where the store keeps texts (version 3 links). */
+/**
+ * One event of a batch; `text`, what the store keeps of the message's own (Store.trailKeptText), for a
+ * version 3 link, and `bytes`, the message's bytes when they are exactly that text's.
+ */
 interface Item {
   offset: number;
   e: PipewardenEvent;
   text: string | undefined;
+  bytes: Uint8Array | undefined;
 }
 
 interface Chained {
   head: ChainHead;
   fresh: PipewardenEvent[];
-  sourceTexts: Map<PipewardenEvent, string>;
+  sourceTexts: Map<PipewardenEvent, string | Uint8Array>;
   /** The first event after the last checkpoint, when this batch chained it. */
   segmentStart?: { offset: number; ingested: string };
 }
@@ -149,11 +153,12 @@ export class TrailIndexer {
     const s = await this.#state(p);
     const firstOffset = Number(msgs[0]!.offset);
     const nextOffset = Number(msgs.at(-1)!.offset) + 1;
-    const keepsText = store.trailKeepsText === true;
     const items: Item[] = [];
     for (const m of msgs) {
       const e = readEvent(m, log);
-      if (e) items.push({ offset: Number(m.offset), e, text: keepsText ? m.value : undefined });
+      if (!e) continue;
+      const text = store.trailKeptText?.(m.value);
+      items.push({ offset: Number(m.offset), e, text, bytes: text === m.value ? m.bytes : undefined });
     }
     const known = s.head;
     const headValid =
@@ -164,10 +169,12 @@ export class TrailIndexer {
       if (headValid) s.head = { at: known.at, next: nextOffset };
       return;
     }
-    const fast = !check && headValid && store.trailAppend !== undefined;
+    // A store that keeps duplicate deliveries chains every delivery, holding the head, without a look-up.
+    const duplicates = store.trailKeepsDuplicates === true;
+    const fast = !check && headValid && (store.trailAppend !== undefined || duplicates);
     const ids = () => [...new Set(items.map((i) => i.e.event.id))];
     let chained: Chained;
-    if (fast) chained = this.#chain(p, s, items, known.at, NONE);
+    if (fast) chained = this.#chain(p, s, items, known.at, NONE, duplicates);
     else if (headValid && !check) {
       // Holding the head, nothing of ours is redelivered: only a collision (a duplicate delivery) matters.
       const collisions = store.trailExisting(ids(), { collisions: true });
@@ -187,12 +194,12 @@ export class TrailIndexer {
           ? { seq: l.seq, hash: l.hash, offset: l.offset, ingested: before!.event.ingested }
           : { seq: 0, hash: GENESIS, offset: -1, ingested: '' };
       }
-      chained = this.#chain(p, s, items, head, existing);
+      chained = this.#chain(p, s, items, head, existing, duplicates);
     }
     const { head, fresh, sourceTexts } = chained;
     const lastSeq = s.last?.toSeq ?? 0;
     if (chained.segmentStart) s.segmentStart ??= { ...chained.segmentStart, at: this.#o.now().getTime() };
-    if (fast) {
+    if (fast && store.trailAppend) {
       // The checkpoint this batch completes goes in the same transaction as its events.
       const cp =
         head.seq > lastSeq && s.segmentStart && this.#due(s, head) ? this.#sign(p, s, head) : undefined;
@@ -201,7 +208,11 @@ export class TrailIndexer {
       if (cp) await this.#signed(p, s, cp);
       return;
     }
-    if (fresh.length) await store.indexEvents(fresh, sourceTexts.size ? { sourceTexts } : {});
+    if (fresh.length)
+      await store.indexEvents(fresh, {
+        ...(sourceTexts.size ? { sourceTexts } : {}),
+        ...(duplicates ? { keepDuplicates: true } : {}),
+      });
     s.head = { at: head, next: nextOffset };
     if (head.seq > lastSeq) {
       if (!s.segmentStart) s.segmentStart = await this.#segmentStart(p, s, head);
@@ -211,8 +222,10 @@ export class TrailIndexer {
 
   /**
    * Links the batch's events after `head`, passing over what `existing` holds: a redelivered event keeps
-   * its link and the chain goes on from it; a duplicate of an event stored before (same id, another
-   * delivery) and the same event twice in the batch are not chained again.
+   * its link and the chain goes on from it. A duplicate of an event stored before (same id, another
+   * delivery) and the same event twice in the batch are not chained again; where the store keeps
+   * duplicate deliveries (`duplicates`), they are chained like any other (the store keeps them), so the
+   * links depend only on the head and the messages: a batch chained again gives the same links.
    */
   #chain(
     p: number,
@@ -220,24 +233,29 @@ export class TrailIndexer {
     items: Item[],
     from: ChainHead,
     existing: ReadonlyMap<string, TrailLink | null>,
+    duplicates = false,
   ): Chained {
     const lastSeq = s.last?.toSeq ?? 0;
     let head = from;
     let segmentStart: Chained['segmentStart'];
     const fresh: PipewardenEvent[] = [];
-    // Each chained event's JSON text, link included, for a store that sends JSON (see link()).
-    const sourceTexts = new Map<PipewardenEvent, string>();
+    // Each chained event's JSON text, link included, for a store that sends JSON (see link()); for a
+    // version 3 link, the kept text's bytes where the message had them (the store need not encode it).
+    const sourceTexts = new Map<PipewardenEvent, string | Uint8Array>();
     const inBatch = new Set<string>();
-    for (const { offset, e, text } of items) {
+    for (const { offset, e, text, bytes } of items) {
       const id = e.event.id;
-      if (inBatch.has(id)) continue; // the same event twice in one batch: one document, one link
+      if (!duplicates && inBatch.has(id)) continue; // the same event twice in one batch: one document, one link
       const stored = existing.get(id);
       if (stored !== undefined) {
         // Redelivered: it keeps its link and the chain goes on from it. Otherwise a duplicate of an
-        // event stored before (same content, another delivery): it is not chained again.
-        if (stored && stored.partition === p && stored.offset === offset)
+        // event stored before (same content, another delivery): it is not chained again, unless the
+        // store keeps duplicate deliveries.
+        if (stored && stored.partition === p && stored.offset === offset) {
           head = { seq: stored.seq, hash: stored.hash, offset, ingested: e.event.ingested };
-        continue;
+          continue;
+        }
+        if (!duplicates) continue;
       }
       inBatch.add(id);
       const h = link(head, p, offset, e, text);
@@ -245,6 +263,7 @@ export class TrailIndexer {
       if (h.seq === lastSeq + 1 && !s.segmentStart) segmentStart = { offset, ingested: e.event.ingested };
       fresh.push(e);
       if (h.linkedText !== undefined) sourceTexts.set(e, h.linkedText);
+      else if (bytes !== undefined) sourceTexts.set(e, bytes);
     }
     return { head, fresh, sourceTexts, ...(segmentStart ? { segmentStart } : {}) };
   }

@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { PipewardenEvent } from '../event.ts';
 import type { Store } from '../store/types.ts';
-import { linkIntact } from './chain.ts';
+import { duplicateDelivery, linkIntact } from './chain.ts';
 import { checkpointHash, checkpointSigned } from './checkpoint.ts';
 import { keyId } from './key.ts';
 import { type Checkpoint, GENESIS } from './types.ts';
@@ -384,6 +384,15 @@ async function verifyPartition(
         detail: `${prior} was modified and its link recomputed: event ${genuine.event.id} (seq ${seq}) links to another hash`,
       });
     }
+    if (duplicateDelivery(genuine)?.held === false)
+      fail({
+        kind: 'deleted',
+        partition: p,
+        eventId: genuine.event.id,
+        offset: l.offset,
+        seq,
+        detail: `event ${genuine.event.id} is held only as the second delivery kept at offset ${l.offset} (seq ${seq}): the stored event itself was deleted`,
+      });
     const cp = heads.get(seq);
     if (cp && l.hash !== cp.head) {
       fail({

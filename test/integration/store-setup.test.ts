@@ -39,7 +39,7 @@ describe('store setup done apart from the collector (elasticsearch.setup: separa
       elasticsearchConfigSchema.parse({ node: esUrl, indexPrefix: p, setup: 'separate' }),
     );
     await expect(store.init()).rejects.toThrow(
-      /not set up \(missing: .*-events.*-trail-checkpoints\).*run `pipewarden store init`/,
+      /not set up \(missing: .*-events.*-trail-checkpoints, .*-trail-duplicates\).*run `pipewarden store init`/,
     );
     expect((await client.indices.existsIndexTemplate({ name: `${p}-events` })) as boolean).toBe(false);
     expect(Object.keys(await client.indices.get({ index: `${p}-*`, expand_wildcards: 'all' }))).toEqual([]);

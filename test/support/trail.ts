@@ -7,12 +7,13 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ConsumedMessage } from '../../src/bus/types.ts';
 import { eventId, type PipewardenEvent } from '../../src/event.ts';
 import { createLogger } from '../../src/log.ts';
+import { searchText } from '../../src/search/text.ts';
 import type { Store } from '../../src/store/types.ts';
 import { fileAnchor } from '../../src/trail/anchors/file.ts';
 import { signCheckpoint } from '../../src/trail/checkpoint.ts';
 import { TrailIndexer } from '../../src/trail/indexer.ts';
 import { keyId } from '../../src/trail/key.ts';
-import type { Checkpoint } from '../../src/trail/types.ts';
+import type { Checkpoint, TrailLink } from '../../src/trail/types.ts';
 
 export const BASE = Date.parse('2026-03-04T10:00:00.000Z');
 
@@ -191,17 +192,33 @@ export function elasticsearchTamper(client: Client, prefix: string): Tamper {
     if (!h) throw new Error(`no event ${id}`);
     return h;
   };
+  // A version 3 link is stored as a dotted field after the event's text, then the search text (see
+  // documentSuffix in src/store/elasticsearch.ts): the tamperer edits the event with its link in place and
+  // writes it back in the same layout, as someone who knows the format would.
+  const TRAIL = 'pipewarden.trail';
+  const SEARCH = 'pipewarden.search_text';
+  type Stored = PipewardenEvent & { [TRAIL]?: TrailLink; [SEARCH]?: string };
+  const nested = (stored: Stored): PipewardenEvent => {
+    const { [TRAIL]: link, [SEARCH]: _, ...rest } = stored;
+    return link ? { ...rest, pipewarden: { ...rest.pipewarden, trail: link } } : rest;
+  };
+  // The search text made again from the edited event, as the index role would have made it.
+  const layout = (stored: Stored, doc: PipewardenEvent): Stored => {
+    if (!(TRAIL in stored)) return { ...doc, ...(SEARCH in stored ? { [SEARCH]: searchText(doc) } : {}) };
+    const { trail, ...pipewarden } = doc.pipewarden;
+    return { ...doc, pipewarden, [TRAIL]: trail!, [SEARCH]: searchText(doc) } as Stored;
+  };
   return {
-    get: async (id) => (await find(id))._source!,
+    get: async (id) => nested((await find(id))._source as Stored),
     async edit(id, fn) {
       const h = await find(id);
-      const doc = h._source!;
+      const doc = nested(h._source as Stored);
       fn(doc);
       // A data stream's documents are changed in their backing index, guarded by seq_no/primary_term.
       await client.index({
         index: h._index,
         id,
-        document: doc,
+        document: layout(h._source as Stored, doc),
         if_seq_no: h._seq_no!,
         if_primary_term: h._primary_term!,
         refresh: true,

@@ -27,7 +27,9 @@ async function sqlite(keepsText = true) {
   const store = keepsText
     ? new SqliteStore({ path })
     : new (class extends SqliteStore {
-        override readonly trailKeepsText = false;
+        override trailKeptText(): string | undefined {
+          return undefined;
+        }
       })({ path });
   await store.init();
   return { store, path };
