@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createLogger, type Logger } from '../log.ts';
 import { privateFile } from '../util/private-files.ts';
-import { type SyncFile, WalSync } from '../util/wal-sync.ts';
 import {
   type BatchHandler,
   type Bus,
@@ -24,8 +23,6 @@ export interface SqliteBusOptions {
    * to share its transaction and fsync (default 2; 0: the same tick only).
    */
   groupCommitMs?: number;
-  /** Tests only: replaces the fdatasync of the WAL that a publish waits for (to make it slow or fail). */
-  syncWal?: SyncFile;
 }
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
@@ -76,18 +73,8 @@ interface MessageRow {
 
 export class SqliteBus implements Bus {
   readonly kind = 'sqlite' as const;
-  /**
-   * Counts of committed publish transactions, the messages they carried, and the syncs of the log that
-   * made them durable (group commit makes these differ: a sync covers every commit made before it began).
-   */
-  get stats(): { commits: number; messages: number; syncs: number } {
-    return { ...this.#stats, syncs: this.#walSync?.stats.syncs ?? 0 };
-  }
-
-  readonly #stats = { commits: 0, messages: 0 };
-  /** Syncs the log after a publish's commit, off the event loop; undefined for ':memory:'. */
-  readonly #walSync: WalSync | undefined;
-  #syncFailureLogged = false;
+  /** Counts of committed publish transactions and the messages they carried (group commit makes these differ). */
+  readonly stats = { commits: 0, messages: 0 };
 
   readonly #db: DatabaseSync;
   readonly #log: Logger;
@@ -123,19 +110,16 @@ export class SqliteBus implements Bus {
     this.#groupCommitMs =
       options.path === ':memory:' ? 0 : (options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.#db = new DatabaseSync(privateFile(options.path), { timeout: 5_000 }); // 0600
-    // NORMAL: in WAL mode a commit writes its frames to the -wal file and returns without an fsync (SQLite
-    // still syncs the WAL before each checkpoint, and the database after it; frames that never reached the
-    // disk whole are dropped on recovery). A publish is answered only after the WAL is synced off the event
-    // loop (#flush, WalSync). What this connection writes outside a publish (consumer offsets, topics,
-    // retention) is not waited for: a power cut (not a crash of the process) may lose the last offsets,
-    // which only means redelivery, which consumers tolerate; the next publish's sync covers them anyway.
+    // NORMAL for what this connection writes outside a publish (consumer offsets, topics, retention): in WAL
+    // mode such a commit is not fsync'd on its own; a power cut (not a crash of the process) may lose the
+    // last ones, and a lost offset only means redelivery, which consumers tolerate. The next publish, FULL,
+    // syncs the log with those frames in it. Publishes switch to FULL for their transaction (#flush).
     // 16 KiB pages (a new file only; an existing one keeps its own): a 7 KB event fits a leaf page instead of
     // spilling into two overflow pages, so a commit writes fewer WAL frames (measured: 21 instead of 29 CPU µs
     // per 7.2 KB message, 16 messages per commit). Set before WAL, which fixes the page size once the file exists.
     this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
-    this.#walSync = WalSync.of(this.#db, options.syncWal);
     this.#sql = {
       insertTopic: this.#db.prepare('INSERT OR IGNORE INTO bus_topics (name, created_at) VALUES (?, ?)'),
       topicExists: this.#db.prepare('SELECT 1 AS found FROM bus_topics WHERE name = ?'),
@@ -176,7 +160,6 @@ export class SqliteBus implements Bus {
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) return Promise.reject(new BusUnavailableError('SQLite bus is closed'));
-    if (this.#walSync?.failure) return Promise.reject(this.#syncFailed(this.#walSync.failure));
     let known: boolean;
     try {
       known = this.#topicExists(topic);
@@ -244,7 +227,6 @@ export class SqliteBus implements Bus {
   async ping(): Promise<void> {
     try {
       this.#assertOpen();
-      if (this.#walSync?.failure) throw this.#syncFailed(this.#walSync.failure);
       this.#db.prepare('SELECT 1').get();
     } catch (err) {
       throw err instanceof BusUnavailableError
@@ -263,7 +245,6 @@ export class SqliteBus implements Bus {
     this.#flush(); // publishes already accepted are written, not dropped
     this.#closed = true;
     clearInterval(this.#retentionTimer);
-    await this.#walSync?.close(); // ... and answered once synced
     this.#db.close();
   }
 
@@ -308,6 +289,7 @@ export class SqliteBus implements Bus {
     try {
       if (this.#closed) throw new Error('database is closed');
       const ts = Date.now();
+      this.#db.exec('PRAGMA synchronous = FULL'); // a publish is answered once it is on disk
       this.#db.exec('BEGIN IMMEDIATE');
       for (const { topic, messages } of batch) {
         for (const m of messages)
@@ -315,6 +297,7 @@ export class SqliteBus implements Bus {
         count += messages.length;
       }
       this.#db.exec('COMMIT');
+      this.#db.exec('PRAGMA synchronous = NORMAL');
     } catch (err) {
       this.#rollback();
       const error = new BusUnavailableError('SQLite bus could not store the messages', { cause: err });
@@ -322,40 +305,16 @@ export class SqliteBus implements Bus {
       for (const p of batch) p.reject(error);
       return;
     }
-    this.#stats.commits += 1;
-    this.#stats.messages += count;
-    const answer = () => {
-      for (const p of batch) p.resolve();
-      for (const topic of new Set(batch.map((p) => p.topic))) this.#appended.emit(topic);
-    };
-    if (!this.#walSync) {
-      answer(); // ':memory:': nothing to make durable
-      return;
-    }
-    // "202 means durable": answered once the WAL holding this commit is synced (on libuv's pool; the event
-    // loop meanwhile takes and commits more publishes, which share the next sync). Until then the messages
-    // are committed and readable, by a consumer polling the file too: should the power fail first, they
-    // are gone, but their senders got no answer and send again, and event ids make that a duplicate.
-    this.#walSync.afterCommit().then(answer, (err: unknown) => {
-      const error = this.#syncFailed(err);
-      if (!this.#syncFailureLogged) {
-        this.#syncFailureLogged = true;
-        this.#log.error(
-          { err, publishes: batch.length, messages: count },
-          'Syncing the log to disk failed: publishes are refused until the process restarts.',
-        );
-      }
-      for (const p of batch) p.reject(error);
-    });
-  }
-
-  #syncFailed(cause: unknown): BusUnavailableError {
-    return new BusUnavailableError('SQLite bus could not sync the log to disk', { cause });
+    this.stats.commits += 1;
+    this.stats.messages += count;
+    for (const p of batch) p.resolve();
+    for (const topic of new Set(batch.map((p) => p.topic))) this.#appended.emit(topic);
   }
 
   #rollback(): void {
     try {
       if (this.#db.isOpen && this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      if (this.#db.isOpen) this.#db.exec('PRAGMA synchronous = NORMAL');
     } catch (err) {
       this.#log.error({ err }, 'Rollback failed.');
     }

@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteBus } from '../../src/bus/sqlite.ts';
 import { BusUnavailableError, type ConsumedMessage, type OutgoingMessage } from '../../src/bus/types.ts';
 import { createLogger } from '../../src/log.ts';
-import { fdatasyncFile, type SyncFile } from '../../src/util/wal-sync.ts';
 
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
 
@@ -16,7 +15,7 @@ let dir: string;
 let path: string;
 const open: SqliteBus[] = [];
 
-function bus(options: { retentionMs?: number; pollIntervalMs?: number; syncWal?: SyncFile } = {}): SqliteBus {
+function bus(options: { retentionMs?: number; pollIntervalMs?: number } = {}): SqliteBus {
   const b = new SqliteBus({ path, log, ...options });
   open.push(b);
   return b;
@@ -129,7 +128,7 @@ describe('sqlite-bus', () => {
     await b.ensureTopics(['events']);
     const n = 200;
     await Promise.all(Array.from({ length: n }, (_, i) => b.publish('events', msgs(1, `p${i}-`))));
-    expect(b.stats).toEqual({ commits: 1, messages: n, syncs: 1 });
+    expect(b.stats).toEqual({ commits: 1, messages: n });
     const all = await readAll(b, 'events', n);
     expect(ids(all)).toEqual(Array.from({ length: n }, (_, i) => `p${i}-0`));
     // One transaction stamps one storage time on everything it wrote.
@@ -280,133 +279,5 @@ describe('sqlite-bus', () => {
     await waitFor(() => batches.reduce((a, x) => a + x, 0) === 3, 'three messages');
     await sub.stop();
     expect(batches).toEqual([3]);
-  });
-});
-
-/** A sync of the WAL held until the test lets it go (then the real fdatasync runs), one gate per sync. */
-function gatedSync() {
-  const gates: Array<PromiseWithResolvers<void>> = [];
-  const sync: SyncFile = (fd) => {
-    const gate = Promise.withResolvers<void>();
-    gates.push(gate);
-    return gate.promise.then(() => fdatasyncFile(fd));
-  };
-  return { sync, gates };
-}
-
-/** Tracks whether a promise has settled, and how. */
-function watch(p: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } {
-  const w: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { state: 'pending' };
-  p.then(
-    () => Object.assign(w, { state: 'resolved' }),
-    (error: unknown) => Object.assign(w, { state: 'rejected', error }),
-  );
-  return w;
-}
-
-const settle = () => new Promise((r) => setTimeout(r, 20));
-
-describe('sqlite-bus: a publish is answered once the log is synced to disk (off the event loop)', () => {
-  it('commits first, then answers only when the sync of the WAL has completed', async () => {
-    const { sync, gates } = gatedSync();
-    const b = bus({ syncWal: sync });
-    await b.ensureTopics(['events']);
-    const published = watch(b.publish('events', msgs(2, 's')));
-    await waitFor(() => gates.length === 1, 'the sync after the commit');
-    await settle();
-    expect(b.stats).toEqual({ commits: 1, messages: 2, syncs: 0 });
-    expect(published.state).toBe('pending');
-    // Committed already (readable by another connection), only not yet known to be on disk.
-    const other = new DatabaseSync(path);
-    const { n } = other.prepare('SELECT COUNT(*) AS n FROM bus_messages').get() as { n: number };
-    other.close();
-    expect(Number(n)).toBe(2);
-
-    gates[0]!.resolve();
-    await waitFor(() => published.state !== 'pending', 'the answer');
-    expect(published.state).toBe('resolved');
-    expect(b.stats.syncs).toBe(1);
-  });
-
-  it('keeps one sync in flight; commits made meanwhile share the next one', async () => {
-    const { sync, gates } = gatedSync();
-    const b = bus({ syncWal: sync });
-    await b.ensureTopics(['events']);
-    const first = watch(b.publish('events', msgs(1, 'a')));
-    await waitFor(() => gates.length === 1, 'the first sync');
-    // Two more transactions while the first sync is held: committed, not synced, no second sync yet.
-    const second = watch(b.publish('events', msgs(1, 'b')));
-    await waitFor(() => b.stats.commits === 2, 'the second commit');
-    const third = watch(b.publish('events', msgs(1, 'c')));
-    await waitFor(() => b.stats.commits === 3, 'the third commit');
-    await settle();
-    expect(gates).toHaveLength(1);
-    expect([first.state, second.state, third.state]).toEqual(['pending', 'pending', 'pending']);
-
-    // The first sync began before the later commits: it answers the first publish only, and the next
-    // sync starts at once for the other two.
-    gates[0]!.resolve();
-    await waitFor(() => first.state !== 'pending', 'the first answer');
-    await waitFor(() => gates.length === 2, 'the second sync');
-    await settle();
-    expect([first.state, second.state, third.state]).toEqual(['resolved', 'pending', 'pending']);
-
-    gates[1]!.resolve();
-    await waitFor(() => third.state !== 'pending', 'the last answers');
-    expect([second.state, third.state]).toEqual(['resolved', 'resolved']);
-    expect(b.stats).toEqual({ commits: 3, messages: 3, syncs: 2 });
-    expect(gates).toHaveLength(2);
-  });
-
-  it('rejects the publishes of a failed sync with BusUnavailableError, and refuses publishes after it', async () => {
-    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    let calls = 0;
-    const b = bus({
-      syncWal: async () => {
-        calls++;
-        throw eio;
-      },
-    });
-    await b.ensureTopics(['events']);
-    const failed = b.publish('events', msgs(2, 'lost'));
-    await expect(failed).rejects.toBeInstanceOf(BusUnavailableError);
-    await expect(failed).rejects.toMatchObject({ cause: eio });
-    // The kernel may have dropped pages that never reached the disk: no later sync can vouch for the log.
-    await expect(b.publish('events', msgs(1, 'later'))).rejects.toBeInstanceOf(BusUnavailableError);
-    await expect(b.ping()).rejects.toBeInstanceOf(BusUnavailableError);
-    expect(calls).toBe(1);
-    expect(b.stats).toMatchObject({ commits: 1, syncs: 0 });
-  });
-
-  it('close waits for the sync in flight, and syncs publishes accepted but not yet written', async () => {
-    const { sync, gates } = gatedSync();
-    const b = bus({ syncWal: sync });
-    await b.ensureTopics(['events']);
-    const synced = watch(b.publish('events', msgs(1, 'x')));
-    await waitFor(() => gates.length === 1, 'the first sync');
-    const queued = watch(b.publish('events', msgs(1, 'y'))); // still in the group-commit window
-    const closed = watch(b.close());
-    await settle();
-    expect([synced.state, queued.state, closed.state]).toEqual(['pending', 'pending', 'pending']);
-    expect(b.stats.commits).toBe(2); // close wrote the queued publish
-
-    gates[0]!.resolve();
-    await waitFor(() => gates.length === 2, 'the sync for the publish close wrote');
-    await settle();
-    expect([synced.state, queued.state, closed.state]).toEqual(['resolved', 'pending', 'pending']);
-    gates[1]!.resolve();
-    await waitFor(() => closed.state !== 'pending', 'close');
-    expect([synced.state, queued.state, closed.state]).toEqual(['resolved', 'resolved', 'resolved']);
-
-    const reopened = bus();
-    expect(ids(await readAll(reopened, 'events', 2))).toEqual(['x0', 'y0']);
-  });
-
-  it('answers at once in memory, where there is no file to sync', async () => {
-    const b = new SqliteBus({ path: ':memory:', log });
-    open.push(b);
-    await b.ensureTopics(['events']);
-    await b.publish('events', msgs(1));
-    expect(b.stats).toEqual({ commits: 1, messages: 1, syncs: 0 });
   });
 });
