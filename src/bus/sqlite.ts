@@ -280,6 +280,17 @@ export class SqliteBus implements Bus {
     }
   }
 
+  /**
+   * One transaction for the queued publishes, fsync'd (FULL) before they are answered: the fsync blocks the
+   * event loop. Tried and measured (issue #15, 2 shared cores): committing with NORMAL and answering after
+   * an fdatasync of the -wal file on libuv's pool (one sync in flight, commits meanwhile sharing the next)
+   * cut #flush from 23 % to 10 % of the ingest role's profile but saved no CPU: the fsync's kernel time
+   * moved to the pool, and with the loop no longer held, the 2 ms window closed on smaller commits (18
+   * instead of 26 messages), so CPU per request rose (123 -> 136, 130 -> 153 µs) and req/s did not (ratio
+   * to the bare route 0.39 -> 0.37, 0.41 -> 0.38). Opening the window only once the previous sync had
+   * completed kept commits at 26 messages and CPU at par (127 vs 131 µs), with no steady req/s gain.
+   * Reverted (branch syncoff, b6ef72d); the target is CPU in the request path, not the wait.
+   */
   #flush(): void {
     this.#flushScheduled = false;
     const batch = this.#queue;
