@@ -74,7 +74,16 @@ async function roleRound(round: number, events: ReturnType<typeof makeEvents>): 
   const role = await startRole(name, ['index'], {
     extra: { elasticsearch: { node: esUrl, indexPrefix: roleStream } },
     // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each role process (summarise with bench/cpuprofile-top.ts).
-    env: PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : undefined,
+    // BENCH_ROLE_NODE_OPTIONS: more Node options for the role process (to try V8 flags).
+    env:
+      PROFILE_DIR || process.env.BENCH_ROLE_NODE_OPTIONS
+        ? {
+            NODE_OPTIONS: [
+              PROFILE_DIR ? `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : '',
+              process.env.BENCH_ROLE_NODE_OPTIONS ?? '',
+            ].join(' '),
+          }
+        : undefined,
   });
   try {
     let first: { at: number; count: number; cpu: number } | undefined;

@@ -155,8 +155,14 @@ async function sqliteRun(chained: boolean, input: ConsumedMessage[][], count: nu
   return run;
 }
 
-/** One index run on new indices (own prefix) of the Elasticsearch node. */
-async function esRun(chained: boolean, input: ConsumedMessage[][], count: number, url: string): Promise<Run> {
+/** One index run on new indices (own prefix) of the Elasticsearch node; `after` looks at them before they go. */
+async function esRun(
+  chained: boolean,
+  input: ConsumedMessage[][],
+  count: number,
+  url: string,
+  after?: (store: ElasticsearchStore, prefix: string) => Promise<void>,
+): Promise<Run> {
   const prefix = `pw-bench-trail-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   const store = new ElasticsearchStore(elasticsearchConfigSchema.parse({ node: url, indexPrefix: prefix }));
   await store.init();
@@ -165,6 +171,8 @@ async function esRun(chained: boolean, input: ConsumedMessage[][], count: number
   const run = await timed(count, async () => {
     for (const b of input.slice(1)) await ix.index(b, { mayBeRedelivered: false });
   });
+  await ix.close();
+  await after?.(store, prefix);
   await store.close();
   const c = new Client({ node: url });
   await c.indices.deleteDataStream({ name: `${prefix}-events` }).catch(() => {});
@@ -214,6 +222,8 @@ const input = batches(INDEX_EVENTS + BATCH);
 const sqlite = await pairs('sqlite', RUNS, (chained) => sqliteRun(chained, input, INDEX_EVENTS));
 let es: { off: Run[]; on: Run[] } | undefined;
 let esPush: { off: Run[]; on: Run[] } | undefined;
+const esSize = { off: 0, on: 0 };
+let esVerify: { events: number; rate: number } | undefined;
 if (esUrl) {
   const esInput = batches(ES_EVENTS + BATCH);
   es = await pairs('elasticsearch', ES_RUNS, (chained) => esRun(chained, esInput, ES_EVENTS, esUrl));
@@ -221,6 +231,25 @@ if (esUrl) {
   esPush = await pairs('elasticsearch, GitHub push', ES_RUNS, (chained) =>
     esRun(chained, pushInput, PUSH_EVENTS, esUrl),
   );
+  // Once more each way: the stored size (merged to one segment), and `trail verify` of the chained one.
+  const c = new Client({ node: esUrl });
+  const measure = (chained: boolean) =>
+    esRun(chained, pushInput, PUSH_EVENTS, esUrl, async (store, prefix) => {
+      await c.indices.refresh({ index: `${prefix}-events` });
+      await c.indices.forcemerge({ index: `${prefix}-events`, max_num_segments: 1 });
+      const stats = await c.indices.stats({ index: `${prefix}-events`, metric: ['store', 'docs'] });
+      const bytes = stats._all.primaries?.store?.size_in_bytes ?? 0;
+      const docs = stats._all.primaries?.docs?.count ?? 1;
+      esSize[chained ? 'on' : 'off'] = bytes / docs;
+      if (!chained) return;
+      const t = Date.now();
+      const r = await verifyTrail({ store, key, now: new Date() });
+      if (!r.ok) throw new Error(`verify failed on Elasticsearch: ${JSON.stringify(r.findings.slice(0, 3))}`);
+      esVerify = { events: r.events, rate: r.events / ((Date.now() - t) / 1000) };
+    });
+  await measure(false);
+  await measure(true);
+  await c.close();
 }
 
 // Verify: one chain of VERIFY_EVENTS, built through the indexer, then read back in full.
@@ -290,7 +319,7 @@ ${esPush ? row('Elasticsearch, GitHub push (7 kB)', esPush) : ''}
 | trail verify | ${n(VERIFY_EVENTS / verifyS)} events/s (${verifyS.toFixed(1)} s for ${VERIFY_EVENTS.toLocaleString('en')}) |
 | verify memory | RSS ${mb(rssBefore)} before, ${mb(peakRss)} peak |
 | building the verify chain | ${buildS.toFixed(1)} s |
-
+${esVerify ? `| trail verify, Elasticsearch (GitHub pushes) | ${n(esVerify.rate)} events/s (${n(esVerify.events)} events: each document's text read as stored, its rest checked) |\n` : ''}${esSize.on ? `| stored size, Elasticsearch (GitHub push, one segment) | ${n(esSize.off)} bytes per event unchained, ${n(esSize.on)} chained |\n` : ''}
 Runs, SQLite: ${runs(sqlite)} events/s.${es ? `\nRuns, Elasticsearch: ${runs(es)} events/s.` : ''}${esPush ? `\nRuns, Elasticsearch, GitHub push: ${runs(esPush)} events/s.` : ''}
 Load average (1 / 5 / 15 min): ${loadBefore} before the index runs, ${loadAfterIndex} after them and the verify build.
 `,
