@@ -1100,7 +1100,8 @@ export class ElasticsearchStore implements Store {
         querystring: { ignore_unavailable: 'true' },
         body,
       },
-      { asStream: true, meta: false },
+      // As sent: the stream is read as it comes, so no compressed answer (should the client ask for one).
+      { asStream: true, meta: false, headers: { 'accept-encoding': 'identity' } },
     );
     const chunks: Buffer[] = [];
     for await (const chunk of res)
