@@ -206,7 +206,7 @@ export interface Store {
    * SQLite: the text itself. Elasticsearch: the text on one line (a bulk body is one document per line),
    * where the events' write index keeps `_source` as sent.
    */
-  trailKeptText?(text: string): string | undefined;
+  trailKeptText?(text: string, e: PipewardenEvent): string | undefined;
   /**
    * For a store that cannot append a batch all-or-nothing (trailAppend): every delivery is chained, none
    * looked up first. One whose event another delivery stored already (a create refused as existing) is kept

@@ -157,7 +157,7 @@ export class TrailIndexer {
     for (const m of msgs) {
       const e = readEvent(m, log);
       if (!e) continue;
-      const text = store.trailKeptText?.(m.value);
+      const text = store.trailKeptText?.(m.value, e);
       items.push({ offset: Number(m.offset), e, text, bytes: text === m.value ? m.bytes : undefined });
     }
     const known = s.head;

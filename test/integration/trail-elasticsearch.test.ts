@@ -138,7 +138,7 @@ describe('trail on Elasticsearch', () => {
     await client.indices.rollover({ alias: `${prefix}-events` });
 
     const old = await make('separate', prefix);
-    expect(old.store.trailKeptText('{"a":1}')).toBeUndefined();
+    expect(old.store.trailKeptText('{"a":1}', trailEvent(0))).toBeUndefined();
     const events = Array.from({ length: 6 }, (_, i) => trailEvent(i));
     await indexer(old.store, key).index(events.slice(0, 3).map((e, i) => message(0, i, e)));
     await old.store.refresh();
@@ -147,7 +147,10 @@ describe('trail on Elasticsearch', () => {
 
     // setUp (a start with setup: start, or `pipewarden store init`) puts the template and rolls over.
     const upgraded = await make('start', prefix);
-    expect(upgraded.store.trailKeptText('{"a":1}')).toBe('{"a":1}');
+    expect(upgraded.store.trailKeptText('{"a":1}', trailEvent(0))).toBe('{"a":1}');
+    // An event with a field of the document's suffix of its own keeps a version 2 link.
+    const odd = { ...trailEvent(0), 'pipewarden.trail': 'x' } as PipewardenEvent;
+    expect(upgraded.store.trailKeptText(JSON.stringify(odd), odd)).toBeUndefined();
     const ix = indexer(upgraded.store, key);
     await ix.index(events.slice(3).map((e, i) => message(0, 3 + i, e)));
     await upgraded.store.refresh();
