@@ -258,7 +258,7 @@ export class TrailIndexer {
         if (!duplicates) continue;
       }
       inBatch.add(id);
-      const h = link(head, p, offset, e, text);
+      const h = link(head, p, offset, e, text, bytes);
       head = { seq: h.seq, hash: h.hash, offset, ingested: e.event.ingested };
       if (h.seq === lastSeq + 1 && !s.segmentStart) segmentStart = { offset, ingested: e.event.ingested };
       fresh.push(e);

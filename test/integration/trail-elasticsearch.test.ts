@@ -27,6 +27,7 @@ async function make(setup: 'start' | 'separate' = 'start', prefix = newPrefix())
   await store.init();
   return { store, prefix, tamper: elasticsearchTamper(client, prefix) };
 }
+const kafka = (m: ConsumedMessage): ConsumedMessage => ({ ...m, bytes: Buffer.from(m.value) });
 const newPrefix = () => `pw-trail-es-${Math.random().toString(36).slice(2, 10)}`;
 const verify = (store: ElasticsearchStore): Promise<VerifyReport> => verifyTrail({ store, key, now });
 
@@ -108,9 +109,12 @@ describe('trail on Elasticsearch', () => {
     const { store, tamper } = await make();
     const events = Array.from({ length: 8 }, (_, i) => trailEvent(i));
     const ix = indexer(store, key);
-    await ix.index(events.slice(0, 4).map((e, i) => message(0, i, e)));
+    // With their bytes, as the Kafka consumer hands them: the store sends them, the links hash them.
+    await ix.index(events.slice(0, 4).map((e, i) => kafka(message(0, i, e))));
     // Holding the head: no look-up; event 1 again (a sender's retry) is refused as existing and kept.
-    await ix.index([message(0, 4, events[1]!), ...events.slice(4).map((e, i) => message(0, 5 + i, e))]);
+    await ix.index(
+      [message(0, 4, events[1]!), ...events.slice(4).map((e, i) => message(0, 5 + i, e))].map(kafka),
+    );
     await store.refresh();
     let r = await verify(store);
     expect(r.findings).toEqual([]);

@@ -85,6 +85,26 @@ describe('trail links', () => {
     await store.close();
   });
 
+  it('version 3 over the message bytes: the same hash as over its text; bytes that are not UTF-8 are not used', () => {
+    const e = () => ({ ...trailEvent(7), message: 'café ☕ déployé' }) as PipewardenEvent;
+    const text = JSON.stringify(e());
+    const head = { seq: 4, hash: 'a'.repeat(64), offset: 3 };
+    const fromText = link(head, 0, 9, e(), text);
+    const fromBytes = link(head, 0, 9, e(), text, Buffer.from(text));
+    expect(fromBytes.hash).toBe(fromText.hash);
+    // A longer text than the kept buffer (it grows), then a short one again.
+    const long = JSON.stringify({ ...e(), message: 'x'.repeat(100_000) });
+    expect(link(head, 0, 9, e(), long, Buffer.from(long)).hash).toBe(link(head, 0, 9, e(), long).hash);
+    expect(link(head, 0, 9, e(), text, Buffer.from(text)).hash).toBe(fromText.hash);
+    // Bytes decoded with a replacement character are not the text's encoding: the text is hashed.
+    const bad = Buffer.concat([Buffer.from(text.slice(0, -2)), Buffer.from([0xff]), Buffer.from('}}')]);
+    const decoded = bad.toString('utf8');
+    expect(link(head, 0, 9, e(), decoded, bad).hash).toBe(link(head, 0, 9, e(), decoded).hash);
+    const linked = e();
+    link(head, 0, 9, linked, text, Buffer.from(text));
+    expect(linkHash(head.hash, 5, linked, 3)).toBe(fromText.hash);
+  });
+
   it('version 2 links in an SQLite file (written before version 3) still verify, and an edit is named', async () => {
     const { store, path } = await sqlite(false);
     const events = Array.from({ length: 12 }, (_, i) => trailEvent(i));
