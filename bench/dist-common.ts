@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Client } from '@elastic/elasticsearch';
 import { loadSample } from '../ingest-adapters/fixtures.ts';
 
 const SERVICES = new URL('../deploy/local/services.sh', import.meta.url).pathname;
@@ -118,3 +119,32 @@ export function spread(xs: number[], digits = 0): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Searchable latency: looks up the pending event ids (id → when its publish or 202 was seen) in one `ids`
+ * search; each one found is removed and its wait since then added to `searchMs`.
+ */
+export async function takeSearchable(
+  client: Client,
+  index: string,
+  pending: Map<string, number>,
+  searchMs: number[],
+  limit = Number.POSITIVE_INFINITY,
+): Promise<void> {
+  const ids = [...pending.keys()].slice(0, limit);
+  if (ids.length === 0) return;
+  const res = await client.search({
+    index,
+    size: ids.length,
+    _source: false,
+    query: { ids: { values: ids } },
+    ignore_unavailable: true,
+  });
+  const now = performance.now();
+  for (const h of res.hits.hits) {
+    const at = pending.get(h._id!);
+    if (at === undefined) continue;
+    searchMs.push(now - at);
+    pending.delete(h._id!);
+  }
+}

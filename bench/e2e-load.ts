@@ -17,6 +17,7 @@ import {
   signedPush,
   sleep,
   startRole,
+  takeSearchable,
   useServices,
   WEBHOOK_SECRET,
 } from './dist-common.ts';
@@ -159,25 +160,10 @@ async function round(r: number): Promise<RoundResult> {
   let drainEnd = Number.POSITIVE_INFINITY;
   const searcher = (async () => {
     while (searching || pendingSearch.size > 0) {
-      const ids = [...pendingSearch.keys()].slice(0, 2000);
-      if (ids.length > 0) {
-        try {
-          const res = await es.search({
-            index: `pw-${run}-events`,
-            size: ids.length,
-            _source: false,
-            query: { ids: { values: ids } },
-          });
-          const now = performance.now();
-          for (const h of res.hits.hits) {
-            const at = pendingSearch.get(h._id!);
-            if (at === undefined) continue;
-            searchMs.push(now - at);
-            pendingSearch.delete(h._id!);
-          }
-        } catch {
-          // not there yet (index not created): next time
-        }
+      try {
+        await takeSearchable(es, `pw-${run}-events`, pendingSearch, searchMs, 2000);
+      } catch {
+        // not there yet (index not created): next time
       }
       if (!searching && performance.now() > drainEnd) break;
       await sleep(100);

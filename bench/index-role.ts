@@ -13,7 +13,15 @@ import { type PipewardenEvent, partitionKey } from '../src/event.ts';
 import { createLogger } from '../src/log.ts';
 import { searchText } from '../src/search/text.ts';
 import { ElasticsearchStore } from '../src/store/elasticsearch.ts';
-import { cpuSeconds, signedPush, sleep, spread, startRole, useServices } from './dist-common.ts';
+import {
+  cpuSeconds,
+  signedPush,
+  sleep,
+  spread,
+  startRole,
+  takeSearchable,
+  useServices,
+} from './dist-common.ts';
 import { median, writeSection } from './report.ts';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
@@ -223,22 +231,7 @@ async function latencyRun(): Promise<Latency> {
     const deadline = started + LATENCY_SECONDS * 1000 + 30_000;
     while (performance.now() < deadline && (next < total || acked.size > 0)) {
       await sleep(100);
-      const ids = [...acked.keys()];
-      if (!ids.length) continue;
-      const res = await client.search({
-        index: stream,
-        size: ids.length,
-        _source: false,
-        query: { ids: { values: ids } },
-        ignore_unavailable: true,
-      });
-      const at = performance.now();
-      for (const h of res.hits.hits) {
-        const t = acked.get(h._id!);
-        if (t === undefined) continue;
-        searchMs.push(at - t);
-        acked.delete(h._id!);
-      }
+      await takeSearchable(client, stream, acked, searchMs);
     }
     clearInterval(sender);
     clearInterval(lagTimer);

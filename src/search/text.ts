@@ -18,6 +18,11 @@ export function normalizeText(s: string): string {
         .match(/[a-z0-9]+/g)
         ?.join(' ') ?? ''
     );
+  return normalizeAnyText(s);
+}
+
+/** The general way, for any text (normalizeText takes a direct way for plain ASCII; exported for its test). */
+export function normalizeAnyText(s: string): string {
   return s
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')

@@ -121,7 +121,7 @@ const DUPLICATE_MAPPINGS: estypes.MappingTypeMapping = {
 const TRAIL_PAGE = 1000;
 const TP = 'pipewarden.trail.partition';
 /**
- * A version 3 link's place in its document: a dotted field after the kept text (see linkedDocument), so
+ * A version 3 link's place in its document: a dotted field after the kept text (see documentSuffix), so
  * the text the link hashes is the document's start, byte for byte. Indexed as pipewarden.trail all the same.
  */
 const TRAIL_FIELD = 'pipewarden.trail';
@@ -930,28 +930,22 @@ export class ElasticsearchStore implements Store {
     return this.#writeIndexKeepsSource(false);
   }
 
-  async trailExisting(
-    ids: string[],
-    options: { collisions?: boolean } = {},
-  ): Promise<Map<string, TrailLink | null>> {
+  async trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>> {
     const out = new Map<string, TrailLink | null>();
     if (ids.length === 0) return out;
     type Doc = { pipewarden?: { trail?: TrailLink }; [TRAIL_FIELD]?: TrailLink };
     const note = (id: string, doc: Doc | undefined) =>
       out.set(id, doc?.[TRAIL_FIELD] ?? doc?.pipewarden?.trail ?? null);
-    // Searched: every backing index, as of the last refresh (not for collisions: a create only collides
-    // in the write index). Got: the write index, real-time; only whether each is there (usually none is),
-    // then the links of those that are.
+    // Searched: every backing index, as of the last refresh. Got: the write index, real-time; only
+    // whether each is there (usually none is), then the links of those that are.
     const writeIndex = await this.#currentWriteIndex();
     const [found, there] = await Promise.all([
-      options.collisions
-        ? { hits: { hits: [] as Array<{ _id?: string; _source?: Doc }> } }
-        : this.#client.search<Doc>({
-            index: this.#events,
-            size: ids.length,
-            _source: [TRAIL_FIELD],
-            query: { ids: { values: ids } },
-          }),
+      this.#client.search<Doc>({
+        index: this.#events,
+        size: ids.length,
+        _source: [TRAIL_FIELD],
+        query: { ids: { values: ids } },
+      }),
       this.#client.mget({ index: writeIndex, ids, _source: false, filter_path: ['docs._id', 'docs.found'] }),
     ]);
     for (const h of found.hits.hits) if (h._id) note(h._id, h._source);
@@ -1075,10 +1069,7 @@ export class ElasticsearchStore implements Store {
         return `${l.partition}:${l.offset}`;
       }),
     );
-    const res = await this.#client.transport.request<estypes.BulkResponse>(
-      { method: 'POST', path: '/_bulk', querystring: { refresh: 'false' }, bulkBody: body },
-      { meta: false },
-    );
+    const res = await this.#bulkCreate(body, true);
     const failed = res.items.filter((i) => i.create?.error && i.create.status !== 409);
     if (failed.length > 0)
       throw new Error(
@@ -1227,15 +1218,15 @@ export class ElasticsearchStore implements Store {
   }
 
   /**
-   * A bulk of creates into the events data stream, its body already NDJSON bytes (the client's bulk()
-   * takes operations to serialise; its transport sends a Buffer as it is).
+   * A bulk of creates, its body already NDJSON bytes (the client's bulk() takes operations to serialise;
+   * its transport sends a Buffer as it is); into the events data stream unless `plain`.
    */
-  #bulkCreate(body: Buffer): Promise<estypes.BulkResponse> {
+  #bulkCreate(body: Buffer, plain = false): Promise<estypes.BulkResponse> {
     return this.#client.transport.request<estypes.BulkResponse>(
       {
         method: 'POST',
         path: '/_bulk',
-        querystring: { refresh: 'false', require_data_stream: 'true' },
+        querystring: plain ? { refresh: 'false' } : { refresh: 'false', require_data_stream: 'true' },
         bulkBody: body,
       },
       { meta: false },

@@ -187,10 +187,9 @@ export interface Store {
   // --- trail (src/trail): chain-ordered reads and checkpoints ---------------------------------------
   /**
    * Which of these event ids are stored, each with its chain link (null: stored without one). Real-time.
-   * `collisions`: only where a create of them now would collide (Elasticsearch: the write index) — all
-   * the index role needs while it holds the partition's head, when nothing of its own is redelivered.
+   * Asked after a start, a rebalance or a failed attempt (see trailAppend and trailKeepsDuplicates).
    */
-  trailExisting(ids: string[], options?: { collisions?: boolean }): Promise<Map<string, TrailLink | null>>;
+  trailExisting(ids: string[]): Promise<Map<string, TrailLink | null>>;
   /** The chained event of `partition` with the greatest offset below `offset` (the link to continue from). */
   trailLinkBefore(partition: number, offset: number): Promise<PipewardenEvent | undefined>;
   /**

@@ -144,9 +144,9 @@ export class TrailIndexer {
   /**
    * `check`: look up which events are already stored first. A store that can append all-or-nothing
    * (trailAppend) skips that while this process holds the partition's head: if anything turns out to be
-   * stored already, nothing was written and the batch runs again with the check. Another store, holding
-   * the head, asks only where a create could collide, while the batch is chained: it is chained again
-   * only when something is found.
+   * stored already, nothing was written and the batch runs again with the check. A store that keeps
+   * duplicate deliveries (trailKeepsDuplicates) skips it too: holding the head, nothing of ours is
+   * redelivered, and a second delivery is chained and kept like any other. Any other store checks always.
    */
   async #indexPartition(p: number, msgs: ConsumedMessage[], check = false): Promise<void> {
     const { store, log } = this.#o;
@@ -172,18 +172,10 @@ export class TrailIndexer {
     // A store that keeps duplicate deliveries chains every delivery, holding the head, without a look-up.
     const duplicates = store.trailKeepsDuplicates === true;
     const fast = !check && headValid && (store.trailAppend !== undefined || duplicates);
-    const ids = () => [...new Set(items.map((i) => i.e.event.id))];
     let chained: Chained;
     if (fast) chained = this.#chain(p, s, items, known.at, NONE, duplicates);
-    else if (headValid && !check) {
-      // Holding the head, nothing of ours is redelivered: only a collision (a duplicate delivery) matters.
-      const collisions = store.trailExisting(ids(), { collisions: true });
-      collisions.catch(() => {}); // awaited below; not unhandled if chaining throws first
-      chained = this.#chain(p, s, items, known.at, NONE);
-      const existing = await collisions;
-      if (existing.size > 0) chained = this.#chain(p, s, items, known.at, existing);
-    } else {
-      const existing = await store.trailExisting(ids(), { collisions: false });
+    else {
+      const existing = await store.trailExisting([...new Set(items.map((i) => i.e.event.id))]);
       let head: ChainHead;
       if (headValid) head = known.at;
       else {
