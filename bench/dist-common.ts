@@ -30,6 +30,31 @@ export function kafkaToolsClasspath(): { classpath: string; log4j: string } {
   return { classpath, log4j: classpath.replace(/lib\/\*$/, 'log4j.properties') };
 }
 
+/** The local services' process ids (deploy/local/services.sh pid files); none when they run elsewhere. */
+export function servicePids(): { kafka?: number; elasticsearch?: number } {
+  const runDir = process.env.PIPEWARDEN_RUN_DIR
+    ? `${process.env.PIPEWARDEN_RUN_DIR}/services`
+    : new URL('../.run/services', import.meta.url).pathname;
+  const pid = (name: string) => {
+    try {
+      const n = Number(readFileSync(`${runDir}/${name}.pid`, 'utf8').trim());
+      return n > 0 && cpuSeconds(n) >= 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { kafka: pid('kafka'), elasticsearch: pid('elasticsearch') };
+}
+
+/** CPU seconds of each of the local services so far (NaN for one not found). */
+export function serviceCpu(): { kafka: number; elasticsearch: number } {
+  const { kafka, elasticsearch } = servicePids();
+  return {
+    kafka: kafka ? cpuSeconds(kafka) : Number.NaN,
+    elasticsearch: elasticsearch ? cpuSeconds(elasticsearch) : Number.NaN,
+  };
+}
+
 /** User + system CPU seconds the process has used so far (Linux /proc). */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

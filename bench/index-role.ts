@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { Client } from '@elastic/elasticsearch';
 import { adapters } from '../ingest-adapters/index.ts';
-import { encodeEvent, parseVerifiedJson } from '../src/bus/encode.ts';
+import { encodeEventMessage, parseVerifiedJson } from '../src/bus/encode.ts';
 import { KafkaBus } from '../src/bus/kafka.ts';
 import { type PipewardenEvent, partitionKey } from '../src/event.ts';
 import { createLogger } from '../src/log.ts';
@@ -15,6 +15,7 @@ import { searchText } from '../src/search/text.ts';
 import { ElasticsearchStore } from '../src/store/elasticsearch.ts';
 import {
   cpuSeconds,
+  serviceCpu,
   signedPush,
   sleep,
   spread,
@@ -36,14 +37,16 @@ const run = `pfidx${Date.now().toString(36)}`;
 const log = createLogger({ level: 'silent' });
 const github = adapters.find((a) => a.id === 'github')!;
 
-/** N distinct GitHub pushes as the ingest role publishes them: the message text and the parsed event. */
-function makeEvents(round: number): Array<{ key: string; value: string; event: PipewardenEvent }> {
+/** N distinct GitHub pushes as the ingest role publishes them: the message (text, headers) and the parsed event. */
+function makeEvents(
+  round: number,
+): Array<{ key: string; value: string; headers?: Record<string, string>; event: PipewardenEvent }> {
   const out = [];
   for (let i = 0; i < EVENTS; i++) {
     const { body } = signedPush(i, `${run}-${round}`);
     const headers = { 'x-github-event': 'push', 'x-github-delivery': randomUUID() };
     const event = github.toEvents(parseVerifiedJson(body), headers, new Date()).events[0]!;
-    out.push({ key: partitionKey(event), value: encodeEvent(event), event });
+    out.push({ key: partitionKey(event), ...encodeEventMessage(event), event });
   }
   return out;
 }
@@ -51,6 +54,17 @@ function makeEvents(round: number): Array<{ key: string; value: string; event: P
 interface Round {
   rate: number; // documents per second after the first bulk
   cpuUs: number; // CPU µs per document of the target process over the same interval
+  esUs: number; // CPU µs per document of Elasticsearch over the same interval
+  kafkaUs: number; // and of the Kafka broker (serving the role's fetches; idle for the raw bulk)
+}
+
+/** Elasticsearch's and Kafka's CPU µs per document since `from` (serviceCpu()). */
+function servicesPerDoc(from: ReturnType<typeof serviceCpu>, docs: number): Pick<Round, 'esUs' | 'kafkaUs'> {
+  const now = serviceCpu();
+  return {
+    esUs: ((now.elasticsearch - from.elasticsearch) / docs) * 1e6,
+    kafkaUs: ((now.kafka - from.kafka) / docs) * 1e6,
+  };
 }
 
 /** A Kafka bus on the local broker for one round's topics and consumer groups. */
@@ -76,7 +90,9 @@ async function roleRound(round: number, events: ReturnType<typeof makeEvents>): 
   for (let i = 0; i < events.length; i += 500)
     await bus.publish(
       `${name}.events`,
-      events.slice(i, i + 500).map(({ key, value }) => ({ key, value })),
+      events
+        .slice(i, i + 500)
+        .map(({ key, value, headers }) => ({ key, value, ...(headers ? { headers } : {}) })),
     );
   await bus.close();
   const role = await startRole(name, ['index'], {
@@ -94,16 +110,19 @@ async function roleRound(round: number, events: ReturnType<typeof makeEvents>): 
         : undefined,
   });
   try {
-    let first: { at: number; count: number; cpu: number } | undefined;
+    let first:
+      | { at: number; count: number; cpu: number; services: ReturnType<typeof serviceCpu> }
+      | undefined;
     for (;;) {
       const count = await indexed(role.url);
       const at = performance.now();
-      if (!first && count > 0) first = { at, count, cpu: cpuSeconds(role.pid) };
+      if (!first && count > 0) first = { at, count, cpu: cpuSeconds(role.pid), services: serviceCpu() };
       if (first && count >= events.length) {
         const docs = count - first.count;
         return {
           rate: docs / ((at - first.at) / 1000),
           cpuUs: ((cpuSeconds(role.pid) - first.cpu) / docs) * 1e6,
+          ...servicesPerDoc(first.services, docs),
         };
       }
       await sleep(50);
@@ -135,7 +154,9 @@ async function rawBulkRound(events: ReturnType<typeof makeEvents>): Promise<Roun
   }));
   const chunks: (typeof docs)[] = [];
   for (let i = 0; i < docs.length; i += BULK) chunks.push(docs.slice(i, i + BULK));
-  let first: { at: number; count: number; cpu: NodeJS.CpuUsage } | undefined;
+  let first:
+    | { at: number; count: number; cpu: NodeJS.CpuUsage; services: ReturnType<typeof serviceCpu> }
+    | undefined;
   let done = 0;
   const send = async (chunk: typeof docs) => {
     const res = await client.bulk({
@@ -148,7 +169,7 @@ async function rawBulkRound(events: ReturnType<typeof makeEvents>): Promise<Roun
     });
     if (res.errors) throw new Error('raw bulk: some documents were refused');
     done += chunk.length;
-    first ??= { at: performance.now(), count: done, cpu: process.cpuUsage() };
+    first ??= { at: performance.now(), count: done, cpu: process.cpuUsage(), services: serviceCpu() };
   };
   const queue = [...chunks];
   await Promise.all(
@@ -161,6 +182,7 @@ async function rawBulkRound(events: ReturnType<typeof makeEvents>): Promise<Roun
   return {
     rate: n / ((performance.now() - first!.at) / 1000),
     cpuUs: (cpu.user + cpu.system) / n,
+    ...servicesPerDoc(first!.services, n),
   };
 }
 
@@ -192,7 +214,7 @@ async function latencyRun(): Promise<Latency> {
     // Warm-up: the role has joined its group and indexed a first event before the clock starts.
     await bus.publish(
       topic,
-      [events[0]!].map(({ key, value }) => ({ key, value })),
+      [events[0]!].map(({ key, value, headers }) => ({ key, value, ...(headers ? { headers } : {}) })),
     );
     while ((await indexed(role.url)) < 1) await sleep(100);
     const acked = new Map<string, number>(); // sampled event id → publish acknowledged at
@@ -212,7 +234,7 @@ async function latencyRun(): Promise<Latency> {
         bus
           .publish(
             topic,
-            slice.map(({ key, value }) => ({ key, value })),
+            slice.map(({ key, value, headers }) => ({ key, value, ...(headers ? { headers } : {}) })),
           )
           .then(() => {
             const at = performance.now();
@@ -255,7 +277,7 @@ for (let i = 0; i <= ROUNDS; i++) {
   for (const kind of order) {
     const r = kind === 'role' ? await roleRound(i, events) : await rawBulkRound(events);
     process.stderr.write(
-      `${i === 0 ? 'warm-up' : `round ${i}`} ${kind}: ${r.rate.toFixed(0)} docs/s, ${r.cpuUs.toFixed(0)} CPU µs/doc\n`,
+      `${i === 0 ? 'warm-up' : `round ${i}`} ${kind}: ${r.rate.toFixed(0)} docs/s, ${r.cpuUs.toFixed(0)} CPU µs/doc; Elasticsearch ${r.esUs.toFixed(0)}, Kafka ${r.kafkaUs.toFixed(0)} µs/doc\n`,
     );
     if (i > 0) results[kind].push(r);
   }
@@ -271,7 +293,7 @@ await client.close();
 const med = (k: 'role' | 'raw', f: (r: Round) => number) => median(results[k].map(f));
 const rawRate = med('raw', (r) => r.rate);
 const row = (name: string, k: 'role' | 'raw') =>
-  `| ${name} | ${med(k, (r) => r.rate).toFixed(0)} | ${spread(results[k].map((r) => r.rate))} | ${(med(k, (r) => r.rate) / rawRate).toFixed(2)} | ${med(k, (r) => r.cpuUs).toFixed(0)} |`;
+  `| ${name} | ${med(k, (r) => r.rate).toFixed(0)} | ${spread(results[k].map((r) => r.rate))} | ${(med(k, (r) => r.rate) / rawRate).toFixed(2)} | ${med(k, (r) => r.cpuUs).toFixed(0)} | ${med(k, (r) => r.esUs).toFixed(0)} | ${med(k, (r) => r.kafkaUs).toFixed(0)} |`;
 writeSection(
   'Index role vs a raw bulk',
   `Method: \`node bench/index-role.ts\` (part of \`npm run bench\`; 2 shared cores, load average ${loadavg()[0]!.toFixed(1)} at the end; date ${new Date().toISOString().slice(0, 10)}).
@@ -289,10 +311,12 @@ ${Math.round(Buffer.byteLength(makeEvents(99).slice(0, 1)[0]!.value) / 100) / 10
 
 ${ROUNDS} rounds after a warm-up round, the order turned each round; medians, spread (min–max) and CPU µs per document of the
 target process (the role's process; for the baseline, the bench process sending the bulks). The machine is shared: rates move with
-the load of other jobs; CPU per document is the steadier figure. Elasticsearch's own work is the same for both.
+the load of other jobs; CPU per document is the steadier figure. Elasticsearch's and the Kafka broker's CPU per document over the same
+interval are read from their processes (\`/proc\`, the pids deploy/local/services.sh keeps); they include background work of the
+node (merges of earlier rounds' documents), so they move from round to round more than the target's own.
 
-| target | documents/s (median) | spread | ratio to raw bulk | CPU µs per document |
-|---|---|---|---|---|
+| target | documents/s (median) | spread | ratio to raw bulk | CPU µs per document | Elasticsearch CPU µs per document | Kafka broker CPU µs per document |
+|---|---|---|---|---|---|---|
 ${row('raw bulk, @elastic/elasticsearch client (baseline)', 'raw')}
 ${row('index role (Kafka → Elasticsearch)', 'role')}
 

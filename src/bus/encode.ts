@@ -46,10 +46,36 @@ const QUOTED_MARK = `"${MARK}"`;
  * consumers read exactly what JSON.stringify of the event gives them; only insignificant whitespace may differ.
  */
 export function encodeEvent(event: PipewardenEvent): string {
+  return encodeEventMessage(event).value;
+}
+
+/** The bus message header that says where an event's raw payload is in its text (see encodeEventMessage). */
+export const RAW_SPAN_HEADER = 'pw-raw-span';
+
+/**
+ * The event as a bus message's value (encodeEvent's text) and, when it has a raw payload, a header giving
+ * that payload's place in the text: `<byte start>,<byte end>,<char start>,<char end>` (UTF-8 bytes and
+ * UTF-16 units, ends exclusive). The payload is most of an event's bytes and most consumers never read it:
+ * readEvent parses the rest and reads the payload only when asked for (bus/messages.ts).
+ */
+export function encodeEventMessage(event: PipewardenEvent): {
+  value: string;
+  headers?: Record<string, string>;
+} {
   const raw = event.pipewarden.raw;
+  if (raw === undefined) return { value: JSON.stringify(event) };
   const verified = typeof raw === 'object' && raw !== null ? verifiedTexts.get(raw) : undefined;
-  if (verified === undefined) return JSON.stringify(event);
+  const payload: string | undefined = verified ?? JSON.stringify(raw);
+  if (payload === undefined) return { value: JSON.stringify(event) }; // not JSON (never from an adapter)
   const text = JSON.stringify({ ...event, pipewarden: { ...event.pipewarden, raw: MARK } });
   const at = text.indexOf(QUOTED_MARK);
-  return `${text.slice(0, at)}${verified}${text.slice(at + QUOTED_MARK.length)}`;
+  const head = text.slice(0, at);
+  const value = `${head}${payload}${text.slice(at + QUOTED_MARK.length)}`;
+  const byteStart = Buffer.byteLength(head);
+  const bytes = verified === undefined ? undefined : verifiedBytes.get(raw as object);
+  const byteEnd = byteStart + (bytes ? bytes.byteLength : Buffer.byteLength(payload));
+  return {
+    value,
+    headers: { [RAW_SPAN_HEADER]: `${byteStart},${byteEnd},${at},${at + payload.length}` },
+  };
 }

@@ -874,14 +874,26 @@ class KafkaSubscription implements Subscription {
   }
 }
 
+/**
+ * A fetched message as consumers see it. Its value's text is decoded when first asked for and kept: a
+ * message can wait in its lane for a while (prefetch), and a 7 KB string for each of thousands of queued
+ * messages outlived the young generation and was copied and promoted by the collector, where the bytes
+ * (a view into the fetch response, outside the heap) cost it nothing. An own enumerable getter, so a
+ * spread or JSON.stringify of the message still has its value.
+ */
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+  const bytes = m.value ?? undefined;
+  let text: string | undefined;
   return {
     topic,
     partition,
     offset: m.offset,
     key: m.key?.toString('utf8') ?? '',
-    value: m.value?.toString('utf8') ?? '',
-    ...(m.value ? { bytes: m.value } : {}),
+    get value(): string {
+      text ??= bytes ? bytes.toString('utf8') : '';
+      return text;
+    },
+    ...(bytes ? { bytes } : {}),
     headers: headersToStrings(m.headers),
     timestamp: Number(m.timestamp),
   };

@@ -1,7 +1,7 @@
 // The one Fastify plugin that serves every adapter at POST /ingest/<id>: raw body, auth, parse,
 // normalise, dedup, publish, answer. Adapters only turn a verified request into events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { encodeEvent, parseVerifiedJson } from '../bus/encode.ts';
+import { encodeEventMessage, parseVerifiedJson } from '../bus/encode.ts';
 import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
 import { eventId, partitionKey } from '../event.ts';
 import type { Counters } from '../metrics.ts';
@@ -249,7 +249,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     try {
       await opts.bus.publish(
         opts.topic,
-        output.events.map((e) => ({ key: partitionKey(e), value: encodeEvent(e) })),
+        output.events.map((e) => ({ key: partitionKey(e), ...encodeEventMessage(e) })),
       );
     } catch (err) {
       if (err instanceof MessageTooLargeError) {

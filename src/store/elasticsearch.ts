@@ -482,7 +482,7 @@ export class ElasticsearchStore implements Store {
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
     let res = await this.#bulkCreate(body);
-    if (res.errors && res.items.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
+    if (res.errors && res.items?.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
       await this.#recreate(`the ${this.#events} data stream`);
       res = await this.#bulkCreate(body);
     }
@@ -490,18 +490,18 @@ export class ElasticsearchStore implements Store {
     this.#bodies.give(buffer);
     if (!res.errors) return;
     if (options.keepDuplicates) {
-      const again = events.filter((e, i) => res.items[i]?.create?.status === 409 && e.pipewarden.trail);
+      const again = events.filter((e, i) => res.items?.[i]?.create?.status === 409 && e.pipewarden.trail);
       if (again.length > 0) await this.#keepDuplicates(again, options.sourceTexts);
     }
     const failures: string[] = [];
     const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
-    res.items.forEach((item, i) => {
+    (res.items ?? []).forEach((item, i) => {
       const r = item.create;
       if (!r?.error || r.status === 409) return;
       // 400: this document can never be indexed as it is (mapping conflict); anything else may pass later.
       if (r.status === 400)
         refused.push({ event: events[i]!, type: r.error.type, reason: r.error.reason ?? '' });
-      else failures.push(`${r._id}: ${r.error.type}: ${r.error.reason ?? ''}`);
+      else failures.push(`${events[i]?.event.id}: ${r.error.type}: ${r.error.reason ?? ''}`);
     });
     if (refused.length > 0) await this.#deadLetter(refused);
     if (failures.length > 0) {
@@ -1063,20 +1063,16 @@ export class ElasticsearchStore implements Store {
    * their links under their bus positions: create-only, so keeping one again changes nothing.
    */
   async #keepDuplicates(events: PipewardenEvent[], sources: IndexOptions['sourceTexts']): Promise<void> {
-    const body = Buffer.concat(
-      bulkParts(this.#duplicates, events, sources, (e) => {
-        const l = e.pipewarden.trail!;
-        return `${l.partition}:${l.offset}`;
-      }),
-    );
+    const body = Buffer.concat(bulkParts(this.#duplicates, events, sources, idOfDuplicate));
     const res = await this.#bulkCreate(body, true);
-    const failed = res.items.filter((i) => i.create?.error && i.create.status !== 409);
+    const failed = (res.items ?? []).flatMap((i, n) =>
+      i.create?.error && i.create.status !== 409
+        ? [`${idOfDuplicate(events[n]!)}: ${i.create.error.type}`]
+        : [],
+    );
     if (failed.length > 0)
       throw new Error(
-        `Elasticsearch refused ${failed.length} duplicate deliveries kept for the trail: ${failed
-          .slice(0, 3)
-          .map((i) => `${i.create?._id}: ${i.create?.error?.type}`)
-          .join('; ')}`,
+        `Elasticsearch refused ${failed.length} duplicate deliveries kept for the trail: ${failed.slice(0, 3).join('; ')}`,
       );
     this.#log?.info(
       { duplicates: events.length, index: this.#duplicates },
@@ -1226,7 +1222,14 @@ export class ElasticsearchStore implements Store {
       {
         method: 'POST',
         path: '/_bulk',
-        querystring: plain ? { refresh: 'false' } : { refresh: 'false', require_data_stream: 'true' },
+        querystring: {
+          refresh: 'false',
+          ...(plain ? {} : { require_data_stream: 'true' }),
+          // Only what is read of the answer: each item's status and error (in order, so item i is
+          // document i), not its index, id, version, shards and sequence numbers — about 230 bytes per
+          // document that Elasticsearch wrote and the client parsed, for every document of every bulk.
+          filter_path: BULK_ANSWER,
+        },
         bulkBody: body,
       },
       { meta: false },
@@ -1401,6 +1404,15 @@ class BodyBuffers {
   }
 }
 const KEPT_BODIES = 4;
+
+/** The parts of a bulk answer the store reads (filter_path): whether any failed, each item's status and error. */
+const BULK_ANSWER = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+/** A kept duplicate delivery's id: its bus position. */
+function idOfDuplicate(e: PipewardenEvent): string {
+  const l = e.pipewarden.trail!;
+  return `${l.partition}:${l.offset}`;
+}
 const MAX_KEPT_BODY_BYTES = 32 * 1024 * 1024;
 
 /**

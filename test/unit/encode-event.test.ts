@@ -5,8 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { listSamples, loadSample, lowerHeaders, rawBody } from '../../ingest-adapters/fixtures.ts';
 import { adapters } from '../../ingest-adapters/index.ts';
-import { encodeEvent, parseVerifiedJson } from '../../src/bus/encode.ts';
+import { encodeEvent, encodeEventMessage, parseVerifiedJson, RAW_SPAN_HEADER } from '../../src/bus/encode.ts';
+import { readEvent } from '../../src/bus/messages.ts';
+import type { ConsumedMessage } from '../../src/bus/types.ts';
 import type { PipewardenEvent } from '../../src/event.ts';
+import { createLogger } from '../../src/log.ts';
 
 const NOW = new Date('2026-12-04T12:00:00Z');
 
@@ -89,5 +92,122 @@ describe('encodeEvent', () => {
     } as unknown as PipewardenEvent;
     expect(encodeEvent(event)).toContain(text);
     expect(JSON.parse(encodeEvent(event))).toEqual(JSON.parse(JSON.stringify(event)));
+  });
+});
+
+// The raw payload's place in the message (a header) lets readEvent parse the rest and the payload only when
+// it is read: the event must be the same as a full parse, from the text (SQLite bus) or the bytes (Kafka).
+describe('encodeEventMessage and readEvent: the raw payload read when asked for', () => {
+  const log = createLogger({ level: 'silent' });
+  const consumed = (value: string, headers: Record<string, string>, bytes: boolean): ConsumedMessage => ({
+    topic: 't',
+    partition: 0,
+    offset: '0',
+    key: 'k',
+    value,
+    ...(bytes ? { bytes: new Uint8Array(Buffer.from(value)) } : {}),
+    headers,
+    timestamp: 0,
+  });
+  const isLazy = (e: PipewardenEvent) =>
+    typeof Object.getOwnPropertyDescriptor(e.pipewarden, 'raw')?.get === 'function';
+
+  for (const bytes of [false, true]) {
+    it(`reads every adapter sample's event as a full parse does (${bytes ? 'bytes' : 'text'})`, () => {
+      let lazy = 0;
+      for (const c of [...cases(false), ...cases(true)]) {
+        for (const e of c.events) {
+          const { value, headers } = encodeEventMessage(e);
+          expect(value, c.name).toBe(encodeEvent(e));
+          const read = readEvent(consumed(value, headers ?? {}, bytes), log)!;
+          if (isLazy(read)) lazy++;
+          // JSON.stringify reads the payload through the getter: the same text as a full parse's.
+          expect(JSON.stringify(read), c.name).toBe(JSON.stringify(JSON.parse(value)));
+          expect(isLazy(read), c.name).toBe(false); // read once, then an ordinary property
+        }
+      }
+      expect(lazy).toBeGreaterThan(280);
+    });
+  }
+
+  const nonAscii = () => {
+    const text = '{"commits":[{"message":"caf\u00e9 \u2615 \ud83d\ude80"}],"name":"日本語 ✓"}';
+    return {
+      '@timestamp': NOW.toISOString(),
+      message: 'Café ☕ — déploiement 🚀',
+      event: { id: 'e-ü', kind: 'event', action: 'push' },
+      pipewarden: {
+        kind: 'other',
+        source: 'github',
+        raw: parseVerifiedJson(text, Buffer.from(text)),
+        branch: 'ß',
+      },
+    } as unknown as PipewardenEvent;
+  };
+
+  it('places the payload by bytes and by characters when they differ (text outside ASCII)', () => {
+    const e = nonAscii();
+    const { value, headers } = encodeEventMessage(e);
+    const [b0, b1, c0, c1] = headers![RAW_SPAN_HEADER]!.split(',').map(Number);
+    expect(b0).not.toBe(c0); // the head has characters of several bytes
+    expect(Buffer.from(value).subarray(b0, b1).toString()).toBe(value.slice(c0, c1));
+    for (const bytes of [false, true]) {
+      const read = readEvent(consumed(value, headers!, bytes), log)!;
+      expect(isLazy(read)).toBe(true);
+      expect(read.message).toBe('Café ☕ — déploiement 🚀');
+      expect(read.pipewarden.raw).toEqual({ commits: [{ message: 'café ☕ 🚀' }], name: '日本語 ✓' });
+    }
+  });
+
+  it('parses it all when the header is wrong, and the event is still right', () => {
+    const e = nonAscii();
+    const { value, headers } = encodeEventMessage(e);
+    const good = headers![RAW_SPAN_HEADER]!;
+    const [b0, b1, c0, c1] = good.split(',').map(Number) as [number, number, number, number];
+    const msgAt = value.indexOf('"Café');
+    const wrong = [
+      'nonsense',
+      '1,2,3',
+      `${b0},${b1}`,
+      `${b1},${b0},${c1},${c0}`, // reversed
+      `${b0},${value.length + 50},${c0},${value.length + 50}`, // past the end
+      `${b0 + 1},${b1},${c0 + 1},${c1}`, // not right after "raw":
+      `${b0},${b1 - 1},${c0},${c1 - 1}`, // cuts the payload short
+      `${msgAt},${msgAt + 10},${msgAt},${msgAt + 10}`, // another value
+      `${b0},${b1},${c0},${c1}9999999999`, // too long a number
+    ];
+    for (const span of wrong) {
+      for (const bytes of [false, true]) {
+        const read = readEvent(consumed(value, { [RAW_SPAN_HEADER]: span }, bytes), log);
+        expect(read, span).toBeDefined();
+        expect(isLazy(read!), span).toBe(false);
+        expect(JSON.stringify(read), span).toBe(JSON.stringify(JSON.parse(value)));
+      }
+    }
+  });
+
+  it('lets the payload be replaced before it is read, and spreads and stringifies it', () => {
+    const e = nonAscii();
+    const { value, headers } = encodeEventMessage(e);
+    const a = readEvent(consumed(value, headers!, true), log)!;
+    a.pipewarden.raw = { replaced: true };
+    expect(a.pipewarden.raw).toEqual({ replaced: true });
+    const b = readEvent(consumed(value, headers!, true), log)!;
+    expect({ ...b.pipewarden }.raw).toEqual({ commits: [{ message: 'café ☕ 🚀' }], name: '日本語 ✓' });
+    const c = readEvent(consumed(value, headers!, false), log)!;
+    expect(structuredClone(c).pipewarden.raw).toEqual({
+      commits: [{ message: 'café ☕ 🚀' }],
+      name: '日本語 ✓',
+    });
+  });
+
+  it('gives no header to an event without a payload, and none is needed to read one', () => {
+    const e = {
+      ...nonAscii(),
+      pipewarden: { kind: 'other', source: 'github' },
+    } as unknown as PipewardenEvent;
+    const m = encodeEventMessage(e);
+    expect(m.headers).toBeUndefined();
+    expect(readEvent(consumed(m.value, {}, true), log)).toEqual(JSON.parse(m.value));
   });
 });
