@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
+import { encodeEventMessage } from '../src/bus/encode.ts';
 import type { ConsumedMessage } from '../src/bus/types.ts';
 import { eventId, type PipewardenEvent } from '../src/event.ts';
 import { createLogger } from '../src/log.ts';
@@ -94,6 +95,11 @@ function pushEvent(i: number): PipewardenEvent {
   return e;
 }
 
+const withHeaders = (m: { value: string; headers?: Record<string, string> }) => ({
+  value: m.value,
+  headers: m.headers ?? {},
+});
+
 function batches(count: number, from = 0, make = event): ConsumedMessage[][] {
   const out: ConsumedMessage[][] = [];
   for (let i = from; i < from + count; i += BATCH) {
@@ -103,8 +109,8 @@ function batches(count: number, from = 0, make = event): ConsumedMessage[][] {
         partition: 0,
         offset: String(i + k),
         key: `user-${(i + k) % 500}`,
-        value: JSON.stringify(make(i + k)),
-        headers: {},
+        // As the ingest role publishes it: the text, and where its raw payload is (encodeEventMessage).
+        ...withHeaders(encodeEventMessage(make(i + k))),
         timestamp: T0,
       })),
     );

@@ -19,6 +19,7 @@ import {
   type HistogramRange,
   type InboxPage,
   type InboxQuery,
+  type IndexOptions,
   type Page,
   type SessionRecord,
   type SessionSelector,
@@ -292,16 +293,22 @@ export class SqliteStore implements Store {
     }
   }
 
-  // No IndexOptions: the events table's primary key makes every redelivery a no-op, however late.
-  async indexEvents(events: PipewardenEvent[]): Promise<void> {
-    this.#writeEvents(events);
+  // The events table's primary key makes every redelivery a no-op, however late (mayBeRedelivered is not
+  // needed). sourceTexts: an event's document is the text it was read from, not serialised again (its raw
+  // payload may not even be parsed yet: bus/messages.ts readEvent).
+  async indexEvents(events: PipewardenEvent[], options: IndexOptions = {}): Promise<void> {
+    this.#writeEvents(events, undefined, options.sourceTexts);
   }
 
   /**
    * indexEvents' transaction. trail: `append` is trailAppend's: an event already stored throws
    * ALREADY_STORED (rolling back everything), and the checkpoint is written with the events.
    */
-  #writeEvents(events: PipewardenEvent[], append?: { checkpoint: Checkpoint | undefined }): void {
+  #writeEvents(
+    events: PipewardenEvent[],
+    append?: { checkpoint: Checkpoint | undefined },
+    sources?: IndexOptions['sourceTexts'],
+  ): void {
     // Validate the whole batch first so a bad event leaves nothing half-written.
     const rows = events.map((e) => ({ e, ts: parseTime(e['@timestamp'], `event ${e.event.id} @timestamp`) }));
     const insert = this.#db.prepare(
@@ -326,7 +333,7 @@ export class SqliteStore implements Store {
           e.event.action,
           e.event.outcome,
           e.source?.ip ?? null,
-          l ? unlinkedText(e) : JSON.stringify(e),
+          l ? unlinkedText(e) : (sourceText(sources?.get(e)) ?? JSON.stringify(e)),
         );
         // Only a new row gets its text indexed: a redelivered event must not add a second FTS row.
         if (r.changes === 1) {
@@ -965,6 +972,12 @@ function tokenFromRow(row: Record<string, SQLOutputValue>): TokenRecord {
   if (row.revoked_at) record.revokedAt = row.revoked_at as string;
   if (row.last_used_at) record.lastUsedAt = row.last_used_at as string;
   return record;
+}
+
+/** A source text as a string (its bytes are UTF-8: Kafka's message value). */
+function sourceText(source: string | Uint8Array | undefined): string | undefined {
+  if (source === undefined || typeof source === 'string') return source;
+  return Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString('utf8');
 }
 
 /** The FTS columns of an event: message, action, actor, repository, dataset, other (also Elasticsearch's free text). */
