@@ -3,8 +3,10 @@
 // by the @elastic/elasticsearch client as `create` bulks into a data stream of the same template. Rounds
 // interleaved; the rate is measured after each target's first bulk, so process start, consumer-group join
 // and template set-up are left out of both.
-import { randomUUID } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { adapters } from '../ingest-adapters/index.ts';
 import { encodeEventMessage, parseVerifiedJson } from '../src/bus/encode.ts';
@@ -83,8 +85,22 @@ function benchBus(name: string): KafkaBus {
 }
 
 const roleStream = `pw-${run}-r`;
-async function roleRound(round: number, events: ReturnType<typeof makeEvents>): Promise<Round> {
-  const name = `${run}-${round}`;
+// The role with the trail on (#14: chaining on vs off in the same run): its own stream, a signing key of
+// the bench's (Ed25519, a private file), checkpoints to the store only (no anchor).
+const chainedStream = `pw-${run}-c`;
+const keyDir = mkdtempSync(join(tmpdir(), 'pw-bench-index-key-'));
+const keyFile = join(keyDir, 'trail.pem');
+writeFileSync(
+  keyFile,
+  generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+  { mode: 0o600 },
+);
+async function roleRound(
+  round: number,
+  events: ReturnType<typeof makeEvents>,
+  chained = false,
+): Promise<Round> {
+  const name = `${run}-${round}${chained ? 'c' : ''}`;
   const bus = benchBus(name);
   await bus.ensureTopics([`${name}.events`]);
   for (let i = 0; i < events.length; i += 500)
@@ -96,7 +112,10 @@ async function roleRound(round: number, events: ReturnType<typeof makeEvents>): 
     );
   await bus.close();
   const role = await startRole(name, ['index'], {
-    extra: { elasticsearch: { node: esUrl, indexPrefix: roleStream } },
+    extra: {
+      elasticsearch: { node: esUrl, indexPrefix: chained ? chainedStream : roleStream },
+      ...(chained ? { trail: { enabled: true, keyFile } } : {}),
+    },
     // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each role process (summarise with bench/cpuprofile-top.ts).
     // BENCH_ROLE_NODE_OPTIONS: more Node options for the role process (to try V8 flags).
     env:
@@ -270,12 +289,13 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
 };
 
-const results: Record<'role' | 'raw', Round[]> = { role: [], raw: [] };
+type Kind = 'role' | 'chained' | 'raw';
+const results: Record<Kind, Round[]> = { role: [], chained: [], raw: [] };
 for (let i = 0; i <= ROUNDS; i++) {
   const events = makeEvents(i);
-  const order: Array<'role' | 'raw'> = i % 2 ? ['role', 'raw'] : ['raw', 'role'];
+  const order: Kind[] = i % 2 ? ['role', 'chained', 'raw'] : ['raw', 'chained', 'role'];
   for (const kind of order) {
-    const r = kind === 'role' ? await roleRound(i, events) : await rawBulkRound(events);
+    const r = kind === 'raw' ? await rawBulkRound(events) : await roleRound(i, events, kind === 'chained');
     process.stderr.write(
       `${i === 0 ? 'warm-up' : `round ${i}`} ${kind}: ${r.rate.toFixed(0)} docs/s, ${r.cpuUs.toFixed(0)} CPU µs/doc; Elasticsearch ${r.esUs.toFixed(0)}, Kafka ${r.kafkaUs.toFixed(0)} µs/doc\n`,
     );
@@ -289,10 +309,11 @@ if (latency)
     `latency: searchable p50/p99 ${ms(pct(latency.searchMs, 50))}/${ms(pct(latency.searchMs, 99))} ms (${latency.searchMs.length}), lag max ${Math.max(0, ...latency.lag)}, ${latency.cpuUs.toFixed(0)} CPU µs/event\n`,
   );
 await client.close();
+rmSync(keyDir, { recursive: true, force: true });
 
-const med = (k: 'role' | 'raw', f: (r: Round) => number) => median(results[k].map(f));
+const med = (k: Kind, f: (r: Round) => number) => median(results[k].map(f));
 const rawRate = med('raw', (r) => r.rate);
-const row = (name: string, k: 'role' | 'raw') =>
+const row = (name: string, k: Kind) =>
   `| ${name} | ${med(k, (r) => r.rate).toFixed(0)} | ${spread(results[k].map((r) => r.rate))} | ${(med(k, (r) => r.rate) / rawRate).toFixed(2)} | ${med(k, (r) => r.cpuUs).toFixed(0)} | ${med(k, (r) => r.esUs).toFixed(0)} | ${med(k, (r) => r.kafkaUs).toFixed(0)} |`;
 writeSection(
   'Index role vs a raw bulk',
@@ -304,6 +325,8 @@ ${Math.round(Buffer.byteLength(makeEvents(99).slice(0, 1)[0]!.value) / 100) / 10
   (its own process, a fresh consumer group) on the local Kafka and Elasticsearch, and it consumes, checks, adds the search text and
   \`create\`-bulks them into its events data stream, committing offsets after each bulk, as in production. Its rate is read from its own
   \`/metrics\` counter (polled every 50 ms) from the first bulk landed to the last.
+- **Index role, trail on**: the same, with the trail enabled (a signing key; every event chained, link version 3, a signed
+  checkpoint every 10,000 events per partition into the store), into a data stream of its own.
 - **Raw bulk (baseline)**: the same documents (event + search text, made beforehand) sent by the \`@elastic/elasticsearch\` client as
   \`create\` bulks of ${BULK}, ${IN_FLIGHT} in flight (about the index role's bulks, one per partition per fetch, and its partition
   concurrency), into a data stream of the
@@ -319,8 +342,12 @@ node (merges of earlier rounds' documents), so they move from round to round mor
 |---|---|---|---|---|---|---|
 ${row('raw bulk, @elastic/elasticsearch client (baseline)', 'raw')}
 ${row('index role (Kafka → Elasticsearch)', 'role')}
+${row('index role, trail on (chained, signed checkpoints)', 'chained')}
 
-Rounds (documents/s): raw bulk ${results.raw.map((r) => r.rate.toFixed(0)).join(', ')}; index role ${results.role.map((r) => r.rate.toFixed(0)).join(', ')}.
+Rounds (documents/s): raw bulk ${results.raw.map((r) => r.rate.toFixed(0)).join(', ')}; index role ${results.role.map((r) => r.rate.toFixed(0)).join(', ')}; trail on ${results.chained.map((r) => r.rate.toFixed(0)).join(', ')}.
+
+**Chaining cost in the index role** (#14: the role with the trail on against the same role without, same events, same rounds;
+each round's ratio, then the median): ${(median(results.chained.map((c, n) => (1 - c.rate / results.role[n]!.rate) * 100))).toFixed(1)} % of the rate, ${(median(results.chained.map((c, n) => (c.cpuUs / results.role[n]!.cpuUs - 1) * 100))).toFixed(1)} % more CPU per document in the role.
 ${
   latency
     ? `
