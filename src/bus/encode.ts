@@ -6,7 +6,8 @@
 // Adapters must not change a parsed body in place (test/unit/encode-event.test.ts holds every sample to it).
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import type { PipewardenEvent } from '../event.ts';
+import { type PipewardenEvent, partitionKey } from '../event.ts';
+import type { OutgoingMessage } from './types.ts';
 
 /** The text each verified JSON body was parsed from, by the parsed object (gone with the object). */
 const verifiedTexts = new WeakMap<object, string>();
@@ -47,6 +48,11 @@ const QUOTED_MARK = `"${MARK}"`;
  */
 export function encodeEvent(event: PipewardenEvent): string {
   return encodeEventMessage(event).value;
+}
+
+/** An event as the message every producer of the events topic publishes (encodeEventMessage), by its key. */
+export function eventMessage(event: PipewardenEvent, key = partitionKey(event)): OutgoingMessage {
+  return { key, ...encodeEventMessage(event) };
 }
 
 /** The bus message header that says where an event's raw payload is in its text (see encodeEventMessage). */

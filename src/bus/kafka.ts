@@ -875,11 +875,10 @@ class KafkaSubscription implements Subscription {
 }
 
 /**
- * A fetched message as consumers see it. Its value's text is decoded when first asked for and kept: a
- * message can wait in its lane for a while (prefetch), and a 7 KB string for each of thousands of queued
- * messages outlived the young generation and was copied and promoted by the collector, where the bytes
- * (a view into the fetch response, outside the heap) cost it nothing. An own enumerable getter, so a
- * spread or JSON.stringify of the message still has its value.
+ * A fetched message as consumers see it. Its value's text is decoded when first asked for and kept: the
+ * index role reads the bytes only (readEvent decodes what is around the raw payload; the store sends the
+ * bytes), so a 7 KB text per message need not be made, nor held in the heap while the message waits in
+ * its lane. An own enumerable getter, so a spread or JSON.stringify of the message still has its value.
  */
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
   const bytes = m.value ?? undefined;

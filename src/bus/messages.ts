@@ -8,6 +8,7 @@ import type { DigestRequest } from '../alerting/redeliver.ts';
 import { type Hit, SEVERITIES } from '../alerting/types.ts';
 import { EVENT_KINDS, type PipewardenEvent } from '../event.ts';
 import type { Logger } from '../log.ts';
+import { bufferOf } from '../util/bytes.ts';
 import { RAW_SPAN_HEADER } from './encode.ts';
 import type { ConsumedMessage } from './types.ts';
 
@@ -130,7 +131,7 @@ function withoutRaw(m: ConsumedMessage, span: string): PipewardenEvent | undefin
   let payload: () => string;
   if (bytes) {
     if (!(RAW_KEY.length <= b0 && b0 < b1 && b1 < bytes.byteLength)) return undefined;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = bufferOf(bytes);
     head = buf.toString('utf8', 0, b0);
     tail = buf.toString('utf8', b1);
     payload = () => buf.toString('utf8', b0, b1);
@@ -141,8 +142,9 @@ function withoutRaw(m: ConsumedMessage, span: string): PipewardenEvent | undefin
     tail = text.slice(c1);
     payload = () => text.slice(c0, c1);
   }
-  // The key just before, and (parsed below) the value then in pipewarden.raw: the placeholder, null.
-  if (!head.endsWith(RAW_KEY)) return undefined;
+  // The key just before; after, what closes the value (`,` or `}`). JSON.parse keeps the last of duplicate
+  // keys, so when pipewarden.raw parses as the placeholder (null, below), the span was its value.
+  if (!head.endsWith(RAW_KEY) || !/^\s*[,}]/.test(tail)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(`${head}null${tail}`);
@@ -153,9 +155,6 @@ function withoutRaw(m: ConsumedMessage, span: string): PipewardenEvent | undefin
   const e = value as PipewardenEvent;
   const pw = e.pipewarden as Record<string, unknown>;
   if (!Object.hasOwn(pw, 'raw') || pw.raw !== null) return undefined;
-  // A key `raw` of pipewarden is the last one of that name in the text when it is the one parsed: JSON.parse
-  // keeps the last duplicate. The span's end then must close that value and be followed by `,` or `}`.
-  if (!/^\s*[,}]/.test(tail)) return undefined;
   Object.defineProperty(pw, 'raw', {
     enumerable: true,
     configurable: true,

@@ -51,7 +51,7 @@ export async function detectBatch(step: BatchStep, batch: ConsumedMessage[]): Pr
         const topic = rekeyedTopic(step.rekeyFrom, keyBy);
         const list = rekeyed.get(topic) ?? [];
         rekeyed.set(topic, list);
-        list.push({ key, value: m.value });
+        list.push({ key, value: m.value, headers: m.headers }); // the same text: its raw span still holds
       }
     }
   }

@@ -1,9 +1,9 @@
 // The one Fastify plugin that serves every adapter at POST /ingest/<id>: raw body, auth, parse,
 // normalise, dedup, publish, answer. Adapters only turn a verified request into events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { encodeEventMessage, parseVerifiedJson } from '../bus/encode.ts';
+import { eventMessage, parseVerifiedJson } from '../bus/encode.ts';
 import { type Bus, BusUnavailableError, MessageTooLargeError } from '../bus/types.ts';
-import { eventId, partitionKey } from '../event.ts';
+import { eventId } from '../event.ts';
 import type { Counters } from '../metrics.ts';
 import { guardIngest, type ServerLimits, serverLimitsSchema, settled } from './guard.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.ts';
@@ -84,7 +84,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       try {
         await opts.bus.publish(
           opts.topic,
-          events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
+          events.map((e) => eventMessage(e)),
         );
       } catch (err) {
         app.log.warn(
@@ -249,7 +249,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     try {
       await opts.bus.publish(
         opts.topic,
-        output.events.map((e) => ({ key: partitionKey(e), ...encodeEventMessage(e) })),
+        output.events.map((e) => eventMessage(e)),
       );
     } catch (err) {
       if (err instanceof MessageTooLargeError) {

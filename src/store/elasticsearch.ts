@@ -11,6 +11,7 @@ import type { QueryNode } from '../search/query.ts';
 import { normalizeText, searchText } from '../search/text.ts';
 import { markDuplicate, unlinkedText, withStoredText } from '../trail/chain.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
+import { bufferOf } from '../util/bytes.ts';
 import { DocumentWriter } from './document-writer.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
 import { RawHitsError, rawHits } from './raw-hits.ts';
@@ -482,7 +483,7 @@ export class ElasticsearchStore implements Store {
     // require_data_stream: if the data stream is gone (the node came back empty), a write must not
     // auto-create a plain index with guessed mappings; it fails, and the store is set up again.
     let res = await this.#bulkCreate(body);
-    if (res.errors && res.items?.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
+    if (res.errors && res.items.some((i) => i.create?.error?.type === 'index_not_found_exception')) {
       await this.#recreate(`the ${this.#events} data stream`);
       res = await this.#bulkCreate(body);
     }
@@ -490,12 +491,12 @@ export class ElasticsearchStore implements Store {
     this.#bodies.give(buffer);
     if (!res.errors) return;
     if (options.keepDuplicates) {
-      const again = events.filter((e, i) => res.items?.[i]?.create?.status === 409 && e.pipewarden.trail);
+      const again = events.filter((e, i) => res.items[i]?.create?.status === 409 && e.pipewarden.trail);
       if (again.length > 0) await this.#keepDuplicates(again, options.sourceTexts);
     }
     const failures: string[] = [];
     const refused: Array<{ event: PipewardenEvent; type: string; reason: string }> = [];
-    (res.items ?? []).forEach((item, i) => {
+    res.items.forEach((item, i) => {
       const r = item.create;
       if (!r?.error || r.status === 409) return;
       // 400: this document can never be indexed as it is (mapping conflict); anything else may pass later.
@@ -1065,7 +1066,7 @@ export class ElasticsearchStore implements Store {
   async #keepDuplicates(events: PipewardenEvent[], sources: IndexOptions['sourceTexts']): Promise<void> {
     const body = Buffer.concat(bulkParts(this.#duplicates, events, sources, idOfDuplicate));
     const res = await this.#bulkCreate(body, true);
-    const failed = (res.items ?? []).flatMap((i, n) =>
+    const failed = res.items.flatMap((i, n) =>
       i.create?.error && i.create.status !== 409
         ? [`${idOfDuplicate(events[n]!)}: ${i.create.error.type}`]
         : [],
@@ -1404,6 +1405,7 @@ class BodyBuffers {
   }
 }
 const KEPT_BODIES = 4;
+const MAX_KEPT_BODY_BYTES = 32 * 1024 * 1024;
 
 /** The parts of a bulk answer the store reads (filter_path): whether any failed, each item's status and error. */
 const BULK_ANSWER = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
@@ -1413,7 +1415,6 @@ function idOfDuplicate(e: PipewardenEvent): string {
   const l = e.pipewarden.trail!;
   return `${l.partition}:${l.offset}`;
 }
-const MAX_KEPT_BODY_BYTES = 32 * 1024 * 1024;
 
 /**
  * The document as indexed, made from the JSON the event was read from (text or its UTF-8 bytes): that
@@ -1432,10 +1433,7 @@ function documentBytes(
   // A field of the search text's name already (the text is the event's: ask the parsed event).
   if ((e.pipewarden as { search_text?: unknown }).search_text !== undefined || Object.hasOwn(e, SEARCH_TEXT))
     return undefined;
-  let bytes =
-    typeof source === 'string'
-      ? Buffer.from(source)
-      : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  let bytes = typeof source === 'string' ? Buffer.from(source) : bufferOf(source);
   // A bulk body is one document per line. In JSON text a line break can only be whitespace (inside a
   // string it is escaped), so an indented text becomes one line by turning its line breaks into spaces.
   if (bytes.includes(0x0a)) bytes = Buffer.from(bytes.toString('utf8').replaceAll('\n', ' '));

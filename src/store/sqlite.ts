@@ -8,6 +8,7 @@ import { likePattern, toSqlite } from '../search/compile-sqlite.ts';
 import type { QueryNode } from '../search/query.ts';
 import { unlinkedText, withStoredText } from '../trail/chain.ts';
 import type { Checkpoint, TrailLink } from '../trail/types.ts';
+import { bufferOf } from '../util/bytes.ts';
 import { ipMatcher } from '../util/ip.ts';
 import { privateFile } from '../util/private-files.ts';
 import { decodeCursor, encodeCursor, pageSize, parseTime } from './paging.ts';
@@ -976,8 +977,7 @@ function tokenFromRow(row: Record<string, SQLOutputValue>): TokenRecord {
 
 /** A source text as a string (its bytes are UTF-8: Kafka's message value). */
 function sourceText(source: string | Uint8Array | undefined): string | undefined {
-  if (source === undefined || typeof source === 'string') return source;
-  return Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString('utf8');
+  return source === undefined || typeof source === 'string' ? source : bufferOf(source).toString('utf8');
 }
 
 /** The FTS columns of an event: message, action, actor, repository, dataset, other (also Elasticsearch's free text). */

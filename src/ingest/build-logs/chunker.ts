@@ -1,5 +1,6 @@
 // Cuts a byte stream into ordered BuildLogChunks at line ends, holding at most about two chunks in memory,
 // and hands each to `publish` before reading on: a slow bus slows the reader (backpressure).
+import { bufferOf } from '../../util/bytes.ts';
 import { type BuildLogChunk, DEFAULT_CHUNK_BYTES } from './types.ts';
 
 export interface ChunkOptions {
@@ -64,10 +65,7 @@ export async function chunkStream(
   };
 
   for await (const part of input) {
-    const bytes =
-      typeof part === 'string'
-        ? Buffer.from(part)
-        : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    const bytes = typeof part === 'string' ? Buffer.from(part) : bufferOf(part);
     buf = buf.length ? Buffer.concat([buf, bytes]) : Buffer.from(bytes);
     await drain(false);
   }

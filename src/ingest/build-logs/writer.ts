@@ -1,6 +1,7 @@
 // Every build log, uploaded or fetched, goes through here: decoded, scrubbed of secrets (findings become
 // events on the events topic), cut into chunks at line ends and published on the build-logs topic. So the
 // text that reaches the bus is already redacted (issue 5's invariant: a secret never leaves in clear).
+import { eventMessage } from '../../bus/encode.ts';
 import type { Bus } from '../../bus/types.ts';
 import { LogScrubber } from '../../secrets/edge.ts';
 import type { SecretEngine } from '../../secrets/scanner.ts';
@@ -52,7 +53,7 @@ export class BuildLogWriter {
         if (out.events.length) {
           await bus.publish(
             eventsTopic,
-            out.events.map((e) => ({ key: log.job, value: JSON.stringify(e) })),
+            out.events.map((e) => eventMessage(e, log.job)),
           );
         }
         return out.text;

@@ -5,8 +5,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { eventMessage } from '../../bus/encode.ts';
 import type { Bus, OutgoingMessage } from '../../bus/types.ts';
-import { eventId, type PipewardenEvent, partitionKey } from '../../event.ts';
+import { eventId, type PipewardenEvent } from '../../event.ts';
 import type { Logger } from '../../log.ts';
 import type { Counters } from '../../metrics.ts';
 import type { IngestAdapter, LineFormat } from '../types.ts';
@@ -229,7 +230,7 @@ export class SyslogListener {
     this.#count(transport, routed.result);
     if (!routed.event) return;
     this.#o.metrics.inc('pipewarden_syslog_events_total', { source: routed.source ?? 'syslog' });
-    this.#queue.push({ key: partitionKey(routed.event), value: JSON.stringify(routed.event) });
+    this.#queue.push(eventMessage(routed.event));
     if (this.#queue.length >= this.#o.config.batchSize) void this.#flush();
     else this.#timer ??= setTimeout(() => void this.#flush(), this.#o.config.flushMs);
   }
