@@ -1,6 +1,6 @@
 // A server under load for bench/ingest.ts and bench/hec.ts, in its own process so the load generator does
 // not share its event loop. Prints its URL on stdout, then serves until killed.
-//   node bench/ingest-target.ts baseline|embedded|embedded-ingest|embedded-alerts|distributed
+//   node bench/ingest-target.ts baseline|embedded|embedded-unchained|embedded-ingest|embedded-alerts|distributed
 // Spawned with an IPC channel, it answers each message with its own CPU time (process.cpuUsage, µs), so the
 // bench can put the target's CPU µs per request beside req/s (far steadier on a shared machine).
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -43,9 +43,15 @@ if (kind === 'baseline') {
     reply.status(202).send({ accepted: 1, keys: Object.keys(req.body as object).length }),
   );
   process.stdout.write(`${await app.listen({ host: '127.0.0.1', port: 0 })}\n`);
-} else if (kind === 'embedded') {
+} else if (kind === 'embedded' || kind === 'embedded-unchained') {
+  // All roles, as `pipewarden serve` runs them; the trail (chaining and signed checkpoints) is on by default
+  // in embedded mode, and `embedded-unchained` turns it off: the pair is the trail's cost at ingest.
   const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
-  const app = await startApp(parseConfig({ mode: 'embedded', embedded: { dataDir } }, env), { port: 0, log });
+  const trail = kind === 'embedded' ? {} : { enabled: false };
+  const app = await startApp(parseConfig({ mode: 'embedded', embedded: { dataDir }, trail }, env), {
+    port: 0,
+    log,
+  });
   process.stdout.write(`${app.url}\n`);
 } else if (kind === 'embedded-ingest') {
   // The ingest role alone on the embedded bus (as `pipewarden serve --role ingest`).
@@ -90,7 +96,7 @@ if (kind === 'baseline') {
   process.stdout.write(`${app.url}\n`);
 } else {
   process.stderr.write(
-    'usage: node bench/ingest-target.ts baseline|embedded|embedded-ingest|embedded-alerts|distributed\n',
+    'usage: node bench/ingest-target.ts baseline|embedded|embedded-unchained|embedded-ingest|embedded-alerts|distributed\n',
   );
   process.exit(2);
 }

@@ -138,9 +138,9 @@ async function load(target: Target): Promise<Result> {
   };
 }
 
-const TARGETS = (process.env.BENCH_INGEST_TARGETS ?? 'baseline,embedded-ingest,embedded,distributed').split(
-  ',',
-);
+const TARGETS = (
+  process.env.BENCH_INGEST_TARGETS ?? 'baseline,embedded-ingest,embedded,embedded-unchained,distributed'
+).split(',');
 const services = process.env.KAFKA_BROKERS && process.env.ELASTICSEARCH_URL;
 if (!services && TARGETS.includes('distributed')) {
   execFileSync('bash', [new URL('../deploy/local/services.sh', import.meta.url).pathname, 'start'], {
@@ -158,9 +158,10 @@ if (!services && TARGETS.includes('distributed')) {
 
 const loadBefore = loadavg()[0]!;
 const targets: Target[] = [];
-for (const kind of TARGETS) targets.push(await startTarget(kind));
 const results = new Map<string, Result[]>(TARGETS.map((k) => [k, []]));
 try {
+  // Inside the try: a target that fails to start must not leave the others running (and the bench hanging).
+  for (const kind of TARGETS) targets.push(await startTarget(kind));
   for (const t of targets) {
     await autocannon({ url: `${t.url}/healthz`, duration: 1, connections: 4 }); // warm-up of the process
     await load(t); // warm-up of the route (JIT, connections, topic metadata)
@@ -188,6 +189,7 @@ const NAMES: Record<string, string> = {
   baseline: 'bare Fastify JSON route (baseline)',
   'embedded-ingest': 'embedded, ingest role alone (SQLite bus)',
   embedded: 'embedded, all roles (SQLite bus and store)',
+  'embedded-unchained': 'embedded, all roles, trail off (no chaining, no checkpoints)',
   distributed: 'distributed, ingest role (Kafka bus)',
 };
 const rows = TARGETS.map((kind) => {
@@ -204,6 +206,25 @@ const rows = TARGETS.map((kind) => {
   return `| ${label} | ${median(rps).toFixed(0)} (${spread(rps)}) | ${ratio} | ${median(cpu).toFixed(0)} (${spread(cpu)}) | ${main} | ${cpuRatio} | ${median(rs.map((r) => r.p50)).toFixed(1)} | ${median(rs.map((r) => r.p99)).toFixed(1)} | ${rs.reduce((a, r) => a + r.non2xx, 0)} |`;
 });
 for (const row of rows) process.stderr.write(`${row}\n`);
+
+// The trail's cost at ingest (issue 14): all roles with chaining on (the default) against the same with it off,
+// per round, by req/s and by CPU µs per request (which charges the indexing and chaining of the round's events).
+const chained = results.get('embedded');
+const unchained = results.get('embedded-unchained');
+let chainingCost = '';
+if (chained && unchained) {
+  const byRate = chained.map((r, i) => 1 - r.rps / unchained[i]!.rps);
+  const byCpu = chained.map((r, i) => r.cpu / unchained[i]!.cpu - 1);
+  const pct = (xs: number[]) =>
+    `${(100 * median(xs)).toFixed(1)} % (rounds ${(100 * Math.min(...xs)).toFixed(1)} to ${(100 * Math.max(...xs)).toFixed(1)} %)`;
+  chainingCost = `
+**The trail's cost at ingest** (issue 14: ingest throughput with chaining on vs off, same rounds): all roles with the
+trail on (the embedded default: every stored event chained, checkpoints signed every 10,000 events or 300 s) against
+the same process with \`trail.enabled: false\`: req/s lower by ${pct(byRate)}; CPU per request higher by ${pct(byCpu)}
+(medians of the per-round differences). The index role's own cost, without ingest around it, is in "Trail" below.
+`;
+  process.stderr.write(chainingCost);
+}
 writeSection(
   'Ingest: POST /ingest/github',
   `Method: \`node bench/ingest.ts\` (part of \`npm run bench\`). Each target runs in its own Node ${process.versions.node} process,
@@ -228,6 +249,6 @@ Machine: ${process.env.BENCH_MACHINE ?? '2 cores, shared'}, load average ${loadB
 | target | req/s (median; min–max) | ratio to baseline (median of rounds; min–max) | CPU µs per request (median; min–max) | of which main thread | CPU ratio (baseline µs / target µs) | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
-`,
+${chainingCost}`,
 );
 process.stderr.write('Wrote the ingest section of BENCHMARKS.md\n');
