@@ -880,9 +880,21 @@ export class ElasticsearchStore implements Store {
    * re-serialises `_source`, or when the event has a field of the document's suffix (a duplicate key would
    * be refused): asked of the parsed event, not searched for in 7 kB of text (2.5 µs).
    */
-  trailKeptText(text: string, e: PipewardenEvent): string | undefined {
+  trailKeptText(value: string | Uint8Array, e: PipewardenEvent): string | Uint8Array | undefined {
     if (!this.#keepsSource || Object.hasOwn(e, TRAIL_FIELD) || Object.hasOwn(e, SEARCH_TEXT))
       return undefined;
+    if (typeof value !== 'string') {
+      // The bytes as they are where they are one line ending with `}` (a bus message as eventMessage writes
+      // it: compact JSON); otherwise the text, changed as below.
+      const b = bufferOf(value);
+      if (b.length > 0 && b[b.length - 1] === 125 && b.indexOf(10) === -1) {
+        let i = b.length - 2;
+        while (i >= 0 && (b[i] === 32 || b[i] === 9 || b[i] === 13)) i--;
+        return i < 0 || b[i] === 123 ? undefined : b;
+      }
+      return this.trailKeptText(b.toString('utf8'), e);
+    }
+    const text = value;
     let t = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
     if (t.charCodeAt(t.length - 1) !== 125) t = t.trimEnd();
     if (t.charCodeAt(t.length - 1) !== 125) return undefined;

@@ -156,8 +156,8 @@ type Where = { sql: string[]; params: SQLInputValue[] };
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   /** trail: a chained event's document is the text given (unlinkedText), byte for byte, and read back so. */
-  trailKeptText(text: string): string | undefined {
-    return text;
+  trailKeptText(value: string | Uint8Array): string | undefined {
+    return typeof value === 'string' ? value : bufferOf(value).toString('utf8');
   }
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;

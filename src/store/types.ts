@@ -204,8 +204,12 @@ export interface Store {
    * then hash the bus message's own text (version 3) rather than a serialisation of the event (version 2).
    * SQLite: the text itself. Elasticsearch: the text on one line (a bulk body is one document per line),
    * where the events' write index keeps `_source` as sent.
+   *
+   * Given the message's UTF-8 bytes (ConsumedMessage.bytes, Kafka), a store that keeps them as they are
+   * returns them (or a view of them), so the index role neither decodes the message nor encodes it again:
+   * they are hashed and sent as they are. It may return text instead (e.g. after changing it).
    */
-  trailKeptText?(text: string, e: PipewardenEvent): string | undefined;
+  trailKeptText?(value: string | Uint8Array, e: PipewardenEvent): string | Uint8Array | undefined;
   /**
    * For a store that cannot append a batch all-or-nothing (trailAppend): every delivery is chained, none
    * looked up first. One whose event another delivery stored already (a create refused as existing) is kept

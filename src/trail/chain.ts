@@ -15,10 +15,10 @@
 //   gets back, which gives the same bytes from a store that keeps key order (_source does). Also the
 //   links SQLite files hold from before version 3: they still verify.
 // - 1 (no `v`, the first links): the RFC 8785 canonical form; they still verify.
-import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { PipewardenEvent } from '../event.ts';
+import { bufferOf } from '../util/bytes.ts';
 import type { TrailLink } from './types.ts';
 
 /** The event as it was chained: without its own link. */
@@ -35,11 +35,17 @@ export function unlinked(e: PipewardenEvent): PipewardenEvent {
  * entries slow every garbage collection.)
  */
 const TEXT: unique symbol = Symbol('pipewarden.trail.text');
-type WithText = PipewardenEvent & { [TEXT]?: string };
+/** Or its UTF-8 bytes (link() given a message's bytes), decoded only if the text is asked for. */
+const BYTES: unique symbol = Symbol('pipewarden.trail.bytes');
+type WithText = PipewardenEvent & { [TEXT]?: string; [BYTES]?: Uint8Array };
 
 /** The JSON text of the event without its link: what a store keeps for a chained event. */
 export function unlinkedText(e: PipewardenEvent): string {
-  return (e as WithText)[TEXT] ?? JSON.stringify(unlinked(e));
+  const w = e as WithText;
+  if (w[TEXT] !== undefined) return w[TEXT];
+  const bytes = w[BYTES];
+  if (bytes !== undefined) return (w[TEXT] = bufferOf(bytes).toString('utf8'));
+  return JSON.stringify(unlinked(e));
 }
 
 /** A store that keeps texts: `e` was read back from `text` (its stored bytes, without the link). */
@@ -100,9 +106,9 @@ export interface Head {
 /**
  * Links `e` after `head`, stores the link on the event, returns the new head.
  *
- * `storedBytes`: the UTF-8 bytes `storedText` was decoded from, if at hand (hashed instead of encoding it).
- * `storedText`: the event's text as read, which a store that keeps texts (Store.trailKeptText) will
- * keep as it is: a version 3 link hashes it, nothing is serialised. Without it, a version 2 link, and
+ * `stored`: what a store that keeps texts (Store.trailKeptText) will keep of the event's message, as it
+ * is: its text, or its UTF-8 bytes (valid UTF-8: the caller checks), hashed as they are, never decoded
+ * here. A version 3 link hashes it, nothing is serialised. Without it, a version 2 link, and
  * `linkedText` is the JSON text of the linked event (what `JSON.stringify(e)` now gives), for a store
  * that sends JSON (IndexOptions.sourceTexts): the hashed text with the link spliced in, not a second
  * serialisation, where the link's place is known: `pipewarden` is the event's last field (as the
@@ -114,20 +120,21 @@ export function link(
   partition: number,
   offset: number,
   e: PipewardenEvent,
-  storedText?: string,
-  storedBytes?: Uint8Array,
+  stored?: string | Uint8Array,
 ): Head & { linkedText?: string } {
   const seq = head.seq + 1;
   const p = e.pipewarden;
   const unlinkedBefore = !Object.hasOwn(p, 'trail');
-  if (storedText !== undefined && unlinkedBefore) {
-    // The bytes only where they are exactly the text's UTF-8 (valid UTF-8: decoding changed nothing).
-    const hash =
-      storedBytes !== undefined && isUtf8(storedBytes)
-        ? digestBytes(head.hash, seq, storedBytes)
-        : digest(head.hash, seq, storedText);
+  if (stored !== undefined && unlinkedBefore) {
+    let hash: string;
+    if (typeof stored === 'string') {
+      hash = digest(head.hash, seq, stored);
+      (e as WithText)[TEXT] = stored;
+    } else {
+      hash = digestBytes(head.hash, seq, stored);
+      (e as WithText)[BYTES] = stored;
+    }
     p.trail = { v: 3, partition, offset, seq, prev: head.hash, hash };
-    (e as WithText)[TEXT] = storedText;
     return { seq, hash, offset };
   }
   const fresh = unlinkedBefore && lastKey(e) === 'pipewarden';

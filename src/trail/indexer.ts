@@ -1,6 +1,7 @@
 // The index role's side of the trail: chains each partition's events in offset order before they are
 // stored, and writes a signed checkpoint every N events or T seconds, to the store and to the anchors.
 // Redelivery is harmless: an event already stored keeps its link, and the chain goes on from that link.
+import { isUtf8 } from 'node:buffer';
 import type { KeyObject } from 'node:crypto';
 import { readEvent } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
@@ -30,14 +31,13 @@ interface ChainHead extends Head {
 }
 
 /**
- * One event of a batch; `text`, what the store keeps of the message's own (Store.trailKeptText), for a
- * version 3 link, and `bytes`, the message's bytes when they are exactly that text's.
+ * One event of a batch; `kept`, what the store keeps of the message's own (Store.trailKeptText), for a
+ * version 3 link: its text, or its bytes (valid UTF-8) where the bus had them and the store keeps them so.
  */
 interface Item {
   offset: number;
   e: PipewardenEvent;
-  text: string | undefined;
-  bytes: Uint8Array | undefined;
+  kept: string | Uint8Array | undefined;
 }
 
 interface Chained {
@@ -157,8 +157,12 @@ export class TrailIndexer {
     for (const m of msgs) {
       const e = readEvent(m, log);
       if (!e) continue;
-      const text = store.trailKeptText?.(m.value, e);
-      items.push({ offset: Number(m.offset), e, text, bytes: text === m.value ? m.bytes : undefined });
+      // The message's bytes where the bus has them (Kafka): not decoded, only checked to be UTF-8 (a
+      // message that is not: its decoded text, which is what the store would keep of it).
+      let kept = store.trailKeptText?.(m.bytes ?? m.value, e);
+      if (kept !== undefined && typeof kept !== 'string' && !isUtf8(kept))
+        kept = store.trailKeptText?.(m.value, e);
+      items.push({ offset: Number(m.offset), e, kept });
     }
     const known = s.head;
     const headValid =
@@ -235,7 +239,7 @@ export class TrailIndexer {
     // version 3 link, the kept text's bytes where the message had them (the store need not encode it).
     const sourceTexts = new Map<PipewardenEvent, string | Uint8Array>();
     const inBatch = new Set<string>();
-    for (const { offset, e, text, bytes } of items) {
+    for (const { offset, e, kept } of items) {
       const id = e.event.id;
       if (!duplicates && inBatch.has(id)) continue; // the same event twice in one batch: one document, one link
       const stored = existing.get(id);
@@ -250,12 +254,12 @@ export class TrailIndexer {
         if (!duplicates) continue;
       }
       inBatch.add(id);
-      const h = link(head, p, offset, e, text, bytes);
+      const h = link(head, p, offset, e, kept);
       head = { seq: h.seq, hash: h.hash, offset, ingested: e.event.ingested };
       if (h.seq === lastSeq + 1 && !s.segmentStart) segmentStart = { offset, ingested: e.event.ingested };
       fresh.push(e);
       if (h.linkedText !== undefined) sourceTexts.set(e, h.linkedText);
-      else if (bytes !== undefined) sourceTexts.set(e, bytes);
+      else if (kept !== undefined && typeof kept !== 'string') sourceTexts.set(e, kept);
     }
     return { head, fresh, sourceTexts, ...(segmentStart ? { segmentStart } : {}) };
   }

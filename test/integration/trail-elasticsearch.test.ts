@@ -76,6 +76,35 @@ describe('trail on Elasticsearch', () => {
     await store.close();
   });
 
+  it('Kafka messages: their bytes are hashed and sent as they are, unless not UTF-8 or not on one line', async () => {
+    const { store, prefix } = await make();
+    const events = Array.from({ length: 5 }, (_, i) => trailEvent(i));
+    const msgs = events.map((e, k) => {
+      const m = kafka(message(0, 300 + k, e));
+      const bytes = Buffer.from(m.bytes!);
+      // 1: not UTF-8 (0xff in its message); 3: on two lines (a bulk body is one document per line).
+      if (k === 1) bytes[bytes.indexOf('"message":"') + 11] = 0xff;
+      const b = k === 3 ? Buffer.from(JSON.stringify(e, null, 1)) : bytes;
+      return { ...m, value: b.toString('utf8'), bytes: b };
+    });
+    expect(msgs[1]!.value).toContain('\ufffd');
+    // The store keeps a compact message's bytes themselves, a message on several lines as text.
+    expect(store.trailKeptText(msgs[0]!.bytes!, events[0]!)).toBe(msgs[0]!.bytes);
+    expect(store.trailKeptText(msgs[3]!.bytes!, events[3]!)).toBe(msgs[3]!.value.replaceAll('\n', ' '));
+    expect(store.trailKeptText(Buffer.from('{ }'), events[0]!)).toBeUndefined();
+    await indexer(store, key).index(msgs);
+    const texts = await storedTexts(prefix);
+    for (const [i, e] of events.entries()) {
+      const kept = msgs[i]!.value.replaceAll('\n', ' ');
+      expect(texts.get(e.event.id)!.startsWith(kept.slice(0, -1))).toBe(true);
+      expect((await store.getEvent(e.event.id))?.pipewarden.trail).toMatchObject({ v: 3, offset: 300 + i });
+    }
+    const r = await verify(store);
+    expect(r.findings).toEqual([]);
+    expect(r.events).toBe(5);
+    await store.close();
+  });
+
   it('names a stale or edited search text in a document as a modification', async () => {
     const { store, prefix } = await make();
     const events = Array.from({ length: 5 }, (_, i) => trailEvent(i));
