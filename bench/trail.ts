@@ -20,6 +20,7 @@ import { SqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/types.ts';
 import { TrailIndexer } from '../src/trail/indexer.ts';
 import { verifyTrail } from '../src/trail/verify.ts';
+import { serviceCpu } from './dist-common.ts';
 import { median, writeSection } from './report.ts';
 
 const INDEX_EVENTS = Number(process.env.BENCH_TRAIL_INDEX_EVENTS ?? 50_000);
@@ -135,15 +136,23 @@ interface Run {
   rate: number;
   /** this process's CPU time (user + system), ms per 1,000 events */
   cpu: number;
+  /** Elasticsearch's CPU time over the run, ms per 1,000 events (runs on the local node only) */
+  esCpu?: number;
 }
 
-async function timed(count: number, fn: () => Promise<void>): Promise<Run> {
+async function timed(count: number, fn: () => Promise<void>, es = false): Promise<Run> {
+  const es0 = es ? serviceCpu().elasticsearch : Number.NaN;
   const c0 = process.cpuUsage();
   const started = process.hrtime.bigint();
   await fn();
   const s = Number(process.hrtime.bigint() - started) / 1e9;
   const c = process.cpuUsage(c0);
-  return { rate: count / s, cpu: (c.user + c.system) / 1000 / (count / 1000) };
+  const esCpu = ((serviceCpu().elasticsearch - es0) * 1e6) / count; // s per event -> ms per 1,000
+  return {
+    rate: count / s,
+    cpu: (c.user + c.system) / 1000 / (count / 1000),
+    ...(es && Number.isFinite(esCpu) ? { esCpu } : {}),
+  };
 }
 
 /** One index run on a new store file in the OS temp directory (a real disk: each batch's commit is synced). */
@@ -192,9 +201,13 @@ async function esRun(
   await store.init();
   const ix = indexer(store, chained);
   await ix.index(input[0]!.map(fetched), { mayBeRedelivered: false }); // start-up (see STARTED below), not timed
-  const run = await timed(count, async () => {
-    for (const b of input.slice(1)) await ix.index(b.map(fetched), { mayBeRedelivered: false });
-  });
+  const run = await timed(
+    count,
+    async () => {
+      for (const b of input.slice(1)) await ix.index(b.map(fetched), { mayBeRedelivered: false });
+    },
+    true,
+  );
   await ix.close();
   await after?.(store, prefix);
   await store.close();
@@ -206,6 +219,8 @@ async function esRun(
   await c.close();
   return run;
 }
+
+const esOf = (r: Run) => (r.esCpu === undefined ? '' : ` (Elasticsearch ${r.esCpu.toFixed(1)} ms)`);
 
 /** Off and on interleaved, `runs` pairs; each on run is compared with the off run just before it. */
 async function pairs(
@@ -220,7 +235,7 @@ async function pairs(
     off.push(await one(false));
     on.push(await one(true));
     process.stderr.write(
-      `${name} run ${r + 1}: off ${Math.round(off.at(-1)!.rate)}/s ${off.at(-1)!.cpu.toFixed(1)} ms CPU per 1,000, on ${Math.round(on.at(-1)!.rate)}/s ${on.at(-1)!.cpu.toFixed(1)} ms\n`,
+      `${name} run ${r + 1}: off ${Math.round(off.at(-1)!.rate)}/s ${off.at(-1)!.cpu.toFixed(1)} ms CPU per 1,000${esOf(off.at(-1)!)}, on ${Math.round(on.at(-1)!.rate)}/s ${on.at(-1)!.cpu.toFixed(1)} ms${esOf(on.at(-1)!)}\n`,
     );
   }
   return { off, on };
@@ -310,7 +325,11 @@ const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
 const n = (x: number) => Math.round(x).toLocaleString('en');
 const row = (store: string, p: { off: Run[]; on: Run[] }) => {
   const c = costs(p);
-  return `| ${store} | ${n(median(p.off.map((r) => r.rate)))} events/s | ${n(median(p.on.map((r) => r.rate)))} events/s | ${c.rate.toFixed(1)} % | ${median(p.off.map((r) => r.cpu)).toFixed(1)} ms | ${median(p.on.map((r) => r.cpu)).toFixed(1)} ms | ${c.cpu.toFixed(1)} % |`;
+  const es = (rs: Run[]) => {
+    const xs = rs.flatMap((r) => (r.esCpu === undefined ? [] : [r.esCpu]));
+    return xs.length ? `${median(xs).toFixed(1)} ms` : '–';
+  };
+  return `| ${store} | ${n(median(p.off.map((r) => r.rate)))} events/s | ${n(median(p.on.map((r) => r.rate)))} events/s | ${c.rate.toFixed(1)} % | ${median(p.off.map((r) => r.cpu)).toFixed(1)} ms | ${median(p.on.map((r) => r.cpu)).toFixed(1)} ms | ${c.cpu.toFixed(1)} % | ${es(p.off)} | ${es(p.on)} |`;
 };
 const runs = (p: { off: Run[]; on: Run[] }) =>
   p.on
@@ -333,13 +352,14 @@ mostly fixed (a hash of the text, the link's fields), so small events show it mo
 Steady state: each run indexes its first batch (${BATCH} more events) before the clock starts, chained
 or not, so the one look-up of the chain's head a start costs per partition is not spread over a short run.
 Cost = median over the pairs of each on run against the off run just before it: by throughput (wall
-clock) and by this process's CPU time per 1,000 events. Then \`trail verify\` over one chain of
+clock) and by this process's CPU time per 1,000 events; beside them, the Elasticsearch node's CPU time over
+the same runs (from /proc, the pid deploy/local/services.sh recorded), per 1,000 events. Then \`trail verify\` over one chain of
 ${VERIFY_EVENTS.toLocaleString('en')} events with ${report.checkpoints} signed checkpoints.
 
-| store | index, chaining off | index, chaining on | cost (throughput) | CPU off, per 1,000 | CPU on, per 1,000 | cost (CPU) |
-| --- | --- | --- | --- | --- | --- | --- |
+| store | index, chaining off | index, chaining on | cost (throughput) | CPU off, per 1,000 | CPU on, per 1,000 | cost (CPU) | Elasticsearch CPU off, per 1,000 | Elasticsearch CPU on, per 1,000 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${row('SQLite', sqlite)}
-${es ? row('Elasticsearch, 1 kB events', es) : '| Elasticsearch | not measured (no ELASTICSEARCH_URL) | | | | | |'}
+${es ? row('Elasticsearch, 1 kB events', es) : '| Elasticsearch | not measured (no ELASTICSEARCH_URL) | | | | | | | |'}
 ${esPush ? row('Elasticsearch, GitHub push (7 kB)', esPush) : ''}
 
 | verify | value |
