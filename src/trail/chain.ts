@@ -44,8 +44,10 @@ export function unlinkedText(e: PipewardenEvent): string {
   const w = e as WithText;
   if (w[TEXT] !== undefined) return w[TEXT];
   const bytes = w[BYTES];
-  if (bytes !== undefined) return (w[TEXT] = bufferOf(bytes).toString('utf8'));
-  return JSON.stringify(unlinked(e));
+  if (bytes === undefined) return JSON.stringify(unlinked(e));
+  const text = bufferOf(bytes).toString('utf8');
+  w[TEXT] = text;
+  return text;
 }
 
 /** A store that keeps texts: `e` was read back from `text` (its stored bytes, without the link). */
