@@ -11,7 +11,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
+import type { KafkaMessage } from 'kafkajs';
 import { encodeEventMessage } from '../src/bus/encode.ts';
+import { toConsumed } from '../src/bus/kafka.ts';
 import type { ConsumedMessage } from '../src/bus/types.ts';
 import { eventId, type PipewardenEvent } from '../src/event.ts';
 import { createLogger } from '../src/log.ts';
@@ -147,12 +149,10 @@ async function timed(count: number, fn: () => Promise<void>, es = false): Promis
   await fn();
   const s = Number(process.hrtime.bigint() - started) / 1e9;
   const c = process.cpuUsage(c0);
+  const run: Run = { rate: count / s, cpu: (c.user + c.system) / 1000 / (count / 1000) };
+  if (!es) return run;
   const esCpu = ((serviceCpu().elasticsearch - es0) * 1e6) / count; // s per event -> ms per 1,000
-  return {
-    rate: count / s,
-    cpu: (c.user + c.system) / 1000 / (count / 1000),
-    ...(es && Number.isFinite(esCpu) ? { esCpu } : {}),
-  };
+  return Number.isFinite(esCpu) ? { ...run, esCpu } : run;
 }
 
 /** One index run on a new store file in the OS temp directory (a real disk: each batch's commit is synced). */
@@ -170,25 +170,17 @@ async function sqliteRun(chained: boolean, input: ConsumedMessage[][], count: nu
   return run;
 }
 
-/** One index run on new indices (own prefix) of the Elasticsearch node; `after` looks at them before they go. */
 /**
- * A message as the Kafka consumer hands it over (src/bus/kafka.ts): a fresh object whose text is decoded
+ * A message as the Kafka consumer hands it over (its own toConsumed): a fresh object whose text is decoded
  * from its bytes only if read, so a run pays for what the index role reads of it.
  */
 function fetched(m: ConsumedMessage): ConsumedMessage {
-  const { value: _, bytes, ...rest } = m;
-  if (bytes === undefined) return m;
-  let text: string | undefined;
-  return {
-    ...rest,
-    bytes,
-    get value(): string {
-      text ??= Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-      return text;
-    },
-  };
+  if (m.bytes === undefined) return m;
+  const kafka = { offset: m.offset, key: Buffer.from(m.key), value: m.bytes, headers: m.headers };
+  return toConsumed(m.topic, m.partition, { ...kafka, timestamp: String(m.timestamp) } as KafkaMessage);
 }
 
+/** One index run on new indices (own prefix) of the Elasticsearch node; `after` looks at them before they go. */
 async function esRun(
   chained: boolean,
   input: ConsumedMessage[][],

@@ -880,7 +880,7 @@ class KafkaSubscription implements Subscription {
  * bytes), so a 7 KB text per message need not be made, nor held in the heap while the message waits in
  * its lane. An own enumerable getter, so a spread or JSON.stringify of the message still has its value.
  */
-function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+export function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
   const bytes = m.value ?? undefined;
   let text: string | undefined;
   return {

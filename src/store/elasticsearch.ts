@@ -1,4 +1,5 @@
 // The production store: events in a data stream, alerts and tokens in plain indices, ECS field names.
+import { isUtf8 } from 'node:buffer';
 import { Client, type ClientOptions, errors, type estypes } from '@elastic/elasticsearch';
 import { z } from 'zod';
 import type { Silence } from '../alerting/silences.ts';
@@ -884,10 +885,11 @@ export class ElasticsearchStore implements Store {
     if (!this.#keepsSource || Object.hasOwn(e, TRAIL_FIELD) || Object.hasOwn(e, SEARCH_TEXT))
       return undefined;
     if (typeof value !== 'string') {
-      // The bytes as they are where they are one line ending with `}` (a bus message as eventMessage writes
-      // it: compact JSON); otherwise the text, changed as below.
+      // The bytes as they are where they are valid UTF-8 on one line ending with `}` (a bus message as
+      // eventMessage writes it: compact JSON), so what is sent is what the link hashed; otherwise the text
+      // (decoding replaces what is not UTF-8), changed as below.
       const b = bufferOf(value);
-      if (b.length > 0 && b[b.length - 1] === 125 && b.indexOf(10) === -1) {
+      if (b.length > 0 && b[b.length - 1] === 125 && b.indexOf(10) === -1 && isUtf8(b)) {
         let i = b.length - 2;
         while (i >= 0 && (b[i] === 32 || b[i] === 9 || b[i] === 13)) i--;
         return i < 0 || b[i] === 123 ? undefined : b;

@@ -157,7 +157,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   /** trail: a chained event's document is the text given (unlinkedText), byte for byte, and read back so. */
   trailKeptText(value: string | Uint8Array): string | undefined {
-    return typeof value === 'string' ? value : bufferOf(value).toString('utf8');
+    return sourceText(value);
   }
   readonly #db: DatabaseSync;
   readonly #log: Logger | undefined;

@@ -205,9 +205,9 @@ export interface Store {
    * SQLite: the text itself. Elasticsearch: the text on one line (a bulk body is one document per line),
    * where the events' write index keeps `_source` as sent.
    *
-   * Given the message's UTF-8 bytes (ConsumedMessage.bytes, Kafka), a store that keeps them as they are
-   * returns them (or a view of them), so the index role neither decodes the message nor encodes it again:
-   * they are hashed and sent as they are. It may return text instead (e.g. after changing it).
+   * Given the message's bytes (ConsumedMessage.bytes, Kafka), a store that keeps them as they are returns
+   * them (or a view of them), only where they are valid UTF-8, so the index role neither decodes the message
+   * nor encodes it again: they are hashed and sent as they are. Otherwise it returns the text it keeps.
    */
   trailKeptText?(value: string | Uint8Array, e: PipewardenEvent): string | Uint8Array | undefined;
   /**

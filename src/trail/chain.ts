@@ -109,7 +109,7 @@ export interface Head {
  * Links `e` after `head`, stores the link on the event, returns the new head.
  *
  * `stored`: what a store that keeps texts (Store.trailKeptText) will keep of the event's message, as it
- * is: its text, or its UTF-8 bytes (valid UTF-8: the caller checks), hashed as they are, never decoded
+ * is: its text, or its bytes (valid UTF-8: Store.trailKeptText returns no others), hashed as they are, never decoded
  * here. A version 3 link hashes it, nothing is serialised. Without it, a version 2 link, and
  * `linkedText` is the JSON text of the linked event (what `JSON.stringify(e)` now gives), for a store
  * that sends JSON (IndexOptions.sourceTexts): the hashed text with the link spliced in, not a second

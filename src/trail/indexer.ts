@@ -1,7 +1,6 @@
 // The index role's side of the trail: chains each partition's events in offset order before they are
 // stored, and writes a signed checkpoint every N events or T seconds, to the store and to the anchors.
 // Redelivery is harmless: an event already stored keeps its link, and the chain goes on from that link.
-import { isUtf8 } from 'node:buffer';
 import type { KeyObject } from 'node:crypto';
 import { readEvent } from '../bus/messages.ts';
 import type { ConsumedMessage } from '../bus/types.ts';
@@ -157,11 +156,8 @@ export class TrailIndexer {
     for (const m of msgs) {
       const e = readEvent(m, log);
       if (!e) continue;
-      // The message's bytes where the bus has them (Kafka): not decoded, only checked to be UTF-8 (a
-      // message that is not: its decoded text, which is what the store would keep of it).
-      let kept = store.trailKeptText?.(m.bytes ?? m.value, e);
-      if (kept !== undefined && typeof kept !== 'string' && !isUtf8(kept))
-        kept = store.trailKeptText?.(m.value, e);
+      // The message's bytes where the bus has them (Kafka): the store keeps them undecoded if it can.
+      const kept = store.trailKeptText?.(m.bytes ?? m.value, e);
       items.push({ offset: Number(m.offset), e, kept });
     }
     const known = s.head;

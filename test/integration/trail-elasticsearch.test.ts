@@ -91,6 +91,8 @@ describe('trail on Elasticsearch', () => {
     // The store keeps a compact message's bytes themselves, a message on several lines as text.
     expect(store.trailKeptText(msgs[0]!.bytes!, events[0]!)).toBe(msgs[0]!.bytes);
     expect(store.trailKeptText(msgs[3]!.bytes!, events[3]!)).toBe(msgs[3]!.value.replaceAll('\n', ' '));
+    // Bytes that are not UTF-8: the text they decode to (what the document will be), not the bytes.
+    expect(store.trailKeptText(msgs[1]!.bytes!, events[1]!)).toBe(msgs[1]!.value);
     expect(store.trailKeptText(Buffer.from('{ }'), events[0]!)).toBeUndefined();
     await indexer(store, key).index(msgs);
     const texts = await storedTexts(prefix);
