@@ -293,7 +293,10 @@ type Kind = 'role' | 'chained' | 'raw';
 const results: Record<Kind, Round[]> = { role: [], chained: [], raw: [] };
 for (let i = 0; i <= ROUNDS; i++) {
   const events = makeEvents(i);
-  const order: Kind[] = i % 2 ? ['role', 'chained', 'raw'] : ['raw', 'chained', 'role'];
+  // Each target first, second and third in turn: the one after another target's documents meets the
+  // node's merges of them (a fixed middle place would charge those to one target in every round).
+  const kinds: Kind[] = ['role', 'chained', 'raw'];
+  const order = kinds.map((_, k) => kinds[(i + k) % kinds.length]!);
   for (const kind of order) {
     const r = kind === 'raw' ? await rawBulkRound(events) : await roleRound(i, events, kind === 'chained');
     process.stderr.write(
@@ -332,7 +335,7 @@ ${Math.round(Buffer.byteLength(makeEvents(99).slice(0, 1)[0]!.value) / 100) / 10
   concurrency), into a data stream of the
   same template, from the first bulk landed to the last.
 
-${ROUNDS} rounds after a warm-up round, the order turned each round; medians, spread (min–max) and CPU µs per document of the
+${ROUNDS} rounds after a warm-up round, the order turned each round (each target first, second and third in turn); medians, spread (min–max) and CPU µs per document of the
 target process (the role's process; for the baseline, the bench process sending the bulks). The machine is shared: rates move with
 the load of other jobs; CPU per document is the steadier figure. Elasticsearch's and the Kafka broker's CPU per document over the same
 interval are read from their processes (\`/proc\`, the pids deploy/local/services.sh keeps); they include background work of the
